@@ -1,0 +1,23 @@
+"""paper-assistant: ask questions about research papers; every claim is cited.
+
+The whole public API::
+
+    from assistant import PaperAssistant
+    pa = PaperAssistant()
+    pa.search("...", k=10)          -> list[Hit]
+    pa.ask("...", history=[...])    -> Answer
+    pa.stream("...")                -> iterable of text pieces; .answer at the end
+    pa.add_papers("papers.jsonl")   -> IngestReport
+"""
+
+from .core import AnswerStream, PaperAssistant, QuestionError, Retrieval
+from .papers import CollectionError, load_papers
+from .settings import Settings
+from .store import IndexError_ as IndexError, StoreUnavailable
+from .types import Answer, Citation, Hit, IngestReport, Paper, Passage, Rejection
+
+__all__ = [
+    "PaperAssistant", "Settings", "Answer", "AnswerStream", "Citation", "Hit", "IngestReport", "Paper", "Passage",
+    "Rejection", "Retrieval", "CollectionError", "QuestionError", "IndexError", "StoreUnavailable", "load_papers",
+]
+__version__ = "0.1.0"

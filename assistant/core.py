@@ -1,0 +1,269 @@
+"""PaperAssistant: the public API that the CLI, the web UI and the benchmarks all use."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from . import answer as answers
+from .embedding import MiniLMEmbedding
+from .keyword import tokenize
+from .papers import CollectionError, LoadResult, load_papers, normalize_record
+from .retrieve import Fused, condense, fuse, is_list_question, relevance, term_coverage
+from .settings import Settings
+from .store import Store
+from .types import Answer, Hit, IngestReport, Message, Paper, Rejection
+
+log = logging.getLogger(__name__)
+
+
+class QuestionError(ValueError):
+    """The question cannot be answered as asked (empty, too long)."""
+
+
+@dataclass
+class Retrieval:
+    """Everything one retrieval produced (hits are the top-k, fused over all candidates)."""
+
+    query: str
+    query_tokens: list[str]
+    hits: list[Hit]
+    relevance: float
+    covered: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class AnswerStream:
+    """Iterate to get the answer text as it is produced; `.answer` holds the final Answer."""
+
+    def __init__(self, pieces: Iterator[str], finish):
+        self._pieces = pieces
+        self._finish = finish
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._pieces
+        self.answer = self._finish()
+
+
+class PaperAssistant:
+    """Ask questions about a collection of papers; every claim is cited.
+
+    >>> pa = PaperAssistant()                      # bundled collection, built on first use
+    >>> pa.search("reduce hallucination at decoding time", k=5)
+    >>> pa.ask("Which work aligns a frozen GPT-2 with CLIP?").text
+    """
+
+    def __init__(self, settings: Settings | None = None, *, allow_broken_index: bool = False, **overrides: Any):
+        self.settings = settings.with_(**overrides) if settings and overrides else (settings or Settings.load(**overrides))
+        cache = Path(self.settings.model_cache or Path(self.settings.index_dir) / "_models")
+        self.embedder = MiniLMEmbedding(cache_dir=cache, batch_size=self.settings.embed_batch)
+        self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
+        self.last_answer: Answer | None = None
+        self._lock = threading.Lock()
+        if not self.store.problem and not self.store.snapshot.papers and self.settings.collection:
+            report = self.add_papers(self.settings.collection)
+            log.info("built the index: %s", report.summary())
+
+    # -- collection ---------------------------------------------------------------------------
+    @property
+    def papers(self) -> list[Paper]:
+        return list(self.store.snapshot.papers.values())
+
+    def paper(self, paper_id: str) -> Paper:
+        try:
+            return self.store.snapshot.papers[paper_id]
+        except KeyError:
+            raise KeyError(f"no paper with id {paper_id!r} in the collection") from None
+
+    def add_papers(self, source: str | Path | Iterable[dict | Paper], progress=None) -> IngestReport:
+        """Add or update papers from a file (papers-page text, JSONL, JSON, CSV) or records.
+
+        Unchanged papers are skipped without embedding; changed ones replace their old
+        passages.  A file that cannot be read raises CollectionError and changes nothing.
+        """
+        t0 = time.perf_counter()
+        if isinstance(source, (str, Path)):
+            s = self.settings
+            loaded = load_papers(source, max_mb=s.max_file_mb, max_records=s.max_records,
+                                 max_abstract_chars=s.max_abstract_chars)
+            name = Path(source).name
+        else:
+            loaded, name = self._records(source), "records"
+        report = IngestReport(source=name, rejected=list(loaded.rejected))
+        hashes = self.store.snapshot.hashes
+        todo = []
+        for p in loaded.papers:
+            old = hashes.get(p.id)
+            if old == p.content_hash():
+                report.unchanged.append(p.id)
+            else:
+                (report.updated if old else report.added).append(p.id)
+                todo.append(p)
+        report.passages_embedded = self.store.upsert(todo, progress=progress)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _records(self, records: Iterable[dict | Paper]) -> LoadResult:
+        result = LoadResult()
+        seen = set()
+        for i, r in enumerate(records, 1):
+            try:
+                p = r if isinstance(r, Paper) else normalize_record(r, self.settings.max_abstract_chars)
+            except ValueError as e:
+                result.rejected.append(Rejection(f"record {i}", str(e)))
+                continue
+            if p.id in seen:
+                result.rejected.append(Rejection(f"record {i}", f"duplicate id {p.id!r}"))
+                continue
+            seen.add(p.id)
+            result.papers.append(p)
+        return result
+
+    def remove_papers(self, ids: Iterable[str]) -> list[str]:
+        """Remove papers (passages, keyword entries and records); returns the ids removed."""
+        return self.store.remove(ids)
+
+    def reindex(self, progress=None) -> int:
+        """Re-embed every stored paper (repairs an index whose vector store was lost)."""
+        return self.store.reindex(progress=progress)
+
+    # -- retrieval ----------------------------------------------------------------------------
+    def _check(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionError("the question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionError(f"the question is {len(question)} characters long; the limit is "
+                                f"{self.settings.max_question_chars} (setting max_question_chars)")
+        if self.store.problem:
+            from .store import IndexError_
+
+            raise IndexError_(self.store.problem)
+        return " ".join(question.split())
+
+    def retrieve(self, question: str, history: list[Message] | None = None, k: int | None = None,
+                 paper_ids: Iterable[str] | None = None, query: str | None = None) -> Retrieval:
+        question = self._check(question)
+        self.store.maybe_sync()
+        k = k or self.settings.top_k
+        snap = self.store.snapshot
+        allowed = set(paper_ids) & set(snap.papers) if paper_ids is not None else None
+        query = query or condense(question, history)
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal t
+            now = time.perf_counter()
+            timings[name] = now - t
+            t = now
+
+        if not snap.papers or allowed == set():
+            return Retrieval(query, [], [], 0.0, False, timings)
+        qvec = self.embedder.embed_query(query)
+        qtokens = tokenize(query)
+        lap("embed")
+        n = self.settings.candidates
+        dense = self.store.dense_passages(qvec, n, allowed)
+        dense_papers = self.store.dense_papers(qvec, n, allowed)
+        lap("dense")
+        keyword = snap.keyword.top(qtokens, n, allowed)
+        lap("keyword")
+        best_passage: dict[str, Any] = {}
+        for d in dense:  # best first
+            best_passage.setdefault(d.paper_id, d)
+        fused = fuse({"passage": [(d.paper_id, d.similarity) for d in dense],
+                      "paper": dense_papers, "keyword": keyword})
+        fused = [f for f in fused if f.paper_id in snap.papers]  # skip passages of papers mid-ingest
+        lap("fusion")
+        hits = [self._hit(f, best_passage.get(f.paper_id), qtokens, snap) for f in fused[:k]]
+        top_cos = max((d.similarity for d in dense), default=0.0)
+        coverage = max((term_coverage(qtokens, set(tokenize(h.paper.title + " " + h.paper.abstract)), snap.keyword.idf)
+                        for h in hits[:3]), default=0.0)
+        rel = relevance(top_cos, coverage)
+        lap("gate")
+        return Retrieval(query, qtokens, hits, rel, rel >= self.settings.min_relevance, timings)
+
+    def _hit(self, f: Fused, dense_hit, qtokens: list[str], snap) -> Hit:
+        paper = snap.papers[f.paper_id]
+        if dense_hit is not None:
+            text, index = dense_hit.text, dense_hit.passage_index
+        else:  # found by keywords only: show the passage with most query terms
+            passages = self.store.passages(paper)
+            q = set(qtokens)
+            best = max(passages, key=lambda p: len(q & set(tokenize(p.text))))
+            text, index = best.text, best.index
+        return Hit(paper=paper, text=text, score=f.score, passage_index=index, signals=f.signals)
+
+    def search(self, question: str, k: int | None = None, history: list[Message] | None = None,
+               paper_ids: Iterable[str] | None = None) -> list[Hit]:
+        """The best papers for a question, best first, one Hit per paper."""
+        return self.retrieve(question, history=history, k=k, paper_ids=paper_ids).hits
+
+    # -- answers ------------------------------------------------------------------------------
+    def ask(self, question: str, history: list[Message] | None = None, k: int | None = None,
+            paper_ids: Iterable[str] | None = None) -> Answer:
+        s = self.stream(question, history=history, k=k, paper_ids=paper_ids)
+        for _ in s:
+            pass
+        return s.answer
+
+    def stream(self, question: str, history: list[Message] | None = None, k: int | None = None,
+               paper_ids: Iterable[str] | None = None) -> AnswerStream:
+        r = self.retrieve(question, history=history, k=k, paper_ids=paper_ids)
+        ans = self._extractive(question, r)
+        pieces = iter(_chunks(ans.text))
+
+        def finish() -> Answer:
+            self.last_answer = ans
+            return ans
+
+        return AnswerStream(pieces, finish)
+
+    def _extractive(self, question: str, r: Retrieval) -> Answer:
+        t = time.perf_counter()
+        if not r.covered:
+            text, citations = answers.not_covered(r.hits), []
+        else:
+            plan = answers.plan_citations(r.hits, is_list_question(question), self.settings.answer_papers)
+            own = tokenize(question)  # a follow-up's own words choose the sentences; the context breaks ties
+            context = r.query_tokens if r.query != question else []
+            text, citations = answers.extractive(plan, own, self.store.snapshot.keyword.idf, self._span, context)
+        r.timings["answer"] = time.perf_counter() - t
+        return Answer(question=question, text=text, citations=citations, covered=r.covered, hits=r.hits,
+                      backend="extractive", standalone_question=r.query)
+
+    def _span(self, hit: Hit) -> tuple[int, int] | None:
+        for p in self.store.passages(hit.paper):
+            if p.index == hit.passage_index:
+                return (p.start, p.end)
+        return None
+
+    # -- reporting ----------------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        return "extractive"
+
+    @property
+    def model(self) -> str:
+        return ""
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": self.backend, "model": self.model, "papers": len(self.store.snapshot.papers),
+                "index": str(self.store.root), "embedding": self.settings.embed_model,
+                "chroma": self.settings.chroma_url or "embedded"}
+
+
+def _chunks(text: str) -> Iterator[str]:
+    """Split a finished text into word-sized pieces for streaming interfaces."""
+    start = 0
+    for i, ch in enumerate(text):
+        if ch in " \n" and i + 1 - start >= 1:
+            yield text[start:i + 1]
+            start = i + 1
+    if start < len(text):
+        yield text[start:]

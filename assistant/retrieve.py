@@ -1,0 +1,131 @@
+"""Pure retrieval logic: fusion, the relevance gate, and reading the conversation.
+
+Nothing here does I/O; every function takes scores or text and returns ids with scores,
+so each piece is testable on hand-made inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from .types import Message
+
+# --- fusion -------------------------------------------------------------------------------
+
+# Three views of relevance, all at paper level:
+#   passage: cosine of the paper's best passage (precise, local evidence)
+#   paper:   cosine of the mean of its passage vectors (the paper as a whole)
+#   keyword: BM25 over title + abstract (exact terms: names, datasets, acronyms)
+SIGNALS = ("passage", "paper", "keyword")
+
+
+@dataclass
+class Fused:
+    paper_id: str
+    score: float
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+def zscores(scores: dict[str, float]) -> tuple[dict[str, float], float]:
+    """Standardise a candidate list; returns (z per id, z of a candidate the list did not return)."""
+    if not scores:
+        return {}, 0.0
+    vals = list(scores.values())
+    mean = sum(vals) / len(vals)
+    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / len(vals)) or 1.0
+    z = {k: (v - mean) / std for k, v in scores.items()}
+    # A paper missing from a top-k list scores at most the list's minimum there.
+    return z, (min(vals) - mean) / std
+
+
+def fuse(lists: dict[str, list[tuple[str, float]]], weights: dict[str, float] | None = None) -> list[Fused]:
+    """Weighted sum of per-list z-scores (better than RRF here: it keeps *how much* better a
+    candidate is, which a rank throws away).  Each list is best-first (id, score)."""
+    weights = weights or {}
+    ids: dict[str, None] = {}
+    norm = {}
+    for name, items in lists.items():
+        scores: dict[str, float] = {}
+        for pid, s in items:  # keep each id's best score in the list
+            if pid not in scores or s > scores[pid]:
+                scores[pid] = s
+        norm[name] = (zscores(scores), scores)
+        ids.update(dict.fromkeys(scores))
+    out = []
+    for pid in ids:
+        total = 0.0
+        raw = {}
+        for name, ((z, floor), scores) in norm.items():
+            total += weights.get(name, 1.0) * z.get(pid, floor)
+            if pid in scores:
+                raw[name] = scores[pid]
+        out.append(Fused(pid, total, raw))
+    out.sort(key=lambda f: (-f.score, f.paper_id))
+    return out
+
+
+def rrf(lists: Iterable[list[str]], k: int = 60) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion, kept for comparison in the evaluation."""
+    scores: dict[str, float] = {}
+    for ranking in lists:
+        for pos, pid in enumerate(ranking):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + pos + 1)
+    return sorted(scores.items(), key=lambda x: (-x[1], x[0]))
+
+
+# --- relevance gate -----------------------------------------------------------------------
+
+def term_coverage(query_tokens: list[str], doc_tokens: set[str], idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of the query's terms that occur in the document (0..1).
+
+    A term no paper contains has the highest IDF, so a question about something the
+    collection never mentions ("watermarking", "R2R") scores low even when its generic
+    words ("image", "model") match everywhere.
+    """
+    terms = set(query_tokens)
+    total = sum(idf(t) for t in terms)
+    if total <= 0:
+        return 0.0
+    return sum(idf(t) for t in terms if t in doc_tokens) / total
+
+
+def relevance(best_passage_cosine: float, coverage: float) -> float:
+    """Evidence that the collection answers the question: semantic closeness of the best
+    passage plus lexical coverage of the question's terms by the best papers."""
+    return best_passage_cosine + coverage
+
+
+# --- questions and conversations ----------------------------------------------------------
+
+_LIST_Q = re.compile(
+    r"\b(which|what|any|other|list|all|some|several|multiple)\s+(\w+\s+){0,2}"
+    r"(papers|works|studies|methods|approaches|models|benchmarks|datasets|systems|articles)\b"
+    r"|\bpapers\b|\bworks that\b", re.I)
+_ANAPHORA = re.compile(
+    r"\b(it|its|they|them|their|(this|that|these|those|the) (paper|papers|method|model|approach|authors|work|"
+    r"benchmark|dataset|study|framework|system|loss|one|technique|module))\b", re.I)
+
+
+def is_list_question(question: str) -> bool:
+    """'Which papers ...?' asks for every matching paper, not the single best one."""
+    return bool(_LIST_Q.search(question))
+
+
+def needs_history(question: str) -> bool:
+    """A follow-up that leans on the conversation ('what loss does it add?')."""
+    words = re.findall(r"\w+", question)
+    return bool(_ANAPHORA.search(question)) or len(words) <= 4
+
+
+def condense(question: str, history: list[Message] | None, max_words: int = 80) -> str:
+    """A standalone query for retrieval without an LLM: a follow-up is prefixed with the
+    previous user turn and the start of the previous answer (which names the paper)."""
+    if not history or not needs_history(question):
+        return question
+    last_user = next((m["content"] for m in reversed(history) if m.get("role") == "user" and m.get("content")), "")
+    last_asst = next((m["content"] for m in reversed(history) if m.get("role") == "assistant" and m.get("content")), "")
+    context = " ".join(last_asst.split()[:max_words])
+    return " ".join(x for x in (last_user, context, question) if x)

@@ -1,0 +1,68 @@
+"""Shared fixtures: the real embedding model, a real (embedded) Chroma, tmp directories.
+
+The bundled collection is indexed once per session (`built_index`); tests that change
+an index build their own small one.  The ONNX export of the embedding model is cached
+once per session too.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant import PaperAssistant, Settings
+
+DATA = Path(__file__).parent / "data"
+DEV = Path(__file__).parent.parent / "examples" / "dev_questions.jsonl"
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory, model_cache) -> Path:
+    """An index of the bundled collection, built once; copy it before changing it."""
+    d = tmp_path_factory.mktemp("bundled") / "index"
+    PaperAssistant(Settings.load(env={}, index_dir=str(d), model_cache=str(model_cache)))
+    return d
+
+
+@pytest.fixture(scope="session")
+def pa(built_index, model_cache) -> PaperAssistant:
+    """A read-only assistant over the bundled collection (tests must not change it)."""
+    return PaperAssistant(Settings.load(env={}, index_dir=str(built_index), model_cache=str(model_cache)))
+
+
+@pytest.fixture
+def fresh_pa(built_index, model_cache, tmp_path):
+    """A private copy of the bundled index, safe to change."""
+    d = tmp_path / "index"
+    shutil.copytree(built_index, d)
+    return PaperAssistant(Settings.load(env={}, index_dir=str(d), model_cache=str(model_cache)))
+
+
+@pytest.fixture
+def empty_pa(model_cache, tmp_path) -> PaperAssistant:
+    """An assistant over an empty index (no bundled collection)."""
+    return PaperAssistant(Settings.load(env={}, index_dir=str(tmp_path / "index"), model_cache=str(model_cache),
+                                        collection=""))
+
+
+@pytest.fixture
+def small_papers():
+    return [
+        {"id": "p1", "title": "Sparse Mixture of Adapters for Speech Recognition",
+         "abstract": "We adapt a frozen speech encoder to accented English with a sparse mixture of adapters. "
+                     "Each adapter specialises on one accent group. Word error rate drops by 12% on L2-ARCTIC.",
+         "authors": ["Ada Lovelace", "Alan Turing"], "year": 2024, "url": "https://example.org/p1"},
+        {"id": "p2", "title": "Graph Transformers for Molecular Property Prediction",
+         "abstract": "We study graph transformers that predict molecular properties for drug discovery. "
+                     "Positional encodings from random walks matter most. Code: https://github.com/example/gt-mol.",
+         "year": "2023"},
+        {"title": "Tiny Recipes for Bread Baking",
+         "abstract": "Sourdough starters need regular feeding with flour and water. Hydration controls crumb structure."},
+    ]

@@ -1,0 +1,67 @@
+"""The CLI, run as a user would (a subprocess), over a copy of the bundled index."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def cli(built_index, model_cache, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+    env.update(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache))
+
+    def run(*args, ok=True):
+        p = subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
+                           env=env, timeout=120)
+        if ok:
+            assert p.returncode == 0, p.stderr
+        return p
+    return run
+
+
+def test_search_and_ask(cli):
+    hits = json.loads(cli("search", "pairwise temporal IoU loss for moment masks", "-k", "3", "--json").stdout)
+    assert len(hits) == 3 and hits[0]["paper"]["title"].startswith("Zero-Shot Dense Video Captioning")
+    out = cli("ask", "Which work aligns a frozen GPT-2 with CLIP to caption videos?").stdout
+    assert "[1]" in out and "References" in out
+    assert "  [1] Zero-Shot Dense Video Captioning" in out
+    ans = json.loads(cli("ask", "What loss does it add?", "--json", "--history", json.dumps([
+        {"role": "user", "content": "Which work aligns a frozen GPT-2 with CLIP to caption videos?"},
+        {"role": "assistant", "content": "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment [1]"},
+    ])).stdout)
+    assert ans["covered"] and ans["citations"][0]["paper"]["title"].startswith("Zero-Shot Dense Video")
+
+
+def test_ingest_reports_and_bad_files_fail_cleanly(cli, tmp_path, small_papers):
+    f = tmp_path / "mine.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in small_papers) + "\n{oops\n")
+    report = json.loads(cli("ingest", str(f), "--json").stdout)
+    assert len(report["added"]) == 3 and report["rejected"][0]["record"] == "line 4"
+    again = json.loads(cli("ingest", str(f), "--json").stdout)
+    assert len(again["unchanged"]) == 3 and again["passages_embedded"] == 0
+    (tmp_path / "bin.csv").write_bytes(b"\x00\x01\x02")
+    p = cli("ingest", str(tmp_path / "bin.csv"), ok=False)
+    assert p.returncode == 2 and "binary" in p.stderr and "Traceback" not in p.stderr
+    assert "Graph Transformers for Molecular" in cli("papers").stdout
+
+
+def test_chat_keeps_the_conversation(cli, built_index, model_cache, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+    env.update(ASSISTANT_INDEX_DIR=str(built_index), ASSISTANT_MODEL_CACHE=str(model_cache))
+    p = subprocess.run([sys.executable, "-m", "assistant.cli", "chat"], input=(
+        "Which work aligns a frozen GPT-2 with CLIP to caption videos?\nWhat loss does it add?\n\n"),
+        capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    second = p.stdout.split("> ")[2]
+    assert "IoU loss" in second and "Zero-Shot Dense Video Captioning" in second
+
+
+def test_settings_lists_every_setting_without_secrets(cli):
+    out = cli("settings").stdout
+    assert "min_relevance" in out and "OPENAI_API_KEY" in out

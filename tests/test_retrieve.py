@@ -1,0 +1,84 @@
+"""Pure retrieval logic on hand-made inputs."""
+
+import math
+
+import pytest
+
+from assistant.keyword import KeywordIndex, tokenize
+from assistant.retrieve import condense, fuse, is_list_question, needs_history, rrf, term_coverage, zscores
+
+
+def test_zscores_and_floor():
+    z, floor = zscores({"a": 3.0, "b": 1.0, "c": 2.0})
+    assert z["a"] == pytest.approx(math.sqrt(1.5)) and z["c"] == pytest.approx(0.0)
+    assert floor == pytest.approx(z["b"])
+
+
+def test_fuse_combines_lists_and_penalises_missing_candidates():
+    lists = {
+        "passage": [("a", 0.9), ("b", 0.5), ("c", 0.4)],
+        "keyword": [("b", 12.0), ("a", 11.0), ("d", 1.0)],
+    }
+    fused = fuse(lists)
+    assert [f.paper_id for f in fused][:2] == ["a", "b"]
+    assert fused[0].signals == {"passage": 0.9, "keyword": 11.0}
+    d = next(f for f in fused if f.paper_id == "d")
+    assert "passage" not in d.signals  # d was only found by keywords
+    # weights matter: with keyword weighted up, b overtakes a
+    assert fuse(lists, {"keyword": 20.0})[0].paper_id == "b"
+
+
+def test_fuse_keeps_each_papers_best_passage_score():
+    fused = fuse({"passage": [("a", 0.8), ("a", 0.2), ("b", 0.5)]})
+    assert fused[0].signals["passage"] == 0.8
+
+
+def test_rrf_orders_by_reciprocal_rank():
+    assert [p for p, _ in rrf([["a", "b", "c"], ["b", "a", "c"], ["b", "c", "a"]])] == ["b", "a", "c"]
+
+
+def test_tokenizer_normalises_acronym_plurals_and_drops_question_words():
+    assert tokenize("Which papers use LLMs and VLMs?") == ["llm", "vlm"]
+    assert tokenize("What is the MMVP benchmark") == ["mmvp", "benchmark"]
+
+
+def test_term_coverage_weights_rare_terms():
+    ki = KeywordIndex({"p1": tokenize("video captioning with frozen GPT-2 and CLIP"),
+                       "p2": tokenize("image captioning benchmark"), "p3": tokenize("image retrieval benchmark")})
+    q = tokenize("watermarking image benchmark")
+    cov = term_coverage(q, set(ki.tokens["p2"]), ki.idf)
+    assert 0 < cov < 0.5  # 'watermark' is in no paper: the highest-weighted term is missing
+    assert term_coverage(tokenize("video captioning"), set(ki.tokens["p1"]), ki.idf) == 1.0
+    assert term_coverage([], {"x"}, ki.idf) == 0.0
+
+
+def test_keyword_index_top_and_filter():
+    ki = KeywordIndex({"a": tokenize("temporal IoU loss for moment masks"), "b": tokenize("contrastive decoding"),
+                       "c": tokenize("moment retrieval in videos")})
+    assert [p for p, _ in ki.top(tokenize("moment masks"), 3)] == ["a", "c"]
+    assert [p for p, _ in ki.top(tokenize("moment masks"), 3, allowed={"c"})] == ["c"]
+    assert ki.top(tokenize("unrelated words"), 3) == []
+    new = ki.updated({"b": ("Moment masks", "moment masks again")}, remove=["a"])
+    assert set(new.ids) == {"b", "c"} and set(ki.ids) == {"a", "b", "c"}  # the old index is untouched
+    assert new.top(tokenize("masks"), 1)[0][0] == "b"
+
+
+def test_list_questions_and_followups_are_recognised():
+    assert is_list_question("Which papers evaluate VLMs across many languages?")
+    assert is_list_question("What other methods use a frozen LLM?")
+    assert not is_list_question("How does ZeroTA localize events?")
+    assert needs_history("What loss does it add?")
+    assert needs_history("And that paper's dataset?")
+    assert needs_history("Why?")
+    assert not needs_history("Which benchmark measures language priors in LVLMs?")
+
+
+def test_condense_uses_history_only_for_followups():
+    history = [{"role": "user", "content": "Which paper proposes ZeroTA?"},
+               {"role": "assistant", "content": "Zero-Shot Dense Video Captioning [1] proposes it."}]
+    q = condense("What loss does it add?", history)
+    assert q.startswith("Which paper proposes ZeroTA?") and "Zero-Shot Dense Video Captioning" in q
+    assert q.endswith("What loss does it add?")
+    standalone = "Which benchmark measures language priors in LVLMs?"
+    assert condense(standalone, history) == standalone
+    assert condense("What loss does it add?", None) == "What loss does it add?"
