@@ -69,6 +69,21 @@ class PaperAssistant:
             report = self.add_papers(self.settings.collection)
             log.info("built the index: %s", report.summary())
 
+    def using(self, **changes: Any) -> "PaperAssistant":
+        """A view with other answer settings (backend, model, key, top_k...) that shares this
+        assistant's index and embedding model: the web UI uses one per session, so a key
+        typed into one browser never reaches another.  Settings that shape the index
+        (embed_model, chunk_words, index_dir, chroma_url) cannot change here."""
+        fixed = {"embed_model", "chunk_words", "index_dir", "chroma_url", "model_cache", "collection"}
+        bad = sorted(fixed & set(changes))
+        if bad:
+            raise ValueError(f"{', '.join(bad)} shape the index; open another PaperAssistant for them")
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view.settings = self.settings.with_(**changes)
+        view.last_answer = None
+        return view
+
     # -- collection ---------------------------------------------------------------------------
     @property
     def papers(self) -> list[Paper]:

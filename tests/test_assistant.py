@@ -207,3 +207,12 @@ def test_settings_never_show_the_key():
     s = Settings.load(env={"OPENAI_API_KEY": "sk-secret-123"})
     assert s.api_key == "sk-secret-123"
     assert "sk-secret" not in repr(s) and "sk-secret" not in str(s.redacted())
+
+
+def test_using_shares_the_index_but_not_the_settings(pa):
+    view = pa.using(top_k=3, api_key="sk-view-only")
+    assert view.store is pa.store and view.embedder is pa.embedder
+    assert len(view.search("hallucination")) == 3 and len(pa.search("hallucination")) == 10
+    assert pa.settings.api_key == "" and view.settings.api_key == "sk-view-only"
+    with pytest.raises(ValueError, match="shape the index"):
+        pa.using(chunk_words=50)
