@@ -60,7 +60,7 @@ def cmd_ingest(args) -> int:
         if not args.json and sys.stderr.isatty():
             print(f"\rembedding papers: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
-    report = pa.add_papers(args.file, progress=progress)
+    report = pa.add_papers(args.file, progress=progress, strict=args.strict)
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -173,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ingest", help="add or update papers from a file (text, JSONL, JSON, CSV)")
     s.add_argument("file")
+    s.add_argument("--strict", action="store_true", help="add nothing if any record is bad (default: skip bad records)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ingest)
 

@@ -95,11 +95,13 @@ class PaperAssistant:
         except KeyError:
             raise KeyError(f"no paper with id {paper_id!r} in the collection") from None
 
-    def add_papers(self, source: str | Path | Iterable[dict | Paper], progress=None) -> IngestReport:
+    def add_papers(self, source: str | Path | Iterable[dict | Paper], progress=None, strict: bool = False) -> IngestReport:
         """Add or update papers from a file (papers-page text, JSONL, JSON, CSV) or records.
 
         Unchanged papers are skipped without embedding; changed ones replace their old
         passages.  A file that cannot be read raises CollectionError and changes nothing.
+        Bad records are rejected (listed in the report) and the valid ones added; with
+        `strict=True` any bad record raises CollectionError and nothing is added.
         """
         t0 = time.perf_counter()
         if isinstance(source, (str, Path)):
@@ -109,6 +111,10 @@ class PaperAssistant:
             name = Path(source).name
         else:
             loaded, name = self._records(source), "records"
+        if strict and loaded.rejected:
+            shown = "; ".join(f"{r.record}: {r.reason}" for r in loaded.rejected[:5])
+            more = f" (and {len(loaded.rejected) - 5} more)" if len(loaded.rejected) > 5 else ""
+            raise CollectionError(f"{name}: {len(loaded.rejected)} bad record(s), nothing added (strict): {shown}{more}")
         report = IngestReport(source=name, rejected=list(loaded.rejected))
         hashes = self.store.snapshot.hashes
         todo = []

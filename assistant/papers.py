@@ -77,6 +77,11 @@ def parse_papers(raw: bytes, name: str, *, max_records: int = 200_000, max_abstr
 # --- decoding and format detection -------------------------------------------------------
 
 def _decode(raw: bytes, name: str) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a byte-order mark (Windows editors)
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise CollectionError(f"{name}: starts like UTF-16 text but does not decode as UTF-16") from None
     head = raw[:8192]
     if b"\x00" in head:
         raise CollectionError(f"{name}: looks like a binary file (NUL bytes), not a text papers file")
