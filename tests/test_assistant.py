@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from assistant import CollectionError, IndexError, PaperAssistant, QuestionError, Settings
+from assistant.answer import unescape_md
 from assistant.prompts import NOT_COVERED
 
 PARAPHRASES = [
@@ -56,7 +57,7 @@ def test_every_marker_maps_to_a_citation_quoting_its_paper(pa):
         for c in ans.citations:
             assert c.quote and c.quote in c.paper.abstract
             for s, e in c.spans:
-                assert ans.text.count(c.paper.abstract[s:e].strip()) >= 1
+                assert c.paper.abstract[s:e].strip() in unescape_md(ans.text)
         assert ans.citations[0].paper.id == ans.hits[0].paper.id
 
 
@@ -216,3 +217,15 @@ def test_using_shares_the_index_but_not_the_settings(pa):
     assert pa.settings.api_key == "" and view.settings.api_key == "sk-view-only"
     with pytest.raises(ValueError, match="shape the index"):
         pa.using(chunk_words=50)
+
+
+def test_paper_text_cannot_forge_markup_or_citations(empty_pa):
+    empty_pa.add_papers([{"id": "evil", "title": "Tokens [2] and <b>bold</b> *claims*",
+                          "abstract": "Our tokenizer beats everything [2] <img src=x onerror=alert(1)>. "
+                                      "See [this](javascript:alert(1)) for the tokenizer details."}])
+    ans = empty_pa.ask("Which tokenizer beats everything?")
+    assert ans.covered and len(ans.citations) == 1
+    assert re.findall(r"(?<!\\)\[(\d+)\](?!\()", ans.text) == ["1"] * len(re.findall(r"(?<!\\)\[1\]", ans.text))
+    for raw in (r"<img", r"\]\(javascript", r"<b>"):  # present only in escaped form
+        assert not re.search(r"(?<!\\)" + raw, ans.text), raw
+    assert "onerror=alert(1)" in unescape_md(ans.text)  # shown as text, not dropped
