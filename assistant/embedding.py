@@ -123,6 +123,15 @@ class MiniLMEmbedding(BaseEmbedding):
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     @property
+    def model_key(self) -> str:
+        """Names these exact weights (the embedding cache never mixes vectors of two models)."""
+        return onnx_path(Path(self.cache_dir)).stem
+
+    @property
+    def dim(self) -> int:
+        return DIM
+
+    @property
     def calls(self) -> int:
         """Texts embedded so far (the tests use it to prove that re-ingest embeds nothing)."""
         return self._calls

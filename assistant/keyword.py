@@ -1,17 +1,32 @@
 """Keyword (BM25) index over papers, with the tokenizer that both sides share.
 
 One BM25 document per paper (title + abstract): keyword evidence is strongest at paper
-level, and that is the unit results are grouped by.  The index is bm25s sparse matrices
-saved as plain files plus the per-paper token lists, so adding or replacing papers only
-tokenises those papers before the (fast) matrix rebuild.
+level, and that is the unit results are grouped by.
+
+The index is built to stay cheap as the collection grows, the way search engines do it:
+papers live in immutable *segments* (numpy postings in both orientations: term -> papers
+for scoring, paper -> terms for merging), saved once as .npy files and memory-mapped on
+load.  Adding papers creates a small new segment; removing or replacing one only marks
+it dead where it is.  The number of papers, their mean length and each term's document
+frequency are kept live, so scores are exact BM25 after any change (the formula of
+bm25s' default "lucene" variant, which this index replaced) and nothing is rebuilt
+from every paper.  Small segments are merged as they pile up -- the newest into its
+neighbour while it is at least half that size -- so N papers sit in O(log N) segments
+and each paper is copied O(log N) times over the life of the index.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import shutil
+import time
+import uuid
+from collections import Counter
 from pathlib import Path
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -31,11 +46,18 @@ ways thing things kind kinds use used uses using get gets got make makes made te
 heard find found s t don doesn didn isn aren wasn weren won wouldn shouldn couldn
 """.split())
 
+K1, B = 1.5, 0.75  # bm25s defaults
+
 _stemmer = None
+_normal: dict[str, str] = {}  # raw word -> index term ("" = dropped); words repeat, stemming is the cost
 
 
-def _stem(word: str) -> str:
+def _term(word: str) -> str:
     global _stemmer
+    if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
+        return ""
+    if len(word) > 3 and word.endswith("s") and not _VOWEL.search(word[:-1]):
+        word = word[:-1]  # plural acronyms: LLMs -> llm, VLMs -> vlm (the stemmer leaves them alone)
     if _stemmer is None:
         import Stemmer
 
@@ -45,12 +67,14 @@ def _stem(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     out = []
-    for t in _TOKEN.findall(text.lower()):
-        if t in STOPWORDS or (len(t) < 2 and not t.isdigit()):
-            continue
-        if len(t) > 3 and t.endswith("s") and not _VOWEL.search(t[:-1]):
-            t = t[:-1]  # plural acronyms: LLMs -> llm, VLMs -> vlm (the stemmer leaves them alone)
-        out.append(_stem(t))
+    for w in _TOKEN.findall(text.lower()):
+        t = _normal.get(w)
+        if t is None:
+            if len(_normal) > 500_000:  # bounded: a corpus of ids and numbers would grow it forever
+                _normal.clear()
+            t = _normal[w] = _term(w)
+        if t:
+            out.append(t)
     return out
 
 
@@ -58,133 +82,329 @@ def paper_text(title: str, abstract: str) -> str:
     return f"{title}\n{abstract}"
 
 
-class KeywordIndex:
-    """BM25 over papers. `ids[i]` is the paper id of BM25 document i.
+# --- segments ---------------------------------------------------------------------------
 
-    Saved as a directory: the bm25s matrices (bm25/), ids.json and tokens.jsonl (each
-    paper's tokens, read back only when the index changes, so updates never re-tokenise
-    papers that did not change).
-    """
+class Segment:
+    """Postings of a fixed set of papers; never changed once built (dead papers are masked)."""
 
-    def __init__(self, tokens: dict[str, list[str]] | None = None):
-        self._tokens: dict[str, list[str]] | None = dict(tokens or {})
-        self._source: Path | None = None
-        self.ids: list[str] = []
-        self._pos: dict[str, int] = {}
-        self._bm25 = None
-        self._vocab: dict[str, int] = {}
-        self._df: np.ndarray = np.zeros(0)
-        self._rebuild()
+    ARRAYS = ("lengths", "d_ptr", "d_term", "d_tf", "t_ptr", "t_doc", "t_tf")
 
-    # -- updates ------------------------------------------------------------------------
-    @property
-    def tokens(self) -> dict[str, list[str]]:
-        if self._tokens is None:  # loaded index: read the token lists on first update
-            self._tokens = _read_tokens(self._source / "tokens.jsonl")
-        return self._tokens
+    def __init__(self, name: str, ids: list[str], terms: list[str], arrays: dict[str, np.ndarray]):
+        self.name, self.ids, self.terms = name, ids, terms
+        self.term_id = {t: i for i, t in enumerate(terms)}
+        for a in self.ARRAYS:
+            setattr(self, a, arrays[a])
 
-    def updated(self, upsert: dict[str, tuple[str, str]] | None = None, remove=()) -> "KeywordIndex":
-        """A new index with `upsert` (id -> (title, abstract)) added or replaced and `remove` gone.
-
-        Only the upserted papers are tokenised; this index is left as it is, so searches
-        running meanwhile keep a consistent view.
-        """
-        tokens = {pid: t for pid, t in self.tokens.items() if pid not in set(remove)}
-        for pid, (title, abstract) in (upsert or {}).items():
-            tokens[pid] = tokenize(paper_text(title, abstract))
-        return KeywordIndex(tokens)
-
-    def _rebuild(self) -> None:
-        bm25s = _bm25s()
-
-        tokens = self.tokens
-        self.ids = sorted(tokens)
-        self._pos = {pid: i for i, pid in enumerate(self.ids)}
-        if not self.ids:
-            self._bm25, self._vocab, self._df = None, {}, np.zeros(0)
-            return
-        vocab: dict[str, int] = {"": 0}  # placeholder so a corpus of stop words only still indexes
-        corpus_ids = [[vocab.setdefault(t, len(vocab)) for t in tokens[pid]] for pid in self.ids]
-        bm = bm25s.BM25()
-        bm.index(bm25s.tokenization.Tokenized(ids=corpus_ids, vocab=vocab), show_progress=False)
-        self._set_model(bm)
-
-    def _set_model(self, bm) -> None:
-        self._bm25, self._vocab = bm, dict(bm.vocab_dict)
-        self._df = np.diff(np.asarray(bm.scores["indptr"]))  # non-zero docs per token = document frequency
-
-    # -- queries ------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.ids)
 
-    def scores(self, query_tokens: list[str], allowed: set[str] | None = None) -> np.ndarray:
-        """BM25 score of every document (aligned with `ids`); 0 outside `allowed`."""
-        out = np.zeros(len(self.ids), dtype=np.float32)
-        qids = [self._vocab[t] for t in query_tokens if t in self._vocab]
-        if self._bm25 is not None and qids:
-            out = np.asarray(self._bm25.get_scores_from_ids(qids), dtype=np.float32)
-        if allowed is not None:
-            mask = np.zeros(len(self.ids), dtype=bool)
-            mask[[self._pos[p] for p in allowed if p in self._pos]] = True
-            out = np.where(mask, out, 0.0)
-        return out
+    @classmethod
+    def build(cls, docs: list[tuple[str, list[str]]]) -> "Segment":
+        vocab: dict[str, int] = {}
+        flat: list[int] = []
+        lengths = np.zeros(len(docs), dtype=np.int32)
+        for i, (_, tokens) in enumerate(docs):
+            flat.extend([vocab.setdefault(t, len(vocab)) for t in tokens])
+            lengths[i] = len(tokens)
+        term = np.asarray(flat, dtype=np.int64)
+        doc = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        key, tf = np.unique(doc * max(1, len(vocab)) + term, return_counts=True)  # sorted by (doc, term)
+        return cls._assemble([d for d, _ in docs], list(vocab), lengths,
+                             (key // max(1, len(vocab))).astype(np.int32), (key % max(1, len(vocab))).astype(np.int32),
+                             np.minimum(tf, 65535).astype(np.uint16))
 
-    def top(self, query_tokens: list[str], k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
-        s = self.scores(query_tokens, allowed)
-        if not len(s):
-            return []
-        k = min(k, len(s))
-        idx = np.argpartition(-s, k - 1)[:k]
-        idx = idx[np.argsort(-s[idx], kind="stable")]
-        return [(self.ids[i], float(s[i])) for i in idx if s[i] > 0]
+    @classmethod
+    def _assemble(cls, ids, terms, lengths, doc, term, tf) -> "Segment":
+        """From (doc, term, tf) entries sorted by doc: both orientations."""
+        order = np.argsort(term, kind="stable")
+        arrays = {
+            "lengths": lengths.astype(np.int32),
+            "d_ptr": _ptr(doc, len(ids)), "d_term": term, "d_tf": tf,
+            "t_ptr": _ptr(term, len(terms)), "t_doc": doc[order], "t_tf": tf[order],
+        }
+        return cls(uuid.uuid4().hex[:12], list(ids), list(terms), arrays)
+
+    @classmethod
+    def merge(cls, parts: list["_Part"]) -> "Segment":
+        """One segment holding the live papers of `parts`."""
+        vocab: dict[str, int] = {}
+        ids, lengths, docs, terms, tfs = [], [], [], [], []
+        offset = 0
+        for p in parts:
+            s = p.seg
+            remap = np.fromiter((vocab.setdefault(t, len(vocab)) for t in s.terms), dtype=np.int32, count=len(s.terms))
+            live = np.flatnonzero(p.alive)
+            new_index = np.cumsum(p.alive, dtype=np.int64) - 1 + offset  # old doc -> merged doc
+            owner = np.repeat(np.arange(len(s), dtype=np.int64), np.diff(s.d_ptr))
+            keep = p.alive[owner]
+            docs.append(new_index[owner[keep]].astype(np.int32))
+            terms.append(remap[s.d_term[keep]])
+            tfs.append(np.asarray(s.d_tf)[keep])
+            ids += [s.ids[i] for i in live]
+            lengths.append(np.asarray(s.lengths)[live])
+            offset += len(live)
+        return cls._assemble(ids, list(vocab), np.concatenate(lengths), np.concatenate(docs),
+                             np.concatenate(terms), np.concatenate(tfs))
+
+    def doc_terms(self, i: int) -> np.ndarray:
+        return np.asarray(self.d_term[self.d_ptr[i]:self.d_ptr[i + 1]])
+
+    # -- files -----------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write seg-<name>/ once (to a temporary directory, then renamed: never half-written)."""
+        final = directory / f"seg-{self.name}"
+        if final.exists():
+            return
+        tmp = directory / f"tmp-{self.name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        (tmp / "meta.json").write_text(json.dumps({"ids": self.ids, "terms": self.terms}), encoding="utf-8")
+        for a in self.ARRAYS:
+            np.save(tmp / f"{a}.npy", np.asarray(getattr(self, a)))
+        try:
+            os.rename(tmp, final)
+        except OSError:  # written meanwhile by another process sharing the directory: same content
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path, name: str) -> "Segment":
+        d = directory / f"seg-{name}"
+        meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+        arrays = {a: np.load(d / f"{a}.npy", mmap_mode="r") for a in cls.ARRAYS}
+        if len(arrays["lengths"]) != len(meta["ids"]) or len(arrays["t_ptr"]) != len(meta["terms"]) + 1:
+            raise ValueError(f"keyword segment {d} is inconsistent")
+        return cls(name, meta["ids"], meta["terms"], arrays)
+
+
+def _ptr(keys: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=out[1:])
+    return out
+
+
+class _Part:
+    """A segment with the mask of its live papers and their document frequencies."""
+
+    __slots__ = ("seg", "alive", "df", "live")
+
+    def __init__(self, seg: Segment, alive: np.ndarray | None = None, df: np.ndarray | None = None):
+        self.seg = seg
+        self.alive = np.ones(len(seg), dtype=bool) if alive is None else alive
+        if df is None:
+            df = np.diff(np.asarray(seg.t_ptr)).astype(np.int32)
+            dead = np.flatnonzero(~self.alive)
+            if len(dead):
+                df -= np.bincount(np.concatenate([seg.doc_terms(i) for i in dead]), minlength=len(df)).astype(np.int32)
+        self.df = df
+        self.live = int(self.alive.sum())
+
+    def without(self, local: list[int]) -> "_Part":
+        alive = self.alive.copy()
+        alive[local] = False
+        gone = np.concatenate([self.seg.doc_terms(i) for i in local])
+        return _Part(self.seg, alive, self.df - np.bincount(gone, minlength=len(self.df)).astype(np.int32))
+
+
+def _compact(parts: list[_Part]) -> list[_Part]:
+    parts = [p for p in parts if p.live]
+    # a segment that is mostly dead is rewritten with its live papers
+    parts = [_Part(Segment.merge([p])) if p.live < 0.7 * len(p.seg) and len(p.seg) > 64 else p for p in parts]
+    while len(parts) >= 2 and 2 * parts[-1].live >= parts[-2].live:
+        parts[-2:] = [_Part(Segment.merge(parts[-2:]))]
+    return parts
+
+
+# --- the index ----------------------------------------------------------------------------
+
+class KeywordIndex:
+    """BM25 over papers.  Immutable: `updated()` returns a new index and leaves this one as
+    it was, so searches running meanwhile keep a consistent view."""
+
+    def __init__(self, tokens: dict[str, list[str]] | None = None):
+        self._set_parts([_Part(Segment.build(list(tokens.items())))] if tokens else [])
+
+    def _set_parts(self, parts: list[_Part]) -> None:
+        self._parts = tuple(parts)
+        self._where = {pid: (k, i) for k, p in enumerate(parts) for i, pid in enumerate(p.seg.ids) if p.alive[i]}
+        self.n_docs = len(self._where)
+        self.total_len = sum(int(np.asarray(p.seg.lengths, dtype=np.int64)[p.alive].sum()) for p in parts)
+        self._df_cache: dict[str, int] = {}
+
+    @classmethod
+    def _of(cls, parts: list[_Part]) -> "KeywordIndex":
+        ki = cls.__new__(cls)
+        ki._set_parts(parts)
+        return ki
+
+    # -- reading --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.n_docs
+
+    def __contains__(self, paper_id: str) -> bool:
+        return paper_id in self._where
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._where)
+
+    @property
+    def segments(self) -> int:
+        return len(self._parts)
+
+    def terms(self, paper_id: str) -> list[str]:
+        """The paper's distinct index terms."""
+        k, i = self._where[paper_id]
+        seg = self._parts[k].seg
+        return [seg.terms[t] for t in seg.doc_terms(i)]
+
+    @property
+    def tokens(self) -> Mapping[str, list[str]]:
+        """paper id -> its distinct index terms (read on demand)."""
+        return _Terms(self)
+
+    def df(self, token: str) -> int:
+        """Number of live papers containing `token`."""
+        n = self._df_cache.get(token)
+        if n is None:
+            n = 0
+            for p in self._parts:
+                t = p.seg.term_id.get(token)
+                if t is not None:
+                    n += int(p.df[t])
+            self._df_cache[token] = n
+        return n
 
     def idf(self, token: str) -> float:
         """Smoothed inverse document frequency; a token no paper contains gets the highest value."""
-        n = len(self.ids)
-        df = int(self._df[self._vocab[token]]) if token in self._vocab else 0
-        return math.log((n + 1) / (df + 0.5))
+        return math.log((self.n_docs + 1) / (self.df(token) + 0.5))
 
-    # -- persistence ----------------------------------------------------------------------
-    def save(self, directory: Path) -> None:
-        """Write into a fresh directory; the store makes it current by an atomic manifest update."""
-        directory.mkdir(parents=True, exist_ok=False)
-        with open(directory / "tokens.jsonl", "w", encoding="utf-8") as f:
-            for pid in self.ids:
-                f.write(json.dumps({"id": pid, "t": " ".join(self.tokens[pid])}) + "\n")
-        (directory / "ids.json").write_text(json.dumps(self.ids), encoding="utf-8")
-        if self._bm25 is not None:
-            self._bm25.save(str(directory / "bm25"))
+    def top(self, query_tokens: list[str], k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        """The k best papers by BM25 (score > 0), best first; only `allowed` ones if given."""
+        if not self.n_docs or k < 1:
+            return []
+        n, avgdl = self.n_docs, self.total_len / self.n_docs
+        weights = {}
+        for t, mult in Counter(query_tokens).items():  # a repeated query word counts again, as in bm25s
+            df = self.df(t)
+            if df:
+                weights[t] = mult * math.log(1 + (n - df + 0.5) / (df + 0.5))
+        if not weights:
+            return []
+        allowed_at = None
+        if allowed is not None:
+            allowed_at = [[] for _ in self._parts]
+            for pid in allowed:
+                if pid in self._where:
+                    kk, i = self._where[pid]
+                    allowed_at[kk].append(i)
+        found = []  # (scores, part, local index) of every paper with a positive score
+        for kk, p in enumerate(self._parts):
+            s = _segment_scores(p, weights, avgdl)
+            if s is None:
+                continue
+            s[~p.alive] = 0.0
+            if allowed_at is not None:
+                keep = np.zeros(len(s), dtype=bool)
+                keep[allowed_at[kk]] = True
+                s[~keep] = 0.0
+            idx = np.flatnonzero(s > 0)
+            found.append((s[idx], np.full(len(idx), kk), idx))
+        if not found:
+            return []
+        s, part, local = (np.concatenate(x) for x in zip(*found))
+        if not len(s):
+            return []
+        k = min(k, len(s))
+        best = np.argpartition(-s, k - 1)[:k]
+        hits = [(self._parts[part[i]].seg.ids[local[i]], float(s[i])) for i in best]
+        return sorted(hits, key=lambda h: (-h[1], h[0]))
+
+    # -- changes --------------------------------------------------------------------------
+    def updated(self, upsert: dict[str, tuple[str, str]] | None = None, remove: Iterable[str] = ()) -> "KeywordIndex":
+        """A new index with `upsert` (id -> (title, abstract)) added or replaced and `remove` gone.
+
+        Only the upserted papers are tokenised; the papers they replace are only masked.
+        """
+        upsert = upsert or {}
+        return self.with_tokens({pid: tokenize(paper_text(t, a)) for pid, (t, a) in upsert.items()}, remove)
+
+    def with_tokens(self, tokens: dict[str, list[str]], remove: Iterable[str] = ()) -> "KeywordIndex":
+        gone: dict[int, list[int]] = {}
+        for pid in set(remove) | set(tokens):
+            if pid in self._where:
+                k, i = self._where[pid]
+                gone.setdefault(k, []).append(i)
+        parts = [p.without(sorted(gone[k])) if k in gone else p for k, p in enumerate(self._parts)]
+        if tokens:
+            parts.append(_Part(Segment.build(list(tokens.items()))))
+        return self._of(_compact(parts))
+
+    # -- files ----------------------------------------------------------------------------
+    def save(self, directory: Path) -> dict:
+        """Write the segments not yet on disk; returns the state that `load` needs (small JSON)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for p in self._parts:
+            p.seg.save(directory)
+        return {"segments": [{"name": p.seg.name, "dead": np.flatnonzero(~p.alive).tolist()} for p in self._parts]}
 
     @classmethod
-    def load(cls, directory: Path) -> "KeywordIndex":
-        bm25s = _bm25s()
+    def load(cls, directory: Path, state: dict) -> "KeywordIndex":
+        parts = []
+        for s in state.get("segments", []):
+            seg = Segment.load(directory, s["name"])
+            alive = np.ones(len(seg), dtype=bool)
+            alive[s["dead"]] = False
+            parts.append(_Part(seg, alive))
+        return cls._of(parts)
 
-        ki = cls.__new__(cls)
-        ki._tokens, ki._source = None, directory
-        ki.ids = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
-        ki._pos = {pid: i for i, pid in enumerate(ki.ids)}
-        ki._bm25, ki._vocab, ki._df = None, {}, np.zeros(0)
-        if ki.ids:
-            bm = bm25s.BM25.load(str(directory / "bm25"), mmap=False)
-            if int(bm.scores["num_docs"]) != len(ki.ids):
-                raise ValueError("keyword index files disagree (bm25 vs ids.json)")
-            ki._set_model(bm)
-        return ki
+    @staticmethod
+    def remove_unused(directory: Path, keep: set[str], min_age: float = 600.0) -> None:
+        """Delete segment files no state refers to (after `min_age` s: another process sharing
+        the directory may have written one it has not committed yet)."""
+        if not directory.exists():
+            return
+        now = time.time()
+        for d in directory.iterdir():
+            name = d.name.split("-", 1)[1] if d.name.startswith(("seg-", "tmp-")) else None
+            if name is None or (d.name.startswith("seg-") and name in keep):
+                continue
+            try:
+                if now - d.stat().st_mtime >= min_age:
+                    shutil.rmtree(d, ignore_errors=True)
+            except FileNotFoundError:
+                pass
 
 
-def _bm25s():
-    import logging
+def _segment_scores(p: _Part, weights: dict[str, float], avgdl: float) -> np.ndarray | None:
+    seg = p.seg
+    s = None
+    for t, w in weights.items():
+        j = seg.term_id.get(t)
+        if j is None:
+            continue
+        a, b = seg.t_ptr[j], seg.t_ptr[j + 1]
+        if a == b:
+            continue
+        docs = np.asarray(seg.t_doc[a:b])
+        tf = np.asarray(seg.t_tf[a:b], dtype=np.float32)
+        norm = K1 * ((1 - B) + B * np.asarray(seg.lengths[docs], dtype=np.float32) / avgdl)
+        if s is None:
+            s = np.zeros(len(seg), dtype=np.float32)
+        s[docs] += np.float32(w) * tf / (tf + norm)  # a term's postings hold each paper once
+    return s
 
-    import bm25s
 
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself at import
-    return bm25s
+class _Terms(Mapping):
+    def __init__(self, ki: KeywordIndex):
+        self._ki = ki
 
+    def __getitem__(self, pid: str) -> list[str]:
+        if pid not in self._ki:
+            raise KeyError(pid)
+        return self._ki.terms(pid)
 
-def _read_tokens(path: Path) -> dict[str, list[str]]:
-    tokens: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            rec = json.loads(line)
-            tokens[rec["id"]] = rec["t"].split()
-    return tokens
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ki.ids)
+
+    def __len__(self) -> int:
+        return len(self._ki)

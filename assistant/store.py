@@ -4,29 +4,42 @@ Layout of one index (its directory name is a hash of the settings that shape it,
 change of embedding model or chunking never reuses a stale index):
 
     index_store/papers-<hash>/
-        manifest.json        what shaped the index, generation, per-paper content hashes
-        papers-<gen>.jsonl   paper records (a local cache of the Chroma papers collection)
-        keyword-<gen>/       BM25 index (bm25s files + token lists)
-        chroma/              embedded Chroma (absent in server mode)
+        local.sqlite, keyword/   paper records and BM25 segments: a local, derived copy
+                                 that makes start-up fast (local_index.py)
+        chroma/                  embedded Chroma (absent in server mode)
+    index_store/_cache/vectors.sqlite   passage vectors by text hash (vector_cache.py)
 
-Chroma is the source of truth.  It holds two collections: passages (one vector per
-passage) and papers (one record per paper: the abstract, metadata, content hash and the
-mean of its passage vectors).  A paper record is written only after all its passages, so
-a paper with a record is complete; the local files are derived from Chroma and are
-rebuilt from it whenever its generation counter says they are stale (a crash, or another
-process writing to a shared Chroma server).
+Chroma is the source of truth, embedded or a server shared by several processes.  Three
+collections per index:
+    <name>-passages   one vector per passage
+    <name>-papers     one record per paper: abstract, metadata, content hash, the Chroma
+                      clock time it was written, and the mean of its passage vectors
+    <name>-writes     a note per batch being written, listing its papers
+
+A batch is written as: note, delete the papers' old records and passages, add the new
+passages, add the paper records, drop the note.  So a paper with a record is complete.
+A writer that dies leaves its note behind, and the passages of the papers it lists that
+have no record are removed by the next writer -- at once in embedded mode (that writer
+holds the index's lock, so no one else is writing), after STALE_WRITE seconds on a
+server (where another live process may own the note).
+
+The papers collection's metadata holds a state token, replaced by a random one before
+and after every batch.  A view whose token differs from Chroma's is brought up to date
+incrementally: the records written since its last read (with a margin for clocks), and
+an id listing when the counts still disagree (removals).  With a Chroma server, each
+process keeps its own local files and follows the others this way; a writer re-reads
+after its own writes, so changes that raced with it are never lost from its view.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import threading
 import time
+import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -34,12 +47,21 @@ import numpy as np
 
 from .chunking import chunk_paper, embed_text
 from .keyword import KeywordIndex
+from .local_index import LocalIndex, Snapshot
 from .settings import Settings
 from .types import Paper, Passage
+from .vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
+STALE_WRITE = 600.0    # s: a batch note this old belongs to a writer that died
+CLOCK_MARGIN = 60.0    # s: re-read records written this long before the last read
+PAGE = 2000            # records per Chroma get (one get of ~50k records fails: "too many SQL variables")
+ID_PAGE = 20000        # ids per id listing
+HTTP_TIMEOUT = 30.0    # s: a Chroma server request that takes longer is a lost server, not a slow one
+CONNECT_TIMEOUT = 5.0
+
+__all__ = ["Store", "Snapshot", "DenseHit", "IndexError_", "StoreUnavailable"]
 
 
 class IndexError_(RuntimeError):
@@ -48,25 +70,6 @@ class IndexError_(RuntimeError):
 
 class StoreUnavailable(IndexError_):
     """The Chroma server cannot be reached."""
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.{threading.get_ident()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What searches read: swapped as a whole after each change, so readers never see a mix."""
-
-    generation: int
-    papers: dict[str, Paper]
-    hashes: dict[str, str]
-    keyword: KeywordIndex
 
 
 @dataclass
@@ -81,26 +84,34 @@ class Store:
     def __init__(self, settings: Settings, embedder, allow_broken: bool = False):
         self.settings = settings
         self.embedder = embedder
+        self.url = settings.chroma_url.strip()
         self.root = Path(settings.index_dir) / settings.index_name()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.local = LocalIndex(self.root, settings.index_fingerprint())
+        self.cache = self._vector_cache()
         self._write_lock = threading.RLock()
-        self._last_sync_check = 0.0
-        self._client = self._connect()
-        name = settings.index_name()
-        self._passages = self._collection(f"{name}-passages")
-        self._papers_col = self._collection(f"{name}-papers")
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        self.passage_store = ChromaVectorStore(chroma_collection=self._passages)
-        self.paper_store = ChromaVectorStore(chroma_collection=self._papers_col)
+        self._last_sync_check = time.monotonic()
         self.problem = ""  # why the index cannot serve searches (set only with allow_broken)
-        try:
-            self.snapshot = self._open_snapshot()
-        except IndexError_ as e:
-            if not allow_broken:
-                raise
-            self.problem = str(e)
-            self.snapshot = Snapshot(0, {}, {}, KeywordIndex())
+        self.snapshot = Snapshot()
+        with self._guard():
+            self._client = self._connect()
+            name = settings.index_name()
+            self._passages = self._collection(f"{name}-passages")
+            self._papers_col = self._collection(f"{name}-papers")
+            self._writes = self._collection(f"{name}-writes")
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self.passage_store = ChromaVectorStore(chroma_collection=self._passages)
+            self.paper_store = ChromaVectorStore(chroma_collection=self._papers_col)
+            try:
+                self.snapshot = self._open_snapshot()
+            except IndexError_ as e:
+                if not allow_broken or isinstance(e, StoreUnavailable):
+                    raise
+                self.problem = str(e)
+            with self._writing(wait=False) as mine:
+                if mine:
+                    self._clean_interrupted()
 
     # -- connection ---------------------------------------------------------------------------
     def _connect(self):
@@ -108,250 +119,310 @@ class Store:
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        url = self.settings.chroma_url.strip()
-        if not url:
+        if not self.url:
             return chromadb.PersistentClient(path=str(self.root / "chroma"), settings=chroma_settings)
         from urllib.parse import urlparse
 
-        u = urlparse(url if "://" in url else f"http://{url}")
+        import httpx
+
+        u = urlparse(self.url if "://" in self.url else f"http://{self.url}")
         if not u.hostname:
-            raise StoreUnavailable(f"chroma_url {url!r} is not a URL like http://127.0.0.1:8000")
+            raise StoreUnavailable(f"chroma_url {self.url!r} is not a URL like http://127.0.0.1:8000")
+        port = u.port or (443 if u.scheme == "https" else 8000)
         try:
-            client = chromadb.HttpClient(host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
-                                         ssl=u.scheme == "https", settings=chroma_settings)
-            client.heartbeat()
+            # Probe with a timeout first: chromadb's client has none, and would wait forever on a hung server.
+            httpx.get(f"{u.scheme or 'http'}://{u.hostname}:{port}/api/v2/heartbeat",
+                      timeout=CONNECT_TIMEOUT).raise_for_status()
+            client = chromadb.HttpClient(host=u.hostname, port=port, ssl=u.scheme == "https", settings=chroma_settings)
         except Exception as e:  # noqa: BLE001 - any failure here means "cannot use the server"
-            raise StoreUnavailable(f"cannot reach the Chroma server at {url}: {type(e).__name__}: {e}. "
+            raise StoreUnavailable(f"cannot reach the Chroma server at {self.url}: {type(e).__name__}: {e}. "
                                    "Start it with `chroma run --path DIR --host 127.0.0.1 --port N` "
                                    "or unset ASSISTANT_CHROMA_URL to use the embedded store.") from None
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if session is not None:
+            session.timeout = httpx.Timeout(HTTP_TIMEOUT, connect=CONNECT_TIMEOUT)
         return client
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """In server mode, a dropped connection becomes StoreUnavailable with what to do."""
+        try:
+            yield
+        except IndexError_:
+            raise
+        except Exception as e:
+            if not self.url or not _is_connection_error(e):
+                raise
+            raise StoreUnavailable(
+                f"lost the Chroma server at {self.url} ({type(e).__name__}: {e}). Papers already ingested are "
+                "safe on the server; restart it (`chroma run --path DIR ...`) and retry.") from None
 
     def _collection(self, name: str):
         # embedding_function=None: we always pass vectors; Chroma's default would download a model.
         return self._client.get_or_create_collection(name, configuration={"hnsw": {"space": "cosine"}},
                                                      embedding_function=None)
 
-    # -- manifest and local caches ---------------------------------------------------------------
-    def _read_manifest(self) -> dict | None:
-        path = self.root / MANIFEST
-        if not path.exists():
+    def _vector_cache(self) -> VectorCache | None:
+        where = self.settings.embed_cache.strip()
+        if where.lower() == "off":
             return None
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            log.warning("manifest %s is unreadable; rebuilding local files from Chroma", path)
-            return None
+        path = Path(where) if where else Path(self.settings.index_dir) / "_cache" / "vectors.sqlite"
+        return VectorCache(path, getattr(self.embedder, "model_key", self.settings.embed_model),
+                           getattr(self.embedder, "dim", 384))
 
-    def _chroma_generation(self) -> int:
-        meta = self._client.get_collection(self._papers_col.name).metadata or {}
-        return int(meta.get("generation", 0))
+    def _clock(self) -> float:
+        """Chroma's clock in seconds (the server's, so every client stamps records alike)."""
+        return self._client.heartbeat() / 1e9 if self.url else time.time()
 
+    def _state(self) -> str:
+        meta = self._client.get_collection(self._papers_col.name, embedding_function=None).metadata or {}
+        return str(meta.get("state", ""))
+
+    def _mark(self) -> str:
+        token = uuid.uuid4().hex
+        self._papers_col.modify(metadata={"state": token})
+        return token
+
+    # -- opening and following Chroma -----------------------------------------------------------
     def _open_snapshot(self) -> Snapshot:
-        manifest = self._read_manifest()
-        fingerprint = self.settings.index_fingerprint()
-        if manifest and manifest.get("fingerprint") != fingerprint:
-            raise IndexError_(f"the index in {self.root} was built with other settings "
-                              f"({manifest.get('fingerprint')}); delete that directory to rebuild it")
-        chroma_gen = self._chroma_generation()
-        chroma_count = self._papers_col.count()
-        if manifest and manifest.get("generation") == chroma_gen and len(manifest.get("papers", {})) == chroma_count:
-            try:
-                return self._load_local(manifest)
-            except (OSError, ValueError, KeyError) as e:
-                log.warning("local index files in %s are damaged (%s); rebuilding them from Chroma", self.root, e)
-        if manifest and manifest.get("papers") and chroma_count == 0:
+        on_disk = self.local.fingerprint_on_disk()
+        if on_disk and on_disk != self.local.fingerprint:
+            raise IndexError_(f"the index in {self.root} was built with other settings ({on_disk}); "
+                              "delete that directory to rebuild it")
+        local = self.local.load()
+        count = self._papers_col.count()
+        if local and local.papers and count == 0:
             raise IndexError_(
-                f"the index manifest in {self.root} lists {len(manifest['papers'])} papers but the vector store is "
-                "empty (Chroma files deleted, or another Chroma server). Run `paper-assistant reindex` to re-embed "
-                "the stored papers, or delete the directory to start over.")
-        return self._sync_from_chroma(chroma_gen)
+                f"the local index in {self.root} lists {len(local.papers)} papers but the vector store is empty "
+                "(Chroma files deleted, or another Chroma server). Run `paper-assistant reindex` to re-embed the "
+                "stored papers, or delete the directory to start over.")
+        if local and local.state and local.state == self._state() and len(local.papers) == count:
+            return local
+        if local is None and count:
+            log.info("reading %d papers from Chroma into %s", count, self.root)
+        return self._synced(local or Snapshot())
 
-    def _load_local(self, manifest: dict) -> Snapshot:
-        gen = manifest["generation"]
-        papers: dict[str, Paper] = {}
-        path = self.root / f"papers-{gen}.jsonl"
-        if manifest["papers"]:
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    p = Paper.from_dict(json.loads(line))
-                    papers[p.id] = p
-        if set(papers) != set(manifest["papers"]):
-            raise ValueError("papers file and manifest disagree")
-        keyword = KeywordIndex.load(self.root / f"keyword-{gen}") if papers else KeywordIndex()
-        if set(keyword.ids) != set(papers):
-            raise ValueError("keyword index and manifest disagree")
-        return Snapshot(gen, papers, dict(manifest["papers"]), keyword)
+    def _synced(self, base: Snapshot) -> Snapshot:
+        """`base` brought up to date with Chroma, saved locally."""
+        state, now = self._state(), self._clock()  # read before the records: a change after this is seen next time
+        if base.papers:
+            records = self._records(where={"written": {"$gte": base.synced_at - CLOCK_MARGIN}})
+        else:
+            records = self._records(ids=self._all_ids())
+        changed = {p.id: (p, h) for p, h in records if base.hashes.get(p.id) != h}
+        known = set(base.papers) | set(changed)
+        removed: list[str] = []
+        if len(known) != self._papers_col.count():  # removals, or records written by older code
+            ids = set(self._all_ids())
+            removed = [pid for pid in base.papers if pid not in ids]
+            changed.update({p.id: (p, h) for p, h in self._records(ids=[i for i in ids if i not in known])})
+        if not changed and not removed:
+            return self._save(replace(base, state=state, synced_at=now))
+        papers = {k: v for k, v in base.papers.items() if k not in removed}
+        hashes = {k: v for k, v in base.hashes.items() if k not in removed}
+        for pid, (p, h) in changed.items():
+            papers[pid], hashes[pid] = p, h
+        keyword = base.keyword.updated({p.id: (p.title, p.abstract) for p, _ in changed.values()}, remove=removed)
+        snap = Snapshot(papers, hashes, keyword, state, now, base.version)
+        return self._save(snap, [p for p, _ in changed.values()], removed)
 
-    def _sync_from_chroma(self, chroma_gen: int) -> Snapshot:
-        """Rebuild the local files from Chroma's paper records (and drop half-written papers)."""
-        papers, hashes = {}, {}
-        got = self._papers_col.get(include=["metadatas", "documents"])
-        for pid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"]):
-            papers[pid] = _paper_from_meta(pid, meta, doc)
-            hashes[pid] = meta.get("content_hash", "")
-        self._drop_orphan_passages(set(papers))
-        old = getattr(self, "snapshot", None) or Snapshot(0, {}, {}, KeywordIndex())
-        stale = [pid for pid in old.keyword.ids if pid not in papers or old.hashes.get(pid) != hashes[pid]]
-        keep = set(old.keyword.ids) - set(stale)
-        keyword = old.keyword.updated({pid: (p.title, p.abstract) for pid, p in papers.items() if pid not in keep},
-                                      remove=stale)
-        snap = Snapshot(chroma_gen, papers, hashes, keyword)
-        self._write_local(snap)
-        return snap
+    def _all_ids(self) -> list[str]:
+        ids: list[str] = []
+        while True:
+            got = self._papers_col.get(include=[], limit=ID_PAGE, offset=len(ids))["ids"]
+            ids += got
+            if len(got) < ID_PAGE:
+                return list(dict.fromkeys(ids))
 
-    def _drop_orphan_passages(self, complete: set[str]) -> None:
-        got = self._passages.get(include=["metadatas"])
-        orphans = sorted({m.get("paper_id") for m in got["metadatas"] if m.get("paper_id") not in complete})
-        if orphans:
-            log.warning("removing passages of %d half-written paper(s) from an interrupted ingest", len(orphans))
-            self._passages.delete(where={"paper_id": {"$in": orphans}})
+    def _records(self, ids: list[str] | None = None, where: dict | None = None) -> list[tuple[Paper, str]]:
+        """(paper, content hash) of the records with these ids, or matching `where`, in pages."""
+        out: list[tuple[Paper, str]] = []
 
-    def _write_local(self, snap: Snapshot) -> None:
-        gen = snap.generation
-        kw_dir = self.root / f"keyword-{gen}"
-        if kw_dir.exists():
-            shutil.rmtree(kw_dir)
-        if snap.papers:
-            snap.keyword.save(kw_dir)
-        atomic_write_text(self.root / f"papers-{gen}.jsonl",
-                          "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in snap.papers.values()))
-        manifest = {
-            "index_name": self.settings.index_name(),
-            "fingerprint": self.settings.index_fingerprint(),
-            "generation": gen,
-            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "papers": snap.hashes,
-        }
-        atomic_write_text(self.root / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
-        for old in self.root.iterdir():  # files of earlier generations
-            if old.name.startswith(("papers-", "keyword-")) and not old.name.endswith((f"-{gen}", f"-{gen}.jsonl")):
-                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+        def take(got) -> int:
+            for pid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"]):
+                out.append((_paper_from_meta(pid, meta, doc), meta.get("content_hash", "")))
+            return len(got["ids"])
+
+        if ids is not None:
+            for i in range(0, len(ids), PAGE):
+                take(self._papers_col.get(ids=ids[i:i + PAGE], include=["metadatas", "documents"]))
+            return out
+        offset = 0
+        while take(self._papers_col.get(where=where, include=["metadatas", "documents"], limit=PAGE,
+                                        offset=offset)) == PAGE:
+            offset += PAGE
+        return out
 
     def maybe_sync(self, every: float = 2.0) -> None:
-        """Pick up changes another process made to a shared Chroma server (checked at most every `every` s)."""
-        if not self.settings.chroma_url:
+        """Pick up changes other processes made on a shared Chroma server (checked at most every `every` s)."""
+        if not self.url:
             return
         now = time.monotonic()
         if now - self._last_sync_check < every:
             return
         self._last_sync_check = now
+        if not self._write_lock.acquire(blocking=False):
+            return  # this process is writing; its own commits keep the view current
         try:
-            gen = self._chroma_generation()
-        except Exception as e:  # noqa: BLE001
-            raise StoreUnavailable(f"lost the Chroma server at {self.settings.chroma_url}: {type(e).__name__}") from None
-        if gen != self.snapshot.generation:
-            with self._write_lock:
-                self.snapshot = self._sync_from_chroma(gen)
+            with self._guard():
+                if self._state() != self.snapshot.state:
+                    self.snapshot = self._synced(self.snapshot)
+        finally:
+            self._write_lock.release()
+
+    def _save(self, snap: Snapshot, upserted: Iterable[Paper] = (), removed: Iterable[str] = ()) -> Snapshot:
+        version = self.local.save(snap, upserted, removed)
+        # -1: the files missed a change, so the next save writes the whole view
+        return replace(snap, version=version if version is not None else -1)
 
     # -- writes ---------------------------------------------------------------------------------
     @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """One writer at a time in this process, plus an advisory lock across processes."""
+    def _writing(self, wait: bool = True) -> Iterator[bool]:
+        """One writer at a time in this process, plus an advisory lock across processes
+        (which, in embedded mode, is what makes every leftover batch note a dead writer's)."""
         import fcntl
 
         with self._write_lock, open(self.root / ".write.lock", "w") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not wait:
+                    yield False
+                    return
                 raise IndexError_(f"another process is writing to the index in {self.root}; "
                                   "wait for it, or use a Chroma server for several processes") from None
-            yield
+            yield True
 
-    def _bump_generation(self) -> int:
-        gen = max(self._chroma_generation(), self.snapshot.generation) + 1
-        meta = dict(self._client.get_collection(self._papers_col.name).metadata or {})
-        meta["generation"] = gen
-        self._papers_col.modify(metadata=meta)
-        return gen
+    def _catch_up(self) -> None:
+        if self.url and self._state() != self.snapshot.state:
+            self.snapshot = self._synced(self.snapshot)
+
+    def _clean_interrupted(self) -> None:
+        """Remove the passages of papers whose batch was cut off (the writer died mid-batch)."""
+        got = self._writes.get(include=["metadatas"])
+        if not got["ids"]:
+            return
+        now = self._clock()
+        notes = [(wid, json.loads(m.get("papers", "[]")), m.get("started", 0.0)) for wid, m in zip(got["ids"], got["metadatas"])]
+        dead = {wid for wid, _, started in notes if not self.url or now - started > STALE_WRITE}
+        busy = {pid for wid, ids, _ in notes if wid not in dead for pid in ids}  # a live writer's papers
+        for wid, ids, _ in notes:
+            if wid not in dead:
+                continue
+            ids = [i for i in ids if i not in busy]
+            have = set(self._papers_col.get(ids=ids, include=[])["ids"]) if ids else set()
+            orphans = [i for i in ids if i not in have]
+            if orphans:
+                log.warning("removing passages of %d paper(s) from an interrupted ingest", len(orphans))
+                self._passages.delete(where={"paper_id": {"$in": orphans}})
+            self._writes.delete(ids=[wid])
 
     def upsert(self, papers: list[Paper], batch_papers: int = 64,
                progress: Callable[[int, int], None] | None = None) -> int:
-        """Embed and store `papers` (new or changed); returns the number of passages embedded.
+        """Embed and store `papers` (new or changed); returns the number of passages written.
 
-        Work is committed in batches of papers: an interrupted run keeps every finished
-        batch, and a rerun skips them (their records carry the same content hash).
+        Work is committed in batches of papers (in Chroma and in the local files): an
+        interrupted run keeps every finished batch, and a rerun skips them (their records
+        carry the same content hash).  Vectors come from the embedding cache when the same
+        text was embedded before.
         """
         from llama_index.core.schema import TextNode
 
         if not papers:
             return 0
-        embedded = 0
-        with self._writing():
-            for b in range(0, len(papers), batch_papers):
-                batch = papers[b:b + batch_papers]
+        written = 0
+        with self._guard(), self._writing():
+            self._catch_up()
+            self._clean_interrupted()
+            todo = [p for p in papers if self.snapshot.hashes.get(p.id) != p.content_hash()]
+            done = len(papers) - len(todo)  # already there (another process added them meanwhile)
+            if progress:
+                progress(done, len(papers))
+            for b in range(0, len(todo), batch_papers):
+                batch = todo[b:b + batch_papers]
                 passages = [ps for p in batch for ps in chunk_paper(p, self.settings.chunk_words)]
                 titles = {p.id: p.title for p in batch}
-                vectors = self.embedder.embed([embed_text(titles[ps.paper_id], ps.text) for ps in passages])
-                embedded += len(passages)
-                ids = list(titles)
-                self._bump_generation()  # readers elsewhere resync: the batch is in flight
-                self._papers_col.delete(ids=ids)  # record first: a paper without one is incomplete
-                self._passages.delete(where={"paper_id": {"$in": ids}})
-                self.passage_store.add([
-                    TextNode(id_=ps.id, text=ps.text, embedding=vectors[i].tolist(),
-                             metadata={"paper_id": ps.paper_id, "index": ps.index, "start": ps.start, "end": ps.end})
-                    for i, ps in enumerate(passages)])
+                vectors = self._embed([embed_text(titles[ps.paper_id], ps.text) for ps in passages])
+                nodes = [TextNode(id_=ps.id, text=ps.text, embedding=vectors[i].tolist(),
+                                  metadata={"paper_id": ps.paper_id, "index": ps.index, "start": ps.start, "end": ps.end})
+                         for i, ps in enumerate(passages)]
                 owner = np.array([ps.paper_id for ps in passages])
-                nodes = []
+                means = {}
                 for p in batch:
                     c = vectors[owner == p.id].mean(axis=0)
-                    c /= np.linalg.norm(c) or 1.0
-                    nodes.append(TextNode(id_=p.id, text=p.abstract, embedding=c.tolist(), metadata=_paper_meta(p)))
-                self.paper_store.add(nodes)
-                self._bump_generation()
+                    means[p.id] = c / (np.linalg.norm(c) or 1.0)
+
+                def write_records(stamp: float) -> None:
+                    self.passage_store.add(nodes)
+                    self.paper_store.add([TextNode(id_=p.id, text=p.abstract, embedding=means[p.id].tolist(),
+                                                   metadata=_paper_meta(p, stamp)) for p in batch])
+
+                self._write_batch([p.id for p in batch], write_records, upserted=batch)
+                written += len(passages)
+                done += len(batch)
                 if progress:
-                    progress(min(b + batch_papers, len(papers)), len(papers))
-            self._commit(upserted=papers)
-        return embedded
+                    progress(done, len(papers))
+            if self.url:
+                self.snapshot = self._synced(self.snapshot)
+        return written
 
     def remove(self, ids: Iterable[str]) -> list[str]:
-        ids = [i for i in dict.fromkeys(ids) if i in self.snapshot.papers]
-        if not ids:
-            return []
-        with self._writing():
-            self._bump_generation()
-            self._papers_col.delete(ids=ids)
-            self._passages.delete(where={"paper_id": {"$in": ids}})
-            self._bump_generation()
-            self._commit(removed=ids)
+        with self._guard(), self._writing():
+            self._catch_up()
+            ids = [i for i in dict.fromkeys(ids) if i in self.snapshot.papers]
+            if ids:
+                self._write_batch(ids, lambda stamp: None, removed=ids)
+                if self.url:
+                    self.snapshot = self._synced(self.snapshot)
         return ids
 
-    def _commit(self, upserted: list[Paper] = (), removed: list[str] = ()) -> None:
+    def _write_batch(self, ids: list[str], write: Callable[[float], None], upserted: list[Paper] = (),
+                     removed: list[str] = ()) -> None:
+        """Replace (or delete) the papers `ids` in Chroma, then commit the change to the view."""
+        note = uuid.uuid4().hex
+        self._writes.add(ids=[note], embeddings=[[1.0]], metadatas=[{"papers": json.dumps(ids), "started": self._clock()}])
+        self._mark()  # other processes: something is in flight
+        self._papers_col.delete(ids=ids)  # records first: a paper without one is incomplete
+        self._passages.delete(where={"paper_id": {"$in": ids}})
+        stamp = self._clock()
+        write(stamp)
+        self._writes.delete(ids=[note])
+        state = self._mark()
         old = self.snapshot
         papers = {k: v for k, v in old.papers.items() if k not in removed}
         hashes = {k: v for k, v in old.hashes.items() if k not in removed}
         for p in upserted:
-            papers[p.id] = p
-            hashes[p.id] = p.content_hash()
+            papers[p.id], hashes[p.id] = p, p.content_hash()
         keyword = old.keyword.updated({p.id: (p.title, p.abstract) for p in upserted}, remove=removed)
-        snap = Snapshot(self._chroma_generation(), papers, hashes, keyword)
-        self._write_local(snap)
-        self.snapshot = snap
+        # Embedded, this process is the only writer: Chroma holds nothing this view lacks.  On a
+        # server others may have written meanwhile: the view keeps its last read time, and the
+        # re-read at the end of the write goes back to it.
+        synced_at = max(old.synced_at, stamp) if not self.url else old.synced_at
+        self.snapshot = self._save(Snapshot(papers, hashes, keyword, state, synced_at, old.version), upserted, removed)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if self.cache is None:
+            return self.embedder.embed(texts)
+        vectors, _ = self.cache.embed(self.embedder, texts)
+        return vectors
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Re-embed every stored paper (after Chroma files were lost)."""
-        papers = list(self._stored_papers_for_reindex().values())
-        self.snapshot = Snapshot(self.snapshot.generation, {}, {}, KeywordIndex())
+        papers = list(self.snapshot.papers.values()) or list(self.local.papers_on_disk().values())
+        if not papers:
+            raise IndexError_(f"no stored paper records in {self.root} to reindex from; ingest the papers file again")
+        self.snapshot = Snapshot(version=self.snapshot.version)
         n = self.upsert(papers, progress=progress)
         self.problem = ""
         return n
-
-    def _stored_papers_for_reindex(self) -> dict[str, Paper]:
-        if self.snapshot.papers:
-            return self.snapshot.papers
-        manifest = self._read_manifest() or {}
-        path = self.root / f"papers-{manifest.get('generation')}.jsonl"
-        if not path.exists():
-            raise IndexError_(f"no stored paper records in {self.root} to reindex from; ingest the papers file again")
-        with open(path, encoding="utf-8") as f:
-            return {p.id: p for p in (Paper.from_dict(json.loads(line)) for line in f)}
 
     # -- reads ----------------------------------------------------------------------------------
     def dense_passages(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[DenseHit]:
         from llama_index.core.vector_stores import VectorStoreQuery
 
-        res = self.passage_store.query(VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k,
-                                                        filters=_id_filter(allowed)))
+        with self._guard():
+            res = self.passage_store.query(VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k,
+                                                            filters=_id_filter(allowed)))
         out = []
         for node, sim in zip(res.nodes, res.similarities):
             m = node.metadata
@@ -361,19 +432,28 @@ class Store:
     def dense_papers(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         from llama_index.core.vector_stores import VectorStoreQuery
 
-        res = self.paper_store.query(VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k,
-                                                      filters=_id_filter(allowed)))
+        with self._guard():
+            res = self.paper_store.query(VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k,
+                                                          filters=_id_filter(allowed)))
         return [(node.metadata["paper_id"], _cosine(sim)) for node, sim in zip(res.nodes, res.similarities)]
 
     def passages(self, paper: Paper) -> list[Passage]:
         return chunk_paper(paper, self.settings.chunk_words)
 
     def paper_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
-        got = self._papers_col.get(ids=ids, include=["embeddings"])
+        with self._guard():
+            got = self._papers_col.get(ids=ids, include=["embeddings"])
         return {pid: np.asarray(e, dtype=np.float32) for pid, e in zip(got["ids"], got["embeddings"])}
 
     def counts(self) -> dict[str, int]:
-        return {"papers": self._papers_col.count(), "passages": self._passages.count()}
+        with self._guard():
+            return {"papers": self._papers_col.count(), "passages": self._passages.count()}
+
+
+def _is_connection_error(e: BaseException) -> bool:
+    import httpx
+
+    return isinstance(e, (httpx.TransportError, ConnectionError, TimeoutError))
 
 
 def _cosine(similarity: float) -> float:
@@ -389,9 +469,10 @@ def _id_filter(allowed: set[str] | None):
     return MetadataFilters(filters=[MetadataFilter(key="paper_id", value=sorted(allowed), operator=FilterOperator.IN)])
 
 
-def _paper_meta(p: Paper) -> dict:
+def _paper_meta(p: Paper, written: float) -> dict:
     return {"paper_id": p.id, "title": p.title, "authors": json.dumps(list(p.authors), ensure_ascii=False),
-            "year": p.year or 0, "url": p.url, "code_url": p.code_url, "content_hash": p.content_hash()}
+            "year": p.year or 0, "url": p.url, "code_url": p.code_url, "content_hash": p.content_hash(),
+            "written": written}
 
 
 def _paper_from_meta(pid: str, meta: dict, abstract: str) -> Paper:

@@ -1,0 +1,143 @@
+"""The local, derived part of an index: paper records and the keyword index on disk.
+
+Chroma is the source of truth; these files let a process start in a second instead of
+reading every paper back from Chroma and re-tokenising it.  They are updated in place,
+a few papers at a time (never rewritten whole), which is what keeps start-up and
+ingest cheap at 50k papers:
+
+    local.sqlite    papers (id, content hash, record) and meta (fingerprint, Chroma state
+                    token, sync time, keyword state, version), changed in one transaction
+    keyword/        immutable keyword segments (see keyword.py); meta says which are live
+
+Each save checks the version it started from: if another process sharing the directory
+saved in between, this one rewrites the paper table from memory instead of patching it,
+so the files always match one process's complete view.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .keyword import KeywordIndex
+from .types import Paper
+
+log = logging.getLogger(__name__)
+
+try:  # orjson (a chromadb dependency) reads 50k records several times faster
+    import orjson
+
+    _loads, _dumps = orjson.loads, lambda o: orjson.dumps(o).decode()
+except ImportError:  # pragma: no cover
+    _loads, _dumps = json.loads, lambda o: json.dumps(o, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What searches read: replaced as a whole after each change, so readers never see a mix."""
+
+    papers: dict[str, Paper] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    keyword: KeywordIndex = field(default_factory=KeywordIndex)
+    state: str = ""        # Chroma's state token this view matches ("" = none yet)
+    synced_at: float = 0.0  # Chroma clock when this view last read Chroma's changes
+    version: int = 0       # local files version it was loaded from or saved as
+
+
+class LocalIndex:
+    def __init__(self, root: Path, fingerprint: dict):
+        self.root = root
+        self.fingerprint = json.dumps(fingerprint, sort_keys=True)
+        self.db_path = root / "local.sqlite"
+        self.keyword_dir = root / "keyword"
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS papers (id TEXT PRIMARY KEY, hash TEXT NOT NULL, record TEXT NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        return db
+
+    def fingerprint_on_disk(self) -> str | None:
+        if not self.db_path.exists():
+            return None
+        with self._closing() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+        return row[0] if row else None
+
+    def _closing(self):
+        from contextlib import closing
+
+        return closing(self._connect())
+
+    def load(self) -> Snapshot | None:
+        """The saved view, or None if there is none (or it is unreadable: rebuilt from Chroma)."""
+        if not self.db_path.exists():
+            return None
+        try:
+            with self._closing() as db:
+                db.execute("BEGIN")  # one consistent read of papers and meta
+                meta = dict(db.execute("SELECT key, value FROM meta"))
+                if "version" not in meta:
+                    return None
+                papers, hashes = {}, {}
+                for pid, h, rec in db.execute("SELECT id, hash, record FROM papers"):
+                    papers[pid] = Paper.from_dict(_loads(rec))
+                    hashes[pid] = h
+                db.execute("COMMIT")
+            keyword = KeywordIndex.load(self.keyword_dir, json.loads(meta["keyword"]))
+            if set(keyword.ids) != set(papers):
+                raise ValueError("keyword index and paper records disagree")
+            return Snapshot(papers, hashes, keyword, meta.get("state", ""), float(meta.get("synced_at", 0)),
+                            int(meta["version"]))
+        except (sqlite3.Error, OSError, ValueError, KeyError) as e:
+            log.warning("local index files in %s are damaged (%s); rebuilding them from Chroma", self.root, e)
+            return None
+
+    def save(self, snap: Snapshot, upserted: Iterable[Paper] = (), removed: Iterable[str] = ()) -> int | None:
+        """Write the changes that turned the saved view into `snap`; returns the new version
+        (None if the files could not be written: the view stays valid in memory)."""
+        try:
+            keyword_state = snap.keyword.save(self.keyword_dir)
+            with self._closing() as db:
+                db.execute("BEGIN IMMEDIATE")
+                row = db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
+                on_disk = int(row[0]) if row else 0
+                if on_disk != snap.version:  # someone else saved since we loaded: write our whole view
+                    db.execute("DELETE FROM papers")
+                    upserted, removed = snap.papers.values(), ()
+                db.executemany("DELETE FROM papers WHERE id=?", [(pid,) for pid in removed])
+                db.executemany("INSERT OR REPLACE INTO papers (id, hash, record) VALUES (?, ?, ?)",
+                               [(p.id, snap.hashes[p.id], _dumps(p.to_dict())) for p in upserted])
+                version = on_disk + 1
+                meta = {"fingerprint": self.fingerprint, "version": str(version), "state": snap.state,
+                        "synced_at": repr(snap.synced_at), "keyword": json.dumps(keyword_state),
+                        "papers": str(len(snap.papers))}
+                db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items())
+                db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as e:
+            log.warning("could not save the local index files in %s (%s); they will be rebuilt from Chroma", self.root, e)
+            return None
+        KeywordIndex.remove_unused(self.keyword_dir, {s["name"] for s in keyword_state["segments"]}, min_age=120)
+        self._remove_legacy()
+        return version
+
+    def papers_on_disk(self) -> dict[str, Paper]:
+        """The saved paper records only (what `reindex` re-embeds when Chroma's copy is gone)."""
+        if not self.db_path.exists():
+            return {}
+        with self._closing() as db:
+            return {pid: Paper.from_dict(_loads(rec)) for pid, rec in db.execute("SELECT id, record FROM papers")}
+
+    def _remove_legacy(self) -> None:
+        """Files of the first index format (whole-file rewrites per change)."""
+        for old in self.root.glob("papers-*.jsonl"):
+            old.unlink(missing_ok=True)
+        for old in self.root.glob("keyword-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        (self.root / "manifest.json").unlink(missing_ok=True)

@@ -1,0 +1,73 @@
+"""Synthetic paper collections of any size, recombined from the bundled collection.
+
+Each synthetic paper takes a title made of two halves of bundled titles and an abstract
+of sentences drawn from the bundled abstracts (about as many as a real abstract has),
+with a new id.  The result has the length distribution of the real collection, so
+chunking, embedding and BM25 costs per paper match it; it is deterministic in `seed`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Iterator
+
+from assistant.chunking import split_sentences
+from assistant.papers import load_papers
+from assistant.settings import BUNDLED_COLLECTION
+
+
+def _pools() -> tuple[list[str], list[str], list[int], list[str]]:
+    papers = load_papers(BUNDLED_COLLECTION).papers
+    heads, tails = [], []
+    for p in papers:
+        words = p.title.split()
+        cut = p.title.find(":") if ":" in p.title else -1
+        if cut > 0:
+            heads.append(p.title[:cut].strip())
+            tails.append(p.title[cut + 1:].strip())
+        else:
+            half = max(1, len(words) // 2)
+            heads.append(" ".join(words[:half]))
+            tails.append(" ".join(words[half:]))
+    sentences = [s for p in papers for s in split_sentences(p.abstract)]
+    lengths = [len(split_sentences(p.abstract)) for p in papers]
+    return heads, tails, lengths, sentences
+
+
+def synthetic_papers(n: int, seed: int = 0, prefix: str = "syn") -> Iterator[dict]:
+    """`n` paper records {id, title, abstract, year}; ids are `<prefix>-<i>`."""
+    heads, tails, lengths, sentences = _pools()
+    rng = random.Random(seed)
+    for i in range(n):
+        k = rng.choice(lengths)
+        start = rng.randrange(len(sentences))
+        # a run of neighbouring sentences plus a few from elsewhere: reads like one abstract, mostly
+        picked = [sentences[(start + j) % len(sentences)] for j in range(k // 2)]
+        picked += rng.sample(sentences, k - len(picked))
+        title = f"{rng.choice(heads)}: {rng.choice(tails)}"
+        title = re.sub(r"\s+", " ", title).strip(": ")
+        yield {"id": f"{prefix}-{i:06d}", "title": title, "abstract": " ".join(picked),
+               "year": 2020 + rng.randrange(6)}
+
+
+def write_jsonl(path: Path, n: int, seed: int = 0, prefix: str = "syn") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for rec in synthetic_papers(n, seed, prefix):
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("n", type=int)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    write_jsonl(a.out, a.n, a.seed)
+    print(f"wrote {a.n} papers to {a.out}")
