@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 import assistant as pa_lib
@@ -53,13 +54,29 @@ def _print_answer(ans: "pa_lib.Answer", streamed: bool = False) -> None:
             print(line)
 
 
+def progress_bar(stream=None, width: int = 28):
+    """A one-line progress bar with rate and time left, redrawn in place (for a terminal)."""
+    stream = stream or sys.stderr
+    start, first = time.monotonic(), None
+
+    def show(done: int, total: int) -> None:
+        nonlocal first
+        if total <= 0:
+            return
+        first = done if first is None else first  # papers already there do not count towards the rate
+        elapsed = time.monotonic() - start
+        rate = (done - first) / elapsed if elapsed > 0 and done > first else 0.0
+        left = f"{(total - done) / rate:4.0f}s left" if rate and done < total else f"{elapsed:4.0f}s"
+        filled = width * done // total
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} papers  {rate:5.1f}/s  {left}",
+              end="" if done < total else "\n", file=stream, flush=True)
+
+    return show
+
+
 def cmd_ingest(args) -> int:
     pa = _assistant(args)
-
-    def progress(done: int, total: int) -> None:
-        if not args.json and sys.stderr.isatty():
-            print(f"\rembedding papers: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
-
+    progress = progress_bar() if not args.json and sys.stderr.isatty() else None
     report = pa.add_papers(args.file, progress=progress, strict=args.strict)
     if args.json:
         _print_json(report.to_dict())
@@ -141,8 +158,8 @@ def cmd_remove(args) -> int:
 
 
 def cmd_reindex(args) -> int:
-    n = _assistant(args, allow_broken_index=True).reindex()
-    print(f"re-embedded {n} passages")
+    n = _assistant(args, allow_broken_index=True).reindex(progress=progress_bar() if sys.stderr.isatty() else None)
+    print(f"re-indexed {n} passages")
     return 0
 
 

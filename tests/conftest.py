@@ -66,3 +66,20 @@ def small_papers():
         {"title": "Tiny Recipes for Bread Baking",
          "abstract": "Sourdough starters need regular feeding with flour and water. Hydration controls crumb structure."},
     ]
+
+
+@pytest.fixture(scope="session")
+def bundled_vectors(built_index) -> Path:
+    """The embedding cache filled while the bundled index was built: another index of the
+    bundled papers (another directory, a Chroma server) reuses these real vectors."""
+    return built_index / "_cache" / "vectors.sqlite"
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real `chroma run` server on 127.0.0.1 with its own data directory, stopped at the end."""
+    from chroma_server import ChromaServer
+
+    server = ChromaServer(tmp_path / "chroma-data").start()
+    yield server
+    server.stop()
