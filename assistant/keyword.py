@@ -183,9 +183,9 @@ def _ptr(keys: np.ndarray, n: int) -> np.ndarray:
 
 
 class _Part:
-    """A segment with the mask of its live papers and their document frequencies."""
+    """A segment with the mask of its live papers, their document frequencies and total length."""
 
-    __slots__ = ("seg", "alive", "df", "live")
+    __slots__ = ("seg", "alive", "df", "live", "live_len")
 
     def __init__(self, seg: Segment, alive: np.ndarray | None = None, df: np.ndarray | None = None):
         self.seg = seg
@@ -197,6 +197,7 @@ class _Part:
                 df -= np.bincount(np.concatenate([seg.doc_terms(i) for i in dead]), minlength=len(df)).astype(np.int32)
         self.df = df
         self.live = int(self.alive.sum())
+        self.live_len = int(np.asarray(seg.lengths, dtype=np.int64)[self.alive].sum())
 
     def without(self, local: list[int]) -> "_Part":
         alive = self.alive.copy()
@@ -223,18 +224,25 @@ class KeywordIndex:
     def __init__(self, tokens: dict[str, list[str]] | None = None):
         self._set_parts([_Part(Segment.build(list(tokens.items())))] if tokens else [])
 
-    def _set_parts(self, parts: list[_Part]) -> None:
+    def _set_parts(self, parts: list[_Part], where: dict[str, tuple[str, int]] | None = None) -> None:
         self._parts = tuple(parts)
-        self._where = {pid: (k, i) for k, p in enumerate(parts) for i, pid in enumerate(p.seg.ids) if p.alive[i]}
-        self.n_docs = len(self._where)
-        self.total_len = sum(int(np.asarray(p.seg.lengths, dtype=np.int64)[p.alive].sum()) for p in parts)
+        self._index = {p.seg.name: k for k, p in enumerate(parts)}
+        if where is None:
+            where = {pid: (p.seg.name, i) for p in parts for i, pid in enumerate(p.seg.ids) if p.alive[i]}
+        self._where = where  # paper id -> (segment name, position in it)
+        self.n_docs = len(where)
+        self.total_len = sum(p.live_len for p in parts)
         self._df_cache: dict[str, int] = {}
 
     @classmethod
-    def _of(cls, parts: list[_Part]) -> "KeywordIndex":
+    def _of(cls, parts: list[_Part], where: dict[str, tuple[str, int]] | None = None) -> "KeywordIndex":
         ki = cls.__new__(cls)
-        ki._set_parts(parts)
+        ki._set_parts(parts, where)
         return ki
+
+    def _locate(self, paper_id: str) -> tuple[_Part, int]:
+        name, i = self._where[paper_id]
+        return self._parts[self._index[name]], i
 
     # -- reading --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -253,9 +261,8 @@ class KeywordIndex:
 
     def terms(self, paper_id: str) -> list[str]:
         """The paper's distinct index terms."""
-        k, i = self._where[paper_id]
-        seg = self._parts[k].seg
-        return [seg.terms[t] for t in seg.doc_terms(i)]
+        part, i = self._locate(paper_id)
+        return [part.seg.terms[t] for t in part.seg.doc_terms(i)]
 
     @property
     def tokens(self) -> Mapping[str, list[str]]:
@@ -295,8 +302,8 @@ class KeywordIndex:
             allowed_at = [[] for _ in self._parts]
             for pid in allowed:
                 if pid in self._where:
-                    kk, i = self._where[pid]
-                    allowed_at[kk].append(i)
+                    name, i = self._where[pid]
+                    allowed_at[self._index[name]].append(i)
         found = []  # (scores, part, local index) of every paper with a positive score
         for kk, p in enumerate(self._parts):
             s = _segment_scores(p, weights, avgdl)
@@ -329,15 +336,24 @@ class KeywordIndex:
         return self.with_tokens({pid: tokenize(paper_text(t, a)) for pid, (t, a) in upsert.items()}, remove)
 
     def with_tokens(self, tokens: dict[str, list[str]], remove: Iterable[str] = ()) -> "KeywordIndex":
-        gone: dict[int, list[int]] = {}
-        for pid in set(remove) | set(tokens):
+        changed = set(remove) | set(tokens)
+        gone: dict[str, list[int]] = {}
+        for pid in changed:
             if pid in self._where:
-                k, i = self._where[pid]
-                gone.setdefault(k, []).append(i)
-        parts = [p.without(sorted(gone[k])) if k in gone else p for k, p in enumerate(self._parts)]
+                name, i = self._where[pid]
+                gone.setdefault(name, []).append(i)
+        parts = [p.without(sorted(gone[p.seg.name])) if p.seg.name in gone else p for p in self._parts]
         if tokens:
             parts.append(_Part(Segment.build(list(tokens.items()))))
-        return self._of(_compact(parts))
+        parts = _compact(parts)
+        # the id map is patched, not rebuilt: O(papers changed + papers merged), not O(N)
+        where = dict(self._where)
+        for pid in changed:
+            where.pop(pid, None)
+        for p in parts:
+            if p.seg.name not in self._index:  # new or merged segment
+                where.update((pid, (p.seg.name, i)) for i, pid in enumerate(p.seg.ids) if p.alive[i])
+        return self._of(parts, where)
 
     # -- files ----------------------------------------------------------------------------
     def save(self, directory: Path) -> dict:

@@ -20,6 +20,7 @@ import json
 import logging
 import shutil
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -55,6 +56,7 @@ class LocalIndex:
         self.fingerprint = json.dumps(fingerprint, sort_keys=True)
         self.db_path = root / "local.sqlite"
         self.keyword_dir = root / "keyword"
+        self._tidied = 0.0  # when unused files were last looked for
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
@@ -123,8 +125,10 @@ class LocalIndex:
         except (sqlite3.Error, OSError) as e:
             log.warning("could not save the local index files in %s (%s); they will be rebuilt from Chroma", self.root, e)
             return None
-        KeywordIndex.remove_unused(self.keyword_dir, {s["name"] for s in keyword_state["segments"]}, min_age=120)
-        self._remove_legacy()
+        if time.monotonic() - self._tidied > 60:  # not at every batch of a long ingest
+            self._tidied = time.monotonic()
+            KeywordIndex.remove_unused(self.keyword_dir, {s["name"] for s in keyword_state["segments"]}, min_age=120)
+            self._remove_legacy()
         return version
 
     def papers_on_disk(self) -> dict[str, Paper]:

@@ -72,12 +72,25 @@ class StoreUnavailable(IndexError_):
     """The Chroma server cannot be reached."""
 
 
-@dataclass
 class DenseHit:
-    paper_id: str
-    passage_index: int
-    text: str
-    similarity: float  # cosine
+    """A passage found by vector search; its text is cut from the paper only when asked for
+    (a search looks at 100 candidates and shows about 10)."""
+
+    __slots__ = ("paper_id", "passage_index", "similarity", "_paper")
+
+    def __init__(self, paper_id: str, passage_index: int, similarity: float, paper: Callable[[], Paper | None],
+                 chunk_words: int):
+        self.paper_id, self.passage_index, self.similarity = paper_id, passage_index, similarity
+        self._paper = (paper, chunk_words)
+
+    @property
+    def text(self) -> str:
+        get, chunk_words = self._paper
+        paper = get()
+        if paper is None:
+            return ""
+        passages = chunk_paper(paper, chunk_words)
+        return passages[self.passage_index].text if self.passage_index < len(passages) else ""
 
 
 class Store:
@@ -323,49 +336,60 @@ class Store:
 
         Work is committed in batches of papers (in Chroma and in the local files): an
         interrupted run keeps every finished batch, and a rerun skips them (their records
-        carry the same content hash).  Vectors come from the embedding cache when the same
-        text was embedded before.
+        carry the same content hash).  While one batch is written, the next is embedded.
+        Vectors come from the embedding cache when the same text was embedded before.
         """
-        from llama_index.core.schema import TextNode
-
         if not papers:
             return 0
         batch_papers = batch_papers or self.settings.ingest_batch
-        written = 0
+        count = {"passages": 0, "done": 0}
         with self._guard(), self._writing():
             self._catch_up()
             self._clean_interrupted()
             todo = [p for p in papers if self.snapshot.hashes.get(p.id) != p.content_hash()]
-            done = len(papers) - len(todo)  # already there (another process added them meanwhile)
+            count["done"] = len(papers) - len(todo)  # already there (another process added them meanwhile)
             if progress:
-                progress(done, len(papers))
-            for b in range(0, len(todo), batch_papers):
-                batch = todo[b:b + batch_papers]
-                passages = [ps for p in batch for ps in chunk_paper(p, self.settings.chunk_words)]
-                titles = {p.id: p.title for p in batch}
-                vectors = self._embed([embed_text(titles[ps.paper_id], ps.text) for ps in passages])
-                nodes = [TextNode(id_=ps.id, text=ps.text, embedding=vectors[i].tolist(),
-                                  metadata={"paper_id": ps.paper_id, "index": ps.index, "start": ps.start, "end": ps.end})
-                         for i, ps in enumerate(passages)]
-                owner = np.array([ps.paper_id for ps in passages])
-                means = {}
-                for p in batch:
-                    c = vectors[owner == p.id].mean(axis=0)
-                    means[p.id] = c / (np.linalg.norm(c) or 1.0)
+                progress(count["done"], len(papers))
 
-                def write_records(stamp: float) -> None:
-                    self.passage_store.add(nodes)
-                    self.paper_store.add([TextNode(id_=p.id, text=p.abstract, embedding=means[p.id].tolist(),
-                                                   metadata=_paper_meta(p, stamp)) for p in batch])
-
-                self._write_batch([p.id for p in batch], write_records, upserted=batch)
-                written += len(passages)
-                done += len(batch)
+            def write(batch: list[Paper], passages: list[Passage], vectors: np.ndarray) -> None:
+                self._write_papers(batch, passages, vectors)
+                count["passages"] += len(passages)
+                count["done"] += len(batch)
                 if progress:
-                    progress(done, len(papers))
+                    progress(count["done"], len(papers))
+
+            with _Pipeline(write if PIPELINE else None) as pipeline:
+                for b in range(0, len(todo), batch_papers):
+                    batch = todo[b:b + batch_papers]
+                    passages = [ps for p in batch for ps in chunk_paper(p, self.settings.chunk_words)]
+                    titles = {p.id: p.title for p in batch}
+                    vectors = self._embed([embed_text(titles[ps.paper_id], ps.text) for ps in passages])
+                    if PIPELINE:
+                        pipeline.put(batch, passages, vectors)
+                    else:
+                        write(batch, passages, vectors)
             if self.url:
                 self.snapshot = self._synced(self.snapshot)
-        return written
+        return count["passages"]
+
+    def _write_papers(self, batch: list[Paper], passages: list[Passage], vectors: np.ndarray) -> None:
+        from llama_index.core.schema import TextNode
+
+        nodes = [TextNode(id_=ps.id, text=ps.text, embedding=vectors[i].tolist(),
+                          metadata={"paper_id": ps.paper_id, "index": ps.index, "start": ps.start, "end": ps.end})
+                 for i, ps in enumerate(passages)]
+        owner = np.array([ps.paper_id for ps in passages])
+        means = {}
+        for p in batch:
+            c = vectors[owner == p.id].mean(axis=0)
+            means[p.id] = c / (np.linalg.norm(c) or 1.0)
+
+        def write_records(stamp: float) -> None:
+            self.passage_store.add(nodes)
+            self.paper_store.add([TextNode(id_=p.id, text=p.abstract, embedding=means[p.id].tolist(),
+                                           metadata=_paper_meta(p, stamp)) for p in batch])
+
+        self._write_batch([p.id for p in batch], write_records, upserted=batch)
 
     def remove(self, ids: Iterable[str]) -> list[str]:
         with self._guard(), self._writing():
@@ -418,25 +442,26 @@ class Store:
         return n
 
     # -- reads ----------------------------------------------------------------------------------
+    # Queries go to Chroma directly, asking for ids and distances only: fetching metadata and
+    # documents for 100 candidates (and LlamaIndex's node rebuilding) cost ~10x the search itself.
     def dense_passages(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[DenseHit]:
-        from llama_index.core.vector_stores import VectorStoreQuery
-
-        with self._guard():
-            res = self.passage_store.query(VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k,
-                                                            filters=_id_filter(allowed)))
+        papers = self.snapshot.papers
         out = []
-        for node, sim in zip(res.nodes, res.similarities):
-            m = node.metadata
-            out.append(DenseHit(m["paper_id"], int(m["index"]), node.get_content(), _cosine(sim)))
+        for pid_index, distance in self._nearest(self._passages, query_vec, k, allowed):
+            pid, _, index = pid_index.rpartition("::")
+            out.append(DenseHit(pid, int(index), 1.0 - distance, lambda pid=pid: papers.get(pid),
+                                self.settings.chunk_words))
         return out
 
     def dense_papers(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
-        from llama_index.core.vector_stores import VectorStoreQuery
+        return [(pid, 1.0 - distance) for pid, distance in self._nearest(self._papers_col, query_vec, k, allowed)]
 
+    def _nearest(self, collection, query_vec: np.ndarray, k: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+        where = None if allowed is None else {"paper_id": {"$in": sorted(allowed)}}
         with self._guard():
-            res = self.paper_store.query(VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k,
-                                                          filters=_id_filter(allowed)))
-        return [(node.metadata["paper_id"], _cosine(sim)) for node, sim in zip(res.nodes, res.similarities)]
+            res = collection.query(query_embeddings=[np.asarray(query_vec, dtype=np.float32)], n_results=k,
+                                   where=where, include=["distances"])
+        return list(zip(res["ids"][0], res["distances"][0]))
 
     def passages(self, paper: Paper) -> list[Passage]:
         return chunk_paper(paper, self.settings.chunk_words)
@@ -451,23 +476,53 @@ class Store:
             return {"papers": self._papers_col.count(), "passages": self._passages.count()}
 
 
+PIPELINE = True  # write batch i while embedding batch i+1
+
+
+class _Pipeline:
+    """Runs `write(*batch)` in one background thread, in order, while the caller prepares the
+    next batch.  At most two batches wait; the first error stops the writing and is raised
+    in the caller (at its next put, or when the block ends)."""
+
+    def __init__(self, write: Callable | None):
+        import queue
+
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = None
+        if write is not None:
+            self._thread = threading.Thread(target=self._run, args=(write,), name="index-writer", daemon=True)
+            self._thread.start()
+
+    def _run(self, write: Callable) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    write(*item)
+                except BaseException as e:  # noqa: BLE001 - handed to the caller
+                    self._error = e
+
+    def put(self, *item) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(item)
+
+    def __enter__(self) -> "_Pipeline":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(None)  # finish the batches already embedded: each is committed whole
+        self._thread.join()
+        if self._error is not None and exc is None:
+            raise self._error
+
+
 def _is_connection_error(e: BaseException) -> bool:
     import httpx
 
     return isinstance(e, (httpx.TransportError, ConnectionError, TimeoutError))
-
-
-def _cosine(similarity: float) -> float:
-    # ChromaVectorStore reports exp(-distance); with cosine space, distance = 1 - cos.
-    return 1.0 + float(np.log(max(similarity, 1e-12)))
-
-
-def _id_filter(allowed: set[str] | None):
-    if allowed is None:
-        return None
-    from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
-
-    return MetadataFilters(filters=[MetadataFilter(key="paper_id", value=sorted(allowed), operator=FilterOperator.IN)])
 
 
 def _paper_meta(p: Paper, written: float) -> dict:
