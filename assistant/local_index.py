@@ -56,7 +56,7 @@ class LocalIndex:
         self.fingerprint = json.dumps(fingerprint, sort_keys=True)
         self.db_path = root / "local.sqlite"
         self.keyword_dir = root / "keyword"
-        self._tidied = 0.0  # when unused files were last looked for
+        self._tidied = -1e9  # when unused files were last looked for
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
@@ -92,9 +92,11 @@ class LocalIndex:
                     papers[pid] = Paper.from_dict(_loads(rec))
                     hashes[pid] = h
                 db.execute("COMMIT")
-            keyword = KeywordIndex.load(self.keyword_dir, json.loads(meta["keyword"]))
+            keyword_state = json.loads(meta["keyword"])
+            keyword = KeywordIndex.load(self.keyword_dir, keyword_state)
             if set(keyword.ids) != set(papers):
                 raise ValueError("keyword index and paper records disagree")
+            self._tidy(keyword_state)
             return Snapshot(papers, hashes, keyword, meta.get("state", ""), float(meta.get("synced_at", 0)),
                             int(meta["version"]))
         except (sqlite3.Error, OSError, ValueError, KeyError) as e:
@@ -125,11 +127,16 @@ class LocalIndex:
         except (sqlite3.Error, OSError) as e:
             log.warning("could not save the local index files in %s (%s); they will be rebuilt from Chroma", self.root, e)
             return None
-        if time.monotonic() - self._tidied > 60:  # not at every batch of a long ingest
-            self._tidied = time.monotonic()
-            KeywordIndex.remove_unused(self.keyword_dir, {s["name"] for s in keyword_state["segments"]}, min_age=120)
-            self._remove_legacy()
+        self._tidy(keyword_state)
         return version
+
+    def _tidy(self, keyword_state: dict) -> None:
+        """Delete files no state uses (at most once a minute: not at every batch of a long ingest)."""
+        if time.monotonic() - self._tidied < 60:
+            return
+        self._tidied = time.monotonic()
+        KeywordIndex.remove_unused(self.keyword_dir, {s["name"] for s in keyword_state["segments"]}, min_age=120)
+        self._remove_legacy()
 
     def papers_on_disk(self) -> dict[str, Paper]:
         """The saved paper records only (what `reindex` re-embeds when Chroma's copy is gone)."""

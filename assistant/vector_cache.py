@@ -57,7 +57,7 @@ class VectorCache:
                         vec = np.frombuffer(v, dtype=np.float32)
                         if len(vec) == self.dim:
                             found[k] = vec
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
             log.warning("embedding cache %s unreadable (%s); embedding without it", self.path, e)
         out = [found.get(k) for k in keys]
         hits = sum(v is not None for v in out)
@@ -72,7 +72,7 @@ class VectorCache:
                 db = self._conn()
                 with db:
                     db.executemany("INSERT OR IGNORE INTO vectors (key, vec) VALUES (?, ?)", rows)
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
             log.warning("embedding cache %s not written (%s)", self.path, e)
 
     def embed(self, embedder, texts: list[str]) -> tuple[np.ndarray, int]:

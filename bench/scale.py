@@ -3,6 +3,7 @@
     python bench/scale.py                                  # N = 1000, embedded and server mode
     python bench/scale.py --n 1000 10000 --mode embedded server
     python bench/scale.py --n 50000 --work /data/scale     # ~1 h of embedding per cold mode
+    python bench/scale.py --n 1000 10000 --queries-only   # start and searches again, on the kept indexes
 
 For each N a synthetic collection (bench/synthetic.py; seed = N) is ingested from a JSONL
 file by a fresh process, then a second fresh process opens the index and answers: that
@@ -54,15 +55,24 @@ def worker_ingest(settings: dict, papers: str, sample: int) -> dict:
 
     s = Settings.load(env={}, **settings)
     loaded = load_papers(papers, max_mb=s.max_file_mb, max_records=s.max_records).papers
-    texts = [embed_text(p.title, ps.text) for p in loaded for ps in chunk_paper(p, s.chunk_words)]
+    n_passages = sum(len(chunk_paper(p, s.chunk_words)) for p in loaded)
     pa = PaperAssistant(s)
-    # raw reference: the same model on a random sample of the same passages, in this process
-    pick = random.Random(0).sample(texts, min(sample, len(texts)))
+    # raw reference: the same model on the passages of a random sample of the papers, in this
+    # process, half before and half after the ingest (the machine's load drifts); wall and CPU time
+    some = random.Random(0).sample(loaded, min(len(loaded), max(1, sample * len(loaded) // n_passages)))
+    pick = [embed_text(p.title, ps.text) for p in some for ps in chunk_paper(p, s.chunk_words)]
+    random.Random(1).shuffle(pick)
+    del some
     pa.embedder.embed(pick[:64])  # load the model outside the timing
-    t = time.perf_counter()
-    pa.embedder.embed(pick)
-    raw_rate = len(pick) / (time.perf_counter() - t)
+    raw = {"wall": 0.0, "cpu": 0.0}
 
+    def raw_embed(part: list[str]) -> None:
+        w, c = time.perf_counter(), time.process_time()
+        pa.embedder.embed(part)
+        raw["wall"] += time.perf_counter() - w
+        raw["cpu"] += time.process_time() - c
+
+    raw_embed(pick[:len(pick) // 2])
     spent = {"embed_s": 0.0, "embedded": 0}
     embed = pa.embedder.embed
 
@@ -75,13 +85,17 @@ def worker_ingest(settings: dict, papers: str, sample: int) -> dict:
             spent["embedded"] += len(batch)
 
     object.__setattr__(pa.embedder, "embed", timed_embed)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     report = pa.add_papers(papers, progress=_stderr_progress)
-    ingest_s = time.perf_counter() - t
-    raw_s = len(texts) / raw_rate
-    return {"papers": len(loaded), "added": len(report.added), "passages": len(texts),
-            "raw_embed_rate": raw_rate, "raw_sample": len(pick), "raw_embed_s": raw_s,
-            "ingest_s": ingest_s, "ingest_papers_per_s": len(loaded) / ingest_s, "ingest_ratio": ingest_s / raw_s,
+    ingest_s, ingest_cpu = time.perf_counter() - t, time.process_time() - c
+    object.__setattr__(pa.embedder, "embed", embed)
+    raw_embed(pick[len(pick) // 2:])
+    raw_s = n_passages * raw["wall"] / len(pick)
+    return {"papers": len(loaded), "added": len(report.added), "passages": n_passages,
+            "raw_embed_rate": len(pick) / raw["wall"], "raw_sample": len(pick), "raw_embed_s": raw_s,
+            "raw_embed_cpu_s": n_passages * raw["cpu"] / len(pick),
+            "ingest_s": ingest_s, "ingest_cpu_s": ingest_cpu, "ingest_papers_per_s": len(loaded) / ingest_s,
+            "ingest_ratio": ingest_s / raw_s,
             "embedded_passages": spent["embedded"], "embed_s": spent["embed_s"],
             "outside_embedding_s": ingest_s - spent["embed_s"],
             "cold_ratio_implied": (raw_s + ingest_s - spent["embed_s"]) / raw_s,
@@ -148,9 +162,26 @@ def questions(n: int = 200) -> list[str]:
 
 
 def du_mb(path: Path) -> float:
-    if not path.exists():
-        return 0.0
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+    files = list(path.rglob("*")) if path.is_dir() else list(path.parent.glob(path.name + "*"))  # with -wal/-shm
+    return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
+
+
+def disk(case: Path) -> dict:
+    """Index size: Chroma's files, and the local files the index uses (not superseded keyword
+    segments that are only deleted a couple of minutes later)."""
+    import sqlite3
+
+    root = next((case / "index").glob("papers-*"))
+    with sqlite3.connect(root / "local.sqlite") as db:
+        state = json.loads(db.execute("SELECT value FROM meta WHERE key='keyword'").fetchone()[0])
+    live = sum(du_mb(root / "keyword" / f"seg-{seg['name']}") for seg in state["segments"])
+    return {"chroma": du_mb(case / "chroma-server") if (case / "chroma-server").exists() else du_mb(root / "chroma"),
+            "local_files": du_mb(root / "local.sqlite") + live}
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def run_worker(args: list[str], timeout: float) -> tuple[list[dict], float, float]:
@@ -195,23 +226,34 @@ class Server:
         return rss
 
 
-def bench(n: int, mode: str, work: Path, sample: int) -> dict:
+def bench(n: int, mode: str, work: Path, sample: int, previous: dict | None = None) -> dict:
+    """Ingest N papers, then measure a cold start and searches; with `previous` (the result of
+    an earlier run on the index kept in `work`), measure only the start and the searches again."""
     from bench.synthetic import write_jsonl
 
     papers = work / f"synthetic-{n}.jsonl"
-    if not papers.exists():
-        write_jsonl(papers, n, seed=n)
     case = work / f"{mode}-{n}"
-    shutil.rmtree(case, ignore_errors=True)
-    case.mkdir(parents=True)
+    if previous is None:
+        if not papers.exists():
+            write_jsonl(papers, n, seed=n)
+        shutil.rmtree(case, ignore_errors=True)
+        case.mkdir(parents=True)
+    elif not case.exists():
+        raise SystemExit(f"{case} is gone: run without --queries-only first")
     server = Server(case / "chroma-server") if mode == "server" else None
     settings = {"index_dir": str(case / "index"), "collection": "", "model_cache": str(work / "models"),
                 "embed_cache": str(work / "vectors.sqlite"), "chroma_url": server.url if server else "",
                 "max_file_mb": 2000}
     cache_before = du_mb(work / "vectors.sqlite")
     try:
-        print(f"[{mode} {n}] ingest", file=sys.stderr, flush=True)
-        (ingest,), _, _ = run_worker(["--worker", "ingest", json.dumps(settings), str(papers), str(sample)], 6 * 3600)
+        if previous is None:
+            print(f"[{mode} {n}] ingest", file=sys.stderr, flush=True)
+            server_cpu = cpu_s(server.proc.pid) if server else 0.0
+            (ingest,), _, _ = run_worker(["--worker", "ingest", json.dumps(settings), str(papers), str(sample)],
+                                         6 * 3600)
+            # CPU seconds barely depend on what else the machine runs: the ratio a quiet machine would show
+            ingest["server_cpu_s"] = cpu_s(server.proc.pid) - server_cpu if server else 0.0
+            ingest["cpu_ratio"] = (ingest["ingest_cpu_s"] + ingest["server_cpu_s"]) / ingest["raw_embed_cpu_s"]
         print(f"[{mode} {n}] cold start and queries", file=sys.stderr, flush=True)
         qfile = work / "queries.json"
         qfile.write_text(json.dumps(questions()))
@@ -219,23 +261,25 @@ def bench(n: int, mode: str, work: Path, sample: int) -> dict:
         query = lines[-1]
     finally:
         server_rss = server.stop() if server else 0.0
-    root = next((case / "index").glob("papers-*"))
-    chroma_mb = du_mb(case / "chroma-server") if server else du_mb(root / "chroma")
-    return {
-        "mode": mode, "n": n, "ingest": ingest, "cold_start_s": cold, "query": query,
-        "disk_mb": {"local_files": du_mb(root) - du_mb(root / "chroma"), "chroma": chroma_mb,
-                    "embedding_cache_growth": du_mb(work / "vectors.sqlite") - cache_before},
-        "server_peak_rss_mb": server_rss,
+    result = {
+        "mode": mode, "n": n, "cold_start_s": cold, "query": query, "disk_mb": disk(case),
         "machine": {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg()[0]},
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if previous is None:
+        result |= {"ingest": ingest, "server_peak_rss_mb": server_rss}
+        result["disk_mb"]["embedding_cache_growth"] = du_mb(work / "vectors.sqlite") - cache_before
+    else:
+        result = previous | result | {"server_query_peak_rss_mb": server_rss}
+        result["disk_mb"]["embedding_cache_growth"] = previous["disk_mb"].get("embedding_cache_growth", 0.0)
+    return result
 
 
 def summary(r: dict) -> str:
     i, q = r["ingest"], r["query"]
-    ratio = f"{i['ingest_ratio']:.2f}x raw" + ("" if i["embedded_passages"] >= 0.9 * i["passages"]
-                                              else f" (cache; cold {i['cold_ratio_implied']:.2f}x)")
-    return (f"{r['mode']:>8} {r['n']:>6}: ingest {i['ingest_papers_per_s']:6.1f} papers/s {ratio:28s} "
+    ratio = f"{i['ingest_ratio']:.2f}x raw (cpu {i['cpu_ratio']:.2f}x)" + (
+        "" if i["embedded_passages"] >= 0.9 * i["passages"] else f" cache; cold {i['cold_ratio_implied']:.2f}x")
+    return (f"{r['mode']:>8} {r['n']:>6}: ingest {i['ingest_papers_per_s']:6.1f} papers/s {ratio:44s} "
             f"search p50 {q['search_p50_ms']:6.1f} ms p95 {q['search_p95_ms']:6.1f} ms  cold start {r['cold_start_s']:5.1f} s  "
             f"disk {r['disk_mb']['chroma'] + r['disk_mb']['local_files']:7.1f} MB  "
             f"RSS ingest {i['peak_rss_mb']:6.0f} / query {q['peak_rss_mb']:6.0f} MB")
@@ -248,6 +292,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/paper-assistant-scale"),
                     help="indexes, server data and the shared embedding cache (kept between runs)")
     ap.add_argument("--sample", type=int, default=2000, help="passages embedded for the raw-rate reference")
+    ap.add_argument("--queries-only", action="store_true",
+                    help="measure cold start and searches again on the indexes an earlier run left in --work")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -261,11 +307,15 @@ def main() -> None:
     # export the ONNX model once, outside every measured process
     subprocess.run([sys.executable, "-c", "import sys; from assistant.embedding import MiniLMEmbedding; "
                     "MiniLMEmbedding(sys.argv[1]).embed(['warm'])", str(a.work / "models")], check=True, cwd=ROOT)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for n in a.n:
         for mode in a.mode:
-            r = bench(n, mode, a.work, a.sample)
-            results[f"{mode}-{n}"] = r
+            key = f"{mode}-{n}"
+            earlier = json.loads(RESULTS.read_text()).get(key) if RESULTS.exists() else None
+            if a.queries_only and earlier is None:
+                raise SystemExit(f"no earlier result for {key} in {RESULTS}")
+            r = bench(n, mode, a.work, a.sample, earlier if a.queries_only else None)
+            results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}  # other runs may have written
+            results[key] = r
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=1))
             print(summary(r), flush=True)

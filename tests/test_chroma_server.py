@@ -41,6 +41,7 @@ def eventually(check, timeout: float = 15.0):
 def test_two_assistants_share_the_server_collection(chroma_server, make, small_papers):
     a = make("a", chroma_server.url)  # builds the bundled collection into the server
     assert len(a.papers) == 80 and a.info()["chroma"] == chroma_server.url
+    assert a.embedder.calls == 0  # its vectors came from the embedding cache the embedded index filled
     ans = a.ask(GPT2_CLIP)
     assert ans.covered and ans.citations[0].paper.title.startswith("Zero-Shot Dense Video Captioning")
 
