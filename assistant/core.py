@@ -272,6 +272,11 @@ class PaperAssistant:
                 "index": str(self.store.root), "embedding": self.settings.embed_model,
                 "chroma": self.settings.chroma_url or "embedded"}
 
+    @property
+    def index_problem(self) -> str:
+        """Why the index cannot serve searches ("" when it can); only set with allow_broken_index=True."""
+        return self.store.problem
+
     # -- browsing (the web UI's papers view) --------------------------------------------------
     def similar(self, paper_id: str, k: int = 5) -> list[Hit]:
         """The `k` papers closest to `paper_id`, best first (itself excluded).
