@@ -237,7 +237,8 @@ def _id_list(label: str, ids: list[str], titles: dict[str, str], limit: int = 30
         return ""
     items = "".join(f"<li>{esc(titles.get(i, i))}</li>" for i in ids[:limit])
     more = f"<li>… and {len(ids) - limit} more</li>" if len(ids) > limit else ""
-    return f"<details><summary>{label} ({len(ids)})</summary><ul>{items}{more}</ul></details>"
+    unfold = " open" if len(ids) <= 10 else ""
+    return f"<details{unfold}><summary>{label} ({len(ids)})</summary><ul>{items}{more}</ul></details>"
 
 
 def ingest_report_html(report: IngestReport, titles: dict[str, str], total: int) -> str:
