@@ -84,6 +84,8 @@ def test_bad_questions_get_clear_errors(client):
         client.predict("   ", api_name="/ask")
     with pytest.raises(Exception, match="limit is 2000"):
         client.predict("why " * 600, api_name="/search")
+    with pytest.raises(Exception, match="history must be a list"):
+        client.predict("What loss does it add?", [{"role": "robot", "content": "x"}], api_name="/ask")
 
 
 def test_uploaded_papers_are_answerable_at_once(server, client, tmp_path):

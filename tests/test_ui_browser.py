@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -61,7 +60,8 @@ def browser():
 
 @pytest.fixture
 def page(browser, server):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 950}, accept_downloads=True)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 950}, accept_downloads=True,
+                              permissions=["clipboard-read", "clipboard-write"])
     pg = ctx.new_page()
     pg.add_init_script(RECORD_STREAM)
     pg.dialogs = []
@@ -100,9 +100,9 @@ def test_a_question_gets_a_streamed_answer_with_linked_citations_and_sources(pag
     # streamed: the answer came as several partial updates (the first one only its opening) before the end
     msgs = stream_messages(page)
     generating = [m for m in msgs if m.get("msg") == "process_generating" and m["output"]["data"][0]]
-    assert len(generating) >= 3 and any(m.get("msg") == "process_completed" for m in msgs)
+    assert len(generating) >= 3 and any(m.get("msg") == "process_completed" for m in msgs), [m.get("msg") for m in msgs]
     first = generating[0]["output"]["data"][0][-1]["content"][0]["text"]
-    assert 0 < len(first) < 40 and answer.inner_text().startswith(first.strip())
+    assert 0 < len(first) < 40 and answer.inner_text().startswith(first.strip()), (first, answer.inner_text()[:200])
     # cited: markers link to the sources panel, where the cited paper shows its highlighted quote
     assert answer.locator('a[href="#src-1-1"]').count() >= 2
     assert "References" in answer.inner_text() and ZEROTA in answer.inner_text()
@@ -118,6 +118,12 @@ def test_a_question_gets_a_streamed_answer_with_linked_citations_and_sources(pag
     page.get_by_text("Copy or download the last answer").click()
     export = page.locator("#pa-export textarea").input_value()
     assert export.startswith(f"**Question:** {GPT2}") and f"1. **{ZEROTA}**" in export
+    page.locator("#pa-chat").get_by_role("button", name="Copy answer").click()
+    for _ in range(50):  # the page writes the clipboard asynchronously
+        if page.evaluate("navigator.clipboard.readText()") == export:
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("navigator.clipboard.readText()") == export, page.evaluate("navigator.clipboard.readText()")
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download Markdown").click()
     assert Path(dl.value.path()).read_text(encoding="utf-8").strip() == export.strip()
@@ -129,6 +135,13 @@ def test_a_question_gets_a_streamed_answer_with_linked_citations_and_sources(pag
     page.get_by_role("button", name="New conversation").click()
     page.wait_for_function("document.querySelectorAll('#pa-sources details.pa-turn').length === 0", timeout=10_000)
     assert bot_messages(page).count() == 0
+
+
+def test_an_example_question_starts_a_conversation(page):
+    page.locator("#pa-chat").get_by_text("How can CLIP be taught to count objects?").click()
+    page.wait_for_selector("#pa-sources .pa-source", timeout=60_000)
+    assert "Teaching CLIP to Count to Ten" in page.locator("#src-1-1").inner_text()
+    assert page.locator('#pa-chat [data-testid="user"]').last.inner_text() == "How can CLIP be taught to count objects?"
 
 
 def test_an_uncovered_question_is_shown_as_not_covered(page):

@@ -212,6 +212,10 @@ class WebApp:
     def api_ask(self, question: str, history: list[dict] | None = None) -> str:
         """Answer a question from the collection: Markdown with [n] markers and the numbered reference list.
         `history` is the earlier conversation as [{"role": "user"|"assistant", "content": ...}]."""
+        if history is not None and not (isinstance(history, list) and all(
+                isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+                for m in history)):
+            raise gr.Error('history must be a list of {"role": "user" | "assistant", "content": "..."} messages')
         try:
             return self.pa.ask(question, history=history or None).to_markdown()
         except (QuestionError, IndexError, StoreUnavailable) as e:
@@ -307,7 +311,8 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
     """The Blocks app over `pa` (queue configured); launch it with `launch()` for the theme and CSS."""
     app = WebApp(pa)
     s = pa.settings
-    with gr.Blocks(title="paper-assistant", analytics_enabled=False) as demo:
+    # delete_cache: uploads and answer downloads are removed from Gradio's cache after an hour.
+    with gr.Blocks(title="paper-assistant", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         header = gr.Markdown(app.header(), elem_id="pa-header")
         session = gr.State(SessionSettings())
         answers = gr.State([])
@@ -317,7 +322,10 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
             with gr.Tab("Chat", id="chat"):
                 with gr.Row():
                     with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(show_label=False, height=560, elem_id="pa-chat", buttons=["copy", "copy_all"],
+                        # The chat's own copy buttons would copy the citation-link syntax; this one copies
+                        # the last answer as clean Markdown with its references (the export box below).
+                        copy_answer = gr.Button("Copy answer", size="sm", render=False, elem_id="pa-copy")
+                        chatbot = gr.Chatbot(show_label=False, height=560, elem_id="pa-chat", buttons=[copy_answer],
                                              examples=app.examples() or None,
                                              placeholder="Ask a question about the papers, or start from an example.")
                         question = gr.Textbox(placeholder="Ask about the papers… (Enter to send)", show_label=False,
@@ -398,6 +406,8 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
                         api_visibility="private").then(**answer_kw)
         chatbot.example_select(app.example_turn, [chatbot], [question, chatbot, pending], queue=False,
                                api_visibility="private").then(**answer_kw)
+        copy_answer.click(None, [export_box], None, js="(md) => { if (md) navigator.clipboard.writeText(md); }",
+                          api_visibility="private")
         new_chat.click(app.new_chat, None, answer_outputs[:3] + [export_box, dl_md, dl_bib], queue=False,
                        api_visibility="private")
         chatbot.clear(app.new_chat, None, answer_outputs[:3] + [export_box, dl_md, dl_bib], queue=False,
