@@ -160,6 +160,7 @@ def test_session_settings_keep_the_key_server_side_and_out_of_sight(pa):
     assert key_box == "" and key not in status and "key entered for this session (not shown)" in status
     assert key not in repr(session) and key not in str(session) and "<set>" in repr(session)
     view = app.view(session)
+    assert app.view(SessionSettings(**session.changes())) is view  # same settings, same view
     assert view.settings.api_key == key and view.settings.top_k == 4 and view.settings.base_url.startswith("http://127")
     assert pa.settings.api_key == "" and key not in repr(view.settings)  # the shared assistant is untouched
     # applying other settings without retyping keeps the key; "forget" drops it

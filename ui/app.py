@@ -18,8 +18,10 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 ANSWER_CONCURRENCY = 4
 BROWSE_CONCURRENCY = 8
 QUEUE_MAX = 256
+VIEW_CACHE = 32  # distinct session settings kept ready
 HISTORY_TURNS = 3  # earlier turns passed to the library for follow-up questions
 STREAM_EVERY = 0.04  # while an answer streams, the chat updates at most this often (and at each line end)
 
@@ -91,11 +94,22 @@ class WebApp:
     def __init__(self, pa: PaperAssistant):
         self.pa = pa
         self.files = Path(tempfile.mkdtemp(prefix="paper-assistant-ui-"))
+        # Views by session settings: sessions with the same settings share one (and whatever LLM
+        # client it holds) instead of building one per request.  Server memory only.
+        self._views: OrderedDict[SessionSettings, PaperAssistant] = OrderedDict()
+        self._views_lock = threading.Lock()
 
     # -- helpers -------------------------------------------------------------------------------
     def view(self, session: SessionSettings | None) -> PaperAssistant:
-        changes = session.changes() if session else {}
-        return self.pa.using(**changes) if changes else self.pa
+        """The assistant as this session's settings configure it (the shared one when it has none)."""
+        if not session or not session.changes():
+            return self.pa
+        with self._views_lock:
+            view = self._views.pop(session, None) or self.pa.using(**session.changes())
+            self._views[session] = view
+            while len(self._views) > VIEW_CACHE:
+                self._views.popitem(last=False)
+            return view
 
     def header(self) -> str:
         n = len(self.pa.papers)
