@@ -161,6 +161,21 @@ def cmd_settings(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """The web app (the same one `python app.py` and the Hugging Face Space run)."""
+    try:
+        from ui.app import build_app, launch, open_assistant
+    except ImportError as e:
+        print(f"error: the web app needs the ui extra ({e.name} is missing): pip install 'paper-assistant[ui]'",
+              file=sys.stderr)
+        return 2
+    pa = open_assistant(_settings(args))
+    info = pa.info()
+    print(f"paper-assistant: {info['papers']} papers, answers by {info['backend']}", file=sys.stderr)
+    launch(build_app(pa), server_name=args.host, server_port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paper-assistant", description=__doc__)
     p.add_argument("--config", help="TOML settings file (also ASSISTANT_CONFIG)")
@@ -192,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("chat", help="interactive questions with follow-ups")
     s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("serve", help="the web app (Gradio) on http://127.0.0.1:7860")
+    s.add_argument("--host", help="address to listen on (default GRADIO_SERVER_NAME, else 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default GRADIO_SERVER_PORT, else 7860)")
+    s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("papers", help="list the papers in the collection")
     s.add_argument("--json", action="store_true")

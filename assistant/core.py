@@ -278,6 +278,55 @@ class PaperAssistant:
                 "index": str(self.store.root), "embedding": self.settings.embed_model,
                 "chroma": self.settings.chroma_url or "embedded"}
 
+    @property
+    def index_problem(self) -> str:
+        """Why the index cannot serve searches ("" when it can); only set with allow_broken_index=True."""
+        return self.store.problem
+
+    # -- browsing (the web UI's papers view) --------------------------------------------------
+    def similar(self, paper_id: str, k: int = 5) -> list[Hit]:
+        """The `k` papers closest to `paper_id`, best first (itself excluded).
+
+        Closeness is the cosine between the papers' mean passage vectors (the same paper-level
+        vectors retrieval uses), so it needs no query.  Hit.score is that cosine and Hit.text the
+        paper's opening passage.  An unknown id raises KeyError.
+        """
+        self.paper(paper_id)
+        vec = self.store.paper_vectors([paper_id]).get(paper_id)
+        if vec is None or k < 1:
+            return []
+        snap = self.store.snapshot
+        hits = []
+        for pid, cos in self.store.dense_papers(vec, k + 1):
+            if pid == paper_id or pid not in snap.papers:
+                continue
+            p = snap.papers[pid]
+            opening = self.store.passages(p)[0].text
+            hits.append(Hit(paper=p, text=opening, score=cos, signals={"paper": cos}))
+        return hits[:k]
+
+    def select_ids(self, year_from: int | None = None, year_to: int | None = None,
+                   author: str | None = None) -> list[str]:
+        """Ids of the papers whose metadata passes every given filter (feed them to `paper_ids=`).
+
+        Years are inclusive; a paper without a year fails a year filter.  `author` matches any
+        author name case-insensitively as a substring ("hinton" matches "Geoffrey E. Hinton");
+        a paper without authors fails it.  No filter given = every paper.
+        """
+        needle = " ".join((author or "").lower().split())
+        out = []
+        for p in self.store.snapshot.papers.values():
+            if (year_from is not None or year_to is not None) and p.year is None:
+                continue
+            if year_from is not None and p.year < year_from:
+                continue
+            if year_to is not None and p.year > year_to:
+                continue
+            if needle and not any(needle in " ".join(a.lower().split()) for a in p.authors):
+                continue
+            out.append(p.id)
+        return out
+
 
 def _chunks(text: str) -> Iterator[str]:
     """Split a finished text into word-sized pieces for streaming interfaces."""

@@ -59,6 +59,8 @@ class Settings:
     max_file_mb: float = _f(50.0, "Largest papers file accepted for ingest, in MB.", "ASSISTANT_MAX_FILE_MB")
     max_records: int = _f(200_000, "Most records accepted from one papers file.", "ASSISTANT_MAX_RECORDS")
     max_abstract_chars: int = _f(20_000, "Longest abstract accepted; longer records are rejected.", "ASSISTANT_MAX_ABSTRACT_CHARS")
+    # --- web UI -------------------------------------------------------------------------
+    allow_uploads: bool = _f(True, "Web UI: let users add papers to the shared collection (turn off on a public deployment: every visitor sees what anyone adds).", "ASSISTANT_ALLOW_UPLOADS")
 
     # ------------------------------------------------------------------------------------
     @classmethod
@@ -155,6 +157,15 @@ def _coerce(name: str, typ: Any, value: Any) -> Any:
             return int(value)
         if typ == "float":
             return float(value)
+        if typ == "bool":
+            if isinstance(value, bool):
+                return value
+            word = str(value).strip().lower()
+            if word in ("1", "true", "yes", "on"):
+                return True
+            if word in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError
         return "" if value is None else str(value)
     except (TypeError, ValueError):
         raise ValueError(f"setting {name} expects {typ}, got {value!r}") from None
