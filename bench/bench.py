@@ -10,8 +10,8 @@ Needs the bench extra (pip install -e '.[bench]').  What is measured:
 * warm latency, in this process, over the dev questions x --rounds (query-embedding cache
   cleared before every call, so no query is answered from memory): search (`retrieve`),
   extractive answer (`ask`), the starter recipe's retrieval, its query embedding alone, BM25
-  alone, and the assistant's per-stage times (the plot).  Systems alternate question by
-  question so machine load hits them alike; ratios are also given per round.
+  alone, and the assistant's per-stage times (the plot).  The systems take turns on each
+  question in a random order, so machine load hits them alike; ratios also per round.
 * ingest of the bundled collection into an empty index (model loaded, as for the starter),
   re-ingest of the unchanged file, raw embedding of the same passages, the starter's build.
 * cold start: a new process to the first answer, (a) with an existing index, (b) with no
@@ -134,7 +134,7 @@ def cold_nothing_cached(work: Path, repeats: int, models: Path | None) -> tuple[
 
 def ingest(work: Path, models: Path, hf, repeats: int) -> dict:
     """Ingest into an empty index, re-ingest unchanged, raw embedding, the starter's build."""
-    out = {k: [] for k in ("ingest", "reingest", "reingest_calls", "raw_embed", "starter_build")}
+    out = {k: [] for k in ("ingest", "reingest", "reingest_calls", "raw_embed", "starter_build", "ratio_to_starter")}
     for i in range(repeats):
         pa = PaperAssistant(Settings.load(env={}, index_dir=str(work / f"ingest-{i}"), model_cache=str(models),
                                           collection=""))
@@ -153,57 +153,63 @@ def ingest(work: Path, models: Path, hf, repeats: int) -> dict:
         pa.embedder.embed(texts)
         out["raw_embed"].append(time.perf_counter() - t)
         out["starter_build"].append(baselines.starter(pa.papers, hf, path=work / f"starter-{i}").build_seconds)
+        out["ratio_to_starter"].append(round(report.seconds / out["starter_build"][-1], 3))  # paired, per repeat
         log(f"ingest {report.seconds:.2f} s, re-ingest {again.seconds:.3f} s, raw embedding "
             f"{out['raw_embed'][-1]:.2f} s, starter build {out['starter_build'][-1]:.2f} s")
     return out
 
 
+def timed(fn, *args) -> float:
+    t = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t
+
+
 def latency(pa: PaperAssistant, starter, bm25, hf, questions: list[dict], rounds: int) -> dict:
-    """Warm per-question latencies, systems alternating question by question."""
+    """Warm per-question latencies.  The systems take turns on each question, in a random
+    order, so none always runs just after another's still-spinning thread pool (ONNX
+    Runtime's and torch's worker threads busy-wait for a while after each call)."""
     clear = pa.embedder._query_cached.cache_clear  # a repeated question must not be answered from the cache
-    times: dict[str, list[float]] = {k: [] for k in ("search", "answer", "starter", "starter_embed", "bm25")}
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
-    per_round = []
+
+    def search(q: dict) -> float:
+        clear()
+        t = time.perf_counter()
+        r = pa.retrieve(q["question"], history=q["history"] or None, k=10)
+        elapsed = time.perf_counter() - t
+        pa._extractive(q["question"], r)  # not part of the search time; adds the answer stage to r.timings
+        for s in STAGES:
+            stages[s].append(r.timings.get(s, 0.0))
+        return elapsed
+
+    def answer(q: dict) -> float:
+        clear()
+        return timed(pa.ask, q["question"], q["history"] or None, 10)
+
+    calls = {"search": search, "answer": answer,
+             "starter": lambda q: timed(starter.retrieve, baselines.history_query(q)),
+             "starter_embed": lambda q: timed(hf.get_query_embedding, baselines.history_query(q)),
+             "bm25": lambda q: timed(bm25.retrieve, baselines.history_query(q))}
+    times: dict[str, list[float]] = {k: [] for k in calls}
     rng = random.Random(0)
-
-    def once(q: dict, record: bool) -> None:
-        history = q["history"] or None
-        query = baselines.history_query(q)
-        clear()
-        t = time.perf_counter()
-        r = pa.retrieve(q["question"], history=history, k=10)
-        search = time.perf_counter() - t
-        pa._extractive(q["question"], r)  # adds the answer stage to r.timings
-        clear()
-        t = time.perf_counter()
-        pa.ask(q["question"], history=history, k=10)
-        answer = time.perf_counter() - t
-        t = time.perf_counter()
-        starter.retrieve(query)
-        t_starter = time.perf_counter() - t
-        t = time.perf_counter()
-        hf.get_query_embedding(query)
-        t_embed = time.perf_counter() - t
-        t = time.perf_counter()
-        bm25.retrieve(query)
-        t_bm25 = time.perf_counter() - t
-        if record:
-            for k, v in zip(times, (search, answer, t_starter, t_embed, t_bm25)):
-                times[k].append(v)
-            for s in STAGES:
-                stages[s].append(r.timings.get(s, 0.0))
-
-    for q in questions:  # warm-up round, not recorded
-        once(q, False)
-    for i in range(rounds):
-        start = {k: len(v) for k, v in times.items()}
+    per_round = []
+    for i in range(rounds + 1):  # round 0 warms up and is not recorded
+        this: dict[str, list[float]] = {k: [] for k in calls}
         for q in rng.sample(questions, len(questions)):
-            once(q, True)
-        this = {k: median(v[start[k]:]) for k, v in times.items()}
-        per_round.append({"search/starter": this["search"] / this["starter"],
-                          "answer/starter": this["answer"] / this["starter"], "load": os.getloadavg()[0]})
-        log(f"latency round {i + 1}/{rounds}: search p50 {this['search'] * 1000:.1f} ms, answer "
-            f"{this['answer'] * 1000:.1f} ms, starter {this['starter'] * 1000:.1f} ms, bm25 {this['bm25'] * 1000:.2f} ms")
+            for name in rng.sample(list(calls), len(calls)):
+                this[name].append(calls[name](q))
+        if i == 0:
+            for v in stages.values():
+                v.clear()
+            continue
+        for k, v in this.items():
+            times[k] += v
+        p50 = {k: median(v) for k, v in this.items()}
+        per_round.append({"search/starter": round(p50["search"] / p50["starter"], 3),
+                          "answer/starter": round(p50["answer"] / p50["starter"], 3),
+                          "load": round(os.getloadavg()[0], 2)})
+        log(f"latency round {i}/{rounds}: search p50 {p50['search'] * 1000:.1f} ms, answer "
+            f"{p50['answer'] * 1000:.1f} ms, starter {p50['starter'] * 1000:.1f} ms, bm25 {p50['bm25'] * 1000:.2f} ms")
     return {"ms": {k: pcts(v) for k, v in times.items()},
             "stages_ms": {s: {"p50": round(median(v) * 1000, 3), "mean": round(sum(v) / len(v) * 1000, 3)}
                           for s, v in stages.items()},
@@ -286,19 +292,20 @@ def figures(lat: dict, ing: dict, cold: dict, nothing: list[dict], rss: dict) ->
 
 
 def print_figures(figs: list[dict]) -> None:
-    print(f"{'figure':62s} {'value':>12s} {'reference':>12s} {'ratio':>7s}  target")
+    print(f"{'figure':60s} {'value':>16s} {'reference':>16s} {'ratio':>7s}  target")
     for f in figs:
+        value = f"{f['value']:.3g} {f['unit']}"
         ref = "" if f["reference_value"] is None else f"{f['reference_value']:.3g} {f['unit']}"
         ratio = "" if f["ratio"] is None else f"{f['ratio']:.2f}×"
         verdict = "" if f["met"] is None else ("met" if f["met"] else "MISSED")
-        print(f"{f['name']:62s} {f['value']:>9.3g} {f['unit']:<3s}{ref:>13s} {ratio:>7s}  {f['target']} {verdict}")
-        print(f"{'':62s} {'':12s} ({f['reference']})")
+        print(f"{f['name']:60s} {value:>16s} {ref:>16s} {ratio:>7s}  {f['target']} {verdict}")
+        print(f"{'':60s}   reference: {f['reference']}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "bench" / "results"), help="where bench.json and stages.png go")
-    ap.add_argument("--rounds", type=int, default=5, help="latency rounds over the dev questions (after a warm-up)")
+    ap.add_argument("--rounds", type=int, default=3, help="latency rounds over the dev questions (after a warm-up)")
     ap.add_argument("--repeats", type=int, default=3, help="repeats of each ingest and cold-start measurement")
     ap.add_argument("--nothing-cached", type=int, default=1, help="cold starts with nothing cached (each exports with torch)")
     ap.add_argument("--rss-questions", type=int, default=50)

@@ -32,11 +32,14 @@ def plot_stages(lat: dict, path: Path) -> None:
         left = 0.0
         for stage, width in parts:
             label = "vector search + LlamaIndex" if stage == "rest" else STAGE_LABELS[stage]
-            ax.barh(y, width, left=left, color=COLORS[stage], edgecolor="white",
+            ax.barh(y, width, height=0.6, left=left, color=COLORS[stage], edgecolor="white",
                     label=None if label in seen else label)
             seen.add(label)
             left += width
         ax.text(left, y, f"  {left:.1f} ms", va="center", fontsize=9)
+        small = [f"{STAGE_LABELS.get(st, st).split(' (')[0]} {w:.2f}" for st, w in parts if w < 0.03 * left]
+        if small:  # too thin to see: name them under the bar
+            ax.text(0, y + 0.45, "thin: " + ", ".join(small) + " ms", va="center", fontsize=7, color="#444444")
     ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("milliseconds (median per stage, warm, one question)")
