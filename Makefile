@@ -19,7 +19,7 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test,ui]"
+	$(BIN)/pip install --quiet -e ".[test,ui,bench]"
 	touch $@
 
 $(CHROMIUM):

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import assistant as pa_lib
+from assistant.baselines import MissingExtra
 
 # The ONNX runtime and tokenizers print to stderr unless told not to; a CLI should be quiet.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -176,6 +177,23 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    pa = _assistant(args)
+
+    def progress(system: str, done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{system}: {done}/{total} questions", end="" if done < total else "\n", file=sys.stderr)
+
+    report = pa_lib.evaluate(pa, args.questions, compare=args.compare or False,
+                             grade=False if args.no_grade else None, k=args.k, progress=progress)
+    print(report.table())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report.to_dict(), f, indent=1, ensure_ascii=False)
+        print(f"\nper-question results: {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paper-assistant", description=__doc__)
     p.add_argument("--config", help="TOML settings file (also ASSISTANT_CONFIG)")
@@ -213,6 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, help="port (default GRADIO_SERVER_PORT, else 7860)")
     s.set_defaults(func=cmd_serve)
 
+    s = sub.add_parser("eval", help="score retrieval, refusals and answers on a question set (examples/EVAL_FORMAT.md)")
+    s.add_argument("questions", help="JSONL question set, e.g. examples/dev_questions.jsonl")
+    s.add_argument("--json", metavar="OUT", help="also write the full per-question results to this file")
+    s.add_argument("--compare", choices=["baseline"],
+                   help="also run the LlamaIndex starter recipe and BM25 alone (needs the eval extra)")
+    s.add_argument("-k", type=int, default=10, help="papers retrieved per question (default 10)")
+    s.add_argument("--no-grade", action="store_true", help="do not grade answer points with the configured LLM")
+    s.set_defaults(func=cmd_eval)
+
     s = sub.add_parser("papers", help="list the papers in the collection")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_papers)
@@ -241,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (pa_lib.CollectionError, pa_lib.QuestionError, pa_lib.IndexError, pa_lib.StoreUnavailable, ValueError,
-            KeyError, FileNotFoundError) as e:
+            KeyError, FileNotFoundError, MissingExtra) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 2

@@ -14,3 +14,21 @@ EXTRACTIVE_INTRO = "From the abstracts in the collection:"
 EXTRACTIVE_LIST_INTRO = "Papers in the collection that match:"
 
 FALLBACK_NOTE = "(Extractive answer: {reason})"
+
+# The evaluation's answer-point grader (assistant/evaluation.py): one call per answer, the
+# reply parsed line by line ("1: yes").  Plain yes/no per fact keeps it usable by small
+# local models; a reply that does not give one verdict per fact is counted as unreadable.
+GRADE_POINTS = """You check whether an answer states given facts.
+
+Question: {question}
+
+Answer:
+{answer}
+
+Facts:
+{points}
+
+For each of the {n} facts, write its number, a colon, then "yes" if the answer states the fact \
+(in any wording) or "no" if it does not. One fact per line, nothing else. For example:
+1: no
+2: yes"""
