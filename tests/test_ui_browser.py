@@ -97,7 +97,9 @@ def stream_messages(page) -> list[dict]:
 def test_a_question_gets_a_streamed_answer_with_linked_citations_and_sources(page):
     ask(page, GPT2)
     answer = bot_messages(page).last
-    # streamed: the answer came as several partial updates (the first one only its opening) before the end
+    # streamed: the answer came as several partial updates (the first one only its opening) before the end;
+    # the sources panel can update a moment before the stream's closing message arrives
+    page.wait_for_function("window.__sse.join('').includes('process_completed')", timeout=30_000)
     msgs = stream_messages(page)
     generating = [m for m in msgs if m.get("msg") == "process_generating" and m["output"]["data"][0]]
     assert len(generating) >= 3 and any(m.get("msg") == "process_completed" for m in msgs), [m.get("msg") for m in msgs]
