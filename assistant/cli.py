@@ -41,7 +41,7 @@ def _print_json(obj: Any) -> None:
 def _print_answer(ans: "pa_lib.Answer", streamed: bool = False) -> None:
     if not streamed:
         print(ans.text)
-    if ans.fallback:
+    if ans.fallback and ans.fallback not in ans.text:
         print(f"\n(note: {ans.fallback})")
     if ans.citations:
         print("\nReferences")
@@ -200,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", help="index directory (default index_store)")
     p.add_argument("--collection", help="papers file indexed on first use (default: the bundled collection)")
     p.add_argument("--chroma-url", help="use a Chroma server instead of the embedded store")
+    p.add_argument("--backend", choices=["auto", "extractive", "openai", "local"],
+                   help="where answers come from (default auto: openai when a key or base URL is set)")
+    p.add_argument("--model", help="model name (openai backend) or label (local backend)")
+    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (key: OPENAI_API_KEY)")
+    p.add_argument("--gguf", help="GGUF model file for the local backend (default: bundled SmolLM2-135M)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting (see `paper-assistant settings`)")
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)

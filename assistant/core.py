@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from . import answer as answers
+from . import generate
+from . import llm as llms
 from .embedding import MiniLMEmbedding
 from .keyword import tokenize
 from .papers import CollectionError, LoadResult, load_papers, normalize_record
@@ -65,6 +67,7 @@ class PaperAssistant:
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
         self.last_answer: Answer | None = None
         self._lock = threading.Lock()
+        self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
         if not self.store.problem and not self.store.snapshot.papers and self.settings.collection:
             report = self.add_papers(self.settings.collection)
             log.info("built the index: %s", report.summary())
@@ -82,6 +85,7 @@ class PaperAssistant:
         view.__dict__.update(self.__dict__)
         view.settings = self.settings.with_(**changes)
         view.last_answer = None
+        view._llm_for = None  # the view's own backend: its key stays with it
         return view
 
     # -- collection ---------------------------------------------------------------------------
@@ -235,15 +239,54 @@ class PaperAssistant:
 
     def stream(self, question: str, history: list[Message] | None = None, k: int | None = None,
                paper_ids: Iterable[str] | None = None) -> AnswerStream:
-        r = self.retrieve(question, history=history, k=k, paper_ids=paper_ids)
-        ans = self._extractive(question, r)
-        pieces = iter(_chunks(ans.text))
+        """The answer as it is produced.  With an LLM backend: a follow-up is first rewritten
+        into a standalone question by the LLM, then retrieval, then the model's tokens
+        (citation-checked as they stream); any LLM fault gives the extractive answer, marked."""
+        question = self._check(question)
+        model = self._llm()
+        timings: dict[str, float] = {}
+        query, problem = None, ""
+        if model is not None and history and generate.use_llm_condense(model, self.settings):
+            t = time.perf_counter()
+            try:
+                query = generate.condense(model, question, history, self.settings) or None
+            except llms.LLMError as e:
+                problem = f"the {model.name} backend failed: {e.cause}"
+            timings["condense"] = time.perf_counter() - t
+        r = self.retrieve(question, history=history, k=k, paper_ids=paper_ids, query=query)
+        r.timings.update(timings)
+        if model is None or problem or not r.covered:  # the gate refused: no LLM call to make
+            ans = self._extractive(question, r)
+            if problem and r.covered:
+                ans = generate.fallback(ans, problem)
+            return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans))
+        return self._generate(model, question, history, r)
 
-        def finish() -> Answer:
-            self.last_answer = ans
-            return ans
+    def _generate(self, model: "llms.LLM", question: str, history: list[Message] | None, r: Retrieval) -> AnswerStream:
+        gen = self._generation(model, question, history, r)
+        return AnswerStream(gen.pieces(), lambda: self._finished(gen.answer))
 
-        return AnswerStream(pieces, finish)
+    def _generation(self, model: "llms.LLM", question: str, history: list[Message] | None, r: Retrieval,
+                    small_model_prompt: bool | None = None) -> "generate.Generation":
+        """The LLM answer for a retrieval (the benchmark calls it to compare prompts)."""
+        sources = generate.select_sources(r.hits, model.name, self.settings, r.query_tokens,
+                                          self.store.snapshot.keyword.idf, self._span)
+        small = model.name == "local" if small_model_prompt is None else small_model_prompt
+        messages = generate.answer_messages(question, history, sources, local=small)
+        base = Answer(question=question, text="", citations=[], covered=True, hits=r.hits, backend=model.name,
+                      model=model.model, standalone_question=r.query)
+        return generate.Generation(model, question, messages, sources, self.settings, base,
+                                   lambda: self._extractive(question, r), r.timings)
+
+    def _finished(self, ans: Answer) -> Answer:
+        self.last_answer = ans
+        return ans
+
+    def _llm(self) -> "llms.LLM | None":
+        """The backend for the current settings, made once (views get their own)."""
+        if self._llm_for is None or self._llm_for[0] is not self.settings:
+            self._llm_for = (self.settings, llms.create(self.settings))
+        return self._llm_for[1]
 
     def _extractive(self, question: str, r: Retrieval) -> Answer:
         t = time.perf_counter()
@@ -267,14 +310,19 @@ class PaperAssistant:
     # -- reporting ----------------------------------------------------------------------------
     @property
     def backend(self) -> str:
-        return "extractive"
+        """Where answers come from: "extractive", "openai" or "local"."""
+        return llms.select(self.settings)
 
     @property
     def model(self) -> str:
-        return ""
+        """The LLM answers come from ("" for extractive)."""
+        model = self._llm()
+        return model.model if model is not None else ""
 
     def info(self) -> dict[str, Any]:
-        return {"backend": self.backend, "model": self.model, "papers": len(self.store.snapshot.papers),
+        problem = llms.problem(self.settings)
+        return {"backend": self.backend, "model": self.model, **({"backend_problem": problem} if problem else {}),
+                "papers": len(self.store.snapshot.papers),
                 "index": str(self.store.root), "embedding": self.settings.embed_model,
                 "chroma": self.settings.chroma_url or "embedded"}
 
