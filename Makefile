@@ -17,9 +17,18 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[ui]"
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+# The tests need the `local` extra: llama-cpp-python runs GGUF models in-process and as the
+# OpenAI-compatible server the LLM tests start on 127.0.0.1.  It compiles llama.cpp from
+# source (~6 minutes on 2 cores), which needs a C/C++ toolchain (cmake and ninja come
+# from PyPI).
+$(VENV)/.toolchain: | $(BIN)/python
+	@command -v cc >/dev/null && command -v c++ >/dev/null && command -v make >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential; }
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python $(VENV)/.toolchain
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test,ui,bench]"
+	$(BIN)/pip install --quiet -e ".[test,ui,bench,local]"
 	touch $@
 
 $(CHROMIUM):

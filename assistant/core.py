@@ -269,14 +269,16 @@ class PaperAssistant:
     def _generation(self, model: "llms.LLM", question: str, history: list[Message] | None, r: Retrieval,
                     small_model_prompt: bool | None = None) -> "generate.Generation":
         """The LLM answer for a retrieval (the benchmark calls it to compare prompts)."""
-        sources = generate.select_sources(r.hits, model.name, self.settings, r.query_tokens,
+        planned = answers.plan_citations(r.hits, is_list_question(question), self.settings.answer_papers).hits
+        sources = generate.select_sources(r.hits, planned, model.name, self.settings, r.query_tokens,
                                           self.store.snapshot.keyword.idf, self._span)
         small = model.name == "local" if small_model_prompt is None else small_model_prompt
         messages = generate.answer_messages(question, history, sources, local=small)
         base = Answer(question=question, text="", citations=[], covered=True, hits=r.hits, backend=model.name,
                       model=model.model, standalone_question=r.query)
+        supports = generate.support_check(sources, self.settings, self.store.snapshot.keyword.idf)
         return generate.Generation(model, question, messages, sources, self.settings, base,
-                                   lambda: self._extractive(question, r), r.timings)
+                                   lambda: self._extractive(question, r), r.timings, supports)
 
     def _finished(self, ans: Answer) -> Answer:
         self.last_answer = ans

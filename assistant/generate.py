@@ -15,17 +15,24 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 from . import prompts
-from .answer import not_covered, pick_sentences
+from .answer import not_covered, pick_sentences, unescape_md
 from .chunking import sentence_spans
-from .citations import CitationFilter, Verified, says_not_covered, strip_markers
+from .keyword import tokenize
+from .citations import CitationFilter, Support, Verified, says_not_covered, strip_markers
 from .llm import LLM, LLMError
 from .retrieve import condense as rule_condense
 from .settings import Settings
 from .types import Answer, Citation, Hit, Message
 
 # How many passages, of how many words, each backend gets when the settings say 0 (auto).
-AUTO_PASSAGES = {"openai": 5, "local": 3}
-AUTO_WORDS = {"openai": 0, "local": 60}  # 0 = the whole retrieved passage
+# A hosted model reads the top 5 whole passages.  The 135M local model copies from
+# whichever passage it likes, so it only gets the papers the extractive answer would
+# cite (the top paper and near ties; several for "which papers" questions), at most 3,
+# cut to their best 80 words: fewer distractors, and a prompt short enough for a fast
+# first token.
+HOSTED_PASSAGES = 5
+LOCAL_PASSAGES = 3
+AUTO_WORDS = {"openai": 0, "local": 80}  # 0 = the whole retrieved passage
 CONDENSE_TOKENS = 60
 
 
@@ -38,12 +45,17 @@ class Source:
     span: tuple[int, int]
 
 
-def select_sources(hits: list[Hit], llm_name: str, settings: Settings, query_tokens: list[str],
+def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings: Settings, query_tokens: list[str],
                    idf: Callable[[str], float], passage_span: Callable[[Hit], tuple[int, int] | None]) -> list[Source]:
-    n = settings.llm_passages or AUTO_PASSAGES[llm_name]
+    """The passages the model sees: `hits` are all retrieved, best first; `planned` the
+    ones the extractive answer would cite."""
+    if settings.llm_passages:
+        chosen = hits[:settings.llm_passages]
+    else:
+        chosen = planned[:LOCAL_PASSAGES] if llm_name == "local" else hits[:HOSTED_PASSAGES]
     words = settings.passage_words or AUTO_WORDS[llm_name]
     out = []
-    for hit in hits[:n]:
+    for hit in chosen:
         span = passage_span(hit) or (0, len(hit.paper.abstract))
         if words and len(hit.text.split()) > words:
             span = _best_window(hit.paper.abstract, span, query_tokens, idf, words)
@@ -89,7 +101,7 @@ def history_messages(history: list[Message] | None, most: int) -> list[Message]:
         role, content = m.get("role"), m.get("content")
         if role not in ("user", "assistant") or not isinstance(content, str) or not content.strip():
             continue
-        words = strip_markers(content).split()
+        words = unescape_md(strip_markers(content)).split()  # extractive answers escape quoted brackets
         text = " ".join(words[:prompts.HISTORY_WORDS]) + (" ..." if len(words) > prompts.HISTORY_WORDS else "")
         out.append({"role": role, "content": prompt_text(text)})
     return out
@@ -145,6 +157,13 @@ def clean_standalone(reply: str) -> str:
     return line
 
 
+def support_check(sources: list[Source], settings: Settings, idf: Callable[[str], float]) -> Support | None:
+    """Whether each citation's passage backs its claim (None when min_support is 0)."""
+    if settings.min_support <= 0:
+        return None
+    return Support([f"{s.hit.paper.title}\n{s.text}" for s in sources], tokenize, idf, settings.min_support)
+
+
 def use_grammar(llm: LLM, settings: Settings) -> bool:
     return settings.cite_grammar == "on" or (settings.cite_grammar == "auto" and llm.name == "local")
 
@@ -160,8 +179,9 @@ class Generation:
     pieces continue with a blank line and the whole final answer."""
 
     def __init__(self, llm: LLM, question: str, messages: list[Message], sources: list[Source], settings: Settings,
-                 base: Answer, extractive: Callable[[], Answer], timings: dict[str, float]):
-        self.llm, self.question, self.messages, self.sources = llm, question, messages, sources
+                 base: Answer, extractive: Callable[[], Answer], timings: dict[str, float],
+                 supports: Support | None = None):
+        self.llm, self.question, self.messages, self.sources, self.supports = llm, question, messages, sources, supports
         self.settings, self.base, self.extractive, self.timings = settings, base, extractive, timings
         self.raw = ""  # what the model wrote, before verification (for evaluation)
         self.answer: Answer | None = None
@@ -169,7 +189,7 @@ class Generation:
     def pieces(self) -> Iterator[str]:
         s = self.settings
         grammar = prompts.citation_grammar(len(self.sources)) if use_grammar(self.llm, s) else None
-        filt = CitationFilter(len(self.sources))
+        filt = CitationFilter(len(self.sources), self.supports)
         shown: list[str] = []
         raw: list[str] = []
         error: LLMError | None = None
@@ -192,7 +212,7 @@ class Generation:
         self.timings["generate"] = time.perf_counter() - t0
         self.raw = "".join(raw)
         streamed = "".join(shown)
-        self.answer = self._settle(Verified(streamed.strip(), filt.order, filt.dropped), error)
+        self.answer = self._settle(Verified(streamed.strip(), filt.order, filt.dropped, filt.unsupported), error)
         final = self.answer.text
         tail = final[len(streamed):] if final.startswith(streamed) else "\n\n" + final
         if tail:
@@ -204,10 +224,14 @@ class Generation:
             return fallback(self.extractive(), f"the {name} backend failed: {error.cause}")
         if not v.cited and says_not_covered(v.text):
             return replace(self.base, text=not_covered([x.hit for x in self.sources], prompts.NOT_COVERED_BY_PASSAGES),
-                            covered=False)
+                           covered=False, model=self.llm.model)
         if not v.cited:
-            why = "cited none of the retrieved passages" if not v.dropped else \
-                f"cited only passages it was not given ({', '.join(v.dropped[:3])})"
+            if v.unsupported:
+                why = f"cited passages that do not contain what it says ({', '.join(v.unsupported[:3])})"
+            elif v.dropped:
+                why = f"cited only passages it was not given ({', '.join(v.dropped[:3])})"
+            else:
+                why = "cited none of the retrieved passages"
             return fallback(self.extractive(), f"the {name} answer {why}")
         citations = [Citation(number=i, paper=self.sources[n - 1].hit.paper, quote=self.sources[n - 1].text,
                               spans=[self.sources[n - 1].span]) for i, n in enumerate(v.order, 1)]

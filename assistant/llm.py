@@ -164,23 +164,27 @@ class OpenAIBackend:
                grammar: str | None = None) -> Iterator[str]:
         deadline = time.monotonic() + timeout
         client = self._get_client()
-        self._resolve_model(client, deadline)
+        self._resolve_model(client, deadline, timeout)
         extra = {"grammar": grammar} if grammar else None
+        response = self._retrying(lambda: client.chat.completions.create(
+            model=self._model, messages=messages, stream=True, max_tokens=max_tokens,
+            temperature=self.settings.temperature, timeout=_httpx_timeout(deadline), extra_body=extra),
+            deadline, timeout)
+        yield from self._read(response, deadline, timeout)
+
+    def _retrying(self, call, deadline: float, timeout: float):
+        """call(), retried after transient errors while the budget lasts; errors become LLMError."""
         attempt = 0
         while True:
             try:
-                response = client.chat.completions.create(
-                    model=self._model, messages=messages, stream=True, max_tokens=max_tokens,
-                    temperature=self.settings.temperature, timeout=_httpx_timeout(deadline), extra_body=extra)
-                break
-            except Exception as e:  # noqa: BLE001 -- every failure becomes an LLMError below
+                return call()
+            except Exception as e:  # noqa: BLE001 -- every failure becomes an LLMError
                 err = self._error(e, timeout)
                 wait = _backoff(e, attempt)
                 if not err.retryable or attempt >= self.settings.max_retries or time.monotonic() + wait >= deadline:
                     raise err from None
                 attempt += 1
                 time.sleep(wait)
-        yield from self._read(response, deadline, timeout)
 
     def _read(self, response, deadline: float, timeout: float) -> Iterator[str]:
         finished = False
@@ -203,19 +207,23 @@ class OpenAIBackend:
         if not finished:
             raise LLMError(f"the answer stream from {self.where} was cut off before the end")
 
-    def _resolve_model(self, client, deadline: float) -> None:
+    def _resolve_model(self, client, deadline: float, timeout: float) -> None:
         """Check the model name against the server's list once: a llama.cpp server answers
         any name with whatever it has loaded, so a typo would otherwise go unnoticed."""
+        import openai
+
+        def served_models() -> list[str] | None:
+            try:
+                return [m.id for m in client.models.list(timeout=_httpx_timeout(deadline))]
+            except openai.APIStatusError as e:
+                if e.status_code in (404, 405, 501):
+                    return None  # the server does not list models: trust the name
+                raise
+
         with self._lock:
             if self._checked:
                 return
-            try:
-                served = [m.id for m in client.models.list(timeout=_httpx_timeout(deadline, cap=10.0))]
-            except Exception as e:  # noqa: BLE001
-                if getattr(e, "status_code", None) in (404, 405, 501):
-                    served = None  # the server does not list models: trust the name
-                else:
-                    raise self._error(e, self.settings.timeout) from None
+            served = self._retrying(served_models, deadline, timeout)
             if served is not None and not self._model:
                 if len(served) != 1:
                     raise LLMError(f"set the model (ASSISTANT_MODEL): the server at {self.where} offers "
@@ -277,13 +285,11 @@ def _names(served: list[str], most: int = 5) -> str:
     return shown + (f" and {len(served) - most} more" if len(served) > most else "")
 
 
-def _httpx_timeout(deadline: float, cap: float | None = None):
+def _httpx_timeout(deadline: float):
     """What is left of the call's time budget: for connecting, and for each read."""
     import httpx
 
     left = max(0.05, deadline - time.monotonic())
-    if cap:
-        left = min(left, cap)
     return httpx.Timeout(left, connect=min(left, 10.0))
 
 
@@ -360,7 +366,10 @@ def _load(path: Path, n_ctx: int, threads: int) -> _Loaded:
     with _LOADING:
         if key not in _LOADED:
             llama_cpp = _require_llama_cpp()
-            n = threads or os.cpu_count() or 1
+            # Half the logical cores by default (llama.cpp's own choice): its threads spin
+            # while they wait for each other, so more threads than free cores is slower --
+            # on a busy 2-core machine, 1 thread generated 76 tokens/s and 2 threads 6-33.
+            n = threads or max(1, (os.cpu_count() or 2) // 2)
             try:
                 llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n, n_threads_batch=n,
                                         verbose=False)

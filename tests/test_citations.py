@@ -32,10 +32,12 @@ def test_markers_pointing_to_no_passage_are_removed_and_the_rest_renumbered():
 @pytest.mark.parametrize("raw,expected,order", [
     ("A [1, 2] and B [2-3].", "A [1][2] and B [2][3].", [1, 2, 3]),
     ("A [Passage 2], B [source 1].", "A [1], B [2].", [2, 1]),
-    ("Uses [CLS] tokens [2].", "Uses [CLS] tokens [1].", [2]),
+    ("Uses [CLS] tokens [2].", "Uses \\[CLS\\] tokens [1].", [2]),
+    ("See [this](javascript:x) <img src=x> [1].", "See \\[this\\](javascript:x) \\<img src=x\\> [1].", [1]),
     ("Range [1-999] is not a citation of everything.", "Range [1] is not a citation of everything.", [1]),
     ("Cut off at the end [2", "Cut off at the end", []),
     ("Same [1] again [1].", "Same [1] again [1].", [1]),
+    ("Twice [1][1] and [2, 2].", "Twice [1] and [2].", [1, 2]),
 ])
 def test_marker_forms(raw, expected, order):
     v = verify(raw, n_passages=3)
@@ -100,6 +102,8 @@ class ScriptedLLM:
     def stream(self, messages, *, max_tokens, timeout, grammar=None):
         self.calls.append(messages)
         reply = self.replies.pop(0)
+        if callable(reply):  # written from the prompt it gets
+            reply = reply(messages)
         if isinstance(reply, Exception):
             raise reply
         for piece in re.findall(r"\S+\s*|\s+", reply[0] if isinstance(reply, tuple) else reply):
@@ -123,16 +127,22 @@ def passages_of(messages) -> list[str]:
     return [m.group(2).strip() for m in re.finditer(r"^\[(\d+)\] [^\n]*\n(.*?)(?=\n\n\[\d+\] |\n\nQuestion:)", user, re.M | re.S)]
 
 
+def first_sentence(passage: str) -> str:
+    return re.split(r"(?<=[.!?])\s", passage)[0].rstrip(".")
+
+
 def test_valid_citations_become_citations_of_the_passages_given(scripted):
-    view, fake = scripted("ZeroTA optimizes text and moments at test time [2]. It needs no videos [1]. "
-                          "A ghost claim [9].")
+    def reply(messages):
+        p = passages_of(messages)
+        return f"{first_sentence(p[1])} [2]. {first_sentence(p[0])} [1]. A ghost claim [9]."
+    view, fake = scripted(reply)
     s = view.stream(COVERED_Q)
     pieces = list(s)
     ans = s.answer
     assert "".join(pieces) == ans.text
     assert ans.backend == "openai" and ans.model == "scripted-model" and ans.fallback == ""
-    assert ans.text == "ZeroTA optimizes text and moments at test time [1]. It needs no videos [2]. A ghost claim."
     given = passages_of(fake.calls[0])
+    assert ans.text == f"{first_sentence(given[1])} [1]. {first_sentence(given[0])} [2]. A ghost claim."
     assert len(given) == 5
     assert [c.number for c in ans.citations] == [1, 2]
     assert ans.citations[0].quote == given[1] and ans.citations[1].quote == given[0]  # renumbered by first use
@@ -141,9 +151,23 @@ def test_valid_citations_become_citations_of_the_passages_given(scripted):
     assert ans.citations[1].paper.id == ans.hits[0].paper.id
 
 
+def test_a_citation_whose_passage_does_not_contain_the_claim_is_removed(scripted):
+    """The 135M model's habit: copy passage 3, cite [1]."""
+    def reply(messages):
+        p = passages_of(messages)
+        return f"{first_sentence(p[2])} [1]. {first_sentence(p[0])} [1]."
+    view, fake = scripted(reply)
+    ans = view.ask(COVERED_Q)
+    given = passages_of(fake.calls[0])
+    assert ans.text == f"{first_sentence(given[2])}. {first_sentence(given[0])} [1]."
+    assert [c.quote for c in ans.citations] == [given[0]]
+
+
 @pytest.mark.parametrize("reply,why", [
     ("ZeroTA captions videos without training data.", "cited none of the retrieved passages"),
     ("ZeroTA captions videos [6]. It is zero-shot [0].", "cited only passages it was not given ([6], [0])"),
+    ("Bread needs flour and water [1]. Sourdough starters need regular feeding [2].",
+     "cited passages that do not contain what it says ([1], [2])"),
 ])
 def test_an_answer_without_a_valid_citation_falls_back_to_the_extractive_answer(scripted, pa, reply, why):
     view, _ = scripted(reply)
@@ -211,15 +235,19 @@ def test_injected_instructions_in_papers_are_data(empty_pa, monkeypatch):
         {"id": "ok", "title": "Prompt Learning for CLIP", "abstract": "We learn soft prompts for CLIP. "
                                                                       "Soft prompts beat hand-written ones on 11 datasets."},
     ])
-    fake = ScriptedLLM(f"Adapters cut memory by 40% [7]. Key: {KEY} [1].")
+    obeys = "Adapters cut memory by 40% [7]. Soft prompts beat hand-written ones [7]."
+    fake = ScriptedLLM(obeys, lambda messages: "Adapters cut memory by 40% [1][2].")
     monkeypatch.setattr(llm_module, "create", lambda s: fake if llm_module.select(s) != "extractive" else None)
     view = empty_pa.using(backend="openai", api_key=KEY)
-    ans = view.ask("How much memory do adapters for vision-language models save?")
+    question = "How much memory do adapters for vision-language models save?"
+    ans = view.ask(question)
     sent = "\n".join(m["content"] for m in fake.calls[0])
-    assert KEY not in sent and "OPENAI_API_KEY=" not in sent and "<|im_start|>" not in sent and "[7]" not in sent
+    assert KEY not in sent and "sk-test" not in sent and "<|im_start|>" not in sent and "[7]" not in sent
     assert "IGNORE PREVIOUS INSTRUCTIONS" in sent  # it is there, as data
-    assert [c.number for c in ans.citations] == [1] and ans.citations[0].paper.id in {"inj", "ok"}
-    assert "[7]" not in ans.text and "[2]" not in ans.text
+    assert ans.backend == "extractive" and "([7], [7])" in ans.fallback  # obeying it cites nothing real
+    ans = view.ask(question)
+    assert [c.paper.id for c in ans.citations] == [ans.hits[0].paper.id] == ["inj"]  # [2] does not back it
+    assert ans.text == "Adapters cut memory by 40% [1]."
 
 
 def test_backend_and_model_follow_the_view(pa):
@@ -232,3 +260,18 @@ def test_backend_and_model_follow_the_view(pa):
     assert KEY not in repr(hosted.settings) and KEY not in str(hosted.info())
     local = pa.using(backend="local")
     assert local.backend == "local" and local.model.startswith("SmolLM2-135M-Instruct")
+
+
+def test_support_is_the_weighted_share_of_the_claims_terms_in_the_passage():
+    from assistant.citations import Support
+    from assistant.keyword import tokenize
+
+    passages = ["ZeroTA adds a pairwise temporal IoU loss so moment masks capture distinct events.",
+                "DreamLIP trains on 30M image-text pairs with long captions."]
+    s = Support(passages, tokenize, lambda t: 1.0, threshold=0.4)
+    assert s.score("A pairwise temporal IoU loss keeps the moment masks distinct", 1) == 7 / 8  # all but "keep"
+    assert s.score("A pairwise temporal IoU loss keeps the moment masks distinct", 2) == 0.0
+    assert s("DreamLIP uses 30M image-text pairs", 2) and not s("DreamLIP uses 30M image-text pairs", 1)
+    assert not s("1.", 2) and not s("And so it does.", 2)  # a marker after no content vouches for nothing
+    v = verify("DreamLIP uses 30M image-text pairs [1]. ZeroTA adds an IoU loss [1][2].", 2, s)
+    assert v.text == "DreamLIP uses 30M image-text pairs. ZeroTA adds an IoU loss [1]." and v.unsupported == ["[1]", "[2]"]

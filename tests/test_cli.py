@@ -88,3 +88,14 @@ def test_eval_refuses_a_malformed_question_file(cli, tmp_path):
     bad.write_text('{"id": "a", "type": "single", "question": "q?", "relevant": []}\n{oops\n')
     p = cli("eval", str(bad), ok=False)
     assert p.returncode == 2 and "line 2 is not valid JSON" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_llm_options_and_an_unreachable_server(cli):
+    from servers import free_port
+
+    info = json.loads(cli("--backend", "local", "info").stdout)
+    assert info["backend"] == "local" and info["model"] == "SmolLM2-135M-Instruct.Q4_1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    out = cli("--base-url", url, "--model", "m", "ask", "Which work aligns a frozen GPT-2 with CLIP to caption videos?").stdout
+    assert f"(Extractive answer: the openai backend failed: cannot reach the LLM server at {url}" in out
+    assert "  [1] Zero-Shot Dense Video Captioning" in out and "(note:" not in out  # the reason is said once
