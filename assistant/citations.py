@@ -176,7 +176,7 @@ class Support:
     def score(self, claim: str, number: int) -> float:
         terms = set(self.tokenize(claim))
         total = sum(self.idf(t) for t in terms)
-        if total <= 0:
+        if total <= 0 or all(t.isdigit() for t in terms):  # "1. [1]" is a list number, not a claim
             return 0.0
         return sum(self.idf(t) for t in terms if t in self.terms[number - 1]) / total
 

@@ -62,18 +62,19 @@ CONDENSE_SYSTEM = (
 )
 CONDENSE_USER = "Conversation:\n{conversation}\n\nFollow-up: {question}\nStandalone question:"
 
-# llama.cpp grammar (GBNF) for answers: up to four sentences of at most 40 words, each
-# ending in one or two citations of a passage that exists, or the not-covered sentence.
-# {numbers} is filled with the alternatives "1" | "2" | ... for the passages given.  A
-# word may hold a decimal point between digits ("22.5%") but no other period, so a
-# sentence can only end with its marker; the word limit stops the run-on sentences a
-# small model otherwise writes when it may not end one without citing.
+# llama.cpp grammar (GBNF) for answers: up to three sentences of at most 200 characters,
+# each ending in one or two citations of a passage that exists, or the not-covered
+# sentence.  {numbers} is filled with the alternatives "1" | "2" | ... for the passages
+# given.  A sentence holds no period (decimals included: every way we tried to allow
+# "22.5" the 135M model used to fake a sentence end, "training.1,2,3 This..."), so it
+# can only end with its marker; the length limit stops the run-on sentences a small
+# model otherwise writes when it may not end one without citing.
 CITATION_GRAMMAR = r'''
 root ::= answer | notcovered
 notcovered ::= "{not_covered}"
-answer ::= sentence (" " sentence){{0,3}}
-sentence ::= [A-Z0-9] word (" " word){{2,40}} " " cite cite? "."
-word ::= ([^ \[\].\n] | [0-9] "." [0-9])+
+answer ::= sentence (" " sentence){{0,2}}
+sentence ::= [A-Z0-9] char{{10,200}} " " cite cite? "."
+char ::= [^\[\].\n]
 cite ::= "[" num "]"
 num ::= {numbers}
 '''

@@ -197,3 +197,14 @@ def test_local_backend_without_llama_cpp_says_how_to_install(pa, monkeypatch):
 def test_local_backend_with_a_missing_gguf(pa, tmp_path):
     view = pa.using(backend="local", gguf=str(tmp_path / "nope.gguf"))
     assert_fallback(view.ask(Q1), f"GGUF model file not found: {tmp_path / 'nope.gguf'}")
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_the_citation_grammar_compiles_and_only_allows_given_passages(n):
+    from llama_cpp import LlamaGrammar
+
+    from assistant.prompts import citation_grammar
+
+    text = citation_grammar(n)
+    LlamaGrammar.from_string(text, verbose=False)  # raises on a malformed grammar
+    assert f'"{n}"' in text and f'"{n + 1}"' not in text and '"0"' not in text
