@@ -414,7 +414,11 @@ class LocalBackend:
                     text = chunk["choices"][0]["delta"].get("content")
                     if text:
                         yield text
+            except LLMError:
+                raise
             except ValueError as e:  # llama.cpp: "Requested tokens (2300) exceed context window of 2048"
                 raise LLMError(f"the local model could not answer: {e} (setting n_ctx)") from None
+            except RuntimeError as e:  # a failed decode: report it like any other fault
+                raise LLMError(f"the local model failed: {e}") from None
         finally:
             model.lock.release()

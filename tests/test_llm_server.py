@@ -208,3 +208,16 @@ def test_the_citation_grammar_compiles_and_only_allows_given_passages(n):
     text = citation_grammar(n)
     LlamaGrammar.from_string(text, verbose=False)  # raises on a malformed grammar
     assert f'"{n}"' in text and f'"{n + 1}"' not in text and '"0"' not in text
+
+
+def test_local_backend_with_a_prompt_longer_than_its_context(pa):
+    ans = pa.using(backend="local", n_ctx=256).ask(Q1)
+    assert_fallback(ans, "exceed context window of 256")
+    assert "(setting n_ctx)" in ans.fallback
+
+
+def test_local_backend_keeps_to_its_timeout(pa):
+    t = time.perf_counter()
+    ans = pa.using(backend="local", timeout=0.2).ask(Q1)
+    assert time.perf_counter() - t < 5  # prompt processing cannot be interrupted; generation can
+    assert_fallback(ans, "the local model did not finish the answer within 0.2 s")
