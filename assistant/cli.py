@@ -11,6 +11,7 @@ from typing import Any
 
 import assistant as pa_lib
 from assistant.baselines import MissingExtra
+from assistant.prompts import FALLBACK_NOTE
 
 # The ONNX runtime and tokenizers print to stderr unless told not to; a CLI should be quiet.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -41,8 +42,8 @@ def _print_json(obj: Any) -> None:
 def _print_answer(ans: "pa_lib.Answer", streamed: bool = False) -> None:
     if not streamed:
         print(ans.text)
-    if ans.fallback and ans.fallback not in ans.text:
-        print(f"\n(note: {ans.fallback})")
+    if ans.fallback:
+        print("\n" + FALLBACK_NOTE.format(reason=ans.fallback))
     if ans.citations:
         print("\nReferences")
         for c in ans.citations:

@@ -316,6 +316,12 @@ class PaperAssistant:
         return llms.select(self.settings)
 
     @property
+    def llm(self) -> "llms.LLM | None":
+        """The LLM backend of these settings (None for extractive); `llm.complete(prompt)`
+        runs one plain prompt (the evaluation's answer-point grader uses it)."""
+        return self._llm()
+
+    @property
     def model(self) -> str:
         """The LLM answers come from ("" for extractive)."""
         model = self._llm()

@@ -239,8 +239,8 @@ class Generation:
 
 
 def fallback(extractive: Answer, reason: str) -> Answer:
-    """The extractive answer standing in for an LLM answer, marked with the reason."""
-    return replace(extractive, text=prompts.FALLBACK_NOTE.format(reason=reason) + "\n\n" + extractive.text,
-                    fallback=reason, backend="extractive", model="")
+    """The extractive answer standing in for an LLM answer, marked with the reason (in
+    `fallback`, which the CLI and the web UI show beside the text)."""
+    return replace(extractive, fallback=reason, backend="extractive", model="")
 
 

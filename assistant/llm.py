@@ -48,6 +48,17 @@ class LLM(Protocol):
     def stream(self, messages: list[Message], *, max_tokens: int, timeout: float,
                grammar: str | None = None) -> Iterator[str]: ...
 
+    def complete(self, prompt: str) -> str: ...
+
+
+class _Backend:
+    settings: Settings
+
+    def complete(self, prompt: str) -> str:
+        """One prompt, the whole reply (the evaluation's grader uses it); raises LLMError."""
+        return "".join(self.stream([{"role": "user", "content": prompt}], max_tokens=self.settings.max_tokens,
+                                   timeout=self.settings.timeout))
+
 
 # --- selection ----------------------------------------------------------------------------
 
@@ -119,7 +130,7 @@ def redact(text: str, key: str = "") -> str:
 
 # --- openai -------------------------------------------------------------------------------
 
-class OpenAIBackend:
+class OpenAIBackend(_Backend):
     """Chat completions, streamed, through the official client.
 
     The client's own retries are off: retries here are bounded by `max_retries`, happen
@@ -379,7 +390,7 @@ def _load(path: Path, n_ctx: int, threads: int) -> _Loaded:
         return _LOADED[key]
 
 
-class LocalBackend:
+class LocalBackend(_Backend):
     name = "local"
 
     def __init__(self, settings: Settings):

@@ -175,9 +175,9 @@ def test_an_answer_without_a_valid_citation_falls_back_to_the_extractive_answer(
     pieces = list(s)
     ans = s.answer
     assert ans.backend == "extractive" and why in ans.fallback
-    assert ans.text.startswith(f"(Extractive answer: the openai answer {why}")
+    assert ans.fallback == f"the openai answer {why}"
     extractive = pa.ask(COVERED_Q)
-    assert ans.text.endswith(extractive.text) and ans.citations == extractive.citations
+    assert ans.text == extractive.text and ans.citations == extractive.citations
     assert "".join(pieces).endswith("\n\n" + ans.text)  # the stream ends with the replacement
 
 

@@ -42,7 +42,7 @@ def assert_fallback(ans, *phrases):
     assert ans.backend == "extractive" and ans.citations, ans.text
     for p in phrases:
         assert p in ans.fallback, ans.fallback
-    assert ans.text.startswith("(Extractive answer: the openai backend failed:")
+    assert ans.fallback.startswith("the openai backend failed:") and ans.text.startswith("From the abstracts")
     blob = json.dumps(ans.to_dict())
     assert KEY not in blob and KEY[:12] not in blob and KEY[-8:] not in blob
 
@@ -116,3 +116,11 @@ def test_openai_backend_without_key_or_url_says_what_to_set(pa):
     ans = view.ask(Q)
     assert_fallback(ans, "needs an API key (OPENAI_API_KEY) or the base URL")
     assert "OPENAI_API_KEY" in view.info()["backend_problem"]
+
+
+def test_llm_complete_runs_one_plain_prompt(pa, stub):
+    s = stub((200, {}, sse("1: yes\n", "2: no"), None))
+    view = pa.using(backend="openai", base_url=s.url, api_key=KEY, model="stub-model")
+    assert view.llm.complete("Grade these facts.") == "1: yes\n2: no"
+    assert s.requests[0]["body"]["messages"] == [{"role": "user", "content": "Grade these facts."}]
+    assert pa.llm is None

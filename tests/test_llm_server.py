@@ -83,7 +83,7 @@ def assert_verified_or_explained(ans):
 
 def assert_fallback(ans, cause):
     assert ans.backend == "extractive" and cause in ans.fallback, ans.fallback
-    assert ans.citations and ans.text.startswith("(Extractive answer:")
+    assert ans.citations and ans.text.startswith("From the abstracts in the collection:")
     assert KEY not in json.dumps(ans.to_dict())
 
 
