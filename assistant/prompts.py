@@ -85,6 +85,7 @@ def citation_grammar(n: int) -> str:
     numbers = " | ".join(f'"{i}"' for i in range(1, n + 1))
     return CITATION_GRAMMAR.format(not_covered=NOT_COVERED, numbers=numbers)
 
+
 # The evaluation's answer-point grader (assistant/evaluation.py): one call per answer, the
 # reply parsed line by line ("1: yes").  Plain yes/no per fact keeps it usable by small
 # local models; a reply that does not give one verdict per fact is counted as unreadable.
