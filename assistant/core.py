@@ -15,7 +15,7 @@ from . import llm as llms
 from .embedding import MiniLMEmbedding
 from .keyword import tokenize
 from .papers import CollectionError, LoadResult, load_papers, normalize_record
-from .retrieve import Fused, condense, fuse, is_list_question, relevance, term_coverage
+from .retrieve import Fused, condense, fuse, is_list_question, named_terms, relevance, term_coverage
 from .settings import Settings
 from .store import Store
 from .types import Answer, Hit, IngestReport, Message, Paper, Rejection
@@ -207,9 +207,11 @@ class PaperAssistant:
         lap("fusion")
         hits = [self._hit(f, best_passage.get(f.paper_id), qtokens, snap) for f in fused[:k]]
         top_cos = max((d.similarity for d in dense), default=0.0)
-        coverage = max((term_coverage(qtokens, set(tokenize(h.paper.title + " " + h.paper.abstract)), snap.keyword.idf)
-                        for h in hits[:3]), default=0.0)
-        rel = relevance(top_cos, coverage)
+        top_tokens = [set(tokenize(h.paper.title + " " + h.paper.abstract)) for h in hits[:3]]
+        coverage = max((term_coverage(qtokens, t, snap.keyword.idf) for t in top_tokens), default=0.0)
+        rare = max(3, len(snap.papers) // 50)  # a name a few papers mention, not a field-wide acronym
+        named = {t for w in named_terms(question) for t in tokenize(w) if snap.keyword.df(t) <= rare}
+        rel = relevance(top_cos, coverage, any(named & t for t in top_tokens))
         lap("gate")
         return Retrieval(query, qtokens, hits, rel, rel >= self.settings.min_relevance, timings)
 

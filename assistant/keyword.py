@@ -138,11 +138,13 @@ class KeywordIndex:
         idx = idx[np.argsort(-s[idx], kind="stable")]
         return [(self.ids[i], float(s[i])) for i in idx if s[i] > 0]
 
+    def df(self, token: str) -> int:
+        """How many papers contain the token."""
+        return int(self._df[self._vocab[token]]) if token in self._vocab else 0
+
     def idf(self, token: str) -> float:
         """Smoothed inverse document frequency; a token no paper contains gets the highest value."""
-        n = len(self.ids)
-        df = int(self._df[self._vocab[token]]) if token in self._vocab else 0
-        return math.log((n + 1) / (df + 0.5))
+        return math.log((len(self.ids) + 1) / (self.df(token) + 0.5))
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, directory: Path) -> None:
