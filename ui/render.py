@@ -105,10 +105,7 @@ def error_message(message: str) -> str:
 
 def export_markdown(ans: Answer) -> str:
     """The answer with its numbered reference list, for copying or downloading as a .md file."""
-    out = f"**Question:** {ans.question}\n\n{ans.to_markdown()}"
-    if ans.fallback:
-        out += f"\n\n_Note: {ans.fallback}_"
-    return out + "\n"
+    return f"**Question:** {md_text(ans.question)}\n\n{ans.to_markdown()}\n"
 
 
 # --- the sources panel ------------------------------------------------------------------------
