@@ -8,9 +8,11 @@ The whole public API::
     pa.ask("...", history=[...])    -> Answer
     pa.stream("...")                -> iterable of text pieces; .answer at the end
     pa.add_papers("papers.jsonl")   -> IngestReport
+    evaluate(pa, "questions.jsonl", compare=True) -> EvalReport (print it, or .to_dict())
 """
 
 from .core import AnswerStream, PaperAssistant, QuestionError, Retrieval
+from .eval_report import EvalReport, evaluate
 from .papers import CollectionError, load_papers
 from .settings import Settings
 from .store import IndexError_ as IndexError, StoreUnavailable
@@ -19,5 +21,6 @@ from .types import Answer, Citation, Hit, IngestReport, Paper, Passage, Rejectio
 __all__ = [
     "PaperAssistant", "Settings", "Answer", "AnswerStream", "Citation", "Hit", "IngestReport", "Paper", "Passage",
     "Rejection", "Retrieval", "CollectionError", "QuestionError", "IndexError", "StoreUnavailable", "load_papers",
+    "evaluate", "EvalReport",
 ]
 __version__ = "0.1.0"

@@ -96,8 +96,8 @@ def extractive(plan: Plan, query_tokens: list[str], idf: Callable[[str], float],
     return intro + "\n\n" + "\n\n".join(blocks), citations
 
 
-def not_covered(closest: list[Hit]) -> str:
-    text = f"{prompts.NOT_COVERED} {prompts.NOT_COVERED_DETAIL}"
+def not_covered(closest: list[Hit], detail: str = prompts.NOT_COVERED_DETAIL) -> str:
+    text = f"{prompts.NOT_COVERED} {detail}"
     if closest:
         text += "\n\n" + prompts.CLOSEST_PAPERS + " " + "; ".join(f"*{title_md(h.paper.title)}*" for h in closest[:3])
     return text

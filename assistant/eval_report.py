@@ -1,0 +1,190 @@
+"""`evaluate(pa, questions)`: run the assistant (and, with compare=True, the LlamaIndex
+starter recipe and BM25 alone) over a question set and return an EvalReport, which renders
+as a per-type table (`report.table()`) and as JSON (`report.to_dict()`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import baselines
+from .evaluation import (QUESTION_TYPES, Complete, QuestionResult, configured_llm, evaluate_assistant,
+                         evaluate_system, load_questions, percentile, point_grader, relevant_ids, summarize,
+                         title_index)
+
+ASSISTANT = "paper-assistant"
+
+# Table rows, in order: metric key -> label.
+METRICS = {
+    "r1": "recall@1", "r5": "recall@5", "mrr10": "MRR@10", "r10": "recall@10",
+    "refusal": "refusal rate", "false_refusal": "false-refusal rate",
+    "citation_precision": "citation precision", "points": "answer points (LLM-graded)",
+    "points_proxy": "answer points (lexical proxy)", "fully_cited": "every claim cited",
+}
+WARM_UP = "warm-up query, not timed"
+NO_GRADER = ("answer-point coverage skipped: no LLM configured (backend: {backend}). The lexical proxy "
+             "(share of each point's words found in the answer) is shown instead; it is not a judgement.")
+
+
+@dataclass
+class SystemEval:
+    """One system's per-question results."""
+
+    name: str
+    description: str
+    results: list[QuestionResult]
+    answers: bool  # the system answers (and so can refuse and cite); baselines only rank
+    build_seconds: float | None = None
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return summarize(self.results)
+
+    def latency_ms(self) -> dict[str, float]:
+        secs = [r.seconds * 1000 for r in self.results]
+        return {"p50": percentile(secs, 50), "p95": percentile(secs, 95)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "answers": self.answers,
+                "build_seconds": None if self.build_seconds is None else round(self.build_seconds, 3),
+                "latency_ms": {k: round(v, 2) for k, v in self.latency_ms().items()},
+                "summary": {t: {k: round(v, 4) for k, v in m.items()} for t, m in self.summary().items()},
+                "results": [r.to_dict() for r in self.results]}
+
+
+@dataclass
+class EvalReport:
+    source: str
+    counts: dict[str, int]  # questions per type
+    systems: list[SystemEval]
+    grader: str = ""  # what graded answer points; "" = nothing did
+    notes: list[str] = field(default_factory=list)
+    titles: dict[str, str] = field(default_factory=dict)  # paper id -> title, for the JSON
+
+    @property
+    def summary(self) -> dict[str, dict[str, float]]:
+        """The assistant's figures per type (what a regression test checks)."""
+        return self.systems[0].summary()
+
+    def system(self, name: str) -> SystemEval:
+        return next(s for s in self.systems if s.name == name)
+
+    def table(self) -> str:
+        """The figures per question type, one column per system."""
+        summaries = [s.summary() for s in self.systems]
+        width = max(12, *(len(s.name) for s in self.systems))
+        label_w = 34
+        counts = ", ".join(f"{t} {n}" for t, n in self.counts.items())
+        lines = [f"{self.source}: {sum(self.counts.values())} questions ({counts})", "",
+                 " " * label_w + "".join(f"{s.name:>{width + 2}}" for s in self.systems)]
+        for qtype in (*QUESTION_TYPES, "overall"):
+            keys = [k for k in METRICS if any(k in s.get(qtype, {}) for s in summaries)]
+            if not keys:
+                continue
+            n = sum(self.counts.values()) if qtype == "overall" else self.counts.get(qtype, 0)
+            lines.append(f"{qtype} ({n})")
+            for k in keys:
+                cells = []
+                for sys_, summ in zip(self.systems, summaries):
+                    v = summ.get(qtype, {}).get(k)
+                    cells.append("—" if v is None or (not sys_.answers and k in ("refusal", "false_refusal"))
+                                 else f"{v:.3f}")
+                lines.append(f"  {METRICS[k]:{label_w - 2}}" + "".join(f"{c:>{width + 2}}" for c in cells))
+        lines.append("time per question (ms)")
+        for q in ("p50", "p95"):
+            lines.append(f"  {q:{label_w - 2}}" + "".join(f"{s.latency_ms()[q]:>{width + 2}.1f}" for s in self.systems))
+        if self.notes:
+            lines += [""] + [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    __str__ = table
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "counts": self.counts, "grader": self.grader, "notes": self.notes,
+                "metrics": METRICS, "systems": [s.to_dict() for s in self.systems], "papers": self.titles}
+
+
+def _grader(pa, grade) -> tuple[Callable | None, str, str]:
+    """(grade_fn, description, note) for grade = None (the assistant's LLM, if any), False, or complete()."""
+    if grade is False:
+        return None, "", "answer-point coverage skipped: grading turned off; the lexical proxy is shown instead."
+    complete: Complete | None = grade if callable(grade) else configured_llm(pa)
+    if complete is None:
+        return None, "", NO_GRADER.format(backend=getattr(pa, "backend", "extractive"))
+    name = getattr(complete, "__qualname__", type(complete).__name__)
+    return point_grader(complete), name, ""
+
+
+def evaluate(pa, questions: str | Path | list[dict], compare: bool | str = False, grade=None, k: int = 10,
+             progress: Callable[[str, int, int], None] | None = None) -> EvalReport:
+    """Evaluate `pa` on a question set (a JSONL path or a list of dicts, format in
+    examples/EVAL_FORMAT.md) and return an EvalReport.
+
+    compare: True or "baseline" also runs the LlamaIndex starter recipe and BM25 alone over
+             the same papers, in this process, on the same embedding weights.
+    grade:   None = grade answer points with the assistant's LLM when one is configured;
+             False = don't; or a function complete(prompt) -> str to grade with.
+    k:       papers retrieved per question (the metrics look at the top 10).
+    """
+    if compare not in (False, True, "baseline"):
+        raise ValueError(f"compare must be 'baseline' (or True/False), not {compare!r}")
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    qs = load_questions(questions)
+    papers = pa.papers
+    titles = title_index(papers)
+    for q in qs:  # every relevant paper must exist before anything runs
+        relevant_ids(q, titles)
+    if compare:
+        baselines.check_installed()
+    grade_fn, grader, note = _grader(pa, grade)
+    notes = [note] if note else []
+    if k < 10:
+        notes.append(f"k={k}: recall@10 and MRR@10 only see the top {k} papers.")
+
+    def step(name: str):
+        return (lambda i, n: progress(name, i, n)) if progress else None
+
+    pa.search(WARM_UP, k=k)  # first-call costs (ONNX session, Chroma caches) are not a question's time
+    results = evaluate_assistant(pa, qs, grade_fn, k, step(ASSISTANT))
+    systems = [SystemEval(ASSISTANT, f"{pa.backend} answers" + (f" ({pa.model})" if pa.model else ""), results, True)]
+    notes += _answer_notes(results, grader)
+    if compare:
+        systems += _baselines(papers, qs, titles, k, step, notes)
+    source = Path(questions).name if isinstance(questions, (str, Path)) else "questions"
+    counts = {t: sum(q["type"] == t for q in qs) for t in QUESTION_TYPES if any(q["type"] == t for q in qs)}
+    seen = {pid for s in systems for r in s.results for pid in (*r.ranking, *r.relevant)}
+    return EvalReport(source, counts, systems, grader, notes, {p.id: p.title for p in papers if p.id in seen})
+
+
+def _answer_notes(results: list[QuestionResult], grader: str) -> list[str]:
+    notes = []
+    fallbacks = [r for r in results if r.fallback]
+    if fallbacks:
+        notes.append(f"{len(fallbacks)} answer(s) fell back to extractive: {fallbacks[0].fallback}")
+    failed = [r for r in results if r.grade_note]
+    graded = [r for r in results if r.point_llm is not None]
+    if grader and failed:
+        notes.append(f"{len(failed)} answer(s) not graded ({failed[0].grade_note}); " +
+                     (f"LLM-graded answer points average the {len(graded)} graded ones." if graded else
+                      "no answer-point figure from the grader."))
+    return notes
+
+
+def _baselines(papers, qs, titles, k, step, notes: list[str]) -> list[SystemEval]:
+    from .baselines import bm25, history_query, starter, starter_embedding
+
+    embed_model, embed_desc = starter_embedding()
+    systems = []
+    for b, desc in ((starter(papers, embed_model, top_k=k), f"VectorStoreIndex over Chroma, default retriever, {embed_desc}"),
+                    (bm25(papers, top_k=k), "LlamaIndex BM25Retriever, one node per paper")):
+        name = "starter" if b.name.startswith("starter") else "BM25"
+        b.retrieve(WARM_UP)
+        results = evaluate_system(qs, titles, lambda q, b=b: b.retrieve(history_query(q)), progress=step(name))
+        systems.append(SystemEval(name, desc, results, False, b.build_seconds))
+    notes.append("starter = the plain LlamaIndex recipe (one Document per paper, VectorStoreIndex over Chroma, "
+                 "default retriever) on the same all-MiniLM-L6-v2 weights; BM25 = LlamaIndex's BM25Retriever. "
+                 "Both only rank papers: they never refuse and write no answers (—). Follow-ups reach them as "
+                 "the conversation and the question joined into one query.")
+    return systems

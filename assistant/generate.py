@@ -1,0 +1,246 @@
+"""LLM answers: from retrieved hits to a streamed, verified, cited Answer.
+
+The model sees the top passages numbered [1]..[n] (fewer and shorter for a small local
+model), the recent conversation, and the question.  Its tokens stream through the
+citation filter; at the end the answer keeps only citations of passages it was given.
+When the model fails, cites nothing or cannot be reached, the user gets the extractive
+answer, marked as a fallback with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator
+
+from . import prompts
+from .answer import not_covered, pick_sentences, unescape_md
+from .chunking import sentence_spans
+from .keyword import tokenize
+from .citations import CitationFilter, Support, Verified, says_not_covered, strip_markers
+from .llm import LLM, LLMError
+from .retrieve import condense as rule_condense
+from .settings import Settings
+from .types import Answer, Citation, Hit, Message
+
+# How many passages, of how many words, each backend gets when the settings say 0 (auto).
+# A hosted model reads the top 5 whole passages.  The 135M local model copies from
+# whichever passage it likes, so it only gets the papers the extractive answer would
+# cite (the top paper and near ties; several for "which papers" questions), at most 3,
+# cut to their best 80 words: fewer distractors, and a prompt short enough for a fast
+# first token.
+HOSTED_PASSAGES = 5
+LOCAL_PASSAGES = 3
+AUTO_WORDS = {"openai": 0, "local": 80}  # 0 = the whole retrieved passage
+CONDENSE_TOKENS = 60
+
+
+@dataclass
+class Source:
+    """What the model saw as passage [number]: verbatim abstract text and where it is."""
+
+    hit: Hit
+    text: str
+    span: tuple[int, int]
+
+
+def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings: Settings, query_tokens: list[str],
+                   idf: Callable[[str], float], passage_span: Callable[[Hit], tuple[int, int] | None]) -> list[Source]:
+    """The passages the model sees: `hits` are all retrieved, best first; `planned` the
+    ones the extractive answer would cite."""
+    if settings.llm_passages:
+        chosen = hits[:settings.llm_passages]
+    else:
+        chosen = planned[:LOCAL_PASSAGES] if llm_name == "local" else hits[:HOSTED_PASSAGES]
+    words = settings.passage_words or AUTO_WORDS[llm_name]
+    out = []
+    for hit in chosen:
+        span = passage_span(hit) or (0, len(hit.paper.abstract))
+        if words and len(hit.text.split()) > words:
+            span = _best_window(hit.paper.abstract, span, query_tokens, idf, words)
+        out.append(Source(hit, hit.paper.abstract[span[0]:span[1]], span))
+    return out
+
+
+def _best_window(abstract: str, passage: tuple[int, int], query_tokens: list[str],
+                 idf: Callable[[str], float], words: int) -> tuple[int, int]:
+    """Consecutive sentences of the passage, at most `words` long, around its best sentence
+    (consecutive so the quote stays verbatim)."""
+    best = pick_sentences(abstract, query_tokens, idf, passage, 1)[0]
+    spans = [s for s in sentence_spans(abstract) if s[0] >= passage[0] and s[1] <= passage[1]] or [best]
+    i = next((j for j, s in enumerate(spans) if s[0] <= best[0] < s[1]), 0)
+    lo = hi = i
+    size = len(abstract[spans[i][0]:spans[i][1]].split())
+    while True:  # grow forwards first (a claim's details follow it), then backwards
+        for j in (hi + 1, lo - 1):
+            if 0 <= j < len(spans) and size + len(abstract[spans[j][0]:spans[j][1]].split()) <= words:
+                size += len(abstract[spans[j][0]:spans[j][1]].split())
+                lo, hi = min(lo, j), max(hi, j)
+                break
+        else:
+            return spans[lo][0], spans[hi][1]
+
+
+# --- prompts ------------------------------------------------------------------------------
+
+_TEMPLATE_TOKEN = re.compile(r"<\|[^|>]{0,40}\|>|</?s>|\[/?INST\]|<</?SYS>>", re.I)
+_INLINE_MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;\-–]\s*\d+)*\s*)\]")
+
+
+def prompt_text(text: str) -> str:
+    """Paper or conversation text made safe to put in a prompt: chat-template tokens
+    (which llama.cpp would parse as real control tokens) are removed, and bracketed
+    numbers become parenthesised, so the text can never supply a citation marker."""
+    return _INLINE_MARKER.sub(r"(\1)", _TEMPLATE_TOKEN.sub(" ", text))
+
+
+def history_messages(history: list[Message] | None, most: int) -> list[Message]:
+    out = []
+    for m in (history or [])[-most:] if most else []:
+        role, content = m.get("role"), m.get("content")
+        if role not in ("user", "assistant") or not isinstance(content, str) or not content.strip():
+            continue
+        words = unescape_md(strip_markers(content)).split()  # extractive answers escape quoted brackets
+        text = " ".join(words[:prompts.HISTORY_WORDS]) + (" ..." if len(words) > prompts.HISTORY_WORDS else "")
+        out.append({"role": role, "content": prompt_text(text)})
+    return out
+
+
+def answer_messages(question: str, history: list[Message] | None, sources: list[Source], local: bool) -> list[Message]:
+    passages = "\n\n".join(prompts.PASSAGE.format(number=i, title=prompt_text(s.hit.paper.title), text=prompt_text(s.text))
+                           for i, s in enumerate(sources, 1))
+    user = prompts.ANSWER_USER.format(passages=passages, question=prompt_text(question))
+    if local:
+        head = [{"role": "system", "content": prompts.LOCAL_SYSTEM},
+                {"role": "user", "content": prompts.LOCAL_EXAMPLE_USER},
+                {"role": "assistant", "content": prompts.LOCAL_EXAMPLE_ANSWER}]
+        turns = prompts.LOCAL_HISTORY_MESSAGES
+    else:
+        head, turns = [{"role": "system", "content": prompts.ANSWER_SYSTEM}], prompts.HISTORY_MESSAGES
+    return head + history_messages(history, turns) + [{"role": "user", "content": user}]
+
+
+def condense_messages(question: str, history: list[Message]) -> list[Message]:
+    turns = history_messages(history, prompts.HISTORY_MESSAGES)
+    conversation = "\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in turns)
+    return [{"role": "system", "content": prompts.CONDENSE_SYSTEM},
+            {"role": "user", "content": prompts.CONDENSE_USER.format(conversation=conversation,
+                                                                     question=prompt_text(question))}]
+
+
+def use_llm_condense(llm: LLM, settings: Settings) -> bool:
+    return settings.condense == "llm" or (settings.condense == "auto" and llm.name != "local")
+
+
+def condense(llm: LLM, question: str, history: list[Message], settings: Settings) -> str:
+    """The query retrieval uses for a follow-up: the rule-based one (previous question and
+    the start of the previous answer, which names the paper) plus the LLM's standalone
+    rewrite.  Keeping both makes a bad rewrite harmless: on the dev follow-ups, SmolLM2's
+    rewrites alone found the right paper 3 times in 6, rules alone and both together 6 in 6.
+    Raises LLMError when the call fails."""
+    reply = "".join(llm.stream(condense_messages(question, history), max_tokens=CONDENSE_TOKENS,
+                               timeout=settings.timeout))
+    rewrite = clean_standalone(reply)
+    rules = rule_condense(question, history)
+    if not rewrite or rewrite.lower() == question.lower():
+        return rules
+    return f"{rules} {rewrite}"
+
+
+def clean_standalone(reply: str) -> str:
+    line = next((x.strip() for x in reply.splitlines() if x.strip()), "")
+    line = re.sub(r"^(standalone question|question|rewritten question)\s*:\s*", "", line, flags=re.I)
+    line = strip_markers(line).strip(" \"'`*")
+    if not line or len(line.split()) > 60 or says_not_covered(line):
+        return ""
+    return line
+
+
+def support_check(sources: list[Source], settings: Settings, idf: Callable[[str], float]) -> Support | None:
+    """Whether each citation's passage backs its claim (None when min_support is 0)."""
+    if settings.min_support <= 0:
+        return None
+    return Support([f"{s.hit.paper.title}\n{s.text}" for s in sources], tokenize, idf, settings.min_support)
+
+
+def use_grammar(llm: LLM, settings: Settings) -> bool:
+    return settings.cite_grammar == "on" or (settings.cite_grammar == "auto" and llm.name == "local")
+
+
+# --- the answer ---------------------------------------------------------------------------
+
+class Generation:
+    """Streams the model's answer through the citation filter, then settles the Answer.
+
+    `pieces()` yields display text; once it is exhausted `answer` holds the final Answer.
+    Normally the pieces add up to `answer.text`.  When the final answer is not what was
+    streamed (a fallback after the model had started, or a "not covered" reply), the
+    pieces continue with a blank line and the whole final answer."""
+
+    def __init__(self, llm: LLM, question: str, messages: list[Message], sources: list[Source], settings: Settings,
+                 base: Answer, extractive: Callable[[], Answer], timings: dict[str, float],
+                 supports: Support | None = None):
+        self.llm, self.question, self.messages, self.sources, self.supports = llm, question, messages, sources, supports
+        self.settings, self.base, self.extractive, self.timings = settings, base, extractive, timings
+        self.raw = ""  # what the model wrote, before verification (for evaluation)
+        self.answer: Answer | None = None
+
+    def pieces(self) -> Iterator[str]:
+        s = self.settings
+        grammar = prompts.citation_grammar(len(self.sources)) if use_grammar(self.llm, s) else None
+        filt = CitationFilter(len(self.sources), self.supports)
+        shown: list[str] = []
+        raw: list[str] = []
+        error: LLMError | None = None
+        t0 = time.perf_counter()
+        try:
+            for token in self.llm.stream(self.messages, max_tokens=s.max_tokens, timeout=s.timeout, grammar=grammar):
+                if not raw:
+                    self.timings["first_token"] = time.perf_counter() - t0
+                raw.append(token)
+                out = filt.feed(token)
+                if out:
+                    shown.append(out)
+                    yield out
+            out = filt.close()
+            if out:
+                shown.append(out)
+                yield out
+        except LLMError as e:
+            error = e
+        self.timings["generate"] = time.perf_counter() - t0
+        self.raw = "".join(raw)
+        streamed = "".join(shown)
+        self.answer = self._settle(Verified(streamed.strip(), filt.order, filt.dropped, filt.unsupported), error)
+        final = self.answer.text
+        tail = final[len(streamed):] if final.startswith(streamed) else "\n\n" + final
+        if tail:
+            yield tail
+
+    def _settle(self, v: Verified, error: LLMError | None) -> Answer:
+        name = self.llm.name
+        if error is not None:
+            return fallback(self.extractive(), f"the {name} backend failed: {error.cause}")
+        if not v.cited and says_not_covered(v.text):
+            return replace(self.base, text=not_covered([x.hit for x in self.sources], prompts.NOT_COVERED_BY_PASSAGES),
+                           covered=False, model=self.llm.model)
+        if not v.cited:
+            if v.unsupported:
+                why = f"cited passages that do not contain what it says ({', '.join(v.unsupported[:3])})"
+            elif v.dropped:
+                why = f"cited only passages it was not given ({', '.join(v.dropped[:3])})"
+            else:
+                why = "cited none of the retrieved passages"
+            return fallback(self.extractive(), f"the {name} answer {why}")
+        citations = [Citation(number=i, paper=self.sources[n - 1].hit.paper, quote=self.sources[n - 1].text,
+                              spans=[self.sources[n - 1].span]) for i, n in enumerate(v.order, 1)]
+        return replace(self.base, text=v.text, citations=citations, model=self.llm.model)
+
+
+def fallback(extractive: Answer, reason: str) -> Answer:
+    """The extractive answer standing in for an LLM answer, marked with the reason (in
+    `fallback`, which the CLI and the web UI show beside the text)."""
+    return replace(extractive, fallback=reason, backend="extractive", model="")
+
+

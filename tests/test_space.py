@@ -1,0 +1,44 @@
+"""The repository deploys as a Hugging Face Space unchanged: front matter, app file, requirements."""
+
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+ROOT = Path(__file__).parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def front_matter() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.match(r"---\n(.*?)\n---\n", text, re.S)
+    assert m, "README.md must start with the Space's YAML front matter"
+    return {k.strip(): v.strip().strip('"') for k, v in (line.split(":", 1) for line in m.group(1).splitlines())}
+
+
+def test_front_matter_declares_a_gradio_space_running_app_py():
+    fm = front_matter()
+    assert {"title", "emoji", "sdk", "sdk_version", "app_file", "python_version", "license"} <= set(fm)
+    assert fm["sdk"] == "gradio" and fm["app_file"] == "app.py" and (ROOT / "app.py").is_file()
+    assert fm["license"] == PYPROJECT["project"]["license"]["text"].lower()
+    assert fm["python_version"] in SpecifierSet(PYPROJECT["project"]["requires-python"])
+    assert len(fm.get("short_description", "")) <= 60
+
+
+def test_sdk_version_is_the_pinned_gradio():
+    gradio = next(Requirement(r) for r in PYPROJECT["project"]["optional-dependencies"]["ui"] if r.startswith("gradio"))
+    assert gradio.specifier.contains(front_matter()["sdk_version"])
+
+
+def test_space_requirements_are_the_runtime_dependencies():
+    lines = [ln.strip() for ln in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()]
+    reqs = {str(Requirement(ln)) for ln in lines if ln and not ln.startswith(("#", "-"))}
+    assert reqs == {str(Requirement(r)) for r in PYPROJECT["project"]["dependencies"]}
+    assert not any(r.startswith("gradio") for r in reqs)  # the Space installs sdk_version's Gradio itself
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines  # CPU torch, not the CUDA build
+
+
+def test_the_ui_package_is_installed_with_the_library():
+    assert "ui" in PYPROJECT["tool"]["setuptools"]["packages"]

@@ -1,0 +1,264 @@
+"""The real web app: `python app.py` on 127.0.0.1 driven with gradio_client, and its handlers
+over a real index (embedding model, embedded Chroma)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from gradio_client import Client, handle_file
+
+from assistant import AnswerStream, PaperAssistant, Settings
+from assistant.prompts import NOT_COVERED
+from ui import SessionSettings, build_app, open_assistant
+from ui.app import ANSWER_CONCURRENCY, WebApp
+from ui_server import ROOT, free_port, start_app
+
+GPT2 = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
+ZEROTA = "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"
+BREAD_Q = "How does the hydration of a sourdough starter change the crumb of the bread?"
+BREAD = [
+    {"id": "bread-1", "title": "Hydration and Crumb Structure in Sourdough Bread",
+     "abstract": "We bake 120 sourdough loaves at hydrations from 60% to 85%. Higher starter hydration opens the crumb "
+                 "structure and enlarges alveoli. Fermentation time matters less than hydration.",
+     "authors": ["Chad Robertson"], "year": 2021},
+    {"id": "bread-2", "title": "Rye Flour Ratios for Dense Breads",
+     "abstract": "Rye breads with over 70% rye flour need acidification. We measure loaf volume across ten rye ratios."},
+    {"id": "bread-3", "title": "A record without an abstract"},
+]
+
+
+@pytest.fixture(scope="module")
+def server(built_index, model_cache, tmp_path_factory):
+    s = start_app(built_index, model_cache, tmp_path_factory.mktemp("ui-app"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server.url, verbose=False)
+
+
+def test_app_py_serves_on_the_gradio_server_port_with_named_endpoints(server, client):
+    port = server.url.rsplit(":", 1)[1]
+    assert f"http://127.0.0.1:{port}" in server.output()  # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT honoured
+    api = client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/ask", "/search", "/add_papers"}
+    assert api["unnamed_endpoints"] == {}  # chat, settings (with the key) etc. are not callable from outside
+    ask = api["named_endpoints"]["/ask"]["parameters"]
+    assert [p["parameter_name"] for p in ask] == ["question", "history"]
+
+
+def test_ask_returns_a_cited_answer_with_its_reference_list(client):
+    md = client.predict(GPT2, api_name="/ask")
+    body, refs = md.split("**References**")
+    assert "[1]" in body and "GPT-2" in body
+    assert refs.strip().startswith(f"1. **{ZEROTA}**")
+    # a follow-up, with the conversation passed as history
+    follow = client.predict("What loss does it add?", [{"role": "user", "content": GPT2},
+                                                        {"role": "assistant", "content": body}], api_name="/ask")
+    assert "IoU loss" in follow and ZEROTA in follow
+
+
+def test_ask_says_when_the_collection_does_not_cover_a_question(client):
+    md = client.predict("What reward shaping works best for reinforcement learning of robotic grasping?", api_name="/ask")
+    assert md.startswith(NOT_COVERED) and "**References**" not in md and not re.search(r"\[\d+\]", md)
+
+
+def test_search_returns_titles_and_scores_best_first(client):
+    hits = client.predict("pairwise temporal IoU loss for moment masks", 3, api_name="/search")
+    assert len(hits) == 3 and hits[0]["title"] == ZEROTA and hits[0]["rank"] == 1
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    assert hits[0]["passage"] and hits[0]["id"]
+
+
+def test_bad_questions_get_clear_errors(client):
+    with pytest.raises(Exception, match="the question is empty"):
+        client.predict("   ", api_name="/ask")
+    with pytest.raises(Exception, match="limit is 2000"):
+        client.predict("why " * 600, api_name="/search")
+    with pytest.raises(Exception, match="history must be a list"):
+        client.predict("What loss does it add?", [{"role": "robot", "content": "x"}], api_name="/ask")
+
+
+def test_uploaded_papers_are_answerable_at_once(server, client, tmp_path):
+    assert client.predict(BREAD_Q, api_name="/ask").startswith(NOT_COVERED)
+    f = tmp_path / "bread.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in BREAD) + "{not json\n", encoding="utf-8")
+    report, header, *_ = client.predict(handle_file(str(f)), api_name="/add_papers")
+    assert "2 added, 0 updated, 0 unchanged, 2 rejected" in report and "82 papers" in report
+    assert "missing abstract" in report and "malformed JSON" in report and "line 4" in report
+    assert "**82 papers**" in header
+    md = client.predict(BREAD_Q, api_name="/ask")
+    assert not md.startswith(NOT_COVERED)
+    assert "1. **Hydration and Crumb Structure in Sourdough Bread**" in md.split("**References**")[1]
+    assert client.predict("rye flour ratio", 1, api_name="/search")[0]["id"] == "bread-2"
+
+    # a file that cannot be read is refused with the reason and changes nothing
+    bad = tmp_path / "broken.json"
+    bad.write_bytes(b"\x00\x01binary\xff")
+    report, header, *_ = client.predict(handle_file(str(bad)), api_name="/add_papers")
+    assert "binary" in report and "Nothing was added" in report
+    assert client.predict("rye flour ratio", 1, api_name="/search")[0]["id"] == "bread-2"
+    assert ZEROTA in client.predict(GPT2, api_name="/ask")
+
+
+def test_uploads_over_the_size_limit_are_refused_before_reading(fresh_pa, tmp_path):
+    app = WebApp(fresh_pa.using(max_file_mb=0.001))
+    f = tmp_path / "big.jsonl"
+    f.write_bytes(b"\x00" * 5000)  # binary too, but the size is checked first
+    before = len(fresh_pa.papers)
+    report, *rest = app.add_papers(str(f), progress=lambda *a, **k: None)
+    assert "over the 0.001 MB limit" in report and "nothing was added" in report
+    assert len(fresh_pa.papers) == before
+
+
+def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
+    app = WebApp(fresh_pa)
+    target = next(p for p in fresh_pa.papers if p.title.startswith("RITUAL"))
+    chat = [{"role": "user", "content": "q"}]
+    *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), [target.id],
+                          None, None, "")
+    chat_out, sources, answers, export, *_ = last
+    assert [c.paper.id for c in answers[0].citations] == [target.id]
+    assert "(#src-1-1)" in chat_out[-1]["content"] and 'id="src-1-1"' in sources
+    assert "**Question:** How do vision-language models hallucinate?" in export
+    assert "1 of 80 papers" in app.scope_note([target.id], None, None, "")
+    # metadata filters: the bundled papers have no years, so a year filter leaves nothing to answer from
+    assert app.scope_ids([], 2020, None, "") == []
+    *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), [], 2020, None, "")
+    assert "No paper is in the current scope" in last[0][-1]["content"]
+    assert "No paper matches the current scope" in app.scope_note([], 2020, None, "")
+    fresh_pa.add_papers([{"id": "y1", "title": "Hallucination audit 2023", "year": 2023, "authors": ["Kim Lee"],
+                          "abstract": "We audit object hallucination in vision-language models with human raters."}])
+    assert app.scope_ids([], 2023, 2023, "") == ["y1"] and app.scope_ids([], None, None, "lee") == ["y1"]
+    assert app.scope_ids([target.id], None, None, "lee") == []
+    assert app.has_metadata()
+
+
+def test_follow_ups_use_the_sessions_earlier_answers(pa):
+    app = WebApp(pa)
+    *_, first = app.answer(GPT2, [], [], SessionSettings(), [], None, None, "")
+    answers = first[2]
+    *_, second = app.answer("What loss does it add?", first[0], answers, SessionSettings(), [], None, None, "")
+    assert second[2][1].citations[0].paper.title == ZEROTA and "IoU loss" in second[2][1].text
+    assert "(#src-2-1)" in second[0][-1]["content"]  # turn 2's markers point at turn 2's sources
+    assert second[1].index('id="turn-2" open') < second[1].index('id="turn-1"')
+
+
+def test_session_settings_keep_the_key_server_side_and_out_of_sight(pa):
+    app = WebApp(pa)
+    key = "sk-test-DO-NOT-SHOW-123"
+    session, key_box, status = app.apply_settings("openai", "gpt-x", "http://127.0.0.1:9/v1", key, 4, SessionSettings())
+    assert key_box == "" and key not in status and "key entered for this session (not shown)" in status
+    assert key not in repr(session) and key not in str(session) and "<set>" in repr(session)
+    view = app.view(session)
+    assert app.view(SessionSettings(**session.changes())) is view  # same settings, same view
+    assert view.settings.api_key == key and view.settings.top_k == 4 and view.settings.base_url.startswith("http://127")
+    assert pa.settings.api_key == "" and key not in repr(view.settings)  # the shared assistant is untouched
+    # applying other settings without retyping keeps the key; "forget" drops it
+    session2, *_ = app.apply_settings("extractive", "", "", "", 6, session)
+    assert session2.api_key == key and app.view(session2).settings.top_k == 6
+    session3, _, status3 = app.forget_key(session2)
+    assert session3.api_key == "" and "none entered here" in status3
+    # an invalid value is refused and the session keeps its settings
+    kept, _, _ = app.apply_settings("telepathy", "", "", "", 4, session2)
+    assert kept == session2
+
+
+def test_uploads_can_be_turned_off_for_public_deployments(pa):
+    def names(demo):
+        return {f.api_name for f in demo.fns.values() if f.api_visibility == "public"}
+
+    assert names(build_app(pa)) == {"ask", "search", "add_papers"}
+    assert names(build_app(pa.using(allow_uploads=False))) == {"ask", "search"}
+    assert Settings.load(env={"ASSISTANT_ALLOW_UPLOADS": "off"}).allow_uploads is False
+
+
+def test_long_answers_do_not_block_searches(fresh_pa):
+    """Answers and searches have separate queues: with every answer slot busy (and more answers
+    waiting), a search still returns at once."""
+    real_stream = fresh_pa.stream
+
+    def slow_stream(*args, **kwargs):  # stands in for a slow LLM; the answer itself is the real one
+        inner = real_stream(*args, **kwargs)
+
+        def pieces():
+            time.sleep(6)
+            yield from inner
+        return AnswerStream(pieces(), lambda: inner.answer)
+
+    fresh_pa.stream = slow_stream
+    demo = build_app(fresh_pa)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        jobs = [Client(url, verbose=False).submit(GPT2, api_name="/ask") for _ in range(ANSWER_CONCURRENCY + 2)]
+        time.sleep(1.0)
+        searcher = Client(url, verbose=False)
+        t0 = time.monotonic()
+        hits = searcher.predict("pairwise temporal IoU loss for moment masks", 3, api_name="/search")
+        waited = time.monotonic() - t0
+        assert hits[0]["title"] == ZEROTA
+        assert not any(j.done() for j in jobs), f"the search waited {waited:.1f} s, behind the answers"
+        assert all(ZEROTA in j.result(timeout=60) for j in jobs)
+    finally:
+        demo.close()
+
+
+def test_open_assistant_builds_repairs_and_syncs_the_index(built_index, model_cache, tmp_path):
+    def settings(index, **kw):
+        return Settings.load(env={}, index_dir=str(index), model_cache=str(model_cache), **kw)
+
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    # the vector store lost its files (an ephemeral disk with the manifest on a volume, say)
+    for chroma in index.glob("*/chroma"):
+        shutil.rmtree(chroma)
+    with pytest.raises(Exception, match="reindex"):
+        PaperAssistant(settings(index))
+    pa = open_assistant(settings(index))
+    assert len(pa.papers) == 80 and pa.search(GPT2, k=1)[0].paper.title == ZEROTA
+    # the collection file gained a paper since the index was built: it is embedded at start-up
+    collection = tmp_path / "papers.jsonl"
+    bundled = [p.to_dict() for p in pa.papers]
+    collection.write_text("".join(json.dumps(r) + "\n" for r in bundled + BREAD[:1]), encoding="utf-8")
+    pa = open_assistant(settings(index, collection=str(collection)))
+    assert len(pa.papers) == 81 and pa.search(BREAD_Q, k=1)[0].paper.id == "bread-1"
+    # an unreadable collection file does not stop the server
+    pa = open_assistant(settings(index, collection=str(tmp_path / "missing.jsonl")))
+    assert len(pa.papers) == 81
+
+
+def test_paper_assistant_serve_launches_the_app(built_index, model_cache, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    port = free_port()
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_", "GRADIO_"))}
+    env.update(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache), GRADIO_ANALYTICS_ENABLED="False")
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=2) as r:
+                    config = json.loads(r.read())
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.3)
+        assert config["title"] == "paper-assistant"
+        assert Client(f"http://127.0.0.1:{port}", verbose=False).predict(GPT2, api_name="/ask").count(ZEROTA) == 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
