@@ -247,8 +247,9 @@ def peak_rss(work: Path, models: Path, n: int) -> dict:
 def figure(name: str, value: float, unit: str, reference: str, ref_value: float | None,
            target: str = "", met: bool | None = None) -> dict:
     ratio = value / ref_value if ref_value else None
-    return {"name": name, "value": round(value, 4), "unit": unit, "reference": reference,
-            "reference_value": None if ref_value is None else round(ref_value, 4),
+    # Significant digits, not decimals: a 4 ms re-ingest keeps its precision (and its ratio adds up).
+    return {"name": name, "value": float(f"{value:.4g}"), "unit": unit, "reference": reference,
+            "reference_value": None if ref_value is None else float(f"{ref_value:.4g}"),
             "ratio": None if ratio is None else float(f"{ratio:.4g}"), "target": target, "met": met}
 
 

@@ -322,5 +322,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
+    # Run as a script, bench/ itself is first on sys.path and `bench` would be bench/bench.py:
+    # import from the repo root instead, where `bench` is this folder.
+    sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
     main()
