@@ -15,12 +15,12 @@ from .core import AnswerStream, PaperAssistant, QuestionError, Retrieval
 from .eval_report import EvalReport, evaluate
 from .papers import CollectionError, load_papers
 from .settings import Settings
-from .store import IndexError_ as IndexError, StoreUnavailable
+from .store import IndexError_ as IndexError, IngestInterrupted, StoreUnavailable
 from .types import Answer, Citation, Hit, IngestReport, Paper, Passage, Rejection
 
 __all__ = [
     "PaperAssistant", "Settings", "Answer", "AnswerStream", "Citation", "Hit", "IngestReport", "Paper", "Passage",
-    "Rejection", "Retrieval", "CollectionError", "QuestionError", "IndexError", "StoreUnavailable", "load_papers",
-    "evaluate", "EvalReport",
+    "Rejection", "Retrieval", "CollectionError", "QuestionError", "IndexError", "IngestInterrupted",
+    "StoreUnavailable", "load_papers", "evaluate", "EvalReport",
 ]
 __version__ = "0.1.0"

@@ -64,6 +64,9 @@ def parse_papers(raw: bytes, name: str, *, max_records: int = 200_000, max_abstr
         raise CollectionError(f"{name}: the file has no text")
     fmt = _detect_format(name, text)
     if fmt == "jsonl":
+        # One record per line: the limit is checked before any line is parsed.  (JSON and CSV
+        # are checked once parsed; max_file_mb already bounds that work.)
+        _check_count(sum(1 for line in text.splitlines() if line.strip()), name, max_records)
         records = _jsonl_records(text, name)
     elif fmt == "json":
         records = _json_records(text, name)
@@ -196,9 +199,13 @@ def _page_records(text: str, name: str) -> list[tuple[str, Any]]:
 
 # --- normalisation -------------------------------------------------------------------------
 
+def _check_count(n: int, name: str, max_records: int) -> None:
+    if n > max_records:
+        raise CollectionError(f"{name}: {n} records is over the limit of {max_records} (setting max_records)")
+
+
 def _build(records: list[tuple[str, Any]], name: str, max_records: int, max_abstract_chars: int) -> LoadResult:
-    if len(records) > max_records:
-        raise CollectionError(f"{name}: {len(records)} records is over the limit of {max_records} (setting max_records)")
+    _check_count(len(records), name, max_records)
     result = LoadResult()
     seen: dict[str, str] = {}
     for where, rec in records:

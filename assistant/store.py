@@ -61,7 +61,7 @@ ID_PAGE = 20000        # ids per id listing
 HTTP_TIMEOUT = 30.0    # s: a Chroma server request that takes longer is a lost server, not a slow one
 CONNECT_TIMEOUT = 5.0
 
-__all__ = ["Store", "Snapshot", "DenseHit", "IndexError_", "StoreUnavailable"]
+__all__ = ["Store", "Snapshot", "DenseHit", "IndexError_", "StoreUnavailable", "IngestInterrupted"]
 
 
 class IndexError_(RuntimeError):
@@ -70,6 +70,15 @@ class IndexError_(RuntimeError):
 
 class StoreUnavailable(IndexError_):
     """The Chroma server cannot be reached."""
+
+
+class IngestInterrupted(IndexError_):
+    """An ingest failed partway: the papers of finished batches are in the index, whole; the
+    others are not (the index stays usable, and rerunning the ingest completes it)."""
+
+    def __init__(self, message: str, done: int, total: int):
+        super().__init__(message)
+        self.done, self.total = done, total
 
 
 class DenseHit:
@@ -209,11 +218,26 @@ class Store:
                 f"the local index in {self.root} lists {len(local.papers)} papers but the vector store is empty "
                 "(Chroma files deleted, or another Chroma server). Run `paper-assistant reindex` to re-embed the "
                 "stored papers, or delete the directory to start over.")
+        if count:
+            self._check_dimension()
         if local and local.state and local.state == self._state() and len(local.papers) == count:
             return local
         if local is None and count:
             log.info("reading %d papers from Chroma into %s", count, self.root)
         return self._synced(local or Snapshot())
+
+    def _check_dimension(self) -> None:
+        """Vectors of another length were written by another embedding model (a collection
+        shared by mistake, a renamed model): say so at start-up, not at the first search."""
+        got = self._passages.get(limit=1, include=["embeddings"])["embeddings"]
+        want = getattr(self.embedder, "dim", None)
+        if got is None or len(got) == 0 or not want or len(got[0]) == want:
+            return
+        where = f"the collection {self._passages.name!r} on {self.url}" if self.url else str(self.root)
+        raise IndexError_(
+            f"the vectors in {where} have {len(got[0])} dimensions but {self.settings.embed_model} makes {want}: "
+            "another embedding model wrote them. Delete that index (or use another index_dir) and ingest the "
+            "papers again.")
 
     def _synced(self, base: Snapshot) -> Snapshot:
         """`base` brought up to date with Chroma, saved locally."""
@@ -358,19 +382,42 @@ class Store:
                 if progress:
                     progress(count["done"], len(papers))
 
-            with _Pipeline(write if PIPELINE else None) as pipeline:
-                for b in range(0, len(todo), batch_papers):
-                    batch = todo[b:b + batch_papers]
-                    passages = [ps for p in batch for ps in chunk_paper(p, self.settings.chunk_words)]
-                    titles = {p.id: p.title for p in batch}
-                    vectors = self._embed([embed_text(titles[ps.paper_id], ps.text) for ps in passages])
-                    if PIPELINE:
-                        pipeline.put(batch, passages, vectors)
-                    else:
-                        write(batch, passages, vectors)
+            try:
+                with _Pipeline(write if PIPELINE else None) as pipeline:
+                    for b in range(0, len(todo), batch_papers):
+                        batch = todo[b:b + batch_papers]
+                        passages = [ps for p in batch for ps in chunk_paper(p, self.settings.chunk_words)]
+                        titles = {p.id: p.title for p in batch}
+                        vectors = self._embed([embed_text(titles[ps.paper_id], ps.text) for ps in passages])
+                        if PIPELINE:
+                            pipeline.put(batch, passages, vectors)
+                        else:
+                            write(batch, passages, vectors)
+            except IndexError_:
+                raise
+            except Exception as e:
+                if self.url and _is_connection_error(e):
+                    raise  # _guard names the lost server
+                self._recover()
+                raise IngestInterrupted(
+                    f"the ingest stopped after {count['done']} of {len(papers)} new or changed papers "
+                    f"({type(e).__name__}: {e}). "
+                    f"The {count['done']} finished papers are in the index, each whole, and the index is usable; "
+                    "run the same ingest again to add the rest (finished papers are not embedded again).",
+                    count["done"], len(papers)) from e
             if self.url:
                 self.snapshot = self._synced(self.snapshot)
         return count["passages"]
+
+    def _recover(self) -> None:
+        """After a failed batch in this process: drop what it half-wrote and re-read the view
+        from Chroma, so searches never see a paper whose passages are gone (best effort: the
+        next start does the same)."""
+        try:
+            self._clean_interrupted()
+            self.snapshot = self._synced(self.snapshot)
+        except Exception as e:  # noqa: BLE001 - the original error is the one to report
+            log.warning("could not tidy up after the failed ingest (%s); the next start will", e)
 
     def _write_papers(self, batch: list[Paper], passages: list[Passage], vectors: np.ndarray) -> None:
         from llama_index.core.schema import TextNode

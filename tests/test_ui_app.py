@@ -262,3 +262,20 @@ def test_paper_assistant_serve_launches_the_app(built_index, model_cache, tmp_pa
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_uploads_over_the_record_limit_are_refused_before_parsing(fresh_pa, tmp_path, monkeypatch):
+    import assistant.papers
+
+    app = WebApp(fresh_pa.using(max_records=3))
+    f = tmp_path / "many.jsonl"
+    f.write_text("\n".join(json.dumps({"title": f"Paper {i}", "abstract": "An abstract."}) for i in range(5)))
+
+    def no_parsing(*a, **k):
+        raise AssertionError("a line was parsed")
+
+    monkeypatch.setattr(assistant.papers.json, "loads", no_parsing)
+    before = len(fresh_pa.papers)
+    report, *rest = app.add_papers(str(f), progress=lambda *a, **k: None)
+    assert "5 records is over the limit of 3" in report and "Nothing was added" in report
+    assert len(fresh_pa.papers) == before

@@ -28,8 +28,8 @@ from typing import Any
 
 import gradio as gr
 
-from assistant import (Answer, CollectionError, IndexError, PaperAssistant, QuestionError, Settings,
-                       StoreUnavailable)
+from assistant import (Answer, CollectionError, IndexError, IngestInterrupted, PaperAssistant, QuestionError,
+                       Settings, StoreUnavailable)
 
 from . import render
 
@@ -287,6 +287,8 @@ class WebApp:
         try:
             report = self.pa.add_papers(path, progress=lambda done, total: progress((done, total), desc="Embedding papers",
                                                                                    unit="papers"))
+        except IngestInterrupted as e:  # the finished papers are in: show them
+            return (render.error_html(str(e)),) + self.collection_outputs()
         except (CollectionError, IndexError, StoreUnavailable) as e:
             return (render.error_html(f"{e} Nothing was added."),) + unchanged
         titles = {p.id: p.title for p in self.pa.papers}
