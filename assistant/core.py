@@ -228,6 +228,13 @@ class PaperAssistant:
             text, index = best.text, best.index
         return Hit(paper=paper, text=text, score=f.score, passage_index=index, signals=f.signals)
 
+    def as_retriever(self, k: int | None = None, paper_ids: Iterable[str] | None = None, gate: bool = True):
+        """This search as a LlamaIndex retriever (assistant/retriever.py): one node per paper,
+        nothing for a question the collection does not cover (unless gate=False)."""
+        from .retriever import PaperRetriever
+
+        return PaperRetriever(self, k=k, paper_ids=paper_ids, gate=gate)
+
     def search(self, question: str, k: int | None = None, history: list[Message] | None = None,
                paper_ids: Iterable[str] | None = None) -> list[Hit]:
         """The best papers for a question, best first, one Hit per paper."""

@@ -25,6 +25,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen | None, timeout: float = 20) -> None:
+    """Terminate, then kill if it does not exit in time (every server the tests start)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
 class LlamaServer:
     """`python -m llama_cpp.server` with the SmolLM2 GGUF, as a subprocess."""
 
@@ -57,13 +69,7 @@ class LlamaServer:
         raise RuntimeError(f"llama.cpp server did not start within {wait} s:\n{self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, 10)
 
 
 class DelayProxy:

@@ -236,3 +236,18 @@ def test_a_short_question_naming_a_method_is_answered(pa):
     assert ans.covered and ans.citations[0].paper.title.startswith("Zero-Shot Dense Video Captioning")
     assert "IoU loss" in ans.text
     assert not pa.ask("How does Sora generate long videos?").covered  # a name no paper mentions adds nothing
+
+
+def test_search_plugs_into_a_llamaindex_query_engine(pa):
+    from llama_index.core import get_response_synthesizer
+    from llama_index.core.llms import MockLLM
+    from llama_index.core.query_engine import RetrieverQueryEngine
+
+    synth = get_response_synthesizer(llm=MockLLM(max_tokens=8))  # a stand-in LLM: the retrieval is what is tested
+    engine = RetrieverQueryEngine(pa.as_retriever(k=3), response_synthesizer=synth)
+    nodes = engine.query("Which work aligns a frozen GPT-2 with CLIP to caption videos?").source_nodes
+    assert len(nodes) == 3 and nodes[0].metadata["title"].startswith("Zero-Shot Dense Video Captioning")
+    assert nodes[0].score >= nodes[1].score >= nodes[2].score
+    assert nodes[0].node.text in pa.paper(nodes[0].metadata["paper_id"]).abstract
+    assert pa.as_retriever().retrieve("How do I bake sourdough bread at home?") == []  # not covered: nothing
+    assert len(pa.as_retriever(k=2, gate=False).retrieve("How do I bake sourdough bread at home?")) == 2
