@@ -11,6 +11,7 @@ Both need the `eval` extra (pip install 'paper-assistant[eval]').
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -130,6 +131,7 @@ def bm25(papers: list[Paper], top_k: int = 10) -> Baseline:
                            f"{INSTALL_HINT}") from None
     from llama_index.core.node_parser import SentenceSplitter
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG into our eval output
     t = time.perf_counter()
     nodes = SentenceSplitter(chunk_size=4096).get_nodes_from_documents(_documents(papers))
     retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(top_k, len(nodes)))
