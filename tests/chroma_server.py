@@ -6,12 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from servers import free_port, stop_process
+from servers import free_port, stop_process, wait_until_up
 
 
 class ChromaServer:
@@ -28,18 +25,9 @@ class ChromaServer:
             self.proc = subprocess.Popen([str(exe), "run", "--path", str(self.path), "--host", "127.0.0.1",
                                           "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}; see {self.log}")
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"chroma run did not answer within {timeout:.0f} s; see {self.log}")
+        wait_until_up(self.proc, f"{self.url}/api/v2/heartbeat", timeout, "chroma run",
+                      lambda: self.log.read_text(errors="replace"), self.stop)
+        return self
 
     def stop(self) -> None:
         if self.proc is None:

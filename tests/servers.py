@@ -37,6 +37,36 @@ def stop_process(proc: subprocess.Popen | None, timeout: float = 20) -> None:
         proc.wait(timeout)
 
 
+def wait_until_up(proc: subprocess.Popen, url: str, timeout: float, name: str, output, stop) -> None:
+    """Poll `url` until it answers 200.  If the process exits first, or `timeout` passes
+    (then `stop()` is called), raise with the end of the server's `output()`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{output()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop()
+    raise RuntimeError(f"{name} did not answer on {url} within {timeout:.0f} s:\n{output()[-3000:]}")
+
+
+def closing_maker(factory):
+    """A fixture body: yields `make(...)` -> factory(...), and closes everything made."""
+    made = []
+
+    def make(*args, **kwargs):
+        made.append(factory(*args, **kwargs))
+        return made[-1]
+    yield make
+    for m in made:
+        m.close()
+
+
 class LlamaServer:
     """`python -m llama_cpp.server` with the SmolLM2 GGUF, as a subprocess."""
 
@@ -55,18 +85,9 @@ class LlamaServer:
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", "2048", "--model_alias", MODEL_ALIAS]
         self.proc = subprocess.Popen(cmd, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"llama.cpp server exited ({self.proc.returncode}):\n{self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/models", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"llama.cpp server did not start within {wait} s:\n{self.log.read_text()[-2000:]}")
+        wait_until_up(self.proc, self.url + "/models", wait, "llama.cpp server",
+                      lambda: self.log.read_text(errors="replace"), self.stop)
+        return self
 
     def stop(self) -> None:
         stop_process(self.proc, 10)

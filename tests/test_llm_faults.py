@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from servers import StubOpenAI, free_port, sse
+from servers import StubOpenAI, closing_maker, free_port, sse
 
 KEY = "sk-proj-FAKEKEY0123456789abcdefXYZ"
 Q = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
@@ -19,15 +19,7 @@ Q = "Which work aligns a frozen GPT-2 with CLIP to caption videos without traini
 
 @pytest.fixture
 def stub():
-    servers = []
-
-    def make(*script):
-        s = StubOpenAI(list(script))
-        servers.append(s)
-        return s
-    yield make
-    for s in servers:
-        s.close()
+    yield from closing_maker(lambda *script: StubOpenAI(list(script)))
 
 
 def ask(pa, url, **kw):

@@ -16,7 +16,7 @@ import pytest
 
 from assistant import Settings
 from assistant import llm as llms
-from servers import MODEL_ALIAS, DelayProxy, LlamaServer
+from servers import MODEL_ALIAS, DelayProxy, LlamaServer, closing_maker
 
 pytestmark = pytest.mark.slow
 
@@ -42,15 +42,7 @@ def own_server(tmp_path):
 
 @pytest.fixture
 def proxies():
-    made = []
-
-    def make(port, **delays):
-        p = DelayProxy(port, **delays)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.close()
+    yield from closing_maker(DelayProxy)
 
 
 def hosted(pa, url, **kw):

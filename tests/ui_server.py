@@ -6,12 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import free_port, stop_process
+from servers import free_port, stop_process, wait_until_up
 
 ROOT = Path(__file__).parent.parent
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -46,15 +44,5 @@ def start_app(built_index: Path, model_cache: Path, workdir: Path, timeout: floa
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = AppServer(f"http://127.0.0.1:{port}", proc, log, index)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited with {proc.returncode}:\n{server.output()[-3000:]}")
-        try:
-            with urllib.request.urlopen(server.url + "/config", timeout=2) as r:
-                if r.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.3)
-    server.stop()
-    raise RuntimeError(f"app.py did not answer on {server.url} within {timeout:.0f} s:\n{server.output()[-3000:]}")
+    wait_until_up(proc, server.url + "/config", timeout, "app.py", server.output, server.stop)
+    return server
