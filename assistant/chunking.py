@@ -24,13 +24,18 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     for m in _BOUNDARY.finditer(text):
         end = m.start() + len(m.group(0).rstrip())  # keep a closing quote/bracket with its sentence
         piece = text[start:end]
-        if _ABBREV.search(piece.rstrip("\"')]")) or len(piece.split()) < 3:
+        if ends_with_abbreviation(piece) or len(piece.split()) < 3:
             continue  # "e.g. CLIP", "et al. show", "Findings." -- not a real boundary
         spans.append((start, end))
         start = m.end()
     if start < len(text) and text[start:].strip():
         spans.append((start, len(text)))
     return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def ends_with_abbreviation(text: str) -> bool:
+    """'... e.g.', '... et al.', '... etc.': a full stop that does not end a sentence."""
+    return bool(_ABBREV.search(text.rstrip("\"')]")))
 
 
 def split_sentences(text: str) -> list[str]:

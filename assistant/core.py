@@ -15,7 +15,7 @@ from . import llm as llms
 from .embedding import MiniLMEmbedding
 from .keyword import tokenize
 from .papers import CollectionError, LoadResult, load_papers, normalize_record
-from .retrieve import Fused, condense, fuse, is_list_question, named_terms, relevance, term_coverage
+from .retrieve import Fused, condense, dense_query, fuse, is_list_question, named_terms, relevance, term_coverage
 from .settings import Settings
 from .store import Store
 from .types import Answer, Hit, IngestReport, Message, Paper, Rejection
@@ -173,7 +173,10 @@ class PaperAssistant:
         return " ".join(question.split())
 
     def retrieve(self, question: str, history: list[Message] | None = None, k: int | None = None,
-                 paper_ids: Iterable[str] | None = None, query: str | None = None) -> Retrieval:
+                 paper_ids: Iterable[str] | None = None, query: str | None = None, *,
+                 weights: dict[str, float] | None = None) -> Retrieval:
+        """Search with everything it produced.  `weights` overrides the fusion weights of the
+        three views (retrieve.WEIGHTS) for this call: bench/fusion_weights.py compares them."""
         question = self._check(question)
         self.store.maybe_sync()
         k = k or self.settings.top_k
@@ -191,7 +194,7 @@ class PaperAssistant:
 
         if not snap.papers or allowed == set():
             return Retrieval(query, [], [], 0.0, False, timings)
-        qvec = self.embedder.embed_query(query)
+        qvec = self.embedder.embed_query(dense_query(query))
         qtokens = tokenize(query)
         lap("embed")
         n = self.settings.candidates
@@ -204,7 +207,7 @@ class PaperAssistant:
         for d in dense:  # best first
             best_passage.setdefault(d.paper_id, d)
         fused = fuse({"passage": [(d.paper_id, d.similarity) for d in dense],
-                      "paper": dense_papers, "keyword": keyword})
+                      "paper": dense_papers, "keyword": keyword}, weights)
         fused = [f for f in fused if f.paper_id in snap.papers]  # skip passages of papers mid-ingest
         lap("fusion")
         hits = [self._hit(f, best_passage.get(f.paper_id), qtokens, snap) for f in fused[:k]]

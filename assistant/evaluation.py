@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import prompts
+from .chunking import ends_with_abbreviation
 from .keyword import tokenize
 from .papers import read_jsonl
 from .prompts import CLOSEST_PAPERS, EXTRACTIVE_INTRO, EXTRACTIVE_LIST_INTRO, NOT_COVERED
@@ -72,12 +73,27 @@ def claim_sentences(text: str) -> list[str]:
         line = re.sub(r"^(?:[-*]\s+|\d+[.)]\s+)", "", line.strip())  # bullets and numbering, not **bold**
         if not line or line in (EXTRACTIVE_INTRO, EXTRACTIVE_LIST_INTRO) or line.startswith(CLOSEST_PAPERS):
             continue
-        if re.fullmatch(r"\*\*.*\*\*\s*(\[\d+\])?:?", line):  # a bold title line
-            continue
-        for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])|(?<=\])\s+(?=[A-Z])", line):
+        # A bold paper title (on its own line, or heading a list item) names a paper; it
+        # states nothing, and a title's own "!" or "?" must not split the sentence after it.
+        line = re.sub(r"\*\*[^*]+\*\*\s*(\[\d+\])?:?\s*", "", line)
+        for s in _sentences(line):
             if len(re.findall(r"[A-Za-z]{3,}", s)) >= 4:
                 out.append(s)
     return out
+
+
+def _sentences(line: str) -> list[str]:
+    """Split at sentence ends and at a citation marker followed by a capital, but not after
+    an abbreviation: "etc. In" is not a boundary, as in the sentences answers are built from."""
+    parts, start = [], 0
+    for m in _CLAIM_BOUNDARY.finditer(line):
+        if not ends_with_abbreviation(line[start:m.start()]):
+            parts.append(line[start:m.start()])
+            start = m.end()
+    return parts + [line[start:]]
+
+
+_CLAIM_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z])|(?<=\])\s+(?=[A-Z])")
 
 
 def fully_cited(text: str, n_citations: int) -> bool:

@@ -74,6 +74,18 @@ def test_fully_cited_needs_a_valid_marker_on_every_claim():
     assert not fully_cited("", 0)  # no claims at all is not a cited answer
 
 
+def test_claims_split_where_answers_do():
+    # "etc. In" is not a sentence boundary for the answers (they quote it as one sentence with
+    # one marker), so it must not leave an uncited half here either.
+    bullet = "**MiniGPT-4** [1]\n- It writes poems, cooks from photos, etc. In tests it also describes images. [1]"
+    assert fully_cited(bullet, 1)
+    assert not fully_cited(bullet.replace("etc. In", "and more. In"), 1)  # a real boundary: half uncited
+    # A title's own "!" (inside **...**) does not split off an uncited fragment.
+    item = "1. **I Can't Believe There's No Images! Learning Visual Tasks** [1]: Captioners are trained on text only. [1]"
+    assert claim_sentences(item) == ["Captioners are trained on text only. [1]"]
+    assert fully_cited(item, 1)
+
+
 def test_claim_sentences_skip_intros_and_title_lines():
     claims = claim_sentences(EXTRACTIVE)
     assert len(claims) == 3

@@ -23,6 +23,10 @@ pytestmark = pytest.mark.slow
 KEY = "sk-test-LLAMASERVERKEY0123456789"
 Q1 = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
 FOLLOWUP = "What loss does it add?"
+# The happy path needs a question whose greedy 135M answer (hosted prompt, grammar on) passes
+# verification; which questions do depends on the model and on the passages it is shown, so
+# a retrieval change can move it (the other tests accept either outcome, explained).
+Q_VERIFIED = "Which work aligns a frozen GPT-2 with CLIP for zero-shot dense video captioning?"
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +87,7 @@ def test_streamed_cited_answer_through_a_real_llama_cpp_server(pa, llama_server,
     proxy = proxies(llama_server.port)
     view = hosted(pa, proxy.url)
     assert (view.backend, view.model) == ("openai", MODEL_ALIAS)
-    stream = view.stream(Q1)
+    stream = view.stream(Q_VERIFIED)
     arrivals = []
     for piece in stream:
         arrivals.append((time.perf_counter(), piece))
@@ -95,7 +99,7 @@ def test_streamed_cited_answer_through_a_real_llama_cpp_server(pa, llama_server,
     assert_verified(ans)
     sent = proxy.requests.decode("utf-8", "replace")
     assert '"grammar"' in sent and f"Bearer {KEY}" in sent  # the key goes to the server and nowhere else
-    assert "[1] " in sent and "Question: " + Q1 in sent
+    assert "[1] " in sent and "Question: " + Q_VERIFIED in sent
 
 
 def test_without_the_grammar_whatever_the_model_writes_is_verified(pa, llama_server):
@@ -119,11 +123,11 @@ def test_followup_is_condensed_and_the_conversation_reaches_the_model(pa, llama_
 
 def test_server_stopped_mid_conversation(pa, own_server):
     view = hosted(pa, own_server.url)
-    first = view.ask(Q1)
+    first = view.ask(Q_VERIFIED)
     assert first.backend == "openai"
     own_server.stop()
     t = time.perf_counter()
-    follow = view.ask(FOLLOWUP, history=[{"role": "user", "content": Q1}, {"role": "assistant", "content": first.text}])
+    follow = view.ask(FOLLOWUP, history=[{"role": "user", "content": Q_VERIFIED}, {"role": "assistant", "content": first.text}])
     assert time.perf_counter() - t < 10
     assert_fallback(follow, f"cannot reach the LLM server at {own_server.url}")
     assert follow.hits[0].paper.id == first.hits[0].paper.id  # retrieval still used the conversation

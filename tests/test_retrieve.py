@@ -5,7 +5,7 @@ import math
 import pytest
 
 from assistant.keyword import KeywordIndex, tokenize
-from assistant.retrieve import condense, fuse, is_list_question, needs_history, rrf, term_coverage, zscores
+from assistant.retrieve import condense, dense_query, fuse, is_list_question, needs_history, rrf, term_coverage, zscores
 
 
 def test_zscores_and_floor():
@@ -26,6 +26,17 @@ def test_fuse_combines_lists_and_penalises_missing_candidates():
     assert "passage" not in d.signals  # d was only found by keywords
     # weights matter: with keyword weighted up, b overtakes a
     assert fuse(lists, {"keyword": 20.0})[0].paper_id == "b"
+
+
+def test_dense_query_drops_the_request_framing_only():
+    assert dense_query("Which papers evaluate VLMs across many languages?") == "evaluate VLMs across many languages?"
+    assert dense_query("Is there a paper that aligns GPT-2 with CLIP?") == "aligns GPT-2 with CLIP?"
+    assert dense_query("Is there a benchmark for language priors?") == "benchmark for language priors?"
+    assert dense_query("I'm looking for a survey of VLMs") == "survey of VLMs"
+    # questions with no framing, or nothing left without it, are embedded as asked
+    assert dense_query("What loss does ZeroTA add?") == "What loss does ZeroTA add?"
+    assert dense_query("Which papers?") == "Which papers?"
+    assert dense_query("Can you find papers on CLIP") == "Can you find papers on CLIP"
 
 
 def test_fuse_keeps_each_papers_best_passage_score():
