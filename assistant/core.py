@@ -13,7 +13,7 @@ from . import answer as answers
 from . import generate
 from . import llm as llms
 from .embedding import MiniLMEmbedding
-from .keyword import tokenize
+from .keyword import specificity, tokenize
 from .papers import CollectionError, LoadResult, load_papers, normalize_record
 from .retrieve import Fused, condense, dense_query, fuse, is_list_question, named_terms, relevance, term_coverage
 from .settings import Settings
@@ -213,7 +213,8 @@ class PaperAssistant:
         hits = [self._hit(f, best_passage.get(f.paper_id), qtokens, snap) for f in fused[:k]]
         top_cos = max((d.similarity for d in dense), default=0.0)
         top_tokens = [set(tokenize(h.paper.title + " " + h.paper.abstract)) for h in hits[:3]]
-        coverage = max((term_coverage(qtokens, t, snap.keyword.idf) for t in top_tokens), default=0.0)
+        spec = specificity(query)
+        coverage = max((term_coverage(qtokens, t, snap.keyword.idf, spec) for t in top_tokens), default=0.0)
         rare = max(3, len(snap.papers) // 50)  # a name a few papers mention, not a field-wide acronym
         named = {t for w in named_terms(question) for t in tokenize(w) if snap.keyword.df(t) <= rare}
         rel = relevance(top_cos, coverage, any(named & t for t in top_tokens))

@@ -87,18 +87,23 @@ def rrf(lists: Iterable[list[str]], k: int = 60) -> list[tuple[str, float]]:
 
 # --- relevance gate -----------------------------------------------------------------------
 
-def term_coverage(query_tokens: list[str], doc_tokens: set[str], idf: Callable[[str], float]) -> float:
-    """IDF-weighted share of the query's terms that occur in the document (0..1).
+def term_coverage(query_tokens: list[str], doc_tokens: set[str], idf: Callable[[str], float],
+                  specificity: dict[str, float] | None = None) -> float:
+    """Weighted share of the query's terms that occur in the document (0..1).
 
-    A term no paper contains has the highest IDF, so a question about something the
-    collection never mentions ("watermarking", "R2R") scores low even when its generic
-    words ("image", "model") match everywhere.
+    A term weighs its IDF in the collection times its specificity in everyday English
+    (keyword.specificity; 1 when not given).  A term no paper contains has the highest IDF,
+    so a question about something the collection never mentions ("watermarking", "R2R")
+    scores low even when its generic words ("image", "model") match everywhere; but a
+    missing *common* word ("messy", "plain", "responds") is how people paraphrase, not a
+    sign the topic is missing, and weighs little.
     """
-    terms = set(query_tokens)
-    total = sum(idf(t) for t in terms)
+    spec = specificity or {}
+    weight = {t: idf(t) * spec.get(t, 1.0) for t in set(query_tokens)}
+    total = sum(weight.values())
     if total <= 0:
         return 0.0
-    return sum(idf(t) for t in terms if t in doc_tokens) / total
+    return sum(w for t, w in weight.items() if t in doc_tokens) / total
 
 
 NAMED_MATCH_BONUS = 0.3

@@ -47,7 +47,7 @@ class Settings:
     # --- retrieval ----------------------------------------------------------------------
     top_k: int = _f(10, "Papers returned by search (one hit per paper).", "ASSISTANT_TOP_K")
     candidates: int = _f(100, "Candidates each retriever (dense passages, dense papers, keyword) contributes to fusion.", "ASSISTANT_CANDIDATES")
-    min_relevance: float = _f(0.93, "Relevance gate: below this score (best passage similarity + query-term coverage + a bonus for a rare name the question shares with a top paper) the collection is taken not to cover the question.", "ASSISTANT_MIN_RELEVANCE")
+    min_relevance: float = _f(0.82, "Relevance gate: below this score (best passage similarity + coverage of the question's specific terms + a bonus for a rare name the question shares with a top paper) the collection is taken not to cover the question.", "ASSISTANT_MIN_RELEVANCE")
     answer_papers: int = _f(5, "Most papers an answer cites.", "ASSISTANT_ANSWER_PAPERS")
     # --- answers ------------------------------------------------------------------------
     backend: str = _f("auto", "Where answers come from: auto | extractive | openai | local. auto = openai when a key or base URL is set, local when ASSISTANT_GGUF is set, else extractive.", "ASSISTANT_BACKEND")

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from assistant.keyword import KeywordIndex, tokenize
+from assistant.keyword import MIN_SPECIFICITY, KeywordIndex, specificity, tokenize
 from assistant.retrieve import condense, dense_query, fuse, is_list_question, needs_history, rrf, term_coverage, zscores
 
 
@@ -61,6 +61,26 @@ def test_term_coverage_weights_rare_terms():
     assert 0 < cov < 0.5  # 'watermark' is in no paper: the highest-weighted term is missing
     assert term_coverage(tokenize("video captioning"), set(ki.tokens["p1"]), ki.idf) == 1.0
     assert term_coverage([], {"x"}, ki.idf) == 0.0
+
+
+def test_specificity_ranks_words_by_how_rare_they_are_in_everyday_english():
+    spec = specificity("Which papers show watermarking of messy images, ZeroTA?")
+    assert spec["watermark"] == spec["zerota"] == 1.0  # technical word; a name no dictionary has
+    assert spec["show"] == MIN_SPECIFICITY  # as common as words get
+    assert MIN_SPECIFICITY < spec["imag"] < spec["messi"] < 1.0
+    assert "paper" not in spec  # stopwords are not terms at all
+
+
+def test_term_coverage_forgives_missing_common_words_not_missing_specific_ones():
+    ki = KeywordIndex({"p1": tokenize("contrastive pretraining on noisy alt-text captions"),
+                       "p2": tokenize("image captioning benchmark"), "p3": tokenize("image retrieval benchmark")})
+    doc = set(ki.tokens["p1"])
+    paraphrase = "contrastive pretraining on big bad alt-text captions"  # 'big bad': the asker's 'noisy'
+    plain = term_coverage(tokenize(paraphrase), doc, ki.idf)
+    weighted = term_coverage(tokenize(paraphrase), doc, ki.idf, specificity(paraphrase))
+    assert plain < 0.7 < weighted
+    off_topic = "contrastive pretraining with watermarking on alt-text captions"  # the point of it, absent
+    assert term_coverage(tokenize(off_topic), doc, ki.idf, specificity(off_topic)) < weighted
 
 
 def test_keyword_index_top_and_filter():

@@ -1,0 +1,108 @@
+"""The relevance gate on every question set in examples/: refusals against false refusals.
+
+    python bench/gate.py                       # all four sets, the shipped gate and plain-IDF coverage
+    python bench/gate.py --index-dir /tmp/idx
+
+For each question the relevance score of a retrieval (what `min_relevance` is compared
+with) is computed twice: as shipped, where query terms weigh IDF x specificity in everyday
+English (keyword.specificity), and with plain IDF weights (specificity off) -- the gate
+before that change.  For each, it prints the ROC AUC (how often an answerable question
+scores above an out-of-collection one) and, over a range of thresholds, the refusal rate
+on "none" questions and the false-refusal rate on the rest, per set and pooled; then the
+threshold that maximises refusal minus false refusal on the pooled sets, and the same
+choice made on three sets and applied to the fourth.  Results go to bench/results/gate.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+import assistant.core as core  # noqa: E402
+from assistant import PaperAssistant, Settings  # noqa: E402
+from assistant.evaluation import load_questions  # noqa: E402
+from assistant.keyword import specificity  # noqa: E402
+
+SETS = ["examples/dev_questions.jsonl", "examples/extra_questions.jsonl",
+        "examples/paraphrased_questions.jsonl", "examples/vague_questions.jsonl"]
+THRESHOLDS = [round(0.70 + 0.01 * i, 2) for i in range(41)]
+
+
+def rates(rows: list[tuple[str, bool, float]], tau: float) -> tuple[float | None, float | None]:
+    """(refusal rate on 'none', false-refusal rate on the rest) at threshold tau."""
+    neg = [r for _, answerable, r in rows if not answerable]
+    pos = [r for _, answerable, r in rows if answerable]
+    refusal = statistics.mean(r < tau for r in neg) if neg else None
+    false_refusal = statistics.mean(r < tau for r in pos) if pos else None
+    return refusal, false_refusal
+
+
+def auc(rows: list[tuple[str, bool, float]]) -> float:
+    neg = [r for _, a, r in rows if not a]
+    pos = [r for _, a, r in rows if a]
+    return statistics.mean((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+
+
+def best_threshold(rows: list[tuple[str, bool, float]]) -> float:
+    """Youden's J: the threshold with the largest refusal minus false refusal (ties: the lowest)."""
+    def j(t: float) -> float:
+        ref, fr = rates(rows, t)
+        return (ref or 0.0) - (fr or 0.0)
+    return max(THRESHOLDS, key=lambda t: (round(j(t), 9), -t))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sets", nargs="+", default=[str(ROOT / s) for s in SETS])
+    ap.add_argument("--index-dir", default=None, help="index of the bundled collection (default: the project's)")
+    ap.add_argument("--out", default=str(HERE / "results" / "gate.json"))
+    args = ap.parse_args()
+    pa = PaperAssistant(Settings.load(**({"index_dir": args.index_dir} if args.index_dir else {})))
+    sets = {Path(s).stem.replace("_questions", ""): load_questions(s) for s in args.sets}
+    shipped = pa.settings.min_relevance
+    out: dict = {"questions": {n: len(q) for n, q in sets.items()}, "shipped_threshold": shipped, "gates": {}}
+    for gate, spec in (("shipped (IDF x specificity)", specificity), ("plain IDF", lambda text: {})):
+        core.specificity = spec  # the only difference between the two rows: how query terms weigh
+        rows = [(name, q["type"] != "none", pa.retrieve(q["question"], history=q["history"] or None).relevance)
+                for name, qs in sets.items() for q in qs]
+        core.specificity = specificity
+        names = list(sets) + ["all"]
+
+        def subset(n: str) -> list:
+            return rows if n == "all" else [r for r in rows if r[0] == n]
+
+        table = {str(t): {n: rates(subset(n), t) for n in names} for t in THRESHOLDS}
+        pooled_best = best_threshold(rows)
+        held_out = {}
+        for n in sets:
+            t = best_threshold([r for r in rows if r[0] != n])
+            held_out[n] = {"threshold": t, "refusal/false_refusal": rates(subset(n), t)}
+        out["gates"][gate] = {"auc": {n: auc(subset(n)) for n in names if any(not a for _, a, _ in subset(n))},
+                              "rates": table, "best_threshold_pooled": pooled_best, "leave_one_set_out": held_out}
+        print(f"\n{gate}: AUC pooled {auc(rows):.3f}; best threshold on all sets {pooled_best:.2f}")
+        print(f"{'threshold':>9s}" + "".join(f"{n[:11]:>16s}" for n in names) + "      (refusal / false refusal)")
+        for t in THRESHOLDS[::2] + ([shipped] if shipped not in THRESHOLDS[::2] else []):
+            cells = "".join(f"{_pct(table[str(t)][n][0]):>8s}{_pct(table[str(t)][n][1]):>8s}" for n in names)
+            print(f"{t:9.2f}{cells}" + ("   <- shipped" if t == shipped else ""))
+        for n, v in held_out.items():
+            ref, fr = v["refusal/false_refusal"]
+            print(f"  threshold chosen without {n}: {v['threshold']:.2f} -> on {n}: refusal {_pct(ref)}, "
+                  f"false refusal {_pct(fr)}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+if __name__ == "__main__":
+    main()
