@@ -255,3 +255,21 @@ def test_search_plugs_into_a_llamaindex_query_engine(pa):
     assert nodes[0].node.text in pa.paper(nodes[0].metadata["paper_id"]).abstract
     assert pa.as_retriever().retrieve("How do I bake sourdough bread at home?") == []  # not covered: nothing
     assert len(pa.as_retriever(k=2, gate=False).retrieve("How do I bake sourdough bread at home?")) == 2
+
+
+def test_dense_search_is_wide_enough_to_be_repeatable(fresh_pa):
+    """The HNSW search breadth is set on new collections and raised on old ones: with Chroma's
+    default (= the candidates asked for) the tail of a candidate list changed between
+    processes, and with it fused scores (store.EF_SEARCH)."""
+    from assistant.store import EF_SEARCH
+
+    def ef(pa):
+        return [c.configuration_json["hnsw"]["ef_search"] for c in (pa.store._passages, pa.store._papers_col)]
+
+    assert ef(fresh_pa) == [EF_SEARCH, EF_SEARCH]
+    for c in (fresh_pa.store._passages, fresh_pa.store._papers_col):
+        c.modify(configuration={"hnsw": {"ef_search": 100}})  # as an index from before the setting
+    reopened = PaperAssistant(fresh_pa.settings)
+    assert ef(reopened) == [EF_SEARCH, EF_SEARCH]
+    q = "zero-shot dense video captioning with a frozen language model"
+    assert [h.paper.id for h in reopened.search(q)] == [h.paper.id for h in fresh_pa.search(q)]
