@@ -14,7 +14,6 @@ differ only in fusion.  Results go to bench/results/fusion_weights.json.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import statistics
@@ -24,14 +23,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 import assistant.core as core  # noqa: E402
-from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant.evaluation import load_questions, recall_at, reciprocal_rank, relevant_ids, title_index  # noqa: E402
+from assistant import PaperAssistant  # noqa: E402
+from question_sets import setup  # noqa: E402
+from assistant.evaluation import recall_at, reciprocal_rank, relevant_ids, title_index  # noqa: E402
 from assistant.retrieve import WEIGHTS, dense_query  # noqa: E402
 
-SETS = ["examples/dev_questions.jsonl", "examples/extra_questions.jsonl",
-        "examples/paraphrased_questions.jsonl", "examples/vague_questions.jsonl"]
 GRID = {"passage": [1.0], "paper": [0.5, 1.0, 1.5], "keyword": [1.0, 1.5, 2.0, 3.0]}
 
 
@@ -56,14 +55,7 @@ def score(pa: PaperAssistant, sets: dict[str, list[dict]], weights: dict[str, fl
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", nargs="+", default=[str(ROOT / s) for s in SETS])
-    ap.add_argument("--index-dir", default=None, help="index of the bundled collection (default: the project's)")
-    ap.add_argument("--out", default=str(HERE / "results" / "fusion_weights.json"))
-    args = ap.parse_args()
-    overrides = {"index_dir": args.index_dir} if args.index_dir else {}
-    pa = PaperAssistant(Settings.load(**overrides))
-    sets = {Path(s).stem.replace("_questions", ""): load_questions(s) for s in args.sets}
+    args, pa, sets = setup(__doc__, "fusion_weights.json")
     rows = []
     for framing in (False, True):
         # The framing ablation swaps the query-text function the assistant calls; nothing else.

@@ -15,7 +15,6 @@ choice made on three sets and applied to the fourth.  Results go to bench/result
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -24,14 +23,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 import assistant.core as core  # noqa: E402
-from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant.evaluation import load_questions  # noqa: E402
+from question_sets import setup  # noqa: E402
 from assistant.keyword import specificity  # noqa: E402
 
-SETS = ["examples/dev_questions.jsonl", "examples/extra_questions.jsonl",
-        "examples/paraphrased_questions.jsonl", "examples/vague_questions.jsonl"]
 THRESHOLDS = [round(0.70 + 0.01 * i, 2) for i in range(41)]
 
 
@@ -59,13 +56,7 @@ def best_threshold(rows: list[tuple[str, bool, float]]) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", nargs="+", default=[str(ROOT / s) for s in SETS])
-    ap.add_argument("--index-dir", default=None, help="index of the bundled collection (default: the project's)")
-    ap.add_argument("--out", default=str(HERE / "results" / "gate.json"))
-    args = ap.parse_args()
-    pa = PaperAssistant(Settings.load(**({"index_dir": args.index_dir} if args.index_dir else {})))
-    sets = {Path(s).stem.replace("_questions", ""): load_questions(s) for s in args.sets}
+    args, pa, sets = setup(__doc__, "gate.json")
     shipped = pa.settings.min_relevance
     out: dict = {"questions": {n: len(q) for n, q in sets.items()}, "shipped_threshold": shipped, "gates": {}}
     for gate, spec in (("shipped (IDF x specificity)", specificity), ("plain IDF", lambda text: {})):

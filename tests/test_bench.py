@@ -1,7 +1,9 @@
-"""bench/bench.py runs end to end and writes consistent figures (a smoke run, not a timed
-test: no figure here is compared with a speed target)."""
+"""The bench/ scripts run end to end and write consistent figures: bench.py as a smoke run
+(not a timed test: no figure here is compared with a speed target), gate.py and
+fusion_weights.py on the bundled index."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,3 +37,51 @@ def test_bench_quick_run_writes_figures_and_plot(built_index, model_cache, tmp_p
     assert set(stages) == {"embed", "dense", "keyword", "fusion", "gate", "answer"}
     assert stages["embed"]["p50"] > 0 and stages["dense"]["p50"] > 0
     assert (tmp_path / "stages.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+EXAMPLES = BENCH.parent.parent / "examples"
+
+
+@pytest.fixture
+def index_copy(built_index, model_cache, tmp_path, monkeypatch):
+    """A copy of the bundled index for a script's own process (an embedded Chroma is not
+    shared between processes), using the session's exported model."""
+    d = tmp_path / "index"
+    shutil.copytree(built_index, d)
+    monkeypatch.setenv("ASSISTANT_MODEL_CACHE", str(model_cache))
+    return d
+
+
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
+    p = subprocess.run([sys.executable, str(BENCH.parent / name), *args], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p
+
+
+def test_gate_bench_compares_the_two_weightings_on_a_question_set(index_copy, tmp_path):
+    out = tmp_path / "gate.json"
+    p = run_script("gate.py", "--sets", str(EXAMPLES / "dev_questions.jsonl"), str(EXAMPLES / "vague_questions.jsonl"),
+                   "--index-dir", str(index_copy), "--out", str(out))
+    data = json.loads(out.read_text())
+    assert data["questions"] == {"dev": 60, "vague": 60}
+    shipped, plain = data["gates"]["shipped (IDF x specificity)"], data["gates"]["plain IDF"]
+    for gate in (shipped, plain):
+        for row in gate["rates"].values():  # refusal / false refusal, per set and pooled, as shares
+            assert all(v is None or 0 <= v <= 1 for pair in row.values() for v in pair)
+        lowest, highest = gate["rates"]["0.7"]["all"], gate["rates"]["1.1"]["all"]
+        assert lowest[0] <= highest[0] and lowest[1] <= highest[1]  # a higher threshold refuses more of both
+        assert set(gate["leave_one_set_out"]) == {"dev", "vague"}
+    assert shipped["auc"]["all"] > plain["auc"]["all"]  # what the specificity weighting is for
+    assert f"{data['shipped_threshold']:.2f}" in p.stdout and "<- shipped" in p.stdout
+
+
+def test_fusion_bench_scores_every_setting_and_marks_the_shipped_one(index_copy, tmp_path):
+    out = tmp_path / "fusion.json"
+    p = run_script("fusion_weights.py", "--sets", str(EXAMPLES / "dev_questions.jsonl"), "--index-dir", str(index_copy),
+                   "--out", str(out))
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 2 * 3 * 4 and sum(r["shipped"] for r in rows) == 1
+    shipped = next(r for r in rows if r["shipped"])["scores"]["dev"]
+    assert shipped["r1"] >= 0.95 and shipped["multi_r10"] >= 0.95  # the dev targets, as in test_quality
+    assert len({json.dumps(r["scores"]) for r in rows}) > 1  # the settings change the rankings
+    assert "<- shipped" in p.stdout
