@@ -37,6 +37,16 @@ def pa(built_index, model_cache) -> PaperAssistant:
     return PaperAssistant(Settings.load(env={}, index_dir=str(built_index), model_cache=str(model_cache)))
 
 
+@pytest.fixture(scope="module")
+def server(built_index, model_cache, tmp_path_factory, request):
+    """`python app.py` over a private copy of the bundled index, one per test module."""
+    from ui_server import start_app
+
+    s = start_app(built_index, model_cache, tmp_path_factory.mktemp(request.module.__name__))
+    yield s
+    s.stop()
+
+
 @pytest.fixture
 def fresh_pa(built_index, model_cache, tmp_path):
     """A private copy of the bundled index, safe to change."""

@@ -18,7 +18,7 @@ from assistant import AnswerStream, PaperAssistant, Settings
 from assistant.prompts import NOT_COVERED
 from ui import SessionSettings, build_app, open_assistant
 from ui.app import ANSWER_CONCURRENCY, WebApp
-from ui_server import ROOT, free_port, start_app
+from ui_server import ROOT, free_port
 
 GPT2 = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
 ZEROTA = "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"
@@ -32,13 +32,6 @@ BREAD = [
      "abstract": "Rye breads with over 70% rye flour need acidification. We measure loaf volume across ten rye ratios."},
     {"id": "bread-3", "title": "A record without an abstract"},
 ]
-
-
-@pytest.fixture(scope="module")
-def server(built_index, model_cache, tmp_path_factory):
-    s = start_app(built_index, model_cache, tmp_path_factory.mktemp("ui-app"))
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.prompts import NOT_COVERED
-from ui_server import BROWSER_FLAGS, CHROMIUM, start_app
+from ui_server import BROWSER_FLAGS, CHROMIUM
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -39,13 +39,6 @@ EVIL_ABSTRACT = ('We watermark generated images with invisible signals. <img src
                  "<script>window.__xss=4</script> The watermark survives JPEG compression ${window.__xss=5} "
                  "{{constructor.constructor('window.__xss=6')()}} and [a link](javascript:window.__xss=7). "
                  "Detection accuracy reaches 99% on Stable Diffusion outputs.")
-
-
-@pytest.fixture(scope="module")
-def server(built_index, model_cache, tmp_path_factory):
-    s = start_app(built_index, model_cache, tmp_path_factory.mktemp("ui-browser"))
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")

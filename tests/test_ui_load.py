@@ -19,16 +19,8 @@ from gradio_client import Client
 
 from assistant.prompts import NOT_COVERED
 from conftest import DEV
-from ui_server import start_app
 
 SESSIONS = 20
-
-
-@pytest.fixture(scope="module")
-def server(built_index, model_cache, tmp_path_factory):
-    s = start_app(built_index, model_cache, tmp_path_factory.mktemp("ui-load"))
-    yield s
-    s.stop()
 
 
 def cited_titles(markdown: str) -> list[str]:
