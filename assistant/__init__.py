@@ -9,18 +9,29 @@ The whole public API::
     pa.stream("...")                -> iterable of text pieces; .answer at the end
     pa.add_papers("papers.jsonl")   -> IngestReport
     evaluate(pa, "questions.jsonl", compare=True) -> EvalReport (print it, or .to_dict())
+
+`evaluate` and `EvalReport` live in the `assistant.evaluation` subpackage, loaded on first use.
 """
 
-from .core import AnswerStream, PaperAssistant, QuestionError, Retrieval
-from .eval_report import EvalReport, evaluate
+from typing import Any
+
+from .core import AnswerStream, PaperAssistant, PaperNotFound, QuestionError, Retrieval
+from .index import IndexError_ as IndexError, IngestInterrupted, StoreUnavailable
 from .papers import CollectionError, load_papers
 from .settings import Settings
-from .store import IndexError_ as IndexError, IngestInterrupted, StoreUnavailable
 from .types import Answer, Citation, Hit, IngestReport, Paper, Passage, Rejection
 
 __all__ = [
     "PaperAssistant", "Settings", "Answer", "AnswerStream", "Citation", "Hit", "IngestReport", "Paper", "Passage",
-    "Rejection", "Retrieval", "CollectionError", "QuestionError", "IndexError", "IngestInterrupted",
+    "Rejection", "Retrieval", "CollectionError", "QuestionError", "PaperNotFound", "IndexError", "IngestInterrupted",
     "StoreUnavailable", "load_papers", "evaluate", "EvalReport",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("evaluate", "EvalReport"):
+        from . import evaluation
+
+        return getattr(evaluation, name)
+    raise AttributeError(f"module 'assistant' has no attribute {name!r}")

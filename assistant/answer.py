@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import prompts
-from .chunking import sentence_spans
-from .keyword import tokenize
+from .text import md_quote, md_title, sentence_spans, tokenize
 from .types import Citation, Hit
 
 _CONTRIBUTION = re.compile(r"\b(we (propose|introduce|present|develop|design|release|find|show)|this paper|in this (paper|work))\b", re.I)
@@ -87,11 +86,11 @@ def extractive(plan: Plan, query_tokens: list[str], idf: Callable[[str], float],
         spans = pick_sentences(abstract, query_tokens, idf, passage_span(hit), n, context_tokens)
         quote = abstract[spans[0][0]:spans[-1][1]]
         citations.append(Citation(number=number, paper=hit.paper, quote=quote, spans=spans))
-        sentences = [f"{quote_md(abstract[s:e].strip())} [{number}]" for s, e in spans]
+        sentences = [f"{md_quote(abstract[s:e].strip())} [{number}]" for s, e in spans]
         if plan.list_question:
-            blocks.append(f"{number}. **{title_md(hit.paper.title)}** [{number}]: " + " ".join(sentences))
+            blocks.append(f"{number}. **{md_title(hit.paper.title)}** [{number}]: " + " ".join(sentences))
         else:
-            blocks.append(f"**{title_md(hit.paper.title)}** [{number}]\n" + "\n".join(f"- {x}" for x in sentences))
+            blocks.append(f"**{md_title(hit.paper.title)}** [{number}]\n" + "\n".join(f"- {x}" for x in sentences))
     intro = prompts.EXTRACTIVE_LIST_INTRO if plan.list_question else prompts.EXTRACTIVE_INTRO
     return intro + "\n\n" + "\n\n".join(blocks), citations
 
@@ -99,20 +98,5 @@ def extractive(plan: Plan, query_tokens: list[str], idf: Callable[[str], float],
 def not_covered(closest: list[Hit], detail: str = prompts.NOT_COVERED_DETAIL) -> str:
     text = f"{prompts.NOT_COVERED} {detail}"
     if closest:
-        text += "\n\n" + prompts.CLOSEST_PAPERS + " " + "; ".join(f"*{title_md(h.paper.title)}*" for h in closest[:3])
+        text += "\n\n" + prompts.CLOSEST_PAPERS + " " + "; ".join(f"*{md_title(h.paper.title)}*" for h in closest[:3])
     return text
-
-
-def title_md(text: str) -> str:
-    """Escape Markdown emphasis/link characters in paper text (it is data, not markup)."""
-    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", text)
-
-
-def quote_md(text: str) -> str:
-    """Escape what could turn quoted abstract text into markup: links and citation-like
-    brackets, HTML tags, code spans, and the backslashes of LaTeX leftovers (\\ours)."""
-    return re.sub(r"([\\`\[\]<>])", r"\\\1", text)
-
-
-def unescape_md(text: str) -> str:
-    return re.sub(r"\\([\\`*_\[\]<>])", r"\1", text)

@@ -1,7 +1,7 @@
 """Sentences and passages.
 
-An abstract is split into sentences (with character offsets, so a quote can always be
-found in its abstract), and consecutive sentences are grouped into passages of about
+An abstract is split into sentences (text.sentence_spans: character offsets, so a quote
+can always be found in its abstract), and consecutive sentences are grouped into passages of about
 `chunk_words` words.  Passages never split a sentence and never overlap: overlap would
 only re-embed the same words.  What gets embedded is the passage with its paper's title
 in front, so a passage keeps its context ("...we propose X" knows what X is about).
@@ -9,37 +9,8 @@ in front, so a passage keeps its context ("...we propose X" knows what X is abou
 
 from __future__ import annotations
 
-import re
-
+from .text import sentence_spans
 from .types import Paper, Passage
-
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
-_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Eqs|Sec|No|approx|resp|Dr|Mr|Ms|Prof|St|Inc|Ltd|viz|al)\.|\b[A-Z]\.)$")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the sentences of `text`."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _BOUNDARY.finditer(text):
-        end = m.start() + len(m.group(0).rstrip())  # keep a closing quote/bracket with its sentence
-        piece = text[start:end]
-        if ends_with_abbreviation(piece) or len(piece.split()) < 3:
-            continue  # "e.g. CLIP", "et al. show", "Findings." -- not a real boundary
-        spans.append((start, end))
-        start = m.end()
-    if start < len(text) and text[start:].strip():
-        spans.append((start, len(text)))
-    return [(s, e) for s, e in spans if text[s:e].strip()]
-
-
-def ends_with_abbreviation(text: str) -> bool:
-    """'... e.g.', '... et al.', '... etc.': a full stop that does not end a sentence."""
-    return bool(_ABBREV.search(text.rstrip("\"')]")))
-
-
-def split_sentences(text: str) -> list[str]:
-    return [text[s:e] for s, e in sentence_spans(text)]
 
 
 def chunk_paper(paper: Paper, chunk_words: int) -> list[Passage]:

@@ -21,12 +21,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from . import prompts
+from .text import MODEL_MARKER, PARTIAL_MARKER
 
-_MARKER = re.compile(
-    r"\[\s*(?:(?:passage|source|doc|document|ref|reference)s?\s*)?"
-    r"(\d{1,3}(?:\s*(?:,|;|-|–|and)\s*\d{1,3})*)\s*\]", re.I)
-_MAYBE_MARKER = re.compile(r"\[[\w\s,;\-–]{0,24}", re.I)  # what an unfinished marker can look like
-_ANY_MARKER = re.compile(r"\s*\[\s*\d{1,3}(?:\s*[,;\-–]\s*\d{1,3})*\s*\]")
 _PUNCT = ".,;:!?)"
 # Brackets that are not citations and angle brackets are escaped (as in extractive
 # answers): text a model copied from a paper cannot become a link, a tag or a marker.
@@ -75,7 +71,7 @@ class CitationFilter:
                 if ch == "]":
                     out.append(self._marker(self._buf))
                     self._buf = ""
-                elif not _MAYBE_MARKER.fullmatch(self._buf):
+                elif not PARTIAL_MARKER.fullmatch(self._buf):
                     text, self._buf = self._buf[:-1], ""
                     out.append(self._text(text))
                     out.append(self.feed(ch))  # the character that broke it may start a marker
@@ -110,7 +106,7 @@ class CitationFilter:
         return "".join(out)
 
     def _marker(self, raw: str) -> str:
-        m = _MARKER.fullmatch(raw)
+        m = MODEL_MARKER.fullmatch(raw)
         if not m:  # "[CLS]", "[a]": ordinary text in brackets
             return self._text(raw)
         numbers = list(dict.fromkeys(_numbers(m.group(1))))
@@ -189,8 +185,3 @@ def says_not_covered(text: str) -> bool:
     norm = " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
     phrase = " ".join(re.sub(r"[^a-z0-9]+", " ", prompts.NOT_COVERED.lower()).split())
     return phrase in norm
-
-
-def strip_markers(text: str) -> str:
-    """Text without [n] markers (for earlier answers passed back as conversation)."""
-    return _ANY_MARKER.sub("", text)

@@ -7,12 +7,13 @@ import json
 import logging
 import os
 import sys
-import time
 from typing import Any
 
 import assistant as pa_lib
-from assistant.baselines import MissingExtra
+from assistant.embedding import EmbeddingError
 from assistant.prompts import FALLBACK_NOTE
+from assistant.settings import SettingsError
+from assistant.types import reference_line
 
 # The ONNX runtime and tokenizers print to stderr unless told not to; a CLI should be quiet.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -27,7 +28,7 @@ def _settings(args) -> "pa_lib.Settings":
     for item in args.set or []:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+            raise SettingsError(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key.strip()] = value
     return pa_lib.Settings.load(config_file=args.config, **overrides)
 
@@ -48,30 +49,24 @@ def _print_answer(ans: "pa_lib.Answer", streamed: bool = False) -> None:
     if ans.citations:
         print("\nReferences")
         for c in ans.citations:
-            line = f"  [{c.number}] {c.paper.title}"
-            if c.paper.url:
-                line += f"  {c.paper.url}"
-            if c.paper.code_url:
-                line += f"  (code: {c.paper.code_url})"
-            print(line)
+            print("  " + reference_line(c))
 
 
-def progress_bar(stream=None, width: int = 28):
-    """A one-line progress bar with rate and time left, redrawn in place (for a terminal)."""
-    stream = stream or sys.stderr
-    start, first = time.monotonic(), None
+def progress_bar(unit: str = "papers"):
+    """A progress callback (done, total) drawing a tqdm bar on stderr; call it with done == total to finish."""
+    from tqdm import tqdm
+
+    bar = None
 
     def show(done: int, total: int) -> None:
-        nonlocal first
+        nonlocal bar
         if total <= 0:
             return
-        first = done if first is None else first  # papers already there do not count towards the rate
-        elapsed = time.monotonic() - start
-        rate = (done - first) / elapsed if elapsed > 0 and done > first else 0.0
-        left = f"{(total - done) / rate:4.0f}s left" if rate and done < total else f"{elapsed:4.0f}s"
-        filled = width * done // total
-        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} papers  {rate:5.1f}/s  {left}",
-              end="" if done < total else "\n", file=stream, flush=True)
+        if bar is None:
+            bar = tqdm(total=total, initial=done, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
 
     return show
 
@@ -103,7 +98,7 @@ def cmd_search(args) -> int:
 
 def cmd_ask(args) -> int:
     pa = _assistant(args)
-    history = json.loads(args.history) if args.history else None
+    history = _history(args.history)
     if args.json:
         _print_json(pa.ask(args.question, history=history).to_dict())
         return 0
@@ -113,6 +108,18 @@ def cmd_ask(args) -> int:
     print()
     _print_answer(stream.answer, streamed=True)
     return 0
+
+
+def _history(text: str | None) -> list[dict] | None:
+    if not text:
+        return None
+    try:
+        history = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--history is not valid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
+        raise UsageError('--history must be a JSON list of {"role": ..., "content": ...} objects')
+    return history
 
 
 def cmd_chat(args) -> int:
@@ -196,14 +203,20 @@ def cmd_serve(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from assistant.evaluation.baselines import MissingExtra
+    from assistant.evaluation.questions import QuestionSetError
+
     pa = _assistant(args)
 
     def progress(system: str, done: int, total: int) -> None:
         if sys.stderr.isatty():
             print(f"\r{system}: {done}/{total} questions", end="" if done < total else "\n", file=sys.stderr)
 
-    report = pa_lib.evaluate(pa, args.questions, compare=args.compare or False,
-                             grade=False if args.no_grade else None, k=args.k, progress=progress)
+    try:
+        report = pa_lib.evaluate(pa, args.questions, compare=args.compare or False,
+                                 grade=False if args.no_grade else None, k=args.k, progress=progress)
+    except (MissingExtra, QuestionSetError) as e:
+        raise UsageError(str(e)) from None
     print(report.table())
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
@@ -290,11 +303,20 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
         return args.func(args)
-    except (pa_lib.CollectionError, pa_lib.QuestionError, pa_lib.IndexError, pa_lib.StoreUnavailable, ValueError,
-            KeyError, FileNotFoundError, MissingExtra) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"error: {msg}", file=sys.stderr)
+    except USER_ERRORS as e:  # what the user can fix: one line (and the traceback with -v)
+        if args.verbose:
+            logging.getLogger(__name__).exception("details")
+        print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+class UsageError(Exception):
+    """A command-line argument that cannot be used; the message says why."""
+
+
+# Errors a user can act on.  Anything else is a bug and ends with its traceback.
+USER_ERRORS = (pa_lib.CollectionError, pa_lib.QuestionError, pa_lib.IndexError, SettingsError, EmbeddingError,
+               UsageError, pa_lib.PaperNotFound)
 
 
 if __name__ == "__main__":

@@ -5,19 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from . import answer as answers
-from . import generate
+from . import embedding, generate, search
 from . import llm as llms
-from .embedding import MiniLMEmbedding
-from .keyword import specificity, tokenize
+from .index import IndexError_, Store
 from .papers import CollectionError, LoadResult, load_papers, normalize_record
-from .retrieve import Fused, condense, dense_query, fuse, is_list_question, named_terms, relevance, term_coverage
-from .settings import Settings
-from .store import Store
+from .retrieve import condense, is_list_question
+from .search import Retrieval
+from .settings import Settings, SettingsError
+from .text import tokenize
 from .types import Answer, Hit, IngestReport, Message, Paper, Rejection
 
 log = logging.getLogger(__name__)
@@ -27,16 +26,11 @@ class QuestionError(ValueError):
     """The question cannot be answered as asked (empty, too long)."""
 
 
-@dataclass
-class Retrieval:
-    """Everything one retrieval produced (hits are the top-k, fused over all candidates)."""
+class PaperNotFound(KeyError):
+    """No paper has this id in the collection."""
 
-    query: str
-    query_tokens: list[str]
-    hits: list[Hit]
-    relevance: float
-    covered: bool
-    timings: dict[str, float] = field(default_factory=dict)
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "no such paper"
 
 
 class AnswerStream:
@@ -62,11 +56,9 @@ class PaperAssistant:
 
     def __init__(self, settings: Settings | None = None, *, allow_broken_index: bool = False, **overrides: Any):
         self.settings = settings.with_(**overrides) if settings and overrides else (settings or Settings.load(**overrides))
-        cache = Path(self.settings.model_cache or Path(self.settings.index_dir) / "_models")
-        self.embedder = MiniLMEmbedding(cache_dir=cache, batch_size=self.settings.embed_batch)
+        self.embedder = embedding.create(self.settings)
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
-        self.last_answer: Answer | None = None
-        self._lock = threading.Lock()
+        self._last = threading.local()
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
         if not self.store.problem and not self.store.snapshot.papers and self.settings.collection:
             report = self.add_papers(self.settings.collection)
@@ -76,17 +68,28 @@ class PaperAssistant:
         """A view with other answer settings (backend, model, key, top_k...) that shares this
         assistant's index and embedding model: the web UI uses one per session, so a key
         typed into one browser never reaches another.  Settings that shape the index
-        (embed_model, chunk_words, index_dir, chroma_url) cannot change here."""
+        (embed_model, chunk_words, index_dir, chroma_url) cannot change here.
+
+        A key goes only where its owner sent it: a view that changes `base_url` keeps this
+        assistant's API key only if it is given again (`api_key=`); otherwise it has none."""
         fixed = {"embed_model", "chunk_words", "index_dir", "chroma_url", "model_cache", "collection"}
         bad = sorted(fixed & set(changes))
         if bad:
-            raise ValueError(f"{', '.join(bad)} shape the index; open another PaperAssistant for them")
+            raise SettingsError(f"{', '.join(bad)} shape the index; open another PaperAssistant for them")
+        if "base_url" in changes and "api_key" not in changes and changes["base_url"] != self.settings.base_url:
+            changes = {**changes, "api_key": ""}
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
         view.settings = self.settings.with_(**changes)
-        view.last_answer = None
+        view._last = threading.local()
         view._llm_for = None  # the view's own backend: its key stays with it
         return view
+
+    @property
+    def last_answer(self) -> Answer | None:
+        """The last answer this assistant gave in the calling thread (each web-app worker,
+        and each view, has its own)."""
+        return getattr(self._last, "answer", None)
 
     # -- collection ---------------------------------------------------------------------------
     @property
@@ -99,7 +102,7 @@ class PaperAssistant:
         try:
             return self.store.snapshot.papers[paper_id]
         except KeyError:
-            raise KeyError(f"no paper with id {paper_id!r} in the collection") from None
+            raise PaperNotFound(f"no paper with id {paper_id!r} in the collection") from None
 
     def add_papers(self, source: str | Path | Iterable[dict | Paper], progress=None, strict: bool = False) -> IngestReport:
         """Add or update papers from a file (papers-page text, JSONL, JSON, CSV) or records.
@@ -167,70 +170,20 @@ class PaperAssistant:
             raise QuestionError(f"the question is {len(question)} characters long; the limit is "
                                 f"{self.settings.max_question_chars} (setting max_question_chars)")
         if self.store.problem:
-            from .store import IndexError_
-
             raise IndexError_(self.store.problem)
         return " ".join(question.split())
 
     def retrieve(self, question: str, history: list[Message] | None = None, k: int | None = None,
-                 paper_ids: Iterable[str] | None = None, query: str | None = None, *,
-                 weights: dict[str, float] | None = None) -> Retrieval:
-        """Search with everything it produced.  `weights` overrides the fusion weights of the
-        three views (retrieve.WEIGHTS) for this call: bench/fusion_weights.py compares them."""
+                 paper_ids: Iterable[str] | None = None, query: str | None = None) -> Retrieval:
+        """Search with everything it produced: hits, the relevance score, whether the
+        collection covers the question, and the time each step took."""
         question = self._check(question)
         self.store.maybe_sync()
-        k = k or self.settings.top_k
         snap = self.store.snapshot
         allowed = set(paper_ids) & set(snap.papers) if paper_ids is not None else None
-        query = query or condense(question, history)
-        timings: dict[str, float] = {}
-        t = time.perf_counter()
-
-        def lap(name: str) -> None:
-            nonlocal t
-            now = time.perf_counter()
-            timings[name] = now - t
-            t = now
-
-        if not snap.papers or allowed == set():
-            return Retrieval(query, [], [], 0.0, False, timings)
-        qvec = self.embedder.embed_query(dense_query(query))
-        qtokens = tokenize(query)
-        lap("embed")
-        n = self.settings.candidates
-        dense = self.store.dense_passages(qvec, n, allowed)
-        dense_papers = self.store.dense_papers(qvec, n, allowed)
-        lap("dense")
-        keyword = snap.keyword.top(qtokens, n, allowed)
-        lap("keyword")
-        best_passage: dict[str, Any] = {}
-        for d in dense:  # best first
-            best_passage.setdefault(d.paper_id, d)
-        fused = fuse({"passage": [(d.paper_id, d.similarity) for d in dense],
-                      "paper": dense_papers, "keyword": keyword}, weights)
-        fused = [f for f in fused if f.paper_id in snap.papers]  # skip passages of papers mid-ingest
-        lap("fusion")
-        hits = [self._hit(f, best_passage.get(f.paper_id), qtokens, snap) for f in fused[:k]]
-        top_cos = max((d.similarity for d in dense), default=0.0)
-        top_tokens = [set(tokenize(h.paper.title + " " + h.paper.abstract)) for h in hits[:3]]
-        spec = specificity(query)
-        coverage = max((term_coverage(qtokens, t, snap.keyword.idf, spec) for t in top_tokens), default=0.0)
-        rare = max(3, len(snap.papers) // 50)  # a name a few papers mention, not a field-wide acronym
-        named = {t for w in named_terms(question) for t in tokenize(w) if snap.keyword.df(t) <= rare}
-        rel = relevance(top_cos, coverage, any(named & t for t in top_tokens))
-        lap("gate")
-        return Retrieval(query, qtokens, hits, rel, rel >= self.settings.min_relevance, timings)
-
-    def _hit(self, f: Fused, dense_hit, qtokens: list[str], snap) -> Hit:
-        paper = snap.papers[f.paper_id]
-        if dense_hit is not None:
-            text, index = dense_hit.text, dense_hit.passage_index
-        else:  # found by keywords only: show the passage with most query terms
-            passages = self.store.passages(paper)
-            q = set(qtokens)
-            best = max(passages, key=lambda p: len(q & set(tokenize(p.text))))
-            text, index = best.text, best.index
-        return Hit(paper=paper, text=text, score=f.score, passage_index=index, signals=f.signals)
+        s = self.settings
+        return search.run(self.store, self.embedder, question, query or condense(question, history),
+                          k or s.top_k, s.candidates, s.min_relevance, allowed)
 
     def as_retriever(self, k: int | None = None, paper_ids: Iterable[str] | None = None, gate: bool = True):
         """This search as a LlamaIndex retriever (assistant/retriever.py): one node per paper,
@@ -281,14 +234,13 @@ class PaperAssistant:
         gen = self._generation(model, question, history, r)
         return AnswerStream(gen.pieces(), lambda: self._finished(gen.answer))
 
-    def _generation(self, model: "llms.LLM", question: str, history: list[Message] | None, r: Retrieval,
-                    small_model_prompt: bool | None = None) -> "generate.Generation":
-        """The LLM answer for a retrieval (the benchmark calls it to compare prompts)."""
+    def _generation(self, model: "llms.LLM", question: str, history: list[Message] | None,
+                    r: Retrieval) -> "generate.Generation":
+        """The LLM answer for a retrieval."""
         planned = answers.plan_citations(r.hits, is_list_question(question), self.settings.answer_papers).hits
         sources = generate.select_sources(r.hits, planned, model.name, self.settings, r.query_tokens,
                                           self.store.snapshot.keyword.idf, self._span)
-        small = model.name == "local" if small_model_prompt is None else small_model_prompt
-        messages = generate.answer_messages(question, history, sources, local=small)
+        messages = generate.answer_messages(question, history, sources, local=generate.compact(model, self.settings))
         base = Answer(question=question, text="", citations=[], covered=True, hits=r.hits, backend=model.name,
                       model=model.model, standalone_question=r.query)
         supports = generate.support_check(sources, self.settings, self.store.snapshot.keyword.idf)
@@ -296,7 +248,7 @@ class PaperAssistant:
                                    lambda: self._extractive(question, r), r.timings, supports)
 
     def _finished(self, ans: Answer) -> Answer:
-        self.last_answer = ans
+        self._last.answer = ans
         return ans
 
     def _llm(self) -> "llms.LLM | None":
@@ -347,7 +299,7 @@ class PaperAssistant:
         return {"backend": self.backend, "model": self.model, **({"backend_problem": problem} if problem else {}),
                 "papers": len(self.store.snapshot.papers),
                 "index": str(self.store.root), "embedding": self.settings.embed_model,
-                "chroma": self.settings.chroma_url or "embedded"}
+                "chroma": self.store.chroma.shown_url or "embedded"}
 
     @property
     def index_problem(self) -> str:
@@ -360,21 +312,10 @@ class PaperAssistant:
 
         Closeness is the cosine between the papers' mean passage vectors (the same paper-level
         vectors retrieval uses), so it needs no query.  Hit.score is that cosine and Hit.text the
-        paper's opening passage.  An unknown id raises KeyError.
+        paper's opening passage.  An unknown id raises PaperNotFound (a KeyError).
         """
         self.paper(paper_id)
-        vec = self.store.paper_vectors([paper_id]).get(paper_id)
-        if vec is None or k < 1:
-            return []
-        snap = self.store.snapshot
-        hits = []
-        for pid, cos in self.store.dense_papers(vec, k + 1):
-            if pid == paper_id or pid not in snap.papers:
-                continue
-            p = snap.papers[pid]
-            opening = self.store.passages(p)[0].text
-            hits.append(Hit(paper=p, text=opening, score=cos, signals={"paper": cos}))
-        return hits[:k]
+        return search.similar(self.store, paper_id, k)
 
     def select_ids(self, year_from: int | None = None, year_to: int | None = None,
                    author: str | None = None) -> list[str]:

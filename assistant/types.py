@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .text import md_title
+
 Message = dict[str, str]  # {"role": "user" | "assistant", "content": "..."} (OpenAI / Gradio messages)
 
 
@@ -94,24 +96,10 @@ class Answer:
     fallback: str = ""  # why the configured LLM was not used for this answer; "" when it was
     standalone_question: str = ""  # the question as retrieval saw it (follow-ups are condensed)
 
-    def references(self) -> str:
-        """The numbered reference list, one line per citation."""
-        lines = []
-        for c in self.citations:
-            extra = f" {c.paper.url}" if c.paper.url else ""
-            lines.append(f"[{c.number}] {c.paper.title}{extra}")
-        return "\n".join(lines)
-
     def to_markdown(self) -> str:
         """The answer, a note when the configured LLM was not used, and the reference list."""
-        from .answer import title_md  # paper titles are data: escaped, never markup
-
-        refs = "\n".join(
-            f"{c.number}. **{title_md(c.paper.title)}**" + (f" — <{c.paper.url}>" if c.paper.url else "")
-            + (f" (code: <{c.paper.code_url}>)" if c.paper.code_url else "")
-            for c in self.citations
-        )
-        note = f"\n\n_Note: {title_md(self.fallback)}_" if self.fallback else ""
+        refs = "\n".join(reference_markdown(c) for c in self.citations)
+        note = f"\n\n_Note: {md_title(self.fallback)}_" if self.fallback else ""
         return self.text + note + ("\n\n**References**\n\n" + refs if refs else "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +109,18 @@ class Answer:
             "backend": self.backend, "model": self.model, "fallback": self.fallback,
             "standalone_question": self.standalone_question,
         }
+
+
+def reference_markdown(c: Citation) -> str:
+    """One numbered reference as Markdown: the title (data, escaped) and its links."""
+    return (f"{c.number}. **{md_title(c.paper.title)}**" + (f" — <{c.paper.url}>" if c.paper.url else "")
+            + (f" (code: <{c.paper.code_url}>)" if c.paper.code_url else ""))
+
+
+def reference_line(c: Citation) -> str:
+    """One numbered reference as plain text (a terminal)."""
+    return (f"[{c.number}] {c.paper.title}" + (f"  {c.paper.url}" if c.paper.url else "")
+            + (f"  (code: {c.paper.code_url})" if c.paper.code_url else ""))
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def load_assistant(args):
 def load_starter(args):
     """(starter retriever over the persisted index, seconds importing, seconds loading model + index)."""
     t = time.perf_counter()
-    from assistant.baselines import open_starter, starter_embedding
+    from assistant.evaluation.baselines import open_starter, starter_embedding
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding  # noqa: F401  (torch, transformers)
 
     t1 = time.perf_counter()
@@ -79,7 +79,7 @@ def main() -> None:
     args = p.parse_args()
     if args.mode == "starter-build":  # the recipe's first run: embed every paper, then retrieve
         t = time.perf_counter()
-        from assistant.baselines import starter, starter_embedding
+        from assistant.evaluation.baselines import starter, starter_embedding
         from assistant.papers import load_papers
 
         t1 = time.perf_counter()
@@ -94,7 +94,7 @@ def main() -> None:
             hits = system.retrieve(args.question)
             say(event="first", imported=imported, opened=opened, results=len(hits))
             return
-        from assistant.baselines import history_query
+        from assistant.evaluation.baselines import history_query
 
         for q in questions(args.questions, args.n):
             system.retrieve(history_query(q))

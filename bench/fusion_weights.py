@@ -25,11 +25,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-import assistant.core as core  # noqa: E402
+import assistant.search as search  # noqa: E402
 from assistant import PaperAssistant  # noqa: E402
 from question_sets import setup  # noqa: E402
-from assistant.evaluation import recall_at, reciprocal_rank, relevant_ids, title_index  # noqa: E402
-from assistant.retrieve import WEIGHTS, dense_query  # noqa: E402
+from assistant.evaluation.metrics import recall_at, reciprocal_rank  # noqa: E402
+from assistant.evaluation.questions import relevant_ids, title_index  # noqa: E402
+from assistant.retrieve import WEIGHTS, condense, dense_query  # noqa: E402
 
 GRID = {"passage": [1.0], "paper": [0.5, 1.0, 1.5], "keyword": [1.0, 1.5, 2.0, 3.0]}
 
@@ -43,8 +44,10 @@ def score(pa: PaperAssistant, sets: dict[str, list[dict]], weights: dict[str, fl
             if q["type"] == "none":
                 continue
             rel = relevant_ids(q, titles)
-            ranking = [h.paper.id for h in pa.retrieve(q["question"], history=q["history"] or None, k=10,
-                                                        weights=weights).hits]
+            query = condense(q["question"], q["history"] or None)
+            ranking = [h.paper.id for h in search.run(pa.store, pa.embedder, q["question"], query, 10,
+                                                      pa.settings.candidates, pa.settings.min_relevance,
+                                                      weights=weights).hits]
             if q["type"] == "multi":
                 m["multi_r10"].append(recall_at(ranking, rel, 10))
             else:
@@ -59,12 +62,12 @@ def main() -> None:
     rows = []
     for framing in (False, True):
         # The framing ablation swaps the query-text function the assistant calls; nothing else.
-        core.dense_query = (lambda q: q) if framing else dense_query
+        search.dense_query = (lambda q: q) if framing else dense_query
         for p, g, k in itertools.product(GRID["passage"], GRID["paper"], GRID["keyword"]):
             w = {"passage": p, "paper": g, "keyword": k}
             rows.append({"weights": w, "framing_kept": framing, "shipped": w == WEIGHTS and not framing,
                          "scores": score(pa, sets, w)})
-    core.dense_query = dense_query
+    search.dense_query = dense_query
     names = list(sets) + ["all"]
     head = f"{'passage/paper/keyword':22s}{'framing':9s}" + "".join(f"{n[:10]:>24s}" for n in names)
     print(head + "\n" + " " * 31 + "".join(f"{'R@1  MRR  multiR@10':>24s}" for _ in names))

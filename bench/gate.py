@@ -25,9 +25,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-import assistant.core as core  # noqa: E402
+import assistant.retrieve as retrieve  # noqa: E402
 from question_sets import setup  # noqa: E402
-from assistant.keyword import specificity  # noqa: E402
+from assistant.text import specificity  # noqa: E402
 
 THRESHOLDS = [round(0.70 + 0.01 * i, 2) for i in range(41)]
 
@@ -60,10 +60,10 @@ def main() -> None:
     shipped = pa.settings.min_relevance
     out: dict = {"questions": {n: len(q) for n, q in sets.items()}, "shipped_threshold": shipped, "gates": {}}
     for gate, spec in (("shipped (IDF x specificity)", specificity), ("plain IDF", lambda text: {})):
-        core.specificity = spec  # the only difference between the two rows: how query terms weigh
+        retrieve.specificity = spec  # the only difference between the two rows: how query terms weigh
         rows = [(name, q["type"] != "none", pa.retrieve(q["question"], history=q["history"] or None).relevance)
                 for name, qs in sets.items() for q in qs]
-        core.specificity = specificity
+        retrieve.specificity = specificity
         names = list(sets) + ["all"]
 
         def subset(n: str) -> list:

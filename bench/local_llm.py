@@ -36,9 +36,9 @@ from assistant.citations import says_not_covered, verify  # noqa: E402
 DEV = ROOT / "examples" / "dev_questions.jsonl"
 OUT = ROOT / "bench" / "results" / "local_llm.json"
 VARIANTS = {
-    "before": {"small_model_prompt": False, "settings": {"llm_passages": 5, "passage_words": 10_000, "cite_grammar": "off"}},
-    "prompt": {"small_model_prompt": True, "settings": {"cite_grammar": "off"}},
-    "grammar": {"small_model_prompt": True, "settings": {"cite_grammar": "auto"}},
+    "before": {"settings": {"llm_passages": 5, "passage_words": 10_000, "cite_grammar": "off", "compact_prompt": "off"}},
+    "prompt": {"settings": {"cite_grammar": "off", "compact_prompt": "on"}},
+    "grammar": {"settings": {"cite_grammar": "auto", "compact_prompt": "on"}},
 }
 
 
@@ -56,7 +56,7 @@ def prompt_tokens(llama, messages: list[dict]) -> int:
     return len(llama.tokenize(formatted.encode(), add_bos=False, special=True))
 
 
-def run_one(view, model, q: dict, small_model_prompt: bool) -> dict:
+def run_one(view, model, q: dict) -> dict:
     history = q["history"] or None
     t0 = time.perf_counter()
     r = view.retrieve(q["question"], history=history)
@@ -64,7 +64,7 @@ def run_one(view, model, q: dict, small_model_prompt: bool) -> dict:
     if not r.covered:
         row.update(e2e_s=time.perf_counter() - t0, answered=False)
         return row
-    gen = view._generation(model, q["question"], history, r, small_model_prompt=small_model_prompt)
+    gen = view._generation(model, q["question"], history, r)
     for _ in gen.pieces():
         pass
     ans = gen.answer
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
         spec = VARIANTS[name]
         view = pa.using(**spec["settings"])
-        rows = [run_one(view, view._llm(), q, spec["small_model_prompt"]) for q in questions]
+        rows = [run_one(view, view._llm(), q) for q in questions]
         results[name] = {"summary": summarize(rows), "rows": rows}
         s = results[name]["summary"]
         print(f"\n[{name}] first token median {s['first_token_s_median']} s (max {s['first_token_s_max']}), "

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from assistant import PaperAssistant, Settings
-from assistant.evaluation import load_questions
+from assistant.evaluation.questions import load_questions
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -147,13 +147,13 @@ def _pct(values: list[float], p: float) -> float:
 
 def questions(n: int = 200) -> list[str]:
     """The dev questions, then distinct sentence fragments of the bundled abstracts."""
-    from assistant.chunking import split_sentences
+    from assistant.text import sentence_spans
     from assistant.papers import load_papers
     from assistant.settings import BUNDLED_COLLECTION
 
     qs = [json.loads(line)["question"] for line in (ROOT / "examples" / "dev_questions.jsonl").open()]
     rng = random.Random(1)
-    sentences = [s for p in load_papers(BUNDLED_COLLECTION).papers for s in split_sentences(p.abstract)]
+    sentences = [p.abstract[a:b] for p in load_papers(BUNDLED_COLLECTION).papers for a, b in sentence_spans(p.abstract)]
     while len(qs) < n:
         words = rng.choice(sentences).split()
         start = rng.randrange(max(1, len(words) - 8))

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from assistant.chunking import split_sentences
+from assistant.text import sentence_spans
 from assistant.papers import load_papers
 from assistant.settings import BUNDLED_COLLECTION
 
@@ -32,8 +32,8 @@ def _pools() -> tuple[list[str], list[str], list[int], list[str]]:
             half = max(1, len(words) // 2)
             heads.append(" ".join(words[:half]))
             tails.append(" ".join(words[half:]))
-    sentences = [s for p in papers for s in split_sentences(p.abstract)]
-    lengths = [len(split_sentences(p.abstract)) for p in papers]
+    sentences = [p.abstract[a:b] for p in papers for a, b in sentence_spans(p.abstract)]
+    lengths = [len(sentence_spans(p.abstract)) for p in papers]
     return heads, tails, lengths, sentences
 
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from assistant import CollectionError, IndexError, PaperAssistant, QuestionError, Settings
-from assistant.answer import unescape_md
+from assistant.text import md_unescape as unescape_md
 from assistant.prompts import NOT_COVERED
 
 PARAPHRASES = [
@@ -210,15 +210,15 @@ def test_empty_collection_answers_not_covered(empty_pa, small_papers):
 
 def test_settings_never_show_the_key():
     s = Settings.load(env={"OPENAI_API_KEY": "sk-secret-123"})
-    assert s.api_key == "sk-secret-123"
-    assert "sk-secret" not in repr(s) and "sk-secret" not in str(s.redacted())
+    assert s.secret("api_key") == "sk-secret-123"
+    assert "sk-secret" not in repr(s) and "sk-secret" not in str(s.redacted()) and "sk-secret" not in repr(s.api_key)
 
 
 def test_using_shares_the_index_but_not_the_settings(pa):
     view = pa.using(top_k=3, api_key="sk-view-only")
     assert view.store is pa.store and view.embedder is pa.embedder
     assert len(view.search("hallucination")) == 3 and len(pa.search("hallucination")) == 10
-    assert pa.settings.api_key == "" and view.settings.api_key == "sk-view-only"
+    assert pa.settings.secret("api_key") == "" and view.settings.secret("api_key") == "sk-view-only"
     with pytest.raises(ValueError, match="shape the index"):
         pa.using(chunk_words=50)
 
@@ -261,13 +261,13 @@ def test_dense_search_is_wide_enough_to_be_repeatable(fresh_pa):
     """The HNSW search breadth is set on new collections and raised on old ones: with Chroma's
     default (= the candidates asked for) the tail of a candidate list changed between
     processes, and with it fused scores (store.EF_SEARCH)."""
-    from assistant.store import EF_SEARCH
+    from assistant.index.chroma import EF_SEARCH
 
     def ef(pa):
-        return [c.configuration_json["hnsw"]["ef_search"] for c in (pa.store._passages, pa.store._papers_col)]
+        return [c.configuration_json["hnsw"]["ef_search"] for c in (pa.store.chroma.passages, pa.store.chroma.papers)]
 
     assert ef(fresh_pa) == [EF_SEARCH, EF_SEARCH]
-    for c in (fresh_pa.store._passages, fresh_pa.store._papers_col):
+    for c in (fresh_pa.store.chroma.passages, fresh_pa.store.chroma.papers):
         c.modify(configuration={"hnsw": {"ef_search": 100}})  # as an index from before the setting
     reopened = PaperAssistant(fresh_pa.settings)
     assert ef(reopened) == [EF_SEARCH, EF_SEARCH]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-import assistant.store as store_mod
+import assistant.index.chroma as chroma_mod
 from assistant import PaperAssistant, Settings, StoreUnavailable
 from assistant.papers import normalize_record
 from bench.synthetic import synthetic_papers
@@ -143,8 +143,8 @@ def test_server_stopped_during_an_ingest_resumes_without_duplicates(chroma_serve
 
 
 def test_a_hung_server_times_out_instead_of_hanging(chroma_server, make, monkeypatch):
-    monkeypatch.setattr(store_mod, "HTTP_TIMEOUT", 2.0)
-    monkeypatch.setattr(store_mod, "CONNECT_TIMEOUT", 2.0)
+    monkeypatch.setattr(chroma_mod, "HTTP_TIMEOUT", 2.0)
+    monkeypatch.setattr(chroma_mod, "CONNECT_TIMEOUT", 2.0)
     a = make("a", chroma_server.url)
     chroma_server.pause()  # accepts connections, never answers
     try:

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from assistant import llm as llm_module
-from assistant.citations import CitationFilter, says_not_covered, strip_markers, verify
+from assistant.citations import CitationFilter, says_not_covered, verify
+from assistant.text import strip_markers
 from assistant.generate import prompt_text
 from assistant.llm import LLMError
 from assistant.prompts import NOT_COVERED
@@ -264,7 +265,7 @@ def test_backend_and_model_follow_the_view(pa):
 
 def test_support_is_the_weighted_share_of_the_claims_terms_in_the_passage():
     from assistant.citations import Support
-    from assistant.keyword import tokenize
+    from assistant.text import tokenize
 
     passages = ["ZeroTA adds a pairwise temporal IoU loss so moment masks capture distinct events.",
                 "DreamLIP trains on 30M image-text pairs with long captions."]

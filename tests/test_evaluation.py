@@ -10,9 +10,10 @@ import pytest
 import assistant
 from assistant import evaluate
 from assistant.cli import main
-from assistant.evaluation import (QuestionResult, citation_precision, claim_sentences, evaluate_system, fully_cited,
-                                  load_questions, parse_verdicts, percentile, point_grader, point_recall, recall_at,
-                                  reciprocal_rank, summarize, title_index)
+from assistant.evaluation.metrics import (citation_precision, claim_sentences, fully_cited, parse_verdicts, percentile,
+                                          point_grader, point_recall, recall_at, reciprocal_rank)
+from assistant.evaluation.questions import load_questions, title_index
+from assistant.evaluation.run import QuestionResult, evaluate_system, summarize
 from assistant.types import Answer, Citation, Paper
 
 from conftest import DEV

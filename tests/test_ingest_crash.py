@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-import assistant.store as store_mod
+import assistant.index.sync as store_mod
 from assistant import PaperAssistant, Settings, load_papers
 from bench.synthetic import write_jsonl
 
@@ -58,9 +58,9 @@ def check_resumed(settings: Settings, papers_file: Path, *, cache: bool) -> Pape
     assert BATCH <= len(committed) < N and len(committed) % BATCH == 0  # whole batches only
 
     # nothing half-written survives the restart: every passage belongs to a complete paper
-    owners = {m["paper_id"] for m in pa.store._passages.get(include=["metadatas"])["metadatas"]}
+    owners = {m["paper_id"] for m in pa.store.chroma.passages.get(include=["metadatas"])["metadatas"]}
     assert owners == committed
-    assert pa.store._writes.count() == 0  # the dead writer's batch note is gone
+    assert pa.store.chroma.writes.count() == 0  # the dead writer's batch note is gone
 
     calls = pa.embedder.calls
     report = pa.add_papers(papers_file)
@@ -73,7 +73,7 @@ def check_resumed(settings: Settings, papers_file: Path, *, cache: bool) -> Pape
         assert pa.embedder.calls - calls == fresh  # finished papers are not embedded again
 
     expected = {(p.id, ps.index) for p in papers for ps in pa.store.passages(p)}
-    got = pa.store._passages.get(include=["metadatas"])["metadatas"]
+    got = pa.store.chroma.passages.get(include=["metadatas"])["metadatas"]
     assert len(got) == len(expected) and {(m["paper_id"], m["index"]) for m in got} == expected  # no duplicates
     assert pa.store.counts() == {"papers": N, "passages": len(expected)}
     assert len(pa.store.snapshot.keyword) == N
@@ -113,7 +113,7 @@ KILL_MID_BATCH = textwrap.dedent("""
     added = ChromaVectorStore.add
     def add(self, nodes, **kw):
         out = added(self, nodes, **kw)
-        if self is pa.store.passage_store and pa.store.snapshot.papers:
+        if self is pa.store.chroma.passage_store and pa.store.snapshot.papers:
             os.kill(os.getpid(), signal.SIGKILL)  # the second batch's passages are in, its papers' records not
         return out
     ChromaVectorStore.add = add

@@ -12,7 +12,7 @@ import pytest
 from assistant import IndexError, IngestInterrupted, PaperAssistant, Settings
 from assistant.chunking import chunk_paper
 from assistant.papers import load_papers
-from assistant.store import Store
+from assistant.index import Store
 from assistant.settings import BUNDLED_COLLECTION as BUNDLED
 
 
@@ -81,7 +81,7 @@ def test_a_write_failing_midway_leaves_no_half_paper_in_view_or_on_disk(tmp_path
     pa = PaperAssistant(s)
     f = tmp_path / "six.jsonl"
     write(f, six)
-    store = pa.store.paper_store
+    store = pa.store.chroma.paper_store
     real_add, adds = store.add, []
 
     def failing_add(nodes, **kw):  # the second batch's passages are written, its paper records are not
@@ -106,7 +106,7 @@ def test_a_write_failing_midway_leaves_no_half_paper_in_view_or_on_disk(tmp_path
 class EightDimensions:
     """An embedding model whose vectors are not MiniLM's 384 numbers."""
 
-    dim, model_key, calls = 8, "eight", 0
+    dim, model_key, calls, identity = 8, "eight", 0, "all-MiniLM-L6-v2"
 
     def embed(self, texts):
         rng = np.random.default_rng(len(texts))

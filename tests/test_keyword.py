@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.keyword import KeywordIndex, tokenize
+from assistant.index.keyword import KeywordIndex
+from assistant.text import tokenize
 
 WORDS = [f"w{i}" for i in range(12)]
 

@@ -1,6 +1,7 @@
 """Regression guard on the dev question set (the method, not individual questions)."""
 
-from assistant.evaluation import evaluate_assistant, load_questions, summarize
+from assistant.evaluation.questions import load_questions
+from assistant.evaluation.run import evaluate_assistant, summarize
 
 from conftest import DEV
 

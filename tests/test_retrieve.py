@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from assistant.keyword import MIN_SPECIFICITY, KeywordIndex, specificity, tokenize
-from assistant.retrieve import condense, dense_query, fuse, is_list_question, needs_history, rrf, term_coverage, zscores
+from assistant.index.keyword import KeywordIndex
+from assistant.text import MIN_SPECIFICITY, specificity, tokenize
+from assistant.retrieve import condense, dense_query, fuse, is_list_question, needs_history, term_coverage, zscores
 
 
 def test_zscores_and_floor():
@@ -42,10 +43,6 @@ def test_dense_query_drops_the_request_framing_only():
 def test_fuse_keeps_each_papers_best_passage_score():
     fused = fuse({"passage": [("a", 0.8), ("a", 0.2), ("b", 0.5)]})
     assert fused[0].signals["passage"] == 0.8
-
-
-def test_rrf_orders_by_reciprocal_rank():
-    assert [p for p, _ in rrf([["a", "b", "c"], ["b", "a", "c"], ["b", "c", "a"]])] == ["b", "a", "c"]
 
 
 def test_tokenizer_normalises_acronym_plurals_and_drops_question_words():

@@ -3,7 +3,7 @@
 import numpy as np
 
 from assistant.embedding import MiniLMEmbedding
-from assistant.vector_cache import VectorCache
+from assistant.index.vectors import VectorCache
 
 
 def test_cached_vectors_are_the_models_and_only_new_texts_are_embedded(tmp_path, model_cache):

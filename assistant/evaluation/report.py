@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import baselines
-from .evaluation import (QUESTION_TYPES, Complete, QuestionResult, configured_llm, evaluate_assistant,
-                         evaluate_system, load_questions, percentile, point_grader, relevant_ids, summarize,
-                         title_index)
+from .metrics import Complete, configured_llm, percentile, point_grader
+from .questions import QUESTION_TYPES, load_questions, relevant_ids, title_index
+from .run import QuestionResult, evaluate_assistant, evaluate_system, summarize
 
 ASSISTANT = "paper-assistant"
 

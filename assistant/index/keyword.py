@@ -1,4 +1,4 @@
-"""Keyword (BM25) index over papers, with the tokenizer that both sides share.
+"""Keyword (BM25) index over papers (terms from text.tokenize).
 
 One BM25 document per paper (title + abstract): keyword evidence is strongest at paper
 level, and that is the unit results are grouped by.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 import time
 import uuid
@@ -30,74 +29,10 @@ from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
-_TOKEN = re.compile(r"[a-z0-9]+")
-_VOWEL = re.compile(r"[aeiouy]")
-# English function words plus the words people use to *ask* about papers ("is there a
-# paper that...", "which method..."): they say nothing about what a paper contains.
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being below between
-both but by can cannot could did do does doing down during each few for from further had has have having he her
-here hers herself him himself his how i if in into is it its itself just let me more most my myself no nor not
-of off on once only or other ought our ours ourselves out over own same she should so some such than that the
-their theirs them themselves then there these they this those through to too under until up very was we were
-what when where which while who whom why will with would you your yours yourself yourselves
-anyone anything someone something paper papers work works study studies approach approaches method methods way
-ways thing things kind kinds use used uses using get gets got make makes made tell know want looking look read
-heard find found s t don doesn didn isn aren wasn weren won wouldn shouldn couldn
-""".split())
+from ..text import tokenize
 
 K1, B = 1.5, 0.75  # bm25s defaults
-
-_stemmer = None
-_normal: dict[str, str] = {}  # raw word -> index term ("" = dropped); words repeat, stemming is the cost
-
-
-def _term(word: str) -> str:
-    global _stemmer
-    if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
-        return ""
-    if len(word) > 3 and word.endswith("s") and not _VOWEL.search(word[:-1]):
-        word = word[:-1]  # plural acronyms: LLMs -> llm, VLMs -> vlm (the stemmer leaves them alone)
-    if _stemmer is None:
-        import Stemmer
-
-        _stemmer = Stemmer.Stemmer("english")
-    return _stemmer.stemWord(word)
-
-
-def tokenize(text: str) -> list[str]:
-    out = []
-    for w in _TOKEN.findall(text.lower()):
-        t = _normal.get(w)
-        if t is None:
-            if len(_normal) > 500_000:  # bounded: a corpus of ids and numbers would grow it forever
-                _normal.clear()
-            t = _normal[w] = _term(w)
-        if t:
-            out.append(t)
-    return out
-
-
-# Zipf frequency (log10 of occurrences per billion words) of a word in everyday English:
-# "use" 6, "image" 4.9, "gaze" 3.7, "watermarking" 2.0, a name never seen 0.
-COMMON_ZIPF, RARE_ZIPF, MIN_SPECIFICITY = 5.5, 3.0, 0.1
-
-
-def specificity(text: str) -> dict[str, float]:
-    """For each index term of `text`: how specific its word is (0.1..1) -- 1 for a word rarer
-    than zipf 3 in everyday English (technical terms, names), falling linearly to 0.1 for one
-    as common as zipf 5.5 ("way", "each", "show").  A question's common words say little
-    about what it asks; its specific ones are the point of it."""
-    from wordfreq import zipf_frequency
-
-    out: dict[str, float] = {}
-    for w in _TOKEN.findall(text.lower()):
-        t = _normal.get(w) or _term(w)
-        if t:
-            z = zipf_frequency(w, "en")
-            s = min(1.0, max(MIN_SPECIFICITY, (COMMON_ZIPF - z) / (COMMON_ZIPF - RARE_ZIPF)))
-            out[t] = max(out.get(t, 0.0), s)
-    return out
+DF_CACHE_MAX = 100_000
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -300,6 +235,8 @@ class KeywordIndex:
                 t = p.seg.term_id.get(token)
                 if t is not None:
                     n += int(p.df[t])
+            if len(self._df_cache) >= DF_CACHE_MAX:  # a server sees endless new query words
+                self._df_cache.clear()
             self._df_cache[token] = n
         return n
 

@@ -1,0 +1,147 @@
+"""Evaluation metrics: pure functions of rankings and answer texts, and the answer-point grader."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .. import prompts
+from ..prompts import CLOSEST_PAPERS, EXTRACTIVE_INTRO, EXTRACTIVE_LIST_INTRO, NOT_COVERED
+from ..text import CITATION, ends_with_abbreviation, tokenize
+from ..types import Answer
+
+Complete = Callable[[str], str]  # an LLM as a plain function: prompt -> reply text
+Grade = Callable[[str, list[str], str], "float | None"]  # (question, points, answer) -> share of points stated
+
+
+# --- metrics: pure functions of rankings ------------------------------------------------------
+
+def recall_at(ranking: list[str], relevant: Iterable[str], k: int) -> float:
+    rel = set(relevant)
+    if not rel:
+        return 0.0
+    return len(rel & set(ranking[:k])) / len(rel)
+
+
+def reciprocal_rank(ranking: list[str], relevant: Iterable[str], k: int = 10) -> float:
+    rel = set(relevant)
+    for i, pid in enumerate(ranking[:k], 1):
+        if pid in rel:
+            return 1.0 / i
+    return 0.0
+
+
+def distinct(ids: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def citation_precision(cited: list[str], relevant: Iterable[str]) -> float | None:
+    cited = distinct(cited)
+    if not cited:
+        return None
+    rel = set(relevant)
+    return sum(c in rel for c in cited) / len(cited)
+
+
+def claim_sentences(text: str) -> list[str]:
+    """Sentences of an answer that state something (headings, intros and lists of titles don't)."""
+    out = []
+    for line in text.splitlines():
+        line = re.sub(r"^(?:[-*]\s+|\d+[.)]\s+)", "", line.strip())  # bullets and numbering, not **bold**
+        if not line or line in (EXTRACTIVE_INTRO, EXTRACTIVE_LIST_INTRO) or line.startswith(CLOSEST_PAPERS):
+            continue
+        # A bold paper title (on its own line, or heading a list item) names a paper; it
+        # states nothing, and a title's own "!" or "?" must not split the sentence after it.
+        line = re.sub(r"\*\*[^*]+\*\*\s*(\[\d+\])?:?\s*", "", line)
+        for s in _sentences(line):
+            if len(re.findall(r"[A-Za-z]{3,}", s)) >= 4:
+                out.append(s)
+    return out
+
+
+def _sentences(line: str) -> list[str]:
+    """Split at sentence ends and at a citation marker followed by a capital, but not after
+    an abbreviation: "etc. In" is not a boundary, as in the sentences answers are built from."""
+    parts, start = [], 0
+    for m in _CLAIM_BOUNDARY.finditer(line):
+        if not ends_with_abbreviation(line[start:m.start()]):
+            parts.append(line[start:m.start()])
+            start = m.end()
+    return parts + [line[start:]]
+
+
+_CLAIM_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z])|(?<=\])\s+(?=[A-Z])")
+
+
+def fully_cited(text: str, n_citations: int) -> bool:
+    """Every claim sentence has at least one [n] marker and every marker is in 1..n."""
+    sentences = claim_sentences(text)
+    if not sentences:
+        return False
+    for s in sentences:
+        nums = [int(m) for m in CITATION.findall(s)]
+        if not nums or any(not 1 <= n <= n_citations for n in nums):
+            return False
+    return True
+
+
+def point_recall(answer_text: str, point: str) -> float:
+    """Lexical proxy for 'the answer states this point': share of the point's terms present."""
+    pt = set(tokenize(point))
+    if not pt:
+        return 0.0
+    return len(pt & set(tokenize(answer_text))) / len(pt)
+
+
+def refused(ans: Answer) -> bool:
+    return not ans.covered or ans.text.startswith(NOT_COVERED)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), linear between closest ranks; nan for no values."""
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+# --- the answer-point grader -----------------------------------------------------------------
+
+_VERDICT = re.compile(r"^\W*(\d+)[\s*_]*[:.)\-][\s*_]*(yes|no)\b(.*)$", re.I)  # "1: yes", "**2**: No"
+
+
+def parse_verdicts(reply: str, n: int) -> list[bool] | None:
+    """The grader's yes/no per point ("1: yes" lines), or None unless the reply gives exactly
+    one clear verdict for each of the n points ("1: yes or no" is not a verdict)."""
+    found: dict[int, bool] = {}
+    for line in reply.splitlines():
+        m = _VERDICT.match(line.strip())
+        if not m:
+            continue
+        number, verdict = int(m.group(1)), m.group(2).lower() == "yes"
+        if re.search(r"\b(yes|no)\b", m.group(3), re.I) or found.get(number, verdict) != verdict:
+            return None
+        found[number] = verdict
+    if set(found) != set(range(1, n + 1)):
+        return None
+    return [found[i] for i in range(1, n + 1)]
+
+
+def point_grader(complete: Complete) -> Grade:
+    """Answer-point coverage judged by an LLM: one call per answer with prompts.GRADE_POINTS.
+    Returns the share of points judged stated, or None when the reply is unreadable."""
+    def grade(question: str, points: list[str], answer: str) -> float | None:
+        prompt = prompts.GRADE_POINTS.format(question=question, answer=answer, n=len(points),
+                                             points="\n".join(f"{i}. {p}" for i, p in enumerate(points, 1)))
+        verdicts = parse_verdicts(complete(prompt), len(points))
+        return None if verdicts is None else sum(verdicts) / len(verdicts)
+    return grade
+
+
+def configured_llm(pa) -> Complete | None:
+    """The assistant's own LLM as `complete(prompt) -> str`, or None (extractive backend).
+
+    An LLM backend offers it as `pa.llm.complete`; this is the one place that knows."""
+    if getattr(pa, "backend", "extractive") == "extractive":
+        return None
+    complete = getattr(getattr(pa, "llm", None), "complete", None)
+    return complete if callable(complete) else None

@@ -1,0 +1,136 @@
+"""Evaluation on a question set (the format of examples/dev_questions.jsonl, described in
+examples/EVAL_FORMAT.md).  The entry point is `assistant.evaluate(pa, questions) -> EvalReport`
+(assistant/eval_report.py), which `paper-assistant eval` runs.
+
+Retrieval is scored at paper level (chunks collapsed to distinct papers, rank order
+kept): recall@1, recall@5 and MRR@10 for `single` and `followup`, recall@10 for `multi`,
+refusal rate on `none` and false-refusal rate on the rest.  Answers are scored for
+citation precision (cited papers that are relevant), citation completeness (every
+sentence that makes a claim carries a valid [n]) and, when a grader LLM is available,
+answer-point coverage; without one a lexical proxy is reported and labelled as such.
+
+This module runs one system over the questions (metrics.py scores each answer);
+report.py runs the comparison and renders the report.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from ..types import Answer
+from .metrics import Grade, citation_precision, distinct, fully_cited, point_recall, recall_at, reciprocal_rank, refused
+from .questions import relevant_ids, title_index
+
+
+# --- running -----------------------------------------------------------------------------------
+
+@dataclass
+class QuestionResult:
+    id: str
+    type: str
+    question: str
+    ranking: list[str]
+    relevant: list[str]
+    refused: bool
+    cited: list[str] = field(default_factory=list)
+    fully_cited: bool | None = None
+    point_proxy: float | None = None
+    point_llm: float | None = None
+    grade_note: str = ""  # why an answer that should have been graded was not
+    fallback: str = ""  # the answer came from the extractive fallback, and why
+    seconds: float = 0.0  # retrieval (+ answer) time, grading excluded
+    answer: str = ""
+
+    def metrics(self) -> dict[str, float]:
+        m: dict[str, float] = {}
+        if self.type in ("single", "followup"):
+            m.update(r1=recall_at(self.ranking, self.relevant, 1), r5=recall_at(self.ranking, self.relevant, 5),
+                     mrr10=reciprocal_rank(self.ranking, self.relevant, 10))
+        elif self.type == "multi":
+            m.update(r10=recall_at(self.ranking, self.relevant, 10))
+        if self.type == "none":
+            m["refusal"] = float(self.refused)
+        else:
+            m["false_refusal"] = float(self.refused)
+            cp = citation_precision(self.cited, self.relevant)
+            if cp is not None:
+                m["citation_precision"] = cp
+            if self.fully_cited is not None and not self.refused:
+                m["fully_cited"] = float(self.fully_cited)
+            if self.point_proxy is not None and not self.refused:
+                m["points_proxy"] = self.point_proxy
+            if self.point_llm is not None:
+                m["points"] = self.point_llm
+        return m
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["seconds"] = round(self.seconds, 4)
+        d["metrics"] = {k: round(v, 4) for k, v in self.metrics().items()}
+        return d
+
+
+def evaluate_system(questions: list[dict], titles: dict[str, str],
+                    rank_fn: Callable[[dict], list[str]],
+                    answer_fn: Callable[[dict], Answer] | None = None,
+                    grade_fn: Grade | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> list[QuestionResult]:
+    """Score a system given as functions: rank_fn(question) -> ranked paper ids,
+    answer_fn(question) -> Answer (optional), grade_fn(question, points, answer) -> 0..1 (optional).
+
+    A grader that raises is not called again (its error is kept on the result)."""
+    results = []
+    for i, q in enumerate(questions, 1):
+        rel = relevant_ids(q, titles)
+        t = time.perf_counter()
+        ans = answer_fn(q) if answer_fn is not None else None
+        ranking = distinct(rank_fn(q))[:10]
+        res = QuestionResult(q["id"], q["type"], q["question"], ranking, rel, refused=False)
+        res.seconds = time.perf_counter() - t
+        if ans is not None:
+            res.refused = refused(ans)
+            res.cited = [c.paper.id for c in ans.citations]
+            res.answer = ans.text
+            res.fallback = ans.fallback
+            if not res.refused:
+                res.fully_cited = fully_cited(ans.text, len(ans.citations))
+                if q["answer_points"]:
+                    res.point_proxy = statistics.mean(point_recall(ans.text, p) for p in q["answer_points"])
+                    if grade_fn is not None:
+                        try:
+                            res.point_llm = grade_fn(q["question"], q["answer_points"], ans.text)
+                            res.grade_note = "" if res.point_llm is not None else "unreadable grader reply"
+                        except Exception as e:  # noqa: BLE001 - an unreachable grader ends grading, not the run
+                            res.grade_note = f"grader failed: {type(e).__name__}: {e}"
+                            grade_fn = None
+        results.append(res)
+        if progress:
+            progress(i, len(questions))
+    return results
+
+
+def summarize(results: list[QuestionResult]) -> dict[str, dict[str, float]]:
+    """Mean of every metric per question type and overall."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for r in results:
+        for key in (r.type, "overall"):
+            for name, v in r.metrics().items():
+                table.setdefault(key, {}).setdefault(name, []).append(v)
+    return {t: {n: statistics.mean(v) for n, v in ms.items()} for t, ms in table.items()}
+
+
+def evaluate_assistant(pa, questions: list[dict], grade_fn: Grade | None = None, k: int = 10,
+                       progress=None) -> list[QuestionResult]:
+    """Score a PaperAssistant (one ask per question: its hits are the ranking)."""
+    cache: dict[str, Answer] = {}
+
+    def answer(q: dict) -> Answer:
+        if q["id"] not in cache:
+            cache[q["id"]] = pa.ask(q["question"], history=q["history"] or None, k=k)
+        return cache[q["id"]]
+
+    return evaluate_system(questions, title_index(pa.papers), lambda q: [h.paper.id for h in answer(q).hits],
+                           answer, grade_fn, progress)

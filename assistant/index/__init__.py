@@ -1,0 +1,13 @@
+"""The persisted index: Chroma (embedded or a server) plus local files for a fast start.
+
+store.py is the face the rest of the library uses; chroma.py talks to Chroma; sync.py is
+the protocol that keeps several processes' views in step; ingest.py writes papers in
+batches; local.py and keyword.py are the local files (paper records, BM25 segments);
+vectors.py caches passage vectors by text.
+"""
+
+from .errors import IndexBusy, IndexError_, IngestInterrupted, StoreUnavailable
+from .local import Snapshot
+from .store import DenseHit, Store
+
+__all__ = ["Store", "Snapshot", "DenseHit", "IndexError_", "IndexBusy", "StoreUnavailable", "IngestInterrupted"]

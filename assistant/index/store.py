@@ -1,0 +1,252 @@
+"""The persisted index of one collection: what the rest of the library calls.
+
+Layout (the directory name is a hash of the settings that shape the index, so a change
+of embedding model or chunking never reuses a stale index):
+
+    index_store/papers-<hash>/
+        local.sqlite, keyword/   paper records and BM25 segments: a local, derived copy
+                                 that makes start-up fast (local.py, keyword.py)
+        chroma/                  embedded Chroma (absent in server mode; chroma.py)
+    index_store/_cache/vectors.sqlite   passage vectors by text hash (vectors.py)
+
+Chroma is the source of truth; sync.py keeps this process's view in step with it, and
+ingest.py writes papers in batches.  An embedded index belongs to one process at a time
+(Chroma's embedded mode is not process-safe, and another process's writes would never
+reach this one's in-memory index): the first process to open it holds a lock until it
+exits, and another is refused with a message.  With a Chroma server any number of
+processes share the collection, each following the others' changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from ..chunking import chunk_paper
+from ..settings import Settings
+from ..types import Paper, Passage
+from . import ingest, sync
+from .chroma import Chroma
+from .errors import IndexBusy, IndexError_, StoreUnavailable
+from .local import LocalIndex, Snapshot
+from .vectors import VectorCache
+
+log = logging.getLogger(__name__)
+
+
+class DenseHit:
+    """A passage found by vector search; its text is cut from the paper only when asked for
+    (a search looks at 100 candidates and shows about 10)."""
+
+    __slots__ = ("paper_id", "passage_index", "similarity", "_paper")
+
+    def __init__(self, paper_id: str, passage_index: int, similarity: float, paper: Callable[[], Paper | None],
+                 chunk_words: int):
+        self.paper_id, self.passage_index, self.similarity = paper_id, passage_index, similarity
+        self._paper = (paper, chunk_words)
+
+    @property
+    def text(self) -> str:
+        get, chunk_words = self._paper
+        paper = get()
+        if paper is None:
+            return ""
+        passages = chunk_paper(paper, chunk_words)
+        return passages[self.passage_index].text if self.passage_index < len(passages) else ""
+
+
+class Store:
+    def __init__(self, settings: Settings, embedder, allow_broken: bool = False, progress=None):
+        self.settings = settings
+        self.embedder = embedder
+        self.root = Path(settings.index_dir) / settings.index_name()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._owner = None if settings.chroma_url.strip() else self._own()
+        fingerprint = settings.index_fingerprint()
+        if embedder.identity != settings.embed_model:  # e.g. a model directory's resolved path, a server's model
+            fingerprint["embedder"] = embedder.identity
+        self.local = LocalIndex(self.root, fingerprint)
+        self.cache = self._vector_cache()
+        self._write_lock = threading.RLock()
+        self._last_sync_check = time.monotonic()
+        self.problem = ""  # why the index cannot serve searches (set only with allow_broken)
+        self.snapshot = Snapshot()
+        self.chroma = Chroma(settings.chroma_url, self.root / "chroma", settings.index_name())
+        with self.chroma.guard():
+            try:
+                self.snapshot = self._open()
+            except sync.VectorStoreEmpty as e:
+                if self.chroma.server:  # a move to a (new, empty) server: fill it from the local records
+                    self.reindex(progress=progress)
+                elif not allow_broken:
+                    raise
+                else:
+                    self.problem = str(e)
+            except IndexError_ as e:
+                if not allow_broken or isinstance(e, StoreUnavailable):
+                    raise
+                self.problem = str(e)
+            with self.writing(wait=False) as mine:
+                if mine:
+                    sync.clean_interrupted(self.chroma)
+
+    def _own(self) -> FileLock:
+        """The embedded index's process lock, held until the process exits (or every assistant
+        on this index in it is gone)."""
+        lock = FileLock(self.root / ".owner.lock", is_singleton=True, thread_local=False)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise IndexBusy(
+                f"the index in {self.root} is open in another process (a running `paper-assistant serve`, "
+                "ingest or chat?). An embedded index serves one process at a time: stop that process, use another "
+                "index_dir, or share the collection through a Chroma server (ASSISTANT_CHROMA_URL; see "
+                "docs/scaling.md).") from None
+        return lock
+
+    def close(self) -> None:
+        """Let another process open this embedded index (this Store must not be used after)."""
+        if self._owner is not None and self._owner.is_locked:
+            self._owner.release(force=True)
+        self._owner = None
+
+    def _vector_cache(self) -> VectorCache | None:
+        where = self.settings.embed_cache.strip()
+        if where.lower() == "off":
+            return None
+        path = Path(where) if where else Path(self.settings.index_dir) / "_cache" / "vectors.sqlite"
+        return VectorCache(path, self.embedder.model_key, self.embedder.dim)
+
+    def _open(self) -> Snapshot:
+        snap = sync.open_view(self.chroma, self.local, str(self.root))
+        dim = self.chroma.vector_dim() if snap.papers else None
+        if dim is not None and dim != self.embedder.dim:
+            where = (f"the collection {self.chroma.passages.name!r} on {self.chroma.shown_url}" if self.chroma.server
+                     else str(self.root))
+            raise IndexError_(
+                f"the vectors in {where} have {dim} dimensions but {self.settings.embed_model} makes "
+                f"{self.embedder.dim}: another embedding model wrote them. Delete that index (or use another "
+                "index_dir) and ingest the papers again.")
+        return snap
+
+    # -- following other processes (Chroma server) ---------------------------------------------
+    def maybe_sync(self, every: float = 2.0) -> None:
+        """Pick up changes other processes made on a shared Chroma server (checked at most every `every` s)."""
+        if not self.chroma.server:
+            return
+        now = time.monotonic()
+        if now - self._last_sync_check < every:
+            return
+        self._last_sync_check = now
+        if not self._write_lock.acquire(blocking=False):
+            return  # this process is writing; its own commits keep the view current
+        try:
+            with self.chroma.guard():
+                self.catch_up()
+        finally:
+            self._write_lock.release()
+
+    def catch_up(self) -> None:
+        if self.chroma.server and self.chroma.state() != self.snapshot.state:
+            self.snapshot = sync.synced(self.chroma, self.local, self.snapshot)
+
+    # -- writes ---------------------------------------------------------------------------------
+    @contextmanager
+    def writing(self, wait: bool = True) -> Iterator[bool]:
+        """One writer at a time in this process, and one per index directory across processes
+        (server mode: several processes sharing an index_dir take turns)."""
+        with self._write_lock:
+            lock = FileLock(self.root / ".write.lock", thread_local=False)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                if not wait:
+                    yield False
+                    return
+                raise IndexBusy(f"another process is writing to the index in {self.root}; "
+                                "wait for it, or use a Chroma server for several processes") from None
+            try:
+                yield True
+            finally:
+                lock.release()
+
+    def upsert(self, papers: list[Paper], batch_papers: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed and store `papers` (new or changed); returns the number of passages written."""
+        if not papers:
+            return 0
+        with self.chroma.guard(), self.writing():
+            n = ingest.upsert(self, papers, batch_papers or self.settings.ingest_batch, progress)
+            if self.chroma.server:
+                self.snapshot = sync.synced(self.chroma, self.local, self.snapshot)
+        return n
+
+    def recover(self) -> None:
+        """After a failed batch in this process: drop what it half-wrote and re-read the view
+        from Chroma, so searches never see a paper whose passages are gone (best effort: the
+        next start does the same)."""
+        try:
+            sync.clean_interrupted(self.chroma)
+            self.snapshot = sync.synced(self.chroma, self.local, self.snapshot)
+        except Exception as e:  # noqa: BLE001 - the original error is the one to report
+            log.warning("could not tidy up after the failed ingest (%s); the next start will", e)
+
+    def remove(self, ids: Iterable[str]) -> list[str]:
+        with self.chroma.guard(), self.writing():
+            self.catch_up()
+            ids = [i for i in dict.fromkeys(ids) if i in self.snapshot.papers]
+            if ids:
+                self.snapshot = sync.write_batch(self.chroma, self.local, self.snapshot, ids, lambda stamp: None,
+                                                 removed=ids)
+                if self.chroma.server:
+                    self.snapshot = sync.synced(self.chroma, self.local, self.snapshot)
+        return ids
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.cache is None:
+            return self.embedder.embed(texts)
+        vectors, _ = self.cache.embed(self.embedder, texts)
+        return vectors
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-embed every stored paper (after Chroma's files were lost, or into a new server):
+        texts embedded before come from the embedding cache."""
+        papers = list(self.snapshot.papers.values()) or list(self.local.papers_on_disk().values())
+        if not papers:
+            raise IndexError_(f"no stored paper records in {self.root} to reindex from; ingest the papers file again")
+        where = f"the Chroma server at {self.chroma.shown_url}" if self.chroma.server else str(self.root / "chroma")
+        log.info("writing the %d stored papers into %s", len(papers), where)
+        self.snapshot = Snapshot(version=self.snapshot.version)
+        n = self.upsert(papers, progress=progress)
+        self.problem = ""
+        return n
+
+    # -- reads ----------------------------------------------------------------------------------
+    def dense_passages(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[DenseHit]:
+        papers = self.snapshot.papers
+        out = []
+        for pid_index, distance in self.chroma.nearest(self.chroma.passages, query_vec, k, allowed):
+            pid, _, index = pid_index.rpartition("::")
+            out.append(DenseHit(pid, int(index), 1.0 - distance, lambda pid=pid: papers.get(pid),
+                                self.settings.chunk_words))
+        return out
+
+    def dense_papers(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        return [(pid, 1.0 - d) for pid, d in self.chroma.nearest(self.chroma.papers, query_vec, k, allowed)]
+
+    def passages(self, paper: Paper) -> list[Passage]:
+        return chunk_paper(paper, self.settings.chunk_words)
+
+    def paper_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        return self.chroma.paper_vectors(ids)
+
+    def counts(self) -> dict[str, int]:
+        with self.chroma.guard():
+            return {"papers": self.chroma.count(), "passages": self.chroma.passages.count()}
