@@ -39,8 +39,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 from urllib.parse import quote, unquote, urlsplit
 
 import httpcore
@@ -69,7 +69,7 @@ _KEYLIKE = re.compile(
 # "Bearer <token>" anywhere; any scheme after an Authorization header name ("Basic xyz").
 # Not a bare "Basic"/"Token" word: prose ("basic idea", "the token expired") must survive.
 _SCHEME_TOKEN = re.compile(r"\b(?P<word>Bearer|(?:Proxy-)?Authorization\s*[:=]\s*[A-Za-z]+)\s+"
-                           r"[A-Za-z0-9._~+/=\-*]{6,}", re.I)
+                           r"[A-Za-z0-9._~+/=\-*]{6,}", re.IGNORECASE)
 
 
 def _secret_name(name: str) -> bool:
@@ -382,15 +382,18 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         await httpcore.AnyIOBackend().sleep(seconds)
 
 
+LIMITS = httpx.Limits()  # httpx's defaults
+
+
 def _pool_kwargs(verify, limits: httpx.Limits) -> dict:
-    return dict(ssl_context=httpx.create_ssl_context(verify=verify), max_connections=limits.max_connections,
-                max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry)
+    return {"ssl_context": httpx.create_ssl_context(verify=verify), "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections, "keepalive_expiry": limits.keepalive_expiry}
 
 
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's own transport with its connection pool rebuilt on a GuardedBackend."""
 
-    def __init__(self, backend: GuardedBackend, *, verify=True, limits: httpx.Limits = httpx.Limits()):
+    def __init__(self, backend: GuardedBackend, *, verify=True, limits: httpx.Limits = LIMITS):
         super().__init__(verify=verify, limits=limits)
         if not isinstance(getattr(self, "_pool", None), httpcore.ConnectionPool):
             # httpx changed how its transport holds the pool: fail closed, not unguarded.
@@ -399,7 +402,7 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, backend: AsyncGuardedBackend, *, verify=True, limits: httpx.Limits = httpx.Limits()):
+    def __init__(self, backend: AsyncGuardedBackend, *, verify=True, limits: httpx.Limits = LIMITS):
         super().__init__(verify=verify, limits=limits)
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
             raise RuntimeError(f"netguard does not support httpx {httpx.__version__}")

@@ -17,8 +17,8 @@ import json
 import socket
 import ssl
 import threading
-from urllib.parse import quote
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
 
 import httpcore
 import httpx
@@ -226,9 +226,8 @@ def test_dns_rebinding_cannot_reach_the_listener(listener):
 def test_the_checked_address_is_the_one_connected_to(listener):
     """Looked up once per connection, connected by address: a changed DNS answer is never asked for."""
     rec = Recorder({"flip.example.com": [[PUBLIC], ["127.0.0.1"], ["127.0.0.1"]]})
-    with rec.client() as client:
-        with pytest.raises(httpx.ConnectError, match="not connecting to 93.184.216.34"):
-            client.get(f"http://flip.example.com:{listener.port}/")
+    with rec.client() as client, pytest.raises(httpx.ConnectError, match="not connecting to 93.184.216.34"):
+        client.get(f"http://flip.example.com:{listener.port}/")
     assert rec.lookups == ["flip.example.com"] and rec.connects == [(PUBLIC, listener.port)]
     listener.settle()
     assert listener.accepted == 1
@@ -294,7 +293,7 @@ def _self_signed(folder, name):
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=1))
@@ -415,7 +414,9 @@ def test_check_url_refusals(url, why):
 
 
 def test_check_url_accepts_and_opens_up():
-    public = lambda h, p: ["104.18.6.192"]  # noqa: E731
+    def public(host, port):
+        return ["104.18.6.192"]
+
     assert ng.check_url("https://api.openai.com/v1", resolver=public) == "https://api.openai.com/v1"
     assert ng.check_url("https://api.openai.com/v1", allowed_hosts=["*.openai.com"], resolver=public)
     with pytest.raises(ng.UnsafeURL, match="evil.example is not one of the allowed hosts"):
@@ -437,8 +438,8 @@ def test_check_url_accepts_and_opens_up():
     ("https://h.example/v1?api-key=abc123&model=gpt", "https://h.example/v1?api-key=***&model=gpt"),
     ("https://h.example/v1?model=x&API_KEY=abc", "https://h.example/v1?model=x&API_KEY=***"),
     ("https://h.example/v1?apikey=a&token=b&access_token=c&secret=d&password=e&pass=f&sig=g&signature=h&auth=i&code=j",
-     "https://h.example/v1?apikey=***&token=***&access_token=***&secret=***&password=***&pass=***&sig=***"
-     "&signature=***&auth=***&code=***"),
+     ("https://h.example/v1?apikey=***&token=***&access_token=***&secret=***&password=***&pass=***&sig=***"
+      "&signature=***&auth=***&code=***")),
     ("https://h.example/cb#access_token=abc&state=xyz&scope=read", "https://h.example/cb#access_token=***&state=***&scope=read"),
     ("https://s.blob.core.windows.net/c/b?sv=2022&sig=Ab%2Bc%3D&se=2030", "https://s.blob.core.windows.net/c/b?sv=2022&sig=***&se=2030"),
     ("https://h.example/?api%5Fkey=abc", "https://h.example/?api%5Fkey=***"),
