@@ -10,10 +10,10 @@ Both keep one small contract (base.LLM): `stream(messages, ...)` yields text, en
 choose.py picks the backend the settings ask for.
 """
 
-from .base import DEFAULT_OPENAI_MODEL, LLM, OPENAI_URL, LLMError, redact, where
+from .base import DEFAULT_OPENAI_MODEL, LLM, OPENAI_URL, LLMError, where
 from .choose import create, model_label, problem, select
 from .hosted import OpenAIBackend
 from .local import BUNDLED_GGUF, LocalBackend, bundled_gguf, gguf_path
 
 __all__ = ["LLM", "LLMError", "OpenAIBackend", "LocalBackend", "create", "select", "problem", "model_label",
-           "bundled_gguf", "gguf_path", "redact", "where", "DEFAULT_OPENAI_MODEL", "OPENAI_URL", "BUNDLED_GGUF"]
+           "bundled_gguf", "gguf_path", "where", "DEFAULT_OPENAI_MODEL", "OPENAI_URL", "BUNDLED_GGUF"]

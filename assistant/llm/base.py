@@ -7,7 +7,6 @@ to a user: it names what went wrong and where, never the API key.
 
 from __future__ import annotations
 
-import re
 from typing import Iterator, Protocol
 
 from ..netguard import redact_url
@@ -50,14 +49,3 @@ class Backend:
 def where(base_url: str) -> str:
     """A base URL fit to show (credentials masked)."""
     return redact_url(base_url or OPENAI_URL)
-
-
-_SECRETISH = re.compile(r"\b(sk|hf|gsk|xai|pk|rk)[-_][A-Za-z0-9_\-*]{6,}|\bBearer\s+\S+", re.I)
-
-
-def redact(text: str, key: str = "") -> str:
-    """Remove anything key-like from a message (servers echo parts of a bad key back)."""
-    if key:
-        text = text.replace(key, "***")
-    return _SECRETISH.sub("***", text)
-

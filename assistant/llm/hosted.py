@@ -10,7 +10,8 @@ from typing import Iterator
 
 from ..settings import Settings
 from ..types import Message
-from .base import DEFAULT_OPENAI_MODEL, OPENAI_URL, Backend, LLMError, redact, where
+from ..netguard import redact_text
+from .base import DEFAULT_OPENAI_MODEL, OPENAI_URL, Backend, LLMError, where
 
 def model_label(settings: Settings) -> str:
     """The model answers will name: the setting, else gpt-4o-mini on OpenAI's API, else
@@ -143,10 +144,10 @@ class OpenAIBackend(Backend):
             return LLMError(f"{at} did not answer within {timeout:g} s (setting timeout)")
         if isinstance(e, (httpx.RemoteProtocolError, httpx.ReadError)) or (
                 streaming and isinstance(e, openai.APIConnectionError)):
-            detail = redact(str(e.__cause__ or e), self._key)[:120]
+            detail = redact_text(str(e.__cause__ or e), [self._key])[:120]
             return LLMError(f"the answer stream from {self.where} was cut off ({detail})")
         if isinstance(e, (openai.APIConnectionError, httpx.ConnectError)):
-            detail = redact(str(e.__cause__ or e), self._key)[:120]
+            detail = redact_text(str(e.__cause__ or e), [self._key])[:120]
             return LLMError(f"cannot reach {at} ({detail})", retryable=True)
         if isinstance(e, openai.APIStatusError):
             code = e.status_code
@@ -160,13 +161,13 @@ class OpenAIBackend(Backend):
                 return LLMError(f"{at} is rate limiting requests (HTTP 429)", retryable=True)
             if code >= 500:
                 return LLMError(f"{at} had an internal error (HTTP {code})", retryable=True)
-            message = redact(_server_message(e), self._key)[:200]
+            message = redact_text(_server_message(e), [self._key])[:200]
             return LLMError(f"{at} rejected the request (HTTP {code}): {message}")
         if isinstance(e, ValueError):  # json.JSONDecodeError from a garbled event
             return LLMError(f"{at} sent a malformed answer stream")
         if isinstance(e, openai.APIError):
             return LLMError(f"{at} reported an error{' mid-answer' if streaming else ''}: "
-                            f"{redact(_server_message(e), self._key)[:200]}")
+                            f"{redact_text(_server_message(e), [self._key])[:200]}")
         return LLMError(f"the call to {at} failed: {type(e).__name__}")
 
 
