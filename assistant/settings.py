@@ -73,6 +73,7 @@ class Settings:
     max_abstract_chars: int = _f(20_000, "Longest abstract accepted; longer records are rejected.", "ASSISTANT_MAX_ABSTRACT_CHARS")
     # --- web UI -------------------------------------------------------------------------
     allow_uploads: bool = _f(True, "Web UI: let users add papers to the shared collection (turn off on a public deployment: every visitor sees what anyone adds).", "ASSISTANT_ALLOW_UPLOADS")
+    mcp: bool = _f(True, "Web app: also serve the read-only tools search_papers, ask_papers and get_paper to AI agents over MCP, at /gradio_api/mcp/ (docs/api.md); needs the mcp package.", "ASSISTANT_MCP")
 
     # ------------------------------------------------------------------------------------
     @classmethod
