@@ -238,3 +238,11 @@ def test_the_mcp_setting_turns_the_endpoint_off(pa):
         assert Client(url, verbose=False).predict(COUNT_Q, api_name="/search_papers")["papers"][0]["title"] == COUNT
     finally:
         demo.close()
+
+
+def test_without_the_mcp_package_the_app_starts_without_the_endpoint(pa, monkeypatch, caplog):
+    from ui import mcp as tools
+
+    monkeypatch.setitem(__import__("sys").modules, "mcp", None)  # `import mcp` now raises ImportError
+    assert tools.launch_options(build_app(pa), pa.settings) == {"mcp_server": False}
+    assert "the `mcp` package is not installed" in caplog.text

@@ -9,11 +9,13 @@ docs/api.md documents both.
 
 Gradio builds each tool from the function: the name from `__name__`, the description and
 the argument descriptions from the docstring (it reads one line per argument, and joins the
-lines under Returns with ", "), the input schema from the type hints.  Three things it does differently in 6.31 are adjusted when the server starts
-(`_adapt`): it would list every public endpoint (the web app's /ask, /search and /add_papers
-too) under names prefixed with a Space's name, and return a dict as its Python repr.  Here
-the tools keep their names everywhere, a result is JSON text plus `structuredContent`, and
-each tool declares its `outputSchema` (the TypedDicts below) and that it only reads.
+lines under Returns with ", "), the input schema from the type hints.  What Gradio 6.31 does
+differently is adjusted when the server starts (`_adapt`): it would list every public
+endpoint as a tool (the web app's /ask, /search and /add_papers too), prefix the names with
+a Space's name, and send a dict as its Python repr.  Here the tools keep their names
+everywhere, a result is JSON text plus `structuredContent`, and each tool declares its
+`outputSchema` (the TypedDicts below), that it only reads, and that it takes no other
+arguments.
 """
 
 # No `from __future__ import annotations`: Gradio reads a tool's return type from the raw
@@ -147,7 +149,7 @@ class PaperTools:
 
         Args:
             question: The question, in plain words (at most 2000 characters).
-            history: The conversation so far, oldest first, for a follow-up question such as "What loss does it add?": [{"role": "user" or "assistant", "content": "..."}]. Omit for a new question.
+            history: For a follow-up such as "What loss does it add?": the conversation so far, oldest first, as [{"role": "user" or "assistant", "content": "..."}]; omit for a new question.
         Returns:
             {question, answer: text with [n] markers, covered
             references: [{number, paper_id, title, year, authors, url, quote: the cited passage verbatim
@@ -176,7 +178,7 @@ class PaperTools:
         return it): its title, full abstract, authors, year and links.
 
         Args:
-            paper_id: The paper's id, e.g. the "id" of a search_papers result or the "paper_id" of an ask_papers reference.
+            paper_id: The paper's id: the "id" of a search_papers result or the "paper_id" of an ask_papers reference.
         Returns:
             {id, title, abstract, authors, year (null when unknown), url and code_url ("" when unknown)}
         """
@@ -275,7 +277,7 @@ def _adapt(server: Any) -> None:
             tool.title = TITLES.get(tool.name)
             # an unknown argument is refused by name (the MCP SDK checks arguments against this schema)
             tool.inputSchema["additionalProperties"] = False
-            tool.outputSchema = python_type_to_json_schema(OUTPUT_TYPES[tool.name]) if tool.name in OUTPUT_TYPES else None
+            tool.outputSchema = python_type_to_json_schema(OUTPUT_TYPES[tool.name])
             tool.annotations = types.ToolAnnotations(title=tool.title, readOnlyHint=True, destructiveHint=False,
                                                      idempotentHint=True, openWorldHint=False)
         return result
@@ -283,7 +285,7 @@ def _adapt(server: Any) -> None:
     async def called(req: types.CallToolRequest) -> types.ServerResult:
         result = await call_tool(req)
         r = result.root
-        if isinstance(r, types.CallToolResult) and not r.isError and len(r.content) == 1 and r.content[0].type == "text":
+        if isinstance(r, types.CallToolResult) and not r.isError and [c.type for c in r.content] == ["text"]:
             value = json.loads(r.content[0].text)
             if isinstance(value, dict):
                 r.structuredContent = value
