@@ -130,6 +130,30 @@ class Settings(BaseSettings):
     # --- web app ------------------------------------------------------------------------
     allow_uploads: bool = _f(True, "Web app: let visitors add papers (on a public deployment each visitor's papers "
                              "stay in that visitor's session).")
+    mcp: bool = _f(True, "Web app: also serve the collection as MCP tools for AI agents (/gradio_api/mcp/); read-only "
+                   "tools only on a public deployment.")
+    base_url_private: bool = _f(True, "base_url may point at a loopback or private-network address (your own "
+                                "llama.cpp or Ollama). Off: such addresses are refused when connecting.")
+    # --- public deployment ----------------------------------------------------------------
+    public: bool = _f(False, "Serve the web app to untrusted visitors: visitors' papers stay in their session, "
+                      "their LLM answers are rate-limited, they choose servers and models only from the lists "
+                      "below, and errors they see are generic. On by default on a Hugging Face Space (SPACE_ID set).")
+    visitor_hosts: str = _f("", "Public deployment: hosts a visitor may point the LLM base URL at (comma-separated; "
+                            "*.example.org matches its subdomains; * = any public host). Empty = visitors cannot "
+                            "choose a server.")
+    visitor_private_urls: bool = _f(False, "Public deployment: let visitors' base URLs reach loopback, private and "
+                                    "link-local addresses (the server's own network). Leave off.")
+    visitor_models: str = _f("", "Public deployment: models a visitor may choose (comma-separated). Empty = only "
+                             "the configured model.")
+    llm_answers_per_session: int = _f(10, "Public deployment: LLM answers one visitor session may get per minute; "
+                                      "past it answers are extractive, with a note.", ge=0)
+    llm_answers_per_minute: int = _f(60, "Public deployment: LLM answers all visitors together may get per minute.",
+                                     ge=0)
+    session_papers: int = _f(200, "Public deployment: papers one visitor may add (they stay in that visitor's "
+                             "session only).", ge=0)
+    session_mb: float = _f(5.0, "Public deployment: MB of files one visitor may add in a session.", ge=0)
+    session_minutes: float = _f(60.0, "Public deployment: a visitor's papers are forgotten this long after the "
+                                "session's last use (and when it ends).", gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -168,6 +192,8 @@ class Settings(BaseSettings):
                 raise SettingsError(f"unknown setting(s) in {name}: {', '.join(unknown)}")
             values.update(layer)
             source.update(dict.fromkeys(layer, name))
+        if "public" not in values and env.get("SPACE_ID"):  # running as a Hugging Face Space
+            values["public"] = True
         order = [name for name, _ in layers]
         if "api_key" in source and "base_url" in source and order.index(source["base_url"]) > order.index(source["api_key"]):
             log.info("the API key from %s is not used: the base URL comes from %s", source["api_key"], source["base_url"])

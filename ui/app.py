@@ -4,7 +4,8 @@ Tabs: Chat (streamed answers, numbered citations linked to a sources panel, scop
 export), Papers (searchable table, abstract and similar papers, "ask about this paper"),
 Add papers (upload with progress and a report) and Settings (per-session backend, model,
 base URL, key, passages).  Named API endpoints for `gradio_client`: /ask and /search
-(and /add_papers when uploads are allowed).
+(and /add_papers when uploads are allowed), and the agent tools of ui/mcp.py
+(/search_papers, /ask_papers, /get_paper), also served over MCP.
 
 One PaperAssistant serves every session.  A session's own settings (including an API key
 typed into the page) live in a server-side gr.State and reach the library through
@@ -31,7 +32,7 @@ import gradio as gr
 from assistant import (Answer, CollectionError, IndexError, IngestInterrupted, PaperAssistant, QuestionError,
                        Settings, StoreUnavailable)
 
-from . import render
+from . import mcp, render
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +328,8 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
     """The Blocks app over `pa` (queue configured); launch it with `launch()` for the theme and CSS."""
     app = WebApp(pa)
     s = pa.settings
+    # Public mode (setting `public`, when present): nothing can change the collection.
+    uploads = s.allow_uploads and not getattr(s, "public", False)
     # delete_cache: uploads and answer downloads are removed from Gradio's cache after an hour.
     with gr.Blocks(title="paper-assistant", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
         header = gr.Markdown(app.header(), elem_id="pa-header")
@@ -384,7 +387,7 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
                                                column_widths=["68%", "14%", "18%"], interactive=False, wrap=True,
                                                elem_id="pa-similar")
 
-            if s.allow_uploads:
+            if uploads:
                 with gr.Tab("Add papers", id="add"):
                     gr.Markdown(
                         "Add or update papers: **JSONL**, a **JSON** array, **CSV** with a header, or the Hugging Face "
@@ -434,6 +437,9 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
 
         gr.api(app.api_ask, api_name="ask", concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
         gr.api(app.api_search, api_name="search", concurrency_id="browse", concurrency_limit=BROWSE_CONCURRENCY)
+        # Agent tools (ui/mcp.py): /search_papers, /ask_papers, /get_paper; the MCP server lists only these.
+        mcp.add_endpoints(pa, answer_queue=dict(concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY),
+                          browse_queue=dict(concurrency_id="browse", concurrency_limit=BROWSE_CONCURRENCY))
 
         browse = dict(concurrency_id="browse", concurrency_limit=BROWSE_CONCURRENCY, api_visibility="private")
         paper_outputs = [detail, similar, paper_id, ask_btn, add_btn]
@@ -447,7 +453,7 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
         demo.load(app.collection_outputs, None, [header, table, scope_papers, meta_row], queue=False,
                   api_visibility="private").then(app.scope_note, scope_inputs, scope_note, queue=False,
                                                  api_visibility="private")
-        if s.allow_uploads:
+        if uploads:
             add_papers.click(app.add_papers, [upload], [report, header, table, scope_papers, meta_row],
                              api_name="add_papers", concurrency_id="ingest", concurrency_limit=1
                              ).then(app.scope_note, scope_inputs, scope_note, queue=False, api_visibility="private")
@@ -502,8 +508,10 @@ document.addEventListener("click", function (e) {
 
 
 def launch(demo: gr.Blocks, server_name: str | None = None, server_port: int | None = None, **kwargs: Any):
-    """Serve the app.  Host and port default to GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (then 127.0.0.1:7860)."""
+    """Serve the app.  Host and port default to GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (then 127.0.0.1:7860).
+    With the setting `mcp` on, the agent tools are also served over MCP at /gradio_api/mcp/."""
     pa: PaperAssistant = demo.paper_assistant
+    kwargs = {**mcp.launch_options(demo, pa.settings), **kwargs}
     return demo.launch(server_name=server_name, server_port=server_port, theme=THEME, css=CSS, head=HEAD,
                        max_file_size=int(pa.settings.max_file_mb * 1024 * 1024), show_error=True, **kwargs)
 

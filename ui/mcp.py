@@ -1,0 +1,295 @@
+"""The collection as tools for AI agents: search_papers, ask_papers and get_paper.
+
+`PaperTools` turns the library's public API (a PaperAssistant) into three read-only
+operations that take JSON-typed arguments and return plain dicts.  `add_endpoints` registers
+them in the web app as named HTTP endpoints (`/search_papers`, `/ask_papers`, `/get_paper`:
+gradio_client or curl); `launch_options` makes Gradio's built-in MCP server list exactly
+these three as MCP tools, at /gradio_api/mcp/ (streamable HTTP) and /gradio_api/mcp/sse.
+docs/api.md documents both.
+
+Gradio builds each tool from the function: the name from `__name__`, the description and
+the argument descriptions from the docstring (it reads one line per argument, and joins the
+lines under Returns with ", "), the input schema from the type hints.  What Gradio 6.31 does
+differently is adjusted when the server starts (`_adapt`): it would list every public
+endpoint as a tool (the web app's /ask, /search and /add_papers too), prefix the names with
+a Space's name, and send a dict as its Python repr.  Here the tools keep their names
+everywhere, a result is JSON text plus `structuredContent`, and each tool declares its
+`outputSchema` (the TypedDicts below), that it only reads, and that it takes no other
+arguments.
+"""
+
+# No `from __future__ import annotations`: Gradio reads a tool's return type from the raw
+# signature (unlike its arguments), and a string there documents no result shape.
+import contextlib
+import json
+import logging
+from typing import Any, Literal, TypedDict
+
+import gradio as gr
+from gradio_client.utils import python_type_to_json_schema
+
+from assistant import IndexError, PaperAssistant, QuestionError, Settings, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+TOOLS = ("search_papers", "ask_papers", "get_paper")
+MAX_K = 50
+
+
+# -- result shapes (also the MCP output schemas and the HTTP API's documented return types) ----
+class Message(TypedDict):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class PaperHit(TypedDict):
+    rank: int
+    id: str
+    title: str
+    year: int | None
+    authors: list[str]
+    url: str
+    code_url: str
+    passage: str
+    score: float
+
+
+class SearchResult(TypedDict):
+    query: str
+    covered: bool
+    papers: list[PaperHit]
+    note: str
+
+
+class Reference(TypedDict):
+    number: int
+    paper_id: str
+    title: str
+    year: int | None
+    authors: list[str]
+    url: str
+    quote: str
+    sentences: list[str]
+    page: int | None
+
+
+class AskResult(TypedDict):
+    question: str
+    answer: str
+    covered: bool
+    references: list[Reference]
+    backend: str
+    note: str
+
+
+class PaperRecord(TypedDict):
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    year: int | None
+    url: str
+    code_url: str
+
+
+class PaperTools:
+    """The three operations over one assistant.  Bad arguments raise gr.Error with a message
+    meant for whoever (or whatever) called: Gradio sends it as the HTTP error and as the
+    text of an MCP tool error."""
+
+    def __init__(self, pa: PaperAssistant):
+        self.pa = pa
+
+    def search_papers(self, query: str, k: int = 10, year_from: int | None = None, year_to: int | None = None,
+                      author: str | None = None) -> SearchResult:
+        """Search the research-paper collection: the papers that best match a query, best first,
+        one entry per paper with its best-matching passage quoted verbatim.  Use it to find which
+        papers discuss a topic, method or result; get_paper then gives a paper's full abstract, and
+        ask_papers a cited answer.
+
+        Args:
+            query: What to look for in plain words: a question, a topic or key terms (at most 2000 characters).
+            k: How many papers to return, 1 to 50.
+            year_from: Only papers published in or after this year (papers without a known year are left out).
+            year_to: Only papers published in or before this year (papers without a known year are left out).
+            author: Only papers with an author whose name contains this text, case-insensitive (e.g. "hinton").
+        Returns:
+            {query, covered: false when even the best matches are too weak to answer from
+            papers: [{rank, id (for get_paper), title, year, authors, url, code_url, passage, score (higher is better)}]
+            note: why the list is empty, else ""}
+        """
+        k = _whole(k, "k", 1, MAX_K)
+        year_from = _whole(year_from, "year_from", optional=True)
+        year_to = _whole(year_to, "year_to", optional=True)
+        if author is not None and not isinstance(author, str):
+            raise gr.Error(f"author must be text (part of a name), not {author!r}")
+        author = " ".join((author or "").split())
+        ids = None
+        if year_from is not None or year_to is not None or author:
+            ids = self.pa.select_ids(year_from=year_from, year_to=year_to, author=author or None)
+        try:
+            r = self.pa.retrieve(query, k=k, paper_ids=ids)
+        except (QuestionError, IndexError, StoreUnavailable) as e:
+            raise gr.Error(f"query: {e}") from None
+        note = ""
+        if ids == []:
+            filters = ", ".join(f"{n}={v!r}" for n, v in (("year_from", year_from), ("year_to", year_to),
+                                                          ("author", author)) if v not in (None, ""))
+            note = f"No paper in the collection matches {filters}."
+        papers = [PaperHit(rank=i, id=h.paper.id, title=h.paper.title, year=h.paper.year,
+                           authors=list(h.paper.authors), url=h.paper.url, code_url=h.paper.code_url,
+                           passage=h.text, score=round(h.score, 4)) for i, h in enumerate(r.hits, 1)]
+        return SearchResult(query=query, covered=r.covered, papers=papers, note=note)
+
+    def ask_papers(self, question: str, history: list[Message] | None = None) -> AskResult:
+        """Answer a question from the research-paper collection, with citations: every claim in
+        the answer ends with a [n] marker that refers to the reference numbered n, which quotes
+        the supporting text verbatim.  When the collection does not cover the question, covered
+        is false and nothing is cited: the papers hold no answer to it.
+
+        Args:
+            question: The question, in plain words (at most 2000 characters).
+            history: For a follow-up such as "What loss does it add?": the conversation so far, oldest first, as [{"role": "user" or "assistant", "content": "..."}]; omit for a new question.
+        Returns:
+            {question, answer: text with [n] markers, covered
+            references: [{number, paper_id, title, year, authors, url, quote: the cited passage verbatim
+            sentences: the sentences of it the answer uses, page: null for a paper known by its abstract only}]
+            backend: extractive or the LLM backend that wrote the answer
+            note: why the configured LLM was not used, else ""}
+        """
+        if history is not None and not (isinstance(history, list) and all(
+                isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+                for m in history)):
+            raise gr.Error('history must be a list of {"role": "user" | "assistant", "content": "..."} messages')
+        try:
+            ans = self.pa.ask(question, history=[dict(m) for m in history] if history else None)
+        except (QuestionError, IndexError, StoreUnavailable) as e:
+            raise gr.Error(f"question: {e}") from None
+        refs = [Reference(number=c.number, paper_id=c.paper.id, title=c.paper.title, year=c.paper.year,
+                          authors=list(c.paper.authors), url=c.paper.url, quote=c.quote,
+                          sentences=[c.paper.abstract[s:e] for s, e in c.spans],
+                          page=getattr(c, "page", None))  # full-text citations will carry their page
+                for c in ans.citations]
+        return AskResult(question=ans.question, answer=ans.text, covered=ans.covered, references=refs,
+                         backend=ans.backend, note=ans.fallback)
+
+    def get_paper(self, paper_id: str) -> PaperRecord:
+        """One paper of the research-paper collection by its id (as search_papers and ask_papers
+        return it): its title, full abstract, authors, year and links.
+
+        Args:
+            paper_id: The paper's id: the "id" of a search_papers result or the "paper_id" of an ask_papers reference.
+        Returns:
+            {id, title, abstract, authors, year (null when unknown), url and code_url ("" when unknown)}
+        """
+        if not isinstance(paper_id, str) or not paper_id.strip():
+            raise gr.Error("paper_id is empty: give the id of a paper from search_papers or ask_papers")
+        try:
+            p = self.pa.paper(paper_id.strip())
+        except KeyError:
+            raise gr.Error(f"no paper with id {paper_id!r} in the collection; search_papers gives the ids") from None
+        return PaperRecord(id=p.id, title=p.title, abstract=p.abstract, authors=list(p.authors), year=p.year,
+                           url=p.url, code_url=p.code_url)
+
+
+def _whole(value: Any, name: str, lo: int | None = None, hi: int | None = None, optional: bool = False) -> int | None:
+    """`value` as an int, or a clear error: JSON has no int type, so 10.0 is accepted and 10.5 is not."""
+    if value is None and optional:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or (lo is not None and value < lo) or (
+            hi is not None and value > hi):
+        want = f"a whole number from {lo} to {hi}" if lo is not None else "a whole number (a year such as 2021)"
+        raise gr.Error(f"{name} must be {want}, not {value!r}")
+    return value
+
+
+# -- wiring ------------------------------------------------------------------------------------
+def add_endpoints(pa: PaperAssistant, answer_queue: dict[str, Any], browse_queue: dict[str, Any]) -> PaperTools:
+    """Register the three tools as named endpoints; call inside the gr.Blocks context.
+    `*_queue` are the concurrency_id / concurrency_limit of the app's answer and browse queues."""
+    tools = PaperTools(pa)
+    gr.api(tools.search_papers, api_name="search_papers", **browse_queue)
+    gr.api(tools.ask_papers, api_name="ask_papers", **answer_queue)
+    gr.api(tools.get_paper, api_name="get_paper", **browse_queue)
+    return tools
+
+
+def mcp_available() -> bool:
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def launch_options(demo: gr.Blocks, settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for `demo.launch()`: the MCP endpoint on or off (setting `mcp`), and
+    a start-up hook that makes it serve exactly the three tools (see the module docstring)."""
+    if not settings.mcp:
+        return {"mcp_server": False}
+    if not mcp_available():
+        log.warning("MCP endpoint off: the `mcp` package is not installed (pip install 'mcp>=1.21,<2')")
+        return {"mcp_server": False}
+
+    @contextlib.asynccontextmanager
+    async def adapt_on_start(app):  # runs before the server accepts a request
+        if demo.mcp_server_obj is not None:
+            _adapt(demo.mcp_server_obj)
+        yield
+
+    return {"mcp_server": True, "app_kwargs": {"lifespan": adapt_on_start}}
+
+
+OUTPUT_TYPES = {"search_papers": SearchResult, "ask_papers": AskResult, "get_paper": PaperRecord}
+TITLES = {"search_papers": "Search papers", "ask_papers": "Ask the papers (cited answer)", "get_paper": "Get a paper"}
+
+
+def _adapt(server: Any) -> None:
+    """Adjust Gradio 6.31's GradioMCPServer: only our tools, under their own names, JSON results."""
+    from mcp import types
+
+    try:
+        named = server.api_info["named_endpoints"]
+        low = server.mcp_server
+        list_tools = low.request_handlers[types.ListToolsRequest]
+        call_tool = low.request_handlers[types.CallToolRequest]
+        for attr in ("tool_prefix", "tool_to_endpoint", "postprocess_output_data"):
+            getattr(server, attr)
+    except (AttributeError, KeyError) as e:
+        raise RuntimeError(f"Gradio's MCP server is not the one ui/mcp.py adapts (Gradio 6.31): {e!r}") from None
+
+    # Only the read-only tools; the web app's own endpoints (/ask, /search, /add_papers) stay HTTP-only.
+    # No Space-name prefix: the tools are called the same locally and on a Space.
+    server.tool_prefix = ""
+    server.tool_to_endpoint = {name: f"/{name}" for name in TOOLS if f"/{name}" in named}
+
+    def json_content(data: list[Any], root_url: str) -> list[types.TextContent]:
+        # Gradio would send str(result): a dict's Python repr (None, True, single quotes), not JSON
+        return [types.TextContent(type="text", text=json.dumps(out, ensure_ascii=False)) for out in data]
+
+    server.postprocess_output_data = json_content
+
+    async def listed(req: types.ListToolsRequest) -> types.ServerResult:
+        result = await list_tools(req)
+        for tool in result.root.tools:
+            tool.title = TITLES.get(tool.name)
+            # an unknown argument is refused by name (the MCP SDK checks arguments against this schema)
+            tool.inputSchema["additionalProperties"] = False
+            tool.outputSchema = python_type_to_json_schema(OUTPUT_TYPES[tool.name])
+            tool.annotations = types.ToolAnnotations(title=tool.title, readOnlyHint=True, destructiveHint=False,
+                                                     idempotentHint=True, openWorldHint=False)
+        return result
+
+    async def called(req: types.CallToolRequest) -> types.ServerResult:
+        result = await call_tool(req)
+        r = result.root
+        if isinstance(r, types.CallToolResult) and not r.isError and [c.type for c in r.content] == ["text"]:
+            value = json.loads(r.content[0].text)
+            if isinstance(value, dict):
+                r.structuredContent = value
+        return result
+
+    low.request_handlers[types.ListToolsRequest] = listed
+    low.request_handlers[types.CallToolRequest] = called
