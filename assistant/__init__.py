@@ -16,7 +16,8 @@ The whole public API::
 from typing import Any
 
 from .core import AnswerStream, PaperAssistant, PaperNotFound, QuestionError, Retrieval
-from .index import IndexError_ as IndexError, IngestInterrupted, StoreUnavailable
+from .index import IndexError_ as IndexError
+from .index import IngestInterrupted, StoreUnavailable
 from .papers import CollectionError, load_papers
 from .settings import Settings
 from .types import Answer, Citation, Hit, IngestReport, Paper, Passage, Rejection

@@ -10,8 +10,8 @@ sentence that states the paper's contribution ("we propose ...").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from . import prompts
 from .text import md_quote, md_title, sentence_spans, tokenize

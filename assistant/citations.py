@@ -17,8 +17,8 @@ Accepted marker forms: [2], [1, 3], [1][3], [1-3], [Passage 2], [source 2].
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from . import prompts
 from .text import MODEL_MARKER, PARTIAL_MARKER

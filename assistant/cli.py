@@ -19,7 +19,7 @@ from assistant.types import reference_line
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _settings(args) -> "pa_lib.Settings":
+def _settings(args) -> pa_lib.Settings:
     overrides: dict[str, Any] = {}
     for name in ("index_dir", "collection", "chroma_url", "backend", "model", "base_url", "gguf"):
         value = getattr(args, name, None)
@@ -33,7 +33,7 @@ def _settings(args) -> "pa_lib.Settings":
     return pa_lib.Settings.load(config_file=args.config, **overrides)
 
 
-def _assistant(args, **kw) -> "pa_lib.PaperAssistant":
+def _assistant(args, **kw) -> pa_lib.PaperAssistant:
     return pa_lib.PaperAssistant(_settings(args), **kw)
 
 
@@ -41,7 +41,7 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-def _print_answer(ans: "pa_lib.Answer", streamed: bool = False) -> None:
+def _print_answer(ans: pa_lib.Answer, streamed: bool = False) -> None:
     if not streamed:
         print(ans.text)
     if ans.fallback:
@@ -182,8 +182,9 @@ def cmd_settings(args) -> int:
     if args.json:
         _print_json(s.redacted())
         return 0
-    for name, env, default, help_ in pa_lib.Settings.describe():
-        print(f"{name:20s} {str(s.redacted()[name])[:40]:40s} {env}\n    {help_}")
+    shown = s.redacted()
+    for name, env, _default, help_ in pa_lib.Settings.describe():
+        print(f"{name:20s} {str(shown[name])[:40]:40s} {env}\n    {help_}")
     return 0
 
 

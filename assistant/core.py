@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import ChainMap
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from . import answer as answers
 from . import embedding, generate, search
@@ -15,6 +17,7 @@ from .index import IndexError_, Store
 from .papers import CollectionError, LoadResult, load_papers, normalize_record
 from .retrieve import condense, is_list_question
 from .search import Retrieval
+from .session import SessionPapers
 from .settings import Settings, SettingsError
 from .text import tokenize
 from .types import Answer, Hit, IngestReport, Message, Paper, Rejection
@@ -60,11 +63,13 @@ class PaperAssistant:
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
         self._last = threading.local()
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
+        self.session: SessionPapers | None = None  # papers of this view only (see private())
+        self._no_llm_reason = ""  # why this view answers without its LLM (see without_llm())
         if not self.store.problem and not self.store.snapshot.papers and self.settings.collection:
             report = self.add_papers(self.settings.collection)
             log.info("built the index: %s", report.summary())
 
-    def using(self, **changes: Any) -> "PaperAssistant":
+    def using(self, **changes: Any) -> PaperAssistant:
         """A view with other answer settings (backend, model, key, top_k...) that shares this
         assistant's index and embedding model: the web UI uses one per session, so a key
         typed into one browser never reaches another.  Settings that shape the index
@@ -80,9 +85,28 @@ class PaperAssistant:
             changes = {**changes, "api_key": ""}
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
-        view.settings = self.settings.with_(**changes)
         view._last = threading.local()
-        view._llm_for = None  # the view's own backend: its key stays with it
+        if changes:
+            view.settings = self.settings.with_(**changes)
+            view._llm_for = None  # the view's own backend: its key stays with it
+        return view
+
+    def private(self, papers: SessionPapers | None = None) -> PaperAssistant:
+        """A view whose added papers stay its own: held in memory, searched and cited with the
+        collection in this view only, never written to the index, gone with the view.  Limits:
+        settings session_papers and session_mb.  (The public web app gives one to each visitor;
+        `papers` continues an earlier view's: `view.session`.)"""
+        view = self.using()
+        s = self.settings
+        view.session = papers if papers is not None else SessionPapers(self.embedder, s.chunk_words,
+                                                                        s.session_papers, s.session_mb * 1e6)
+        return view
+
+    def without_llm(self, reason: str) -> PaperAssistant:
+        """A view that answers extractively, giving `reason` as each answer's `fallback`
+        (the web app's LLM rate limit)."""
+        view = self.using(backend="extractive")
+        view._no_llm_reason = reason
         return view
 
     @property
@@ -95,12 +119,16 @@ class PaperAssistant:
     @property
     def papers(self) -> list[Paper]:
         self.store.maybe_sync()  # with a Chroma server: papers other processes added or removed
-        return list(self.store.snapshot.papers.values())
+        return list(self._papers().values())
+
+    def _papers(self) -> Mapping[str, Paper]:
+        papers = self.store.snapshot.papers
+        return ChainMap(self.session.papers, papers) if self.session else papers
 
     def paper(self, paper_id: str) -> Paper:
         self.store.maybe_sync()
         try:
-            return self.store.snapshot.papers[paper_id]
+            return self._papers()[paper_id]
         except KeyError:
             raise PaperNotFound(f"no paper with id {paper_id!r} in the collection") from None
 
@@ -125,16 +153,24 @@ class PaperAssistant:
             more = f" (and {len(loaded.rejected) - 5} more)" if len(loaded.rejected) > 5 else ""
             raise CollectionError(f"{name}: {len(loaded.rejected)} bad record(s), nothing added (strict): {shown}{more}")
         report = IngestReport(source=name, rejected=list(loaded.rejected))
-        hashes = self.store.snapshot.hashes
+        papers = loaded.papers
+        if self.session is not None:
+            papers = [self.session.own_id(p, set(self.store.snapshot.papers)) for p in papers]
+        hashes = self.session.hashes if self.session is not None else self.store.snapshot.hashes
         todo = []
-        for p in loaded.papers:
+        for p in papers:
             old = hashes.get(p.id)
             if old == p.content_hash():
                 report.unchanged.append(p.id)
             else:
                 (report.updated if old else report.added).append(p.id)
                 todo.append(p)
-        report.passages_embedded = self.store.upsert(todo, progress=progress)
+        if self.session is not None:
+            size = Path(source).stat().st_size if isinstance(source, (str, Path)) else 0
+            self.session.check_room(len(report.added), size)
+            report.passages_embedded = self.session.add(todo, size)
+        else:
+            report.passages_embedded = self.store.upsert(todo, progress=progress)
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -155,7 +191,10 @@ class PaperAssistant:
         return result
 
     def remove_papers(self, ids: Iterable[str]) -> list[str]:
-        """Remove papers (passages, keyword entries and records); returns the ids removed."""
+        """Remove papers (passages, keyword entries and records); returns the ids removed.
+        A private() view removes only its own papers."""
+        if self.session is not None:
+            return self.session.remove(ids)
         return self.store.remove(ids)
 
     def reindex(self, progress=None) -> int:
@@ -179,11 +218,10 @@ class PaperAssistant:
         collection covers the question, and the time each step took."""
         question = self._check(question)
         self.store.maybe_sync()
-        snap = self.store.snapshot
-        allowed = set(paper_ids) & set(snap.papers) if paper_ids is not None else None
+        allowed = set(paper_ids) & set(self._papers()) if paper_ids is not None else None
         s = self.settings
         return search.run(self.store, self.embedder, question, query or condense(question, history),
-                          k or s.top_k, s.candidates, s.min_relevance, allowed)
+                          k or s.top_k, s.candidates, s.min_relevance, allowed, session=self.session)
 
     def as_retriever(self, k: int | None = None, paper_ids: Iterable[str] | None = None, gate: bool = True):
         """This search as a LlamaIndex retriever (assistant/retriever.py): one node per paper,
@@ -230,12 +268,12 @@ class PaperAssistant:
             return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans))
         return self._generate(model, question, history, r)
 
-    def _generate(self, model: "llms.LLM", question: str, history: list[Message] | None, r: Retrieval) -> AnswerStream:
+    def _generate(self, model: llms.LLM, question: str, history: list[Message] | None, r: Retrieval) -> AnswerStream:
         gen = self._generation(model, question, history, r)
         return AnswerStream(gen.pieces(), lambda: self._finished(gen.answer))
 
-    def _generation(self, model: "llms.LLM", question: str, history: list[Message] | None,
-                    r: Retrieval) -> "generate.Generation":
+    def _generation(self, model: llms.LLM, question: str, history: list[Message] | None,
+                    r: Retrieval) -> generate.Generation:
         """The LLM answer for a retrieval."""
         planned = answers.plan_citations(r.hits, is_list_question(question), self.settings.answer_papers).hits
         sources = generate.select_sources(r.hits, planned, model.name, self.settings, r.query_tokens,
@@ -248,10 +286,12 @@ class PaperAssistant:
                                    lambda: self._extractive(question, r), r.timings, supports)
 
     def _finished(self, ans: Answer) -> Answer:
+        if self._no_llm_reason and ans.covered:
+            ans = generate.fallback(ans, self._no_llm_reason)
         self._last.answer = ans
         return ans
 
-    def _llm(self) -> "llms.LLM | None":
+    def _llm(self) -> llms.LLM | None:
         """The backend for the current settings, made once (views get their own)."""
         if self._llm_for is None or self._llm_for[0] is not self.settings:
             self._llm_for = (self.settings, llms.create(self.settings))
@@ -283,7 +323,7 @@ class PaperAssistant:
         return llms.select(self.settings)
 
     @property
-    def llm(self) -> "llms.LLM | None":
+    def llm(self) -> llms.LLM | None:
         """The LLM backend of these settings (None for extractive); `llm.complete(prompt)`
         runs one plain prompt (the evaluation's answer-point grader uses it)."""
         return self._llm()
@@ -315,7 +355,7 @@ class PaperAssistant:
         paper's opening passage.  An unknown id raises PaperNotFound (a KeyError).
         """
         self.paper(paper_id)
-        return search.similar(self.store, paper_id, k)
+        return search.similar(self.store, paper_id, k, self.session)
 
     def select_ids(self, year_from: int | None = None, year_to: int | None = None,
                    author: str | None = None) -> list[str]:
@@ -327,7 +367,7 @@ class PaperAssistant:
         """
         needle = " ".join((author or "").lower().split())
         out = []
-        for p in self.store.snapshot.papers.values():
+        for p in self._papers().values():
             if (year_from is not None or year_to is not None) and p.year is None:
                 continue
             if year_from is not None and p.year < year_from:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator
 
 from . import prompts
 from .answer import not_covered, pick_sentences

@@ -8,13 +8,17 @@ the keyword index), hands them to `fuse` and `gate`, and turns the result into H
 from __future__ import annotations
 
 import time
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .index import Snapshot, Store
+from .index import Store
+from .index.keyword import Corpus
 from .retrieve import Fused, dense_query, fuse, gate
+from .session import SessionPapers
 from .text import tokenize
-from .types import Hit
+from .types import Hit, Paper
 
 
 @dataclass
@@ -30,12 +34,17 @@ class Retrieval:
 
 
 def run(store: Store, embedder, question: str, query: str, k: int, candidates: int, min_relevance: float,
-        allowed: set[str] | None = None, weights: dict[str, float] | None = None) -> Retrieval:
+        allowed: set[str] | None = None, weights: dict[str, float] | None = None,
+        session: SessionPapers | None = None) -> Retrieval:
     """Retrieve for `query` (`question` as the user typed it: the gate looks for names in it).
 
     `allowed`: only these papers (None = all).  `weights`: the fusion weights of the three
-    views (None = retrieve.WEIGHTS; bench/fusion_weights.py compares others)."""
+    views (None = retrieve.WEIGHTS; bench/fusion_weights.py compares others).  `session`:
+    papers of this session only, searched with the collection."""
     snap = store.snapshot
+    mine = session if session is not None and len(session) else None
+    papers = ChainMap(mine.papers, snap.papers) if mine else snap.papers
+    stats = Corpus(snap.keyword, mine.keyword) if mine else snap.keyword
     timings: dict[str, float] = {}
     t = time.perf_counter()
 
@@ -45,33 +54,38 @@ def run(store: Store, embedder, question: str, query: str, k: int, candidates: i
         timings[name] = now - t
         t = now
 
-    if not snap.papers or allowed == set():
+    if not papers or allowed == set():
         return Retrieval(query, [], [], 0.0, False, timings)
     qvec = embedder.embed_query(dense_query(query))
     qtokens = tokenize(query)
     lap("embed")
-    dense = store.dense_passages(qvec, candidates, allowed)
-    dense_papers = store.dense_papers(qvec, candidates, allowed)
+    dense = store.dense_passages(qvec, candidates, allowed) if snap.papers else []
+    dense_papers = store.dense_papers(qvec, candidates, allowed) if snap.papers else []
+    if mine:  # one candidate list per view, over both
+        dense = sorted(dense + mine.dense_passages(qvec, candidates, allowed), key=lambda d: -d.similarity)
+        dense_papers = sorted(dense_papers + mine.dense_papers(qvec, candidates, allowed), key=lambda x: -x[1])
     lap("dense")
-    keyword = snap.keyword.top(qtokens, candidates, allowed)
+    keyword = snap.keyword.top(qtokens, candidates, allowed, stats)
+    if mine:
+        keyword = sorted(keyword + mine.keyword.top(qtokens, candidates, allowed, stats), key=lambda x: -x[1])
     lap("keyword")
     best_passage: dict[str, Any] = {}
     for d in dense:  # best first
         best_passage.setdefault(d.paper_id, d)
     fused = fuse({"passage": [(d.paper_id, d.similarity) for d in dense],
                   "paper": dense_papers, "keyword": keyword}, weights)
-    fused = [f for f in fused if f.paper_id in snap.papers]  # skip passages of papers mid-ingest
+    fused = [f for f in fused if f.paper_id in papers]  # skip passages of papers mid-ingest
     lap("fusion")
-    hits = [_hit(store, snap, f, best_passage.get(f.paper_id), qtokens) for f in fused[:k]]
+    hits = [_hit(store, papers, f, best_passage.get(f.paper_id), qtokens) for f in fused[:k]]
     top_cos = max((d.similarity for d in dense), default=0.0)
     top_terms = [set(tokenize(h.paper.title + " " + h.paper.abstract)) for h in hits[:3]]
-    rel = gate(question, query, qtokens, top_cos, top_terms, snap.keyword)
+    rel = gate(question, query, qtokens, top_cos, top_terms, stats)
     lap("gate")
     return Retrieval(query, qtokens, hits, rel, rel >= min_relevance, timings)
 
 
-def _hit(store: Store, snap: Snapshot, f: Fused, dense_hit, qtokens: list[str]) -> Hit:
-    paper = snap.papers[f.paper_id]
+def _hit(store: Store, papers: Mapping[str, Paper], f: Fused, dense_hit, qtokens: list[str]) -> Hit:
+    paper = papers[f.paper_id]
     if dense_hit is not None:
         text, index = dense_hit.text, dense_hit.passage_index
     else:  # found by keywords only: show the passage with most query terms
@@ -81,16 +95,20 @@ def _hit(store: Store, snap: Snapshot, f: Fused, dense_hit, qtokens: list[str]) 
     return Hit(paper=paper, text=text, score=f.score, passage_index=index, signals=f.signals)
 
 
-def similar(store: Store, paper_id: str, k: int) -> list[Hit]:
+def similar(store: Store, paper_id: str, k: int, session: SessionPapers | None = None) -> list[Hit]:
     """The `k` papers whose mean passage vectors are closest to `paper_id`'s (itself excluded)."""
-    vec = store.paper_vectors([paper_id]).get(paper_id)
+    mine = session if session is not None and len(session) else None
+    vec = mine.paper_vector(paper_id) if mine else None
+    if vec is None:
+        vec = store.paper_vectors([paper_id]).get(paper_id)
     if vec is None or k < 1:
         return []
-    snap = store.snapshot
+    papers = ChainMap(mine.papers, store.snapshot.papers) if mine else store.snapshot.papers
+    near = store.dense_papers(vec, k + 1) + (mine.dense_papers(vec, k + 1) if mine else [])
     hits = []
-    for pid, cos in store.dense_papers(vec, k + 1):
-        if pid == paper_id or pid not in snap.papers:
+    for pid, cos in sorted(near, key=lambda x: -x[1]):
+        if pid == paper_id or pid not in papers:
             continue
-        p = snap.papers[pid]
+        p = papers[pid]
         hits.append(Hit(paper=p, text=store.passages(p)[0].text, score=cos, signals={"paper": cos}))
     return hits[:k]

@@ -18,8 +18,9 @@ import json
 import logging
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
@@ -174,7 +175,7 @@ class Settings(BaseSettings):
     # ------------------------------------------------------------------------------------
     @classmethod
     def load(cls, config_file: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
-             **overrides: Any) -> "Settings":
+             **overrides: Any) -> Settings:
         """Defaults < config file < environment < keyword arguments (None values are skipped)."""
         env = dict(os.environ) if env is None else dict(env)
         layers: list[tuple[str, dict[str, Any]]] = []
@@ -201,13 +202,13 @@ class Settings(BaseSettings):
         return cls.from_dict(values)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "Settings":
+    def from_dict(cls, values: Mapping[str, Any]) -> Settings:
         try:
             return cls.model_validate(dict(values))
         except ValidationError as e:
             raise SettingsError(_message(e)) from None
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         """A copy with `changes` (validated)."""
         unknown = sorted(set(changes) - set(type(self).model_fields))
         if unknown:

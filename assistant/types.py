@@ -33,7 +33,7 @@ class Paper:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Paper":
+    def from_dict(cls, d: dict[str, Any]) -> Paper:
         return cls(
             id=d["id"], title=d["title"], abstract=d["abstract"], authors=tuple(d.get("authors") or ()),
             year=d.get("year"), url=d.get("url") or "", code_url=d.get("code_url") or "",

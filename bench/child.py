@@ -58,8 +58,9 @@ def load_assistant(args):
 def load_starter(args):
     """(starter retriever over the persisted index, seconds importing, seconds loading model + index)."""
     t = time.perf_counter()
-    from assistant.evaluation.baselines import open_starter, starter_embedding
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding  # noqa: F401  (torch, transformers)
+
+    from assistant.evaluation.baselines import open_starter, starter_embedding
 
     t1 = time.perf_counter()
     embed_model, _ = starter_embedding()

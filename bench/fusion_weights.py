@@ -25,9 +25,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from question_sets import setup  # noqa: E402
+
 import assistant.search as search  # noqa: E402
 from assistant import PaperAssistant  # noqa: E402
-from question_sets import setup  # noqa: E402
 from assistant.evaluation.metrics import recall_at, reciprocal_rank  # noqa: E402
 from assistant.evaluation.questions import relevant_ids, title_index  # noqa: E402
 from assistant.retrieve import WEIGHTS, condense, dense_query  # noqa: E402

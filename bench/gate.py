@@ -25,8 +25,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-import assistant.retrieve as retrieve  # noqa: E402
 from question_sets import setup  # noqa: E402
+
+import assistant.retrieve as retrieve  # noqa: E402
 from assistant.text import specificity  # noqa: E402
 
 THRESHOLDS = [round(0.70 + 0.01 * i, 2) for i in range(41)]
@@ -66,7 +67,7 @@ def main() -> None:
         retrieve.specificity = specificity
         names = list(sets) + ["all"]
 
-        def subset(n: str) -> list:
+        def subset(n: str, rows: list = rows) -> list:
             return rows if n == "all" else [r for r in rows if r[0] == n]
 
         table = {str(t): {n: rates(subset(n), t) for n in names} for t in THRESHOLDS}

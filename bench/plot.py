@@ -28,7 +28,7 @@ def plot_stages(lat: dict, path: Path) -> None:
     ]
     fig, ax = plt.subplots(figsize=(10, 3.4), dpi=120)
     seen = set()
-    for y, (name, parts) in enumerate(rows):
+    for y, (_name, parts) in enumerate(rows):
         left = 0.0
         for stage, width in parts:
             label = "vector search + LlamaIndex" if stage == "rest" else STAGE_LABELS[stage]

@@ -29,7 +29,6 @@ import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -147,9 +146,9 @@ def _pct(values: list[float], p: float) -> float:
 
 def questions(n: int = 200) -> list[str]:
     """The dev questions, then distinct sentence fragments of the bundled abstracts."""
-    from assistant.text import sentence_spans
     from assistant.papers import load_papers
     from assistant.settings import BUNDLED_COLLECTION
+    from assistant.text import sentence_spans
 
     qs = [json.loads(line)["question"] for line in (ROOT / "examples" / "dev_questions.jsonl").open()]
     rng = random.Random(1)

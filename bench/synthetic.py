@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from assistant.text import sentence_spans
 from assistant.papers import load_papers
 from assistant.settings import BUNDLED_COLLECTION
+from assistant.text import sentence_spans
 
 
 def _pools() -> tuple[list[str], list[str], list[int], list[str]]:

@@ -19,7 +19,7 @@ class ChromaServer:
         self.proc: subprocess.Popen | None = None
         self.log = path.parent / f"chroma-{self.port}.log"
 
-    def start(self, timeout: float = 60.0) -> "ChromaServer":
+    def start(self, timeout: float = 60.0) -> ChromaServer:
         exe = Path(sys.executable).with_name("chroma")
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([str(exe), "run", "--path", str(self.path), "--host", "127.0.0.1",

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from assistant import CollectionError, IndexError, PaperAssistant, QuestionError, Settings
-from assistant.text import md_unescape as unescape_md
 from assistant.prompts import NOT_COVERED
+from assistant.text import md_unescape as unescape_md
 
 PARAPHRASES = [
     ("Which method maps visual features into an LLM's word embeddings with optimal transport?",

@@ -107,7 +107,7 @@ def test_server_stopped_mid_session_fails_clearly_and_loses_nothing(chroma_serve
         a.add_papers(small_papers)
     with pytest.raises(StoreUnavailable, match="cannot reach the Chroma server"):
         make("c", chroma_server.url)
-    assert time.monotonic() - t < 15  # errors, not hangs
+    assert time.monotonic() - t < 60  # errors, not hangs (each step has a 5-30 s timeout)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
     p = subprocess.run([sys.executable, "-m", "assistant.cli", "--index-dir", str(tmp_path / "cli"),
                         "--chroma-url", chroma_server.url, "search", "anything"],
@@ -153,7 +153,7 @@ def test_a_hung_server_times_out_instead_of_hanging(chroma_server, make, monkeyp
             a.search("pairwise temporal IoU loss")
         with pytest.raises(StoreUnavailable, match="cannot reach"):
             make("b", chroma_server.url)
-        assert time.monotonic() - t < 15
+        assert time.monotonic() - t < 60  # the 2 s timeouts, not a hang
     finally:
         chroma_server.resume()
     assert a.search("pairwise temporal IoU loss for moment masks", k=1)[0].paper.title.startswith("Zero-Shot Dense")

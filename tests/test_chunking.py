@@ -1,7 +1,7 @@
 from assistant.chunking import chunk_paper
-from assistant.text import sentence_spans
 from assistant.papers import load_papers
 from assistant.settings import BUNDLED_COLLECTION
+from assistant.text import sentence_spans
 from assistant.types import Paper
 
 

@@ -8,14 +8,16 @@ server and in-process model in test_llm_server.py).
 import re
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from assistant import llm as llm_module
 from assistant.citations import CitationFilter, says_not_covered, verify
-from assistant.text import strip_markers
 from assistant.generate import prompt_text
 from assistant.llm import LLMError
 from assistant.prompts import NOT_COVERED
+from assistant.text import strip_markers
 
 KEY = "sk-test-0123456789abcdefSECRET"
 COVERED_Q = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
@@ -107,8 +109,7 @@ class ScriptedLLM:
             reply = reply(messages)
         if isinstance(reply, Exception):
             raise reply
-        for piece in re.findall(r"\S+\s*|\s+", reply[0] if isinstance(reply, tuple) else reply):
-            yield piece
+        yield from re.findall(r"\S+\s*|\s+", reply[0] if isinstance(reply, tuple) else reply)
         if isinstance(reply, tuple):  # (text, error): fails after streaming the text
             raise reply[1]
 

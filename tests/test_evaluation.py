@@ -6,17 +6,25 @@ import math
 import re
 
 import pytest
+from conftest import DEV
 
 import assistant
 from assistant import evaluate
 from assistant.cli import main
-from assistant.evaluation.metrics import (citation_precision, claim_sentences, fully_cited, parse_verdicts, percentile,
-                                          point_grader, point_recall, recall_at, reciprocal_rank)
+from assistant.evaluation.metrics import (
+    citation_precision,
+    claim_sentences,
+    fully_cited,
+    parse_verdicts,
+    percentile,
+    point_grader,
+    point_recall,
+    recall_at,
+    reciprocal_rank,
+)
 from assistant.evaluation.questions import load_questions, title_index
 from assistant.evaluation.run import QuestionResult, evaluate_system, summarize
 from assistant.types import Answer, Citation, Paper
-
-from conftest import DEV
 
 # --- rankings -------------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ import pytest
 
 from assistant import IndexError, IngestInterrupted, PaperAssistant, Settings
 from assistant.chunking import chunk_paper
-from assistant.papers import load_papers
 from assistant.index import Store
+from assistant.papers import load_papers
 from assistant.settings import BUNDLED_COLLECTION as BUNDLED
 
 

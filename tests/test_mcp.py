@@ -15,10 +15,10 @@ from gradio_client import Client
 from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from ui_server import free_port, start_app
 
 from assistant import Settings
 from ui import build_app, launch
-from ui_server import free_port, start_app
 
 TOOLS = {"search_papers", "ask_papers", "get_paper"}
 COUNT = "Teaching CLIP to Count to Ten"

@@ -1,9 +1,9 @@
 """Regression guard on the dev question set (the method, not individual questions)."""
 
+from conftest import DEV
+
 from assistant.evaluation.questions import load_questions
 from assistant.evaluation.run import evaluate_assistant, summarize
-
-from conftest import DEV
 
 
 def test_dev_set_retrieval_and_refusal(pa):

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from assistant.index.keyword import KeywordIndex
-from assistant.text import MIN_SPECIFICITY, specificity, tokenize
 from assistant.retrieve import condense, dense_query, fuse, is_list_question, needs_history, term_coverage, zscores
+from assistant.text import MIN_SPECIFICITY, specificity, tokenize
 
 
 def test_zscores_and_floor():

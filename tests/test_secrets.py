@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from servers import StubOpenAI
 from ui_server import start_app
 

@@ -13,9 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from gradio_client import Client, handle_file
-
 from conftest import DEV
+from gradio_client import Client, handle_file
 from ui_server import start_app
 
 USERS = 20

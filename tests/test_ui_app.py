@@ -10,15 +10,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
+from ui_server import ROOT, free_port
 
 from assistant import AnswerStream, PaperAssistant, Settings
 from assistant.prompts import NOT_COVERED
 from ui import SessionSettings, build_app, open_assistant
-from ui.app import ANSWER_CONCURRENCY, WebApp
-from ui_server import ROOT, free_port
+from ui.app import ANSWER_CONCURRENCY
+from ui.handlers import WebApp
 
 GPT2 = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
 ZEROTA = "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"
@@ -104,12 +106,21 @@ def test_uploaded_papers_are_answerable_at_once(server, client, tmp_path):
     assert ZEROTA in client.predict(GPT2, api_name="/ask")
 
 
+def uploaded(tmp_path, name: str):
+    """A path in Gradio's upload folder: where the app takes uploads from."""
+    import gradio as gr
+
+    d = Path(gr.utils.get_upload_folder()) / tmp_path.name
+    d.mkdir(parents=True, exist_ok=True)
+    return d / name
+
+
 def test_uploads_over_the_size_limit_are_refused_before_reading(fresh_pa, tmp_path):
     app = WebApp(fresh_pa.using(max_file_mb=0.001))
-    f = tmp_path / "big.jsonl"
+    f = uploaded(tmp_path, "big.jsonl")
     f.write_bytes(b"\x00" * 5000)  # binary too, but the size is checked first
     before = len(fresh_pa.papers)
-    report, *rest = app.add_papers(str(f), progress=lambda *a, **k: None)
+    report, *rest = app.add_papers(str(f), None, progress=lambda *a, **k: None)
     assert "over the 0.001 MB limit" in report and "nothing was added" in report
     assert len(fresh_pa.papers) == before
 
@@ -118,8 +129,8 @@ def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
     app = WebApp(fresh_pa)
     target = next(p for p in fresh_pa.papers if p.title.startswith("RITUAL"))
     chat = [{"role": "user", "content": "q"}]
-    *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), [target.id],
-                          None, None, "")
+    *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), None,
+                          [target.id], None, None, "", None)
     chat_out, sources, answers, export, *_ = last
     assert [c.paper.id for c in answers[0].citations] == [target.id]
     assert "(#src-1-1)" in chat_out[-1]["content"] and 'id="src-1-1"' in sources
@@ -127,7 +138,7 @@ def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
     assert "1 of 80 papers" in app.scope_note([target.id], None, None, "")
     # metadata filters: the bundled papers have no years, so a year filter leaves nothing to answer from
     assert app.scope_ids([], 2020, None, "") == []
-    *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), [], 2020, None, "")
+    *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), None, [], 2020, None, "", None)
     assert "No paper is in the current scope" in last[0][-1]["content"]
     assert "No paper matches the current scope" in app.scope_note([], 2020, None, "")
     fresh_pa.add_papers([{"id": "y1", "title": "Hallucination audit 2023", "year": 2023, "authors": ["Kim Lee"],
@@ -139,9 +150,9 @@ def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
 
 def test_follow_ups_use_the_sessions_earlier_answers(pa):
     app = WebApp(pa)
-    *_, first = app.answer(GPT2, [], [], SessionSettings(), [], None, None, "")
+    *_, first = app.answer(GPT2, [], [], SessionSettings(), None, [], None, None, "", None)
     answers = first[2]
-    *_, second = app.answer("What loss does it add?", first[0], answers, SessionSettings(), [], None, None, "")
+    *_, second = app.answer("What loss does it add?", first[0], answers, SessionSettings(), None, [], None, None, "", None)
     assert second[2][1].citations[0].paper.title == ZEROTA and "IoU loss" in second[2][1].text
     assert "(#src-2-1)" in second[0][-1]["content"]  # turn 2's markers point at turn 2's sources
     assert second[1].index('id="turn-2" open') < second[1].index('id="turn-1"')
@@ -155,8 +166,8 @@ def test_session_settings_keep_the_key_server_side_and_out_of_sight(pa):
     assert key not in repr(session) and key not in str(session) and "<set>" in repr(session)
     view = app.view(session)
     assert app.view(SessionSettings(**session.changes())) is view  # same settings, same view
-    assert view.settings.api_key == key and view.settings.top_k == 4 and view.settings.base_url.startswith("http://127")
-    assert pa.settings.api_key == "" and key not in repr(view.settings)  # the shared assistant is untouched
+    assert view.settings.secret("api_key") == key and view.settings.top_k == 4 and view.settings.base_url.startswith("http://127")
+    assert pa.settings.secret("api_key") == "" and key not in repr(view.settings)  # the shared assistant is untouched
     # applying other settings without retyping keeps the key; "forget" drops it
     session2, *_ = app.apply_settings("extractive", "", "", "", 6, session)
     assert session2.api_key == key and app.view(session2).settings.top_k == 6
@@ -179,14 +190,19 @@ def test_uploads_can_be_turned_off_for_public_deployments(pa):
 
 def test_long_answers_do_not_block_searches(fresh_pa):
     """Answers and searches have separate queues: with every answer slot busy (and more answers
-    waiting), a search still returns at once."""
+    waiting), a search still returns.  The answers are held until the search is back, so the
+    order is proven by events, not by timing."""
+    import threading
+
     real_stream = fresh_pa.stream
+    started, release = threading.Semaphore(0), threading.Event()
 
     def slow_stream(*args, **kwargs):  # stands in for a slow LLM; the answer itself is the real one
         inner = real_stream(*args, **kwargs)
 
         def pieces():
-            time.sleep(6)
+            started.release()
+            release.wait(120)
             yield from inner
         return AnswerStream(pieces(), lambda: inner.answer)
 
@@ -197,15 +213,17 @@ def test_long_answers_do_not_block_searches(fresh_pa):
     try:
         url = f"http://127.0.0.1:{port}"
         jobs = [Client(url, verbose=False).submit(GPT2, api_name="/ask") for _ in range(ANSWER_CONCURRENCY + 2)]
-        time.sleep(1.0)
-        searcher = Client(url, verbose=False)
-        t0 = time.monotonic()
-        hits = searcher.predict("pairwise temporal IoU loss for moment masks", 3, api_name="/search")
-        waited = time.monotonic() - t0
+        for _ in range(ANSWER_CONCURRENCY):  # every answer slot is taken
+            assert started.acquire(timeout=120)
+        search = Client(url, verbose=False).submit("pairwise temporal IoU loss for moment masks", 3,
+                                                   api_name="/search")
+        hits = search.result(timeout=120)  # would never come if it queued behind the held answers
         assert hits[0]["title"] == ZEROTA
-        assert not any(j.done() for j in jobs), f"the search waited {waited:.1f} s, behind the answers"
-        assert all(ZEROTA in j.result(timeout=60) for j in jobs)
+        assert not any(j.done() for j in jobs)
+        release.set()
+        assert all(ZEROTA in j.result(timeout=120) for j in jobs)
     finally:
+        release.set()
         demo.close()
 
 
@@ -263,7 +281,7 @@ def test_uploads_over_the_record_limit_are_refused_before_parsing(fresh_pa, tmp_
     import assistant.papers
 
     app = WebApp(fresh_pa.using(max_records=3))
-    f = tmp_path / "many.jsonl"
+    f = uploaded(tmp_path, "many.jsonl")
     f.write_text("\n".join(json.dumps({"title": f"Paper {i}", "abstract": "An abstract."}) for i in range(5)))
 
     def no_parsing(*a, **k):
@@ -271,6 +289,6 @@ def test_uploads_over_the_record_limit_are_refused_before_parsing(fresh_pa, tmp_
 
     monkeypatch.setattr(assistant.papers.json, "loads", no_parsing)
     before = len(fresh_pa.papers)
-    report, *rest = app.add_papers(str(f), progress=lambda *a, **k: None)
+    report, *rest = app.add_papers(str(f), None, progress=lambda *a, **k: None)
     assert "5 records is over the limit of 3" in report and "Nothing was added" in report
     assert len(fresh_pa.papers) == before

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from ui_server import BROWSER_FLAGS, CHROMIUM
 
 from assistant.prompts import NOT_COVERED
-from ui_server import BROWSER_FLAGS, CHROMIUM
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

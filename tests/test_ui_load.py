@@ -15,10 +15,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import DEV
 from gradio_client import Client
 
 from assistant.prompts import NOT_COVERED
-from conftest import DEV
 
 SESSIONS = 20
 

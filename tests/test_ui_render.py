@@ -3,7 +3,8 @@
 import html
 import re
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assistant import Answer, Citation, Hit, IngestReport, Paper, Rejection
 from assistant.prompts import NOT_COVERED
@@ -23,7 +24,7 @@ def paper(**kw):
 def answer(p=None, covered=True, text=None):
     p = p or paper()
     cit = Citation(1, p, "We propose sparse adapters.", spans=[(21, 49)])
-    return Answer(question="What is proposed?", text=text or f"From the abstracts:\n\n- We propose sparse adapters. [1]",
+    return Answer(question="What is proposed?", text=text or "From the abstracts:\n\n- We propose sparse adapters. [1]",
                   citations=[cit] if covered else [], covered=covered, hits=[Hit(p, "x", 1.0)])
 
 

@@ -23,6 +23,7 @@ arguments.
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Literal, TypedDict
 
 import gradio as gr
@@ -97,8 +98,10 @@ class PaperTools:
     meant for whoever (or whatever) called: Gradio sends it as the HTTP error and as the
     text of an MCP tool error."""
 
-    def __init__(self, pa: PaperAssistant):
+    def __init__(self, pa: PaperAssistant, answerer: Callable[[Any], PaperAssistant] | None = None):
         self.pa = pa
+        # answerer(request) -> the view that answers this caller (the web app's LLM rate limit)
+        self.answerer = answerer or (lambda request: pa)
 
     def search_papers(self, query: str, k: int = 10, year_from: int | None = None, year_to: int | None = None,
                       author: str | None = None) -> SearchResult:
@@ -141,7 +144,7 @@ class PaperTools:
                            passage=h.text, score=round(h.score, 4)) for i, h in enumerate(r.hits, 1)]
         return SearchResult(query=query, covered=r.covered, papers=papers, note=note)
 
-    def ask_papers(self, question: str, history: list[Message] | None = None) -> AskResult:
+    def ask_papers(self, question: str, history: list[Message] | None = None, request: gr.Request = None) -> AskResult:
         """Answer a question from the research-paper collection, with citations: every claim in
         the answer ends with a [n] marker that refers to the reference numbered n, which quotes
         the supporting text verbatim.  When the collection does not cover the question, covered
@@ -162,7 +165,7 @@ class PaperTools:
                 for m in history)):
             raise gr.Error('history must be a list of {"role": "user" | "assistant", "content": "..."} messages')
         try:
-            ans = self.pa.ask(question, history=[dict(m) for m in history] if history else None)
+            ans = self.answerer(request).ask(question, history=[dict(m) for m in history] if history else None)
         except (QuestionError, IndexError, StoreUnavailable) as e:
             raise gr.Error(f"question: {e}") from None
         refs = [Reference(number=c.number, paper_id=c.paper.id, title=c.paper.title, year=c.paper.year,
@@ -206,10 +209,12 @@ def _whole(value: Any, name: str, lo: int | None = None, hi: int | None = None, 
 
 
 # -- wiring ------------------------------------------------------------------------------------
-def add_endpoints(pa: PaperAssistant, answer_queue: dict[str, Any], browse_queue: dict[str, Any]) -> PaperTools:
+def add_endpoints(pa: PaperAssistant, answer_queue: dict[str, Any], browse_queue: dict[str, Any],
+                  answerer: Callable[[Any], PaperAssistant] | None = None) -> PaperTools:
     """Register the three tools as named endpoints; call inside the gr.Blocks context.
-    `*_queue` are the concurrency_id / concurrency_limit of the app's answer and browse queues."""
-    tools = PaperTools(pa)
+    `*_queue` are the concurrency_id / concurrency_limit of the app's answer and browse queues;
+    `answerer(request)` gives the view that answers a caller (default: `pa`)."""
+    tools = PaperTools(pa, answerer)
     gr.api(tools.search_papers, api_name="search_papers", **browse_queue)
     gr.api(tools.ask_papers, api_name="ask_papers", **answer_queue)
     gr.api(tools.get_paper, api_name="get_paper", **browse_queue)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlparse
 
 from assistant import Answer, Citation, Hit, IngestReport, Paper
 from assistant.text import CITATION, bib_escape, html, md_text
-
 
 REL = 'target="_blank" rel="noopener noreferrer nofollow"'
 
@@ -227,13 +226,13 @@ def _id_list(label: str, ids: list[str], titles: dict[str, str], limit: int = 30
     return f"<details{unfold}><summary>{label} ({len(ids)})</summary><ul>{items}{more}</ul></details>"
 
 
-def ingest_report_html(report: IngestReport, titles: dict[str, str], total: int) -> str:
+def ingest_report_html(report: IngestReport, titles: dict[str, str], total: int, note: str = "") -> str:
     """What an upload did: counts, then the added/updated papers and each rejected record's reason."""
     ok = report.added or report.updated
     head = (f'<div class="pa-report {"pa-ok" if ok else "pa-warn"}"><strong>{html(report.source)}</strong>: '
             f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
             f"{len(report.rejected)} rejected · {report.passages_embedded} passages embedded in "
-            f"{report.seconds:.1f} s · the collection now has {total} papers.</div>")
+            f"{report.seconds:.1f} s · the collection now has {total} papers.{html(note)}</div>")
     rejected = ""
     if report.rejected:
         rows = "".join(f"<tr><td>{html(r.record)}</td><td>{html(r.reason)}</td></tr>" for r in report.rejected[:200])

@@ -5,9 +5,10 @@ as a per-type table (`report.table()`) and as JSON (`report.to_dict()`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import baselines
 from .metrics import Complete, configured_llm, percentile, point_grader

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..types import Answer
 from .metrics import Grade, citation_precision, distinct, fully_cited, point_recall, recall_at, reciprocal_rank, refused
 from .questions import relevant_ids, title_index
-
 
 # --- running -----------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class Pipeline:
             raise self._error
         self._queue.put(item)
 
-    def __enter__(self) -> "Pipeline":
+    def __enter__(self) -> Pipeline:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -66,7 +67,7 @@ class Pipeline:
             raise self._error
 
 
-def upsert(store: "Store", papers: list[Paper], batch_papers: int, progress: Progress | None = None) -> int:
+def upsert(store: Store, papers: list[Paper], batch_papers: int, progress: Progress | None = None) -> int:
     """Embed and store `papers` (new or changed); returns the number of passages written.
     The caller holds the store's write lock."""
     count = {"passages": 0, "done": 0}
@@ -110,7 +111,7 @@ def upsert(store: "Store", papers: list[Paper], batch_papers: int, progress: Pro
     return count["passages"]
 
 
-def write_papers(store: "Store", batch: list[Paper], passages: list[Passage], vectors: np.ndarray) -> None:
+def write_papers(store: Store, batch: list[Paper], passages: list[Passage], vectors: np.ndarray) -> None:
     """One batch: its passages (vectors) and paper records (mean passage vector), committed whole."""
     from llama_index.core.schema import TextNode
 

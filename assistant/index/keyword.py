@@ -24,8 +24,8 @@ import shutil
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class Segment:
         return len(self.ids)
 
     @classmethod
-    def build(cls, docs: list[tuple[str, list[str]]]) -> "Segment":
+    def build(cls, docs: list[tuple[str, list[str]]]) -> Segment:
         vocab: dict[str, int] = {}
         flat: list[int] = []
         lengths = np.zeros(len(docs), dtype=np.int32)
@@ -71,7 +71,7 @@ class Segment:
                              np.minimum(tf, 65535).astype(np.uint16))
 
     @classmethod
-    def _assemble(cls, ids, terms, lengths, doc, term, tf) -> "Segment":
+    def _assemble(cls, ids, terms, lengths, doc, term, tf) -> Segment:
         """From (doc, term, tf) entries sorted by doc: both orientations."""
         order = np.argsort(term, kind="stable")
         arrays = {
@@ -82,7 +82,7 @@ class Segment:
         return cls(uuid.uuid4().hex[:12], list(ids), list(terms), arrays)
 
     @classmethod
-    def merge(cls, parts: list["_Part"]) -> "Segment":
+    def merge(cls, parts: list[_Part]) -> Segment:
         """One segment holding the live papers of `parts`."""
         vocab: dict[str, int] = {}
         ids, lengths, docs, terms, tfs = [], [], [], [], []
@@ -124,7 +124,7 @@ class Segment:
             shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
-    def load(cls, directory: Path, name: str) -> "Segment":
+    def load(cls, directory: Path, name: str) -> Segment:
         d = directory / f"seg-{name}"
         meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
         arrays = {a: np.load(d / f"{a}.npy", mmap_mode="r") for a in cls.ARRAYS}
@@ -156,7 +156,7 @@ class _Part:
         self.live = int(self.alive.sum())
         self.live_len = int(np.asarray(seg.lengths, dtype=np.int64)[self.alive].sum())
 
-    def without(self, local: list[int]) -> "_Part":
+    def without(self, local: list[int]) -> _Part:
         alive = self.alive.copy()
         alive[local] = False
         gone = np.concatenate([self.seg.doc_terms(i) for i in local])
@@ -192,7 +192,7 @@ class KeywordIndex:
         self._df_cache: dict[str, int] = {}
 
     @classmethod
-    def _of(cls, parts: list[_Part], where: dict[str, tuple[str, int]] | None = None) -> "KeywordIndex":
+    def _of(cls, parts: list[_Part], where: dict[str, tuple[str, int]] | None = None) -> KeywordIndex:
         ki = cls.__new__(cls)
         ki._set_parts(parts, where)
         return ki
@@ -244,14 +244,18 @@ class KeywordIndex:
         """Smoothed inverse document frequency; a token no paper contains gets the highest value."""
         return math.log((self.n_docs + 1) / (self.df(token) + 0.5))
 
-    def top(self, query_tokens: list[str], k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
-        """The k best papers by BM25 (score > 0), best first; only `allowed` ones if given."""
+    def top(self, query_tokens: list[str], k: int, allowed: set[str] | None = None,
+            stats: Corpus | None = None) -> list[tuple[str, float]]:
+        """The k best papers by BM25 (score > 0), best first; only `allowed` ones if given.
+        `stats`: the collection statistics to score with (default this index's own; a
+        visitor's papers are scored with the whole collection's, so scores compare)."""
+        stats = stats or self
         if not self.n_docs or k < 1:
             return []
-        n, avgdl = self.n_docs, self.total_len / self.n_docs
+        n, avgdl = stats.n_docs, stats.total_len / stats.n_docs
         weights = {}
         for t, mult in Counter(query_tokens).items():  # a repeated query word counts again, as in bm25s
-            df = self.df(t)
+            df = stats.df(t)
             if df:
                 weights[t] = mult * math.log(1 + (n - df + 0.5) / (df + 0.5))
         if not weights:
@@ -286,7 +290,7 @@ class KeywordIndex:
         return sorted(hits, key=lambda h: (-h[1], h[0]))
 
     # -- changes --------------------------------------------------------------------------
-    def updated(self, upsert: dict[str, tuple[str, str]] | None = None, remove: Iterable[str] = ()) -> "KeywordIndex":
+    def updated(self, upsert: dict[str, tuple[str, str]] | None = None, remove: Iterable[str] = ()) -> KeywordIndex:
         """A new index with `upsert` (id -> (title, abstract)) added or replaced and `remove` gone.
 
         Only the upserted papers are tokenised; the papers they replace are only masked.
@@ -294,7 +298,7 @@ class KeywordIndex:
         upsert = upsert or {}
         return self.with_tokens({pid: tokenize(paper_text(t, a)) for pid, (t, a) in upsert.items()}, remove)
 
-    def with_tokens(self, tokens: dict[str, list[str]], remove: Iterable[str] = ()) -> "KeywordIndex":
+    def with_tokens(self, tokens: dict[str, list[str]], remove: Iterable[str] = ()) -> KeywordIndex:
         changed = set(remove) | set(tokens)
         gone: dict[str, list[int]] = {}
         for pid in changed:
@@ -323,7 +327,7 @@ class KeywordIndex:
         return {"segments": [{"name": p.seg.name, "dead": np.flatnonzero(~p.alive).tolist()} for p in self._parts]}
 
     @classmethod
-    def load(cls, directory: Path, state: dict) -> "KeywordIndex":
+    def load(cls, directory: Path, state: dict) -> KeywordIndex:
         parts = []
         for s in state.get("segments", []):
             seg = Segment.load(directory, s["name"])
@@ -348,6 +352,24 @@ class KeywordIndex:
                     shutil.rmtree(d, ignore_errors=True)
             except FileNotFoundError:
                 pass
+
+
+class Corpus:
+    """The statistics of two indexes taken as one collection (BM25 and the relevance gate)."""
+
+    def __init__(self, *indexes: KeywordIndex):
+        self._indexes = indexes
+        self.n_docs = sum(i.n_docs for i in indexes)
+        self.total_len = sum(i.total_len for i in indexes)
+
+    def __len__(self) -> int:
+        return self.n_docs
+
+    def df(self, token: str) -> int:
+        return sum(i.df(token) for i in self._indexes)
+
+    def idf(self, token: str) -> float:
+        return math.log((self.n_docs + 1) / (self.df(token) + 0.5))
 
 
 def _segment_scores(p: _Part, weights: dict[str, float], avgdl: float) -> np.ndarray | None:

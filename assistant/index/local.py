@@ -21,12 +21,12 @@ import logging
 import shutil
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
-from .keyword import KeywordIndex
 from ..types import Paper
+from .keyword import KeywordIndex
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ class VectorCache:
         return self._db
 
     def _key(self, text: str) -> bytes:
-        return hashlib.sha256(f"{self.model_key}\0{text}".encode("utf-8")).digest()[:16]
+        return hashlib.sha256(f"{self.model_key}\0{text}".encode()).digest()[:16]
 
     def get(self, texts: list[str]) -> list[np.ndarray | None]:
         """The cached vector of each text, or None."""

@@ -7,7 +7,8 @@ to a user: it names what went wrong and where, never the API key.
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 from ..netguard import redact_url
 from ..settings import Settings

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
+from ..netguard import guarded_client, redact_text, refusal
 from ..settings import Settings
 from ..types import Message
-from ..netguard import redact_text
 from .base import DEFAULT_OPENAI_MODEL, OPENAI_URL, Backend, LLMError, where
+
 
 def model_label(settings: Settings) -> str:
     """The model answers will name: the setting, else gpt-4o-mini on OpenAI's API, else
@@ -55,10 +56,13 @@ class OpenAIBackend(Backend):
             self._check_config()
             import openai
 
+            # A base URL that may not reach private addresses (one a web-app visitor typed) gets a
+            # client that checks every address it connects to (netguard: DNS cannot trick it).
+            http = None if self.settings.base_url_private else guarded_client(timeout=self.settings.timeout)
             # A local server needs no key, but the client insists on one.
             self._client = openai.OpenAI(api_key=self._key or "no-key-needed",
                                          base_url=self.settings.base_url or OPENAI_URL,
-                                         max_retries=0, timeout=self.settings.timeout)
+                                         max_retries=0, timeout=self.settings.timeout, http_client=http)
         return self._client
 
     def stream(self, messages: list[Message], *, max_tokens: int, timeout: float,
@@ -140,6 +144,9 @@ class OpenAIBackend(Backend):
         import openai
 
         at = f"the LLM server at {self.where}"
+        refused = refusal(e)
+        if refused is not None:
+            return LLMError(f"{at} is not allowed: {refused.reason}")
         if isinstance(e, (openai.APITimeoutError, httpx.TimeoutException)):
             return LLMError(f"{at} did not answer within {timeout:g} s (setting timeout)")
         if isinstance(e, (httpx.RemoteProtocolError, httpx.ReadError)) or (

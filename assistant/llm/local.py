@@ -9,8 +9,8 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..settings import Settings
 from ..types import Message
