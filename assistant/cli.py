@@ -178,6 +178,9 @@ def cmd_info(args) -> int:
 
 
 def cmd_settings(args) -> int:
+    if args.markdown:
+        print(pa_lib.Settings.markdown(), end="")
+        return 0
     s = _settings(args)
     if args.json:
         _print_json(s.redacted())
@@ -293,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("settings", help="every setting, its current value and environment variable")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--markdown", action="store_true", help="the table of every setting (docs/settings.md)")
     s.set_defaults(func=cmd_settings)
     return p
 

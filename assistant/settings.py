@@ -4,7 +4,7 @@ Values come, lowest priority first, from: the defaults below, a TOML config file
 (`--config` or ASSISTANT_CONFIG), environment variables (ASSISTANT_<NAME>; the key and
 base URL of an OpenAI-compatible server also as OPENAI_API_KEY / OPENAI_BASE_URL), and
 keyword arguments.  Every field carries a description; `paper-assistant settings` prints
-them and docs/settings.md is generated from them (`python -m assistant.settings`).
+them and docs/settings.md is generated from them (`paper-assistant settings --markdown`).
 
 An API key goes only to the endpoint configured beside it: when the base URL comes from a
 higher-priority place than the key (`--base-url` over OPENAI_API_KEY in the environment),
@@ -266,7 +266,7 @@ class Settings(BaseSettings):
     def markdown(cls) -> str:
         """docs/settings.md: the table of every setting (a test checks the file is current)."""
         lines = ["# Settings", "",
-                 "Generated from `assistant/settings.py` by `python -m assistant.settings > docs/settings.md`; "
+                 "Generated from `assistant/settings.py` by `paper-assistant settings --markdown > docs/settings.md`; "
                  "do not edit by hand.", "",
                  "Lowest priority first: the defaults below, a TOML file (`--config FILE` or `ASSISTANT_CONFIG`; "
                  "top-level keys or a `[paper-assistant]` table), environment variables, then keyword arguments "
@@ -313,7 +313,3 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise SettingsError(f"config file {path} is not valid TOML: {e}") from None
     # Accept either top-level keys or a [paper-assistant] table.
     return dict(data.get("paper-assistant", data))
-
-
-if __name__ == "__main__":
-    print(Settings.markdown(), end="")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.server  # runs the bench scripts as processes: left out of `make check`
+
 BENCH = Path(__file__).parent.parent / "bench" / "bench.py"
 
 

@@ -15,6 +15,8 @@ from assistant import PaperAssistant, Settings, StoreUnavailable
 from assistant.papers import normalize_record
 from bench.synthetic import synthetic_papers
 
+pytestmark = pytest.mark.server  # starts processes: left out of `make check`
+
 GPT2_CLIP = "Which work aligns a frozen GPT-2 with CLIP to caption videos?"
 
 

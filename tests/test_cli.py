@@ -9,6 +9,8 @@ import sys
 import pytest
 from conftest import DEV
 
+pytestmark = pytest.mark.server  # starts processes: left out of `make check`
+
 
 @pytest.fixture
 def cli(built_index, model_cache, tmp_path):

@@ -250,6 +250,7 @@ def test_unknown_relevant_papers_are_refused_before_anything_runs(pa):
         evaluate(pa, [q])
 
 
+@pytest.mark.server
 def test_evaluate_grades_with_a_real_local_llm(pa):
     """The grader path end to end on a real model (SmolLM2-135M via llama.cpp).  The tiny model
     often copies the example instead of judging: such replies must be counted as unreadable."""

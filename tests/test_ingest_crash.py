@@ -25,6 +25,8 @@ import assistant.index.sync as store_mod
 from assistant import PaperAssistant, Settings, load_papers
 from bench.synthetic import write_jsonl
 
+pytestmark = pytest.mark.server  # starts processes: left out of `make check`
+
 N, BATCH = 40, 16  # two full batches and a partial one
 ROOT = Path(__file__).parent.parent
 

@@ -12,6 +12,8 @@ import time
 import pytest
 from servers import StubOpenAI, closing_maker, free_port, sse
 
+pytestmark = pytest.mark.server  # starts processes: left out of `make check`
+
 KEY = "sk-proj-FAKEKEY0123456789abcdefXYZ"
 Q = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
 

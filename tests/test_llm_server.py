@@ -18,7 +18,7 @@ from servers import MODEL_ALIAS, DelayProxy, LlamaServer, closing_maker
 from assistant import Settings
 from assistant import llm as llms
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 KEY = "sk-test-LLAMASERVERKEY0123456789"
 Q1 = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"

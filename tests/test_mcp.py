@@ -20,6 +20,8 @@ from ui_server import free_port, start_app
 from assistant import Settings
 from ui import build_app, launch
 
+pytestmark = pytest.mark.server  # starts processes: left out of `make check`
+
 TOOLS = {"search_papers", "ask_papers", "get_paper"}
 COUNT = "Teaching CLIP to Count to Ten"
 ZEROTA = "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"

@@ -16,6 +16,8 @@ import pytest
 from servers import StubOpenAI
 from ui_server import start_app
 
+pytestmark = pytest.mark.server  # starts processes: left out of `make check`
+
 KEY = "sk-proj-SECRETsecret0123456789abcdefXYZ"
 PIECES = [KEY, KEY[8:20], KEY[-10:], "SECRETsecret"]
 DEV = Path(__file__).parent.parent / "examples" / "dev_questions.jsonl"

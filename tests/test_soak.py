@@ -17,6 +17,8 @@ from conftest import DEV
 from gradio_client import Client, handle_file
 from ui_server import start_app
 
+pytestmark = pytest.mark.server  # starts processes: left out of `make check`
+
 USERS = 20
 SECONDS = 120
 UPLOAD = {"id": "soak-1", "title": "Photonic Tokenizers for Holographic Vision-Language Pretraining",

@@ -41,6 +41,7 @@ def client(server):
     return Client(server.url, verbose=False)
 
 
+@pytest.mark.server
 def test_app_py_serves_on_the_gradio_server_port_with_named_endpoints(server, client):
     port = server.url.rsplit(":", 1)[1]
     assert f"http://127.0.0.1:{port}" in server.output()  # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT honoured
@@ -52,6 +53,7 @@ def test_app_py_serves_on_the_gradio_server_port_with_named_endpoints(server, cl
     assert [p["parameter_name"] for p in ask] == ["question", "history"]
 
 
+@pytest.mark.server
 def test_ask_returns_a_cited_answer_with_its_reference_list(client):
     md = client.predict(GPT2, api_name="/ask")
     body, refs = md.split("**References**")
@@ -63,11 +65,13 @@ def test_ask_returns_a_cited_answer_with_its_reference_list(client):
     assert "IoU loss" in follow and ZEROTA in follow
 
 
+@pytest.mark.server
 def test_ask_says_when_the_collection_does_not_cover_a_question(client):
     md = client.predict("What reward shaping works best for reinforcement learning of robotic grasping?", api_name="/ask")
     assert md.startswith(NOT_COVERED) and "**References**" not in md and not re.search(r"\[\d+\]", md)
 
 
+@pytest.mark.server
 def test_search_returns_titles_and_scores_best_first(client):
     hits = client.predict("pairwise temporal IoU loss for moment masks", 3, api_name="/search")
     assert len(hits) == 3 and hits[0]["title"] == ZEROTA and hits[0]["rank"] == 1
@@ -75,6 +79,7 @@ def test_search_returns_titles_and_scores_best_first(client):
     assert hits[0]["passage"] and hits[0]["id"]
 
 
+@pytest.mark.server
 def test_bad_questions_get_clear_errors(client):
     with pytest.raises(Exception, match="the question is empty"):
         client.predict("   ", api_name="/ask")
@@ -84,6 +89,7 @@ def test_bad_questions_get_clear_errors(client):
         client.predict("What loss does it add?", [{"role": "robot", "content": "x"}], api_name="/ask")
 
 
+@pytest.mark.server
 def test_uploaded_papers_are_answerable_at_once(server, client, tmp_path):
     assert client.predict(BREAD_Q, api_name="/ask").startswith(NOT_COVERED)
     f = tmp_path / "bread.jsonl"
@@ -188,6 +194,7 @@ def test_uploads_can_be_turned_off_for_public_deployments(pa):
     assert Settings.load(env={"ASSISTANT_ALLOW_UPLOADS": "off"}).allow_uploads is False
 
 
+@pytest.mark.server
 def test_long_answers_do_not_block_searches(fresh_pa):
     """Answers and searches have separate queues: with every answer slot busy (and more answers
     waiting), a search still returns.  The answers are held until the search is back, so the
@@ -251,6 +258,7 @@ def test_open_assistant_builds_repairs_and_syncs_the_index(built_index, model_ca
     assert len(pa.papers) == 81
 
 
+@pytest.mark.server
 def test_paper_assistant_serve_launches_the_app(built_index, model_cache, tmp_path):
     index = tmp_path / "index"
     shutil.copytree(built_index, index)

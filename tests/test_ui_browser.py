@@ -11,6 +11,8 @@ from ui_server import BROWSER_FLAGS, CHROMIUM
 
 from assistant.prompts import NOT_COVERED
 
+pytestmark = pytest.mark.server  # starts processes: left out of `make check`
+
 sync_api = pytest.importorskip("playwright.sync_api")
 
 GPT2 = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"

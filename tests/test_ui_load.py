@@ -20,6 +20,8 @@ from gradio_client import Client
 
 from assistant.prompts import NOT_COVERED
 
+pytestmark = pytest.mark.server  # starts processes: left out of `make check`
+
 SESSIONS = 20
 
 

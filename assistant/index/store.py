@@ -224,7 +224,10 @@ class Store:
         where = f"the Chroma server at {self.chroma.shown_url}" if self.chroma.server else str(self.root / "chroma")
         log.info("writing the %d stored papers into %s", len(papers), where)
         self.snapshot = Snapshot(version=self.snapshot.version)
+        calls = self.embedder.calls
         n = self.upsert(papers, progress=progress)
+        log.info("%d passages written, %d of them embedded (the rest from the vector cache)", n,
+                 self.embedder.calls - calls)
         self.problem = ""
         return n
 
