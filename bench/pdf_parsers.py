@@ -13,7 +13,8 @@ Columns:
   is shared);
 * order -- share of the LaTeX papers' source sentences found on their page intact and in source
   order (longest increasing run), compared with spacing, hyphens and punctuation squashed
-  out, so it measures reading order only;
+  out, so it measures reading order only; "pages" is the share of pages with every sentence
+  found and in order (layout.tex stores its right column first);
 * verbatim -- share found character for character (whitespace runs as one space): what a
   citation quote needs, so line-end hyphens must be undone;
 * hyphens -- words TeX split at a line end that come out whole, and compounds broken at their
@@ -116,13 +117,17 @@ def longest_increasing(xs: list[int]) -> int:
 
 def score_paper(truth: dict, pages: list[str]) -> dict[str, int]:
     """Counts for one LaTeX paper: found-in-order, verbatim, hyphen and furniture checks."""
-    out = dict.fromkeys(("sentences", "in_order", "verbatim", "breaks", "breaks_ok", "furniture", "refs"), 0)
+    keys = ("sentences", "in_order", "pages", "pages_in_order", "verbatim", "breaks", "breaks_ok", "furniture", "refs")
+    out = dict.fromkeys(keys, 0)
     for number, sentences in truth["sentences_by_page"].items():
         page = pages[int(number) - 1] if int(number) <= len(pages) else ""
         flat, plain = squash(page), spaced(page)
         positions = [flat.find(squash(s)) for s in sentences]
+        run = longest_increasing([p for p in positions if p >= 0])
         out["sentences"] += len(sentences)
-        out["in_order"] += longest_increasing([p for p in positions if p >= 0])
+        out["in_order"] += run
+        out["pages"] += 1
+        out["pages_in_order"] += run == len(sentences)
         out["verbatim"] += sum(spaced(s) in plain for s in sentences)
     for item in truth["hyphenated"] + truth["compounds"]:
         page = spaced(pages[item["page"] - 1])
@@ -172,22 +177,25 @@ def run(fetch: bool = False) -> dict:
         for path, truth in papers:
             for key, value in score_paper(truth, pages[path]).items():
                 totals[key] = totals.get(key, 0) + value
-        results[name] = {"pages": sum(len(p) for p in pages.values()), "seconds": round(seconds, 3), **totals}
+        results[name] = {"all_pages": sum(len(p) for p in pages.values()), "seconds": round(seconds, 3), **totals}
     return {"files": [str(f.relative_to(ROOT)) for f in files], "results": results}
 
 
 def table(report: dict) -> str:
-    rows = [f"{'extractor':24} {'pages/s':>8} {'order':>7} {'verbatim':>9} {'hyphens':>8} {'furniture':>10} {'refs':>5}"]
+    rows = [f"{'extractor':24} {'pages/s':>8} {'order':>7} {'pages':>6} {'verbatim':>9} {'hyphens':>8} "
+            f"{'furniture':>10} {'refs':>5}"]
     for name, r in report["results"].items():
         if "skipped" in r:
             rows.append(f"{name:24} skipped: {r['skipped']}")
             continue
         pct = lambda a, b: f"{100 * r[a] / r[b]:.0f}%" if r[b] else "-"  # noqa: E731
-        rows.append(f"{name:24} {r['pages'] / r['seconds']:8.0f} {pct('in_order', 'sentences'):>7} "
+        rows.append(f"{name:24} {r['all_pages'] / r['seconds']:8.0f} {pct('in_order', 'sentences'):>7} "
+                    f"{pct('pages_in_order', 'pages'):>6} "
                     f"{pct('verbatim', 'sentences'):>9} {pct('breaks_ok', 'breaks'):>8} {r['furniture']:>10} {r['refs']:>5}")
     some = next((r for r in report["results"].values() if "sentences" in r), {})
-    rows.append(f"\n{len(report['files'])} PDFs; order/verbatim over {some.get('sentences', 0)} source sentences "
-                f"of the LaTeX papers, hyphens over {some.get('breaks', 0)} line-end breaks")
+    rows.append(f"\n{len(report['files'])} PDFs, {some.get('all_pages', 0)} pages; order/verbatim over "
+                f"{some.get('sentences', 0)} source sentences on {some.get('pages', 0)} two-column pages of the LaTeX "
+                f"papers, hyphens over {some.get('breaks', 0)} line-end breaks")
     return "\n".join(rows)
 
 

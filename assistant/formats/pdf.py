@@ -133,8 +133,8 @@ class _Line:
 
 
 _WORD = re.compile(r"[^\s\ufffe\x00-\x1f]+\ufffe?")  # PDFium writes U+FFFE for a line-end hyphen
-_MONO = re.compile(r"mono|courier|consol|typewriter|inconsolata|menlo|^(cm|sf|ec|tc|lm|t1)?tt\d|code", re.I)
-_BOLD = re.compile(r"bold|black|heavy|semibold|demi|medi|(cm|ec|sf|lm)bx|\bbx", re.I)
+_MONO = re.compile(r"mono|courier|consol|typewriter|inconsolata|menlo|code|tt\d+$", re.I)  # CMTT10, CMSLTT10, SFTT1000
+_BOLD = re.compile(r"bold|black|heavy|semibold|demi|medi|(cm|ec|sf|lm)bx|\bbx|^cmb\d|csc\d", re.I)  # csc: small caps (R News headings)
 _LIGATURES = {chr(c): unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xFB07)}
 _LIG = re.compile("[\ufb00-\ufb06]")
 
@@ -190,8 +190,12 @@ def _page_lines(page) -> list[_Line]:
     return [ln for ln in lines if ln.text.strip()]
 
 
+_UMLAUT = re.compile("\u00a8([aeiouyAEIOU])")  # old TeX fonts set "ä" as a spacing "¨" before "a"
+
+
 def _clean(word: str) -> str:
-    word = unicodedata.normalize("NFC", _LIG.sub(lambda m: _LIGATURES[m.group()], word))
+    word = _UMLAUT.sub(lambda m: m.group(1) + "\u0308", _LIG.sub(lambda m: _LIGATURES[m.group()], word))
+    word = unicodedata.normalize("NFC", word)
     return word.replace("\ufffe", "-").replace("\u00ad", "-")
 
 
@@ -258,7 +262,7 @@ def _order(lines: list[_Line]) -> list[_Line]:
 
 # --- what each line is ------------------------------------------------------------------------------
 
-_NUMBERED = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[A-Z](?:\.\d{1,2})*\.?|[IVX]{1,4}\.)\s+[A-Z]")
+_NUMBERED = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[A-Z](?:\.\d{1,2})*\.?|[IVX]{1,4}\.)\s+[^\W\d_]")
 _NAMED = re.compile(r"^(?:abstract|introduction|references|bibliography|acknowledge?ments?|conclusions?|"
                     r"discussion|related work|appendix|appendices|summary|background|methods?|results|"
                     r"literature cited|works cited)\b", re.I)
@@ -284,32 +288,47 @@ def _symbolic(text: str) -> bool:
 
 
 def _table_rows(lines: list[_Line]) -> set[int]:
-    """Lines sitting in a row of three or more short pieces: table cells, author blocks."""
+    """Pieces of table rows: a row (same column, same baseline) of three or more short pieces,
+    or of two or more where one is code, digits or symbols."""
     if not lines:
         return set()
     width = max(ln.x1 for ln in lines) - min(ln.x0 for ln in lines)
     rows: list[list[_Line]] = []
-    for ln in sorted(lines, key=lambda ln: ln.bottom):
-        if rows and abs(ln.bottom - rows[-1][0].bottom) < 2:
+    for ln in sorted(lines, key=lambda ln: (ln.col, ln.bottom)):
+        if rows and rows[-1][0].col == ln.col and abs(ln.bottom - rows[-1][0].bottom) < 2:
             rows[-1].append(ln)
         else:
             rows.append([ln])
-    return {id(ln) for row in rows if len(row) >= 3 and all(ln.x1 - ln.x0 < 0.4 * width for ln in row)
-            for ln in row}
+    out = set()
+    for row in rows:
+        cells = len(row) >= 3 and all(ln.x1 - ln.x0 < 0.4 * width for ln in row)
+        if cells or len(row) >= 2 and any(ln.mono or _symbolic(ln.text) for ln in row):
+            out.update(id(ln) for ln in row)
+    return out
 
 
 def _classify(lines: list[_Line], body: float) -> None:
     """Mark headings, asides (captions, footnotes) and dropped lines (code, tables, maths)."""
     table = _table_rows(lines)
+    lefts: dict[int, float] = {}
+    for ln in lines:
+        lefts[ln.col] = min(lefts.get(ln.col, ln.x0), ln.x0)
+    width = max((ln.x1 for ln in lines), default=0) - min(lefts.values(), default=0)
     prev: _Line | None = None
     in_aside = False
     for ln in lines:
+        if prev is not None and id(prev) in table and ln.col == prev.col and ln.x0 > lefts[ln.col] + 0.3 * width \
+                and prev.bottom - ln.top < 0.8 * (ln.top - ln.bottom):
+            table.add(id(ln))  # a table cell wrapped onto the next line
         size_step = prev is not None and abs(ln.size - prev.size) > 0.12 * body
         gap = prev is not None and (ln.col != prev.col or prev.bottom - ln.top > 0.8 * (ln.top - ln.bottom))
-        if ln.mono or _symbolic(ln.text) or id(ln) in table:
+        if _is_heading(ln, body):
+            ln.kind = "heading"  # before the code test: a heading may name a function
+        elif prev is not None and prev.kind == "heading" and not gap and ln.bold == prev.bold \
+                and abs(ln.size - prev.size) < 0.5 and len(ln.text) < 90 and not ln.mono:
+            ln.kind = "heading"  # a heading wrapped onto a second line
+        elif ln.mono or _symbolic(ln.text) or id(ln) in table:
             ln.kind = "drop"
-        elif _is_heading(ln, body):
-            ln.kind = "heading"
         elif _CAPTION.match(ln.text):
             ln.kind = "aside"
         elif ln.size < 0.9 * body and _FOOTNOTE_MARK.match(ln.text) and (prev is None or gap or size_step):
@@ -522,6 +541,8 @@ def _title(lines: list[_Line], meta: dict, body: float) -> str:
             run = [ln for ln in top if ln.size >= biggest - 0.5]
             run = [ln for ln in run if run[0].top - ln.bottom < 6 * biggest]  # one block, not a later heading
             page_title = " ".join(" ".join(ln.text for ln in run).split())
+        elif top[0].bold and len(top[0].words) >= 3 and not _NUMBERED.match(top[0].text):
+            page_title = top[0].text  # a title set in bold body-size type (R News)
     meta_title = " ".join(str(meta.get("Title", "")).split())
     if meta_title and not _FILENAME.search(meta_title) and len(meta_title.split()) >= 2:
         return page_title if _squash(page_title) == _squash(meta_title) else meta_title
@@ -541,12 +562,11 @@ def _authors(lines: list[_Line], meta: dict, title: str, body: float) -> tuple[s
         if title and _squash(text) in _squash(title):
             after_title = True
             continue
-        if not after_title or ln.kind == "drop" and not text:
-            continue
+        if not after_title or _ORG.search(text):
+            continue  # affiliations and addresses
         if _NAMED.match(text) or _NUMBERED.match(text) and ln.bold or len(names) > 12:
             break
-        for piece in re.split(r"\s*(?:,|;|&|\band\b|\s{2,})\s*", text):
-            piece = re.sub(r"[\d*∗†‡§¶⋆]+$", "", piece).strip()
-            if _NAME.match(piece) and not _ORG.search(piece) and 2 <= len(piece.split()) <= 5:
+        for piece in re.split(r"\s*(?:[,;&*∗†‡§¶⋆]|\d+\b|\band\b|\s{2,})\s*", text, flags=re.I):
+            if _NAME.match(piece) and 2 <= len(piece.split()) <= 5:
                 names.append(piece)
     return tuple(dict.fromkeys(names))

@@ -23,12 +23,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PAPERS = ("checkpoint", "pollinators", "tokenization")
+PAPERS = ("checkpoint", "pollinators", "tokenization", "layout")
 # Text set in the running headers/footers, per paper (page numbers are checked separately).
 RUNNING = {
     "checkpoint": ["Adaptive Checkpoint Scheduling for Scientific Workflows", "Lindqvist and Okafor"],
     "pollinators": ["Ramirez-Ortega, Brandt and Nakamura", "Journal of Field Ecology Methods, Volume 12"],
     "tokenization": ["Workshop on Clinical Text Processing", "Preprint, not peer reviewed"],
+    "layout": ["Short Communication", "Reading Order in Field Notebooks"],
 }
 # Title and authors as typeset on page 1.
 META = {
@@ -38,6 +39,7 @@ META = {
                     ["Sofia Ramirez-Ortega", "Thomas Brandt", "Aiko Nakamura"]),
     "tokenization": ("Robust Tokenization of Noisy Clinical Notes",
                      ["Priya Raghunathan", "Henrik Solberg", "Laura Castellanos"]),
+    "layout": ("Recovering Reading Order in Digitised Field Notebooks", ["Ingrid Halvorsen", "Tomas Verhoeven"]),
 }
 SKIP_ENVS = ("table", "table*", "figure", "lstlisting", "thebibliography", "center", "quote")
 
@@ -81,6 +83,13 @@ def source_lines(name: str, labels: dict, cites: dict) -> dict:
     out = {"sentences": [], "footnotes": [], "code": [], "table_rows": [], "references": [], "abstract": []}
     env: list[str] = []
     in_abstract = False
+    # layout.tex draws its right column first: move it after the left one (reading order).
+    right = re.search(r"% BEGIN-RIGHT-COLUMN.*?\n(.*?)% END-RIGHT-COLUMN\n", body, re.S)
+    if right:
+        body = body[:right.start()] + body[right.end():].replace(r"\end{document}", right[1] + r"\end{document}")
+    # A sentence split by hand between the columns ends its first half with "%CONTINUES";
+    # the second half is the next prose line.
+    body = re.sub(r"\s*%CONTINUES\n(?:.*\n)*?(?=[a-z])", " ", body)
     for raw in body.splitlines():
         line = raw.strip()
         m = re.match(r"\\begin\{([^}]*)\}", line)
@@ -158,6 +167,8 @@ def truth(name: str) -> dict:
     squashed = [squash(t) for t in texts]
 
     def where(sentence: str) -> int | None:
+        if pages == 1:
+            return 1  # (and pdftotext -raw keeps layout.tex's columns in the file's wrong order)
         hits = [i + 1 for i, t in enumerate(squashed) if squash(sentence) in t]
         return hits[0] if len(hits) == 1 else None
 
