@@ -133,7 +133,7 @@ class _Line:
 
 
 _WORD = re.compile(r"[^\s\ufffe\x00-\x1f]+\ufffe?")  # PDFium writes U+FFFE for a line-end hyphen
-_MONO = re.compile(r"mono|courier|consol|typewriter|inconsolata|menlo|code|tt\d+$", re.I)  # CMTT10, CMSLTT10, SFTT1000
+_MONO = re.compile(r"mono|monl|courier|consol|typewriter|inconsolata|menlo|code|tt\d+$", re.I)  # CMSLTT10, NimbusMonL
 _BOLD = re.compile(r"bold|black|heavy|semibold|demi|medi|(cm|ec|sf|lm)bx|\bbx|^cmb\d|csc\d", re.I)  # csc: small caps (R News headings)
 _LIGATURES = {chr(c): unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xFB07)}
 _LIG = re.compile("[\ufb00-\ufb06]")
@@ -315,7 +315,7 @@ def _classify(lines: list[_Line], body: float) -> None:
         lefts[ln.col] = min(lefts.get(ln.col, ln.x0), ln.x0)
     width = max((ln.x1 for ln in lines), default=0) - min(lefts.values(), default=0)
     prev: _Line | None = None
-    in_aside = False
+    in_note = False
     for ln in lines:
         if prev is not None and id(prev) in table and ln.col == prev.col and ln.x0 > lefts[ln.col] + 0.3 * width \
                 and prev.bottom - ln.top < 0.8 * (ln.top - ln.bottom):
@@ -333,10 +333,46 @@ def _classify(lines: list[_Line], body: float) -> None:
             ln.kind = "aside"
         elif ln.size < 0.9 * body and _FOOTNOTE_MARK.match(ln.text) and (prev is None or gap or size_step):
             ln.kind = "aside"
-        elif in_aside and not gap and not size_step:
-            ln.kind = "aside"  # a caption or footnote goes on until a gap or a change of font size
-        in_aside = ln.kind == "aside" or (in_aside and ln.kind == "drop")
+        elif in_note and not gap and not size_step:
+            ln.kind = "aside"  # a footnote goes on until a gap or a change of font size
+        in_note = ln.kind == "aside" and not _CAPTION.match(ln.text) or (in_note and ln.kind == "drop")
         prev = ln
+    _floats(lines)
+
+
+def _close(a: _Line, b: _Line, x0: float, x1: float) -> bool:
+    """Is `b` set right after `a` in one block spanning x0..x1: next in the same row (table
+    cells), or on the next line below, overlapping the block horizontally?"""
+    height = b.top - b.bottom
+    if min(a.top, b.top) - max(a.bottom, b.bottom) > 0.5 * height:
+        return a.col == b.col or 0 in (a.col, b.col)
+    return b.top < a.top and a.bottom - b.top < 1.3 * height and b.x0 < x1 and x0 < b.x1
+
+
+def _floats(lines: list[_Line]) -> None:
+    """A caption is an aside until its first sentence end.  The lines set close to it that are
+    not sentences are the table or figure it labels (header cells, axis labels): dropped.  A
+    sentence end stops the search, so prose next to an in-text listing is kept."""
+    def float_text(ln: _Line) -> bool:
+        return ln.kind == "drop" or ln.kind == "body" and not _TERMINAL.search(ln.text)
+
+    for i, ln in enumerate(lines):
+        if ln.kind != "aside" or not _CAPTION.match(ln.text):
+            continue
+        for step in (1, -1):  # the float below its caption, then above it
+            j, x0, x1 = i, ln.x0, ln.x1
+            ended = step < 0 or _TERMINAL.search(ln.text)
+            while 0 <= j + step < len(lines) and _close(*((lines[j], lines[j + step]) if step > 0 else
+                                                          (lines[j + step], lines[j])), x0, x1):
+                j += step
+                nxt = lines[j]
+                if not ended and nxt.kind == "body":
+                    nxt.kind, ended = "aside", _TERMINAL.search(nxt.text)  # the caption goes on
+                elif ended and float_text(nxt):
+                    nxt.kind = "drop"
+                else:
+                    break
+                x0, x1 = min(x0, nxt.x0), max(x1, nxt.x1)
 
 
 # --- lines to paragraphs ----------------------------------------------------------------------------
@@ -372,47 +408,56 @@ class _Hyphens:
 
 
 def _paragraphs(lines: list[_Line], hyphens: _Hyphens) -> list[tuple[str, str]]:
-    """(kind, text) paragraphs of one page in reading order: body and headings first, then asides."""
-    flow = [ln for ln in lines if ln.kind in ("body", "heading")]
-    asides = [ln for ln in lines if ln.kind == "aside"]
+    """(kind, text) paragraphs of one page in reading order: body and headings, then the
+    asides -- placed before the page's last paragraph when that one goes on to the next page."""
     lefts: dict[int, float] = {}
-    for ln in flow:
+    for ln in lines:
         lefts[ln.col] = min(lefts.get(ln.col, ln.x0), ln.x0)
+    flow = _join([ln for ln in lines if ln.kind in ("body", "heading")], "body", lefts, hyphens)
+    asides = _join([ln for ln in lines if ln.kind == "aside"], "aside", lefts, hyphens)
+    if flow and flow[-1][0] == "body" and not _TERMINAL.search(flow[-1][1]):
+        return flow[:-1] + asides + flow[-1:]
+    return flow + asides
+
+
+def _join(lines: list[_Line], label: str, lefts: dict[int, float], hyphens: _Hyphens) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    for label, group in (("body", flow), ("aside", asides)):
-        words: list[str] = []
-        prev: _Line | None = None
-        for ln in group:
-            if ln.kind == "heading" and prev is not None and prev.kind == "heading" and not _NUMBERED.match(ln.text) \
-                    and abs(ln.size - prev.size) < 0.5 and prev.bottom - ln.top < (ln.top - ln.bottom):
-                words.extend(ln.words)  # a heading wrapped onto a second line
-                continue
-            if prev is None or ln.kind == "heading" or prev.kind == "heading" or _new_paragraph(prev, ln, lefts):
-                if words:
-                    out.append(("heading" if prev.kind == "heading" else label, " ".join(words)))
-                words = list(ln.words)
-            elif words and words[-1].endswith("-") and len(words[-1]) > 1:
-                words[-1:] = [hyphens.join(words[-1], ln.words[0])] + ln.words[1:]
-            elif words and words[-1].endswith(("—", "–", "/")):
-                words[-1:] = [words[-1] + ln.words[0]] + ln.words[1:]
-            else:
-                words.extend(ln.words)
-            prev = ln
-        if words and prev is not None:
-            out.append(("heading" if prev.kind == "heading" else label, " ".join(words)))
+    words: list[str] = []
+    prev: _Line | None = None
+    for ln in lines:
+        if ln.kind == "heading" and prev is not None and prev.kind == "heading" and not _NUMBERED.match(ln.text) \
+                and abs(ln.size - prev.size) < 0.5 and prev.bottom - ln.top < (ln.top - ln.bottom):
+            words.extend(ln.words)  # a heading wrapped onto a second line
+            continue
+        if prev is None or ln.kind == "heading" or prev.kind == "heading" or _new_paragraph(prev, ln, lefts):
+            if words:
+                out.append(("heading" if prev.kind == "heading" else label, " ".join(words)))
+            words = list(ln.words)
+        elif words[-1].endswith("-") and len(words[-1]) > 1:
+            words[-1:] = [hyphens.join(words[-1], ln.words[0])] + ln.words[1:]
+        elif words[-1].endswith(("—", "–", "/")):
+            words[-1:] = [words[-1] + ln.words[0]] + ln.words[1:]
+        else:
+            words.extend(ln.words)
+        prev = ln
+    if words and prev is not None:
+        out.append(("heading" if prev.kind == "heading" else label, " ".join(words)))
     return out
 
 
 def _new_paragraph(prev: _Line, ln: _Line, lefts: dict[int, float]) -> bool:
-    """Does `ln` start a paragraph?  Only after a sentence end: a sentence broken by a column,
-    a float or a page furniture line always continues."""
+    """Does `ln` start a paragraph?  Mostly only after a sentence end: a sentence broken by a
+    column, a float or a footnote continues."""
+    height = ln.top - ln.bottom
     if abs(ln.size - prev.size) > 0.15 * max(ln.size, prev.size):
         return True
+    if ln.col == prev.col and prev.bottom - ln.top > height and ln.text[:1].isupper() \
+            and not prev.text.endswith(("-", ",")):
+        return True  # a block of its own after a wide gap ("Abstract." below the affiliations)
     if not _TERMINAL.search(prev.text):
         return False
     if ln.col == prev.col and min(prev.top, ln.top) - max(prev.bottom, ln.bottom) > 0:
         return False  # the same row, split at a wide space
-    height = ln.top - ln.bottom
     indented = ln.x0 - lefts.get(ln.col, ln.x0) > 0.5 * height
     spaced = ln.col == prev.col and prev.bottom - ln.top > 0.5 * height
     short = prev.x1 < max(ln.x1, prev.x1) - 2 * height
@@ -458,9 +503,23 @@ def read_pdf(path: str | Path, *, max_pages: int = MAX_PAGES) -> PdfDocument:
         ordered = _order(lines)
         _classify(ordered, body)
         page_paras.append(_paragraphs(ordered, hyphens))
+    for before, after in zip(page_paras, page_paras[1:]):
+        _join_across_pages(before, after, hyphens)
     title = _title(pages[0] if pages else [], meta, body)
     authors = _authors(pages[0] if pages else [], meta, title, body)
     return _assemble(page_paras, total, title, authors)
+
+
+def _join_across_pages(before: list[tuple[str, str]], after: list[tuple[str, str]], hyphens: _Hyphens) -> None:
+    """A word hyphenated across a page break goes whole to the next page ("con-" | "tractions")."""
+    if not before or not after or before[-1][0] != "body" or after[0][0] != "body":
+        return
+    head, _, last = before[-1][1].rpartition(" ")
+    first, _, rest = after[0][1].partition(" ")
+    if last.endswith("-") and len(last) > 1 and first[:1].islower():
+        word = hyphens.join(last, first)
+        before[-1:] = [("body", head)] if head else []
+        after[0] = ("body", f"{word} {rest}".rstrip())
 
 
 def _references(page_paras: list[list[tuple[str, str]]]) -> tuple[tuple[int, int], tuple[int, int]] | None:

@@ -76,11 +76,14 @@ def plain(line: str, labels: dict, cites: dict) -> str:
     return s.strip()
 
 
-def source_lines(name: str, labels: dict, cites: dict) -> dict:
-    """Prose sentences, footnotes, code lines and table rows of the source, in order."""
+def source_lines(name: str, labels: dict, cites: dict, numbered: list[dict]) -> dict:
+    """Prose sentences (with the heading they are under), footnotes, code lines and table
+    rows of the source, in order.  `numbered`: the numbered headings from the .aux file."""
     tex = (HERE / f"{name}.tex").read_text()
     body = tex.split(r"\begin{document}", 1)[1]
-    out = {"sentences": [], "footnotes": [], "code": [], "table_rows": [], "references": [], "abstract": []}
+    out = {"sentences": [], "footnotes": [], "code": [], "table_rows": [], "references": [], "abstract": [],
+           "section_of": {}, "headings": []}
+    heading, next_numbered = None, iter(numbered)
     env: list[str] = []
     in_abstract = False
     # layout.tex draws its right column first: move it after the left one (reading order).
@@ -104,6 +107,11 @@ def source_lines(name: str, labels: dict, cites: dict) -> dict:
             in_abstract = in_abstract and m[1] != "abstract"
             continue
         top = env[-1] if env else None
+        m = re.match(r"\\(?:(?:sub)?section(\*?)|heading)\{([^}]*)\}", line)
+        if m and top is None:
+            heading = next(next_numbered)["title"] if line.startswith("\\s") and not m[1] else m[2]
+            out["headings"].append(heading)
+            continue
         if top == "lstlisting":
             if line:
                 out["code"].append(line)
@@ -131,6 +139,8 @@ def source_lines(name: str, labels: dict, cites: dict) -> dict:
             continue  # inline maths: its extracted form is not predictable from the source
         text = plain(line, labels, cites)
         (out["abstract"] if in_abstract else out["sentences"]).append(text)
+        if not in_abstract:
+            out["section_of"][text] = heading
     return out
 
 
@@ -160,7 +170,7 @@ def line_breaks(pages: list[str], source: str) -> tuple[list[dict], list[dict]]:
 
 def truth(name: str) -> dict:
     labels, cites, sections = aux_facts(name)
-    src = source_lines(name, labels, cites)
+    src = source_lines(name, labels, cites, sections)
     pages_out = subprocess.run(["pdfinfo", f"{name}.pdf"], cwd=HERE, check=True, capture_output=True, text=True).stdout
     pages = int(re.search(r"Pages:\s+(\d+)", pages_out)[1])
     texts = page_texts(name, pages)
@@ -187,7 +197,9 @@ def truth(name: str) -> dict:
         "authors": META[name][1],
         "abstract": src["abstract"],
         "sections": sections,
+        "headings": src["headings"],
         "sentences_by_page": by_page,
+        "section_of": src["section_of"],
         "spanning_pages": spanning,
         "footnotes": [{"text": f, "page": where(f)} for f in src["footnotes"]],
         "hyphenated": hyphenated,
