@@ -182,13 +182,15 @@ def run(fetch: bool = False) -> dict:
 
 
 def table(report: dict) -> str:
-    rows = [f"{'extractor':24} {'pages/s':>8} {'order':>7} {'pages':>6} {'verbatim':>9} {'hyphens':>8} "
-            f"{'furniture':>10} {'refs':>5}"]
+    rows = [(f"{'extractor':24} {'pages/s':>8} {'order':>7} {'pages':>6} {'verbatim':>9} {'hyphens':>8} "
+            f"{'furniture':>10} {'refs':>5}")]
     for name, r in report["results"].items():
         if "skipped" in r:
             rows.append(f"{name:24} skipped: {r['skipped']}")
             continue
-        pct = lambda a, b: f"{100 * r[a] / r[b]:.0f}%" if r[b] else "-"  # noqa: E731
+        def pct(a: str, b: str, r: dict = r) -> str:
+            return f"{100 * r[a] / r[b]:.0f}%" if r[b] else "-"
+
         rows.append(f"{name:24} {r['all_pages'] / r['seconds']:8.0f} {pct('in_order', 'sentences'):>7} "
                     f"{pct('pages_in_order', 'pages'):>6} "
                     f"{pct('verbatim', 'sentences'):>9} {pct('breaks_ok', 'breaks'):>8} {r['furniture']:>10} {r['refs']:>5}")

@@ -14,9 +14,9 @@ import re
 import unicodedata
 from pathlib import Path
 
+import pdf_samples
 import pytest
 
-import pdf_samples
 from assistant.formats.pdf import PdfDocument, PdfError, read_pdf
 
 DATA = Path(__file__).parent / "data" / "pdfs"

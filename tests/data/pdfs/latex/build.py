@@ -15,6 +15,7 @@ Section numbers, pages and citation numbers come from TeX's own .aux file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -87,7 +88,7 @@ def source_lines(name: str, labels: dict, cites: dict, numbered: list[dict]) -> 
     env: list[str] = []
     in_abstract = False
     # layout.tex draws its right column first: move it after the left one (reading order).
-    right = re.search(r"% BEGIN-RIGHT-COLUMN.*?\n(.*?)% END-RIGHT-COLUMN\n", body, re.S)
+    right = re.search(r"% BEGIN-RIGHT-COLUMN.*?\n(.*?)% END-RIGHT-COLUMN\n", body, re.DOTALL)
     if right:
         body = body[:right.start()] + body[right.end():].replace(r"\end{document}", right[1] + r"\end{document}")
     # A sentence split by hand between the columns ends its first half with "%CONTINUES";
@@ -156,7 +157,7 @@ def line_breaks(pages: list[str], source: str) -> tuple[list[dict], list[dict]]:
     flat = " ".join(source.split())
     for number, text in enumerate(pages, 1):
         lines = text.splitlines()
-        for a, b in zip(lines, lines[1:]):
+        for a, b in itertools.pairwise(lines):
             m, n = re.search(r"([\w’-]+)-$", a), re.match(r"([\w’-]+)", b)
             if not (m and n):
                 continue
