@@ -96,3 +96,49 @@ def html_named_pdf(path: Path) -> Path:
     path.write_text("<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n"
                     "<body><p>Please sign in to download this article.</p></body></html>\n")
     return path
+
+
+FIELD_NOTES = [
+    "The survey began in early spring when the snow had left the lower slopes.",
+    "Each transect was walked twice a week by two observers who recorded every flowering plant.",
+    "Soil samples were taken at the start and at the end of each transect.",
+    "The northern slope dried out three weeks earlier than the southern one.",
+    "Grazing by sheep was heavier near the water troughs than anywhere else on the hill.",
+    "Rare orchids were found only on the steep ground that the sheep avoided.",
+    "In the second year the farmer moved the troughs to the valley floor.",
+    "The orchids then spread downhill at a rate of several metres per season.",
+    "Rainfall was close to the long-term average in both years of the study.",
+    "Late frosts damaged the early flowers on the exposed ridge in the first year only.",
+    "Counts of pollinating insects followed the flowering peak by about ten days.",
+    "We conclude that the placement of water troughs shapes the plant community of the hill.",
+]
+
+
+def two_column_rows(path: Path) -> Path:
+    """A two-column page written row by row (left line, then the right line beside it), with a
+    gutter narrower than a line is high, as some converters write them."""
+    import textwrap
+
+    lines = textwrap.wrap(" ".join(FIELD_NOTES), 38)
+    half = (len(lines) + 1) // 2
+    drawn = [(150, 700, "Notes from a Hill Pasture Survey")]
+    for row in range(half):
+        y = 660 - 14 * row
+        drawn.append((72, y, lines[row]))
+        if half + row < len(lines):
+            drawn.append((72 + 225 + 14, y, lines[half + row]))
+    return text_pdf(path, [drawn])
+
+
+def column_break_sentence() -> str:
+    """The sentence of FIELD_NOTES that two_column_rows breaks between its columns."""
+    import textwrap
+
+    lines = textwrap.wrap(" ".join(FIELD_NOTES), 38)
+    cut = len(" ".join(lines[: (len(lines) + 1) // 2]))
+    pos = 0
+    for sentence in FIELD_NOTES:
+        if pos < cut < pos + len(sentence):
+            return sentence
+        pos += len(sentence) + 1
+    raise AssertionError("no sentence crosses the column break")

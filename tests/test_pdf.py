@@ -181,6 +181,30 @@ def test_offsets(paper):
         doc.page_of(len(doc.text) + 1)
 
 
+def test_columns_written_row_by_row_are_read_column_by_column(tmp_path):
+    path = pdf_samples.two_column_rows(tmp_path / "rows.pdf")
+    doc = read_pdf(path)
+    positions = [doc.text.find(s) for s in pdf_samples.FIELD_NOTES]
+    assert -1 not in positions and positions == sorted(positions)
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(str(path))
+    try:
+        raw = pdf[0].get_textpage().get_text_range()
+    finally:
+        pdf.close()
+    assert pdf_samples.column_break_sentence() not in " ".join(raw.split())  # the file's order breaks it
+
+
+def test_reading_from_several_threads_gives_the_same_text():
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [DATA / "latex" / f"{name}.pdf" for name in LATEX] * 3
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        texts = list(pool.map(lambda p: read_pdf(p).text, paths))
+    assert texts == [read(p).text for p in paths]
+
+
 # --- published papers (Debian R vignettes) -------------------------------------------------------
 
 @pytest.mark.parametrize("name", READABLE)

@@ -51,6 +51,7 @@ class Line:
     bottom: float
     words: list[str]
     starts: list[int]  # PDFium index of each word's first character (fonts are read there)
+    spans: list[tuple[float, float]]  # each word's left and right edge
     text: str = ""
     size: float = 0.0
     bold: bool = False
@@ -90,9 +91,10 @@ def page_lines(page) -> list[Line]:
                     and -0.5 * height < x0 - cur.x1 < 1.6 * height:
                 cur.words.append(m[0])
                 cur.starts.append(m.start())
+                cur.spans.append((x0, box.right))
                 cur.x1, cur.top, cur.bottom = max(cur.x1, box.right), max(cur.top, top), min(cur.bottom, bottom)
             else:
-                cur = Line(x0, box.right, top, bottom, [m[0]], [m.start()])
+                cur = Line(x0, box.right, top, bottom, [m[0]], [m.start()], [(x0, box.right)])
                 lines.append(cur)
         buf, flags = ctypes.create_string_buffer(128), ctypes.c_int()
         for ln in lines:  # the font of the first, middle and last word stands for the line's
@@ -106,12 +108,16 @@ def page_lines(page) -> list[Line]:
                 mono += bool(_MONO.search(name))
             ln.size, ln.bold, ln.mono = sorted(sizes)[len(sizes) // 2], 2 * bold > len(picks), 2 * mono > len(picks)
             ln.words = [clean(w) for w in ln.words]
-            ln.text = " ".join(ln.words)
-            chars = ln.text.replace(" ", "")
-            ln.symbolic = sum(map(str.isalpha, chars)) < 0.5 * len(chars)
+            _set_text(ln)
     finally:
         tp.close()
     return lines
+
+
+def _set_text(ln: Line) -> None:
+    ln.text = " ".join(ln.words)
+    chars = ln.text.replace(" ", "")
+    ln.symbolic = sum(map(str.isalpha, chars)) < 0.5 * len(chars)
 
 
 # --- page furniture and reading order -----------------------------------------------------------
@@ -140,6 +146,26 @@ def drop_furniture(pages: list[list[Line]], heights: list[float]) -> None:
                 ln.kind = "drop"
 
 
+def _gap_at(ln: Line, g: float) -> int | None:
+    """Index of the word after a gap of over half a line height around x = g (a gutter that a
+    file writing both columns row by row leaves inside one line), if there is one."""
+    height = ln.top - ln.bottom
+    for k in range(1, len(ln.spans)):
+        if ln.spans[k - 1][1] <= g and ln.spans[k][0] >= g and ln.spans[k][0] - ln.spans[k - 1][1] > 0.5 * height:
+            return k
+    return None
+
+
+def _split(ln: Line, k: int) -> list[Line]:
+    parts = []
+    for words, starts, spans in ((ln.words[:k], ln.starts[:k], ln.spans[:k]), (ln.words[k:], ln.starts[k:], ln.spans[k:])):
+        part = Line(spans[0][0], spans[-1][1], ln.top, ln.bottom, words, starts, spans,
+                    size=ln.size, bold=ln.bold, mono=ln.mono)
+        _set_text(part)
+        parts.append(part)
+    return parts
+
+
 def reading_order(lines: list[Line]) -> list[Line]:
     """The page's lines (furniture left out) in reading order.  Two columns when a gutter near
     the middle is crossed by few lines and both sides hold full-width lines; lines crossing it
@@ -149,17 +175,25 @@ def reading_order(lines: list[Line]) -> list[Line]:
     if len(live) < 8:
         return live
     left, right = min(ln.x0 for ln in live), max(ln.x1 for ln in live)
-    crossing, g = min((sum(1 for ln in live if ln.x0 < g - 2 and ln.x1 > g + 2), g)
+
+    def spans(ln: Line, g: float) -> bool:
+        return ln.x0 < g - 2 and ln.x1 > g + 2
+
+    crossing, g = min((sum(1 for ln in live if spans(ln, g) and _gap_at(ln, g) is None), g)
                       for g in (left + (right - left) * k / 40 for k in range(14, 27)))  # 35%..65%
-    full_left = sum(1 for ln in live if ln.x1 <= g + 2 and ln.x1 - ln.x0 > 0.6 * (g - left))
-    full_right = sum(1 for ln in live if ln.x0 >= g - 2 and ln.x1 - ln.x0 > 0.6 * (right - g))
+    pieces = []
+    for ln in live:
+        k = _gap_at(ln, g) if spans(ln, g) else None
+        pieces.extend(_split(ln, k) if k else [ln])
+    full_left = sum(1 for ln in pieces if ln.x1 <= g + 2 and ln.x1 - ln.x0 > 0.6 * (g - left))
+    full_right = sum(1 for ln in pieces if ln.x0 >= g - 2 and ln.x1 - ln.x0 > 0.6 * (right - g))
     if full_left < 3 or full_right < 3 or crossing > 0.3 * len(live):
         return live
-    wide_tops = sorted(ln.top for ln in live if ln.x0 < g - 2 and ln.x1 > g + 2)
+    wide_tops = sorted(ln.top for ln in pieces if spans(ln, g))
     keyed = []
-    for i, ln in enumerate(live):
+    for i, ln in enumerate(pieces):
         above = len(wide_tops) - bisect_right(wide_tops, ln.top + 0.5)  # spanning lines above this one
-        if ln.x0 < g - 2 and ln.x1 > g + 2:
+        if spans(ln, g):
             ln.col, band = 0, 2 * above + 1
         else:
             ln.col, band = (1 if ln.x1 <= g + 2 else 2), 2 * above
@@ -343,8 +377,7 @@ def _new_paragraph(prev: Line, ln: Line, lefts: dict[int, float]) -> bool:
     height = ln.top - ln.bottom
     if abs(ln.size - prev.size) > 0.15 * max(ln.size, prev.size):
         return True
-    if ln.col == prev.col and prev.bottom - ln.top > height and ln.text[:1].isupper() \
-            and not prev.text.endswith(("-", ",")):
+    if prev.bottom - ln.top > height and ln.text[:1].isupper() and not prev.text.endswith(("-", ",")):
         return True  # a block of its own after a wide gap ("Abstract." below the affiliations)
     if not TERMINAL.search(prev.text):
         return False
