@@ -205,6 +205,32 @@ def test_reading_from_several_threads_gives_the_same_text():
     assert texts == [read(p).text for p in paths]
 
 
+@pytest.mark.parametrize("raw, clean", [
+    ("ﬁrst", "first"), ("eﬀect", "effect"), ("ﬂow", "flow"),  # Unicode ligatures (NFKC)
+    ("modi\x1ced", "modified"), ("\x1ductuation", "fluctuation"),  # T1 codes of fonts without a Unicode map
+    ("Universit\u00a8at", "Universität"), ("Ma\u0308chler", "Mächler"),  # spacing and combining accents -> NFC
+    ("optimi\ufffe", "optimi-"),  # PDFium's line-end hyphen
+])
+def test_characters_are_normalised(raw, clean):
+    from assistant.formats.pdf_layout import clean as clean_word
+
+    assert clean_word(raw) == clean
+
+
+@pytest.mark.parametrize("left, right, joined", [
+    ("optimi-", "zation", "optimization"), ("tran-", "sect", "transect"), ("re-", "training", "retraining"),
+    ("mixed-", "effects", "mixed-effects"), ("long-", "run", "long-run"), ("de-", "identification", "de-identification"),
+    ("state-of-the-", "art", "state-of-the-art"), ("Friedrich-", "Alexander", "Friedrich-Alexander"),
+    ("trade-", "off.", "trade-off."),  # the paper spells it "trade-off" elsewhere
+    ("work-", "flow", "workflow"),
+])
+def test_line_end_hyphen_decisions(left, right, joined):
+    from assistant.formats.pdf_layout import Hyphens
+
+    hyphens = Hyphens(["Choosing the interval is a trade-off between speed and cost."])
+    assert hyphens.join(left, right) == joined
+
+
 # --- published papers (Debian R vignettes) -------------------------------------------------------
 
 @pytest.mark.parametrize("name", READABLE)

@@ -103,7 +103,7 @@ def read_pdf(path: str | Path, *, max_pages: int = MAX_PAGES) -> PdfDocument:
         for ln in lines:
             sizes[round(ln.size, 1)] += len(ln.text)
     body = sizes.most_common(1)[0][0]
-    hyphens = layout.Hyphens(pages)
+    hyphens = layout.Hyphens(ln.text for lines in pages for ln in lines)
     page_paras = []
     for lines in pages:
         ordered = layout.reading_order(lines)
@@ -213,7 +213,7 @@ def _abstract(text: str, placed: list[tuple[int, str, int, str]]) -> str:
         if page > 1:
             break
         m = _ABSTRACT.match(para)
-        if kind == "heading" and m and m.end() == len(para):
+        if m and m.end() == len(para):  # "Abstract" on a line of its own (a heading, or plain)
             inside = True
         elif inside and (kind == "heading" or _KEYWORDS.match(para)):
             break

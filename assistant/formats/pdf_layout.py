@@ -25,6 +25,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 NUMBERED = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[A-Z](?:\.\d{1,2})*\.?|[IVX]{1,4}\.)\s+[^\W\d_]")
@@ -35,7 +36,14 @@ TERMINAL = re.compile(r"[.!?:][\"'”’)\]]*$")  # a line or paragraph ending a
 _CAPTION = re.compile(r"^(?:figure|fig\.|table|listing|algorithm|exhibit)\s*[A-Z]?\d+[.:]", re.IGNORECASE)
 _FOOTNOTE_MARK = re.compile(r"^(?:\d{1,2}|[*∗†‡§¶])\s*\S")
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?(?:\d+|[ivxlc]+)(?:\s*(?:/|of)\s*\d+)?$", re.IGNORECASE)
-_WORD = re.compile(r"[^\s\ufffe\x00-\x1f]+\ufffe?")  # PDFium writes U+FFFE for a line-end hyphen
+# Word characters: all but spaces and controls -- except the control codes where old TeX fonts
+# without a Unicode map keep their ligatures and quotes (T1: 0x10-0x12, 0x1B-0x1F; OT1: 0x0B,
+# 0x0C, 0x0E, 0x0F; OT1's fl at 0x0D is lost: it is PDFium's line-break "\r").  PDFium writes U+FFFE for a line-end hyphen.
+_WORD = re.compile("[^\x00-\x0a\x0d\x13-\x1a\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+                   "\u3000\ufffe]+\ufffe?")
+_TEX_LIGATURES = str.maketrans({0x1B: "ff", 0x1C: "fi", 0x1D: "fl", 0x1E: "ffi", 0x1F: "ffl",
+                                0x0B: "ff", 0x0C: "fi", 0x0E: "ffi", 0x0F: "ffl",
+                                0x10: "“", 0x11: "”", 0x12: "„"})  # T1's double quotes
 _MONO = re.compile(r"mono|monl|courier|consol|typewriter|inconsolata|menlo|code|tt\d+$", re.IGNORECASE)  # CMSLTT10
 _BOLD = re.compile(r"bold|black|heavy|demi|medi|(?:cm|ec|sf|lm)bx|\bbx|^cmb\d|csc\d", re.IGNORECASE)  # csc: small caps
 _LIGATURE = re.compile("[\ufb00-\ufb06]")
@@ -62,8 +70,9 @@ class Line:
 
 
 def clean(word: str) -> str:
-    if word.isascii():
+    if word.isascii() and word.isprintable():
         return word
+    word = word.translate(_TEX_LIGATURES)
     word = _UMLAUT.sub(lambda m: m[1] + "\u0308", _LIGATURE.sub(lambda m: unicodedata.normalize("NFKC", m[0]), word))
     return unicodedata.normalize("NFC", word).replace("\ufffe", "-").replace("\u00ad", "-")
 
@@ -311,8 +320,9 @@ _PREFIXES = frozenset(["re", "pre", "un", "non", "co", "de", "dis", "sub", "inte
 class Hyphens:
     """Decides whether a hyphen at a line end goes ("optimi-zation") or stays ("mixed-effects")."""
 
-    def __init__(self, pages: list[list[Line]]):
-        self.seen = Counter(t.lower() for lines in pages for ln in lines for t in _TOKEN.findall(ln.text))
+    def __init__(self, texts: Iterable[str]):
+        """`texts`: the document's lines, for the words it spells elsewhere."""
+        self.seen = Counter(t.lower() for text in texts for t in _TOKEN.findall(text))
 
     def join(self, left: str, right: str) -> str:
         """`left` ends with "-"; `right` is the word that goes on at the next line."""
