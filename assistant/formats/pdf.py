@@ -9,12 +9,12 @@ A file that cannot be read raises `PdfError` naming the file and the reason.
 Two-column reading order, running headers/footers, code, tables, captions, footnotes and
 line-end hyphens are handled in `pdf_layout` (see there for the rules and why).
 
-Library: pypdfium2 (PDFium; Apache-2.0/BSD-3).  On the test corpus (bench/pdf_parsers.py,
-148 pages; a shared 2-core machine, so indicative) its raw text runs at ~250-600 pages/s
-against ~20 for pypdf, ~10 for docling-parse and ~5 for pdfplumber; pypdf and docling-parse
-keep two-column order only as well as the file's own order does (90% of pages in order, as
-PDFium raw), pdfplumber 30%.  PDFium is the only one fast enough to leave room for the layout
-rules here (this module: ~70-140 pages/s, 100% of pages in order).
+Library: pypdfium2 (PDFium; Apache-2.0/BSD-3), chosen by bench/pdf_parsers.py on the test
+corpus (165 pages; CPU time on a shared 2-core machine, indicative): its raw text runs at ~400
+pages/s against ~30 for pypdf and ~10 for pdfplumber and docling-parse, so only it leaves room
+for the layout rules (this module: ~130 pages/s).  Raw, none of them reads two columns right
+when a file stores them out of order (pages in order: PDFium, pypdf, docling-parse 90%,
+pdfplumber 30%; this module 100%).
 """
 
 from __future__ import annotations
