@@ -2,8 +2,9 @@
 
 `read_pdf(path)` returns a `PdfDocument`: the body text in reading order (pages joined with
 "\\n\\n", paragraphs with "\\n"), where each page and each detected section heading starts,
-the reference list cut out, and the title, authors and abstract.  Every character of `text`
-comes from the page `page_of` names, so a quote cut out of `text` is verbatim from that page.
+the reference list cut out, and the title, authors and abstract.  Every word of `text` comes
+from the page `page_of` names (a word hyphenated across a page break is whole on the later
+page), so a quote cut out of `text` is verbatim from that page.
 A file that cannot be read raises `PdfError` naming the file and the reason.
 
 Two-column reading order, running headers/footers, code, tables, captions, footnotes and
@@ -166,7 +167,8 @@ def _references(page_paras: list[list[tuple[str, str]]]) -> tuple[tuple[int, int
     """(page, paragraph) where the reference list starts, and where it ends: the next heading
     (an appendix) or the end."""
     heads = [(p, i) for p, paras in enumerate(page_paras) for i, (kind, _) in enumerate(paras) if kind == "heading"]
-    starts = [h for h in heads if _REFERENCES.match(page_paras[h[0]][h[1]][1])]
+    starts = [(p, i) for p, paras in enumerate(page_paras) for i, (kind, text) in enumerate(paras)
+              if kind != "aside" and _REFERENCES.match(text)]  # a heading, or a plain line of its own
     if not starts:
         return None
     later = [h for h in heads if h > starts[-1]]

@@ -6,15 +6,17 @@ Used by `pdf.read_pdf` only.  The steps, one function each, and why:
   (table cells, author blocks);
 * `drop_furniture` -- running headers/footers (a top or bottom line repeating on another
   page, digits ignored) and bare page numbers;
-* `reading_order` -- a two-column gutter is a strip no line crosses; lines spanning it
-  (titles, wide tables) cut the page into bands, each read left column then right;
+* `reading_order` -- a two-column gutter is a strip no line crosses (a line that a file
+  writing both columns row by row runs across it is split there); lines spanning it (titles,
+  wide tables) cut the page into bands, each read left column then right;
 * `classify` -- headings (bold or larger, numbered or named), code (monospace fonts), lines
   mostly digits and symbols, table rows, plot labels (dropped), captions and footnotes
   (asides: moved after the page's body so a sentence a float or footnote interrupts stays
   whole); the lines set close to a caption that are not sentences are its table or figure;
 * `paragraphs` -- lines joined into paragraphs (a new one only after a sentence end, an
   indent or a gap), line-end hyphens undone by `Hyphens`.
-Text is NFC, ligatures (U+FB00..FB06) are expanded with NFKC.
+Text is NFC; ligatures are expanded (U+FB00..FB06 with NFKC, and the control codes that old
+TeX fonts without a Unicode map leave for them).
 """
 
 from __future__ import annotations
