@@ -84,10 +84,13 @@ def read_pdf(path: str | Path, *, max_pages: int = MAX_PAGES) -> PdfDocument:
                 raise PdfError(f"{path.name}: truncated or damaged (no pages)")
             pages, heights = [], []
             for i in range(min(total, max_pages)):
-                page = pdf[i]
-                heights.append(page.get_height())
-                pages.append(layout.page_lines(page))
-                page.close()
+                try:
+                    page = pdf[i]
+                    heights.append(page.get_height())
+                    pages.append(layout.page_lines(page))
+                    page.close()
+                except _pdfium_error() as e:
+                    raise PdfError(f"{path.name}: page {i + 1} is damaged ({e})") from e
             meta = pdf.get_metadata_dict(skip_empty=True)
         finally:
             pdf.close()
@@ -137,6 +140,12 @@ def _check_bytes(path: Path) -> None:
         raise PdfError(f"{path.name}: not a PDF (no %PDF header)")
     if b"%%EOF" not in tail:
         raise PdfError(f"{path.name}: truncated or damaged (no end-of-file marker; an incomplete download?)")
+
+
+def _pdfium_error() -> type[Exception]:
+    import pypdfium2
+
+    return pypdfium2.PdfiumError
 
 
 def _open(path: Path):
