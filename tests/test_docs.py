@@ -1,17 +1,22 @@
-"""The README documents every setting (name and environment variable) in its table."""
+"""The README is a first page: short, and every document it links to exists."""
 
 import re
-from dataclasses import fields
 from pathlib import Path
 
-from assistant import Settings
+ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
 
-README = Path(__file__).parent.parent / "README.md"
+
+def test_readme_is_a_first_page_whose_links_resolve():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 220, "README.md has grown: move details to docs/"
+    links = re.findall(r"\]\(((?:docs|examples|bench)/[^)#\s]+)", text)
+    assert links, "the README links to nothing in docs/"
+    for link in links:
+        assert (ROOT / link).exists(), f"README links to {link}, which does not exist"
 
 
-def test_readme_settings_table_lists_every_setting():
-    table = README.read_text(encoding="utf-8").split("## Settings", 1)[1].split("\n## ", 1)[0]
-    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| (\w+) \| (\w*) \|", table, re.M)}
-    for f in fields(Settings):
-        assert f.name in rows, f"README settings table lacks {f.name}"
-        assert rows[f.name] == (f.metadata.get("env") or ""), f"README gives the wrong variable for {f.name}"
+def test_every_doc_links_to_files_that_exist():
+    for doc in (ROOT / "docs").glob("*.md"):
+        for link in re.findall(r"\]\((?!https?:|#|mailto:)([^)#\s]+)", doc.read_text(encoding="utf-8")):
+            assert (doc.parent / link).exists(), f"{doc.name} links to {link}, which does not exist"

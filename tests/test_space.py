@@ -33,9 +33,11 @@ def test_sdk_version_is_the_pinned_gradio():
 
 
 def test_space_requirements_are_the_runtime_dependencies():
+    """The Space runs the web app: the library's dependencies and the ui extra's, but Gradio."""
     lines = [ln.strip() for ln in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()]
     reqs = {str(Requirement(ln)) for ln in lines if ln and not ln.startswith(("#", "-"))}
-    assert reqs == {str(Requirement(r)) for r in PYPROJECT["project"]["dependencies"]}
+    ui = [r for r in PYPROJECT["project"]["optional-dependencies"]["ui"] if not r.startswith("gradio")]
+    assert reqs == {str(Requirement(r)) for r in PYPROJECT["project"]["dependencies"] + ui}
     assert not any(r.startswith("gradio") for r in reqs)  # the Space installs sdk_version's Gradio itself
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines  # CPU torch, not the CUDA build
 
