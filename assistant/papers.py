@@ -192,7 +192,7 @@ def _open(src: _Input, max_mb: float, max_records: int) -> tuple[str, Records]:
         raise CollectionError(f"{name}: looks like a binary file (NUL bytes), not a text papers file")
     inner = re.sub(r"\.gz$", "", name, flags=re.I)
     fmt = detect_format(inner, head.decode("utf-16" if utf16 else "utf-8", errors="replace"), complete=len(head) < _HEAD)
-    base_dir = src.path.parent if src.path is not None else None
+    base_dir = src.path.resolve().parent if src.path is not None else None
     if fmt in STREAMED and not utf16:
         _check_count(_count_lines(src), name, max_records)
         return fmt, jsonish.read_json_lines(src.binary(), name)

@@ -22,7 +22,7 @@ def test_arbitrary_bytes_load_or_raise_collection_error(raw, name):
         assert name in str(e) or "papers" in str(e)
         return
     for p in res.papers:
-        assert p.title and p.abstract and p.id
+        assert p.title and p.id
     for r in res.rejected:
         assert r.reason and r.record
 
@@ -86,15 +86,20 @@ def test_fuzz_corpus_record_errors_keep_the_good_records():
         json.dumps({"id": "authors-num", "title": "Numeric authors", "abstract": "Fine.", "authors": 7}),
     ]
     res = parse_papers("\n".join(lines).encode(), "mixed.jsonl")
-    assert [p.id for p in res.papers] == ["g1", "ctl"]
-    assert res.papers[1].title == "Control chars[31m in title"  # BEL and ESC removed
+    assert [p.id for p in res.papers] == ["g1", "empty", "ctl", "bad-year"]
+    assert res.papers[2].title == "Control chars[31m in title"  # BEL and ESC removed
     reasons = {r.record: r.reason for r in res.rejected}
     assert "limit" in reasons["line 2"]
-    assert reasons["line 3"] == "missing abstract"
     assert "duplicate id" in reasons["line 4"]
     assert "title is 1000 characters" in reasons["line 6"]
-    assert "not a year" in reasons["line 7"]
     assert "authors must be" in reasons["line 8"]
+    # kept, with what was left out said: no abstract, and a year that is not a year
+    notes = {(w.record, w.kind): w.message for w in res.warnings}
+    assert res.no_abstract == ["empty"] and ("line 3", "no_abstract") in notes
+    assert res.papers[3].year is None and "not a year" in notes[("line 7", "field")]
+    strict = parse_papers("\n".join(lines).encode(), "mixed.jsonl", strict=True)
+    assert [p.id for p in strict.papers] == ["g1", "ctl"]
+    assert "not a year" in {r.record: r.reason for r in strict.rejected}["line 7"]
 
 
 def test_utf16_with_bom_is_read():

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import CollectionError, Records
-from .ids import ARXIV, find_arxiv_id
+from .ids import ARXIV, find_arxiv_id, find_code_link
 from .latex import latex_to_text
 from .names import display_name
 
@@ -33,7 +33,6 @@ CODE_FIELDS = ("code", "github", "repository", "software")
 # bibtexparser logs each broken entry as a warning; they are reported as rejections instead
 logging.getLogger("bibtexparser.splitter").setLevel(logging.ERROR)
 _URL_MACRO = re.compile(r"\\url\{([^{}]*)\}")
-_CODE_HOST_URL = re.compile(r"https?://(?:www\.)?(?:github\.com|gitlab\.com|bitbucket\.org|huggingface\.co)/[^\s{}]+")
 
 
 def read_bibtex(text: str, name: str, base_dir: Path | None = None) -> Records:
@@ -110,7 +109,7 @@ def _record(entry: Any, strings: dict[str, str], by_key: dict[str, Any], base_di
         "year": f.get("year") or f.get("date"), "venue": latex_to_text(venue),
         "doi": f.get("doi"), "arxiv_id": arxiv or find_arxiv_id(f.get("journal"), *notes, f.get("url"), f.get("volume")),
         "url": _url(f.get("url", "")),
-        "code_url": next((_url(f[k]) for k in CODE_FIELDS if f.get(k)), "") or _code_link(*notes),
+        "code_url": next((_url(f[k]) for k in CODE_FIELDS if f.get(k)), "") or find_code_link(*notes),
         "tags": _list(f.get("keywords", "")) + _list(f.get("mendeley-tags", "")),
         "collections": _list(f.get("groups", "")),
         "pdf_path": _pdf(f.get("file", ""), base_dir),
@@ -189,14 +188,6 @@ def _regenerated(entry: Any, fields: dict[str, str]) -> str:
 def _url(value: str) -> str:
     m = _URL_MACRO.search(value)
     return (m.group(1) if m else value).strip()
-
-
-def _code_link(*texts: str) -> str:
-    for text in texts:
-        m = _CODE_HOST_URL.search(text or "")
-        if m:
-            return m.group(0).rstrip(".,;")
-    return ""
 
 
 def _list(value: str) -> list[str]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .ids import find_arxiv_id
+from .ids import find_arxiv_id, find_code_link
 from .names import person_name
 
-_ZOTERO_URI = re.compile(r"^https?://zotero\.org/(?:users|groups)/[^/]+/items/([A-Z0-9]{8})$")
+_ZOTERO_URI = re.compile(r"^https?://zotero\.org/(?:users|groups)/(?:local/)?[^/]+/items/([A-Z0-9]{8})$")
 _RICH_TEXT = re.compile(r"</?(?:i|b|sup|sub|sc|span)(?:\s[^<>]*)?>", re.I)
 
 
@@ -55,6 +55,7 @@ def to_record(item: dict) -> dict[str, Any]:
         "venue": strip_rich_text(item.get("container-title") or item.get("event-title") or item.get("event") or ""),
         "doi": item.get("DOI"), "url": item.get("URL"),
         "arxiv_id": find_arxiv_id(item.get("number"), item.get("archive_location"), item.get("URL"), item.get("note")),
+        "code_url": find_code_link(item.get("note")),
         "tags": re.split(r"\s*[,;]\s*", keywords.strip()) if isinstance(keywords, str) and keywords.strip() else [],
     }
 

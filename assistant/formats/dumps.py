@@ -49,6 +49,7 @@ def arxiv_record(obj: dict) -> dict[str, Any]:
     if isinstance(title, str) and ("\\" in title or "$" in title):
         title = latex_to_text(title)  # titles are short: cheap enough, and they are what people read
     return {
+        "id": aid or None, "url": f"https://arxiv.org/abs/{aid}" if aid else None,
         "title": title, "abstract": obj.get("abstract"), "arxiv_id": aid, "doi": obj.get("doi"),
         "venue": obj.get("journal-ref") or "", "authors": _arxiv_authors(obj),
         "year": _arxiv_year(obj, aid), "tags": str(obj.get("categories") or "").split(),

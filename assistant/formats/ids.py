@@ -44,3 +44,17 @@ def arxiv_from_doi(doi: str) -> str:
     """arXiv's own DOIs (10.48550/arXiv.2401.01234) name the arXiv id."""
     m = re.fullmatch(r"10\.48550/arxiv\.(.+)", doi, re.I)
     return clean_arxiv_id(m.group(1)) if m else ""
+
+
+_CODE_LINK = re.compile(r"https?://(?:[\w-]+\.)*(?:github\.com|gitlab\.com|bitbucket\.org|huggingface\.co|github\.io|"
+                        r"gitee\.com|codeberg\.org|sourceforge\.net)(?:/[^\s{}<>\"']*)?", re.I)
+
+
+def find_code_link(*texts: object) -> str:
+    """The first link to a code host in any of `texts` (a note such as "Code: \\url{https://github.com/a/b}")."""
+    for text in texts:
+        if isinstance(text, str) and text:
+            m = _CODE_LINK.search(text)
+            if m:
+                return m.group(0).rstrip(".,;:)")
+    return ""

@@ -23,10 +23,11 @@ import threading
 _TRIGGER = re.compile(r"[\\{}$]|``")
 _BARE_PERCENT = re.compile(r"(?<!\\)%")
 _APPROX_TILDE = re.compile(r"(?<!\\)~(?=\s?\d)")
-_SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+(?=[.,;:](?:\s|$))")
 _DROPPED = ("cite", "citet", "citep", "citealp", "citeauthor", "citeyear", "parencite", "textcite",
             "autocite", "footcite", "nocite", "ref", "autoref", "cref", "Cref", "eqref", "label", "footnote")
 
+# a citation with the space or tie before it: "gains~\\cite{x}." reads "gains."
+_CITATION = re.compile(r"[ \t]*~?\\(?:%s)\*?(?:\[[^\]]*\]){0,2}\{[^{}]*\}" % "|".join(_DROPPED[:-1]))
 _local = threading.local()  # a LatexNodes2Text keeps parse state: one per thread
 
 
@@ -38,7 +39,8 @@ def _converter():
         db = get_default_latex_context_db()
         db.add_context_category("paper-text", prepend=True, macros=(
             [MacroTextSpec(name, discard=True) for name in _DROPPED]
-            + [MacroTextSpec("url", simplify_repl="%s"), MacroTextSpec("textasciitilde", simplify_repl="~")]))
+            + [MacroTextSpec("url", simplify_repl="%s"), MacroTextSpec("textasciitilde", simplify_repl="~"),
+               MacroTextSpec("textasciicircum", simplify_repl="^")]))
         db.set_unknown_macro_spec(MacroTextSpec("", simplify_repl=_unknown_macro))
         conv = _local.conv = LatexNodes2Text(latex_context=db, math_mode="text")
     return conv
@@ -57,10 +59,9 @@ def latex_to_text(text: str) -> str:
     """Plain Unicode text for a LaTeX (or partly LaTeX) string; whitespace is left to the caller."""
     if not text or not _TRIGGER.search(text):
         return text
-    prepared = _APPROX_TILDE.sub(r"\\textasciitilde{}", _BARE_PERCENT.sub(r"\\%", text))
+    prepared = _APPROX_TILDE.sub(r"\\textasciitilde{}", _BARE_PERCENT.sub(r"\\%", _CITATION.sub("", text)))
     try:
         out = _converter().latex_to_text(prepared)
     except Exception:  # noqa: BLE001 - pylatexenc is tolerant, but a pathological string must not lose the record
         return text
-    # a dropped citation leaves "gains  ." behind: no space before punctuation it was glued to
-    return _SPACE_BEFORE_PUNCT.sub("", out.replace("\xa0", " "))
+    return out.replace("\xa0", " ")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import CollectionError, Records
-from .ids import find_arxiv_id
+from .ids import find_arxiv_id, find_code_link
 from .names import display_name
 
 TAG_LINE = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
@@ -70,6 +70,7 @@ def _record(parsed: list[dict], base_dir: Path | None) -> dict[str, Any] | str:
         "doi": r.get("doi"), "url": next((u for u in urls if u.startswith("http")), ""),
         "arxiv_id": find_arxiv_id(*urls, r.get("doi"), r.get("note"), *(r.get("notes") or [])),
         "tags": [k for k in (r.get("keywords") or []) if k],
+        "code_url": find_code_link(*(r.get("notes") or [])),
         "pdf_path": _pdf(files, base_dir),
     }
 

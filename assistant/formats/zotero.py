@@ -57,7 +57,7 @@ def read_zotero(path: Path, name: str) -> Records:
             raise CollectionError(f"{name}: cannot copy the Zotero database to read it ({e.strerror or e})") from None
         con = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
         try:
-            yield from _items(con, name, path.parent)
+            yield from _items(con, name, path.resolve().parent)
         except sqlite3.DatabaseError as e:
             raise CollectionError(f"{name}: an SQLite file but not a readable Zotero database ({e})") from None
         finally:
