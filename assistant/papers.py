@@ -26,35 +26,43 @@ therefore updates its papers in place, and an unchanged one adds nothing.
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
 import json
 import re
-import tempfile
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import Any
 
-from .formats import CollectionError, FORMAT_NAMES, Records, formats_understood
+from .formats import CollectionError, Records
 from .formats.ids import arxiv_from_doi, clean_arxiv_id, clean_doi
-from .formats.page import DATE_LINE, TITLE_MAX, looks_like_page  # noqa: F401 - DATE_LINE re-exported
+from .formats.page import DATE_LINE, TITLE_MAX  # noqa: F401 - DATE_LINE re-exported
+from .formats.sources import Input, detect_format, open_records
 from .types import Paper, Rejection
 
-__all__ = ["CollectionError", "LoadResult", "LoadWarning", "PaperStream", "iter_papers", "load_papers", "parse_papers",
-           "normalize_record", "detect_format", "metadata_text", "clean_text", "title_id", "find_code_url", "read_jsonl"]
+__all__ = [
+    "CollectionError",
+    "LoadResult",
+    "LoadWarning",
+    "PaperStream",
+    "clean_text",
+    "detect_format",
+    "find_code_url",
+    "iter_papers",
+    "load_papers",
+    "metadata_text",
+    "normalize_record",
+    "parse_papers",
+    "read_jsonl",
+    "title_id",
+]
 
-URL = re.compile(r"https?://[^\s<>\"'()\[\]{}]+", re.I)
+URL = re.compile(r"https?://[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
 CODE_HOSTS = ("github.com", "gitlab.com", "huggingface.co", "bitbucket.org", "github.io", "gitee.com",
               "codeberg.org", "sourceforge.net")
 _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
 _CONTROL[0x7F] = None
-STREAMED = {"jsonl", "arxiv", "openalex", "s2"}
-EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex", ".biblatex": "bibtex", ".ris": "ris", ".jsonl": "jsonl",
-              ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv", ".sqlite": "zotero"}
-_HEAD = 1 << 20  # bytes looked at to recognise a format
 _MAX_LIST = 100  # authors, tags, collections kept per paper
 
 
@@ -108,7 +116,7 @@ def iter_papers(path: str | Path, *, max_file_mb: float = 50.0, max_records: int
         raise CollectionError(f"{path}: not a regular file")
     if path.stat().st_size == 0:
         raise CollectionError(f"{path.name}: the file is empty")
-    fmt, records = _open(_Input(path.name, path=path), max_file_mb, max_records)
+    fmt, records = open_records(Input(path.name, path=path), max_file_mb, max_records)
     return PaperStream(path.name, fmt, _papers(records, max_abstract_chars, strict, require_abstract))
 
 
@@ -125,7 +133,7 @@ def parse_papers(raw: bytes, name: str, *, max_records: int = 200_000, max_abstr
     """A papers file given as bytes (an upload); `name` gives the extension and the messages."""
     if not raw:
         raise CollectionError(f"{name}: the file is empty")
-    fmt, records = _open(_Input(name, data=raw), float("inf"), max_records)
+    fmt, records = open_records(Input(name, data=raw), float("inf"), max_records)
     return _collect(PaperStream(name, fmt, _papers(records, max_abstract_chars, strict, require_abstract)))
 
 
@@ -141,168 +149,6 @@ def _collect(stream: PaperStream) -> LoadResult:
     if not result.papers and not result.rejected:
         raise CollectionError(f"{stream.name}: no paper records found")
     return result
-
-
-# --- opening and format detection --------------------------------------------------------------
-
-@dataclass
-class _Input:
-    name: str
-    path: Path | None = None
-    data: bytes | None = None
-
-    def raw(self) -> IO[bytes]:
-        return open(self.path, "rb") if self.path is not None else io.BytesIO(self.data or b"")
-
-    def binary(self) -> IO[bytes]:
-        """The content, decompressed when gzipped (OpenAlex and Semantic Scholar ship .gz parts)."""
-        f = self.raw()
-        if f.read(2) == b"\x1f\x8b":
-            f.seek(0)
-            return gzip.open(f, "rb")  # type: ignore[return-value]
-        f.seek(0)
-        return f
-
-
-def _open(src: _Input, max_mb: float, max_records: int) -> tuple[str, Records]:
-    """(format, records) for a file; whole-file formats are parsed here, streams are not started."""
-    from .formats import bibtex, csljson, jsonish, page, ris, tabular, zotero
-
-    name = src.name
-    with src.raw() as f:
-        magic = f.read(16)
-    if zotero.is_zotero_db(magic):
-        if src.path is not None:
-            records = list(zotero.read_zotero(src.path, name))
-        else:  # an upload: the reader wants a file to copy
-            with tempfile.TemporaryDirectory() as tmp:
-                p = Path(tmp) / "zotero.sqlite"
-                p.write_bytes(src.data or b"")
-                records = list(zotero.read_zotero(p, name))
-        return "zotero", iter(_checked_count(records, name, max_records))
-    try:
-        with src.binary() as f:
-            head = f.read(_HEAD)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise CollectionError(f"{name}: a gzip file that cannot be decompressed ({e})") from None
-    if not head.strip():
-        raise CollectionError(f"{name}: the file has no text")
-    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if not utf16 and b"\x00" in head[:8192]:
-        raise CollectionError(f"{name}: looks like a binary file (NUL bytes), not a text papers file")
-    inner = re.sub(r"\.gz$", "", name, flags=re.I)
-    fmt = detect_format(inner, head.decode("utf-16" if utf16 else "utf-8", errors="replace"), complete=len(head) < _HEAD)
-    base_dir = src.path.resolve().parent if src.path is not None else None
-    if fmt in STREAMED and not utf16:
-        _check_count(_count_lines(src), name, max_records)
-        return fmt, jsonish.read_json_lines(src.binary(), name)
-    text = _decode(_read_limited(src, name, max_mb), name)
-    if not text.strip():
-        raise CollectionError(f"{name}: the file has no text")
-    if fmt in STREAMED:  # UTF-16 JSON lines: small enough to have been read whole
-        return fmt, iter(_checked_count(list(jsonish.read_json_lines(io.BytesIO(text.encode()), name)), name, max_records))
-    if fmt == "json":
-        items = jsonish.load_document(text, name)
-        fmt = "csljson" if items and csljson.looks_like_csl(items[0]) else "json"
-        return fmt, iter(_checked_count(list(jsonish.document_records(items)), name, max_records))
-    reader = {"csv": lambda: tabular.read_csv(text, name),
-              "page": lambda: page.read_page(text, name), "bibtex": lambda: bibtex.read_bibtex(text, name, base_dir),
-              "ris": lambda: ris.read_ris(text, name, base_dir)}[fmt]
-    return fmt, iter(_checked_count(list(reader()), name, max_records))
-
-
-def detect_format(name: str, head: str, complete: bool = True) -> str:
-    """The format of a file from its first bytes (`head`, decoded) and its name.
-
-    Content decides when it is recognisable; the extension only picks the reader for a file
-    whose content is malformed (so the message is about that format).  Raises CollectionError
-    naming the formats understood when neither tells."""
-    from .formats.jsonish import record_kind
-
-    suffix = Path(name).suffix.lower()
-    text = head.lstrip("\ufeff \t\r\n")
-    lines = text.splitlines()
-    if not complete and lines:
-        lines = lines[:-1]  # the last line may be cut
-    nonblank = [ln.strip() for ln in lines if ln.strip()]
-    if text.startswith("["):
-        return "json"
-    if text.startswith("{"):
-        try:
-            first = json.loads(nonblank[0]) if nonblank else None
-        except json.JSONDecodeError:
-            first = None
-        lines_of_objects = len(nonblank) > 1 and isinstance(first, dict) and nonblank[1].startswith("{")
-        if lines_of_objects or suffix in (".jsonl", ".ndjson"):
-            kind = record_kind(first)
-            return kind if kind in STREAMED else "jsonl"
-        return "json"
-    if any(re.match(r"TY  - ", ln) for ln in nonblank[:30]):
-        return "ris"
-    code = [ln for ln in nonblank[:200] if not ln.startswith("%")]
-    if (code and code[0].startswith("@")) or re.search(r"^\s*@[A-Za-z]+\s*[{(]\s*[^\s,{}]+\s*,", text[:100_000], re.M):
-        return "bibtex"
-    if nonblank and _csv_header(nonblank[0]):
-        return "csv"
-    if looks_like_page(text):
-        return "page"
-    by_ext = EXTENSIONS.get(suffix)
-    if by_ext and by_ext != "zotero":
-        return by_ext
-    shown = nonblank[0][:60] if nonblank else ""
-    raise CollectionError(f"{name}: not a papers file in a format understood (it starts {shown!r}). "
-                          f"Formats understood: {formats_understood()}")
-
-
-def _csv_header(line: str) -> bool:
-    from .formats.tabular import ALIASES
-
-    for delim in (",", "\t", ";"):
-        cells = next(csv.reader([line], delimiter=delim), [])
-        names = {ALIASES.get(c.strip().lower(), c.strip().lower()) for c in cells}
-        if len(cells) >= 2 and "title" in names:
-            return True
-    return False
-
-
-def _read_limited(src: _Input, name: str, max_mb: float) -> bytes:
-    limit = max_mb * 1024 * 1024
-    if src.path is not None and src.path.stat().st_size > limit:
-        size = src.path.stat().st_size
-        raise CollectionError(f"{name}: {size / 1e6:.1f} MB is over the {max_mb:g} MB limit (setting max_file_mb)")
-    with src.binary() as f:
-        data = f.read(int(limit) + 1 if limit != float("inf") else -1)
-    if len(data) > limit:
-        raise CollectionError(f"{name}: over {max_mb:g} MB once decompressed, the limit (setting max_file_mb)")
-    return data
-
-
-def _count_lines(src: _Input) -> int:
-    with src.binary() as f:
-        return sum(1 for line in f if line.strip())
-
-
-def _decode(raw: bytes, name: str) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a byte-order mark (Windows editors)
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError:
-            raise CollectionError(f"{name}: starts like UTF-16 text but does not decode as UTF-16") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise CollectionError(
-            f"{name}: not UTF-8 text (invalid byte at offset {e.start}); save the file as UTF-8") from None
-
-
-def _check_count(n: int, name: str, max_records: int) -> None:
-    if n > max_records:
-        raise CollectionError(f"{name}: {n} records is over the limit of {max_records} (setting max_records)")
-
-
-def _checked_count(records: list, name: str, max_records: int) -> list:
-    _check_count(len(records), name, max_records)
-    return records
 
 
 # --- records to papers -------------------------------------------------------------------------
@@ -549,5 +395,3 @@ def read_jsonl(path: str | Path) -> Iterable[dict]:
                 except json.JSONDecodeError as e:
                     raise CollectionError(f"{Path(path).name}: line {n} is not valid JSON ({e.msg})") from None
 
-
-assert set(FORMAT_NAMES) >= STREAMED | set(EXTENSIONS.values())

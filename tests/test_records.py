@@ -9,7 +9,13 @@ import pytest
 
 from assistant.formats.latex import latex_to_text
 from assistant.formats.names import split_authors
-from assistant.papers import find_code_url, metadata_text, normalize_record, parse_papers, title_id
+from assistant.papers import (
+    find_code_url,
+    metadata_text,
+    normalize_record,
+    parse_papers,
+    title_id,
+)
 from assistant.types import Paper
 
 BASE = {"title": "A Title", "abstract": "An abstract."}

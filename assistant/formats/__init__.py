@@ -18,9 +18,10 @@ records); latex, names and ids are shared helpers.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Union
+from collections.abc import Iterator
+from typing import Any
 
-Record = Union[dict[str, Any], str]  # a record, or why it cannot be read
+Record = dict[str, Any] | str  # a record, or why it cannot be read
 Records = Iterator[tuple[str, Record]]
 
 

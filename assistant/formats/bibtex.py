@@ -119,7 +119,11 @@ def _record(entry: Any, strings: dict[str, str], by_key: dict[str, Any], base_di
 
 def names(value: str) -> list[str]:
     """BibTeX's "von Last, Jr, First and ..." as display names; "and others" dropped."""
-    from bibtexparser.middlewares.names import InvalidNameError, parse_single_name_into_parts, split_multiple_persons_names
+    from bibtexparser.middlewares.names import (
+        InvalidNameError,
+        parse_single_name_into_parts,
+        split_multiple_persons_names,
+    )
 
     out = []
     for raw in split_multiple_persons_names(value):

@@ -20,7 +20,7 @@ from .ids import find_arxiv_id, find_code_link
 from .names import person_name
 
 _ZOTERO_URI = re.compile(r"^https?://zotero\.org/(?:users|groups)/(?:local/)?[^/]+/items/([A-Z0-9]{8})$")
-_RICH_TEXT = re.compile(r"</?(?:i|b|sup|sub|sc|span)(?:\s[^<>]*)?>", re.I)
+_RICH_TEXT = re.compile(r"</?(?:i|b|sup|sub|sc|span)(?:\s[^<>]*)?>", re.IGNORECASE)
 
 
 def looks_like_csl(item: Any) -> bool:

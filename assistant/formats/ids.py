@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 
-DOI = re.compile(r"10\.\d{4,9}/[^\s\"<>{}]+", re.I)
-_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.I)
+DOI = re.compile(r"10\.\d{4,9}/[^\s\"<>{}]+", re.IGNORECASE)
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 ARXIV = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z][a-z.-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?")
-_ARXIV_PREFIX = re.compile(r"^(?:https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/|arxiv:\s*)", re.I)
+_ARXIV_PREFIX = re.compile(r"^(?:https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/|arxiv:\s*)", re.IGNORECASE)
 # where an arXiv id shows up in free text: "arXiv:2401.01234", "arXiv preprint arXiv:...", URLs
 _ARXIV_IN_TEXT = re.compile(
-    r"(?:arxiv\.org/(?:abs|pdf)/|arxiv[:\s]\s*|10\.48550/arxiv\.)(" + ARXIV.pattern + r")", re.I)
+    r"(?:arxiv\.org/(?:abs|pdf)/|arxiv[:\s]\s*|10\.48550/arxiv\.)(" + ARXIV.pattern + r")", re.IGNORECASE)
 
 
 def clean_doi(value: str) -> str:
@@ -26,7 +26,7 @@ def clean_doi(value: str) -> str:
 def clean_arxiv_id(value: str) -> str:
     """"arXiv:2401.01234v2" or an arxiv.org URL -> "2401.01234v2"; "" when it is not one."""
     value = _ARXIV_PREFIX.sub("", value.strip())
-    value = re.sub(r"\.pdf$", "", value, flags=re.I)
+    value = re.sub(r"\.pdf$", "", value, flags=re.IGNORECASE)
     return value if ARXIV.fullmatch(value) else ""
 
 
@@ -42,12 +42,12 @@ def find_arxiv_id(*texts: object) -> str:
 
 def arxiv_from_doi(doi: str) -> str:
     """arXiv's own DOIs (10.48550/arXiv.2401.01234) name the arXiv id."""
-    m = re.fullmatch(r"10\.48550/arxiv\.(.+)", doi, re.I)
+    m = re.fullmatch(r"10\.48550/arxiv\.(.+)", doi, re.IGNORECASE)
     return clean_arxiv_id(m.group(1)) if m else ""
 
 
 _CODE_LINK = re.compile(r"https?://(?:[\w-]+\.)*(?:github\.com|gitlab\.com|bitbucket\.org|huggingface\.co|github\.io|"
-                        r"gitee\.com|codeberg\.org|sourceforge\.net)(?:/[^\s{}<>\"']*)?", re.I)
+                        r"gitee\.com|codeberg\.org|sourceforge\.net)(?:/[^\s{}<>\"']*)?", re.IGNORECASE)
 
 
 def find_code_link(*texts: object) -> str:

@@ -27,14 +27,18 @@ _DROPPED = ("cite", "citet", "citep", "citealp", "citeauthor", "citeyear", "pare
             "autocite", "footcite", "nocite", "ref", "autoref", "cref", "Cref", "eqref", "label", "footnote")
 
 # a citation with the space or tie before it: "gains~\\cite{x}." reads "gains."
-_CITATION = re.compile(r"[ \t]*~?\\(?:%s)\*?(?:\[[^\]]*\]){0,2}\{[^{}]*\}" % "|".join(_DROPPED[:-1]))
+_CITATION = re.compile(r"[ \t]*~?\\(?:" + "|".join(_DROPPED[:-1]) + r")\*?(?:\[[^\]]*\]){0,2}\{[^{}]*\}")
 _local = threading.local()  # a LatexNodes2Text keeps parse state: one per thread
 
 
 def _converter():
     conv = getattr(_local, "conv", None)
     if conv is None:
-        from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+        from pylatexenc.latex2text import (
+            LatexNodes2Text,
+            MacroTextSpec,
+            get_default_latex_context_db,
+        )
 
         db = get_default_latex_context_db()
         db.add_context_category("paper-text", prepend=True, macros=(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_SUFFIX = re.compile(r"^(jr|sr|ii|iii|iv|v)\.?$", re.I)
-_COMPANY = re.compile(r"^(inc|ltd|llc|corp|co|gmbh|ag|sa)\.?$", re.I)
+_SUFFIX = re.compile(r"^(jr|sr|ii|iii|iv|v)\.?$", re.IGNORECASE)
+_COMPANY = re.compile(r"^(inc|ltd|llc|corp|co|gmbh|ag|sa)\.?$", re.IGNORECASE)
 
 
 def display_name(name: str) -> str:

@@ -25,8 +25,9 @@ import shutil
 import sqlite3
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import CollectionError, Records
 from .csljson import strip_rich_text
@@ -36,8 +37,8 @@ SKIPPED_TYPES = ("note", "attachment", "annotation")
 VENUE_FIELDS = ("publicationTitle", "proceedingsTitle", "bookTitle", "conferenceName", "websiteTitle",
                 "blogTitle", "forumTitle", "repository", "university", "institution")
 FIELDS = ("title", "abstractNote", "date", "DOI", "url", "citationKey", "archiveID", "extra", *VENUE_FIELDS)
-_EXTRA_KEY = re.compile(r"^\s*Citation Key:\s*(\S+)\s*$", re.I | re.M)
-_EXTRA_DOI = re.compile(r"^\s*DOI:\s*(\S+)\s*$", re.I | re.M)
+_EXTRA_KEY = re.compile(r"^\s*Citation Key:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
+_EXTRA_DOI = re.compile(r"^\s*DOI:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 def is_zotero_db(head: bytes) -> bool:
