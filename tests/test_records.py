@@ -6,8 +6,10 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from assistant.formats.latex import latex_to_text
+from assistant.formats.latex import latex_to_text, slow_latex_to_text
 from assistant.formats.names import split_authors
 from assistant.papers import (
     find_code_url,
@@ -121,3 +123,23 @@ def test_to_dict_round_trips_and_adds_only_the_metadata_that_is_set():
 ])
 def test_latex_is_made_plain_text(latex, text):
     assert latex_to_text(latex) == text
+
+
+def test_csv_quotes_escaped_by_doubling_are_read_whatever_the_first_rows_look_like():
+    abstract = "An abstract, with commas, and no quotes at all. " * 8
+    rows = ["id,title,abstract"] + [f'r{i},Title {i},"{abstract}"' for i in range(12)]  # the first 4 KB
+    rows.append('b,Second,"They call it ""sparse"", and it is, mostly."')
+    res = parse_papers("\n".join(rows).encode(), "p.csv")  # on main: the last row split into too many cells
+    assert len(res.papers) == 13 and res.rejected == []
+    assert res.papers[-1].abstract == 'They call it "sparse", and it is, mostly.'
+
+
+_TOKENS = ["a", "Z", " ", "-", "'", "`", "!", "?", "~", "{", "}", "%", "&", "#", "_", "^", "1", ".", ",", "é", "\n",
+           "\\%", "\\&", "\\_", "\\#", "\\$", "\\{", "\\}", "\\textasciitilde{}", "\\textasciicircum{}", "\\textbackslash{}"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=30))
+def test_the_fast_latex_path_agrees_with_pylatexenc(tokens):
+    text = "{" + "".join(tokens)  # a brace: LaTeX to convert, by the fast path when it is only escapes and braces
+    assert " ".join(latex_to_text(text).split()) == " ".join(slow_latex_to_text(text).split())

@@ -21,7 +21,7 @@ import re
 import threading
 
 _TRIGGER = re.compile(r"[\\{}$]|``")
-_BARE_PERCENT = re.compile(r"(?<!\\)%")
+_BARE = re.compile(r"(?<!\\)([%&#])")  # per cent, ampersand, hash: as written, not LaTeX's comment/tab/param
 _APPROX_TILDE = re.compile(r"(?<!\\)~(?=\s?\d)")
 _DROPPED = ("cite", "citet", "citep", "citealp", "citeauthor", "citeyear", "parencite", "textcite",
             "autocite", "footcite", "nocite", "ref", "autoref", "cref", "Cref", "eqref", "label", "footnote")
@@ -59,11 +59,46 @@ def _unknown_macro(node, l2tobj=None) -> str:
     return node.macroname + (" " if getattr(node, "macro_post_space", "") else "")  # "\\ours unifies" keeps its space
 
 
+# Text whose only LaTeX is escaped specials and braces (most titles and abstracts in a .bib,
+# and everything assistant.references writes) is converted here, a hundred times faster than
+# by pylatexenc and to the same result (tests/test_records.py checks the two agree).
+_SIMPLE = re.compile(r"(?:[^\\$]|\\[%&_#${}]|\\text(?:asciitilde|asciicircum|backslash)\{\})*", re.S)
+_ESCAPES = {r"\%": "%", r"\&": "&", r"\_": "_", r"\#": "#", r"\$": "$", r"\{": "{", r"\}": "}",
+            r"\textasciitilde{}": "~", r"\textasciicircum{}": "^", r"\textbackslash{}": "\\"}
+_ESCAPE = re.compile("|".join(re.escape(k) for k in sorted(_ESCAPES, key=len, reverse=True)))
+_LIGATURES = [("---", "\u2014"), ("--", "\u2013"), ("``", "\u201c"), ("''", "\u201d"), ("!`", "\u00a1"), ("?`", "\u00bf")]
+
+
+def _simple(text: str) -> str:
+    placeholders: list[str] = []
+
+    def hold(m: re.Match) -> str:
+        placeholders.append(_ESCAPES[m.group(0)])
+        return f"\ue000{len(placeholders) - 1}\ue001"
+
+    out = _ESCAPE.sub(hold, text)
+    for lig, char in _LIGATURES:
+        out = out.replace(lig, char)
+    out = out.replace("~", " ").replace("{", "").replace("}", "")
+    return re.sub("\ue000(\\d+)\ue001", lambda m: placeholders[int(m.group(1))], out)
+
+
+def _prepare(text: str) -> str:
+    return _APPROX_TILDE.sub(r"\\textasciitilde{}", _BARE.sub(r"\\\1", _CITATION.sub("", text)))
+
+
+def slow_latex_to_text(text: str) -> str:
+    """`latex_to_text` by pylatexenc alone (no fast path): for tests."""
+    return _converter().latex_to_text(_prepare(text)).replace("\xa0", " ")
+
+
 def latex_to_text(text: str) -> str:
     """Plain Unicode text for a LaTeX (or partly LaTeX) string; whitespace is left to the caller."""
     if not text or not _TRIGGER.search(text):
         return text
-    prepared = _APPROX_TILDE.sub(r"\\textasciitilde{}", _BARE_PERCENT.sub(r"\\%", _CITATION.sub("", text)))
+    prepared = _prepare(text)
+    if _SIMPLE.fullmatch(prepared):
+        return _simple(prepared)
     try:
         out = _converter().latex_to_text(prepared)
     except Exception:  # noqa: BLE001 - pylatexenc is tolerant, but a pathological string must not lose the record

@@ -155,10 +155,14 @@ def _read_limited(src: Input, name: str, max_mb: float) -> bytes:
     if src.path is not None and src.path.stat().st_size > limit:
         size = src.path.stat().st_size
         raise CollectionError(f"{name}: {size / 1e6:.1f} MB is over the {max_mb:g} MB limit (setting max_file_mb)")
-    with src.binary() as f:
-        data = f.read(int(limit) + 1 if limit != float("inf") else -1)
-    if len(data) > limit:
-        raise CollectionError(f"{name}: over {max_mb:g} MB once decompressed, the limit (setting max_file_mb)")
+    chunks, total = [], 0
+    with src.binary() as f:  # in chunks: a gzip's decompressed size is known only by reading it
+        while chunk := f.read(1 << 20):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise CollectionError(f"{name}: over {max_mb:g} MB once decompressed, the limit (setting max_file_mb)")
+    data = b"".join(chunks)
     return data
 
 

@@ -21,11 +21,11 @@ ALIASES = {
 
 
 def read_csv(text: str, name: str) -> Records:
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    # The delimiter is the header's: csv.Sniffer, shown whole rows, guesses wrong on abstracts
+    # full of commas and quotes (and then splits rows into too many cells).
+    header_line = text.split("\n", 1)[0]
+    delimiter = max((",", "\t", ";"), key=header_line.count)
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
     columns = [ALIASES.get(h, h) for h in header]
     if "title" not in columns:
