@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from assistant.papers import CollectionError, parse_papers
 
-NAMES = ["p.jsonl", "p.json", "p.csv", "p.txt", "papers"]
+NAMES = ["p.jsonl", "p.json", "p.csv", "p.txt", "papers", "p.bib", "p.ris", "p.sqlite", "p.json.gz"]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -31,11 +31,14 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=50),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12)
-records = st.dictionaries(st.sampled_from(["id", "title", "abstract", "authors", "year", "url", "code_url", "x"]),
-                          json_values, max_size=7)
+records = st.dictionaries(st.sampled_from(
+    ["id", "title", "abstract", "authors", "year", "url", "code_url", "x", "doi", "tags", "venue", "key", "bibtex",
+     # keys that send a record to the CSL JSON and dump mappers
+     "abstract_inverted_index", "authorships", "primary_location", "corpusid", "externalIds", "authors_parsed",
+     "categories", "update_date", "versions", "issued", "author", "container-title"]), json_values, max_size=9)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(recs=st.lists(records, max_size=8))
 def test_arbitrary_json_records_are_added_or_rejected_with_a_reason(recs):
     raw = "\n".join(json.dumps(r) for r in recs).encode()
@@ -122,3 +125,25 @@ def test_strict_ingest_adds_nothing_when_a_record_is_bad(empty_pa, tmp_path):
         empty_pa.add_papers(f, strict=True)
     assert empty_pa.papers == []
     assert [p.id for p in empty_pa.papers] == [] and empty_pa.add_papers(f).added == ["g1"]
+
+
+_BIB_TOKENS = ["@article{", "@string{", "@comment{", "@misc(", "key,", "key2,", " title = ", " author = ", " year = ",
+               " abstract = ", " crossref = ", "{", "}", "(", ")", '"', "#", ",", "=", "macro", "2020", "jan",
+               "Smith, John and Doe", " and others", "\\\"u", "$\\alpha$", "%", "\n", "\n% @article{x,", "\\cite{a}"]
+_RIS_TOKENS = ["TY  - JOUR\n", "TI  - A title\n", "AU  - Smith, John\n", "AB  - An abstract.\n", "PY  - 2020\n",
+               "ER  - \n", "KW  - x\n", "DO  - 10.1/x\n", "L1  - a.pdf\n", "garbage\n", "\n", "ID  - 7\n"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tokens=st.lists(st.sampled_from(_BIB_TOKENS), max_size=40), ris=st.lists(st.sampled_from(_RIS_TOKENS), max_size=30))
+def test_bib_and_ris_shaped_input_loads_or_raises_collection_error(tokens, ris):
+    for raw, name in (("".join(tokens), "p.bib"), ("".join(ris), "p.ris")):
+        try:
+            res = parse_papers(raw.encode(), name)
+        except CollectionError as e:
+            assert name in str(e)
+            continue
+        for p in res.papers:
+            assert p.title and p.id and "\n" not in p.title
+        for r in res.rejected:
+            assert r.reason and r.record

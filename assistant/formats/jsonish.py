@@ -29,13 +29,15 @@ def record_kind(obj: Any) -> str:
 def map_record(obj: Any) -> Record | Any:
     """A parsed JSON value as a record (non-objects are passed on for `normalize_record` to refuse)."""
     which = record_kind(obj)
-    if which == "csljson":
-        return csljson.to_record(obj)
-    if which:
-        try:
+    try:
+        if which == "csljson":
+            return csljson.to_record(obj)
+        if which:
             return dumps.to_record(obj, which)
-        except ValueError as e:
-            return str(e)
+    except ValueError as e:
+        return str(e)
+    except (TypeError, AttributeError, KeyError, IndexError) as e:  # a shape no mapper expected: this record only
+        return f"a {which} record with an unexpected shape ({type(e).__name__}: {e})"
     return obj
 
 

@@ -25,8 +25,11 @@ def read_csv(text: str, name: str) -> Records:
     # full of commas and quotes (and then splits rows into too many cells).
     header_line = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=header_line.count)
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as e:
+        raise CollectionError(f"{name}: CSV parse error in the header line: {e}") from None
     columns = [ALIASES.get(h, h) for h in header]
     if "title" not in columns:
         raise CollectionError(f"{name}: CSV header must have columns title and abstract (abstract may be empty); "
