@@ -69,11 +69,11 @@ def split_name(name: str) -> tuple[str, str]:
 
 def tex(text: str) -> str:
     """Plain text as a BibTeX field value that reads back as the same text: LaTeX's special
-    characters escaped, and the ligatures -- '' `` broken so they stay two characters."""
+    characters escaped, and the ligatures -- '' `` !` ?` broken so they stay two characters."""
     out = "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
     out = re.sub(r"-(?=-)", "-{}", out)
     out = re.sub(r"'(?=')", "'{}", out)
-    return re.sub(r"`(?=`)", "`{}", out)
+    return re.sub(r"([`!?])(?=`)", r"\1{}", out)  # `` !` ?` are ligatures too
 
 
 def to_bibtex(papers: Iterable[Paper], *, abstracts: bool = True) -> str:

@@ -44,7 +44,7 @@ def test_the_bundled_collection_round_trips_through_every_format(tmp_path, bundl
 
 names = st.sampled_from(["Ada Lovelace", "Anna van der Berg", "Jörg Müller", "Google, Inc.", "Plato", "John Smith Jr."])
 text = st.text(st.characters(codec="utf-8", categories=["L", "N", "P", "S"], exclude_characters="\u00ad")
-               | st.sampled_from(list("\\{}%$&#_^~'`-\" ")), min_size=1, max_size=120)
+               | st.sampled_from(list("\\{}%$&#_^~'`-\" !?")), min_size=1, max_size=120)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,11 +9,13 @@ or a string saying why that record cannot be read.
 The vocabulary (every key optional except title):
   title, abstract, id, authors (list of display names, "John Smith"), year, venue, doi,
   arxiv_id, url, code_url, key (citation key), tags (list), collections (list),
-  pdf_path (a local PDF), bibtex (the original entry text).
+  pdf_path (a local PDF), bibtex (the original entry text), warnings (list of notes about
+  the record, reported with it).
 
-Modules: page (papers-page text), jsonish (JSON, JSON lines), tabular (CSV/TSV),
-bibtex, ris, csljson, zotero (zotero.sqlite), dumps (arXiv, OpenAlex, Semantic Scholar
-records); latex, names and ids are shared helpers.
+Modules: sources (opening a file, recognising its format, choosing the reader), page
+(papers-page text), jsonish (JSON, JSON lines), tabular (CSV/TSV), bibtex, ris, csljson,
+zotero (zotero.sqlite), dumps (arXiv, OpenAlex, Semantic Scholar records); latex, names and
+ids are shared helpers.
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ _SIMPLE = re.compile(r"(?:[^\\$]|\\[%&_#${}]|\\text(?:asciitilde|asciicircum|bac
 _ESCAPES = {r"\%": "%", r"\&": "&", r"\_": "_", r"\#": "#", r"\$": "$", r"\{": "{", r"\}": "}",
             r"\textasciitilde{}": "~", r"\textasciicircum{}": "^", r"\textbackslash{}": "\\"}
 _ESCAPE = re.compile("|".join(re.escape(k) for k in sorted(_ESCAPES, key=len, reverse=True)))
-_LIGATURES = [("---", "\u2014"), ("--", "\u2013"), ("``", "\u201c"), ("''", "\u201d"), ("!`", "\u00a1"), ("?`", "\u00bf")]
+_LIGATURES = {"---": "\u2014", "--": "\u2013", "``": "\u201c", "''": "\u201d", "!`": "\u00a1", "?`": "\u00bf"}
+_LIGATURE = re.compile("|".join(re.escape(k) for k in _LIGATURES))  # left to right, longest first, as TeX reads
 
 
 def _simple(text: str) -> str:
@@ -77,8 +78,7 @@ def _simple(text: str) -> str:
         return f"\ue000{len(placeholders) - 1}\ue001"
 
     out = _ESCAPE.sub(hold, text)
-    for lig, char in _LIGATURES:
-        out = out.replace(lig, char)
+    out = _LIGATURE.sub(lambda m: _LIGATURES[m.group(0)], out)
     out = out.replace("~", " ").replace("{", "").replace("}", "")
     return re.sub("\ue000(\\d+)\ue001", lambda m: placeholders[int(m.group(1))], out)
 
