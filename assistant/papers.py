@@ -91,7 +91,8 @@ class LoadResult:
 # --- entry points ------------------------------------------------------------------------------
 
 class PaperStream:
-    """Papers, rejections and warnings of one file, in file order, read lazily (ids deduplicated).
+    """Papers, rejections and warnings of one file, in file order, read lazily (ids deduplicated;
+    a paper's warnings come right after it).
 
     Created by `iter_papers`, which has already checked the file as a whole: `format` is the
     detected format (a key of `assistant.formats.FORMAT_NAMES`)."""

@@ -3,6 +3,7 @@ assistant.papers give the same papers; the user's own BibTeX entries go out as w
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -24,11 +25,18 @@ def bundled() -> list[Paper]:
     return load_papers(BUNDLED_COLLECTION).papers
 
 
-@pytest.mark.parametrize("ext", ["bib", "json", "ris", "jsonl"])
+@pytest.mark.parametrize("ext", ["bib", "json", "ris", "jsonl", "papers.json", "csv"])
 def test_the_bundled_collection_round_trips_through_every_format(tmp_path, bundled, ext):
     f = tmp_path / f"collection.{ext}"
     if ext == "jsonl":
         f.write_text("\n".join(json.dumps(p.to_dict()) for p in bundled))
+    elif ext == "papers.json":
+        f.write_text(json.dumps({"papers": [p.to_dict() for p in bundled]}))
+    elif ext == "csv":
+        with open(f, "w", newline="", encoding="utf-8") as out:
+            w = csv.writer(out)
+            w.writerow(["id", "title", "abstract", "authors", "year", "url", "code_url"])
+            w.writerows([p.id, p.title, p.abstract, "; ".join(p.authors), p.year or "", p.url, p.code_url] for p in bundled)
     else:
         f.write_text(WRITERS[ext](bundled))
     res = load_papers(f)
