@@ -131,7 +131,8 @@ def s2_record(obj: dict) -> dict[str, Any] | str:
     if not obj.get("title") and "openaccessinfo" in obj:
         return ("a Semantic Scholar 'abstracts' record has no title: read the 'papers' records "
                 "(or Graph API results with fields=title,abstract) instead")
-    get = lambda *keys: next((obj[k] for k in keys if obj.get(k) not in (None, "", [])), None)
+    def get(*keys):
+        return next((obj[k] for k in keys if obj.get(k) not in (None, "", [])), None)
     ext = get("externalIds", "externalids") or {}
     ext = {str(k).lower(): v for k, v in ext.items()} if isinstance(ext, dict) else {}
     corpus = get("corpusId", "corpusid") or ext.get("corpusid")

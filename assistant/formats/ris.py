@@ -55,7 +55,8 @@ def _record(parsed: list[dict], base_dir: Path | None) -> dict[str, Any] | str:
     if not parsed:
         return "not a readable RIS record"
     r = parsed[0]
-    first = lambda *keys: next((r[k] for k in keys if r.get(k)), None)
+    def first(*keys):
+        return next((r[k] for k in keys if r.get(k)), None)
     authors = r.get("authors") or r.get("first_authors") or []
     urls = r.get("urls") or []
     unknown = r.get("unknown_tag") or {}

@@ -86,7 +86,7 @@ def _items(con: sqlite3.Connection, name: str, zotero_dir: Path) -> Iterator[tup
                          "ORDER BY it.itemID, t.name") if "itemTags" in tables else {}
     collections = _collections(con) if "collections" in tables else {}
     pdfs = _pdfs(con, zotero_dir) if "itemAttachments" in tables else {}
-    for item_id, key, library, type_name in items:
+    for item_id, key, library, _type_name in items:
         d = data.get(item_id, {})
         extra = d.get("extra", "")
         m_key, m_doi = _EXTRA_KEY.search(extra), _EXTRA_DOI.search(extra)
