@@ -319,3 +319,19 @@ def test_iteration_yields_papers_rejections_and_warnings_in_file_order():
     assert isinstance(items[3], Rejection) and items[3].record == "line 4"
     assert items[5].paper_id == items[4].id == "2403.00002"
     assert json.loads(json.dumps(items[0].to_dict()))["arxiv_id"] == "0704.0001"
+
+
+def test_ingesting_a_bib_library_keeps_its_metadata_in_the_index(empty_pa, tmp_path):
+    library = tmp_path / "library.bib"
+    shutil.copy(DATA / "library.bib", library)
+    report = empty_pa.add_papers(library)
+    # abstract-less entries are refused at ingest until passages can be made from metadata
+    assert sorted(report.added) == ["chen2023graphs", "lee2022child", "mueller2021adapters", "tba2025"]
+    assert "missing abstract" in {r.record: r.reason for r in report.rejected}["entry 'nobody2024titleonly' (line 35)"]
+    m = empty_pa.paper("mueller2021adapters")
+    assert (m.venue, m.doi, m.key) == ("Advances in Neural Information Processing Systems", "10.5555/mueller.2021.7",
+                                       "mueller2021adapters")
+    assert m.tags == ("speech", "adapters", "mixture of experts") and m.bibtex.startswith("@inproceedings{")
+    assert empty_pa.search("sparse mixture of adapters for accented speech", k=1)[0].paper.id == "mueller2021adapters"
+    again = empty_pa.add_papers(library)  # an unchanged library costs nothing
+    assert sorted(again.unchanged) == sorted(report.added) and again.passages_embedded == 0
