@@ -143,8 +143,9 @@ class PaperAssistant:
         t0 = time.perf_counter()
         if isinstance(source, (str, Path)):
             s = self.settings
+            # require_abstract: until chunking gives an abstract-less paper a passage (papers.metadata_text)
             loaded = load_papers(source, max_mb=s.max_file_mb, max_records=s.max_records,
-                                 max_abstract_chars=s.max_abstract_chars)
+                                 max_abstract_chars=s.max_abstract_chars, require_abstract=True)
             name = Path(source).name
         else:
             loaded, name = self._records(source), "records"
@@ -179,7 +180,8 @@ class PaperAssistant:
         seen = set()
         for i, r in enumerate(records, 1):
             try:
-                p = r if isinstance(r, Paper) else normalize_record(r, self.settings.max_abstract_chars)
+                p = r if isinstance(r, Paper) else normalize_record(r, self.settings.max_abstract_chars,
+                                                                    require_abstract=True)
             except ValueError as e:
                 result.rejected.append(Rejection(f"record {i}", str(e)))
                 continue

@@ -1,260 +1,268 @@
 """Reading paper collections: the only module that opens a papers file.
 
-Formats: the Hugging Face papers-page text dump (title line + abstract paragraph after
-the date line), JSONL, a JSON array (or {"papers": [...]}), and CSV/TSV.  A record
-needs a title and an abstract; id, authors, year, url and code_url are optional.
+Formats (readers in `assistant.formats`): BibTeX/BibLaTeX, RIS, CSL JSON, Zotero's
+zotero.sqlite, JSON lines (including arXiv's metadata snapshot, OpenAlex works and Semantic
+Scholar papers, gzipped or not), JSON, CSV/TSV, and the papers-page text.  The format is
+found from the content first (a .json holding JSON lines, a RIS export saved as .txt) and
+the file name second; a file in none of them is refused with a message listing them --
+never guessed into papers.
 
 File-level problems (missing, empty, binary, too big, not parseable at all) raise
-CollectionError with a message saying what is wrong.  Record-level problems reject
-that record only, with its position and the reason, so the valid records still load.
+CollectionError with a message saying what is wrong.  Record-level problems reject that
+record only, with its position and the reason.  Problems with optional fields (a year that
+is not a year, a malformed DOI) keep the record without that field and say so in a
+LoadWarning; so does a record without an abstract (kept, indexed from its title and
+metadata -- see `metadata_text`).  With `strict=True` both are rejections instead.
+
+Size limits: `max_file_mb` bounds the formats read whole into memory; JSON lines are
+streamed one line at a time, so a 2 GB arXiv snapshot is bounded by `max_records` (counted
+before the first record is given out) and not by its size.
+
+Ids, in order: the record's own id (`id`/`paper_id` field, CSL id, RIS ID, Zotero item key,
+OpenAlex/Semantic Scholar/arXiv id of a dump record), else its citation key, else its DOI
+(lower case), else its arXiv id, else a hash of its title.  Re-importing an edited library
+therefore updates its papers in place, and an unchanged one adds nothing.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .formats import CollectionError, Records
+from .formats.ids import arxiv_from_doi, clean_arxiv_id, clean_doi
+from .formats.page import DATE_LINE, TITLE_MAX  # noqa: F401 - DATE_LINE re-exported
+from .formats.sources import Input, detect_format, open_records
 from .types import Paper, Rejection
 
+__all__ = [
+    "CollectionError",
+    "LoadResult",
+    "LoadWarning",
+    "PaperStream",
+    "clean_text",
+    "detect_format",
+    "find_code_url",
+    "iter_papers",
+    "load_papers",
+    "metadata_text",
+    "normalize_record",
+    "parse_papers",
+    "read_jsonl",
+    "title_id",
+]
 
-class CollectionError(ValueError):
-    """The file as a whole cannot be read as a paper collection."""
+URL = re.compile(r"https?://[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
+CODE_HOSTS = ("github.com", "gitlab.com", "huggingface.co", "bitbucket.org", "github.io", "gitee.com",
+              "codeberg.org", "sourceforge.net")
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+_CONTROL[0x7F] = None
+_MAX_LIST = 100  # authors, tags, collections kept per paper
+
+
+@dataclass(frozen=True)
+class LoadWarning:
+    """A record that was kept with something left out: `kind` is "no_abstract" or "field"."""
+    record: str
+    paper_id: str
+    kind: str
+    message: str
 
 
 @dataclass
 class LoadResult:
     papers: list[Paper] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[LoadWarning] = field(default_factory=list)
+    format: str = ""  # a key of formats.FORMAT_NAMES
+
+    @property
+    def no_abstract(self) -> list[str]:
+        """Ids of the papers kept without an abstract."""
+        return [w.paper_id for w in self.warnings if w.kind == "no_abstract"]
 
 
-DATE_LINE = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{1,2}(, \d{4})?$")
-URL = re.compile(r"https?://[^\s<>\"'()\[\]{}]+", re.I)
-CODE_HOSTS = ("github.com", "gitlab.com", "huggingface.co", "bitbucket.org", "github.io")
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
-_CONTROL[0x7F] = None
-TITLE_MAX = 500
+# --- entry points ------------------------------------------------------------------------------
+
+class PaperStream:
+    """Papers, rejections and warnings of one file, in file order, read lazily (ids deduplicated;
+    a paper's warnings come right after it).
+
+    Created by `iter_papers`, which has already checked the file as a whole: `format` is the
+    detected format (a key of `assistant.formats.FORMAT_NAMES`)."""
+
+    def __init__(self, name: str, fmt: str, items: Iterator[Paper | Rejection | LoadWarning]):
+        self.name, self.format, self._items = name, fmt, items
+
+    def __iter__(self) -> Iterator[Paper | Rejection | LoadWarning]:
+        return self._items
 
 
-def load_papers(path: str | Path, *, max_mb: float = 50.0, max_records: int = 200_000,
-                max_abstract_chars: int = 20_000) -> LoadResult:
+def iter_papers(path: str | Path, *, max_file_mb: float = 50.0, max_records: int = 200_000,
+                max_abstract_chars: int = 20_000, strict: bool = False,
+                require_abstract: bool = False) -> PaperStream:
+    """Read a papers file lazily.  File-level problems raise CollectionError here, before any
+    record is read -- except a JSON lines file in which no line is JSON, known only at its end
+    (raised by the iteration, after the per-line rejections)."""
     path = Path(path)
     if not path.exists():
         raise CollectionError(f"{path}: no such file")
     if not path.is_file():
         raise CollectionError(f"{path}: not a regular file")
-    size = path.stat().st_size
-    if size == 0:
+    if path.stat().st_size == 0:
         raise CollectionError(f"{path.name}: the file is empty")
-    if size > max_mb * 1024 * 1024:
-        raise CollectionError(f"{path.name}: {size / 1e6:.1f} MB is over the {max_mb:g} MB limit (setting max_file_mb)")
-    raw = path.read_bytes()
-    return parse_papers(raw, path.name, max_records=max_records, max_abstract_chars=max_abstract_chars)
+    fmt, records = open_records(Input(path.name, path=path), max_file_mb, max_records)
+    return PaperStream(path.name, fmt, _papers(records, max_abstract_chars, strict, require_abstract))
 
 
-def parse_papers(raw: bytes, name: str, *, max_records: int = 200_000, max_abstract_chars: int = 20_000) -> LoadResult:
-    text = _decode(raw, name)
-    if not text.strip():
-        raise CollectionError(f"{name}: the file has no text")
-    fmt = _detect_format(name, text)
-    if fmt == "jsonl":
-        # One record per line: the limit is checked before any line is parsed.  (JSON and CSV
-        # are checked once parsed; max_file_mb already bounds that work.)
-        _check_count(sum(1 for line in text.splitlines() if line.strip()), name, max_records)
-        records = _jsonl_records(text, name)
-    elif fmt == "json":
-        records = _json_records(text, name)
-    elif fmt == "csv":
-        records = _csv_records(text, name)
-    else:
-        records = _page_records(text, name)
-    return _build(records, name, max_records, max_abstract_chars)
+def load_papers(path: str | Path, *, max_mb: float = 50.0, max_records: int = 200_000,
+                max_abstract_chars: int = 20_000, strict: bool = False, require_abstract: bool = False) -> LoadResult:
+    """`iter_papers` collected into lists (for collections; a bulk dump is better streamed)."""
+    stream = iter_papers(path, max_file_mb=max_mb, max_records=max_records, max_abstract_chars=max_abstract_chars,
+                         strict=strict, require_abstract=require_abstract)
+    return _collect(stream)
 
 
-# --- decoding and format detection -------------------------------------------------------
-
-def _decode(raw: bytes, name: str) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a byte-order mark (Windows editors)
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError:
-            raise CollectionError(f"{name}: starts like UTF-16 text but does not decode as UTF-16") from None
-    head = raw[:8192]
-    if b"\x00" in head:
-        raise CollectionError(f"{name}: looks like a binary file (NUL bytes), not a text papers file")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise CollectionError(
-            f"{name}: not UTF-8 text (invalid byte at offset {e.start}); save the file as UTF-8") from None
+def parse_papers(raw: bytes, name: str, *, max_records: int = 200_000, max_abstract_chars: int = 20_000,
+                 strict: bool = False, require_abstract: bool = False) -> LoadResult:
+    """A papers file given as bytes (an upload); `name` gives the extension and the messages."""
+    if not raw:
+        raise CollectionError(f"{name}: the file is empty")
+    fmt, records = open_records(Input(name, data=raw), float("inf"), max_records)
+    return _collect(PaperStream(name, fmt, _papers(records, max_abstract_chars, strict, require_abstract)))
 
 
-def _detect_format(name: str, text: str) -> str:
-    suffix = Path(name).suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix == ".json":
-        return "json"
-    if suffix in (".csv", ".tsv"):
-        return "csv"
-    if suffix in (".txt", ".md", ".text"):
-        return "page"
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        return "json"
-    if stripped.startswith("{"):
-        first = stripped.split("\n", 1)[0].strip()
-        return "jsonl" if first.endswith("}") else "json"
-    first = stripped.split("\n", 1)[0].lower()
-    if "title" in first and "abstract" in first and ("," in first or "\t" in first):
-        return "csv"
-    return "page"
-
-
-# --- record sources: each yields (position, dict) or (position, error string) --------------
-
-def _jsonl_records(text: str, name: str) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append((f"line {n}", json.loads(line)))
-        except json.JSONDecodeError as e:
-            out.append((f"line {n}", f"malformed JSON ({e.msg} at column {e.colno})"))
-    if out and all(isinstance(r, str) for _, r in out):
-        raise CollectionError(f"{name}: no line is valid JSON (first: {out[0][0]}: {out[0][1]})")
-    return out
-
-
-def _json_records(text: str, name: str) -> list[tuple[str, Any]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise CollectionError(f"{name}: invalid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-    if isinstance(data, dict):
-        for key in ("papers", "records", "data", "items"):
-            if isinstance(data.get(key), list):
-                data = data[key]
-                break
+def _collect(stream: PaperStream) -> LoadResult:
+    result = LoadResult(format=stream.format)
+    for item in stream:
+        if isinstance(item, Paper):
+            result.papers.append(item)
+        elif isinstance(item, Rejection):
+            result.rejected.append(item)
         else:
-            data = [data]
-    if not isinstance(data, list):
-        raise CollectionError(f"{name}: expected a JSON array of paper records")
-    return [(f"record {i}", r) for i, r in enumerate(data, 1)]
-
-
-def _csv_records(text: str, name: str) -> list[tuple[str, Any]]:
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = [h.strip().lower() for h in (reader.fieldnames or []) if h]
-    missing = [c for c in ("title", "abstract") if c not in header and not (c == "abstract" and "summary" in header)]
-    if missing:
-        raise CollectionError(f"{name}: CSV header must have columns title and abstract (missing: {', '.join(missing)})")
-    out: list[tuple[str, Any]] = []
-    try:
-        for row in reader:
-            n = reader.line_num
-            if None in row:  # more cells than header columns
-                out.append((f"row {n}", f"{len(row) - 1 + len(row[None])} cells but the header has {len(header)} columns"))
-                continue
-            out.append((f"row {n}", {(k or "").strip().lower(): v for k, v in row.items()}))
-    except csv.Error as e:
-        raise CollectionError(f"{name}: CSV parse error at line {reader.line_num}: {e}") from None
-    return out
-
-
-def _page_records(text: str, name: str) -> list[tuple[str, Any]]:
-    """Papers-page text: a header up to the date line, then title / abstract paragraphs."""
-    lines = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), 1)]
-    nonblank = [(n, ln) for n, ln in lines if ln]
-    start = next((i + 1 for i, (_, ln) in enumerate(nonblank) if DATE_LINE.match(ln)), 0)
-    body = nonblank[start:]
-    out: list[tuple[str, Any]] = []
-    i = 0
-    while i < len(body):
-        n, title = body[i]
-        if len(title) > TITLE_MAX:  # an abstract with no title line before it: resynchronise
-            out.append((f"line {n}", "paragraph without a title line before it"))
-            i += 1
-            continue
-        if i + 1 >= len(body):
-            out.append((f"line {n}", f"title {title[:60]!r} has no abstract after it"))
-            break
-        out.append((f"line {n}", {"title": title, "abstract": body[i + 1][1]}))
-        i += 2
-    if not out:
-        raise CollectionError(f"{name}: no title/abstract paragraphs found")
-    return out
-
-
-# --- normalisation -------------------------------------------------------------------------
-
-def _check_count(n: int, name: str, max_records: int) -> None:
-    if n > max_records:
-        raise CollectionError(f"{name}: {n} records is over the limit of {max_records} (setting max_records)")
-
-
-def _build(records: list[tuple[str, Any]], name: str, max_records: int, max_abstract_chars: int) -> LoadResult:
-    _check_count(len(records), name, max_records)
-    result = LoadResult()
-    seen: dict[str, str] = {}
-    for where, rec in records:
-        if isinstance(rec, str):
-            result.rejected.append(Rejection(where, rec))
-            continue
-        try:
-            paper = normalize_record(rec, max_abstract_chars)
-        except ValueError as e:
-            result.rejected.append(Rejection(where, str(e)))
-            continue
-        if paper.id in seen:
-            result.rejected.append(Rejection(where, f"duplicate id {paper.id!r} (first at {seen[paper.id]})"))
-            continue
-        seen[paper.id] = where
-        result.papers.append(paper)
+            result.warnings.append(item)
     if not result.papers and not result.rejected:
-        raise CollectionError(f"{name}: no paper records found")
+        raise CollectionError(f"{stream.name}: no paper records found")
     return result
 
 
-def normalize_record(rec: Any, max_abstract_chars: int = 20_000) -> Paper:
+# --- records to papers -------------------------------------------------------------------------
+
+class _Seen:
+    """Ids seen so far, in little memory (a 64-bit hash each, and the line number when there is one)."""
+
+    def __init__(self) -> None:
+        self._d: dict[int, int | str] = {}
+
+    def first(self, pid: str, where: str) -> str | None:
+        """Where `pid` was first seen, or None (and remember it at `where`)."""
+        h = int.from_bytes(hashlib.blake2b(pid.encode("utf-8"), digest_size=8).digest(), "big")
+        old = self._d.get(h)
+        if old is None:
+            m = re.fullmatch(r"line (\d+)", where)
+            self._d[h] = int(m.group(1)) if m else where
+            return None
+        return f"line {old}" if isinstance(old, int) else old
+
+
+def _papers(records: Records, max_abstract_chars: int, strict: bool,
+            require_abstract: bool) -> Iterator[Paper | Rejection | LoadWarning]:
+    seen = _Seen()
+    for where, rec in records:
+        if isinstance(rec, str):
+            yield Rejection(where, rec)
+            continue
+        try:
+            paper, notes = _normalize(rec, max_abstract_chars, strict, require_abstract)
+        except ValueError as e:
+            yield Rejection(where, str(e))
+            continue
+        first = seen.first(paper.id, where)
+        if first is not None:
+            yield Rejection(where, f"duplicate id {paper.id!r} (first at {first})")
+            continue
+        yield paper
+        for kind, message in notes:
+            yield LoadWarning(where, paper.id, kind, message)
+
+
+def normalize_record(rec: Any, max_abstract_chars: int = 20_000, *, strict: bool = False,
+                     require_abstract: bool = False) -> Paper:
+    """A Paper from one record in the reader vocabulary (see `assistant.formats`).
+
+    Raises ValueError for a record that cannot be a paper.  Fields that are only informative
+    and cannot be read are left out (with `strict`, they reject the record)."""
+    return _normalize(rec, max_abstract_chars, strict, require_abstract)[0]
+
+
+def _normalize(rec: Any, max_abstract_chars: int, strict: bool,
+               require_abstract: bool) -> tuple[Paper, list[tuple[str, str]]]:
     if not isinstance(rec, dict):
         raise ValueError(f"expected an object with title and abstract, got {type(rec).__name__}")
     rec = {str(k).strip().lower(): v for k, v in rec.items()}
+    notes: list[tuple[str, str]] = []
+
+    def optional(label: str, fn, value):
+        """fn(value), or None with a note (or a rejection when strict) when it cannot be read."""
+        if value in (None, "", [], ()):
+            return None
+        try:
+            return fn(value)
+        except ValueError as e:
+            if strict:
+                raise
+            notes.append(("field", f"{e} (the {label} is left out)"))
+            return None
+
     title = clean_text(_first(rec, "title"))
     abstract = clean_text(_first(rec, "abstract", "summary"))
     if not title:
         raise ValueError("missing title")
-    if not abstract:
-        raise ValueError("missing abstract")
     if len(title) > TITLE_MAX:
         raise ValueError(f"title is {len(title)} characters (limit {TITLE_MAX})")
+    if not abstract:
+        if strict or require_abstract:
+            raise ValueError("missing abstract")
+        notes.insert(0, ("no_abstract", "no abstract: indexed from its title and metadata"))
     if len(abstract) > max_abstract_chars:
         raise ValueError(f"abstract is {len(abstract)} characters (limit {max_abstract_chars}, setting max_abstract_chars)")
-    given_id = _first(rec, "id", "paper_id", "arxiv_id")
-    pid = clean_text(str(given_id)) if given_id not in (None, "") else title_id(title)
+    year = optional("year", _year, _first(rec, "year", "date", "published"))
+    doi = optional("DOI", _doi, _first(rec, "doi")) or ""
+    arxiv_id = optional("arXiv id", _arxiv, _first(rec, "arxiv_id", "arxiv", "eprint")) or arxiv_from_doi(doi)
+    key = "".join((optional("citation key", _text, _first(rec, "key", "citation_key")) or "").split())
+    given_id = _first(rec, "id", "paper_id")
+    if given_id not in (None, ""):
+        pid = clean_text(str(given_id))
+    else:
+        pid = key or doi.lower() or arxiv_id or title_id(title)
     if len(pid) > 200:
         raise ValueError("id is longer than 200 characters")
     url = _http_url(_first(rec, "url", "link", "pdf_url"))
+    if not url:
+        url = f"https://doi.org/{doi}" if doi else (f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else "")
     code_url = _http_url(_first(rec, "code_url", "code", "github")) or find_code_url(abstract)
-    return Paper(id=pid, title=title, abstract=abstract, authors=_authors(_first(rec, "authors", "author")),
-                 year=_year(_first(rec, "year", "date", "published")), url=url, code_url=code_url)
+    for note in rec.get("warnings") or ():  # a reader's own notes about the record
+        if isinstance(note, str):
+            notes.append(("field", note))
+    return Paper(
+        id=pid, title=title, abstract=abstract, authors=_authors(_first(rec, "authors", "author")), year=year,
+        url=url, code_url=code_url, venue=optional("venue", _text, _first(rec, "venue", "journal", "booktitle")) or "",
+        doi=doi, arxiv_id=arxiv_id, key=key, tags=optional("tags", _str_list, _first(rec, "tags", "keywords")) or (),
+        collections=optional("collections", _str_list, _first(rec, "collections")) or (),
+        pdf_path=optional("PDF path", _path, _first(rec, "pdf_path", "file")) or "",
+        bibtex=optional("BibTeX entry", _bibtex, _first(rec, "bibtex")) or "",
+    ), notes
 
 
 def _first(rec: dict, *keys: str) -> Any:
     for k in keys:
-        if rec.get(k) not in (None, ""):
+        if rec.get(k) not in (None, "", [], ()):
             return rec[k]
     return None
 
@@ -264,12 +272,15 @@ def clean_text(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        if isinstance(value, (int, float)):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
         else:
             raise ValueError(f"expected text, got {type(value).__name__}")
     value = unicodedata.normalize("NFC", value).translate(_CONTROL)
     return " ".join(value.split())
+
+
+_text = clean_text
 
 
 def title_id(title: str) -> str:
@@ -279,25 +290,66 @@ def title_id(title: str) -> str:
 
 
 def _authors(value: Any) -> tuple[str, ...]:
+    from .formats.names import person_name, split_authors
+
     if value in (None, ""):
         return ()
     if isinstance(value, list):
-        names = [clean_text(v if isinstance(v, str) else (v.get("name", "") if isinstance(v, dict) else str(v))) for v in value]
+        names = [clean_text(person_name(v) if isinstance(v, (str, dict, list)) else str(v)) for v in value]
     elif isinstance(value, str):
-        sep = ";" if ";" in value else (" and " if " and " in value else ",")
-        names = [clean_text(v) for v in value.split(sep)]
+        names = [clean_text(v) for v in split_authors(value)]
     else:
         raise ValueError(f"authors must be a list or a string, got {type(value).__name__}")
-    return tuple(n for n in names if n)[:100]
+    return tuple(n for n in names if n)[:_MAX_LIST]
 
 
 def _year(value: Any) -> int | None:
     if value in (None, ""):
         return None
-    m = re.search(r"\b(19|20)\d{2}\b", str(value))
+    m = re.search(r"\b(1[5-9]\d{2}|20\d{2})\b", str(value))
     if not m:
         raise ValueError(f"year {str(value)[:20]!r} is not a year")
     return int(m.group(0))
+
+
+def _doi(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    doi = clean_doi(clean_text(value))
+    if not doi:
+        raise ValueError(f"DOI {str(value)[:40]!r} is not a DOI")
+    return doi
+
+
+def _arxiv(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    aid = clean_arxiv_id(clean_text(value))
+    if not aid:
+        raise ValueError(f"arXiv id {str(value)[:40]!r} is not an arXiv id")
+    return aid
+
+
+def _str_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = re.split(r"\s*[;,]\s*", value)
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"expected a list of names, got {type(value).__name__}")
+    return tuple(dict.fromkeys(t for t in (clean_text(v) for v in value if isinstance(v, (str, int))) if t))[:_MAX_LIST]
+
+
+def _path(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a file path, got {type(value).__name__}")
+    return value.translate(_CONTROL).strip()
+
+
+def _bibtex(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected BibTeX text, got {type(value).__name__}")
+    if len(value) > 100_000:
+        raise ValueError(f"BibTeX entry is {len(value)} characters")
+    return value.strip()
 
 
 def _http_url(value: Any) -> str:
@@ -310,11 +362,28 @@ def _http_url(value: Any) -> str:
 
 
 def find_code_url(abstract: str) -> str:
-    urls = [u.rstrip(".,;:") for u in URL.findall(abstract)]
-    for u in urls:
-        if any(h in u.lower() for h in CODE_HOSTS):
+    """The first link to a code host (GitHub, GitLab, Hugging Face, project pages on github.io...)
+    in an abstract; other links (datasets, demos, publishers) are not code."""
+    for u in URL.findall(abstract):
+        u = u.rstrip(".,;:")
+        host = u.split("/")[2].lower() if u.count("/") >= 2 else ""
+        if any(host == h or host.endswith("." + h) for h in CODE_HOSTS):
             return u
-    return urls[0] if urls else ""
+    return ""
+
+
+def metadata_text(paper: Paper) -> str:
+    """What to index for a paper without an abstract: title, venue, year and keywords.
+
+    "Deep Residual Learning for Image Recognition. CVPR, 2016. Keywords: vision, resnet."
+    (Authors are left out: names would dominate the embedding of so short a text.)"""
+    where = ", ".join(str(x) for x in (paper.venue, paper.year) if x)
+    parts = [paper.title.rstrip(".") + "."]
+    if where:
+        parts.append(where + ".")
+    if paper.tags:
+        parts.append("Keywords: " + ", ".join(paper.tags) + ".")
+    return " ".join(parts)
 
 
 def read_jsonl(path: str | Path) -> Iterable[dict]:
@@ -326,3 +395,4 @@ def read_jsonl(path: str | Path) -> Iterable[dict]:
                     yield json.loads(line)
                 except json.JSONDecodeError as e:
                     raise CollectionError(f"{Path(path).name}: line {n} is not valid JSON ({e.msg})") from None
+

@@ -16,20 +16,46 @@ Message = dict[str, str]  # {"role": "user" | "assistant", "content": "..."} (Op
 class Paper:
     id: str
     title: str
-    abstract: str
+    abstract: str  # "" for a record read without one (common in BibTeX): indexed from its metadata
     authors: tuple[str, ...] = ()
     year: int | None = None
     url: str = ""
     code_url: str = ""
+    # Bibliographic metadata read from the user's library (all optional).
+    venue: str = ""            # journal, proceedings or repository
+    doi: str = ""              # "10.1234/abc", no resolver prefix
+    arxiv_id: str = ""         # "2401.01234" or "hep-th/9901001"
+    key: str = ""              # citation key (BibTeX key, CSL citation-key)
+    tags: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()  # folders / groups in the reference manager
+    pdf_path: str = ""         # a local PDF attachment
+    bibtex: str = ""           # the user's own BibTeX entry, exported as it was written
 
     def content_hash(self) -> str:
-        """Hash of everything stored for the paper: a change means re-embedding it."""
-        payload = json.dumps([self.title, self.abstract, list(self.authors), self.year, self.url, self.code_url])
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+        """Hash of everything stored for the paper: a change means re-embedding it.
+
+        The metadata fields join the hash only when set, so a paper with only the original
+        fields hashes exactly as it always did (existing indexes are not re-embedded)."""
+        payload: list[Any] = [self.title, self.abstract, list(self.authors), self.year, self.url, self.code_url]
+        extra = self._metadata()
+        if extra:
+            payload.append(extra)
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+    def _metadata(self) -> dict[str, Any]:
+        """The metadata fields that are set, lists as lists."""
+        out: dict[str, Any] = {}
+        for name in _METADATA_FIELDS:
+            value = getattr(self, name)
+            if value:
+                out[name] = list(value) if isinstance(value, tuple) else value
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["authors"] = list(self.authors)
+        """The original fields always; metadata fields only when set (old readers see no change)."""
+        d = {"id": self.id, "title": self.title, "abstract": self.abstract, "authors": list(self.authors),
+             "year": self.year, "url": self.url, "code_url": self.code_url}
+        d.update(self._metadata())
         return d
 
     @classmethod
@@ -37,7 +63,13 @@ class Paper:
         return cls(
             id=d["id"], title=d["title"], abstract=d["abstract"], authors=tuple(d.get("authors") or ()),
             year=d.get("year"), url=d.get("url") or "", code_url=d.get("code_url") or "",
+            venue=d.get("venue") or "", doi=d.get("doi") or "", arxiv_id=d.get("arxiv_id") or "",
+            key=d.get("key") or "", tags=tuple(d.get("tags") or ()), collections=tuple(d.get("collections") or ()),
+            pdf_path=d.get("pdf_path") or "", bibtex=d.get("bibtex") or "",
         )
+
+
+_METADATA_FIELDS = ("venue", "doi", "arxiv_id", "key", "tags", "collections", "pdf_path", "bibtex")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from assistant.papers import CollectionError, parse_papers
 
-NAMES = ["p.jsonl", "p.json", "p.csv", "p.txt", "papers"]
+NAMES = ["p.jsonl", "p.json", "p.csv", "p.txt", "papers", "p.bib", "p.ris", "p.sqlite", "p.json.gz"]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -22,7 +22,7 @@ def test_arbitrary_bytes_load_or_raise_collection_error(raw, name):
         assert name in str(e) or "papers" in str(e)
         return
     for p in res.papers:
-        assert p.title and p.abstract and p.id
+        assert p.title and p.id
     for r in res.rejected:
         assert r.reason and r.record
 
@@ -31,11 +31,14 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=50),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12)
-records = st.dictionaries(st.sampled_from(["id", "title", "abstract", "authors", "year", "url", "code_url", "x"]),
-                          json_values, max_size=7)
+records = st.dictionaries(st.sampled_from(
+    ["id", "title", "abstract", "authors", "year", "url", "code_url", "x", "doi", "tags", "venue", "key", "bibtex",
+     # keys that send a record to the CSL JSON and dump mappers
+     "abstract_inverted_index", "authorships", "primary_location", "corpusid", "externalIds", "authors_parsed",
+     "categories", "update_date", "versions", "issued", "author", "container-title"]), json_values, max_size=9)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(recs=st.lists(records, max_size=8))
 def test_arbitrary_json_records_are_added_or_rejected_with_a_reason(recs):
     raw = "\n".join(json.dumps(r) for r in recs).encode()
@@ -86,15 +89,20 @@ def test_fuzz_corpus_record_errors_keep_the_good_records():
         json.dumps({"id": "authors-num", "title": "Numeric authors", "abstract": "Fine.", "authors": 7}),
     ]
     res = parse_papers("\n".join(lines).encode(), "mixed.jsonl")
-    assert [p.id for p in res.papers] == ["g1", "ctl"]
-    assert res.papers[1].title == "Control chars[31m in title"  # BEL and ESC removed
+    assert [p.id for p in res.papers] == ["g1", "empty", "ctl", "bad-year"]
+    assert res.papers[2].title == "Control chars[31m in title"  # BEL and ESC removed
     reasons = {r.record: r.reason for r in res.rejected}
     assert "limit" in reasons["line 2"]
-    assert reasons["line 3"] == "missing abstract"
     assert "duplicate id" in reasons["line 4"]
     assert "title is 1000 characters" in reasons["line 6"]
-    assert "not a year" in reasons["line 7"]
     assert "authors must be" in reasons["line 8"]
+    # kept, with what was left out said: no abstract, and a year that is not a year
+    notes = {(w.record, w.kind): w.message for w in res.warnings}
+    assert res.no_abstract == ["empty"] and ("line 3", "no_abstract") in notes
+    assert res.papers[3].year is None and "not a year" in notes[("line 7", "field")]
+    strict = parse_papers("\n".join(lines).encode(), "mixed.jsonl", strict=True)
+    assert [p.id for p in strict.papers] == ["g1", "ctl"]
+    assert "not a year" in {r.record: r.reason for r in strict.rejected}["line 7"]
 
 
 def test_utf16_with_bom_is_read():
@@ -117,3 +125,25 @@ def test_strict_ingest_adds_nothing_when_a_record_is_bad(empty_pa, tmp_path):
         empty_pa.add_papers(f, strict=True)
     assert empty_pa.papers == []
     assert [p.id for p in empty_pa.papers] == [] and empty_pa.add_papers(f).added == ["g1"]
+
+
+_BIB_TOKENS = ["@article{", "@string{", "@comment{", "@misc(", "key,", "key2,", " title = ", " author = ", " year = ",
+               " abstract = ", " crossref = ", "{", "}", "(", ")", '"', "#", ",", "=", "macro", "2020", "jan",
+               "Smith, John and Doe", " and others", "\\\"u", "$\\alpha$", "%", "\n", "\n% @article{x,", "\\cite{a}"]
+_RIS_TOKENS = ["TY  - JOUR\n", "TI  - A title\n", "AU  - Smith, John\n", "AB  - An abstract.\n", "PY  - 2020\n",
+               "ER  - \n", "KW  - x\n", "DO  - 10.1/x\n", "L1  - a.pdf\n", "garbage\n", "\n", "ID  - 7\n"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tokens=st.lists(st.sampled_from(_BIB_TOKENS), max_size=40), ris=st.lists(st.sampled_from(_RIS_TOKENS), max_size=30))
+def test_bib_and_ris_shaped_input_loads_or_raises_collection_error(tokens, ris):
+    for raw, name in (("".join(tokens), "p.bib"), ("".join(ris), "p.ris")):
+        try:
+            res = parse_papers(raw.encode(), name)
+        except CollectionError as e:
+            assert name in str(e)
+            continue
+        for p in res.papers:
+            assert p.title and p.id and "\n" not in p.title
+        for r in res.rejected:
+            assert r.reason and r.record

@@ -82,13 +82,16 @@ def test_record_level_problems_reject_only_that_record(tmp_path):
         json.dumps({"id": "d", "title": "Bad url", "abstract": "Text.", "url": "javascript:alert(1)"}),
     ]))
     res = load_papers(f)
-    assert [p.id for p in res.papers] == ["a", "d"]
+    assert [p.id for p in res.papers] == ["a", "c", "d"]  # no abstract: kept, indexed from its metadata
+    assert res.no_abstract == ["c"] and res.warnings[0].record == "line 3"
     reasons = {r.record: r.reason for r in res.rejected}
     assert "malformed JSON" in reasons["line 2"]
-    assert reasons["line 3"] == "missing abstract"
     assert "duplicate id 'a'" in reasons["line 4"] and "line 1" in reasons["line 4"]
     assert "expected an object" in reasons["line 5"]
-    assert res.papers[1].url == ""  # only http(s) links are kept
+    assert res.papers[2].url == ""  # only http(s) links are kept
+    strict = load_papers(f, require_abstract=True)  # what ingest asks for until metadata passages exist
+    assert [p.id for p in strict.papers] == ["a", "d"]
+    assert {r.record: r.reason for r in strict.rejected}["line 3"] == "missing abstract"
 
 
 def test_invalid_json_document_and_csv_without_columns(tmp_path):
@@ -117,7 +120,11 @@ def test_size_and_record_limits(tmp_path):
     f.write_text("\n".join(json.dumps({"title": f"T{i}", "abstract": "a."}) for i in range(20)))
     with pytest.raises(CollectionError, match="over the limit of 10"):
         load_papers(f, max_records=10)
+    # JSON lines are streamed: bounded by max_records, not by size (a 2 GB arXiv snapshot is readable)
+    assert len(load_papers(f, max_mb=0.0001).papers) == 20
+    doc = tmp_path / "big.json"  # read whole into memory: bounded by size
+    doc.write_text(json.dumps([{"title": f"T{i}", "abstract": "a."} for i in range(20)]))
     with pytest.raises(CollectionError, match="MB limit"):
-        load_papers(f, max_mb=0.0001)
+        load_papers(doc, max_mb=0.0001)
     res = parse_papers(json.dumps({"title": "T", "abstract": "a" * 50}).encode(), "x.jsonl", max_abstract_chars=10)
     assert "limit 10" in res.rejected[0].reason
