@@ -82,11 +82,15 @@ def extractive(plan: Plan, query_tokens: list[str], idf: Callable[[str], float],
     many = len(plan.hits) > 1
     for number, hit in enumerate(plan.hits, 1):
         abstract = hit.paper.abstract
-        n = 3 if number == 1 and not plan.list_question else (1 if many else 3)
-        spans = pick_sentences(abstract, query_tokens, idf, passage_span(hit), n, context_tokens)
-        quote = abstract[spans[0][0]:spans[-1][1]]
-        citations.append(Citation(number=number, paper=hit.paper, quote=quote, spans=spans))
-        sentences = [f"{md_quote(abstract[s:e].strip())} [{number}]" for s, e in spans]
+        if not abstract.strip():  # known by its title and metadata only: nothing to quote
+            citations.append(Citation(number=number, paper=hit.paper, quote="", spans=[]))
+            sentences = [f"{prompts.NO_ABSTRACT} [{number}]"]
+        else:
+            n = 3 if number == 1 and not plan.list_question else (1 if many else 3)
+            spans = pick_sentences(abstract, query_tokens, idf, passage_span(hit), n, context_tokens)
+            quote = abstract[spans[0][0]:spans[-1][1]]
+            citations.append(Citation(number=number, paper=hit.paper, quote=quote, spans=spans))
+            sentences = [f"{md_quote(abstract[s:e].strip())} [{number}]" for s, e in spans]
         if plan.list_question:
             blocks.append(f"{number}. **{md_title(hit.paper.title)}** [{number}]: " + " ".join(sentences))
         else:

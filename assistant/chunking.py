@@ -14,6 +14,8 @@ from .types import Paper, Passage
 
 
 def chunk_paper(paper: Paper, chunk_words: int) -> list[Passage]:
+    if not paper.abstract.strip():  # a record without an abstract: one passage of its metadata
+        return [Passage(paper_id=paper.id, index=0, text=metadata_text(paper), start=0, end=0)]
     passages: list[Passage] = []
     group: list[tuple[int, int]] = []
     words = 0
@@ -37,3 +39,17 @@ def _passage(paper: Paper, index: int, group: list[tuple[int, int]]) -> Passage:
 def embed_text(title: str, passage_text: str) -> str:
     """The text that is embedded for a passage: title as context, then the passage."""
     return f"{title}\n{passage_text}"
+
+
+def metadata_text(paper: Paper) -> str:
+    """What to index for a paper without an abstract: title, venue, year and keywords.
+
+    "Deep Residual Learning for Image Recognition. CVPR, 2016. Keywords: vision, resnet."
+    (Authors are left out: names would dominate the embedding of so short a text.)"""
+    where = ", ".join(str(x) for x in (paper.venue, paper.year) if x)
+    parts = [paper.title.rstrip(".") + "."]
+    if where:
+        parts.append(where + ".")
+    if paper.tags:
+        parts.append("Keywords: " + ", ".join(paper.tags) + ".")
+    return " ".join(parts)

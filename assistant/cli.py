@@ -81,11 +81,45 @@ def cmd_ingest(args) -> int:
         print(report.summary())
         for r in report.rejected:
             print(f"  rejected {r.record}: {r.reason}")
+        for w in report.warnings:
+            print(f"  kept {w.record} ({w.paper_id}): {w.message}")
     return 0 if report.ok or not report.rejected else 1
 
 
+def _scope(pa, args) -> list[str] | None:
+    """The ids the filter flags leave (None: no filter given)."""
+    year_from = year_to = None
+    if args.year:
+        first, sep, last = args.year.partition("-")
+        try:
+            year_from = int(first) if first else None
+            year_to = (int(last) if last else None) if sep else year_from
+        except ValueError:
+            raise UsageError(f"--year expects 2021 or 2019-2023 (or 2019- / -2023), not {args.year!r}") from None
+    filters = dict(year_from=year_from, year_to=year_to, author=args.author, venue=args.venue, tag=args.tag,
+                   key=args.key)
+    if not any(v not in (None, "") for v in filters.values()):
+        return None
+    ids = pa.select_ids(**filters)
+    if not ids:
+        raise UsageError("no paper in the collection passes the filters " +
+                         ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                                   if k in ("year", "author", "venue", "tag", "key") and v))
+    return ids
+
+
+def _write_references(ans, args) -> None:
+    for path, text in ((args.bib, ans.references_bibtex), (args.csl, ans.references_csl),
+                       (args.ris, ans.references_ris)):
+        if path:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text())
+            print(f"references: {path}", file=sys.stderr)
+
+
 def cmd_search(args) -> int:
-    hits = _assistant(args).search(args.query, k=args.k)
+    pa = _assistant(args)
+    hits = pa.search(args.query, k=args.k, paper_ids=_scope(pa, args))
     if args.json:
         _print_json([h.to_dict() for h in hits])
         return 0
@@ -99,14 +133,40 @@ def cmd_search(args) -> int:
 def cmd_ask(args) -> int:
     pa = _assistant(args)
     history = _history(args.history)
-    if args.json:
-        _print_json(pa.ask(args.question, history=history).to_dict())
-        return 0
-    stream = pa.stream(args.question, history=history)
-    for piece in stream:
-        print(piece, end="", flush=True)
-    print()
-    _print_answer(stream.answer, streamed=True)
+    ids = _scope(pa, args)
+    if args.json or args.cite:
+        ans = pa.ask(args.question, history=history, paper_ids=ids)
+        if args.json:
+            _print_json(ans.to_dict())
+        else:
+            print(ans.text_with_citations(args.cite))
+            _print_answer(ans, streamed=True)
+    else:
+        stream = pa.stream(args.question, history=history, paper_ids=ids)
+        for piece in stream:
+            print(piece, end="", flush=True)
+        print()
+        ans = stream.answer
+        _print_answer(ans, streamed=True)
+    _write_references(ans, args)
+    return 0
+
+
+def cmd_export(args) -> int:
+    """The collection (or the papers named, or those the filters leave) as BibTeX, CSL JSON or RIS."""
+    from assistant import references
+
+    pa = _assistant(args)
+    ids = args.ids or _scope(pa, args)
+    papers = [pa.paper(i) for i in ids] if ids else pa.papers
+    writer = {"bibtex": references.to_bibtex, "csl": references.to_csl_json, "ris": references.to_ris}[args.format]
+    text = writer(papers)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"{len(papers)} papers written to {args.out}", file=sys.stderr)
+    else:
+        print(text, end="")
     return 0
 
 
@@ -244,13 +304,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("ingest", help="add or update papers from a file (text, JSONL, JSON, CSV)")
+    s = sub.add_parser("ingest", help="add or update papers from a file: BibTeX, RIS, CSL JSON, zotero.sqlite, "
+                                      "JSON lines (arXiv, OpenAlex, Semantic Scholar dumps too), JSON, CSV, text")
     s.add_argument("file")
     s.add_argument("--strict", action="store_true", help="add nothing if any record is bad (default: skip bad records)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ingest)
 
+    def filters(s) -> None:
+        g = s.add_argument_group("only papers that match (metadata from your library)")
+        g.add_argument("--author", help="an author's name contains this (case-insensitive)")
+        g.add_argument("--year", help="a year or a range: 2021, 2019-2023, 2019-, -2023")
+        g.add_argument("--venue", help="the journal or proceedings contains this")
+        g.add_argument("--tag", help="a tag, or a collection (folder) of your reference manager")
+        g.add_argument("--key", help="a citation key")
+
     s = sub.add_parser("search", help="the best papers for a query")
+    filters(s)
     s.add_argument("query")
     s.add_argument("-k", type=int, default=10)
     s.add_argument("--passages", action="store_true", help="show each paper's best passage")
@@ -258,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_search)
 
     s = sub.add_parser("ask", help="answer a question with numbered citations")
+    filters(s)
+    s.add_argument("--bib", metavar="FILE", help="also write the cited papers as BibTeX (your own entries, keys kept)")
+    s.add_argument("--csl", metavar="FILE", help="also write the cited papers as CSL JSON")
+    s.add_argument("--ris", metavar="FILE", help="also write the cited papers as RIS")
+    s.add_argument("--cite", choices=["latex", "pandoc"],
+                   help="print the answer with \\cite{key} (latex) or [@key] (pandoc) instead of [n]")
     s.add_argument("question")
     s.add_argument("--history", help="earlier turns as a JSON list of {role, content}")
     s.add_argument("--json", action="store_true")
@@ -279,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=int, default=10, help="papers retrieved per question (default 10)")
     s.add_argument("--no-grade", action="store_true", help="do not grade answer points with the configured LLM")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("export", help="the collection (or some papers) as BibTeX, CSL JSON or RIS")
+    filters(s)
+    s.add_argument("ids", nargs="*", help="paper ids (default: every paper, or those the filters leave)")
+    s.add_argument("--format", choices=["bibtex", "csl", "ris"], default="bibtex")
+    s.add_argument("-o", "--out", help="write to this file (default: standard output)")
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("papers", help="list the papers in the collection")
     s.add_argument("--json", action="store_true")

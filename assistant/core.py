@@ -11,16 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from . import answer as answers
-from . import embedding, generate, search
+from . import embedding, generate, intake, search
 from . import llm as llms
 from .index import IndexError_, Store
-from .papers import CollectionError, LoadResult, load_papers, normalize_record
 from .retrieve import condense, is_list_question
 from .search import Retrieval
 from .session import SessionPapers
 from .settings import Settings, SettingsError
 from .text import tokenize
-from .types import Answer, Hit, IngestReport, Message, Paper, Rejection
+from .types import Answer, Hit, IngestReport, Message, Paper
 
 log = logging.getLogger(__name__)
 
@@ -133,64 +132,16 @@ class PaperAssistant:
             raise PaperNotFound(f"no paper with id {paper_id!r} in the collection") from None
 
     def add_papers(self, source: str | Path | Iterable[dict | Paper], progress=None, strict: bool = False) -> IngestReport:
-        """Add or update papers from a file (papers-page text, JSONL, JSON, CSV) or records.
+        """Add or update papers from a file (BibTeX, RIS, CSL JSON, zotero.sqlite, JSON lines
+        including arXiv/OpenAlex/Semantic Scholar dumps, JSON, CSV, papers-page text) or records.
 
         Unchanged papers are skipped without embedding; changed ones replace their old
         passages.  A file that cannot be read raises CollectionError and changes nothing.
         Bad records are rejected (listed in the report) and the valid ones added; with
-        `strict=True` any bad record raises CollectionError and nothing is added.
+        `strict=True` any bad record raises CollectionError and nothing is added.  A private()
+        view adds to its own papers, not to the index.
         """
-        t0 = time.perf_counter()
-        if isinstance(source, (str, Path)):
-            s = self.settings
-            # require_abstract: until chunking gives an abstract-less paper a passage (papers.metadata_text)
-            loaded = load_papers(source, max_mb=s.max_file_mb, max_records=s.max_records,
-                                 max_abstract_chars=s.max_abstract_chars, require_abstract=True)
-            name = Path(source).name
-        else:
-            loaded, name = self._records(source), "records"
-        if strict and loaded.rejected:
-            shown = "; ".join(f"{r.record}: {r.reason}" for r in loaded.rejected[:5])
-            more = f" (and {len(loaded.rejected) - 5} more)" if len(loaded.rejected) > 5 else ""
-            raise CollectionError(f"{name}: {len(loaded.rejected)} bad record(s), nothing added (strict): {shown}{more}")
-        report = IngestReport(source=name, rejected=list(loaded.rejected))
-        papers = loaded.papers
-        if self.session is not None:
-            papers = [self.session.own_id(p, set(self.store.snapshot.papers)) for p in papers]
-        hashes = self.session.hashes if self.session is not None else self.store.snapshot.hashes
-        todo = []
-        for p in papers:
-            old = hashes.get(p.id)
-            if old == p.content_hash():
-                report.unchanged.append(p.id)
-            else:
-                (report.updated if old else report.added).append(p.id)
-                todo.append(p)
-        if self.session is not None:
-            size = Path(source).stat().st_size if isinstance(source, (str, Path)) else 0
-            self.session.check_room(len(report.added), size)
-            report.passages_embedded = self.session.add(todo, size)
-        else:
-            report.passages_embedded = self.store.upsert(todo, progress=progress)
-        report.seconds = time.perf_counter() - t0
-        return report
-
-    def _records(self, records: Iterable[dict | Paper]) -> LoadResult:
-        result = LoadResult()
-        seen = set()
-        for i, r in enumerate(records, 1):
-            try:
-                p = r if isinstance(r, Paper) else normalize_record(r, self.settings.max_abstract_chars,
-                                                                    require_abstract=True)
-            except ValueError as e:
-                result.rejected.append(Rejection(f"record {i}", str(e)))
-                continue
-            if p.id in seen:
-                result.rejected.append(Rejection(f"record {i}", f"duplicate id {p.id!r}"))
-                continue
-            seen.add(p.id)
-            result.papers.append(p)
-        return result
+        return intake.add(source, self.settings, self.store, self.session, progress, strict)
 
     def remove_papers(self, ids: Iterable[str]) -> list[str]:
         """Remove papers (passages, keyword entries and records); returns the ids removed.
@@ -359,27 +310,17 @@ class PaperAssistant:
         self.paper(paper_id)
         return search.similar(self.store, paper_id, k, self.session)
 
-    def select_ids(self, year_from: int | None = None, year_to: int | None = None,
-                   author: str | None = None) -> list[str]:
+    def select_ids(self, year_from: int | None = None, year_to: int | None = None, author: str | None = None,
+                   venue: str | None = None, tag: str | None = None, key: str | None = None) -> list[str]:
         """Ids of the papers whose metadata passes every given filter (feed them to `paper_ids=`).
 
-        Years are inclusive; a paper without a year fails a year filter.  `author` matches any
-        author name case-insensitively as a substring ("hinton" matches "Geoffrey E. Hinton");
-        a paper without authors fails it.  No filter given = every paper.
+        Years are inclusive; a paper without a year fails a year filter.  `author` and `venue`
+        match case-insensitively as a substring ("hinton" matches "Geoffrey E. Hinton");
+        `tag` matches a tag, or a collection or any collection above it ("Reading/2024"
+        matches tag "reading" and "2024"), case-insensitively; `key` is a citation key.  A paper
+        without the field fails its filter.  No filter given = every paper.
         """
-        needle = " ".join((author or "").lower().split())
-        out = []
-        for p in self._papers().values():
-            if (year_from is not None or year_to is not None) and p.year is None:
-                continue
-            if year_from is not None and p.year < year_from:
-                continue
-            if year_to is not None and p.year > year_to:
-                continue
-            if needle and not any(needle in " ".join(a.lower().split()) for a in p.authors):
-                continue
-            out.append(p.id)
-        return out
+        return search.select(self._papers().values(), year_from, year_to, author, venue, tag, key)
 
 
 def _chunks(text: str) -> Iterator[str]:

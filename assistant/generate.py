@@ -58,7 +58,8 @@ def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings:
         span = passage_span(hit) or (0, len(hit.paper.abstract))
         if words and len(hit.text.split()) > words:
             span = _best_window(hit.paper.abstract, span, query_tokens, idf, words)
-        out.append(Source(hit, hit.paper.abstract[span[0]:span[1]], span))
+        text = hit.paper.abstract[span[0]:span[1]] or hit.text  # no abstract: its metadata passage
+        out.append(Source(hit, text, span))
     return out
 
 

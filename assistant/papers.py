@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .chunking import metadata_text  # noqa: F401 - re-exported
 from .formats import CollectionError, Records
 from .formats.ids import arxiv_from_doi, clean_arxiv_id, clean_doi
 from .formats.page import DATE_LINE, TITLE_MAX  # noqa: F401 - DATE_LINE re-exported
 from .formats.sources import Input, detect_format, open_records
-from .types import Paper, Rejection
+from .types import LoadWarning, Paper, Rejection
 
 __all__ = [
     "CollectionError",
@@ -66,15 +67,6 @@ _CONTROL[0x7F] = None
 _MAX_LIST = 100  # authors, tags, collections kept per paper
 
 
-@dataclass(frozen=True)
-class LoadWarning:
-    """A record that was kept with something left out: `kind` is "no_abstract" or "field"."""
-    record: str
-    paper_id: str
-    kind: str
-    message: str
-
-
 @dataclass
 class LoadResult:
     papers: list[Paper] = field(default_factory=list)
@@ -97,8 +89,9 @@ class PaperStream:
     Created by `iter_papers`, which has already checked the file as a whole: `format` is the
     detected format (a key of `assistant.formats.FORMAT_NAMES`)."""
 
-    def __init__(self, name: str, fmt: str, items: Iterator[Paper | Rejection | LoadWarning]):
+    def __init__(self, name: str, fmt: str, items: Iterator[Paper | Rejection | LoadWarning], count: int = 0):
         self.name, self.format, self._items = name, fmt, items
+        self.count = count  # records in the file (papers + rejections, before deduplication)
 
     def __iter__(self) -> Iterator[Paper | Rejection | LoadWarning]:
         return self._items
@@ -117,8 +110,8 @@ def iter_papers(path: str | Path, *, max_file_mb: float = 50.0, max_records: int
         raise CollectionError(f"{path}: not a regular file")
     if path.stat().st_size == 0:
         raise CollectionError(f"{path.name}: the file is empty")
-    fmt, records = open_records(Input(path.name, path=path), max_file_mb, max_records)
-    return PaperStream(path.name, fmt, _papers(records, max_abstract_chars, strict, require_abstract))
+    fmt, records, count = open_records(Input(path.name, path=path), max_file_mb, max_records)
+    return PaperStream(path.name, fmt, _papers(records, max_abstract_chars, strict, require_abstract), count)
 
 
 def load_papers(path: str | Path, *, max_mb: float = 50.0, max_records: int = 200_000,
@@ -134,8 +127,8 @@ def parse_papers(raw: bytes, name: str, *, max_records: int = 200_000, max_abstr
     """A papers file given as bytes (an upload); `name` gives the extension and the messages."""
     if not raw:
         raise CollectionError(f"{name}: the file is empty")
-    fmt, records = open_records(Input(name, data=raw), float("inf"), max_records)
-    return _collect(PaperStream(name, fmt, _papers(records, max_abstract_chars, strict, require_abstract)))
+    fmt, records, count = open_records(Input(name, data=raw), float("inf"), max_records)
+    return _collect(PaperStream(name, fmt, _papers(records, max_abstract_chars, strict, require_abstract), count))
 
 
 def _collect(stream: PaperStream) -> LoadResult:
@@ -370,20 +363,6 @@ def find_code_url(abstract: str) -> str:
         if any(host == h or host.endswith("." + h) for h in CODE_HOSTS):
             return u
     return ""
-
-
-def metadata_text(paper: Paper) -> str:
-    """What to index for a paper without an abstract: title, venue, year and keywords.
-
-    "Deep Residual Learning for Image Recognition. CVPR, 2016. Keywords: vision, resnet."
-    (Authors are left out: names would dominate the embedding of so short a text.)"""
-    where = ", ".join(str(x) for x in (paper.venue, paper.year) if x)
-    parts = [paper.title.rstrip(".") + "."]
-    if where:
-        parts.append(where + ".")
-    if paper.tags:
-        parts.append("Keywords: " + ", ".join(paper.tags) + ".")
-    return " ".join(parts)
 
 
 def read_jsonl(path: str | Path) -> Iterable[dict]:

@@ -14,14 +14,16 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from .types import Paper
+from .text import MARKER_RUN, bib_escape
+
+if TYPE_CHECKING:  # papers are only read here
+    from .types import Paper
 
 _TITLE_HASH = re.compile(r"^t-[0-9a-f]{12}$")
 _KEY_SAFE = re.compile(r"[^A-Za-z0-9_:.\-+]")
 _PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "la", "le", "du", "dos", "das", "ter", "ten", "bin", "al"}
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$",
-                "#": r"\#", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}"}
 
 
 # --- citation keys ---------------------------------------------------------------------------
@@ -67,15 +69,6 @@ def split_name(name: str) -> tuple[str, str]:
 
 # --- BibTeX ----------------------------------------------------------------------------------
 
-def tex(text: str) -> str:
-    """Plain text as a BibTeX field value that reads back as the same text: LaTeX's special
-    characters escaped, and the ligatures -- '' `` !` ?` broken so they stay two characters."""
-    out = "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
-    out = re.sub(r"-(?=-)", "-{}", out)
-    out = re.sub(r"'(?=')", "'{}", out)
-    return re.sub(r"([`!?])(?=`)", r"\1{}", out)  # `` !` ?` are ligatures too
-
-
 def to_bibtex(papers: Iterable[Paper], *, abstracts: bool = True) -> str:
     """A .bib file: each paper's own entry when it came from one, a generated entry otherwise."""
     papers = list(papers)
@@ -96,13 +89,13 @@ def _rekeyed(entry: str, old: str, new: str) -> str:
 
 
 def bibtex_entry(p: Paper, key: str, *, abstracts: bool = True) -> str:
-    fields: list[tuple[str, str]] = [("title", "{" + tex(p.title) + "}")]
+    fields: list[tuple[str, str]] = [("title", "{" + bib_escape(p.title) + "}")]
     if p.authors:
         fields.append(("author", " and ".join(_bib_name(a) for a in p.authors)))  # "First Last": as shown
     if p.year:
         fields.append(("year", str(p.year)))
     if p.venue:
-        fields.append(("journal", tex(p.venue)))
+        fields.append(("journal", bib_escape(p.venue)))
     if p.doi:
         fields.append(("doi", p.doi))
     if p.arxiv_id:
@@ -112,17 +105,17 @@ def bibtex_entry(p: Paper, key: str, *, abstracts: bool = True) -> str:
     if p.code_url:
         fields.append(("note", "Code: \\url{" + p.code_url + "}"))
     if p.tags:
-        fields.append(("keywords", tex(", ".join(p.tags))))
+        fields.append(("keywords", bib_escape(", ".join(p.tags))))
     if abstracts and p.abstract:
-        fields.append(("abstract", tex(p.abstract)))
+        fields.append(("abstract", bib_escape(p.abstract)))
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
     return f"@{'article' if p.venue else 'misc'}{{{key},\n{body}\n}}"
 
 
 def _bib_name(name: str) -> str:
     if "," in name or " and " in f" {name} ":
-        return "{" + tex(name) + "}"  # one unit: "Google, Inc." would be read as last, first
-    return tex(name)
+        return "{" + bib_escape(name) + "}"  # one unit: "Google, Inc." would be read as last, first
+    return bib_escape(name)
 
 
 # --- CSL JSON --------------------------------------------------------------------------------
@@ -196,9 +189,6 @@ def to_ris(papers: Iterable[Paper]) -> str:
 
 # --- [n] markers -> \cite{key} -----------------------------------------------------------------
 
-_MARKERS = re.compile(r"(?:\s*\[\d{1,3}(?:\s*[,;–-]\s*\d{1,3})*\])+")
-
-
 def cite_markers(text: str, cited: Mapping[int, Paper] | Sequence[Paper], *, style: str = "latex") -> str:
     """An answer's [n] markers as citations of the papers' keys: "adapters [1][3]." ->
     "adapters~\\cite{lovelace2024sparse,doe2023graph}." (style "pandoc": "[@a; @b]").
@@ -220,4 +210,4 @@ def cite_markers(text: str, cited: Mapping[int, Paper] | Sequence[Paper], *, sty
             return " [" + "; ".join("@" + k for k in found) + "]"
         return "~\\cite{" + ",".join(found) + "}"
 
-    return _MARKERS.sub(replace, text)
+    return MARKER_RUN.sub(replace, text)

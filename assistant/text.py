@@ -147,6 +147,10 @@ PARTIAL_MARKER = re.compile(r"\[[\w\s,;\-–]{0,24}", re.I)
 _NUMBER_BRACKETS = re.compile(r"\s*\[\s*\d{1,3}(?:\s*[,;\-–]\s*\d{1,3})*\s*\]")
 
 
+# One or more markers in a row, with the space before them: " [1][3]", " [1, 2]", " [1-3]".
+MARKER_RUN = re.compile(r"(?:\s*\[\d{1,3}(?:\s*[,;–-]\s*\d{1,3})*\])+")
+
+
 def strip_markers(text: str) -> str:
     """Text without [n] markers (earlier answers passed back as conversation)."""
     return _NUMBER_BRACKETS.sub("", text)
@@ -190,10 +194,14 @@ def html(value: object) -> str:
     return _html.escape(str(value), quote=True)
 
 
-_BIB_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$",
-                "#": r"\#", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$",
+                "#": r"\#", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}"}
 
 
 def bib_escape(text: str) -> str:
-    """Text inside a BibTeX field: LaTeX's special characters escaped."""
-    return "".join(_BIB_SPECIAL.get(ch, ch) for ch in text)
+    """Plain text as a BibTeX field value that reads back as the same text: LaTeX's special
+    characters escaped, and the ligatures -- '' `` !` ?` broken so they stay two characters."""
+    out = "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
+    out = re.sub(r"-(?=-)", "-{}", out)
+    out = re.sub(r"'(?=')", "'{}", out)
+    return re.sub(r"([`!?])(?=`)", r"\1{}", out)  # `` !` ?` are ligatures too

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import references
 from .text import md_title
 
 Message = dict[str, str]  # {"role": "user" | "assistant", "content": "..."} (OpenAI / Gradio messages)
@@ -134,6 +135,25 @@ class Answer:
         note = f"\n\n_Note: {md_title(self.fallback)}_" if self.fallback else ""
         return self.text + note + ("\n\n**References**\n\n" + refs if refs else "")
 
+    # -- references out (assistant/references.py) ----------------------------------------------
+    def references_bibtex(self) -> str:
+        """The cited papers as a .bib file: a paper read from the user's .bib as they wrote it
+        (key kept), others as a generated entry."""
+        return references.to_bibtex([c.paper for c in self.citations])
+
+    def references_csl(self) -> str:
+        """The cited papers as CSL JSON (Zotero, Pandoc, citeproc)."""
+        return references.to_csl_json([c.paper for c in self.citations])
+
+    def references_ris(self) -> str:
+        """The cited papers as RIS (EndNote, Mendeley, Zotero)."""
+        return references.to_ris([c.paper for c in self.citations])
+
+    def text_with_citations(self, style: str = "latex") -> str:
+        """The answer with [n] markers as \\cite{key} ("latex") or [@key] ("pandoc"), keys
+        matching references_bibtex()."""
+        return references.cite_markers(self.text, {c.number: c.paper for c in self.citations}, style=style)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question, "text": self.text, "covered": self.covered,
@@ -156,6 +176,16 @@ def reference_line(c: Citation) -> str:
 
 
 @dataclass(frozen=True)
+class LoadWarning:
+    """A record that was kept with something left out: `kind` is "no_abstract" or "field"."""
+
+    record: str
+    paper_id: str
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Rejection:
     record: str  # where in the file: "line 3", "record 7", "row 12"
     reason: str
@@ -168,20 +198,30 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[LoadWarning] = field(default_factory=list)  # kept, with something left out
     passages_embedded: int = 0
     seconds: float = 0.0
+    format: str = ""  # the file's format (assistant.formats.FORMAT_NAMES key)
 
     @property
     def ok(self) -> bool:
         return bool(self.added or self.updated or self.unchanged)
 
+    @property
+    def no_abstract(self) -> list[str]:
+        """Ids of papers kept without an abstract (indexed from their title and metadata)."""
+        return [w.paper_id for w in self.warnings if w.kind == "no_abstract"]
+
     def summary(self) -> str:
         s = (f"{self.source}: {len(self.added)} added, {len(self.updated)} updated, "
              f"{len(self.unchanged)} unchanged, {len(self.rejected)} rejected "
              f"({self.passages_embedded} passages embedded in {self.seconds:.1f}s)")
+        if self.no_abstract:
+            s += f"; {len(self.no_abstract)} without an abstract (found by title and metadata only)"
         return s
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                "rejected": [asdict(r) for r in self.rejected], "passages_embedded": self.passages_embedded,
-                "seconds": round(self.seconds, 3)}
+        return {"source": self.source, "format": self.format, "added": self.added, "updated": self.updated,
+                "unchanged": self.unchanged, "rejected": [asdict(r) for r in self.rejected],
+                "warnings": [asdict(w) for w in self.warnings], "no_abstract": self.no_abstract,
+                "passages_embedded": self.passages_embedded, "seconds": round(self.seconds, 3)}

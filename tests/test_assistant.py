@@ -155,9 +155,13 @@ def test_bad_records_are_rejected_and_good_ones_added(fresh_pa, tmp_path, small_
              json.dumps(small_papers[0] | {"title": "Same id again"})]
     f.write_text("\n".join(lines))
     report = pa.add_papers(f)
-    assert report.added == ["p1"]
-    assert [r.record for r in report.rejected] == ["line 2", "line 3", "line 4"]
-    assert len(pa.papers) == 81
+    # a record without an abstract is kept (found by its title and metadata) and reported as such
+    assert report.added == ["p1", "x"] and report.no_abstract == ["x"]
+    assert [r.record for r in report.rejected] == ["line 2", "line 4"]
+    assert len(pa.papers) == 82
+    assert pa.search("No abstract", k=1)[0].paper.id == "x"
+    with pytest.raises(CollectionError, match="nothing added"):  # strict: the missing abstract is a rejection
+        pa.add_papers(f, strict=True)
     hit = pa.search("sparse mixture of adapters for accented speech", k=1)[0]
     assert hit.paper.id == "p1" and hit.paper.authors == ("Ada Lovelace", "Alan Turing")
     ans = pa.ask("How much does a sparse mixture of adapters reduce word error rate on accented English?")

@@ -325,9 +325,14 @@ def test_ingesting_a_bib_library_keeps_its_metadata_in_the_index(empty_pa, tmp_p
     library = tmp_path / "library.bib"
     shutil.copy(DATA / "library.bib", library)
     report = empty_pa.add_papers(library)
-    # abstract-less entries are refused at ingest until passages can be made from metadata
-    assert sorted(report.added) == ["chen2023graphs", "lee2022child", "mueller2021adapters", "tba2025"]
-    assert "missing abstract" in {r.record: r.reason for r in report.rejected}["entry 'nobody2024titleonly' (line 35)"]
+    # an abstract-less entry is kept, indexed from its title and metadata, and reported as such
+    assert sorted(report.added) == ["chen2023graphs", "lee2022child", "mueller2021adapters", "nobody2024titleonly",
+                                    "tba2025"]
+    assert report.no_abstract == ["nobody2024titleonly"] and "without an abstract" in report.summary()
+    only_title = empty_pa.paper("nobody2024titleonly")
+    assert empty_pa.search(only_title.title, k=1)[0].paper.id == "nobody2024titleonly"
+    ans = empty_pa.ask(only_title.title)
+    assert "no abstract of this paper" in ans.text and ans.citations[0].quote == ""  # nothing quoted as if read
     m = empty_pa.paper("mueller2021adapters")
     assert (m.venue, m.doi, m.key) == ("Advances in Neural Information Processing Systems", "10.5555/mueller.2021.7",
                                        "mueller2021adapters")

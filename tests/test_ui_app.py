@@ -136,7 +136,7 @@ def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
     target = next(p for p in fresh_pa.papers if p.title.startswith("RITUAL"))
     chat = [{"role": "user", "content": "q"}]
     *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), None,
-                          [target.id], None, None, "", None)
+                          [target.id], None, None, "", "", "", None)
     chat_out, sources, answers, export, *_ = last
     assert [c.paper.id for c in answers[0].citations] == [target.id]
     assert "(#src-1-1)" in chat_out[-1]["content"] and 'id="src-1-1"' in sources
@@ -144,7 +144,7 @@ def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
     assert "1 of 80 papers" in app.scope_note([target.id], None, None, "")
     # metadata filters: the bundled papers have no years, so a year filter leaves nothing to answer from
     assert app.scope_ids([], 2020, None, "") == []
-    *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), None, [], 2020, None, "", None)
+    *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), None, [], 2020, None, "", "", "", None)
     assert "No paper is in the current scope" in last[0][-1]["content"]
     assert "No paper matches the current scope" in app.scope_note([], 2020, None, "")
     fresh_pa.add_papers([{"id": "y1", "title": "Hallucination audit 2023", "year": 2023, "authors": ["Kim Lee"],
@@ -156,9 +156,9 @@ def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
 
 def test_follow_ups_use_the_sessions_earlier_answers(pa):
     app = WebApp(pa)
-    *_, first = app.answer(GPT2, [], [], SessionSettings(), None, [], None, None, "", None)
+    *_, first = app.answer(GPT2, [], [], SessionSettings(), None, [], None, None, "", "", "", None)
     answers = first[2]
-    *_, second = app.answer("What loss does it add?", first[0], answers, SessionSettings(), None, [], None, None, "", None)
+    *_, second = app.answer("What loss does it add?", first[0], answers, SessionSettings(), None, [], None, None, "", "", "", None)
     assert second[2][1].citations[0].paper.title == ZEROTA and "IoU loss" in second[2][1].text
     assert "(#src-2-1)" in second[0][-1]["content"]  # turn 2's markers point at turn 2's sources
     assert second[1].index('id="turn-2" open') < second[1].index('id="turn-1"')
@@ -292,10 +292,15 @@ def test_uploads_over_the_record_limit_are_refused_before_parsing(fresh_pa, tmp_
     f = uploaded(tmp_path, "many.jsonl")
     f.write_text("\n".join(json.dumps({"title": f"Paper {i}", "abstract": "An abstract."}) for i in range(5)))
 
-    def no_parsing(*a, **k):
-        raise AssertionError("a line was parsed")
+    real_loads, parsed = json.loads, []
 
-    monkeypatch.setattr(assistant.papers.json, "loads", no_parsing)
+    def counting(*a, **k):  # the format is told from the first lines; no record is read past the limit
+        parsed.append(1)
+        if len(parsed) > 2:
+            raise AssertionError("records were parsed before the limit was checked")
+        return real_loads(*a, **k)
+
+    monkeypatch.setattr(assistant.papers.json, "loads", counting)
     before = len(fresh_pa.papers)
     report, *rest = app.add_papers(str(f), None, progress=lambda *a, **k: None)
     assert "5 records is over the limit of 3" in report and "Nothing was added" in report

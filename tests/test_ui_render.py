@@ -161,20 +161,3 @@ def test_export_markdown_has_question_answer_and_references():
     assert out.startswith("**Question:** What is proposed?")
     assert "We propose sparse adapters. [1]" in out
     assert "1. **Sparse Adapters** — <https://example.org/p1> (code: <https://github.com/example/adapters>)" in out
-
-
-def test_bibtex_entries_use_the_known_metadata():
-    p1 = paper(title="Sparse {Adapters} & 100% _fun_")
-    p2 = Paper("t-1", "Sparse Adapters Again", "abs")  # title only: still a valid entry
-    p3 = paper(id="p3")  # same first author, year and first word: a distinct key
-    bib = render.bibtex([Citation(1, p1, "q"), Citation(2, p2, "q"), Citation(3, p3, "q")])
-    entries = bib.strip().split("\n\n")
-    assert len(entries) == 3
-    assert entries[0].startswith("@misc{lovelace2024sparse,")
-    assert r"title = {{Sparse \{Adapters\} \& 100\% \_fun\_}}" in entries[0]
-    assert "author = {Ada Lovelace and Alan Turing}" in entries[0] and "year = {2024}" in entries[0]
-    assert "url = {https://example.org/p1}" in entries[0] and r"note = {Code: \url{https://github.com/example/adapters}}" in entries[0]
-    assert entries[1].startswith("@misc{papersparse,") and "author" not in entries[1] and "year" not in entries[1]
-    assert entries[2].startswith("@misc{lovelace2024sparsea,")
-    assert bib.count("{") == bib.count("}") + bib.count(r"\{") - bib.count(r"\}")  # braces balance
-    assert render.bibtex([]) == ""

@@ -22,7 +22,7 @@ import gradio as gr
 from assistant import CollectionError, IndexError, PaperAssistant, Settings
 
 from . import mcp, render
-from .handlers import UPLOAD_TYPES, WebApp
+from .handlers import UPLOAD_TYPES, UPLOAD_TYPES_OWNER, WebApp
 from .sessions import SessionSettings, client_key
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
                         question = gr.Textbox(placeholder="Ask about the papers… (Enter to send)", show_label=False,
                                               submit_btn=True, elem_id="pa-question", autofocus=True)
                         with gr.Row():
-                            scope_note = gr.Markdown(app.scope_note(None, None, None, ""), elem_id="pa-scope-note")
+                            scope_note = gr.Markdown(app.scope_note(None, None, None, "", "", ""), elem_id="pa-scope-note")
                             new_chat = gr.Button("New conversation", size="sm", variant="secondary", scale=0)
                         with gr.Accordion("Copy or download the last answer", open=False):
                             export_box = gr.Textbox(label="Answer with references (Markdown)", lines=8, max_lines=20,
@@ -79,14 +79,21 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
                             with gr.Row():
                                 dl_md = gr.DownloadButton("Download Markdown", visible=False, size="sm")
                                 dl_bib = gr.DownloadButton("Download BibTeX", visible=False, size="sm")
+                            dl_more = gr.File(label="References as CSL JSON and RIS, and the answer with \\cite{key}",
+                                              file_count="multiple", visible=False, interactive=False,
+                                              elem_id="pa-more-downloads")
                     with gr.Column(scale=2):
                         with gr.Accordion("Ask only about…", open=False):
                             scope_papers = gr.Dropdown(choices=app.paper_choices(), multiselect=True, value=[],
                                                        label="These papers", info="Empty = the whole collection.")
-                            with gr.Row(visible=app.has_metadata()) as meta_row:
-                                year_from = gr.Number(label="Year from", precision=0)
-                                year_to = gr.Number(label="Year to", precision=0)
-                                author = gr.Textbox(label="Author", placeholder="part of a name")
+                            with gr.Column(visible=app.has_metadata()) as meta_row:
+                                with gr.Row():
+                                    year_from = gr.Number(label="Year from", precision=0)
+                                    year_to = gr.Number(label="Year to", precision=0)
+                                    author = gr.Textbox(label="Author", placeholder="part of a name")
+                                with gr.Row():
+                                    venue = gr.Textbox(label="Venue", placeholder="journal or proceedings")
+                                    tag = gr.Textbox(label="Tag or collection", placeholder="from your library")
                         gr.Markdown("**Sources**")
                         sources = gr.HTML(render.SOURCES_PLACEHOLDER, elem_id="pa-sources", max_height=640)
 
@@ -111,14 +118,18 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
             if uploads:
                 with gr.Tab("Add papers", id="add"):
                     gr.Markdown(
-                        "Add or update papers: **JSONL**, a **JSON** array, **CSV** with a header, or the Hugging Face "
-                        "papers-page **text** format. Each record needs `title` and `abstract`; `id`, `authors`, `year`, "
-                        "`url` and `code_url` are optional. Re-adding a paper updates it; bad records are listed with "
-                        f"the reason and the rest are added. Limit: {s.max_file_mb:g} MB. New papers are used by the "
-                        "chat as soon as they are added."
+                        "Add or update papers from your library: a **BibTeX**, **RIS** or **CSL JSON** export "
+                        "(Zotero, Mendeley, EndNote, JabRef)" + ("" if s.public else ", Zotero's own **zotero.sqlite**")
+                        + ", **JSON lines** (arXiv, OpenAlex or Semantic Scholar dumps too), **JSON**, **CSV**, or "
+                        "papers-page **text**. Entries without an abstract are kept and found by their title and "
+                        "metadata. Re-adding a library updates what changed; bad records are listed with the reason "
+                        f"and the rest are added. Limit: {s.max_file_mb:g} MB. New papers are used by the chat as "
+                        "soon as they are added."
                         + (f" **On this public deployment the papers you add are visible only to you**, for this "
                            f"session (at most {s.session_papers} papers, {s.session_mb:g} MB)." if s.public else ""))
-                    upload = gr.File(label="Papers file", file_types=UPLOAD_TYPES, type="filepath", elem_id="pa-upload")
+                    upload = gr.File(label="Bibliography or papers file",
+                                     file_types=UPLOAD_TYPES if s.public else UPLOAD_TYPES_OWNER, type="filepath",
+                                     elem_id="pa-upload")
                     add_papers = gr.Button("Add to my papers" if s.public else "Add to the collection",
                                            variant="primary")
                     report = gr.HTML(elem_id="pa-report")
@@ -143,8 +154,8 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
                 status = gr.Markdown(app.settings_status(SessionSettings()), elem_id="pa-settings-status")
 
         # -- wiring --------------------------------------------------------------------------
-        scope_inputs = [scope_papers, year_from, year_to, author]
-        answer_outputs = [chatbot, sources, answers, export_box, dl_md, dl_bib]
+        scope_inputs = [scope_papers, year_from, year_to, author, venue, tag]
+        answer_outputs = [chatbot, sources, answers, export_box, dl_md, dl_bib, dl_more]
         scope_with_mine = scope_inputs + [mine]
         answer_kw = dict(fn=app.answer, inputs=[pending, chatbot, answers, session, mine] + scope_inputs,
                          outputs=answer_outputs, concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY,
@@ -155,9 +166,9 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
                                api_visibility="private").then(**answer_kw)
         copy_answer.click(None, [export_box], None, js="(md) => { if (md) navigator.clipboard.writeText(md); }",
                           api_visibility="private")
-        new_chat.click(app.new_chat, None, answer_outputs[:3] + [export_box, dl_md, dl_bib], queue=False,
+        new_chat.click(app.new_chat, None, answer_outputs, queue=False,
                        api_visibility="private")
-        chatbot.clear(app.new_chat, None, answer_outputs[:3] + [export_box, dl_md, dl_bib], queue=False,
+        chatbot.clear(app.new_chat, None, answer_outputs, queue=False,
                       api_visibility="private")
         for c in scope_inputs:
             c.change(app.scope_note, scope_with_mine, scope_note, concurrency_id="browse",

@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 
 HISTORY_TURNS = 3  # earlier turns passed to the library for follow-up questions
 STREAM_EVERY = 0.04  # while an answer streams, the chat updates at most this often (and at each line end)
-UPLOAD_TYPES = [".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".txt"]
+# Bibliographies and papers files (assistant/papers.py reads them; the content decides the format).
+UPLOAD_TYPES = [".bib", ".bibtex", ".ris", ".json", ".jsonl", ".ndjson", ".gz", ".csv", ".tsv", ".txt"]
+UPLOAD_TYPES_OWNER = UPLOAD_TYPES + [".sqlite"]  # a Zotero database: not from visitors of a public app
 
 # Shown in the empty chat when their paper is in the collection (a custom collection gets none).
 EXAMPLES = [
@@ -117,7 +119,7 @@ class WebApp:
                 "paper's abstract (click a [n] to see the passage), or you are told the collection does not cover it.")
 
     def has_metadata(self, mine: SessionPapers | None = None) -> bool:
-        return any(p.year or p.authors for p in self.view(None, mine).papers)
+        return any(p.year or p.authors or p.venue or p.tags or p.collections for p in self.view(None, mine).papers)
 
     def paper_choices(self, mine: SessionPapers | None = None) -> list[tuple[str, str]]:
         return [(p.title, p.id) for p in sorted(self.view(None, mine).papers, key=lambda p: p.title.lower())]
@@ -126,20 +128,23 @@ class WebApp:
         titles = {p.title for p in self.pa.papers}
         return [{"text": q} for q, title in EXAMPLES if title in titles]
 
-    def scope_ids(self, selected, year_from, year_to, author, mine: SessionPapers | None = None) -> list[str] | None:
+    def scope_ids(self, selected, year_from, year_to, author, venue="", tag="",
+                  mine: SessionPapers | None = None) -> list[str] | None:
         """The paper ids answers may use, or None for the whole collection."""
         view = self.view(None, mine)
-        author = (author or "").strip()
-        filtered = year_from not in (None, "") or year_to not in (None, "") or author
+        author, venue, tag = ((x or "").strip() for x in (author, venue, tag))
+        filtered = year_from not in (None, "") or year_to not in (None, "") or author or venue or tag
         if not selected and not filtered:
             return None
         ids = set(selected) if selected else {p.id for p in view.papers}
         if filtered:
-            ids &= set(view.select_ids(year_from=_int(year_from), year_to=_int(year_to), author=author or None))
+            ids &= set(view.select_ids(year_from=_int(year_from), year_to=_int(year_to), author=author or None,
+                                       venue=venue or None, tag=tag or None))
         return sorted(ids)
 
-    def scope_note(self, selected, year_from, year_to, author, mine: SessionPapers | None = None) -> str:
-        ids = self.scope_ids(selected, year_from, year_to, author, mine)
+    def scope_note(self, selected, year_from, year_to, author, venue="", tag="",
+                   mine: SessionPapers | None = None) -> str:
+        ids = self.scope_ids(selected, year_from, year_to, author, venue, tag, mine)
         total = len(self.view(None, mine).papers)
         if ids is None:
             return f"Answers draw on **all {total} papers**."
@@ -152,7 +157,7 @@ class WebApp:
         headers, rows = render.paper_table(self.view(None, mine).papers)
         return (self.header(mine), gr.Dataframe(value=rows, headers=headers, datatype=["str"] * len(headers),
                                                 column_widths=render.column_widths(headers)),
-                gr.Dropdown(choices=self.paper_choices(mine)), gr.Row(visible=self.has_metadata(mine)))
+                gr.Dropdown(choices=self.paper_choices(mine)), gr.Column(visible=self.has_metadata(mine)))
 
     # -- chat ------------------------------------------------------------------------------------
     def _history(self, answers: list[Answer]) -> list[dict[str, str]]:
@@ -161,8 +166,9 @@ class WebApp:
             out += [{"role": "user", "content": a.question}, {"role": "assistant", "content": a.text}]
         return out
 
-    def _export_files(self, ans: Answer) -> tuple[str, str | None]:
-        """Write the answer's .md (and .bib when it cites papers) for the download buttons."""
+    def _export_files(self, ans: Answer) -> tuple[str, str | None, list[str]]:
+        """Write the answer's files for the downloads: the .md; when it cites papers, their
+        .bib, and the CSL JSON, RIS and the answer with \\cite{key} markers."""
         cutoff = time.time() - 3600  # Gradio copies outputs into its own cache; ours are short-lived
         for old in self.files.iterdir():
             if old.stat().st_mtime < cutoff:
@@ -171,11 +177,13 @@ class WebApp:
         d.mkdir()
         md = d / "answer.md"
         md.write_text(render.export_markdown(ans), encoding="utf-8")
-        bib = None
-        if ans.citations:
-            bib = d / "references.bib"
-            bib.write_text(render.bibtex(ans.citations), encoding="utf-8")
-        return str(md), (str(bib) if bib else None)
+        if not ans.citations:
+            return str(md), None, []
+        files = {"references.bib": ans.references_bibtex(), "references.csl.json": ans.references_csl(),
+                 "references.ris": ans.references_ris(), "answer-cite.tex": ans.text_with_citations("latex") + "\n"}
+        for name, text in files.items():
+            (d / name).write_text(text, encoding="utf-8")
+        return str(md), str(d / "references.bib"), [str(d / n) for n in list(files)[1:]]
 
     def user_turn(self, question: str, chat: list) -> tuple:
         """Show the question at once (no queue); the answer follows in `answer`."""
@@ -188,16 +196,16 @@ class WebApp:
         return self.user_turn(evt.value.get("text", ""), chat)
 
     def answer(self, question: str, chat: list, answers: list[Answer], session: SessionSettings,
-               mine: SessionPapers | None, selected, year_from, year_to, author, request: gr.Request):
+               mine: SessionPapers | None, selected, year_from, year_to, author, venue, tag, request: gr.Request):
         """Stream the answer into the chat, then fill the sources panel and the export box."""
-        skip = (gr.skip(),) * 5
+        skip = (gr.skip(),) * 6
         if not question:
             yield (gr.skip(),) + skip
             return
         chat = list(chat)
         turn = len(answers) + 1
         try:
-            ids = self.scope_ids(selected, year_from, year_to, author, mine)
+            ids = self.scope_ids(selected, year_from, year_to, author, venue, tag, mine)
             if ids == []:
                 chat.append({"role": "assistant", "content": render.error_message(
                     "No paper is in the current scope (see 'Ask only about…'), so there is nothing to answer from.")})
@@ -223,14 +231,15 @@ class WebApp:
             return
         chat[-1] = {"role": "assistant", "content": render.answer_message(ans, turn)}
         answers = answers + [ans]
-        md, bib = self._export_files(ans)
+        md, bib, more = self._export_files(ans)
         yield (chat, render.sources_html(list(enumerate(answers, 1))), answers, render.export_markdown(ans),
                gr.DownloadButton(value=md, visible=True),
-               gr.DownloadButton(value=bib, visible=bib is not None))
+               gr.DownloadButton(value=bib, visible=bib is not None),
+               gr.File(value=more or None, visible=bool(more)))
 
     def new_chat(self) -> tuple:
         return ([], render.SOURCES_PLACEHOLDER, [], "", gr.DownloadButton(value=None, visible=False),
-                gr.DownloadButton(value=None, visible=False))
+                gr.DownloadButton(value=None, visible=False), gr.File(value=None, visible=False))
 
     # -- named API endpoints (gradio_client) ------------------------------------------------------
     def api_ask(self, question: str, history: list[dict] | None = None, request: gr.Request = None) -> str:
@@ -284,7 +293,8 @@ class WebApp:
         visitor's own papers (`mine`)."""
         unchanged = (gr.skip(),) * 5
         if not path:
-            return (render.error_html("Choose a papers file first (JSONL, JSON, CSV or papers-page text)."),) + unchanged
+            return (render.error_html("Choose a file first: a bibliography (BibTeX, RIS, CSL JSON) or a papers "
+                                      "file (JSON lines, JSON, CSV, papers-page text)."),) + unchanged
         try:
             uploaded = {os.path.realpath(p) for p in self.demo.upload_file_set} if self.demo is not None else None
             file = uploaded_file(path, uploaded)
@@ -310,6 +320,9 @@ class WebApp:
             return (render.error_html(f"{self.message(e)} Nothing was added."),) + unchanged
         titles = {p.id: p.title for p in target.papers}
         note = " They are visible only to you, for this session." if public else ""
+        if report.no_abstract:
+            note += (f" {len(report.no_abstract)} of them have no abstract: they are found by title and metadata "
+                     "only, so they rank low.")
         return ((render.ingest_report_html(report, titles, len(titles), note),) + self.collection_outputs(mine)
                 + (mine,))
 

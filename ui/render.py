@@ -9,12 +9,11 @@ on its own (tests/test_ui_render.py).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from urllib.parse import urlparse
 
 from assistant import Answer, Citation, Hit, IngestReport, Paper
-from assistant.text import CITATION, bib_escape, html, md_text
+from assistant.text import CITATION, html, md_text
 
 REL = 'target="_blank" rel="noopener noreferrer nofollow"'
 
@@ -130,8 +129,12 @@ def paper_meta(p: Paper) -> str:
     if p.authors:
         shown = ", ".join(p.authors[:6]) + (" et al." if len(p.authors) > 6 else "")
         bits.append(html(shown))
+    if p.venue:
+        bits.append(f"<em>{html(p.venue)}</em>")
     if p.year:
         bits.append(html(p.year))
+    if p.tags or p.collections:
+        bits.append("tags: " + html(", ".join(list(p.collections) + list(p.tags))))
     return " · ".join(bits)
 
 
@@ -142,7 +145,8 @@ def _citation_html(turn: int, c: Citation) -> str:
             f'<div class="pa-head"><span class="pa-num">[{c.number}]</span> <span class="pa-title">{html(p.title)}</span></div>'
             + (f'<div class="pa-meta">{meta}</div>' if meta else "")
             + paper_links(p)
-            + f'<p class="pa-abstract">{highlight(p.abstract, _quote_spans(c))}</p></article>')
+            + (f'<p class="pa-abstract">{highlight(p.abstract, _quote_spans(c))}</p>' if p.abstract
+               else NO_ABSTRACT_HTML) + "</article>")
 
 
 def _turn_body(turn: int, ans: Answer) -> str:
@@ -209,9 +213,12 @@ def paper_detail_html(p: Paper) -> str:
     return (f'<div class="pa-detail"><h3 class="pa-title">{html(p.title)}</h3>'
             + (f'<div class="pa-meta">{meta}</div>' if meta else "")
             + paper_links(p)
-            + f'<p class="pa-abstract">{html(p.abstract)}</p><div class="pa-id">id: <code>{html(p.id)}</code></div></div>')
+            + (f'<p class="pa-abstract">{html(p.abstract)}</p>' if p.abstract else NO_ABSTRACT_HTML)
+            + f'<div class="pa-id">id: <code>{html(p.id)}</code></div></div>')
 
 
+NO_ABSTRACT_HTML = ('<p class="pa-abstract pa-empty">No abstract in the collection: this paper is found by its '
+                    "title and metadata only, so it ranks low and answers cannot quote it.</p>")
 PAPER_PLACEHOLDER = '<div class="pa-empty">Click a paper in the table to read its abstract and see the papers most similar to it.</div>'
 
 
@@ -240,47 +247,13 @@ def ingest_report_html(report: IngestReport, titles: dict[str, str], total: int,
                 if len(report.rejected) > 200 else "")
         rejected = (f"<details open><summary>Rejected ({len(report.rejected)})</summary>"
                     f'<table class="pa-rejected"><tr><th>where</th><th>reason</th></tr>{rows}{more}</table></details>')
+    if report.warnings:
+        rows = "".join(f"<tr><td>{html(w.record)}</td><td>{html(w.message)}</td></tr>" for w in report.warnings[:200])
+        rejected += (f"<details><summary>Kept, with a note ({len(report.warnings)})</summary>"
+                     f'<table class="pa-rejected"><tr><th>where</th><th>note</th></tr>{rows}</table></details>')
     return (head + _id_list("Added", report.added, titles) + _id_list("Updated", report.updated, titles)
             + rejected)
 
 
 def error_html(message: str) -> str:
     return f'<div class="pa-report pa-error">⚠️ {html(message)}</div>'
-
-
-# --- BibTeX -------------------------------------------------------------------------------------
-
-def _ascii_word(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower())
-
-
-def _bib_key(p: Paper, taken: set[str]) -> str:
-    surname = _ascii_word(p.authors[0].split()[-1]) if p.authors and p.authors[0].split() else ""
-    words = [w for w in (_ascii_word(w) for w in p.title.split()) if len(w) > 3 and w not in ("with", "from", "towards")]
-    base = (surname or "paper") + (str(p.year) if p.year else "") + (words[0] if words else "")
-    key, n = base, 1
-    while key in taken:
-        n += 1
-        key = f"{base}{chr(ord('a') + n - 2) if n <= 27 else n}"
-    taken.add(key)
-    return key
-
-
-def bibtex(citations: list[Citation]) -> str:
-    """@misc entries for the cited papers: title always; authors, year, URL and code link when known."""
-    taken: set[str] = set()
-    entries = []
-    for c in citations:
-        p = c.paper
-        fields = [("title", "{" + bib_escape(p.title) + "}")]
-        if p.authors:
-            fields.append(("author", " and ".join(bib_escape(a) for a in p.authors)))
-        if p.year:
-            fields.append(("year", str(p.year)))
-        if safe_url(p.url):
-            fields.append(("url", p.url))
-        if safe_url(p.code_url):
-            fields.append(("note", "Code: \\url{" + p.code_url + "}"))
-        body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
-        entries.append(f"@misc{{{_bib_key(p, taken)},\n{body}\n}}")
-    return "\n\n".join(entries) + ("\n" if entries else "")

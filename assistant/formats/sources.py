@@ -49,8 +49,9 @@ class Input:
         return f
 
 
-def open_records(src: Input, max_mb: float, max_records: int) -> tuple[str, Records]:
-    """(format, records) for a file; whole-file formats are parsed here, streams are not started."""
+def open_records(src: Input, max_mb: float, max_records: int) -> tuple[str, Records, int]:
+    """(format, records, how many records) for a file; whole-file formats are parsed here,
+    streams are not started (their records are counted: one per non-blank line)."""
     from . import bibtex, csljson, jsonish, page, ris, tabular, zotero
 
     name = src.name
@@ -64,7 +65,7 @@ def open_records(src: Input, max_mb: float, max_records: int) -> tuple[str, Reco
                 p = Path(tmp) / "zotero.sqlite"
                 p.write_bytes(src.data or b"")
                 records = list(zotero.read_zotero(p, name))
-        return "zotero", iter(_checked_count(records, name, max_records))
+        return "zotero", iter(_checked_count(records, name, max_records)), len(records)
     try:
         with src.binary() as f:
             head = f.read(_HEAD)
@@ -79,21 +80,25 @@ def open_records(src: Input, max_mb: float, max_records: int) -> tuple[str, Reco
     fmt = detect_format(inner, head.decode("utf-16" if utf16 else "utf-8", errors="replace"), complete=len(head) < _HEAD)
     base_dir = src.path.resolve().parent if src.path is not None else None
     if fmt in STREAMED and not utf16:
-        _check_count(_count_lines(src), name, max_records)
-        return fmt, jsonish.read_json_lines(src.binary(), name)
+        count = _count_lines(src)
+        _check_count(count, name, max_records)
+        return fmt, jsonish.read_json_lines(src.binary(), name), count
     text = _decode(_read_limited(src, name, max_mb), name)
     if not text.strip():
         raise CollectionError(f"{name}: the file has no text")
     if fmt in STREAMED:  # UTF-16 JSON lines: small enough to have been read whole
-        return fmt, iter(_checked_count(list(jsonish.read_json_lines(io.BytesIO(text.encode()), name)), name, max_records))
+        records = _checked_count(list(jsonish.read_json_lines(io.BytesIO(text.encode()), name)), name, max_records)
+        return fmt, iter(records), len(records)
     if fmt == "json":
         items = jsonish.load_document(text, name)
         fmt = "csljson" if items and csljson.looks_like_csl(items[0]) else "json"
-        return fmt, iter(_checked_count(list(jsonish.document_records(items)), name, max_records))
+        records = _checked_count(list(jsonish.document_records(items)), name, max_records)
+        return fmt, iter(records), len(records)
     reader = {"csv": lambda: tabular.read_csv(text, name),
               "page": lambda: page.read_page(text, name), "bibtex": lambda: bibtex.read_bibtex(text, name, base_dir),
               "ris": lambda: ris.read_ris(text, name, base_dir)}[fmt]
-    return fmt, iter(_checked_count(list(reader()), name, max_records))
+    records = _checked_count(list(reader()), name, max_records)
+    return fmt, iter(records), len(records)
 
 
 def detect_format(name: str, head: str, complete: bool = True) -> str:
