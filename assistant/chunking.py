@@ -5,12 +5,30 @@ can always be found in its abstract), and consecutive sentences are grouped into
 `chunk_words` words.  Passages never split a sentence and never overlap: overlap would
 only re-embed the same words.  What gets embedded is the passage with its paper's title
 in front, so a passage keeps its context ("...we propose X" knows what X is about).
+
+A PDF's body (`chunk_body`) is cut the same way, section by section: a passage never runs
+over a section heading (the heading is left out of the text and kept as the passage's
+`section`, which is embedded with the title), and a sentence is cut where a page ends, so
+every sentence -- and so every quote -- is verbatim on one page.
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+
 from .text import sentence_spans
 from .types import Paper, Passage
+
+
+def abstract_passages(paper: Paper, chunk_words: int) -> list[Passage]:
+    """The passages derived from the paper record itself: its abstract's -- or, for a paper
+    with neither abstract nor full text, one of its metadata.  (A full-text paper without
+    an abstract has only body passages: its metadata is in every passage's embedded title.)"""
+    if paper.full_text and not paper.abstract.strip():
+        return []
+    return chunk_paper(paper, chunk_words)
 
 
 def chunk_paper(paper: Paper, chunk_words: int) -> list[Passage]:
@@ -36,9 +54,92 @@ def _passage(paper: Paper, index: int, group: list[tuple[int, int]]) -> Passage:
     return Passage(paper_id=paper.id, index=index, text=paper.abstract[start:end], start=start, end=end)
 
 
-def embed_text(title: str, passage_text: str) -> str:
-    """The text that is embedded for a passage: title as context, then the passage."""
-    return f"{title}\n{passage_text}"
+def embed_text(title: str, passage_text: str, section: str | None = None) -> str:
+    """The text that is embedded for a passage: title (and the section of a body passage) as
+    context, then the passage."""
+    return f"{title}\n{section}\n{passage_text}" if section else f"{title}\n{passage_text}"
+
+
+def passage_embed_text(title: str, passage: Passage) -> str:
+    return embed_text(title, passage.text, passage.section)
+
+
+# --- the body of a PDF ---------------------------------------------------------------------------
+
+_NOT_A_SECTION = re.compile(r"^abstract\b", re.IGNORECASE)  # text after the abstract (keywords) has no section
+
+
+def chunk_body(paper_id: str, text: str, page_starts: Sequence[int], sections: Sequence[tuple[int, str]],
+               start: int, chunk_words: int, first_index: int) -> list[Passage]:
+    """Passages of `text[start:]` (a PDF's text: pages joined by a blank line, paragraphs by a
+    line break), numbered from `first_index`.  `page_starts`: offset where each page begins;
+    `sections`: (offset, heading) of each heading, in order.  A sentence longer than
+    `chunk_words` (a flattened table, a run-on list) is cut into pieces of that many words."""
+    bounds = [(at, title) for at, title in sections if at >= start]
+    segments: list[tuple[int, int, str | None]] = []  # (start, end, section) of the text between headings
+    before = [title for at, title in sections if at < start]
+    current = before[-1] if before else None
+    pos = start
+    for at, title in bounds:
+        segments.append((pos, at, current))
+        pos, current = at + len(title), title
+    segments.append((pos, len(text), current))
+    passages: list[Passage] = []
+    for seg_start, seg_end, section in segments:
+        section = None if section is None or _NOT_A_SECTION.match(section) else section
+        group: list[tuple[int, int]] = []
+        words = 0
+        for s, e in _pieces(text, seg_start, seg_end, chunk_words):
+            n = len(text[s:e].split())
+            if group and words + n > chunk_words:
+                passages.append(_body_passage(paper_id, first_index + len(passages), text, group, page_starts, section))
+                group, words = [], 0
+            group.append((s, e))
+            words += n
+        if group:
+            passages.append(_body_passage(paper_id, first_index + len(passages), text, group, page_starts, section))
+    return passages
+
+
+def body_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of body text, none running over a line break (a paragraph or a page
+    break): what an answer may quote from a body passage, each verbatim on one page."""
+    return _pieces(text, 0, len(text), len(text) + 1)
+
+
+def _pieces(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
+    """Sentence spans of text[start:end], each within one paragraph (so within one page)."""
+    out: list[tuple[int, int]] = []
+    pos = start
+    while pos < end:
+        nl = text.find("\n", pos, end)  # a paragraph break; a page break (PAGE_BREAK) is two
+        stop = end if nl < 0 else nl
+        para = text[pos:stop]
+        for s, e in sentence_spans(para):
+            out.extend(_word_windows(text, pos + s, pos + e, max_words))
+        pos = stop + 1
+    return out
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _word_windows(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
+    words = [(start + m.start(), start + m.end()) for m in _WORD.finditer(text, start, end)]
+    if len(words) <= max_words:
+        return [(start, end)]
+    return [(words[i][0], words[min(i + max_words, len(words)) - 1][1]) for i in range(0, len(words), max_words)]
+
+
+def _body_passage(paper_id: str, index: int, text: str, group: list[tuple[int, int]], page_starts: Sequence[int],
+                  section: str | None) -> Passage:
+    start, end = group[0][0], group[-1][1]
+    return Passage(paper_id=paper_id, index=index, text=text[start:end], start=start, end=end,
+                   page=_page_of(page_starts, start), end_page=_page_of(page_starts, end - 1), section=section)
+
+
+def _page_of(page_starts: Sequence[int], offset: int) -> int:
+    return max(1, bisect_right(page_starts, offset))
 
 
 def metadata_text(paper: Paper) -> str:

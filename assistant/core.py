@@ -19,7 +19,7 @@ from .search import Retrieval
 from .session import SessionPapers
 from .settings import Settings, SettingsError
 from .text import tokenize
-from .types import Answer, Hit, IngestReport, Message, Paper
+from .types import Answer, Hit, IngestReport, Message, Paper, Passage
 
 log = logging.getLogger(__name__)
 
@@ -131,17 +131,32 @@ class PaperAssistant:
         except KeyError:
             raise PaperNotFound(f"no paper with id {paper_id!r} in the collection") from None
 
-    def add_papers(self, source: str | Path | Iterable[dict | Paper], progress=None, strict: bool = False) -> IngestReport:
+    def add_papers(self, source: str | Path | Iterable[dict | Paper], progress=None, strict: bool = False,
+                   on_file=None) -> IngestReport:
         """Add or update papers from a file (BibTeX, RIS, CSL JSON, zotero.sqlite, JSON lines
-        including arXiv/OpenAlex/Semantic Scholar dumps, JSON, CSV, papers-page text) or records.
+        including arXiv/OpenAlex/Semantic Scholar dumps, JSON, CSV, papers-page text), a PDF,
+        a folder (every PDF and bibliography file inside, recursively), or records.
 
-        Unchanged papers are skipped without embedding; changed ones replace their old
-        passages.  A file that cannot be read raises CollectionError and changes nothing.
-        Bad records are rejected (listed in the report) and the valid ones added; with
-        `strict=True` any bad record raises CollectionError and nothing is added.  A private()
-        view adds to its own papers, not to the index.
+        A PDF's full text is indexed (its title, authors and abstract from its first page); an
+        entry whose attachment exists (BibTeX file field, Zotero, RIS L1) keeps its own
+        metadata and gets the full text of its PDF.  Unchanged papers are skipped without
+        embedding (an unchanged PDF is not even read); changed ones replace their old
+        passages.  A file that cannot be read raises CollectionError and changes nothing; in a
+        folder it is one rejection in the report, and the other files are added.  Bad records
+        are rejected (listed in the report) and the valid ones added; with `strict=True` any
+        bad record raises CollectionError and nothing is added.  A private() view adds to its
+        own papers, not to the index (a PDF gives only its title and abstract there).
+
+        `progress(done, total)` counts papers written (files read, for a PDF or a folder);
+        `on_file(name, outcome)` hears about each file of a folder as it is read.
         """
-        return intake.add(source, self.settings, self.store, self.session, progress, strict)
+        return intake.add(source, self.settings, self.store, self.session, progress, strict, on_file)
+
+    def pdf_file(self, paper_id: str) -> Path | None:
+        """The index's copy of the PDF whose full text is indexed for a paper: what a viewer
+        should open at Citation.page (None for an abstract-only paper).  Only indexed PDFs
+        are ever returned, as they were read."""
+        return self.store.pdf_file(self.paper(paper_id))
 
     def remove_papers(self, ids: Iterable[str]) -> list[str]:
         """Remove papers (passages, keyword entries and records); returns the ids removed.
@@ -258,12 +273,25 @@ class PaperAssistant:
             plan = answers.plan_citations(r.hits, is_list_question(question), self.settings.answer_papers)
             own = tokenize(question)  # a follow-up's own words choose the sentences; the context breaks ties
             context = r.query_tokens if r.query != question else []
-            text, citations = answers.extractive(plan, own, self.store.snapshot.keyword.idf, self._span, context)
+            text, citations = answers.extractive(plan, own, self.store.snapshot.keyword.idf, self._span, context,
+                                                 self._nearby)
         r.timings["answer"] = time.perf_counter() - t
         return Answer(question=question, text=text, citations=citations, covered=r.covered, hits=r.hits,
                       backend="extractive", standalone_question=r.query)
 
+    def _nearby(self, hit: Hit) -> list[Passage]:
+        """A full-text hit's best passage with the passages before and after it in its section."""
+        best = hit.passage
+        if best is None or not best.in_body or hit.paper.id not in self.store.snapshot.papers:
+            return [best] if best is not None else []
+        around = [self.store.passage(hit.paper, best.index + d) for d in (-1, 1)]
+        same = [p for p in around if p is not None and p.in_body and p.section == best.section]
+        return sorted(same + [best], key=lambda p: p.index)
+
     def _span(self, hit: Hit) -> tuple[int, int] | None:
+        """The abstract span of a hit's passage (None for a body passage: answers quote it whole)."""
+        if hit.passage is not None:
+            return None if hit.passage.in_body else (hit.passage.start, hit.passage.end)
         for p in self.store.passages(hit.paper):
             if p.index == hit.passage_index:
                 return (p.start, p.end)

@@ -16,12 +16,13 @@ from dataclasses import dataclass, replace
 
 from . import prompts
 from .answer import not_covered, pick_sentences
+from .chunking import body_sentences
 from .citations import CitationFilter, Support, Verified, says_not_covered
 from .llm import LLM, LLMError
 from .retrieve import condense as rule_condense
 from .settings import Settings
 from .text import md_unescape, neutralise_markers, sentence_spans, strip_markers, tokenize
-from .types import Answer, Citation, Hit, Message
+from .types import Answer, Citation, Hit, Message, Passage
 
 # How many passages, of how many words, each backend gets when the settings say 0 (auto).
 # A hosted model reads the top 5 whole passages.  The 135M local model copies from
@@ -37,11 +38,30 @@ CONDENSE_TOKENS = 60
 
 @dataclass
 class Source:
-    """What the model saw as passage [number]: verbatim abstract text and where it is."""
+    """What the model saw as passage [number]: verbatim abstract text and where it is -- or,
+    from a body passage (`passage`), text of the passage, and the part of it on one page
+    (`quote`, offsets in passage.text) that a citation quotes."""
 
     hit: Hit
     text: str
     span: tuple[int, int]
+    passage: Passage | None = None
+    quote: tuple[int, int] | None = None
+
+    @property
+    def where(self) -> str:
+        """", p. 7" (", pp. 7-8") after the title in the prompt; "" for an abstract."""
+        if self.passage is None:
+            return ""
+        first, last = self.passage.page_at(self.span[0]), self.passage.page_at(max(self.span[0], self.span[1] - 1))
+        return f", p. {first}" if first == last else f", pp. {first}-{last}"
+
+    def citation(self, number: int) -> Citation:
+        if self.passage is None:
+            return Citation(number=number, paper=self.hit.paper, quote=self.text, spans=[self.span])
+        s, e = self.quote
+        return Citation(number=number, paper=self.hit.paper, quote=self.passage.text[s:e], spans=[(s, e)],
+                        page=self.passage.page_at(s), section=self.passage.section, passage=self.passage)
 
 
 def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings: Settings, query_tokens: list[str],
@@ -55,6 +75,9 @@ def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings:
     words = settings.passage_words or AUTO_WORDS[llm_name]
     out = []
     for hit in chosen:
+        if hit.passage is not None and hit.passage.in_body:
+            out.append(_body_source(hit, hit.passage, query_tokens, idf, words))
+            continue
         span = passage_span(hit) or (0, len(hit.paper.abstract))
         if words and len(hit.text.split()) > words:
             span = _best_window(hit.paper.abstract, span, query_tokens, idf, words)
@@ -63,12 +86,28 @@ def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings:
     return out
 
 
+def _body_source(hit: Hit, passage: Passage, query_tokens: list[str], idf: Callable[[str], float],
+                 words: int) -> Source:
+    """A body passage as the model sees it (its best `words` when cut), and the part of it on the
+    page of its best sentence, which a citation of it quotes."""
+    text, sentences = passage.text, body_sentences(passage.text)
+    span = (0, len(text))
+    if words and len(text.split()) > words:
+        span = _best_window(text, span, query_tokens, idf, words, sentences)
+    inside = [s for s in sentences if s[0] >= span[0] and s[1] <= span[1]] or None
+    best = pick_sentences(text, query_tokens, idf, None, 1, spans=inside)[0] if inside else span
+    lo, hi = passage.page_part(best[0])
+    return Source(hit, text[span[0]:span[1]], span, passage, (max(lo, span[0]), min(hi, span[1])))
+
+
 def _best_window(abstract: str, passage: tuple[int, int], query_tokens: list[str],
-                 idf: Callable[[str], float], words: int) -> tuple[int, int]:
+                 idf: Callable[[str], float], words: int,
+                 sentences: list[tuple[int, int]] | None = None) -> tuple[int, int]:
     """Consecutive sentences of the passage, at most `words` long, around its best sentence
     (consecutive so the quote stays verbatim)."""
-    best = pick_sentences(abstract, query_tokens, idf, passage, 1)[0]
-    spans = [s for s in sentence_spans(abstract) if s[0] >= passage[0] and s[1] <= passage[1]] or [best]
+    sentences = sentence_spans(abstract) if sentences is None else sentences
+    best = pick_sentences(abstract, query_tokens, idf, passage, 1, spans=sentences)[0]
+    spans = [s for s in sentences if s[0] >= passage[0] and s[1] <= passage[1]] or [best]
     i = next((j for j, s in enumerate(spans) if s[0] <= best[0] < s[1]), 0)
     lo = hi = i
     size = len(abstract[spans[i][0]:spans[i][1]].split())
@@ -107,7 +146,8 @@ def history_messages(history: list[Message] | None, most: int) -> list[Message]:
 
 
 def answer_messages(question: str, history: list[Message] | None, sources: list[Source], local: bool) -> list[Message]:
-    passages = "\n\n".join(prompts.PASSAGE.format(number=i, title=prompt_text(s.hit.paper.title), text=prompt_text(s.text))
+    passages = "\n\n".join(prompts.PASSAGE.format(number=i, title=prompt_text(s.hit.paper.title) + s.where,
+                                                  text=prompt_text(s.text))
                            for i, s in enumerate(sources, 1))
     user = prompts.ANSWER_USER.format(passages=passages, question=prompt_text(question))
     if local:
@@ -237,8 +277,7 @@ class Generation:
             else:
                 why = "cited none of the retrieved passages"
             return fallback(self.extractive(), f"the {name} answer {why}")
-        citations = [Citation(number=i, paper=self.sources[n - 1].hit.paper, quote=self.sources[n - 1].text,
-                              spans=[self.sources[n - 1].span]) for i, n in enumerate(v.order, 1)]
+        citations = [self.sources[n - 1].citation(i) for i, n in enumerate(v.order, 1)]
         return replace(self.base, text=v.text, citations=citations, model=self.llm.model)
 
 

@@ -14,6 +14,7 @@ NOT_COVERED_BY_PASSAGES = "The passages retrieved for it do not answer it, so no
 CLOSEST_PAPERS = "Closest papers (weak matches, not evidence):"
 
 EXTRACTIVE_INTRO = "From the abstracts in the collection:"
+EXTRACTIVE_INTRO_FULL_TEXT = "From the papers in the collection:"  # when a quote comes from a PDF's body
 # In place of quoted sentences, for a paper the collection has no abstract of (many BibTeX entries).
 NO_ABSTRACT = "(The collection has no abstract of this paper: it matched by its title and metadata.)"
 EXTRACTIVE_LIST_INTRO = "Papers in the collection that match:"

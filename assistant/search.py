@@ -21,6 +21,9 @@ from .text import tokenize
 from .types import Hit, Paper
 
 
+PASSAGES_PER_MISSING = 3  # passages asked for per full-text paper without a dense candidate
+
+
 @dataclass
 class Retrieval:
     """Everything one retrieval produced (hits are the top-k, fused over all candidates)."""
@@ -76,9 +79,17 @@ def run(store: Store, embedder, question: str, query: str, k: int, candidates: i
                   "paper": dense_papers, "keyword": keyword}, weights)
     fused = [f for f in fused if f.paper_id in papers]  # skip passages of papers mid-ingest
     lap("fusion")
+    # A full-text paper has hundreds of passages, so the dense candidates (100 passages) often
+    # include none of a paper the other views ranked high: ask for its best passage.
+    need = {f.paper_id for f in fused[:k] if f.paper_id not in best_passage and f.paper_id in snap.papers
+            and snap.papers[f.paper_id].full_text}
+    if need:
+        for d in store.dense_passages(qvec, PASSAGES_PER_MISSING * len(need), need):
+            best_passage.setdefault(d.paper_id, d)
+        lap("passages")
     hits = [_hit(store, papers, f, best_passage.get(f.paper_id), qtokens) for f in fused[:k]]
     top_cos = max((d.similarity for d in dense), default=0.0)
-    top_terms = [set(tokenize(h.paper.title + " " + h.paper.abstract)) for h in hits[:3]]
+    top_terms = [set(tokenize(_gate_text(h))) for h in hits[:3]]
     rel = gate(question, query, qtokens, top_cos, top_terms, stats)
     lap("gate")
     return Retrieval(query, qtokens, hits, rel, rel >= min_relevance, timings)
@@ -86,13 +97,20 @@ def run(store: Store, embedder, question: str, query: str, k: int, candidates: i
 
 def _hit(store: Store, papers: Mapping[str, Paper], f: Fused, dense_hit, qtokens: list[str]) -> Hit:
     paper = papers[f.paper_id]
-    if dense_hit is not None:
-        text, index = dense_hit.text, dense_hit.passage_index
-    else:  # found by keywords only: show the passage with most query terms
+    passage = dense_hit.passage if dense_hit is not None else None
+    if passage is None:  # found by keywords only: show the passage (of all, body too) with most query terms
         q = set(qtokens)
-        best = max(store.passages(paper), key=lambda p: len(q & set(tokenize(p.text))))
-        text, index = best.text, best.index
-    return Hit(paper=paper, text=text, score=f.score, passage_index=index, signals=f.signals)
+        passage = max(store.passages(paper), key=lambda p: len(q & set(tokenize(p.text))))
+    return Hit(paper=paper, text=passage.text, score=f.score, passage_index=passage.index, signals=f.signals,
+               page=passage.page, section=passage.section, passage=passage)
+
+
+def _gate_text(hit: Hit) -> str:
+    """The text whose terms the gate looks for the question's in: title and abstract -- and for
+    a full-text paper its best passage, not its whole body (a 50-page paper contains nearly
+    any word, which would let almost every question through)."""
+    text = hit.paper.title + " " + hit.paper.abstract
+    return text + " " + hit.text if hit.page is not None else text
 
 
 def similar(store: Store, paper_id: str, k: int, session: SessionPapers | None = None) -> list[Hit]:
@@ -110,7 +128,9 @@ def similar(store: Store, paper_id: str, k: int, session: SessionPapers | None =
         if pid == paper_id or pid not in papers:
             continue
         p = papers[pid]
-        hits.append(Hit(paper=p, text=store.passages(p)[0].text, score=cos, signals={"paper": cos}))
+        first = store.passage(p, 0) if pid in store.snapshot.papers else store.passages(p)[0]
+        hits.append(Hit(paper=p, text=first.text if first else "", score=cos, signals={"paper": cos},
+                        page=first.page if first else None, section=first.section if first else None, passage=first))
     return hits[:k]
 
 

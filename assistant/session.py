@@ -106,8 +106,7 @@ class SessionPapers:
             ps = passages[i]
             if allowed is not None and ps.paper_id not in allowed:
                 continue
-            out.append(DenseHit(ps.paper_id, ps.index, float(sims[i]), lambda pid=ps.paper_id: self.papers.get(pid),
-                                self.chunk_words))
+            out.append(DenseHit(ps.paper_id, ps.index, float(sims[i]), lambda ps=ps: ps))
             if len(out) >= k:
                 break
         return out

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # after its embedding, rather than while its last batch is embedded.
     ingest_batch: int = _f(128, "Papers embedded and committed together during ingest: an interrupted ingest keeps "
                            "every finished batch.", ge=1)
+    read_attachments: bool = _f(True, "Read the PDF a bibliography entry points to (BibTeX file field, Zotero "
+                                "attachment, RIS L1) and index its full text; off = entries are indexed from their "
+                                "abstract and metadata only.")
     embed_cache: str = _f("", "File caching passage vectors by text hash, so re-ingest, reindex and a move to a Chroma "
                           "server skip texts already embedded; empty = <index_dir>/_cache/vectors.sqlite, 'off' = no cache.")
     # --- retrieval ----------------------------------------------------------------------
@@ -128,6 +131,10 @@ class Settings(BaseSettings):
     max_file_mb: float = _f(50.0, "Largest papers file accepted for ingest, in MB.", gt=0)
     max_records: int = _f(200_000, "Most records accepted from one papers file.", ge=1)
     max_abstract_chars: int = _f(20_000, "Longest abstract accepted; longer records are rejected.", ge=100)
+    # Journal papers run to ~50 pages and theses to a few hundred; a longer PDF is most likely a
+    # book or a proceedings volume, which would be one "paper" of thousands of passages.
+    max_pages: int = _f(300, "Longest PDF accepted, in pages; a longer one is refused (before it is read) with a "
+                        "message.", ge=1, le=100_000)
     # --- web app ------------------------------------------------------------------------
     allow_uploads: bool = _f(True, "Web app: let visitors add papers (on a public deployment each visitor's papers "
                              "stay in that visitor's session).")

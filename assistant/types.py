@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +32,9 @@ class Paper:
     collections: tuple[str, ...] = ()  # folders / groups in the reference manager
     pdf_path: str = ""         # a local PDF attachment
     bibtex: str = ""           # the user's own BibTeX entry, exported as it was written
+    # Full text (assistant/fulltext.py): the body is kept in passages, never here.
+    pages: int = 0             # pages of the PDF whose text is indexed; 0 = abstract (and metadata) only
+    text_hash: str = ""        # hash of the indexed PDF's bytes: an unchanged file is not read again
 
     def content_hash(self) -> str:
         """Hash of everything stored for the paper: a change means re-embedding it.
@@ -67,25 +71,58 @@ class Paper:
             venue=d.get("venue") or "", doi=d.get("doi") or "", arxiv_id=d.get("arxiv_id") or "",
             key=d.get("key") or "", tags=tuple(d.get("tags") or ()), collections=tuple(d.get("collections") or ()),
             pdf_path=d.get("pdf_path") or "", bibtex=d.get("bibtex") or "",
+            pages=int(d.get("pages") or 0), text_hash=d.get("text_hash") or "",
         )
 
+    @property
+    def full_text(self) -> bool:
+        """Whether the paper's body (from its PDF) is indexed, not only its abstract."""
+        return self.pages > 0
 
-_METADATA_FIELDS = ("venue", "doi", "arxiv_id", "key", "tags", "collections", "pdf_path", "bibtex")
+
+_METADATA_FIELDS = ("venue", "doi", "arxiv_id", "key", "tags", "collections", "pdf_path", "bibtex", "pages",
+                    "text_hash")
 
 
 @dataclass(frozen=True)
 class Passage:
-    """A chunk of one paper's abstract; `start`/`end` are character offsets in the abstract."""
+    """A chunk of one paper's text.  An abstract passage (page None) has `start`/`end` offsets
+    in the abstract; a body passage (from the PDF) has offsets in the document text
+    (`PdfDocument.text`), the pages it runs over and the section it is in (None before the
+    first heading).  The pages of a body passage are joined by a blank line ("\n\n") in
+    `text`, as in the document, so `page_at` can tell the page of any offset in it."""
 
     paper_id: str
     index: int
     text: str
     start: int
     end: int
+    page: int | None = None      # 1-based PDF page where the passage starts (None: abstract)
+    end_page: int | None = None  # page where it ends
+    section: str | None = None   # detected section heading
 
     @property
     def id(self) -> str:
         return f"{self.paper_id}::{self.index}"
+
+    @property
+    def in_body(self) -> bool:
+        return self.page is not None
+
+    def page_at(self, offset: int) -> int | None:
+        """The page of an offset in `text` (None for an abstract passage)."""
+        if self.page is None:
+            return None
+        return self.page + self.text.count(PAGE_BREAK, 0, max(0, offset))
+
+    def page_part(self, offset: int) -> tuple[int, int]:
+        """(start, end) in `text` of the part of the passage on the page of `offset`."""
+        start = self.text.rfind(PAGE_BREAK, 0, offset)
+        end = self.text.find(PAGE_BREAK, offset)
+        return (0 if start < 0 else start + len(PAGE_BREAK)), (len(self.text) if end < 0 else end)
+
+
+PAGE_BREAK = "\n\n"  # how PdfDocument.text joins pages (paragraphs are joined with "\n")
 
 
 @dataclass
@@ -98,23 +135,49 @@ class Hit:
     passage_index: int = 0
     # Per-signal evidence, kept for explanations and the evaluation report.
     signals: dict[str, float] = field(default_factory=dict)
+    page: int | None = None      # PDF page where the best passage starts (None: from the abstract)
+    section: str | None = None   # its section heading, when detected
+    passage: Passage | None = field(default=None, repr=False)  # the best passage itself
 
     def to_dict(self) -> dict[str, Any]:
-        return {"paper": self.paper.to_dict(), "text": self.text, "score": round(self.score, 4),
-                "passage_index": self.passage_index, "signals": {k: round(v, 4) for k, v in self.signals.items()}}
+        d = {"paper": self.paper.to_dict(), "text": self.text, "score": round(self.score, 4),
+             "passage_index": self.passage_index, "signals": {k: round(v, 4) for k, v in self.signals.items()}}
+        if self.page is not None:
+            d.update(page=self.page, section=self.section)
+        return d
 
 
 @dataclass
 class Citation:
     number: int
     paper: Paper
-    quote: str  # the supporting passage, verbatim from the paper's abstract
-    # (start, end) offsets in the abstract of the sentences the answer uses (for highlighting)
+    quote: str  # the supporting text, verbatim from the abstract -- or from page `page` of the PDF
+    # (start, end) offsets of the sentences the answer uses (for highlighting), in `context`:
+    # the abstract, or for a quote from the body, `passage.text`
     spans: list[tuple[int, int]] = field(default_factory=list)
+    page: int | None = None      # 1-based PDF page the quote is on (None: from the abstract)
+    section: str | None = None   # detected section heading of the quote, when there is one
+    passage: Passage | None = field(default=None, repr=False)  # the body passage quoted (None: the abstract)
+
+    @property
+    def context(self) -> str:
+        """The text `spans` index into: the body passage quoted, else the abstract."""
+        return self.passage.text if self.passage is not None else self.paper.abstract
+
+    @property
+    def sentences(self) -> list[str]:
+        """The highlighted sentences, verbatim."""
+        return [self.context[s:e] for s, e in self.spans]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "paper": self.paper.to_dict(), "quote": self.quote,
-                "spans": [list(s) for s in self.spans]}
+        d = {"number": self.number, "paper": self.paper.to_dict(), "quote": self.quote,
+             "spans": [list(s) for s in self.spans]}
+        if self.page is not None:
+            d.update(page=self.page, section=self.section)
+        if self.passage is not None:
+            d["passage"] = {"text": self.passage.text, "page": self.passage.page, "end_page": self.passage.end_page,
+                            "section": self.passage.section}
+        return d
 
 
 @dataclass
@@ -164,15 +227,33 @@ class Answer:
 
 
 def reference_markdown(c: Citation) -> str:
-    """One numbered reference as Markdown: the title (data, escaped) and its links."""
-    return (f"{c.number}. **{md_title(c.paper.title)}**" + (f" — <{c.paper.url}>" if c.paper.url else "")
+    """One numbered reference as Markdown: the title (data, escaped), where in the PDF the
+    quote is, and its links."""
+    return (f"{c.number}. **{md_title(c.paper.title)}**" + md_title(where_in_pdf(c.page, c.section))
+            + (f" — <{c.paper.url}>" if c.paper.url else "")
             + (f" (code: <{c.paper.code_url}>)" if c.paper.code_url else ""))
 
 
 def reference_line(c: Citation) -> str:
-    """One numbered reference as plain text (a terminal)."""
-    return (f"[{c.number}] {c.paper.title}" + (f"  {c.paper.url}" if c.paper.url else "")
+    """One numbered reference as plain text (a terminal): "[2] Title, p. 7, §3.2  url"."""
+    return (f"[{c.number}] {c.paper.title}" + where_in_pdf(c.page, c.section)
+            + (f"  {c.paper.url}" if c.paper.url else "")
             + (f"  (code: {c.paper.code_url})" if c.paper.code_url else ""))
+
+
+_SECTION_NUMBER = re.compile(r"^((?:\d{1,2}|[A-Z])(?:\.\d{1,2})*)\.?\s+\S")
+
+
+def where_in_pdf(page: int | None, section: str | None) -> str:
+    """", p. 7, §3.2" for a quote from page 7 in section "3.2. Failure model"; an unnumbered
+    section is named (", p. 2, §Discussion"); "" for a quote from the abstract."""
+    if page is None:
+        return ""
+    out = f", p. {page}"
+    if section:
+        m = _SECTION_NUMBER.match(section)
+        out += f", §{m.group(1)}" if m else f", §{section}"
+    return out
 
 
 @dataclass(frozen=True)
@@ -201,7 +282,9 @@ class IngestReport:
     warnings: list[LoadWarning] = field(default_factory=list)  # kept, with something left out
     passages_embedded: int = 0
     seconds: float = 0.0
-    format: str = ""  # the file's format (assistant.formats.FORMAT_NAMES key)
+    format: str = ""  # the file's format (assistant.formats.FORMAT_NAMES key); "pdf", or "folder"
+    pdfs_read: int = 0   # PDFs parsed (an unchanged PDF is not)
+    pages_read: int = 0  # their pages
 
     @property
     def ok(self) -> bool:
@@ -216,6 +299,8 @@ class IngestReport:
         s = (f"{self.source}: {len(self.added)} added, {len(self.updated)} updated, "
              f"{len(self.unchanged)} unchanged, {len(self.rejected)} rejected "
              f"({self.passages_embedded} passages embedded in {self.seconds:.1f}s)")
+        if self.pdfs_read:
+            s += f"; {self.pdfs_read} PDF{'s' if self.pdfs_read > 1 else ''} read ({self.pages_read} pages)"
         if self.no_abstract:
             s += f"; {len(self.no_abstract)} without an abstract (found by title and metadata only)"
         return s
@@ -224,4 +309,5 @@ class IngestReport:
         return {"source": self.source, "format": self.format, "added": self.added, "updated": self.updated,
                 "unchanged": self.unchanged, "rejected": [asdict(r) for r in self.rejected],
                 "warnings": [asdict(w) for w in self.warnings], "no_abstract": self.no_abstract,
-                "passages_embedded": self.passages_embedded, "seconds": round(self.seconds, 3)}
+                "passages_embedded": self.passages_embedded, "seconds": round(self.seconds, 3),
+                "pdfs_read": self.pdfs_read, "pages_read": self.pages_read}

@@ -68,6 +68,19 @@ class PdfDocument:
         return self.sections[i - 1].title if i else None
 
 
+def page_count(path: str | Path) -> int:
+    """Pages in a PDF, found without reading them (a caller can refuse a long file first).
+    Raises PdfError as read_pdf does for a file that cannot be opened."""
+    path = Path(path)
+    _check_bytes(path)
+    with _PDFIUM:
+        pdf = _open(path)
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+
+
 def read_pdf(path: str | Path, *, max_pages: int = MAX_PAGES) -> PdfDocument:
     """Read a paper's PDF; only its first `max_pages` pages (`pages` says how many it has).
     Raises PdfError for an empty, non-PDF, truncated, damaged, password-protected or

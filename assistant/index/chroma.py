@@ -2,7 +2,9 @@
 record format.  Nothing else in the library talks to Chroma.
 
 Three collections per index:
-    <name>-passages   one vector per passage (metadata: paper_id, index, start, end)
+    <name>-passages   one vector per passage (metadata: paper_id, index, start, end; a body
+                      passage also page, end_page, section, and its text as the document --
+                      what another process needs to rebuild its local copy of a full-text paper)
     <name>-papers     one record per paper: abstract as the document, metadata (title,
                       authors, ..., content hash, the Chroma clock time it was written) and
                       the mean of its passage vectors as the vector
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..netguard import redact_url
-from ..types import Paper
+from ..types import Paper, Passage
 from .errors import IndexError_, StoreUnavailable
 
 PAGE = 2000            # records per Chroma get (one get of ~50k records fails: "too many SQL variables")
@@ -154,6 +156,21 @@ class Chroma:
             offset += PAGE
         return out
 
+    def body_passages(self, ids: list[str]) -> dict[str, list[Passage]]:
+        """The body passages of these papers, from the passage documents and metadata."""
+        out: dict[str, list[Passage]] = {pid: [] for pid in ids}
+        for i in range(0, len(ids), 100):
+            where = {"$and": [{"paper_id": {"$in": ids[i:i + 100]}}, {"page": {"$gte": 1}}]}
+            offset = 0
+            while True:
+                got = self.passages.get(where=where, include=["metadatas", "documents"], limit=PAGE, offset=offset)
+                for meta, doc in zip(got["metadatas"], got["documents"]):
+                    out[meta["paper_id"]].append(passage_from_meta(meta, doc))
+                if len(got["ids"]) < PAGE:
+                    break
+                offset += PAGE
+        return {pid: sorted(ps, key=lambda p: p.index) for pid, ps in out.items()}
+
     def existing(self, ids: list[str]) -> set[str]:
         return set(self.papers.get(ids=ids, include=[])["ids"]) if ids else set()
 
@@ -194,6 +211,21 @@ def is_connection_error(e: BaseException) -> bool:
     import httpx
 
     return isinstance(e, (httpx.TransportError, ConnectionError, TimeoutError))
+
+
+def passage_meta(ps: Passage) -> dict:
+    """A passage's Chroma metadata (Chroma stores no None: an abstract passage has no page keys)."""
+    meta = {"paper_id": ps.paper_id, "index": ps.index, "start": ps.start, "end": ps.end}
+    if ps.page is not None:
+        meta.update(page=ps.page, end_page=ps.end_page)
+        if ps.section:
+            meta["section"] = ps.section
+    return meta
+
+
+def passage_from_meta(meta: dict, text: str) -> Passage:
+    return Passage(meta["paper_id"], int(meta["index"]), text or "", int(meta["start"]), int(meta["end"]),
+                   meta.get("page"), meta.get("end_page"), meta.get("section"))
 
 
 def paper_meta(p: Paper, written: float) -> dict:

@@ -2,7 +2,9 @@
 
 Work is committed in batches of papers (in Chroma and in the local files): an interrupted
 run keeps every finished batch, and a rerun skips them (their records carry the same
-content hash).  While one batch is written (in a background thread), the next is embedded;
+content hash).  A batch holds `batch_papers` papers, or fewer when they have many passages
+(full-text papers): at most BATCH_PASSAGES_PER_PAPER x `batch_papers` passages, so a batch of
+PDFs costs about as much as a batch of abstracts.  While one batch is written (in a background thread), the next is embedded;
 vectors come from the embedding cache when the same text was embedded before.
 """
 
@@ -10,15 +12,15 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..chunking import chunk_paper, embed_text
+from ..chunking import abstract_passages, passage_embed_text
 from ..types import Paper, Passage
 from . import sync
-from .chroma import is_connection_error, paper_meta
+from .chroma import is_connection_error, paper_meta, passage_meta
 from .errors import IndexError_, IngestInterrupted
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 
 PIPELINE = True  # write batch i while embedding batch i+1
+BATCH_PASSAGES_PER_PAPER = 4  # an abstract makes ~3 passages: a batch of full text is as big as one of abstracts
 
 
 class Pipeline:
@@ -67,9 +70,11 @@ class Pipeline:
             raise self._error
 
 
-def upsert(store: Store, papers: list[Paper], batch_papers: int, progress: Progress | None = None) -> int:
-    """Embed and store `papers` (new or changed); returns the number of passages written.
-    The caller holds the store's write lock."""
+def upsert(store: Store, papers: list[Paper], batch_papers: int, progress: Progress | None = None,
+           bodies: dict[str, list[Passage]] | None = None) -> int:
+    """Embed and store `papers` (new or changed; `bodies`: the body passages of the full-text
+    ones); returns the number of passages written.  The caller holds the store's write lock."""
+    bodies = bodies or {}
     count = {"passages": 0, "done": 0}
     store.catch_up()
     sync.clean_interrupted(store.chroma)
@@ -79,7 +84,7 @@ def upsert(store: Store, papers: list[Paper], batch_papers: int, progress: Progr
         progress(count["done"], len(papers))
 
     def write(batch: list[Paper], passages: list[Passage], vectors: np.ndarray) -> None:
-        write_papers(store, batch, passages, vectors)
+        write_papers(store, batch, passages, vectors, {p.id: bodies[p.id] for p in batch if p.id in bodies})
         count["passages"] += len(passages)
         count["done"] += len(batch)
         if progress:
@@ -87,11 +92,9 @@ def upsert(store: Store, papers: list[Paper], batch_papers: int, progress: Progr
 
     try:
         with Pipeline(write if PIPELINE else None) as pipeline:
-            for b in range(0, len(todo), batch_papers):
-                batch = todo[b:b + batch_papers]
-                passages = [ps for p in batch for ps in chunk_paper(p, store.settings.chunk_words)]
+            for batch, passages in batches(todo, bodies, store.settings.chunk_words, batch_papers):
                 titles = {p.id: p.title for p in batch}
-                vectors = store.embed([embed_text(titles[ps.paper_id], ps.text) for ps in passages])
+                vectors = store.embed([passage_embed_text(titles[ps.paper_id], ps) for ps in passages])
                 if PIPELINE:
                     pipeline.put(batch, passages, vectors)
                 else:
@@ -111,12 +114,30 @@ def upsert(store: Store, papers: list[Paper], batch_papers: int, progress: Progr
     return count["passages"]
 
 
-def write_papers(store: Store, batch: list[Paper], passages: list[Passage], vectors: np.ndarray) -> None:
+def batches(papers: list[Paper], bodies: dict[str, list[Passage]], chunk_words: int,
+            batch_papers: int) -> Iterator[tuple[list[Paper], list[Passage]]]:
+    """(papers, their passages) in batches of at most `batch_papers` papers and, with full-text
+    papers among them, about BATCH_PASSAGES_PER_PAPER x as many passages (a paper is never split)."""
+    most = BATCH_PASSAGES_PER_PAPER * batch_papers if bodies else float("inf")
+    batch: list[Paper] = []
+    passages: list[Passage] = []
+    for p in papers:
+        mine = abstract_passages(p, chunk_words) + bodies.get(p.id, [])
+        if batch and (len(batch) >= batch_papers or len(passages) + len(mine) > most):
+            yield batch, passages
+            batch, passages = [], []
+        batch.append(p)
+        passages += mine
+    if batch:
+        yield batch, passages
+
+
+def write_papers(store: Store, batch: list[Paper], passages: list[Passage], vectors: np.ndarray,
+                 bodies: dict[str, list[Passage]] | None = None) -> None:
     """One batch: its passages (vectors) and paper records (mean passage vector), committed whole."""
     from llama_index.core.schema import TextNode
 
-    nodes = [TextNode(id_=ps.id, text=ps.text, embedding=vectors[i].tolist(),
-                      metadata={"paper_id": ps.paper_id, "index": ps.index, "start": ps.start, "end": ps.end})
+    nodes = [TextNode(id_=ps.id, text=ps.text, embedding=vectors[i].tolist(), metadata=passage_meta(ps))
              for i, ps in enumerate(passages)]
     owner = np.array([ps.paper_id for ps in passages])
     means = {}
@@ -129,4 +150,4 @@ def write_papers(store: Store, batch: list[Paper], passages: list[Passage], vect
                                           metadata=paper_meta(p, stamp)) for p in batch])
 
     store.snapshot = sync.write_batch(store.chroma, store.local, store.snapshot, [p.id for p in batch],
-                                      write_records, upserted=batch)
+                                      write_records, upserted=batch, bodies=bodies)

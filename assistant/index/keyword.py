@@ -1,7 +1,7 @@
 """Keyword (BM25) index over papers (terms from text.tokenize).
 
-One BM25 document per paper (title + abstract): keyword evidence is strongest at paper
-level, and that is the unit results are grouped by.
+One BM25 document per paper (title + abstract, and the body of a full-text paper): keyword
+evidence is strongest at paper level, and that is the unit results are grouped by.
 
 The index is built to stay cheap as the collection grows, the way search engines do it:
 papers live in immutable *segments* (numpy postings in both orientations: term -> papers
@@ -35,8 +35,8 @@ K1, B = 1.5, 0.75  # bm25s defaults
 DF_CACHE_MAX = 100_000
 
 
-def paper_text(title: str, abstract: str) -> str:
-    return f"{title}\n{abstract}"
+def paper_text(title: str, abstract: str, body: Iterable[str] = ()) -> str:
+    return "\n".join([title, abstract, *body])
 
 
 # --- segments ---------------------------------------------------------------------------
@@ -290,13 +290,14 @@ class KeywordIndex:
         return sorted(hits, key=lambda h: (-h[1], h[0]))
 
     # -- changes --------------------------------------------------------------------------
-    def updated(self, upsert: dict[str, tuple[str, str]] | None = None, remove: Iterable[str] = ()) -> KeywordIndex:
-        """A new index with `upsert` (id -> (title, abstract)) added or replaced and `remove` gone.
+    def updated(self, upsert: dict[str, tuple] | None = None, remove: Iterable[str] = ()) -> KeywordIndex:
+        """A new index with `upsert` (id -> (title, abstract) or (title, abstract, body texts))
+        added or replaced and `remove` gone.
 
         Only the upserted papers are tokenised; the papers they replace are only masked.
         """
         upsert = upsert or {}
-        return self.with_tokens({pid: tokenize(paper_text(t, a)) for pid, (t, a) in upsert.items()}, remove)
+        return self.with_tokens({pid: tokenize(paper_text(*doc)) for pid, doc in upsert.items()}, remove)
 
     def with_tokens(self, tokens: dict[str, list[str]], remove: Iterable[str] = ()) -> KeywordIndex:
         changed = set(remove) | set(tokens)

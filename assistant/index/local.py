@@ -5,8 +5,10 @@ reading every paper back from Chroma and re-tokenising it.  They are updated in 
 a few papers at a time (never rewritten whole), which is what keeps start-up and
 ingest cheap at 50k papers:
 
-    local.sqlite    papers (id, content hash, record) and meta (fingerprint, Chroma state
-                    token, sync time, keyword state, version), changed in one transaction
+    local.sqlite    papers (id, content hash, record), passages (the body passages of
+                    full-text papers: they cannot be derived from the record, unlike an
+                    abstract's) and meta (fingerprint, Chroma state token, sync time,
+                    keyword state, version), changed in one transaction
     keyword/        immutable keyword segments (see keyword.py); meta says which are live
 
 Each save checks the version it started from: if another process sharing the directory
@@ -20,12 +22,13 @@ import json
 import logging
 import shutil
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..types import Paper
+from ..types import Paper, Passage
 from .keyword import KeywordIndex
 
 log = logging.getLogger(__name__)
@@ -57,12 +60,17 @@ class LocalIndex:
         self.db_path = root / "local.sqlite"
         self.keyword_dir = root / "keyword"
         self._tidied = -1e9  # when unused files were last looked for
+        self._readers = threading.local()  # one read connection per thread (searches run on several)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE IF NOT EXISTS papers (id TEXT PRIMARY KEY, hash TEXT NOT NULL, record TEXT NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        # `hash`: the content hash of the paper version the passages belong to (see body_passages)
+        db.execute("CREATE TABLE IF NOT EXISTS passages (paper_id TEXT NOT NULL, idx INTEGER NOT NULL, "
+                   "hash TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, page INTEGER NOT NULL, "
+                   "end_page INTEGER NOT NULL, section TEXT, text TEXT NOT NULL, PRIMARY KEY (paper_id, idx))")
         return db
 
     def fingerprint_on_disk(self) -> str | None:
@@ -103,9 +111,13 @@ class LocalIndex:
             log.warning("local index files in %s are damaged (%s); rebuilding them from Chroma", self.root, e)
             return None
 
-    def save(self, snap: Snapshot, upserted: Iterable[Paper] = (), removed: Iterable[str] = ()) -> int | None:
-        """Write the changes that turned the saved view into `snap`; returns the new version
-        (None if the files could not be written: the view stays valid in memory)."""
+    def save(self, snap: Snapshot, upserted: Iterable[Paper] = (), removed: Iterable[str] = (),
+             bodies: Mapping[str, list[Passage]] | None = None) -> int | None:
+        """Write the changes that turned the saved view into `snap` (`bodies`: the body passages
+        of upserted full-text papers); returns the new version (None if the files could not be
+        written: the view stays valid in memory)."""
+        bodies = bodies or {}
+        upserted, removed = list(upserted), list(removed)
         try:
             keyword_state = snap.keyword.save(self.keyword_dir)
             with self._closing() as db:
@@ -114,10 +126,21 @@ class LocalIndex:
                 on_disk = int(row[0]) if row else 0
                 if on_disk != snap.version:  # someone else saved since we loaded: write our whole view
                     db.execute("DELETE FROM papers")
-                    upserted, removed = snap.papers.values(), ()
+                    stale = {pid for (pid,) in db.execute("SELECT DISTINCT paper_id FROM passages")} - set(snap.papers)
+                    # Passages are not in memory: those of papers outside this view go; the rest stay,
+                    # and a reader checks their hash (body_passages).
+                    removed = sorted(stale)
+                    upserted = list(snap.papers.values())
                 db.executemany("DELETE FROM papers WHERE id=?", [(pid,) for pid in removed])
                 db.executemany("INSERT OR REPLACE INTO papers (id, hash, record) VALUES (?, ?, ?)",
                                [(p.id, snap.hashes[p.id], _dumps(p.to_dict())) for p in upserted])
+                replaced = set(removed) | {p.id for p in upserted if not p.full_text or p.id in bodies}
+                db.executemany("DELETE FROM passages WHERE paper_id=?", [(pid,) for pid in replaced])
+                db.executemany(
+                    "INSERT INTO passages (paper_id, idx, hash, start, end, page, end_page, section, text) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(ps.paper_id, ps.index, snap.hashes[pid], ps.start, ps.end, ps.page, ps.end_page, ps.section,
+                      ps.text) for pid, body in bodies.items() if pid in snap.hashes for ps in body])
                 version = on_disk + 1
                 meta = {"fingerprint": self.fingerprint, "version": str(version), "state": snap.state,
                         "synced_at": repr(snap.synced_at), "keyword": json.dumps(keyword_state),
@@ -137,6 +160,29 @@ class LocalIndex:
         self._tidied = time.monotonic()
         KeywordIndex.remove_unused(self.keyword_dir, {s["name"] for s in keyword_state["segments"]}, min_age=120)
         self._remove_legacy()
+
+    # -- body passages ------------------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection:
+        db = getattr(self._readers, "db", None)
+        if db is None:
+            db = self._readers.db = self._connect()
+        return db
+
+    def body_passages(self, paper_id: str, content_hash: str, index: int | None = None) -> list[Passage] | None:
+        """The stored body passages of a paper version (only passage `index` if given); None
+        when the files hold none of that version (another process sharing the directory
+        rewrote them meanwhile: the caller reads Chroma)."""
+        query = ("SELECT idx, hash, start, end, page, end_page, section, text FROM passages WHERE paper_id=?"
+                 + (" AND idx=?" if index is not None else " ORDER BY idx"))
+        try:
+            rows = self._reader().execute(query, (paper_id, index) if index is not None else (paper_id,)).fetchall()
+        except sqlite3.Error as e:
+            log.warning("could not read passages from %s (%s)", self.db_path, e)
+            return None
+        if not rows or any(h != content_hash for _, h, *_ in rows):
+            return None
+        return [Passage(paper_id, i, text, start, end, page, end_page, section)
+                for i, _, start, end, page, end_page, section, text in rows]
 
     def papers_on_disk(self) -> dict[str, Paper]:
         """The saved paper records only (what `reindex` re-embeds when Chroma's copy is gone)."""

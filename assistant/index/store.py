@@ -4,9 +4,11 @@ Layout (the directory name is a hash of the settings that shape the index, so a 
 of embedding model or chunking never reuses a stale index):
 
     index_store/papers-<hash>/
-        local.sqlite, keyword/   paper records and BM25 segments: a local, derived copy
-                                 that makes start-up fast (local.py, keyword.py)
+        local.sqlite, keyword/   paper records, body passages and BM25 segments: a local,
+                                 derived copy that makes start-up fast (local.py, keyword.py)
         chroma/                  embedded Chroma (absent in server mode; chroma.py)
+        pdfs/<text hash>.pdf     a copy of each indexed PDF (`pdf_file`), so exactly the
+                                 collection's PDFs can be served, as they were read
     index_store/_cache/vectors.sqlite   passage vectors by text hash (vectors.py)
 
 Chroma is the source of truth; sync.py keeps this process's view in step with it, and
@@ -20,8 +22,11 @@ processes share the collection, each following the others' changes.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from ..chunking import chunk_paper
+from ..chunking import abstract_passages
 from ..settings import Settings
 from ..types import Paper, Passage
 from . import ingest, sync
@@ -41,25 +46,29 @@ from .vectors import VectorCache
 log = logging.getLogger(__name__)
 
 
+PDF_MIN_AGE = 600.0  # s: a PDF copy no paper uses is deleted once this old (another process may be about to use it)
+
+
 class DenseHit:
-    """A passage found by vector search; its text is cut from the paper only when asked for
+    """A passage found by vector search; the passage itself is looked up only when asked for
     (a search looks at 100 candidates and shows about 10)."""
 
-    __slots__ = ("paper_id", "passage_index", "similarity", "_paper")
+    __slots__ = ("paper_id", "passage_index", "similarity", "_lookup", "_passage")
 
-    def __init__(self, paper_id: str, passage_index: int, similarity: float, paper: Callable[[], Paper | None],
-                 chunk_words: int):
+    def __init__(self, paper_id: str, passage_index: int, similarity: float, lookup: Callable[[], Passage | None]):
         self.paper_id, self.passage_index, self.similarity = paper_id, passage_index, similarity
-        self._paper = (paper, chunk_words)
+        self._lookup = lookup
+        self._passage: Passage | None | bool = False  # False: not looked up yet
+
+    @property
+    def passage(self) -> Passage | None:
+        if self._passage is False:
+            self._passage = self._lookup()
+        return self._passage
 
     @property
     def text(self) -> str:
-        get, chunk_words = self._paper
-        paper = get()
-        if paper is None:
-            return ""
-        passages = chunk_paper(paper, chunk_words)
-        return passages[self.passage_index].text if self.passage_index < len(passages) else ""
+        return self.passage.text if self.passage is not None else ""
 
 
 class Store:
@@ -178,14 +187,17 @@ class Store:
                 lock.release()
 
     def upsert(self, papers: list[Paper], batch_papers: int | None = None,
-               progress: Callable[[int, int], None] | None = None) -> int:
-        """Embed and store `papers` (new or changed); returns the number of passages written."""
+               progress: Callable[[int, int], None] | None = None,
+               bodies: dict[str, list[Passage]] | None = None) -> int:
+        """Embed and store `papers` (new or changed; `bodies`: the body passages of full-text
+        papers, which cannot be derived from the record); returns the number of passages written."""
         if not papers:
             return 0
         with self.chroma.guard(), self.writing():
-            n = ingest.upsert(self, papers, batch_papers or self.settings.ingest_batch, progress)
+            n = ingest.upsert(self, papers, batch_papers or self.settings.ingest_batch, progress, bodies)
             if self.chroma.server:
                 self.snapshot = sync.synced(self.chroma, self.local, self.snapshot)
+        self._tidy_pdfs()
         return n
 
     def recover(self) -> None:
@@ -207,7 +219,40 @@ class Store:
                                                  removed=ids)
                 if self.chroma.server:
                     self.snapshot = sync.synced(self.chroma, self.local, self.snapshot)
+        self._tidy_pdfs()
         return ids
+
+    # -- PDF copies -----------------------------------------------------------------------------
+    def keep_pdf(self, source: Path, text_hash: str) -> None:
+        """Copy an indexed PDF into the index (by the hash of its bytes: a copy is never changed)."""
+        target = self.root / "pdfs" / f"{text_hash}.pdf"
+        if target.exists():
+            return
+        target.parent.mkdir(exist_ok=True)
+        tmp = target.with_name(f".{uuid.uuid4().hex}.part")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+
+    def pdf_file(self, paper: Paper) -> Path | None:
+        """The copy of the PDF whose text is indexed for `paper` (None: no full text, or the copy
+        is in another process's index directory)."""
+        if not paper.text_hash:
+            return None
+        path = self.root / "pdfs" / f"{paper.text_hash}.pdf"
+        return path if path.is_file() else None
+
+    def _tidy_pdfs(self) -> None:
+        folder = self.root / "pdfs"
+        if not folder.is_dir():
+            return
+        used = {p.text_hash for p in self.snapshot.papers.values() if p.text_hash}
+        now = time.time()
+        for f in folder.iterdir():
+            try:
+                if f.stem.lstrip(".") not in used and now - f.stat().st_mtime > PDF_MIN_AGE:
+                    f.unlink()
+            except OSError:
+                pass  # removed meanwhile by another process sharing the directory
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self.cache is None:
@@ -221,11 +266,19 @@ class Store:
         papers = list(self.snapshot.papers.values()) or list(self.local.papers_on_disk().values())
         if not papers:
             raise IndexError_(f"no stored paper records in {self.root} to reindex from; ingest the papers file again")
+        bodies = {}
+        for p in [p for p in papers if p.full_text]:
+            body = self.local.body_passages(p.id, p.content_hash())
+            if body:
+                bodies[p.id] = body
+            else:
+                log.warning("the body passages of %s are not in %s: add its PDF again", p.id, self.root)
+        papers = [p for p in papers if not p.full_text or p.id in bodies]
         where = f"the Chroma server at {self.chroma.shown_url}" if self.chroma.server else str(self.root / "chroma")
         log.info("writing the %d stored papers into %s", len(papers), where)
         self.snapshot = Snapshot(version=self.snapshot.version)
         calls = self.embedder.calls
-        n = self.upsert(papers, progress=progress)
+        n = self.upsert(papers, progress=progress, bodies=bodies)
         log.info("%d passages written, %d of them embedded (the rest from the vector cache)", n,
                  self.embedder.calls - calls)
         self.problem = ""
@@ -234,18 +287,42 @@ class Store:
     # -- reads ----------------------------------------------------------------------------------
     def dense_passages(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[DenseHit]:
         papers = self.snapshot.papers
+
+        def lookup(pid: str, index: int) -> Passage | None:
+            paper = papers.get(pid)
+            return self.passage(paper, index) if paper is not None else None
+
         out = []
         for pid_index, distance in self.chroma.nearest(self.chroma.passages, query_vec, k, allowed):
             pid, _, index = pid_index.rpartition("::")
-            out.append(DenseHit(pid, int(index), 1.0 - distance, lambda pid=pid: papers.get(pid),
-                                self.settings.chunk_words))
+            out.append(DenseHit(pid, int(index), 1.0 - distance, lambda pid=pid, i=int(index): lookup(pid, i)))
         return out
 
     def dense_papers(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         return [(pid, 1.0 - d) for pid, d in self.chroma.nearest(self.chroma.papers, query_vec, k, allowed)]
 
     def passages(self, paper: Paper) -> list[Passage]:
-        return chunk_paper(paper, self.settings.chunk_words)
+        """Every passage of a paper, in order: its abstract's, then (full text) its body's."""
+        own = abstract_passages(paper, self.settings.chunk_words)
+        return own + self._body(paper) if paper.full_text else own
+
+    def passage(self, paper: Paper, index: int) -> Passage | None:
+        """Passage `index` of a paper (None when it has no such passage)."""
+        own = abstract_passages(paper, self.settings.chunk_words)
+        if index < len(own):
+            return own[index]
+        body = self._body(paper, index) if paper.full_text else []
+        return body[0] if body else None
+
+    def _body(self, paper: Paper, index: int | None = None) -> list[Passage]:
+        """Body passages from the local files -- or from Chroma, when another process sharing
+        the index directory has just rewritten them for another version of the paper."""
+        got = self.local.body_passages(paper.id, paper.content_hash(), index)
+        if got is None:
+            with self.chroma.guard():
+                got = self.chroma.body_passages([paper.id])[paper.id]
+            got = [p for p in got if index is None or p.index == index]
+        return got
 
     def paper_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         return self.chroma.paper_vectors(ids)

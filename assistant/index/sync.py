@@ -7,6 +7,9 @@ protocol, in full:
 * A batch is written as: a note in `<name>-writes` listing its papers, a new state token,
   delete the papers' old records and passages, add the new passages, add the paper
   records, drop the note, another new state token.  So a paper with a record is complete.
+* A full-text paper's body passages (text, pages, section) are in its passage documents
+  and metadata: a process that syncs a paper another wrote reads them from there into its
+  local files, as it reads the paper record.
 * A writer that dies leaves its note behind.  The passages of the papers it lists that have
   no record are removed by the next writer -- at once in embedded mode (only one process
   has an embedded index open, so every leftover note is a dead writer's), after
@@ -23,10 +26,10 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from ..types import Paper
+from ..types import Paper, Passage
 from .chroma import Chroma
 from .errors import IndexError_
 from .local import LocalIndex, Snapshot
@@ -87,13 +90,21 @@ def synced(chroma: Chroma, local: LocalIndex, base: Snapshot) -> Snapshot:
     hashes = {k: v for k, v in base.hashes.items() if k not in removed}
     for pid, (p, h) in changed.items():
         papers[pid], hashes[pid] = p, h
-    keyword = base.keyword.updated({p.id: (p.title, p.abstract) for p, _ in changed.values()}, remove=removed)
+    upserted = [p for p, _ in changed.values()]
+    bodies = chroma.body_passages([p.id for p in upserted if p.full_text])
+    keyword = base.keyword.updated(keyword_docs(upserted, bodies), remove=removed)
     snap = Snapshot(papers, hashes, keyword, state, now, base.version)
-    return save(local, snap, [p for p, _ in changed.values()], removed)
+    return save(local, snap, upserted, removed, bodies)
 
 
-def save(local: LocalIndex, snap: Snapshot, upserted: Iterable[Paper] = (), removed: Iterable[str] = ()) -> Snapshot:
-    version = local.save(snap, upserted, removed)
+def keyword_docs(papers: Iterable[Paper], bodies: Mapping[str, list[Passage]]) -> dict[str, tuple]:
+    """What the keyword index holds of each paper: title, abstract and body."""
+    return {p.id: (p.title, p.abstract, [ps.text for ps in bodies.get(p.id, ())]) for p in papers}
+
+
+def save(local: LocalIndex, snap: Snapshot, upserted: Iterable[Paper] = (), removed: Iterable[str] = (),
+         bodies: Mapping[str, list[Passage]] | None = None) -> Snapshot:
+    version = local.save(snap, upserted, removed, bodies)
     # -1: the files missed a change, so the next save writes the whole view
     return replace(snap, version=version if version is not None else -1)
 
@@ -120,9 +131,10 @@ def clean_interrupted(chroma: Chroma) -> None:
 
 
 def write_batch(chroma: Chroma, local: LocalIndex, old: Snapshot, ids: list[str], write: Callable[[float], None],
-                upserted: list[Paper] = (), removed: list[str] = ()) -> Snapshot:
-    """Replace (or delete) the papers `ids` in Chroma, then commit the change to the view;
-    returns the new view."""
+                upserted: list[Paper] = (), removed: list[str] = (),
+                bodies: Mapping[str, list[Passage]] | None = None) -> Snapshot:
+    """Replace (or delete) the papers `ids` in Chroma, then commit the change to the view
+    (`bodies`: the body passages of full-text papers in `upserted`); returns the new view."""
     note = uuid.uuid4().hex
     chroma.writes.add(ids=[note], embeddings=[[1.0]], metadatas=[{"papers": json.dumps(ids), "started": chroma.clock()}])
     chroma.set_state(uuid.uuid4().hex)  # other processes: something is in flight
@@ -136,9 +148,10 @@ def write_batch(chroma: Chroma, local: LocalIndex, old: Snapshot, ids: list[str]
     hashes = {k: v for k, v in old.hashes.items() if k not in removed}
     for p in upserted:
         papers[p.id], hashes[p.id] = p, p.content_hash()
-    keyword = old.keyword.updated({p.id: (p.title, p.abstract) for p in upserted}, remove=removed)
+    bodies = bodies or {}
+    keyword = old.keyword.updated(keyword_docs(upserted, bodies), remove=removed)
     # Embedded, this process is the only writer: Chroma holds nothing this view lacks.  On a
     # server others may have written meanwhile: the view keeps its last read time, and the
     # re-read at the end of the write goes back to it.
     synced_at = max(old.synced_at, stamp) if not chroma.server else old.synced_at
-    return save(local, Snapshot(papers, hashes, keyword, state, synced_at, old.version), upserted, removed)
+    return save(local, Snapshot(papers, hashes, keyword, state, synced_at, old.version), upserted, removed, bodies)
