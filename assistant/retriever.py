@@ -3,7 +3,8 @@
 `pa.as_retriever()` plugs the fused search (dense passages + dense papers + BM25, one node
 per paper, relevance gate) into anything in LlamaIndex that takes a retriever, e.g.
 `RetrieverQueryEngine.from_args(pa.as_retriever(), llm=...)`.  Each node is the paper's
-best passage, with the paper's id, title and links in its metadata.
+best passage, with the paper's id, title and links in its metadata (and, from a PDF's
+body, its page and section).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class PaperRetriever(BaseRetriever):
             return []
         return [NodeWithScore(node=TextNode(id_=f"{h.paper.id}::{h.passage_index}", text=h.text,
                                             metadata={"paper_id": h.paper.id, "title": h.paper.title,
-                                                      "url": h.paper.url, "code_url": h.paper.code_url}),
+                                                      "url": h.paper.url, "code_url": h.paper.code_url,
+                                                      **({"page": h.page, "section": h.section or ""}
+                                                         if h.page is not None else {})}),
                               score=h.score)
                 for h in r.hits]

@@ -241,6 +241,10 @@ def test_a_replaced_pdf_replaces_its_passages(tmp_path, model_cache, vectors):
     assert pa.pdf_file("pdf:paper").read_bytes() == pdf.read_bytes() and pa.pdf_file("pdf:paper") != old_copy
     again = PaperAssistant(pa.settings)  # the change survives a restart
     assert again.store.passages(again.paper("pdf:paper")) == passages
+    calls = again.embedder.calls
+    assert again.reindex() == len(passages) and again.embedder.calls == calls  # body passages from the local files
+    assert again.store.counts()["passages"] == len(passages)
+    assert again.store.passages(again.paper("pdf:paper")) == passages
 
 
 # --- a folder --------------------------------------------------------------------------------------

@@ -170,8 +170,8 @@ class PaperTools:
             raise gr.Error(f"question: {e}") from None
         refs = [Reference(number=c.number, paper_id=c.paper.id, title=c.paper.title, year=c.paper.year,
                           authors=list(c.paper.authors), url=c.paper.url, quote=c.quote,
-                          sentences=[c.paper.abstract[s:e] for s, e in c.spans],
-                          page=getattr(c, "page", None))  # full-text citations will carry their page
+                          sentences=c.sentences,
+                          page=c.page)
                 for c in ans.citations]
         return AskResult(question=ans.question, answer=ans.text, covered=ans.covered, references=refs,
                          backend=ans.backend, note=ans.fallback)

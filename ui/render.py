@@ -145,8 +145,16 @@ def _citation_html(turn: int, c: Citation) -> str:
             f'<div class="pa-head"><span class="pa-num">[{c.number}]</span> <span class="pa-title">{html(p.title)}</span></div>'
             + (f'<div class="pa-meta">{meta}</div>' if meta else "")
             + paper_links(p)
-            + (f'<p class="pa-abstract">{highlight(p.abstract, _quote_spans(c))}</p>' if p.abstract
+            + (_passage_html(c) if c.passage is not None else
+               f'<p class="pa-abstract">{highlight(p.abstract, _quote_spans(c))}</p>' if p.abstract
                else NO_ABSTRACT_HTML) + "</article>")
+
+
+def _passage_html(c: Citation) -> str:
+    """A quote from a PDF's body: where it is, and its passage with the quoted sentences marked."""
+    where = f"p. {c.page}" + (f" · {c.section}" if c.section else "")
+    return (f'<div class="pa-meta">{html(where)}</div>'
+            f'<p class="pa-abstract">{highlight(c.context, c.spans)}</p>')
 
 
 def _turn_body(turn: int, ans: Answer) -> str:
