@@ -169,17 +169,23 @@ class LocalIndex:
         return db
 
     def body_passages(self, paper_id: str, content_hash: str, index: int | None = None) -> list[Passage] | None:
-        """The stored body passages of a paper version (only passage `index` if given); None
-        when the files hold none of that version (another process sharing the directory
-        rewrote them meanwhile: the caller reads Chroma)."""
-        query = ("SELECT idx, hash, start, end, page, end_page, section, text FROM passages WHERE paper_id=?"
-                 + (" AND idx=?" if index is not None else " ORDER BY idx"))
+        """The stored body passages of a paper version (only passage `index` if given: [] when it
+        has none such); None when the files hold none of that version (another process sharing
+        the directory rewrote them meanwhile: the caller reads Chroma)."""
         try:
-            rows = self._reader().execute(query, (paper_id, index) if index is not None else (paper_id,)).fetchall()
+            db = self._reader()
+            if index is not None:
+                held = db.execute("SELECT hash FROM passages WHERE paper_id=? LIMIT 1", (paper_id,)).fetchone()
+                if held is None or held[0] != content_hash:
+                    return None
+            rows = db.execute(
+                "SELECT idx, hash, start, end, page, end_page, section, text FROM passages WHERE paper_id=?"
+                + (" AND idx=?" if index is not None else " ORDER BY idx"),
+                (paper_id, index) if index is not None else (paper_id,)).fetchall()
         except sqlite3.Error as e:
             log.warning("could not read passages from %s (%s)", self.db_path, e)
             return None
-        if not rows or any(h != content_hash for _, h, *_ in rows):
+        if any(h != content_hash for _, h, *_ in rows) or (not rows and index is None):
             return None
         return [Passage(paper_id, i, text, start, end, page, end_page, section)
                 for i, _, start, end, page, end_page, section, text in rows]

@@ -308,6 +308,8 @@ class Store:
 
     def passage(self, paper: Paper, index: int) -> Passage | None:
         """Passage `index` of a paper (None when it has no such passage)."""
+        if index < 0:
+            return None
         own = abstract_passages(paper, self.settings.chunk_words)
         if index < len(own):
             return own[index]
