@@ -20,7 +20,6 @@ from .session import SessionPapers
 from .text import tokenize
 from .types import Hit, Paper
 
-
 PASSAGES_PER_MISSING = 3  # passages asked for per full-text paper without a dense candidate
 
 
