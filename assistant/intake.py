@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .formats.pdf import PdfError
-from .fulltext import FullText, file_hash, is_pdf, pdf_id, read_full_text, unchanged_paper
+from .fulltext import PDF_ID_PREFIX, FullText, file_hash, is_pdf, pdf_id, read_full_text, unchanged_paper
 from .index import Store
 from .index.ingest import BATCH_PASSAGES_PER_PAPER
 from .papers import CollectionError, iter_papers, normalize_record
@@ -47,7 +47,7 @@ def add(source: str | Path | Iterable[dict | Paper], settings: Settings, store: 
     if path is not None and (path.is_dir() or (path.is_file() and is_pdf(path))):
         report = _add_pdfs(path, settings, store, session, progress, strict, on_file)
     else:
-        report = _add_file(source, settings, store, session, progress, strict)
+        report = _add_file(source, settings, store, session, progress, strict, on_file)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -77,14 +77,14 @@ class _Source:
 
 
 def _add_file(source, settings: Settings, store: Store, session: SessionPapers | None, progress: Progress | None,
-              strict: bool) -> IngestReport:
+              strict: bool, on_file: FileNote | None) -> IngestReport:
     src = _Source(source, settings, strict)
     if strict:
         bad = [item for item in src.items() if isinstance(item, Rejection)]
         if bad:
             _refuse_strict(src.name, bad)
     report = IngestReport(source=src.name)
-    reader = _Reader(settings, _stored(store, session), report, full_text=session is None)
+    reader = _Reader(settings, _stored(store, session), report, on_file, full_text=session is None)
     items = reader.entries(src.items())
     report.format = src.format
     if session is not None:
@@ -143,6 +143,8 @@ class _Reader:
         self.settings, self.stored, self.report, self.on_file = settings, stored, report, on_file
         self.full_text = full_text
         self.claimed: set[Path] = set()  # PDFs read through an entry
+        self._by_hash: dict[str, Paper] | None = None  # stored PDFs read alone, by the hash of their bytes
+        self._read_now: dict[str, str] = {}  # hash of the bytes -> where, of the PDFs read in this run
         self.seen: dict[str, str] = {}  # paper id -> where it was first read (a folder's files)
         self.files: list[Path] = []
 
@@ -157,9 +159,13 @@ class _Reader:
         except OSError as e:
             yield self._reject(where, path, f"{path.name}: cannot be read ({e.strerror or e})")
             return
-        same = unchanged_paper(self.stored.get(pdf_id(path)), text_hash)
+        if text_hash in self._read_now:
+            yield self._reject(where, path, f"the same file as {self._read_now[text_hash]} (identical bytes)")
+            return
+        self._read_now[text_hash] = where
+        same = unchanged_paper(self.stored.get(pdf_id(path)), text_hash) or self._renamed(text_hash)
         if same is not None:
-            self.note(where, "unchanged")
+            self.note(where, "unchanged" if same.id == pdf_id(path) else f"unchanged (indexed as {same.id})")
             yield same
             return
         try:
@@ -176,6 +182,13 @@ class _Reader:
             return
         self.note(where, f"{got.paper.pages} pages, {len(got.body)} passages")
         yield got
+
+    def _renamed(self, text_hash: str) -> Paper | None:
+        """A PDF read alone before under another name: the same paper, not a second copy of it."""
+        if self._by_hash is None:
+            self._by_hash = {p.text_hash: p for p in self.stored.values()
+                             if p.text_hash and p.id.startswith(PDF_ID_PREFIX) and p.full_text}
+        return self._by_hash.get(text_hash)
 
     def _read(self, path: Path, text_hash: str, entry: Paper | None = None) -> FullText:
         s = self.settings

@@ -273,6 +273,7 @@ BAD = {  # file in the folder -> what its rejection says
     "bad/empty.pdf": "empty file (0 bytes)",
     "bad/login.pdf": "not a PDF (looks like HTML",
     "bad/long.pdf": "1000 pages is over the limit of 300 (setting max_pages)",
+    "sub/copy of checkpoint.pdf": "the same file as sub/checkpoint.pdf (identical bytes)",
 }
 
 
@@ -288,6 +289,7 @@ def folder(tmp_path_factory) -> Path:
     shutil.copy(LATEX / "checkpoint.pdf", root / "sub" / "checkpoint.pdf")
     shutil.copy(LATEX / "layout.pdf", root / ".trash" / "layout.pdf")  # hidden: not read
     (root / "README.txt").write_text("Papers for the review.\n")  # not a bibliography file: not read
+    shutil.copy(LATEX / "checkpoint.pdf", root / "sub" / "copy of checkpoint.pdf")  # the same bytes again
     pdf_samples.image_only(root / "bad" / "scan.pdf")
     pdf_samples.encrypted(root / "bad" / "locked.pdf", LATEX / "checkpoint.pdf")
     pdf_samples.truncated(root / "bad" / "cut.pdf", LATEX / "checkpoint.pdf")
@@ -299,7 +301,12 @@ def folder(tmp_path_factory) -> Path:
 
 def test_a_folder_adds_every_pdf_and_bibliography_file_and_rejects_each_bad_file(folder, tmp_path, model_cache,
                                                                                vectors, monkeypatch):
+    from assistant import CollectionError
+
     pa = make_pa(tmp_path / "index", model_cache, vectors)
+    with pytest.raises(CollectionError, match=rf"^papers: {len(BAD)} bad record\(s\), nothing added \(strict\)"):
+        pa.add_papers(folder, strict=True)
+    assert not pa.papers and pa.store.counts() == {"papers": 0, "passages": 0}
     seen = []
     report = pa.add_papers(folder, on_file=lambda name, outcome: seen.append((name, outcome)))
     assert report.format == "folder" and report.source == "papers"
@@ -341,13 +348,18 @@ def test_a_folder_adds_every_pdf_and_bibliography_file_and_rejects_each_bad_file
     assert len(again.rejected) == len(BAD) and pa.embedder.calls == calls
     assert set(parsed) <= {Path(b).name for b in BAD}
 
+    # a PDF added again under another name is the paper already indexed, not a second copy
+    renamed = tmp_path / "renamed-checkpoint.pdf"
+    shutil.copy(folder / "sub" / "checkpoint.pdf", renamed)
+    assert pa.add_papers(renamed).unchanged == ["pdf:checkpoint"] and "pdf:renamed-checkpoint" not in pa._papers()
+
 
 def test_the_cli_ingests_a_folder_with_a_line_per_file(folder, tmp_path, model_cache, vectors, capsys):
     code = cli_main(["--index-dir", str(tmp_path / "index"), "--set", f"model_cache={model_cache}",
                      "--set", f"embed_cache={vectors}", "--set", "collection=", "ingest", str(folder)])
     out, err = capsys.readouterr()
     assert code == 0
-    assert "papers: 3 added, 0 updated, 0 unchanged, 6 rejected" in out and "2 PDFs read (6 pages)" in out
+    assert "papers: 3 added, 0 updated, 0 unchanged, 7 rejected" in out and "2 PDFs read (6 pages)" in out
     assert "  sub/checkpoint.pdf: 3 pages, " in err and "  bad/scan.pdf: rejected: no text layer" in err
     assert "  library.bib: 2 entries" in err
     assert "rejected bad/long.pdf: 1000 pages is over the limit" in out
