@@ -90,7 +90,7 @@ def test_not_covered_answers_are_quoted_and_cite_nothing():
     assert msg.startswith("> " + NOT_COVERED) and "\n> \n> Closest" in msg
     assert "References" not in msg
     html_ = render.sources_html([(1, ans)])
-    assert "Not covered by the collection" in html_ and "Sparse Adapters" in html_ and "pa-source" not in html_
+    assert "The collection does not cover this question." in html_ and "Sparse Adapters" in html_ and "pa-source" not in html_
 
 
 def test_highlight_marks_the_spans_and_escapes_everything():
