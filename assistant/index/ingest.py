@@ -11,18 +11,30 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from ..chunking import chunk_paper, embed_text
+from ..settings import Settings
 from ..types import Paper, Passage
 from . import sync
-from .chroma import is_connection_error, paper_meta
+from .chroma import Chroma, is_connection_error, paper_meta
 from .errors import IndexError_, IngestInterrupted
+from .local import LocalIndex, Snapshot
 
-if TYPE_CHECKING:
-    from .store import Store
+
+class Target(Protocol):
+    """What an ingest needs of the index it writes to (a store.Store)."""
+
+    settings: Settings
+    chroma: Chroma
+    local: LocalIndex
+    snapshot: Snapshot
+
+    def catch_up(self) -> None: ...
+    def recover(self) -> None: ...
+    def embed(self, texts: list[str]) -> np.ndarray: ...
 
 Progress = Callable[[int, int], None]
 
@@ -67,7 +79,7 @@ class Pipeline:
             raise self._error
 
 
-def upsert(store: Store, papers: list[Paper], batch_papers: int, progress: Progress | None = None) -> int:
+def upsert(store: Target, papers: list[Paper], batch_papers: int, progress: Progress | None = None) -> int:
     """Embed and store `papers` (new or changed); returns the number of passages written.
     The caller holds the store's write lock."""
     count = {"passages": 0, "done": 0}
@@ -111,7 +123,7 @@ def upsert(store: Store, papers: list[Paper], batch_papers: int, progress: Progr
     return count["passages"]
 
 
-def write_papers(store: Store, batch: list[Paper], passages: list[Passage], vectors: np.ndarray) -> None:
+def write_papers(store: Target, batch: list[Paper], passages: list[Passage], vectors: np.ndarray) -> None:
     """One batch: its passages (vectors) and paper records (mean passage vector), committed whole."""
     from llama_index.core.schema import TextNode
 
