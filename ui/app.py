@@ -198,8 +198,10 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
                              api_name="add_papers", concurrency_id="ingest", concurrency_limit=1
                              ).then(app.scope_note, scope_with_mine, scope_note, queue=False, api_visibility="private")
 
+        # queued: a refusal's gr.Warning reaches the page only through the queue's event stream
         apply.click(app.apply_settings, [backend, model, base_url, api_key, top_k, session], [session, api_key, status],
-                    queue=False, api_visibility="private")
+                    concurrency_id="browse", concurrency_limit=BROWSE_CONCURRENCY, api_visibility="private",
+                    show_progress="hidden")
         forget.click(app.forget_key, [session], [session, api_key, status], queue=False, api_visibility="private")
 
     demo.queue(max_size=QUEUE_MAX, default_concurrency_limit=BROWSE_CONCURRENCY)

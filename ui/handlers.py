@@ -344,7 +344,8 @@ class WebApp:
             self.view(new)  # checks the deployment's rules and validates (an unknown backend, a bad number)
         except SettingsError as e:
             gr.Warning(f"Settings not applied: {e}")
-            return session, "", self.settings_status(session)
+            # also in the status line: it stays in view, and reaches the page however the event runs
+            return session, "", f"⚠️ **Settings not applied**: {render.md_text(str(e))}\n\n{self.settings_status(session)}"
         return new, "", self.settings_status(new)
 
     def forget_key(self, session: SessionSettings):
