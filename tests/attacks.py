@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from gradio_client import Client
@@ -242,3 +243,24 @@ def raw_http_call(url: str, api_name: str, data: list) -> tuple[str, object]:
         text = r.read().decode()
     event = re.findall(r"^event: (\w+)$", text, re.M)[-1]
     return event, json.loads(re.findall(r"^data: (.*)$", text, re.M)[-1])
+
+
+def mcp_call(url: str, tool: str, args: dict, headers: dict[str, str] | None = None):
+    """Call one MCP tool of the app at `url` (streamable HTTP) in a fresh MCP session, sending
+    `headers` (e.g. the X-Forwarded-For a Space's proxy adds); returns the CallToolResult."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async def main():
+        async with create_mcp_http_client(headers=headers) as http:
+            async with streamable_http_client(url + "/gradio_api/mcp/", http_client=http) as (read, write, *_):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    return await session.call_tool(tool, args)
+
+    # its own thread: Playwright's sync API keeps an event loop running in the test's thread
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result(CALL_TIMEOUT)

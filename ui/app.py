@@ -56,7 +56,7 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
         pending = gr.State("")
         paper_id = gr.State("")
         # A visitor's own papers on a public deployment: forgotten session_minutes after their last
-        # change, and when the tab closes (Gradio deletes a session's state then).
+        # change, and when the tab closes (app.end_session, run by demo.unload below).
         mine = gr.State(None, time_to_live=s.session_minutes * 60)
         with gr.Tabs(selected="chat") as tabs:
             with gr.Tab("Chat", id="chat"):
@@ -179,7 +179,8 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
         # Agent tools (ui/mcp.py): /search_papers, /ask_papers, /get_paper; the MCP server lists only these.
         mcp.add_endpoints(pa, answer_queue=dict(concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY),
                           browse_queue=dict(concurrency_id="browse", concurrency_limit=BROWSE_CONCURRENCY),
-                          answerer=lambda request: app.answering_view(None, None, client_key(request)))
+                          answerer=lambda request: app.answering_view(None, None, client_key(request)),
+                          explain=app.message)
 
         browse = dict(concurrency_id="browse", concurrency_limit=BROWSE_CONCURRENCY, api_visibility="private")
         paper_outputs = [detail, similar, paper_id, ask_btn, add_btn]
@@ -193,6 +194,8 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
         demo.load(app.collection_outputs, [mine], [header, table, scope_papers, meta_row], queue=False,
                   api_visibility="private").then(app.scope_note, scope_with_mine, scope_note, queue=False,
                                                  api_visibility="private")
+        if uploads and s.public:
+            demo.unload(app.end_session)
         if uploads:
             add_papers.click(app.add_papers, [upload, mine], [report, header, table, scope_papers, meta_row, mine],
                              api_name="add_papers", concurrency_id="ingest", concurrency_limit=1
