@@ -31,7 +31,7 @@ from attacks import (
     raw_http_call,
     server_path_attacks,
 )
-from gradio_client import Client, handle_file
+from gradio_client import Client
 from servers import EchoOpenAI
 from ui_server import start_app
 

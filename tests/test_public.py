@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import socket
 import time
-import urllib.request
 
 import pytest
 from attacks import (

@@ -294,7 +294,7 @@ def open_assistant(settings: Settings | None = None) -> PaperAssistant:
 
 def main(server_name: str | None = None, server_port: int | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("chromadb", "httpx", "onnxruntime"):
+    for name in ("chromadb", "httpx", "httpx2", "onnxruntime"):  # httpx(2) logs request URLs, credentials and all
         logging.getLogger(name).setLevel(logging.WARNING)
     pa = open_assistant()
     launch(build_app(pa), server_name=server_name, server_port=server_port)
