@@ -172,6 +172,12 @@ def test_a_key_from_the_environment_is_not_sent_to_a_base_url_given_later(built_
     env = {"OPENAI_API_KEY": OWNER_KEY}
     assert Settings.load(env=env, base_url=listener.url).secret("api_key") == ""
     assert Settings.load(env={**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}).secret("api_key") == OWNER_KEY
+    # the embedding server's key likewise
+    embed = Settings.load(env={"ASSISTANT_EMBED_API_KEY": OWNER_KEY, "ASSISTANT_EMBED_BASE_URL": "http://127.0.0.1:9/v1"})
+    assert embed.secret("embed_api_key") == OWNER_KEY
+    assert embed.with_(embed_base_url=listener.url).secret("embed_api_key") == ""
+    assert Settings.load(env={"ASSISTANT_EMBED_API_KEY": OWNER_KEY}, embed_base_url=listener.url).secret(
+        "embed_api_key") == ""
     # PaperAssistant(settings, base_url=...) changes the base URL of settings that carry a key
     settings = Settings.load(env=env, index_dir=str(built_index), model_cache=str(model_cache))
     ans = PaperAssistant(settings, base_url=listener.url, backend="openai", model="stub-model").ask(GPT2)
