@@ -168,7 +168,8 @@ def test_library_views_keep_the_key_with_its_endpoint(pa, listener):
         owner_llm.close()
 
 
-def test_a_key_from_the_environment_is_not_sent_to_a_base_url_given_later(built_index, model_cache, listener):
+def test_a_key_from_the_environment_is_not_sent_to_a_base_url_given_later(built_index, model_cache, tmp_path,
+                                                                          listener):
     env = {"OPENAI_API_KEY": OWNER_KEY}
     assert Settings.load(env=env, base_url=listener.url).secret("api_key") == ""
     assert Settings.load(env={**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}).secret("api_key") == OWNER_KEY
@@ -179,8 +180,13 @@ def test_a_key_from_the_environment_is_not_sent_to_a_base_url_given_later(built_
     assert Settings.load(env={"ASSISTANT_EMBED_API_KEY": OWNER_KEY}, embed_base_url=listener.url).secret(
         "embed_api_key") == ""
     # PaperAssistant(settings, base_url=...) changes the base URL of settings that carry a key
-    settings = Settings.load(env=env, index_dir=str(built_index), model_cache=str(model_cache))
-    ans = PaperAssistant(settings, base_url=listener.url, backend="openai", model="stub-model").ask(GPT2)
+    shutil.copytree(built_index, tmp_path / "index")  # its own copy: an embedded index serves one process
+    settings = Settings.load(env=env, index_dir=str(tmp_path / "index"), model_cache=str(model_cache))
+    assistant = PaperAssistant(settings, base_url=listener.url, backend="openai", model="stub-model")
+    try:
+        ans = assistant.ask(GPT2)
+    finally:
+        assistant.store.close()
     assert ans.backend == "openai" and listener.requests and sent_anywhere(listener, OWNER_KEY) == []
 
 
