@@ -15,7 +15,7 @@ from . import llm as llms
 from .embedding import MiniLMEmbedding
 from .keyword import specificity, tokenize
 from .papers import CollectionError, LoadResult, load_papers, normalize_record
-from .retrieve import Fused, condense, dense_query, fuse, is_list_question, named_terms, relevance, term_coverage
+from .retrieve import Fused, condense, dense_query, fuse, named_terms, relevance, term_coverage
 from .settings import Settings
 from .store import Store
 from .types import Answer, Hit, IngestReport, Message, Paper, Rejection
@@ -65,6 +65,7 @@ class PaperAssistant:
         cache = Path(self.settings.model_cache or Path(self.settings.index_dir) / "_models")
         self.embedder = MiniLMEmbedding(cache_dir=cache, batch_size=self.settings.embed_batch)
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
+        self.sentence_vectors = answers.SentenceVectors(lambda texts: self.embedder.embed(texts))
         self.last_answer: Answer | None = None
         self._lock = threading.Lock()
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
@@ -271,7 +272,7 @@ class PaperAssistant:
         r = self.retrieve(question, history=history, k=k, paper_ids=paper_ids, query=query)
         r.timings.update(timings)
         if model is None or problem or not r.covered:  # the gate refused: no LLM call to make
-            ans = self._extractive(question, r)
+            ans = self._extractive(question, r, history)
             if problem and r.covered:
                 ans = generate.fallback(ans, problem)
             return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans))
@@ -284,16 +285,16 @@ class PaperAssistant:
     def _generation(self, model: "llms.LLM", question: str, history: list[Message] | None, r: Retrieval,
                     small_model_prompt: bool | None = None) -> "generate.Generation":
         """The LLM answer for a retrieval (the benchmark calls it to compare prompts)."""
-        planned = answers.plan_citations(r.hits, is_list_question(question), self.settings.answer_papers).hits
-        sources = generate.select_sources(r.hits, planned, model.name, self.settings, r.query_tokens,
-                                          self.store.snapshot.keyword.idf, self._span)
+        q, plan = self._plan(question, history, r)
+        sources = generate.select_sources(r.hits, plan.hits, model.name, self.settings, q, self.store.snapshot.keyword.idf,
+                                          self._span, self.sentence_vectors)
         small = model.name == "local" if small_model_prompt is None else small_model_prompt
         messages = generate.answer_messages(question, history, sources, local=small)
         base = Answer(question=question, text="", citations=[], covered=True, hits=r.hits, backend=model.name,
                       model=model.model, standalone_question=r.query)
         supports = generate.support_check(sources, self.settings, self.store.snapshot.keyword.idf)
         return generate.Generation(model, question, messages, sources, self.settings, base,
-                                   lambda: self._extractive(question, r), r.timings, supports)
+                                   lambda: self._extractive(question, r, history), r.timings, supports)
 
     def _finished(self, ans: Answer) -> Answer:
         self.last_answer = ans
@@ -305,18 +306,21 @@ class PaperAssistant:
             self._llm_for = (self.settings, llms.create(self.settings))
         return self._llm_for[1]
 
-    def _extractive(self, question: str, r: Retrieval) -> Answer:
+    def _extractive(self, question: str, r: Retrieval, history: list[Message] | None = None) -> Answer:
         t = time.perf_counter()
         if not r.covered:
             text, citations = answers.not_covered(r.hits), []
         else:
-            plan = answers.plan_citations(r.hits, is_list_question(question), self.settings.answer_papers)
-            own = tokenize(question)  # a follow-up's own words choose the sentences; the context breaks ties
-            context = r.query_tokens if r.query != question else []
-            text, citations = answers.extractive(plan, own, self.store.snapshot.keyword.idf, self._span, context)
+            text, citations = answers.extractive(self._plan(question, history, r)[1])
         r.timings["answer"] = time.perf_counter() - t
         return Answer(question=question, text=text, citations=citations, covered=r.covered, hits=r.hits,
                       backend="extractive", standalone_question=r.query)
+
+    def _plan(self, question: str, history: list[Message] | None, r: Retrieval) -> "tuple[answers.Question, answers.Plan]":
+        # a follow-up's own words choose the sentences; the conversation's terms only break ties
+        context = r.query_tokens if r.query != question else []
+        return answers.answer_plan(question, history, r.hits, self.settings.answer_papers, self.store.snapshot.keyword.idf,
+                                   self._span, self.embedder.embed_query, self.sentence_vectors, context)
 
     def _span(self, hit: Hit) -> tuple[int, int] | None:
         for p in self.store.passages(hit.paper):
