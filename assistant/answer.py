@@ -44,34 +44,53 @@ from .types import Citation, Hit, Message
 _CONTRIBUTION = re.compile(r"\b(we (propose|introduce|present|develop|design|release)|this (paper|work) (proposes|introduces|presents)|"
                            r"in this (paper|work))\b", re.I)
 
-# cue name -> (question pattern, sentence pattern)
+_I = re.I
+# cue name -> (what a question asking for it says, what a sentence giving it says)
 CUES: dict[str, tuple[re.Pattern, re.Pattern]] = {
-    "number": (re.compile(r"\bhow (many|much|large|big|small|fast|far|long|often|high|low|accurate)\b|\bby how\b|"
-                          r"\b(what|which) (percentage|fraction|share|proportion|size|number|amount|margin|speed-?up|scale)\b", re.I),
+    "number": (re.compile(r"\bhow (many|much|large|big|small|little|fast|far|long|often|high|low|accurate)\b|\bby how\b|"
+                          r"\b(what|which) (percentage|fraction|share|proportion|size|number|amount|margin|speed-?up|scale)\b|"
+                          r"\bwhat (\w+ ){0,2}(numbers?|accuracy|scores?|ap|map|miou|bleu|cider|f1|error rate|gains?|"
+                          r"improvements?)\b", _I),
                re.compile(r"\d|%|\b(one|two|three|four|five|six|seven|eight|nine|ten|twice|double|half|dozens?|hundreds?|"
-                          r"thousands?|millions?|billions?|\w+fold)\b", re.I)),
-    "data": (re.compile(r"\b(evaluat\w*|benchmark\w*|tested|test(ed)? (it )?on|(which|what) (datasets?|data sets?|tasks?)|"
-                        r"experiments?)\b", re.I),
-             re.compile(r"\b(benchmarks?|datasets?|experiments?|evaluat\w*|tested|results on)\b", re.I)),
+                          r"thousands?|millions?|billions?|\w+fold)\b", _I)),
+    "data": (re.compile(r"\b(evaluat\w*|benchmark\w*|tested|test(ed)? (it )?on|experiments?|release[sd]?|put out)\b|"
+                        r"\b(what|which) (\w+ ){0,2}(data|datasets?|data sets?|tasks?|corpora|corpus)\b|"
+                        r"\b(trained|pretrained|pre-trained|fine-?tuned) on\b", _I),
+             re.compile(r"\b(benchmarks?|datasets?|data|corp(us|ora)|experiments?|evaluat\w*|tested|results on|"
+                        r"(trained|pretrained|pre-trained|fine-tuned) on)\b", _I)),
     "finding": (re.compile(r"\b(find|found|findings?|conclu\w+|discover\w*|reveal\w*|observ\w+|show(ed|n)?|learn(ed|t)?|"
-                           r"results?|insights?|takeaways?)\b", re.I),
+                           r"results?|insights?|takeaways?)\b", _I),
                 re.compile(r"\b(we (find|found|show|observe|reveal|demonstrate|discover)|(find|show|reveal|suggest|indicate|"
                            r"demonstrate)s? that|(results?|experiments?|analys[ie]s|findings?) (show|suggest|indicate|reveal|"
-                           r"demonstrate)|correlat\w+)\b", re.I)),
-    "why": (re.compile(r"\bwhy\b|\bwhat for\b|\bpurpose\b|\bmotivat\w*|\bthe point of\b", re.I),
+                           r"demonstrate)|correlat\w+)\b", _I)),
+    "why": (re.compile(r"\bwhy\b|\bwhat for\b|\bpurpose\b|\bmotivat\w*|\bthe point of\b", _I),
             re.compile(r"\b(because|since|due to|so that|in order to|to (avoid|prevent|ensure|enable|address|mitigate|"
-                       r"overcome|reduce|capture|let|allow)|lead(s|ing)? to|limit\w*|fail\w*|however|challeng\w*)\b", re.I)),
-    "need": (re.compile(r"\b(need|needs|needed|require[sd]?|requirements?|depend\w*|rel(y|ies) on|without)\b", re.I),
+                       r"overcome|reduce|capture|let|allow)|lead(s|ing)? to|limit\w*|fail\w*|however|challeng\w*)\b", _I)),
+    "need": (re.compile(r"\b(need|needs|needed|require[sd]?|requirements?|depend\w*|rel(y|ies) on|without)\b", _I),
              re.compile(r"\b(requir\w*|need\w*|without|free|no (additional|extra|further)|rel(y|ies|ying) on|"
-                        r"dependen\w*|only)\b", re.I)),
+                        r"dependen\w*|only)\b", _I)),
     "how": (re.compile(r"^\W*(and |but )?how (do|does|did|is|are|was|were|can|could)\b|\bby what means\b|"
-                       r"\bwhat (mechanism|technique|procedure)\b", re.I),
+                       r"\bwhat (mechanism|technique|procedure)\b", _I),
             re.compile(r"^\W*((this|that|these|such|it)( \w+)? (is|are|was|were) (done|accomplished|achieved|realized|"
                        r"realised|implemented)|specifically|concretely|to do (so|this))\b|\bby \w+ing\b|\b(via|through)\b|"
                        r"\bwe (first )?(devise|design|introduce|train|use|employ|formulate|leverage|adopt|build|construct|"
-                       r"encode|map|convert|translate)\b", re.I)),
+                       r"encode|map|convert|translate)\b", _I)),
+    "source": (re.compile(r"\bwhere (do|does|did|is|are|was|were) .{0,80}\b(come|obtained|get|from)\b|\bsource of\b", _I),
+               re.compile(r"\b(from|generated (by|with)|obtained|collected|quer(y|ied)|extract\w*|derived|annotated|"
+                          r"labell?ed|prompt\w*)\b", _I)),
+    "fix": (re.compile(r"\b(fix|fixes|solution|remedy|solve|cure|counter|what to do)\b", _I),
+            re.compile(r"\b(propos\w*|introduc\w*|address\w*|mitigat\w*|alleviat\w*|solution|solv\w*|remed\w*|"
+                       r"overcom\w*)\b", _I)),
+    "general": (re.compile(r"\b(only (work|apply)|particular|generali[sz]\w*|carry over|transfer\w*|beyond|"
+                           r"other (languages|models|llms|domains|tasks|datasets|backbones)|any (llm|model|backbone))\b", _I),
+                re.compile(r"\b(any|various|different|other|generali[sz]\w*|agnostic|across|transfer\w*|compatible|"
+                           r"plug-and-play|universal|cross-lingual|out-of-domain)\b", _I)),
+    # "which encoders / what backbone": the answer names them (GPT-2, CLIP, ResNet, e.g. ...)
+    "parts": (re.compile(r"\b(which|what) (\w+ ){0,2}(models|encoders?|backbones?|llms?|language models?|networks?|"
+                         r"architectures?|components?|modules?|heads?|parts?)\b", _I),
+              re.compile(r"\b(?:[A-Z]+[a-z]*[A-Z0-9][\w-]*|[A-Z][a-z]+[A-Z][\w-]*)\b|\b(e\.g\.|i\.e\.|such as)")),
     "name": (re.compile(r"^\W*(is there|are there|(which|what) (paper|work|method|model|approach|framework|system)s?\b|"
-                        r"(do|does) any|what is (it )?called)", re.I),
+                        r"(do|does) any|what is (it )?called)", _I),
              _CONTRIBUTION),
 }
 
@@ -84,7 +103,8 @@ _BACKGROUND = re.compile(r"\b(previous|prior|existing|current|conventional|tradi
                          r"studies|study|methods?|approaches|solutions|models?|research|efforts)\b|\bet al\.|"
                          r"\bha(s|ve) (been|shown|achieved|demonstrated|made)\b", re.I)
 _FIRST_PERSON = re.compile(r"\b(we|our|us|this (paper|work|study))\b", re.I)
-_ASKS_EARLIER = re.compile(r"\b(previous|prior|existing|earlier|unlike|before|baselines?|compared?|other)\b", re.I)
+_ASKS_EARLIER = re.compile(r"\b(previous|prior|existing|earlier|unlike|before|baselines?|compared?|other|why|problems?|"
+                           r"challenges?|limitations?|motivat\w*|drawbacks?|issues?)\b", re.I)
 _NOTICE = re.compile(r"https?://|github|\bcode (is|and|will)|\b(publicly )?available (at|here)\b|"
                      r"\bwill be (made )?(publicly )?(available|released)\b", re.I)
 _ASKS_CODE = re.compile(r"\b(code|github|available|release[ds]?|open[- ]sourced?|download|link)\b", re.I)
@@ -92,15 +112,18 @@ _ASKS_CODE = re.compile(r"\b(code|github|available|release[ds]?|open[- ]sourced?
 # Scoring weights, measured with bench/focus.py (dev + held-out focus sets; see the
 # module docstring of bench/focus.py for what each figure means).
 W_TERMS = 1.0       # share of the clause's IDF-weighted terms
-W_MEANING = 1.0     # cosine of clause and sentence vectors
+W_MEANING = 0.7     # cosine of clause and sentence vectors
 W_CUE = 0.3         # the sentence is the kind of answer the clause asks for
 W_PASSAGE = 0.05    # inside the passage the dense retriever matched
 DESCRIBE = 0.7      # a clause that only describes the paper counts this much
 LOCAL_IDF = True    # a term in many of the abstract's sentences tells them apart less
 TITLE = 0.3         # a question term that is a word of the paper's title counts this much
+OTHER_CLAUSES = 0.3 # the question's other clauses' terms, for each clause
 CONTEXT = 0.1       # a follow-up's conversation terms: a tie-breaker
 CARRY = 0.8         # a sentence carrying on the one before inherits this share of its match
-OFF_TOPIC = 0.3     # earlier work, code notices
+OFF_TOPIC = 0.5     # earlier work, code notices
+LEAD_DETAIL = True
+OPENING = True
 SEEN = 0.25         # already shown in the conversation
 KEEP = 0.6          # a runner-up is quoted only when it scores this share of the lead sentence
 SUPPORT = 0.4       # a paper is cited only if a sentence has this share of the question's specific terms
@@ -129,6 +152,12 @@ class Question:
     @property
     def asks(self) -> list[bool]:
         return [c.weight == 1.0 for c in self.clauses]
+
+    @property
+    def details(self) -> list[int]:
+        """The clauses that ask for a detail (not only "is there a paper that ..."): they lead."""
+        return [j for j, c in enumerate(self.clauses) if c.weight == 1.0 and (c.cues - {"name"} or not c.cues)] \
+            if LEAD_DETAIL else []
 
 
 def norm(text: str) -> str:
@@ -245,17 +274,16 @@ def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], 
     asked = " ".join(c.text for c in q.clauses)
     for j, c in enumerate(q.clauses):
         own = {t: matters(t) for t in set(c.tokens)}
-        ctx = {t: matters(t) for t in set(q.context) - set(own)}
-        own_total = sum(weight(t) for t in own)
-        ctx_total = sum(weight(t) for t in ctx)
+        # the rest of the question says what the clause is about ("How large is it?": what is)
+        rest = {t: matters(t) for d in q.clauses if d is not c for t in d.tokens if t not in own}
+        ctx = {t: matters(t) for t in set(q.context) - set(own) - set(rest)}
         base = np.zeros(n)
-        for i in range(n):
-            if own_total > 0:
-                base[i] += W_TERMS * sum(w for t, w in own.items() if t in toks[i]) / own_total
-            if ctx_total > 0:
-                base[i] += W_TERMS * CONTEXT * sum(w for t, w in ctx.items() if t in toks[i]) / ctx_total
-            if vectors is not None and c.vector is not None and len(vectors):
-                base[i] += W_MEANING * float(np.dot(vectors[i], c.vector))
+        for terms, share in ((own, 1.0), (rest, OTHER_CLAUSES), (ctx, CONTEXT)):
+            total = sum(weight(t) for t in terms)
+            if total > 0 and share > 0:
+                base += W_TERMS * share * np.array([sum(w for t, w in terms.items() if t in toks[i]) for i in range(n)]) / total
+        if vectors is not None and c.vector is not None and len(vectors):
+            base += W_MEANING * (np.asarray(vectors) @ c.vector)
         for i in range(1, n):
             if _CONTINUES.match(sentences[i]):
                 base[i] = max(base[i], CARRY * base[i - 1])
@@ -263,10 +291,14 @@ def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], 
             if any(CUES[name][1].search(s) for name in c.cues):
                 base[i] += W_CUE
         out[:, j] = c.weight * base
+    # An abstract opens with context (the field, the problem) before its first "we"/"this
+    # paper": those sentences answer what was asked only when it asks about the problem.
+    opening = next((i for i, s in enumerate(sentences) if _FIRST_PERSON.search(s)), 0) if OPENING else 0
+    earlier = bool(_ASKS_EARLIER.search(asked))
     for i, s in enumerate(sentences):
         if i < len(in_passage) and in_passage[i]:
             out[i] += W_PASSAGE
-        if _BACKGROUND.search(s) and not _FIRST_PERSON.search(s) and not _ASKS_EARLIER.search(asked):
+        if not earlier and (i < opening or (_BACKGROUND.search(s) and not _FIRST_PERSON.search(s))):
             out[i] -= OFF_TOPIC
         if _NOTICE.search(s) and not _ASKS_CODE.search(asked):
             out[i] -= OFF_TOPIC
@@ -275,21 +307,23 @@ def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], 
     return out
 
 
-def choose(scores: np.ndarray, n: int, asks: Sequence[bool] = ()) -> list[int]:
+def choose(scores: np.ndarray, n: int, asks: Sequence[bool] = (), first: Sequence[int] = ()) -> list[int]:
     """Up to `n` sentence indices in the order the answer shows them: the best sentence
-    first, then the best sentence of each other clause that asks something (it answers
-    another part of the question), then runners-up scoring at least KEEP of the lead (a
-    weaker sentence would only dilute the answer)."""
+    for the clauses in `first` (the ones asking for a detail; all clauses when empty),
+    then the best sentence of each other clause that asks something (it answers another
+    part of the question), then runners-up scoring at least KEEP of the best (a weaker
+    sentence would only dilute the answer)."""
     if not scores.size:
         return []
     best = scores.max(axis=1)
-    lead = int(best.argmax())
+    lead_cols = list(first) or list(range(scores.shape[1]))
+    lead = int(scores[:, lead_cols].max(axis=1).argmax())
     picked = [lead]
     for j in np.argsort(-scores.max(axis=0)):  # the other clauses, the best answered first
         i = int(scores[:, j].argmax())
         if len(picked) < n and i not in picked and (asks[j] if j < len(asks) else True):
             picked.append(i)
-    floor = KEEP * best[lead]
+    floor = KEEP * best.max()
     for i in np.argsort(-best):
         if len(picked) < n and int(i) not in picked and best[i] >= floor:
             picked.append(int(i))
@@ -300,7 +334,7 @@ def pick_sentences(abstract: str, q: Question, idf: Callable[[str], float], favo
                    n: int, vectors: Callable[[list[str]], np.ndarray] | None = None, title: str = "") -> list[tuple[int, int]]:
     """The `n` (at most) best sentence spans of an abstract for a question, best first."""
     spans = sentence_spans(abstract) or [(0, len(abstract))]
-    return [spans[i] for i in choose(_scores(abstract, spans, q, idf, favoured, vectors, title), n, q.asks)]
+    return [spans[i] for i in choose(_scores(abstract, spans, q, idf, favoured, vectors, title), n, q.asks, q.details)]
 
 
 def _scores(abstract: str, spans: list[tuple[int, int]], q: Question, idf: Callable[[str], float],
@@ -393,7 +427,7 @@ def supported(plan: Plan, q: Question, question: str, idf: Callable[[str], float
         else:
             n = 3
         out.hits.append(hit)
-        out.spans.append([spans[i] for i in choose(s, n, q.asks)])
+        out.spans.append([spans[i] for i in choose(s, n, q.asks, q.details)])
     return out
 
 

@@ -65,7 +65,7 @@ class PaperAssistant:
         cache = Path(self.settings.model_cache or Path(self.settings.index_dir) / "_models")
         self.embedder = MiniLMEmbedding(cache_dir=cache, batch_size=self.settings.embed_batch)
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
-        self.sentence_vectors = answers.SentenceVectors(lambda texts: self.embedder.embed(texts))
+        self.sentence_vectors = answers.SentenceVectors(self._embed_sentences)  # answers score abstract sentences
         self.last_answer: Answer | None = None
         self._lock = threading.Lock()
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
@@ -321,6 +321,11 @@ class PaperAssistant:
         context = r.query_tokens if r.query != question else []
         return answers.answer_plan(question, history, r.hits, self.settings.answer_papers, self.store.snapshot.keyword.idf,
                                    self._span, self.embedder.embed_query, self.sentence_vectors, context)
+
+    def _embed_sentences(self, texts: list[str]):
+        """Sentence vectors, kept in the index's embedding cache: each is computed once per index."""
+        cache = self.store.cache
+        return cache.embed(self.embedder, texts)[0] if cache is not None else self.embedder.embed(texts)
 
     def _span(self, hit: Hit) -> tuple[int, int] | None:
         for p in self.store.passages(hit.paper):
