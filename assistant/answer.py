@@ -51,7 +51,7 @@ CUES: dict[str, tuple[re.Pattern, re.Pattern]] = {
                           r"\b(what|which) (percentage|fraction|share|proportion|size|number|amount|margin|speed-?up|scale)\b|"
                           r"\bwhat (\w+ ){0,2}(numbers?|accuracy|scores?|ap|map|miou|bleu|cider|f1|error rate|gains?|"
                           r"improvements?)\b", _I),
-               re.compile(r"\d|%|\b(one|two|three|four|five|six|seven|eight|nine|ten|twice|double|half|dozens?|hundreds?|"
+               re.compile(r"(?<![\w-])\d|%|\b(one|two|three|four|five|six|seven|eight|nine|ten|twice|double|half|dozens?|hundreds?|"
                           r"thousands?|millions?|billions?|\w+fold)\b", _I)),
     "data": (re.compile(r"\b(evaluat\w*|benchmark\w*|tested|test(ed)? (it )?on|experiments?|release[sd]?|put out)\b|"
                         r"\b(what|which) (\w+ ){0,2}(data|datasets?|data sets?|tasks?|corpora|corpus)\b|"
@@ -68,7 +68,7 @@ CUES: dict[str, tuple[re.Pattern, re.Pattern]] = {
                        r"overcome|reduce|capture|let|allow)|lead(s|ing)? to|limit\w*|fail\w*|however|challeng\w*)\b", _I)),
     "need": (re.compile(r"\b(need|needs|needed|require[sd]?|requirements?|depend\w*|rel(y|ies) on|without)\b", _I),
              re.compile(r"\b(requir\w*|need\w*|without|free|no (additional|extra|further)|rel(y|ies|ying) on|"
-                        r"dependen\w*|only)\b", _I)),
+                        r"dependen\w*)\b", _I)),
     "how": (re.compile(r"^\W*(and |but )?how (do|does|did|is|are|was|were|can|could)\b|\bby what means\b|"
                        r"\bwhat (mechanism|technique|procedure)\b", _I),
             re.compile(r"^\W*((this|that|these|such|it)( \w+)? (is|are|was|were) (done|accomplished|achieved|realized|"
@@ -320,9 +320,15 @@ def choose(scores: np.ndarray, n: int, asks: Sequence[bool] = (), first: Sequenc
     lead = int(scores[:, lead_cols].max(axis=1).argmax())
     picked = [lead]
     for j in np.argsort(-scores.max(axis=0)):  # the other clauses, the best answered first
-        i = int(scores[:, j].argmax())
-        if len(picked) < n and i not in picked and (asks[j] if j < len(asks) else True):
-            picked.append(i)
+        if len(picked) >= n or not (asks[j] if j < len(asks) else True):
+            continue
+        column = scores[:, j]
+        if int(column.argmax()) in picked:  # answered already, unless another sentence answers it about as well
+            rest = [i for i in np.argsort(-column) if i not in picked]
+            if rest and column[rest[0]] >= KEEP * column.max():
+                picked.append(int(rest[0]))
+        else:
+            picked.append(int(column.argmax()))
     floor = KEEP * best.max()
     for i in np.argsort(-best):
         if len(picked) < n and int(i) not in picked and best[i] >= floor:
