@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from . import answer as answers
+from . import focus
 from . import generate
 from . import llm as llms
 from .embedding import MiniLMEmbedding
@@ -65,7 +66,7 @@ class PaperAssistant:
         cache = Path(self.settings.model_cache or Path(self.settings.index_dir) / "_models")
         self.embedder = MiniLMEmbedding(cache_dir=cache, batch_size=self.settings.embed_batch)
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
-        self.sentence_vectors = answers.SentenceVectors(self._embed_sentences)  # answers score abstract sentences
+        self.sentence_vectors = focus.SentenceVectors(self._embed_sentences)  # answers score abstract sentences
         self.last_answer: Answer | None = None
         self._lock = threading.Lock()
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
@@ -316,7 +317,7 @@ class PaperAssistant:
         return Answer(question=question, text=text, citations=citations, covered=r.covered, hits=r.hits,
                       backend="extractive", standalone_question=r.query)
 
-    def _plan(self, question: str, history: list[Message] | None, r: Retrieval) -> "tuple[answers.Question, answers.Plan]":
+    def _plan(self, question: str, history: list[Message] | None, r: Retrieval) -> "tuple[focus.Question, answers.Plan]":
         # a follow-up's own words choose the sentences; the conversation's terms only break ties
         context = r.query_tokens if r.query != question else []
         return answers.answer_plan(question, history, r.hits, self.settings.answer_papers, self.store.snapshot.keyword.idf,

@@ -17,7 +17,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from . import prompts
-from .answer import Question, not_covered, pick_sentences, unescape_md
+from .answer import not_covered, unescape_md
+from .focus import Question, pick_sentences
 from .chunking import sentence_spans
 from .keyword import tokenize
 from .citations import CitationFilter, Support, Verified, says_not_covered, strip_markers
@@ -54,7 +55,7 @@ def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings:
     ones the extractive answer would cite (answer.supported).
 
     Each passage is cut from its abstract around the sentence that best answers the
-    question, scored as the extractive answer scores sentences (answer.pick_sentences: the
+    question, scored as the extractive answer scores sentences (focus.pick_sentences: the
     question's own terms and meaning, its answer-type cues), and starts with that
     sentence where the abstract allows: a small model copies from the top of what it is
     given.  It is at most `passage_words` long (auto: 80 words for the local model; for a

@@ -1,4 +1,4 @@
-"""Focused answers: the sentence that answers what was asked comes first (answer.py), in
+"""Focused answers: the sentence that answers what was asked comes first (focus.py), in
 follow-ups too, multi-paper answers cite only papers that back the question, and an LLM's
 passages are cut around the answering sentence (generate.select_sources).
 
@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from assistant import answer as answers
-from assistant.answer import (Plan, SentenceVectors, choose, clauses_of, extractive, norm, pick_sentences,
-                              read_question, score_sentences, supported)
+from assistant.answer import Plan, extractive, supported
+from assistant.focus import (SentenceVectors, choose, clauses_of, norm, pick_sentences, read_question,
+                             score_sentences)
 from assistant.chunking import sentence_spans
 from assistant.generate import select_sources
 from assistant.settings import Settings
