@@ -112,11 +112,12 @@ def supported(plan: Plan, q: Question, question: str, idf: Callable[[str], float
 def answer_plan(question: str, history: Sequence[Message] | None, hits: list[Hit], max_papers: int,
                 idf: Callable[[str], float], passage_span: Callable[[Hit], tuple[int, int] | None],
                 embed_query: Callable[[str], np.ndarray] | None = None,
-                vectors: Callable[[list[str]], np.ndarray] | None = None, context: Sequence[str] = ()) -> tuple[Question, Plan]:
+                vectors: Callable[[list[str]], np.ndarray] | None = None, context: Sequence[str] = (),
+                embed: Callable[[list[str]], np.ndarray] | None = None) -> tuple[Question, Plan]:
     """Everything an answer needs to know before it is written: the question as sentence
     choice reads it, and the papers it cites with their sentences chosen (`supported`).
     The extractive answer writes the plan out; an LLM is given the plan's papers."""
-    q = read_question(question, history, embed_query, context)
+    q = read_question(question, history, embed_query, context, embed)
     plan = plan_citations(hits, is_list_question(question), max_papers)
     return q, supported(plan, q, question, idf, passage_span, vectors)
 

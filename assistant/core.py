@@ -321,7 +321,8 @@ class PaperAssistant:
         # a follow-up's own words choose the sentences; the conversation's terms only break ties
         context = r.query_tokens if r.query != question else []
         return answers.answer_plan(question, history, r.hits, self.settings.answer_papers, self.store.snapshot.keyword.idf,
-                                   self._span, self.embedder.embed_query, self.sentence_vectors, context)
+                                   self._span, self.embedder.embed_query, self.sentence_vectors, context,
+                                   self.embedder.embed)
 
     def _embed_sentences(self, texts: list[str]):
         """Sentence vectors, kept in the index's embedding cache: each is computed once per index."""
