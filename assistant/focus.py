@@ -52,53 +52,52 @@ from .types import Message
 _CONTRIBUTION = re.compile(r"\b(we (propose|introduce|present|develop|design|release)|this (paper|work) (proposes|introduces|presents)|"
                            r"in this (paper|work))\b", re.I)
 
-_I = re.I
 # cue name -> (what a question asking for it says, what a sentence giving it says)
 CUES: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "number": (re.compile(r"\bhow (many|much|large|big|small|little|fast|far|long|often|high|low|accurate)\b|\bby how\b|"
                           r"\b(what|which) (percentage|fraction|share|proportion|size|number|amount|margin|speed-?up|scale)\b|"
                           r"\bwhat (\w+ ){0,2}(numbers?|accuracy|scores?|ap|map|miou|bleu|cider|f1|error rate|gains?|"
-                          r"improvements?)\b", _I),
+                          r"improvements?)\b", re.I),
                re.compile(r"(?<![\w-])\d|%|\b(one|two|three|four|five|six|seven|eight|nine|ten|twice|double|half|dozens?|hundreds?|"
-                          r"thousands?|millions?|billions?|\w+fold)\b", _I)),
+                          r"thousands?|millions?|billions?|\w+fold)\b", re.I)),
     "data": (re.compile(r"\b(evaluat\w*|benchmark\w*|tested|test(ed)? (it )?on|experiments?|release[sd]?|put out)\b|"
                         r"\b(what|which) (\w+ ){0,2}(data|datasets?|data sets?|tasks?|corpora|corpus)\b|"
-                        r"\b(trained|pretrained|pre-trained|fine-?tuned) on\b", _I),
+                        r"\b(trained|pretrained|pre-trained|fine-?tuned) on\b", re.I),
              re.compile(r"\b(benchmarks?|datasets?|data|corp(us|ora)|experiments?|evaluat\w*|tested|results on|"
-                        r"(trained|pretrained|pre-trained|fine-tuned) on)\b", _I)),
+                        r"(trained|pretrained|pre-trained|fine-tuned) on)\b", re.I)),
     "finding": (re.compile(r"\b(find|found|findings?|conclu\w+|discover\w*|reveal\w*|observ\w+|show(ed|n)?|learn(ed|t)?|"
-                           r"results?|insights?|takeaways?)\b", _I),
+                           r"results?|insights?|takeaways?)\b", re.I),
                 re.compile(r"\b(we (find|found|show|observe|reveal|demonstrate|discover)|(find|show|reveal|suggest|indicate|"
                            r"demonstrate)s? that|(results?|experiments?|analys[ie]s|findings?) (show|suggest|indicate|reveal|"
-                           r"demonstrate)|correlat\w+)\b", _I)),
-    "why": (re.compile(r"\bwhy\b|\bwhat for\b|\bpurpose\b|\bmotivat\w*|\bthe point of\b", _I),
+                           r"demonstrate)|correlat\w+)\b", re.I)),
+    "why": (re.compile(r"\bwhy\b|\bwhat for\b|\bpurpose\b|\bmotivat\w*|\bthe point of\b", re.I),
             re.compile(r"\b(because|since|due to|so that|in order to|to (avoid|prevent|ensure|enable|address|mitigate|"
-                       r"overcome|reduce|capture|let|allow)|lead(s|ing)? to|limit\w*|fail\w*|however|challeng\w*)\b", _I)),
-    "need": (re.compile(r"\b(need|needs|needed|require[sd]?|requirements?|depend\w*|rel(y|ies) on|without)\b", _I),
+                       r"overcome|reduce|capture|let|allow)|lead(s|ing)? to|limit\w*|fail\w*|however|challeng\w*)\b", re.I)),
+    "need": (re.compile(r"\b(need|needs|needed|require[sd]?|requirements?|depend\w*|rel(y|ies) on|without)\b", re.I),
              re.compile(r"\b(requir\w*|need\w*|without|free|no (additional|extra|further)|rel(y|ies|ying) on|"
-                        r"dependen\w*)\b", _I)),
+                        r"dependen\w*)\b", re.I)),
     "how": (re.compile(r"^\W*(and |but )?how (do|does|did|is|are|was|were|can|could)\b|\bby what means\b|"
-                       r"\bwhat (mechanism|technique|procedure)\b", _I),
+                       r"\bwhat (mechanism|technique|procedure)\b", re.I),
             re.compile(r"^\W*((this|that|these|such|it)( \w+)? (is|are|was|were) (done|accomplished|achieved|realized|"
                        r"realised|implemented)|specifically|concretely|to do (so|this))\b|\bby \w+ing\b|\b(via|through)\b|"
                        r"\bwe (first )?(devise|design|introduce|train|use|employ|formulate|leverage|adopt|build|construct|"
-                       r"encode|map|convert|translate)\b", _I)),
-    "source": (re.compile(r"\bwhere (do|does|did|is|are|was|were) .{0,80}\b(come|obtained|get|from)\b|\bsource of\b", _I),
+                       r"encode|map|convert|translate)\b", re.I)),
+    "source": (re.compile(r"\bwhere (do|does|did|is|are|was|were) .{0,80}\b(come|obtained|get|from)\b|\bsource of\b", re.I),
                re.compile(r"\b(from|generated (by|with)|obtained|collected|quer(y|ied)|extract\w*|derived|annotated|"
-                          r"labell?ed|prompt\w*)\b", _I)),
-    "fix": (re.compile(r"\b(fix|fixes|solution|remedy|solve|cure|counter|what to do)\b", _I),
+                          r"labell?ed|prompt\w*)\b", re.I)),
+    "fix": (re.compile(r"\b(fix|fixes|solution|remedy|solve|cure|counter|what to do)\b", re.I),
             re.compile(r"\b(propos\w*|introduc\w*|address\w*|mitigat\w*|alleviat\w*|solution|solv\w*|remed\w*|"
-                       r"overcom\w*)\b", _I)),
+                       r"overcom\w*)\b", re.I)),
     "general": (re.compile(r"\b(only (work|apply)|particular|generali[sz]\w*|carry over|transfer\w*|beyond|"
-                           r"other (languages|models|llms|domains|tasks|datasets|backbones)|any (llm|model|backbone))\b", _I),
+                           r"other (languages|models|llms|domains|tasks|datasets|backbones)|any (llm|model|backbone))\b", re.I),
                 re.compile(r"\b(any|various|different|other|generali[sz]\w*|agnostic|across|transfer\w*|compatible|"
-                           r"plug-and-play|universal|cross-lingual|out-of-domain)\b", _I)),
+                           r"plug-and-play|universal|cross-lingual|out-of-domain)\b", re.I)),
     # "which encoders / what backbone": the answer names them (GPT-2, CLIP, ResNet, e.g. ...)
     "parts": (re.compile(r"\b(which|what) (\w+ ){0,2}(models|encoders?|backbones?|llms?|language models?|networks?|"
-                         r"architectures?|components?|modules?|heads?|parts?)\b", _I),
+                         r"architectures?|components?|modules?|heads?|parts?)\b", re.I),
               re.compile(r"\b(?:[A-Z]+[a-z]*[A-Z0-9][\w-]*|[A-Z][a-z]+[A-Z][\w-]*)\b|\b(e\.g\.|i\.e\.|such as)")),
     "name": (re.compile(r"^\W*(is there|are there|(which|what) (paper|work|method|model|approach|framework|system)s?\b|"
-                        r"(do|does) any|what is (it )?called)", _I),
+                        r"(do|does) any|what is (it )?called)", re.I),
              _CONTRIBUTION),
 }
 
@@ -144,7 +143,11 @@ class Clause:
     tokens: tuple[str, ...]
     cues: frozenset[str]
     vector: np.ndarray | None = None
-    weight: float = 1.0  # DESCRIBE for a clause that only describes the paper ("There's a paper that ...")
+    asks: bool = True  # False for a clause that only says which paper is meant ("There's a paper that ...")
+
+    @property
+    def weight(self) -> float:
+        return 1.0 if self.asks else DESCRIBE
 
 
 @dataclass(frozen=True)
@@ -158,12 +161,12 @@ class Question:
 
     @property
     def asks(self) -> list[bool]:
-        return [c.weight == 1.0 for c in self.clauses]
+        return [c.asks for c in self.clauses]
 
     @property
     def details(self) -> list[int]:
         """The clauses that ask for a detail (not only "is there a paper that ..."): they lead."""
-        return [j for j, c in enumerate(self.clauses) if c.weight == 1.0 and (c.cues - {"name"} or not c.cues)]
+        return [j for j, c in enumerate(self.clauses) if c.asks and (c.cues - {"name"} or not c.cues)]
 
 
 def norm(text: str) -> str:
@@ -221,7 +224,7 @@ def read_question(question: str, history: Sequence[Message] | None = None,
         vectors = [embed_query(t) for t in texts]
     else:
         vectors = [None] * len(texts)
-    clauses = tuple(Clause(text, tuple(tokenize(text)), question_cues(text), vec, 1.0 if asks or not any_ask else DESCRIBE)
+    clauses = tuple(Clause(text, tuple(tokenize(text)), question_cues(text), vec, asks or not any_ask)
                     for (text, asks), vec in zip(parts, vectors))
     shown = " ".join(norm(m.get("content") or "") for m in history or () if m.get("role") == "assistant")
     names = frozenset(t for w in named_terms(question) for t in tokenize(w))
@@ -356,8 +359,10 @@ def pick_sentences(abstract: str, q: Question, idf: Callable[[str], float], favo
 
 
 def sentence_scores(abstract: str, spans: list[tuple[int, int]], q: Question, idf: Callable[[str], float],
-            favoured: tuple[int, int] | None, vectors: Callable[[list[str]], np.ndarray] | None,
-            title: str = "") -> np.ndarray:
+                    favoured: tuple[int, int] | None, vectors: Callable[[list[str]], np.ndarray] | None,
+                    title: str = "") -> np.ndarray:
+    """score_sentences for the sentences at `spans` of an abstract; `favoured` is the
+    passage the dense retriever matched, `vectors` gives sentence vectors (SentenceVectors)."""
     texts = [abstract[s:e] for s, e in spans]
     inside = [bool(favoured) and s >= favoured[0] and e <= favoured[1] for s, e in spans]
     return score_sentences(texts, q, idf, vectors(texts) if vectors is not None else None, inside, title)
