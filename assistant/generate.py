@@ -14,9 +14,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from . import prompts
-from .answer import not_covered, pick_sentences
+from .answer import not_covered
 from .citations import CitationFilter, Support, Verified, says_not_covered
+from .focus import Question, pick_sentences
 from .llm import LLM, LLMError
 from .retrieve import condense as rule_condense
 from .settings import Settings
@@ -24,11 +27,11 @@ from .text import md_unescape, neutralise_markers, sentence_spans, strip_markers
 from .types import Answer, Citation, Hit, Message
 
 # How many passages, of how many words, each backend gets when the settings say 0 (auto).
-# A hosted model reads the top 5 whole passages.  The 135M local model copies from
-# whichever passage it likes, so it only gets the papers the extractive answer would
-# cite (the top paper and near ties; several for "which papers" questions), at most 3,
-# cut to their best 80 words: fewer distractors, and a prompt short enough for a fast
-# first token.
+# A hosted model reads the top 5 papers, a passage's length of each.  The 135M local
+# model copies from whichever passage it likes, so it only gets the papers the
+# extractive answer would cite (the top paper and near ties; several for "which papers"
+# questions; only papers that back the question), at most 3, cut to their best 80
+# words: fewer distractors, and a prompt short enough for a fast first token.
 HOSTED_PASSAGES = 5
 LOCAL_PASSAGES = 3
 AUTO_WORDS = {"openai": 0, "local": 80}  # 0 = the whole retrieved passage
@@ -44,10 +47,19 @@ class Source:
     span: tuple[int, int]
 
 
-def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings: Settings, query_tokens: list[str],
-                   idf: Callable[[str], float], passage_span: Callable[[Hit], tuple[int, int] | None]) -> list[Source]:
+def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings: Settings, q: Question,
+                   idf: Callable[[str], float], passage_span: Callable[[Hit], tuple[int, int] | None],
+                   vectors: Callable[[list[str]], np.ndarray] | None = None) -> list[Source]:
     """The passages the model sees: `hits` are all retrieved, best first; `planned` the
-    ones the extractive answer would cite."""
+    ones the extractive answer would cite (answer.supported).
+
+    Each passage is cut from its abstract around the sentence that best answers the
+    question, scored as the extractive answer scores sentences (focus.pick_sentences: the
+    question's own terms and meaning, its answer-type cues), and starts with that
+    sentence where the abstract allows: a small model copies from the top of what it is
+    given.  It is at most `passage_words` long (auto: 80 words for the local model; for a
+    hosted model as long as the passage retrieval matched, so it reads as much as before,
+    centred on the answer rather than on the retrieval match)."""
     if settings.llm_passages:
         chosen = hits[:settings.llm_passages]
     else:
@@ -55,24 +67,27 @@ def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings:
     words = settings.passage_words or AUTO_WORDS[llm_name]
     out = []
     for hit in chosen:
-        span = passage_span(hit) or (0, len(hit.paper.abstract))
-        if words and len(hit.text.split()) > words:
-            span = _best_window(hit.paper.abstract, span, query_tokens, idf, words)
-        text = hit.paper.abstract[span[0]:span[1]] or hit.text  # no abstract: its metadata passage
-        out.append(Source(hit, text, span))
+        abstract = hit.paper.abstract
+        if not abstract.strip():  # no abstract: the model sees its metadata passage
+            out.append(Source(hit, hit.text, (0, 0)))
+            continue
+        passage = passage_span(hit) or (0, len(abstract))
+        budget = words or len(abstract[passage[0]:passage[1]].split())
+        best = pick_sentences(abstract, q, idf, passage, 1, vectors, hit.paper.title)[0]
+        span = _window(abstract, best, budget)
+        out.append(Source(hit, abstract[span[0]:span[1]], span))
     return out
 
 
-def _best_window(abstract: str, passage: tuple[int, int], query_tokens: list[str],
-                 idf: Callable[[str], float], words: int) -> tuple[int, int]:
-    """Consecutive sentences of the passage, at most `words` long, around its best sentence
-    (consecutive so the quote stays verbatim)."""
-    best = pick_sentences(abstract, query_tokens, idf, passage, 1)[0]
-    spans = [s for s in sentence_spans(abstract) if s[0] >= passage[0] and s[1] <= passage[1]] or [best]
+def _window(abstract: str, best: tuple[int, int], words: int) -> tuple[int, int]:
+    """Consecutive sentences of the abstract, at most `words` long (or the best sentence
+    alone), starting at the best sentence and growing forwards (a claim's details follow
+    it), backwards only once the abstract ends; consecutive so the quote stays verbatim."""
+    spans = sentence_spans(abstract) or [best]
     i = next((j for j, s in enumerate(spans) if s[0] <= best[0] < s[1]), 0)
     lo = hi = i
     size = len(abstract[spans[i][0]:spans[i][1]].split())
-    while True:  # grow forwards first (a claim's details follow it), then backwards
+    while True:
         for j in (hi + 1, lo - 1):
             if 0 <= j < len(spans) and size + len(abstract[spans[j][0]:spans[j][1]].split()) <= words:
                 size += len(abstract[spans[j][0]:spans[j][1]].split())
