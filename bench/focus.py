@@ -43,8 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 from assistant import PaperAssistant, Settings  # noqa: E402
 from assistant import llm as llm_module  # noqa: E402
+from assistant.evaluation.metrics import recall_at  # noqa: E402
+from assistant.evaluation.questions import load_questions, relevant_ids, title_index  # noqa: E402
 from assistant.prompts import NOT_COVERED  # noqa: E402
-from assistant.evaluation import load_questions, recall_at, relevant_ids, title_index  # noqa: E402
 from assistant.types import Answer  # noqa: E402
 
 EXAMPLES = ROOT / "examples"

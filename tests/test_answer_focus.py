@@ -15,11 +15,10 @@ import pytest
 
 from assistant import answer as answers
 from assistant.answer import Plan, extractive, supported
-from assistant.focus import (SentenceVectors, choose, clauses_of, norm, pick_sentences, read_question,
-                             score_sentences)
-from assistant.chunking import sentence_spans
+from assistant.focus import SentenceVectors, choose, clauses_of, norm, pick_sentences, read_question, score_sentences
 from assistant.generate import select_sources
 from assistant.settings import Settings
+from assistant.text import md_quote, sentence_spans
 from assistant.types import Hit, Paper
 
 ABSTRACT = (
@@ -126,7 +125,7 @@ def test_a_followup_does_not_repeat_the_previous_answer():
 def test_a_followup_is_answered_by_its_own_words():
     first_q = "Is there a lightweight adapter that connects a frozen image encoder to a frozen language model?"
     spans = pick_sentences(ABSTRACT, read_question(first_q), idf, None, 2, title=TITLE)
-    shown = "\n".join(f"- {answers.quote_md(ABSTRACT[s:e])} [1]" for s, e in spans)
+    shown = "\n".join(f"- {md_quote(ABSTRACT[s:e])} [1]" for s, e in spans)
     history = [{"role": "user", "content": first_q}, {"role": "assistant", "content": shown}]
     follow = lead("Does it need a lot of training data?", history)
     assert "1.2 million" in follow and norm(follow) not in norm(shown)
