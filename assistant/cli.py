@@ -278,7 +278,7 @@ def cmd_eval(args) -> int:
 
     try:
         report = pa_lib.evaluate(pa, args.questions, compare=args.compare or False,
-                                 grade=False if args.no_grade else None, k=args.k, progress=progress)
+                                 grade=False if args.no_grade else None, k=args.k, progress=progress, gold=args.gold)
     except (MissingExtra, QuestionSetError) as e:
         raise UsageError(str(e)) from None
     print(report.table())
@@ -354,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run the LlamaIndex starter recipe and BM25 alone (needs the eval extra)")
     s.add_argument("-k", type=int, default=10, help="papers retrieved per question (default 10)")
     s.add_argument("--no-grade", action="store_true", help="do not grade answer points with the configured LLM")
+    s.add_argument("--gold", metavar="FILE", help="gold sentences for the questions (JSONL of {id, gold_sentences})")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("export", help="the collection (or some papers) as BibTeX, CSL JSON or RIS")

@@ -43,43 +43,17 @@ sys.path.insert(0, str(ROOT))
 
 from assistant import PaperAssistant, Settings  # noqa: E402
 from assistant import llm as llm_module  # noqa: E402
-from assistant.evaluation.metrics import recall_at  # noqa: E402
+from assistant.evaluation.metrics import (  # noqa: E402
+    contains_gold,
+    gold_first,
+    reader_text,
+    recall_at,
+)
 from assistant.evaluation.questions import load_questions, relevant_ids, title_index  # noqa: E402
 from assistant.prompts import NOT_COVERED  # noqa: E402
-from assistant.types import Answer  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
 MULTI_SETS = ("dev", "paraphrased", "vague")
-
-
-def norm(text: str) -> str:
-    """Text as a reader sees it: Markdown escapes undone, whitespace collapsed."""
-    return " ".join(re.sub(r"\\([\\`*_\[\]<>])", r"\1", text).split())
-
-
-def quoted_sentences(ans: Answer) -> list[str]:
-    """The abstract sentences an answer quotes, in the order the answer shows them."""
-    text = norm(ans.text)
-    found = []
-    for c in ans.citations:
-        for s, e in c.spans:
-            sentence = norm(c.paper.abstract[s:e])
-            at = text.find(sentence)
-            found.append((at if at >= 0 else len(text), sentence))
-    return [s for _, s in sorted(found, key=lambda x: x[0])]
-
-
-def contains_gold(ans: Answer, gold: list[str]) -> bool:
-    text = norm(ans.text)
-    return any(norm(g) in text for g in gold)
-
-
-def first_is_gold(ans: Answer, gold: list[str]) -> bool:
-    quoted = quoted_sentences(ans)
-    if not quoted:
-        return False
-    first = quoted[0]
-    return any(norm(g) in first or first in norm(g) for g in gold)
 
 
 def focus_scores(pa: PaperAssistant, questions: list[dict], gold: dict[str, list[str]],
@@ -93,7 +67,7 @@ def focus_scores(pa: PaperAssistant, questions: list[dict], gold: dict[str, list
         m = rows.setdefault(q["type"], {"gold": [], "first": [], "words": [], "quoted": []})
         hit = contains_gold(ans, g)
         m["gold"].append(float(hit))
-        m["first"].append(float(first_is_gold(ans, g)))
+        m["first"].append(float(gold_first(ans, g)))
         m["words"].append(float(len(ans.text.split())))
         m["quoted"].append(float(sum(len(c.spans) for c in ans.citations)))
         if misses is not None and not hit:
@@ -119,7 +93,7 @@ class Recorder:
 def passages_of(messages: list[dict]) -> list[str]:
     """The passage texts of an answer prompt, by number."""
     user = messages[-1]["content"]
-    return [norm(m.group(2)) for m in re.finditer(r"^\[(\d+)\] [^\n]*\n(.*?)(?=\n\n\[\d+\] |\n\nQuestion:)", user, re.M | re.S)]
+    return [reader_text(m.group(2)) for m in re.finditer(r"^\[(\d+)\] [^\n]*\n(.*?)(?=\n\n\[\d+\] |\n\nQuestion:)", user, re.M | re.S)]
 
 
 def llm_scores(pa: PaperAssistant, questions: list[dict], gold: dict[str, list[str]], backend: str) -> dict[str, float]:
@@ -130,7 +104,7 @@ def llm_scores(pa: PaperAssistant, questions: list[dict], gold: dict[str, list[s
         view = pa.using(backend=backend, condense="rules", **({"api_key": "recorder"} if backend == "openai" else {}))
         rows: dict[str, list[float]] = {"in_prompt": [], "in_first": [], "starts_first": [], "words": []}
         for q in questions:
-            g = [norm(x) for x in gold.get(q["id"]) or []]
+            g = [reader_text(x) for x in gold.get(q["id"]) or []]
             if q["type"] not in ("single", "followup") or not g:
                 continue
             recorder.prompts.clear()
