@@ -131,13 +131,10 @@ class CitationFilter:
     def _marker(self, raw: str) -> str:
         if not _MARKER.fullmatch(raw):  # "[CLS]", "[a]": ordinary text in brackets
             return self._text(raw)
-        if self._group and not self._held.strip():  # "[1][3]", "[1] [3]": one group
+        if self._group:  # "[1][3]", "[1] [3]": one group (text in between would have settled it)
             self._group.append(raw)
         else:
-            out = self._settle() if self._group else ""
             self._claim, self._group = self._held, [raw]
-            self._held = ""
-            return out
         self._held = ""
         return ""
 
@@ -188,13 +185,12 @@ class CitationFilter:
         """What ends the previous sentence (kept only after shown text: a dropped claim keeps
         the full stop of the sentence before it, not its comma), and the space before the
         next shown claim."""
-        punct = lead.replace(" ", "").replace("\n", "").replace("\t", "")
-        out = ""
+        punct, out = re.sub(r"\s", "", lead), ""
         if self._open and punct and (shown or re.search(r"[.!?]", punct)):
             out = punct
             self._open = not re.search(r"[.!?]", punct)
         if shown and self._started:
-            out += re.sub(r"\S", "", lead) or ""
+            out += re.sub(r"\S", "", lead)
         return out
 
     def _dropped(self, lead: str, body: str) -> str:
