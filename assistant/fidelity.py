@@ -94,7 +94,8 @@ def fold(text: str) -> str:
     space; possessive 's removed.  Case is kept (callers lower it where it does not matter)."""
     text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES).translate(_SIGNS)
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    text = text.replace("\\%", "%")  # LaTeX left in abstracts: "72\%"
+    # LaTeX left in abstracts: "72\%", "76\(\%\)", "65.\%"
+    text = re.sub(r"(?<=\d)\.%", "%", re.sub(r"\\[()]", "", text).replace("\\%", "%"))
     return re.sub(r"(?<=\w)'s\b|(?<=s)'(?!\w)", "", text)
 
 
@@ -125,6 +126,11 @@ def details(sentence: str) -> list[Detail]:
 
 
 def _word_details(word: str, before: str, after: str) -> list[Detail]:
+    alternatives = re.split(r"/(?=[A-Za-z][A-Za-z0-9]*[A-Za-z])", word)
+    if len(alternatives) > 1:  # "LVIS/OmniLabel" names two things; "ViT-L/14" one
+        last = len(alternatives) - 1
+        return [d for i, w in enumerate(alternatives)
+                for d in _word_details(w, before if i == 0 else "x ", after if i == last else "")]
     initial = bool(_INITIAL_AFTER.search(before))
     percent = word.endswith("%")
     word = re.sub(r"\s?%$|'s$|'$", "", word)
@@ -220,19 +226,21 @@ def _ordinary(word: str) -> bool:
 @dataclass(frozen=True)
 class Evidence:
     """What a set of passages can vouch for: numbers (and which are percentages), names as
-    joined runs of consecutive words, and stemmed words."""
+    joined runs of consecutive words, stemmed words, and the initials of runs of 3-6 words
+    (an acronym of what the passage spells out: "large language model" -> LLM)."""
 
     numbers: frozenset
     percents: frozenset
     names: frozenset
     words: frozenset
+    initials: frozenset
 
     def __or__(self, other: "Evidence") -> "Evidence":
         return Evidence(self.numbers | other.numbers, self.percents | other.percents,
-                        self.names | other.names, self.words | other.words)
+                        self.names | other.names, self.words | other.words, self.initials | other.initials)
 
 
-EMPTY = Evidence(frozenset(), frozenset(), frozenset(), frozenset())
+EMPTY = Evidence(frozenset(), frozenset(), frozenset(), frozenset(), frozenset())
 
 
 @lru_cache(maxsize=1024)
@@ -273,7 +281,9 @@ def evidence(text: str) -> Evidence:
             if joined.endswith("s") and len(joined) > 2:
                 names.add(joined[:-1])
     words = {term(t) for t in tokens} - {""}
-    return Evidence(frozenset(numbers), frozenset(percents), frozenset(names), frozenset(words))
+    initials = {"".join(t[0] for t in tokens[i:i + n]) for n in range(3, 7) for i in range(len(tokens) - n + 1)
+                if all(t.isalpha() for t in tokens[i:i + n])}
+    return Evidence(frozenset(numbers), frozenset(percents), frozenset(names), frozenset(words), frozenset(initials))
 
 
 def supported(d: Detail, ev: Evidence) -> bool:
@@ -281,6 +291,10 @@ def supported(d: Detail, ev: Evidence) -> bool:
         return d.key is not None and d.key in (ev.percents if d.percent else ev.numbers)
     key = str(d.key) if d.kind == "name" else _name_key(d.text)
     if key in ev.names or (key.endswith("s") and key[:-1] in ev.names) or (d.kind == "word" and d.key in ev.words):
+        return True
+    acronym = re.fullmatch(r"([A-Za-z]{3,6}?)s?", d.text)
+    if (d.kind == "name" and acronym and sum(c.isupper() for c in d.text) >= 2
+            and (acronym.group(1).lower() in ev.initials or key in ev.initials)):
         return True
     return d.last and len(key) >= 2 and any(n.startswith(key) for n in ev.names)
 

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = answerable(Path(args.questions), args.n)
     if args.rejudge:
         earlier = json.loads(Path(args.rejudge).read_text())
-        model, load = earlier["model"], earlier["load_average_before"]
+        model, load, load_after = earlier["model"], earlier["load_average_before"], earlier.get("load_average_after")
         rows = [judge(r) if r["shown"] else r for r in earlier["rows"]]
     else:
         pa = PaperAssistant(Settings.load(**overrides))
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         load = os.getloadavg()
         pa.ask(questions[0]["question"])  # loads the model; not counted
         rows = [run_one(pa, q, titles) for q in questions]
-        model = pa.model
+        model, load_after = pa.model, os.getloadavg()
     subset = {q["id"] for q in answerable(Path(args.questions), 24)}
     summary = {"all": summarize(rows), "first_24": summarize([r for r in rows if r["id"] in subset])}
     for name, s in summary.items():
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             if s["missing"]:
                 print(f"  {r['id']:16s} {s['missing']!s:40s} cites {s['cited']}: {s['text'][:160]}")
     report = {"model": model, "load_average_before": [round(x, 2) for x in load],
-              "load_average_after": [round(x, 2) for x in os.getloadavg()], "summary": summary, "rows": rows}
+              "load_average_after": [round(x, 2) for x in load_after or ()], "summary": summary, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.out}")
