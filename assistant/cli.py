@@ -46,6 +46,8 @@ def _print_answer(ans: pa_lib.Answer, streamed: bool = False) -> None:
         print(ans.text)
     if ans.fallback:
         print("\n" + FALLBACK_NOTE.format(reason=ans.fallback))
+    elif ans.verification and ans.verification.dropped:
+        print(f"\n({ans.verification.summary()}.)")
     if ans.citations:
         print("\nReferences")
         for c in ans.citations:

@@ -16,15 +16,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import prompts
+from . import fidelity, prompts
 from .answer import not_covered
 from .citations import CitationFilter, Support, Verified, says_not_covered
 from .focus import Question, pick_sentences
 from .llm import LLM, LLMError
 from .retrieve import condense as rule_condense
 from .settings import Settings
-from .text import md_unescape, neutralise_markers, sentence_spans, strip_markers, tokenize
-from .types import Answer, Citation, Hit, Message
+from .text import STOPWORDS, md_unescape, neutralise_markers, sentence_spans, strip_markers, tokenize
+from .types import Answer, Citation, Dropped, Hit, Message, Verification
 
 # How many passages, of how many words, each backend gets when the settings say 0 (auto).
 # A hosted model reads the top 5 papers, a passage's length of each.  The 135M local
@@ -183,8 +183,33 @@ def compact(llm: LLM, settings: Settings) -> bool:
     return settings.compact_prompt == "on" or (settings.compact_prompt == "auto" and llm.name == "local")
 
 
+def detail_check(sources: list[Source]) -> Callable[[str, list[int]], list[str]]:
+    """The details (numbers, names, acronyms) of a claim that the passages it cites, with
+    their papers' titles, do not have."""
+    texts = [f"{s.hit.paper.title}\n{s.text}" for s in sources]
+    return lambda claim, numbers: fidelity.unsupported(claim, [texts[n - 1] for n in numbers])
+
+
 def use_grammar(llm: LLM, settings: Settings) -> bool:
     return settings.cite_grammar == "on" or (settings.cite_grammar == "auto" and llm.name == "local")
+
+
+_GRAMMAR_WORD = re.compile(r"[^\W_][\w'%+\-/.]*")
+
+
+def grammar_words(sources: list[Source]) -> list[str]:
+    """The words an answer under the citation grammar may use: those of the passages and
+    their titles as written ("GPT-2", "3.85%"; a capitalised one also in lower case), and
+    everyday function words."""
+    words = set(STOPWORDS) | {"yes", "or", "its", "also"}
+    for s in sources:
+        for w in _GRAMMAR_WORD.findall(f"{s.hit.paper.title} {s.text}".replace("\\%", "%")):
+            w = w.rstrip(".-/+'")
+            if w:
+                words.add(w)
+                if w[0].isupper() and w[1:].islower():
+                    words.add(w.lower())
+    return sorted(words)
 
 
 # --- the answer ---------------------------------------------------------------------------
@@ -202,13 +227,14 @@ class Generation:
                  supports: Support | None = None):
         self.llm, self.question, self.messages, self.sources, self.supports = llm, question, messages, sources, supports
         self.settings, self.base, self.extractive, self.timings = settings, base, extractive, timings
+        self.details = detail_check(sources)
         self.raw = ""  # what the model wrote, before verification (for evaluation)
         self.answer: Answer | None = None
 
     def pieces(self) -> Iterator[str]:
         s = self.settings
-        grammar = prompts.citation_grammar(len(self.sources)) if use_grammar(self.llm, s) else None
-        filt = CitationFilter(len(self.sources), self.supports)
+        grammar = prompts.citation_grammar(len(self.sources), grammar_words(self.sources)) if use_grammar(self.llm, s) else None
+        filt = CitationFilter(len(self.sources), self.supports, self.details)
         shown: list[str] = []
         raw: list[str] = []
         error: LLMError | None = None
@@ -231,7 +257,8 @@ class Generation:
         self.timings["generate"] = time.perf_counter() - t0
         self.raw = "".join(raw)
         streamed = "".join(shown)
-        self.answer = self._settle(Verified(streamed.strip(), filt.order, filt.dropped, filt.unsupported), error)
+        self.answer = self._settle(Verified(streamed.strip(), filt.order, filt.dropped, filt.unsupported, filt.missing,
+                                            filt.claims, filt.rejected), error)
         final = self.answer.text
         tail = final[len(streamed):] if final.startswith(streamed) else "\n\n" + final
         if tail:
@@ -241,20 +268,23 @@ class Generation:
         name = self.llm.name
         if error is not None:
             return fallback(self.extractive(), f"the {name} backend failed: {error.cause}")
-        if not v.cited and says_not_covered(v.text):
+        if not v.cited and says_not_covered(self.raw):
             return replace(self.base, text=not_covered([x.hit for x in self.sources], prompts.NOT_COVERED_BY_PASSAGES),
                            covered=False, model=self.llm.model)
+        checked = Verification(v.claims, v.claims - len(v.rejected), [Dropped(t, why) for t, why in v.rejected])
         if not v.cited:
-            if v.unsupported:
+            if v.missing:
+                why = f"named what its passages do not have ({', '.join(v.missing[:3])})"
+            elif v.unsupported:
                 why = f"cited passages that do not contain what it says ({', '.join(v.unsupported[:3])})"
             elif v.dropped:
                 why = f"cited only passages it was not given ({', '.join(v.dropped[:3])})"
             else:
                 why = "cited none of the retrieved passages"
-            return fallback(self.extractive(), f"the {name} answer {why}")
+            return replace(fallback(self.extractive(), f"the {name} answer {why}"), verification=checked)
         citations = [Citation(number=i, paper=self.sources[n - 1].hit.paper, quote=self.sources[n - 1].text,
                               spans=[self.sources[n - 1].span]) for i, n in enumerate(v.order, 1)]
-        return replace(self.base, text=v.text, citations=citations, model=self.llm.model)
+        return replace(self.base, text=v.text, citations=citations, model=self.llm.model, verification=checked)
 
 
 def fallback(extractive: Answer, reason: str) -> Answer:

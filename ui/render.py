@@ -76,6 +76,8 @@ def answer_message(ans: Answer, turn: int) -> str:
         body = "> " + body.replace("\n", "\n> ")
     if ans.fallback:
         body += f"\n\n*{md_text('Note: ' + ans.fallback)}*"
+    elif ans.verification and ans.verification.dropped:
+        body += f"\n\n*{md_text('Note: ' + ans.verification.summary())}*"
     if ans.citations:
         refs = []
         for c in ans.citations:
