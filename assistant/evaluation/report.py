@@ -25,6 +25,8 @@ METRICS = {
     "points_proxy": "answer points (lexical proxy)", "fully_cited": "every claim cited",
     "gold": "gold sentence in the answer", "gold_first": "gold sentence quoted first",
     "words": "answer length (words)", "quoted": "sentences quoted",
+    "llm_shown": "LLM answers shown (not fallen back)",
+    "unsupported_details": "shown sentences with a detail not in their sources",
 }
 COUNTS = ("words", "quoted")  # means of counts, not shares: shown with one decimal
 WARM_UP = "warm-up query, not timed"
