@@ -3,13 +3,17 @@
 A model was given passages numbered [1]..[n].  Whatever it writes, the answer keeps only
 markers that point to one of those passages, renumbered 1..k in order of first use (so
 the reference list reads 1, 2, 3 in the text's order); markers that point nowhere
-("[7]" with three passages, "[0]") are removed.  The same filter runs on the token stream,
-so what a user watches stream is what the final answer says.  The text is Markdown:
-brackets that are not citations and angle brackets come out backslash-escaped.
+("[7]" with three passages, "[0]") are removed, and a claim (the text since the previous
+marker) left with no marker is not shown.  The same filter runs on the token stream,
+holding each claim back until its markers are in, so what a user watches stream is what
+the final answer says.  The text is Markdown: brackets that are not citations and angle
+brackets come out backslash-escaped.
 
 With a `Support` check, a marker also has to be backed: the passage it points to must
-contain most of the (IDF-weighted) terms of the text since the previous marker, so a
-model that copies passage 3 and cites [1] loses that citation.
+contain most of the (IDF-weighted) terms of the claim, so a model that copies passage 3
+and cites [1] loses that citation.  With a `details` check (assistant/fidelity.py), the
+passages a claim keeps must also have each of its numbers, names and acronyms: a claim
+that says "iGPT-2" where its passage says GPT-2 is not shown.
 
 Accepted marker forms: [2], [1, 3], [1][3], [1-3], [Passage 2], [source 2].
 """
@@ -23,7 +27,6 @@ from dataclasses import dataclass, field
 from . import prompts
 from .text import MODEL_MARKER, PARTIAL_MARKER
 
-_PUNCT = ".,;:!?)"
 # Brackets that are not citations and angle brackets are escaped (as in extractive
 # answers): text a model copied from a paper cannot become a link, a tag or a marker.
 _ESCAPE = "[]<>"
@@ -36,32 +39,49 @@ class Verified:
     order: list[int] = field(default_factory=list)  # the model's numbers, in order of first use
     dropped: list[str] = field(default_factory=list)  # markers removed (pointing to no passage)
     unsupported: list[str] = field(default_factory=list)  # markers removed (passage does not back the claim)
+    missing: list[str] = field(default_factory=list)  # details of claims that no passage they cite has
+    claims: int = 0  # claims the model wrote (text followed by markers, or left uncited at the end)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (claim, why) for each claim not shown
 
     @property
     def cited(self) -> bool:
         return bool(self.order)
 
 
+Details = Callable[[str, list[int]], list[str]]  # (claim, passage numbers) -> its details those passages lack
+_LEAD = re.compile(r"[\s.,;:!?)\"']*")  # what ends the previous claim's sentence: ". ", ", "
+
+
 class CitationFilter:
     """Streaming verifier: feed() text pieces, get back verified text; close() at the end.
 
-    A piece that might be the start of a marker ("[", "[1") is held back until it is
-    complete, so no invalid marker is ever shown, even for a moment.
+    A claim -- the text since the previous marker -- is held back until its markers have
+    arrived, then checked: its markers must point to passages given, each passage must
+    back it (`supports`), and together they must have its numbers and names (`details`).
+    A claim that keeps no marker is never shown (its sentence's full stop is), nor is
+    text left uncited at the end; `rejected` says why for each.  Nothing that fails is
+    ever shown, even for a moment.
     """
 
-    def __init__(self, n_passages: int, supports: Callable[[str, int], bool] | None = None):
+    def __init__(self, n_passages: int, supports: Callable[[str, int], bool] | None = None,
+                 details: Details | None = None):
         self.n = n_passages
         self.supports = supports  # (claim text, passage number) -> does the passage back the claim?
+        self.details = details
         self.order: list[int] = []
         self.dropped: list[str] = []  # markers pointing to no passage
         self.unsupported: list[str] = []  # markers whose passage does not contain the claim
-        self._claim = ""  # text since the previous marker: what the next marker vouches for
+        self.missing: list[str] = []  # details no cited passage has
+        self.rejected: list[tuple[str, str]] = []
+        self.claims = 0
+        self._held = ""  # text since the last marker group (raw): the next group's claim
+        self._claim = ""  # the claim of the marker group being read
+        self._group: list[str] = []  # markers read since the claim ("[1] [3]"), settled at the next text
+        self._last: list[int] | None = None  # numbers kept for the last claim (None: it was not shown)
         self._last_claim = ""
-        self._last_numbers: list[int] = []
         self._buf = ""  # a possible marker, from "[" on
-        self._space = ""  # whitespace held until we know whether a dropped marker follows
-        self._after_drop = False
         self._started = False  # anything shown yet
+        self._open = False  # the last shown claim's sentence has not ended yet
 
     def feed(self, piece: str) -> str:
         out: list[str] = []
@@ -82,57 +102,120 @@ class CitationFilter:
         return "".join(out)
 
     def close(self) -> str:
-        """Flush what is held back; an unfinished marker at the very end is dropped."""
+        """Settle what is held back; an unfinished marker at the very end is dropped, and so
+        is text that no marker followed."""
         buf, self._buf = self._buf, ""
         if re.fullmatch(r"\[\s*\d*\s*[,;\-–]?\s*", buf):
             self.dropped.append(buf)
-            return ""
-        out = self._text(buf)
-        self._space = ""
-        return out
+            buf = ""
+        out = self._text(buf) + (self._settle() if self._group else "")
+        lead, body = _split(self._held)
+        self._held = ""
+        if re.search(r"\w", body):
+            self.claims += 1
+            self.rejected.append((body.strip(), "cites no passage"))
+        return out + self._dropped(lead, body)
 
     def _text(self, text: str) -> str:
         out = []
         for ch in text:
-            if ch.isspace():
-                self._space += ch
-                continue
-            if (self._after_drop and ch in _PUNCT) or not self._started:
-                self._space = ""  # "result [9]." -> "result."; no leading whitespace
-            self._started = True
-            self._claim += self._space + ch
-            out.append(self._space + ("\\" + ch if ch in _ESCAPE else ch))
-            self._space, self._after_drop = "", False
+            if self._group and not ch.isspace():
+                out.append(self._settle())
+            self._held += ch
         return "".join(out)
 
     def _marker(self, raw: str) -> str:
-        m = MODEL_MARKER.fullmatch(raw)
-        if not m:  # "[CLS]", "[a]": ordinary text in brackets
+        if not MODEL_MARKER.fullmatch(raw):  # "[CLS]", "[a]": ordinary text in brackets
             return self._text(raw)
-        numbers = list(dict.fromkeys(_numbers(m.group(1))))
-        valid = [i for i in numbers if 1 <= i <= self.n]
-        if len(valid) < len(numbers):
-            self.dropped.append(raw)
-        fresh = bool(re.search(r"\w", self._claim))
-        claim = self._claim if fresh else self._last_claim  # "[1][2]": one claim
-        if not fresh:  # "[1][1]" says nothing more than "[1]"
-            numbers = [i for i in numbers if i not in self._last_numbers]
-            if not numbers:
-                return ""
-        self._claim, self._last_claim, self._last_numbers = "", claim, numbers
+        if self._group:  # "[1][3]", "[1] [3]": one group (text in between would have settled it)
+            self._group.append(raw)
+        else:
+            self._claim, self._group = self._held, [raw]
+        self._held = ""
+        return ""
+
+    def _settle(self) -> str:
+        """Decide the claim before the marker group just read: show it with the markers that
+        stand, or drop it."""
+        group, self._group = self._group, []
+        numbers: list[int] = []
+        for raw in group:
+            found = _numbers(MODEL_MARKER.fullmatch(raw).group(1))
+            if any(not 1 <= i <= self.n for i in found):
+                self.dropped.append(raw)
+            for i in found:
+                if 1 <= i <= self.n and i not in numbers:
+                    numbers.append(i)
+        lead, body = _split(self._claim)
+        if not re.search(r"\w", body):  # "claim [1]. [2]": more markers for the last claim
+            if self._last is None:
+                return self._lead(lead, shown=False)
+            new = [i for i in numbers if i not in self._last]
+            if self.supports is not None:
+                backed = [i for i in new if self.supports(self._last_claim, i)]
+                self.unsupported += [f"[{i}]" for i in new if i not in backed]
+                new = backed
+            self._last += new
+            return self._lead(lead, shown=bool(new)) + self._markers(new)
+        self.claims += 1
+        backed = numbers
         if self.supports is not None:
-            backed = [i for i in valid if self.supports(claim, i)]
-            self.unsupported += [f"[{i}]" for i in valid if i not in backed]
-            valid = backed
-        if not valid:
-            self._after_drop = True
-            return ""
-        for i in valid:
+            backed = [i for i in numbers if self.supports(body, i)]
+            self.unsupported += [f"[{i}]" for i in numbers if i not in backed]
+        missing = self.details(body, backed) if self.details is not None and backed else []
+        if missing:
+            self.missing += missing
+        if not backed or missing:
+            why = (f"names {', '.join(missing)}, which the passages it cites do not have" if missing
+                   else "its passage does not contain what it says" if numbers
+                   else f"cites only passages it was not given ({', '.join(group)})")
+            self.rejected.append((body.strip(), why))
+            self._last = None
+            return self._dropped(lead, body)
+        out = self._lead(lead, shown=True) + _escape(body) + self._markers(backed)
+        self._last, self._last_claim = list(backed), body
+        self._open = not body.rstrip().endswith((".", "!", "?"))
+        return out
+
+    def _lead(self, lead: str, shown: bool) -> str:
+        """What ends the previous sentence (kept only after shown text: a dropped claim keeps
+        the full stop of the sentence before it, not its comma), and the space before the
+        next shown claim."""
+        punct, out = re.sub(r"\s", "", lead), ""
+        if self._open and punct and (shown or re.search(r"[.!?]", punct)):
+            out = punct
+            self._open = not re.search(r"[.!?]", punct)
+        if shown and self._started:
+            out += re.sub(r"\S", "", lead)
+        return out
+
+    def _dropped(self, lead: str, body: str) -> str:
+        """What stays of a claim that is not shown: the end of the shown sentence it was part
+        of ("A [1] and B [9]." -> "A [1].")."""
+        out = self._lead(lead, shown=False)
+        end = re.search(r"[.!?](?=\s|$)", body)
+        if self._open and end:
+            out += end.group(0)
+            self._open = False
+        return out
+
+    def _markers(self, numbers: list[int]) -> str:
+        for i in numbers:
             if i not in self.order:
                 self.order.append(i)
-        out = (self._space if self._started else "") + "".join(f"[{self.order.index(i) + 1}]" for i in valid)
-        self._space, self._after_drop, self._started = "", False, True
-        return out
+        if numbers:
+            self._started = True
+        return "".join(f"[{self.order.index(i) + 1}]" for i in numbers)
+
+
+def _split(claim: str) -> tuple[str, str]:
+    """(the previous sentence's end and the space after it, the claim itself)."""
+    lead = _LEAD.match(claim).group(0)
+    return lead, claim[len(lead):]
+
+
+def _escape(text: str) -> str:
+    return "".join("\\" + ch if ch in _ESCAPE else ch for ch in text)
 
 
 def _numbers(spec: str) -> list[int]:
@@ -147,12 +230,14 @@ def _numbers(spec: str) -> list[int]:
     return out
 
 
-def verify(text: str, n_passages: int, supports: Callable[[str, int], bool] | None = None) -> Verified:
-    """Keep the markers of `text` that point to passages 1..n_passages (and, with
-    `supports`, whose passage backs the claim before them), renumbered."""
-    f = CitationFilter(n_passages, supports)
+def verify(text: str, n_passages: int, supports: Callable[[str, int], bool] | None = None,
+           details: Details | None = None) -> Verified:
+    """Keep the claims of `text` whose markers point to passages 1..n_passages (and, with
+    `supports`, whose passage backs the claim before them; with `details`, whose passages
+    have its numbers and names), with those markers renumbered."""
+    f = CitationFilter(n_passages, supports, details)
     out = f.feed(text) + f.close()
-    return Verified(out.strip(), f.order, f.dropped, f.unsupported)
+    return Verified(out.strip(), f.order, f.dropped, f.unsupported, f.missing, f.claims, f.rejected)
 
 
 class Support:

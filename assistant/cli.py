@@ -47,6 +47,8 @@ def _print_answer(ans: pa_lib.Answer, streamed: bool = False) -> None:
         print(ans.text)
     if ans.fallback:
         print("\n" + FALLBACK_NOTE.format(reason=ans.fallback))
+    elif ans.verification and ans.verification.dropped:
+        print(f"\n({ans.verification.summary()}.)")
     if ans.citations:
         print("\nReferences")
         for c in ans.citations:
@@ -289,7 +291,7 @@ def cmd_eval(args) -> int:
 
     try:
         report = pa_lib.evaluate(pa, args.questions, compare=args.compare or False,
-                                 grade=False if args.no_grade else None, k=args.k, progress=progress)
+                                 grade=False if args.no_grade else None, k=args.k, progress=progress, gold=args.gold)
     except (MissingExtra, QuestionSetError) as e:
         raise UsageError(str(e)) from None
     print(report.table())
@@ -366,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run the LlamaIndex starter recipe and BM25 alone (needs the eval extra)")
     s.add_argument("-k", type=int, default=10, help="papers retrieved per question (default 10)")
     s.add_argument("--no-grade", action="store_true", help="do not grade answer points with the configured LLM")
+    s.add_argument("--gold", metavar="FILE", help="gold sentences for the questions (JSONL of {id, gold_sentences})")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("export", help="the collection (or some papers) as BibTeX, CSL JSON or RIS")
@@ -399,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("chromadb", "httpx", "onnxruntime"):
+    for name in ("chromadb", "httpx", "httpx2", "onnxruntime"):  # httpx(2) logs request URLs, credentials and all
         logging.getLogger(name).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
         return args.func(args)

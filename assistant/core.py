@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from . import answer as answers
-from . import embedding, generate, intake, search
+from . import embedding, focus, generate, intake, search
 from . import llm as llms
 from .index import IndexError_, Store
-from .retrieve import condense, is_list_question
+from .retrieve import condense
 from .search import Retrieval
 from .session import SessionPapers
 from .settings import Settings, SettingsError
-from .text import tokenize
 from .types import Answer, Hit, IngestReport, Message, Paper, Passage
 
 log = logging.getLogger(__name__)
@@ -60,6 +59,7 @@ class PaperAssistant:
         self.settings = settings.with_(**overrides) if settings and overrides else (settings or Settings.load(**overrides))
         self.embedder = embedding.create(self.settings)
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
+        self.sentence_vectors = focus.SentenceVectors(self._embed_sentences)  # answers score abstract sentences
         self._last = threading.local()
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
         self.session: SessionPapers | None = None  # papers of this view only (see private())
@@ -230,7 +230,7 @@ class PaperAssistant:
         r = self.retrieve(question, history=history, k=k, paper_ids=paper_ids, query=query)
         r.timings.update(timings)
         if model is None or problem or not r.covered:  # the gate refused: no LLM call to make
-            ans = self._extractive(question, r)
+            ans = self._extractive(question, r, history)
             if problem and r.covered:
                 ans = generate.fallback(ans, problem)
             return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans))
@@ -243,15 +243,16 @@ class PaperAssistant:
     def _generation(self, model: llms.LLM, question: str, history: list[Message] | None,
                     r: Retrieval) -> generate.Generation:
         """The LLM answer for a retrieval."""
-        planned = answers.plan_citations(r.hits, is_list_question(question), self.settings.answer_papers).hits
-        sources = generate.select_sources(r.hits, planned, model.name, self.settings, r.query_tokens,
-                                          self.store.snapshot.keyword.idf, self._span)
+        q, plan = self._plan(question, history, r)
+        sources = generate.select_sources(r.hits, plan.hits, model.name, self.settings, q,
+                                          self.store.snapshot.keyword.idf, self._span, self.sentence_vectors,
+                                          self._nearby)
         messages = generate.answer_messages(question, history, sources, local=generate.compact(model, self.settings))
         base = Answer(question=question, text="", citations=[], covered=True, hits=r.hits, backend=model.name,
                       model=model.model, standalone_question=r.query)
         supports = generate.support_check(sources, self.settings, self.store.snapshot.keyword.idf)
         return generate.Generation(model, question, messages, sources, self.settings, base,
-                                   lambda: self._extractive(question, r), r.timings, supports)
+                                   lambda: self._extractive(question, r, history), r.timings, supports)
 
     def _finished(self, ans: Answer) -> Answer:
         if self._no_llm_reason and ans.covered:
@@ -265,22 +266,31 @@ class PaperAssistant:
             self._llm_for = (self.settings, llms.create(self.settings))
         return self._llm_for[1]
 
-    def _extractive(self, question: str, r: Retrieval) -> Answer:
+    def _extractive(self, question: str, r: Retrieval, history: list[Message] | None = None) -> Answer:
         t = time.perf_counter()
         if not r.covered:
             text, citations = answers.not_covered(r.hits), []
         else:
-            plan = answers.plan_citations(r.hits, is_list_question(question), self.settings.answer_papers)
-            own = tokenize(question)  # a follow-up's own words choose the sentences; the context breaks ties
-            context = r.query_tokens if r.query != question else []
-            text, citations = answers.extractive(plan, own, self.store.snapshot.keyword.idf, self._span, context,
-                                                 self._nearby)
+            text, citations = answers.extractive(self._plan(question, history, r)[1])
         r.timings["answer"] = time.perf_counter() - t
         return Answer(question=question, text=text, citations=citations, covered=r.covered, hits=r.hits,
                       backend="extractive", standalone_question=r.query)
 
+    def _plan(self, question: str, history: list[Message] | None, r: Retrieval) -> tuple[focus.Question, answers.Plan]:
+        # a follow-up's own words choose the sentences; the conversation's terms only break ties
+        context = r.query_tokens if r.query != question else []
+        return answers.answer_plan(question, history, r.hits, self.settings.answer_papers,
+                                   self.store.snapshot.keyword.idf, self._span, self.embedder.embed_query,
+                                   self.sentence_vectors, context, self.embedder.embed, self._nearby)
+
+    def _embed_sentences(self, texts: list[str]):
+        """Sentence vectors, kept in the index's embedding cache: each is computed once per index."""
+        cache = self.store.cache
+        return cache.embed(self.embedder, texts)[0] if cache is not None else self.embedder.embed(texts)
+
     def _nearby(self, hit: Hit) -> list[Passage]:
-        """A full-text hit's best passage with the passages before and after it in its section."""
+        """A full-text hit's best passage with the passages before and after it in its section
+        (in order): what an answer about it may quote."""
         best = hit.passage
         if best is None or not best.in_body or hit.paper.id not in self.store.snapshot.papers:
             return [best] if best is not None else []
@@ -289,7 +299,7 @@ class PaperAssistant:
         return sorted(same + [best], key=lambda p: p.index)
 
     def _span(self, hit: Hit) -> tuple[int, int] | None:
-        """The abstract span of a hit's passage (None for a body passage: answers quote it whole)."""
+        """The abstract span of a hit's passage (None for a body passage: see _nearby)."""
         if hit.passage is not None:
             return None if hit.passage.in_body else (hit.passage.start, hit.passage.end)
         for p in self.store.passages(hit.paper):

@@ -14,22 +14,24 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from . import prompts
-from .answer import not_covered, pick_sentences
-from .chunking import body_sentences
+import numpy as np
+
+from . import fidelity, prompts
+from .answer import not_covered, quotable
 from .citations import CitationFilter, Support, Verified, says_not_covered
+from .focus import Question, choose, pick_sentences, sentence_scores
 from .llm import LLM, LLMError
 from .retrieve import condense as rule_condense
 from .settings import Settings
-from .text import md_unescape, neutralise_markers, sentence_spans, strip_markers, tokenize
-from .types import Answer, Citation, Hit, Message, Passage
+from .text import STOPWORDS, md_unescape, neutralise_markers, sentence_spans, strip_markers, tokenize
+from .types import Answer, Citation, Dropped, Hit, Message, Passage, Verification
 
 # How many passages, of how many words, each backend gets when the settings say 0 (auto).
-# A hosted model reads the top 5 whole passages.  The 135M local model copies from
-# whichever passage it likes, so it only gets the papers the extractive answer would
-# cite (the top paper and near ties; several for "which papers" questions), at most 3,
-# cut to their best 80 words: fewer distractors, and a prompt short enough for a fast
-# first token.
+# A hosted model reads the top 5 papers, a passage's length of each.  The 135M local
+# model copies from whichever passage it likes, so it only gets the papers the
+# extractive answer would cite (the top paper and near ties; several for "which papers"
+# questions; only papers that back the question), at most 3, cut to their best 80
+# words: fewer distractors, and a prompt short enough for a fast first token.
 HOSTED_PASSAGES = 5
 LOCAL_PASSAGES = 3
 AUTO_WORDS = {"openai": 0, "local": 80}  # 0 = the whole retrieved passage
@@ -39,8 +41,8 @@ CONDENSE_TOKENS = 60
 @dataclass
 class Source:
     """What the model saw as passage [number]: verbatim abstract text and where it is -- or,
-    from a body passage (`passage`), text of the passage, and the part of it on one page
-    (`quote`, offsets in passage.text) that a citation quotes."""
+    from a body passage (`passage`), text of that passage, and the part of it on one page
+    (`quote`, offsets in passage.text) that a citation of it quotes."""
 
     hit: Hit
     text: str
@@ -64,10 +66,22 @@ class Source:
                         page=self.passage.page_at(s), section=self.passage.section, passage=self.passage)
 
 
-def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings: Settings, query_tokens: list[str],
-                   idf: Callable[[str], float], passage_span: Callable[[Hit], tuple[int, int] | None]) -> list[Source]:
+def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings: Settings, q: Question,
+                   idf: Callable[[str], float], passage_span: Callable[[Hit], tuple[int, int] | None],
+                   vectors: Callable[[list[str]], np.ndarray] | None = None,
+                   nearby: Callable[[Hit], list[Passage]] | None = None) -> list[Source]:
     """The passages the model sees: `hits` are all retrieved, best first; `planned` the
-    ones the extractive answer would cite."""
+    ones the extractive answer would cite (answer.supported).
+
+    Each passage is cut from its abstract around the sentence that best answers the
+    question, scored as the extractive answer scores sentences (focus.pick_sentences: the
+    question's own terms and meaning, its answer-type cues), and starts with that
+    sentence where the abstract allows: a small model copies from the top of what it is
+    given.  It is at most `passage_words` long (auto: 80 words for the local model; for a
+    hosted model as long as the passage retrieval matched, so it reads as much as before,
+    centred on the answer rather than on the retrieval match).  From a full-text paper's body
+    the passage is the one the extractive answer would quote from (answer.quotable), and the
+    prompt names its page."""
     if settings.llm_passages:
         chosen = hits[:settings.llm_passages]
     else:
@@ -75,43 +89,45 @@ def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings:
     words = settings.passage_words or AUTO_WORDS[llm_name]
     out = []
     for hit in chosen:
+        abstract = hit.paper.abstract
         if hit.passage is not None and hit.passage.in_body:
-            out.append(_body_source(hit, hit.passage, query_tokens, idf, words))
+            out.append(_body_source(hit, q, idf, passage_span, vectors, nearby, words))
             continue
-        span = passage_span(hit) or (0, len(hit.paper.abstract))
-        if words and len(hit.text.split()) > words:
-            span = _best_window(hit.paper.abstract, span, query_tokens, idf, words)
-        text = hit.paper.abstract[span[0]:span[1]] or hit.text  # no abstract: its metadata passage
-        out.append(Source(hit, text, span))
+        if not abstract.strip():  # no abstract: the model sees its metadata passage
+            out.append(Source(hit, hit.text, (0, 0)))
+            continue
+        passage = passage_span(hit) or (0, len(abstract))
+        budget = words or len(abstract[passage[0]:passage[1]].split())
+        best = pick_sentences(abstract, q, idf, passage, 1, vectors, hit.paper.title)[0]
+        span = _window(abstract, best, budget)
+        out.append(Source(hit, abstract[span[0]:span[1]], span))
     return out
 
 
-def _body_source(hit: Hit, passage: Passage, query_tokens: list[str], idf: Callable[[str], float],
+def _body_source(hit: Hit, q: Question, idf: Callable[[str], float],
+                 passage_span: Callable[[Hit], tuple[int, int] | None],
+                 vectors: Callable[[list[str]], np.ndarray] | None, nearby: Callable[[Hit], list[Passage]] | None,
                  words: int) -> Source:
-    """A body passage as the model sees it (its best `words` when cut), and the part of it on the
-    page of its best sentence, which a citation of it quotes."""
-    text, sentences = passage.text, body_sentences(passage.text)
-    span = (0, len(text))
-    if words and len(text.split()) > words:
-        span = _best_window(text, span, query_tokens, idf, words, sentences)
-    inside = [s for s in sentences if s[0] >= span[0] and s[1] <= span[1]] or None
-    best = pick_sentences(text, query_tokens, idf, None, 1, spans=inside)[0] if inside else span
+    """A body passage as the model sees it, cut around its best sentence like an abstract; a
+    citation of it quotes the part on the page of that sentence."""
+    text, spans, _, passage = quotable(hit, q, idf, passage_span, vectors, nearby)
+    scores = sentence_scores(text, spans, q, idf, None, vectors, hit.paper.title)
+    best = spans[(choose(scores, 1, q.asks, q.details) or [0])[0]]
+    span = _window(text, best, words or len(text.split()), spans)
     lo, hi = passage.page_part(best[0])
     return Source(hit, text[span[0]:span[1]], span, passage, (max(lo, span[0]), min(hi, span[1])))
 
 
-def _best_window(abstract: str, passage: tuple[int, int], query_tokens: list[str],
-                 idf: Callable[[str], float], words: int,
-                 sentences: list[tuple[int, int]] | None = None) -> tuple[int, int]:
-    """Consecutive sentences of the passage, at most `words` long, around its best sentence
-    (consecutive so the quote stays verbatim)."""
-    sentences = sentence_spans(abstract) if sentences is None else sentences
-    best = pick_sentences(abstract, query_tokens, idf, passage, 1, spans=sentences)[0]
-    spans = [s for s in sentences if s[0] >= passage[0] and s[1] <= passage[1]] or [best]
+def _window(abstract: str, best: tuple[int, int], words: int,
+            sentences: list[tuple[int, int]] | None = None) -> tuple[int, int]:
+    """Consecutive sentences of the abstract, at most `words` long (or the best sentence
+    alone), starting at the best sentence and growing forwards (a claim's details follow
+    it), backwards only once the abstract ends; consecutive so the quote stays verbatim."""
+    spans = (sentence_spans(abstract) if sentences is None else sentences) or [best]
     i = next((j for j, s in enumerate(spans) if s[0] <= best[0] < s[1]), 0)
     lo = hi = i
     size = len(abstract[spans[i][0]:spans[i][1]].split())
-    while True:  # grow forwards first (a claim's details follow it), then backwards
+    while True:
         for j in (hi + 1, lo - 1):
             if 0 <= j < len(spans) and size + len(abstract[spans[j][0]:spans[j][1]].split()) <= words:
                 size += len(abstract[spans[j][0]:spans[j][1]].split())
@@ -208,8 +224,33 @@ def compact(llm: LLM, settings: Settings) -> bool:
     return settings.compact_prompt == "on" or (settings.compact_prompt == "auto" and llm.name == "local")
 
 
+def detail_check(sources: list[Source]) -> Callable[[str, list[int]], list[str]]:
+    """The details (numbers, names, acronyms) of a claim that the passages it cites, with
+    their papers' titles, do not have."""
+    texts = [f"{s.hit.paper.title}\n{s.text}" for s in sources]
+    return lambda claim, numbers: fidelity.unsupported(claim, [texts[n - 1] for n in numbers])
+
+
 def use_grammar(llm: LLM, settings: Settings) -> bool:
     return settings.cite_grammar == "on" or (settings.cite_grammar == "auto" and llm.name == "local")
+
+
+_GRAMMAR_WORD = re.compile(r"[^\W_][\w'%+\-/.]*")
+
+
+def grammar_words(sources: list[Source]) -> list[str]:
+    """The words an answer under the citation grammar may use: those of the passages and
+    their titles as written ("GPT-2", "3.85%"; a capitalised one also in lower case), and
+    everyday function words."""
+    words = set(STOPWORDS) | {"yes", "or", "its", "also"}
+    for s in sources:
+        for w in _GRAMMAR_WORD.findall(f"{s.hit.paper.title} {s.text}".replace("\\%", "%")):
+            w = w.rstrip(".-/+'")
+            if w:
+                words.add(w)
+                if w[0].isupper() and w[1:].islower():
+                    words.add(w.lower())
+    return sorted(words)
 
 
 # --- the answer ---------------------------------------------------------------------------
@@ -227,13 +268,14 @@ class Generation:
                  supports: Support | None = None):
         self.llm, self.question, self.messages, self.sources, self.supports = llm, question, messages, sources, supports
         self.settings, self.base, self.extractive, self.timings = settings, base, extractive, timings
+        self.details = detail_check(sources)
         self.raw = ""  # what the model wrote, before verification (for evaluation)
         self.answer: Answer | None = None
 
     def pieces(self) -> Iterator[str]:
         s = self.settings
-        grammar = prompts.citation_grammar(len(self.sources)) if use_grammar(self.llm, s) else None
-        filt = CitationFilter(len(self.sources), self.supports)
+        grammar = prompts.citation_grammar(len(self.sources), grammar_words(self.sources)) if use_grammar(self.llm, s) else None
+        filt = CitationFilter(len(self.sources), self.supports, self.details)
         shown: list[str] = []
         raw: list[str] = []
         error: LLMError | None = None
@@ -256,7 +298,8 @@ class Generation:
         self.timings["generate"] = time.perf_counter() - t0
         self.raw = "".join(raw)
         streamed = "".join(shown)
-        self.answer = self._settle(Verified(streamed.strip(), filt.order, filt.dropped, filt.unsupported), error)
+        self.answer = self._settle(Verified(streamed.strip(), filt.order, filt.dropped, filt.unsupported, filt.missing,
+                                            filt.claims, filt.rejected), error)
         final = self.answer.text
         tail = final[len(streamed):] if final.startswith(streamed) else "\n\n" + final
         if tail:
@@ -266,19 +309,22 @@ class Generation:
         name = self.llm.name
         if error is not None:
             return fallback(self.extractive(), f"the {name} backend failed: {error.cause}")
-        if not v.cited and says_not_covered(v.text):
+        if not v.cited and says_not_covered(self.raw):
             return replace(self.base, text=not_covered([x.hit for x in self.sources], prompts.NOT_COVERED_BY_PASSAGES),
                            covered=False, model=self.llm.model)
+        checked = Verification(v.claims, v.claims - len(v.rejected), [Dropped(t, why) for t, why in v.rejected])
         if not v.cited:
-            if v.unsupported:
+            if v.missing:
+                why = f"named what its passages do not have ({', '.join(v.missing[:3])})"
+            elif v.unsupported:
                 why = f"cited passages that do not contain what it says ({', '.join(v.unsupported[:3])})"
             elif v.dropped:
                 why = f"cited only passages it was not given ({', '.join(v.dropped[:3])})"
             else:
                 why = "cited none of the retrieved passages"
-            return fallback(self.extractive(), f"the {name} answer {why}")
+            return replace(fallback(self.extractive(), f"the {name} answer {why}"), verification=checked)
         citations = [self.sources[n - 1].citation(i) for i, n in enumerate(v.order, 1)]
-        return replace(self.base, text=v.text, citations=citations, model=self.llm.model)
+        return replace(self.base, text=v.text, citations=citations, model=self.llm.model, verification=checked)
 
 
 def fallback(extractive: Answer, reason: str) -> Answer:

@@ -57,8 +57,9 @@ def add(source: str | Path | Iterable[dict | Paper], settings: Settings, store: 
 class _Source:
     """A file or a list of records, readable more than once (`strict` reads it twice)."""
 
-    def __init__(self, source: str | Path | Iterable[dict | Paper], settings: Settings, strict: bool):
-        self.settings, self.strict = settings, strict
+    def __init__(self, source: str | Path | Iterable[dict | Paper], settings: Settings, strict: bool,
+                 max_records: int):
+        self.settings, self.strict, self.max_records = settings, strict, max_records
         self.path = Path(source) if isinstance(source, (str, Path)) else None
         self.records = None if self.path is not None else list(source)
         self.name = self.path.name if self.path is not None else "records"
@@ -70,7 +71,7 @@ class _Source:
         if self.records is not None:
             return _records(self.records, self.settings.max_abstract_chars, self.strict)
         s = self.settings
-        stream = iter_papers(self.path, max_file_mb=s.max_file_mb, max_records=s.max_records,
+        stream = iter_papers(self.path, max_file_mb=s.max_file_mb, max_records=self.max_records,
                              max_abstract_chars=s.max_abstract_chars, strict=self.strict)
         self.format, self.count = stream.format, stream.count
         return iter(stream)
@@ -78,7 +79,10 @@ class _Source:
 
 def _add_file(source, settings: Settings, store: Store, session: SessionPapers | None, progress: Progress | None,
               strict: bool, on_file: FileNote | None) -> IngestReport:
-    src = _Source(source, settings, strict)
+    # A session's file is refused before it is parsed when it holds more records than the
+    # session may add (a visitor's compressed dump must not cost the server its parsing).
+    limit = min(settings.max_records, session.max_papers) if session is not None else settings.max_records
+    src = _Source(source, settings, strict, max(1, limit))
     if strict:
         bad = [item for item in src.items() if isinstance(item, Rejection)]
         if bad:

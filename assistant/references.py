@@ -14,12 +14,28 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .text import MARKER_RUN, bib_escape
 
-if TYPE_CHECKING:  # papers are only read here
-    from .types import Paper
+
+class Paper(Protocol):
+    """What the writers read of a paper (assistant.types.Paper has all of it)."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    year: int | None
+    url: str
+    code_url: str
+    venue: str
+    doi: str
+    arxiv_id: str
+    key: str
+    tags: tuple[str, ...]
+    pdf_path: str
+    bibtex: str
 
 _TITLE_HASH = re.compile(r"^t-[0-9a-f]{12}$")
 _KEY_SAFE = re.compile(r"[^A-Za-z0-9_:.\-+]")

@@ -11,6 +11,7 @@ ranking treats a session paper like any other.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 
@@ -41,12 +42,10 @@ class SessionPapers:
         return len(self.papers)
 
     def own_id(self, paper: Paper, taken: set[str]) -> Paper:
-        """The paper with an id that cannot shadow a collection paper."""
-        if paper.id in taken and paper.id not in self.papers:
-            from dataclasses import replace
-
-            return replace(paper, id=SESSION_PREFIX + paper.id)
-        return paper
+        """The paper as this session keeps it: with an id that cannot shadow a collection paper,
+        and without a local file path (a visitor's file names no file of this server's)."""
+        pid = SESSION_PREFIX + paper.id if paper.id in taken and paper.id not in self.papers else paper.id
+        return replace(paper, id=pid, pdf_path="")
 
     def check_room(self, n_new: int, size: float) -> None:
         if len(self.papers) + n_new > self.max_papers:

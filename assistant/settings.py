@@ -38,6 +38,7 @@ INDEX_FORMAT = 1
 
 BACKENDS = ("auto", "extractive", "openai", "local")
 URL_FIELDS = ("base_url", "chroma_url", "embed_base_url")
+KEYED_URLS = {"base_url": "api_key", "embed_base_url": "embed_api_key"}  # a key goes only to the URL beside it
 
 
 class SettingsError(ValueError):
@@ -203,9 +204,10 @@ class Settings(BaseSettings):
         if "public" not in values and env.get("SPACE_ID"):  # running as a Hugging Face Space
             values["public"] = True
         order = [name for name, _ in layers]
-        if "api_key" in source and "base_url" in source and order.index(source["base_url"]) > order.index(source["api_key"]):
-            log.info("the API key from %s is not used: the base URL comes from %s", source["api_key"], source["base_url"])
-            values["api_key"] = ""
+        for url, key in KEYED_URLS.items():
+            if key in source and url in source and order.index(source[url]) > order.index(source[key]):
+                log.info("the %s from %s is not used: the %s comes from %s", key, source[key], url, source[url])
+                values[key] = ""
         return cls.from_dict(values)
 
     @classmethod
@@ -216,10 +218,14 @@ class Settings(BaseSettings):
             raise SettingsError(_message(e)) from None
 
     def with_(self, **changes: Any) -> Settings:
-        """A copy with `changes` (validated)."""
+        """A copy with `changes` (validated).  A changed base URL comes without the key of the
+        old one unless the key is given too (`PaperAssistant(settings, base_url=...)`)."""
         unknown = sorted(set(changes) - set(type(self).model_fields))
         if unknown:
             raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+        for url, key in KEYED_URLS.items():
+            if url in changes and key not in changes and str(changes[url] or "").strip() != getattr(self, url):
+                changes[key] = ""
         return self.from_dict({**dict(self), **changes})
 
     def secret(self, name: str) -> str:

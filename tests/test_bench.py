@@ -87,3 +87,24 @@ def test_fusion_bench_scores_every_setting_and_marks_the_shipped_one(index_copy,
     assert shipped["r1"] >= 0.95 and shipped["multi_r10"] >= 0.95  # the dev targets, as in test_quality
     assert len({json.dumps(r["scores"]) for r in rows}) > 1  # the settings change the rankings
     assert "<- shipped" in p.stdout
+
+
+def test_fidelity_bench_judges_earlier_answers_again_without_a_model(tmp_path):
+    shown = {"id": "d-single-001", "type": "single", "covered": True, "shown": True, "backend": "local", "fallback": "",
+             "seconds": 2.0, "streamed_is_final": True, "cited": ["p1"], "cited_relevant": 1,
+             "text": "It aligns GPT-2 with CLIP [1]. It aligns iGPT-2 with CLIP [1]. Extra uncited CLIP-4.",
+             "citations": [{"number": 1, "id": "p1", "title": "Captioning", "quote": "We align GPT-2 with CLIP.",
+                            "abstract": "Intro. We align GPT-2 with CLIP."}]}
+    fallen = {"id": "d-single-002", "type": "single", "covered": True, "shown": False, "backend": "extractive",
+              "fallback": "the local answer ...", "seconds": 1.0, "streamed_is_final": True, "text": "..."}
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"model": "m", "load_average_before": [0, 0, 0], "rows": [shown, fallen]}))
+    out = tmp_path / "again.json"
+    script = Path(__file__).parent.parent / "bench" / "fidelity.py"
+    p = subprocess.run([sys.executable, str(script), "--rejudge", str(earlier), "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    s = json.loads(out.read_text())["summary"]["all"]
+    assert (s["answered"], s["shown"], s["shown_sentences"], s["shown_sentences_with_missing_detail"]) == (2, 1, 3, 2)
+    assert s["uncited_shown_sentences"] == 1 and s["citation_precision"] == 1.0
+    assert "['iGPT-2']" in p.stdout and "['CLIP-4']" in p.stdout

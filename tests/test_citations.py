@@ -27,9 +27,10 @@ COVERED_Q = "Which work aligns a frozen GPT-2 with CLIP to caption videos withou
 
 def test_markers_pointing_to_no_passage_are_removed_and_the_rest_renumbered():
     v = verify("ZeroTA needs no videos [3]. It adds an IoU loss [1][7]. Beats baselines [0].", n_passages=3)
-    assert v.text == "ZeroTA needs no videos [1]. It adds an IoU loss [2]. Beats baselines."
+    assert v.text == "ZeroTA needs no videos [1]. It adds an IoU loss [2]."  # a claim left uncited is not shown
     assert v.order == [3, 1]  # the model's numbers in order of first use
     assert v.dropped == ["[7]", "[0]"]
+    assert v.claims == 3 and v.rejected == [("Beats baselines", "cites only passages it was not given ([0])")]
 
 
 @pytest.mark.parametrize("raw,expected,order", [
@@ -37,8 +38,11 @@ def test_markers_pointing_to_no_passage_are_removed_and_the_rest_renumbered():
     ("A [Passage 2], B [source 1].", "A [1], B [2].", [2, 1]),
     ("Uses [CLS] tokens [2].", "Uses \\[CLS\\] tokens [1].", [2]),
     ("See [this](javascript:x) <img src=x> [1].", "See \\[this\\](javascript:x) \\<img src=x\\> [1].", [1]),
-    ("Range [1-999] is not a citation of everything.", "Range [1] is not a citation of everything.", [1]),
-    ("Cut off at the end [2", "Cut off at the end", []),
+    ("Range [1-999] is a citation of one passage.", "Range [1].", [1]),  # the uncited rest is not shown
+    ("Cut off at the end [2", "", []),
+    ("A [1], and B [9]. C [2].", "A [1]. C [2].", [1, 2]),  # a dropped claim keeps the full stop, not the comma
+    ("A [9]. B [2]. C. [1] D [7].", "B [1]. C. [2]", [2, 1]),
+    ("A [1]. [2] B [3]", "A [1]. [2] B [3]", [1, 2, 3]),  # a marker after the full stop: more for the same claim
     ("Same [1] again [1].", "Same [1] again [1].", [1]),
     ("Twice [1][1] and [2, 2].", "Twice [1] and [2].", [1, 2]),
 ])
@@ -47,14 +51,15 @@ def test_marker_forms(raw, expected, order):
     assert (v.text, v.order) == (expected, order)
 
 
-def test_no_markers_means_not_cited():
+def test_no_markers_means_not_cited_and_nothing_shown():
     v = verify("ZeroTA is a method for dense video captioning.", 3)
-    assert not v.cited and v.text == "ZeroTA is a method for dense video captioning." and v.dropped == []
+    assert not v.cited and v.text == "" and v.dropped == []
+    assert v.rejected == [("ZeroTA is a method for dense video captioning.", "cites no passage")]
 
 
 def test_only_out_of_range_markers_means_not_cited():
     v = verify("It works [4]. Really [12].", 3)
-    assert not v.cited and v.text == "It works. Really." and v.dropped == ["[4]", "[12]"]
+    assert not v.cited and v.text == "" and v.dropped == ["[4]", "[12]"] and v.claims == 2
 
 
 @hsettings(max_examples=300, deadline=None)
@@ -101,6 +106,7 @@ class ScriptedLLM:
     def __init__(self, *replies):
         self.replies = list(replies)
         self.calls: list[list[dict]] = []
+        self.emitted = ""  # what the model has written so far
 
     def stream(self, messages, *, max_tokens, timeout, grammar=None):
         self.calls.append(messages)
@@ -109,17 +115,21 @@ class ScriptedLLM:
             reply = reply(messages)
         if isinstance(reply, Exception):
             raise reply
-        yield from re.findall(r"\S+\s*|\s+", reply[0] if isinstance(reply, tuple) else reply)
+        self.emitted = ""
+        for piece in re.findall(r"\S+\s*|\s+", reply[0] if isinstance(reply, tuple) else reply):
+            self.emitted += piece
+            yield piece
         if isinstance(reply, tuple):  # (text, error): fails after streaming the text
             raise reply[1]
 
 
 @pytest.fixture
 def scripted(pa, monkeypatch):
-    def make(*replies, **settings):
+    def make(*replies, backend="openai", **settings):
         fake = ScriptedLLM(*replies)
+        fake.name = backend  # "local": the small-model prompt, passages and grammar
         monkeypatch.setattr(llm_module, "create", lambda s: fake if llm_module.select(s) != "extractive" else None)
-        return pa.using(backend="openai", api_key=KEY, **settings), fake
+        return pa.using(backend=backend, api_key=KEY, **settings), fake
     return make
 
 
@@ -144,7 +154,9 @@ def test_valid_citations_become_citations_of_the_passages_given(scripted):
     assert "".join(pieces) == ans.text
     assert ans.backend == "openai" and ans.model == "scripted-model" and ans.fallback == ""
     given = passages_of(fake.calls[0])
-    assert ans.text == f"{first_sentence(given[1])} [1]. {first_sentence(given[0])} [2]. A ghost claim."
+    assert ans.text == f"{first_sentence(given[1])} [1]. {first_sentence(given[0])} [2]."  # the ghost is not shown
+    assert ans.verification.summary().startswith("2 of 3 sentences verified; not shown: \"A ghost claim\"")
+    assert ans.verification.dropped[0].reason == "cites only passages it was not given ([9])"
     assert len(given) == 5
     assert [c.number for c in ans.citations] == [1, 2]
     assert ans.citations[0].quote == given[1] and ans.citations[1].quote == given[0]  # renumbered by first use
@@ -161,8 +173,10 @@ def test_a_citation_whose_passage_does_not_contain_the_claim_is_removed(scripted
     view, fake = scripted(reply)
     ans = view.ask(COVERED_Q)
     given = passages_of(fake.calls[0])
-    assert ans.text == f"{first_sentence(given[2])}. {first_sentence(given[0])} [1]."
+    assert ans.text == f"{first_sentence(given[0])} [1]."  # the miscited sentence is not shown
     assert [c.quote for c in ans.citations] == [given[0]]
+    assert (ans.verification.sentences, ans.verification.verified) == (2, 1)
+    assert ans.verification.dropped[0].reason == "its passage does not contain what it says"
 
 
 @pytest.mark.parametrize("reply,why", [
@@ -180,7 +194,7 @@ def test_an_answer_without_a_valid_citation_falls_back_to_the_extractive_answer(
     assert ans.fallback == f"the openai answer {why}"
     extractive = pa.ask(COVERED_Q)
     assert ans.text == extractive.text and ans.citations == extractive.citations
-    assert "".join(pieces).endswith("\n\n" + ans.text)  # the stream ends with the replacement
+    assert "".join(pieces) == ans.text  # nothing the model wrote was shown: only the replacement
 
 
 def test_the_model_saying_not_covered_gives_an_uncited_not_covered_answer(scripted):
@@ -276,4 +290,70 @@ def test_support_is_the_weighted_share_of_the_claims_terms_in_the_passage():
     assert s("DreamLIP uses 30M image-text pairs", 2) and not s("DreamLIP uses 30M image-text pairs", 1)
     assert not s("1.", 2) and not s("And so it does.", 2)  # a marker after no content vouches for nothing
     v = verify("DreamLIP uses 30M image-text pairs [1]. ZeroTA adds an IoU loss [1][2].", 2, s)
-    assert v.text == "DreamLIP uses 30M image-text pairs. ZeroTA adds an IoU loss [1]." and v.unsupported == ["[1]", "[2]"]
+    assert v.text == "ZeroTA adds an IoU loss [1]." and v.unsupported == ["[1]", "[2]"]
+
+
+# --- details: a cited sentence may not carry a number or name its passage lacks -------------
+
+def sentence_with(passages: list[str], needle: str) -> str:
+    """The sentence of passage [1] that contains `needle` (without its full stop)."""
+    return next(s for s in re.split(r"(?<=[.!?])\s", passages[0]) if needle in s).rstrip(".")
+
+
+@pytest.mark.parametrize("backend", ["openai", "local"])
+def test_a_sentence_naming_what_its_passage_lacks_is_never_shown(scripted, backend):
+    """The local model's habit: GPT-2 and CLIP copied as "iGPT-2" and "iGV-2"."""
+    def reply(messages):
+        p = passages_of(messages)
+        aligns, iou = sentence_with(p, "GPT-2"), sentence_with(p, "IoU")
+        wrong = aligns.replace("GPT-2", "iGPT-2").replace("CLIP", "iGV-2")
+        return f"{aligns} [1]. {wrong} [1]. {iou} [1]."
+    view, fake = scripted(reply, backend=backend)
+    s = view.stream(COVERED_Q)
+    log = [(piece, fake.emitted) for piece in s]
+    ans = s.answer
+    given = passages_of(fake.calls[0])
+    aligns, iou = sentence_with(given, "GPT-2"), sentence_with(given, "IoU")
+    assert ans.backend == backend and not ans.fallback
+    assert ans.text == f"{aligns} [1]. {iou} [1]." and "".join(p for p, _ in log) == ans.text
+    assert not any("iGPT" in p or "iGV" in p for p, _ in log)
+    for claim in (aligns, iou):  # shown only once the model had written its marker
+        piece, emitted = next((p, e) for p, e in log if claim in p)
+        assert f"{claim} [1]" in emitted
+    v = ans.verification
+    assert (v.sentences, v.verified) == (3, 2) and v.summary().startswith("2 of 3 sentences verified")
+    assert v.dropped[0].reason == "names iGPT-2, iGV-2, which the passages it cites do not have"
+    assert "iGPT-2" in ans.to_markdown() and ans.to_dict()["verification"]["verified"] == 2
+
+
+@pytest.mark.parametrize("backend", ["openai", "local"])
+def test_an_answer_left_with_no_faithful_sentence_falls_back_saying_why(scripted, pa, backend):
+    def reply(messages):
+        iou = sentence_with(passages_of(messages), "IoU")
+        return iou.replace("a set of", "a set of 40") + " [1]."
+    view, _ = scripted(reply, backend=backend)
+    s = view.stream(COVERED_Q)
+    pieces = list(s)
+    ans = s.answer
+    assert ans.backend == "extractive" and ans.fallback == f"the {backend} answer named what its passages do not have (40)"
+    assert "".join(pieces) == ans.text and "40" not in ans.text  # the model's text was never shown
+    assert ans.text == pa.ask(COVERED_Q).text
+    assert (ans.verification.sentences, ans.verification.verified) == (1, 0)
+
+
+def test_benign_rewordings_of_a_passages_details_are_shown(scripted):
+    view, _ = scripted("This joint optimization aligns a frozen GPT2 language generation model with CLIP's "
+                       "vision-language contrastive model [1]. It adds one pairwise temporal IoU Loss for soft "
+                       "moment masks [1].")
+    ans = view.ask(COVERED_Q)
+    assert ans.backend == "openai" and ans.verification.dropped == [] and ans.text.count("[1]") == 2
+
+
+def test_a_name_the_passage_given_lacks_is_not_shown_even_if_the_abstract_has_it(scripted):
+    """ZeroTA is named further on in the abstract, not in the passage the model was given."""
+    view, fake = scripted("ZeroTA aligns a frozen GPT-2 language generation model with CLIP [1]. It adds a "
+                          "pairwise temporal IoU loss for soft moment masks [1].")
+    ans = view.ask(COVERED_Q)
+    assert "ZeroTA" not in passages_of(fake.calls[0])[0] and "ZeroTA" in ans.citations[0].paper.abstract
+    assert ans.text == "It adds a pairwise temporal IoU loss for soft moment masks [1]."
+    assert ans.verification.dropped[0].reason == "names ZeroTA, which the passages it cites do not have"

@@ -55,8 +55,10 @@ def test_ingest_reports_and_bad_files_fail_cleanly(cli, tmp_path, small_papers):
 
 
 def test_chat_keeps_the_conversation(cli, built_index, model_cache, tmp_path):
+    index = tmp_path / "chat-index"  # its own copy: the tests' process may have the bundled index open
+    shutil.copytree(built_index, index)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
-    env.update(ASSISTANT_INDEX_DIR=str(built_index), ASSISTANT_MODEL_CACHE=str(model_cache))
+    env.update(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache))
     p = subprocess.run([sys.executable, "-m", "assistant.cli", "chat"], input=(
         "Which work aligns a frozen GPT-2 with CLIP to caption videos?\nWhat loss does it add?\n\n"),
         capture_output=True, text=True, env=env, timeout=120)

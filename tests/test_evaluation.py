@@ -316,3 +316,37 @@ def test_missing_eval_extra_is_explained(pa, monkeypatch, capsys, built_index, m
                  "eval", str(DEV), "--compare", "baseline"])
     err = capsys.readouterr().err
     assert code == 2 and "llama-index-retrievers-bm25" in err and "pip install 'paper-assistant[eval]'" in err
+
+
+def test_llm_answers_are_scored_for_shown_answers_and_unsupported_details(pa, monkeypatch):
+    """For LLM answers the evaluation counts answers shown (not fallen back) and shown sentences
+    with a detail their sources lack; a scripted LLM writes one faithful answer, one whose only
+    claim invents a number (dropped: the answer falls back) and one that fails."""
+    from assistant import llm as llm_module
+
+    def faithful(messages):  # passage [1]'s first sentence, cited
+        passage = messages[-1]["content"].split("[1] ", 1)[1].split("\n", 2)[1]
+        return passage.split(". ")[0].rstrip(".") + " [1]."
+
+    replies = [faithful, "The method reaches 97.3% accuracy on 12 benchmarks [1].", RuntimeError("down")]
+
+    class Scripted:
+        name, model = "openai", "scripted"
+
+        def stream(self, messages, *, max_tokens, timeout, grammar=None):
+            reply = replies.pop(0)
+            if isinstance(reply, Exception):
+                raise llm_module.LLMError("the server is down")
+            yield from re.findall(r"\S+\s*", reply(messages) if callable(reply) else reply)
+
+    fake = Scripted()
+    monkeypatch.setattr(llm_module, "create", lambda s: fake if llm_module.select(s) != "extractive" else None)
+    view = pa.using(backend="openai", api_key="sk-test-eval", condense="rules")
+    report = evaluate(view, dev_subset("d-single-001", "d-single-002", "d-single-003"), grade=False)
+    results = {r.id: r for r in report.systems[0].results}
+    assert results["d-single-001"].llm_shown is True and results["d-single-001"].unsupported == 0
+    assert results["d-single-002"].llm_shown is False  # the invented numbers were never shown
+    assert results["d-single-003"].llm_shown is False
+    assert report.summary["single"]["llm_shown"] == pytest.approx(1 / 3)
+    assert report.summary["single"]["unsupported_details"] == 0.0
+    assert "LLM answers shown" in report.table()

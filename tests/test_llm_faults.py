@@ -45,9 +45,9 @@ def json_error(message: str) -> bytes:
 
 
 def test_a_streamed_answer_from_the_stub_is_verified_and_carries_the_key(pa, stub):
-    s = stub((200, {}, sse("ZeroTA ", "uses CLIP ", "[1]", " and [9]."), None))
+    s = stub((200, {}, sse("It aligns GPT-2 ", "with CLIP ", "[1]", " and [9]."), None))
     ans, _ = ask(pa, s.url)
-    assert ans.backend == "openai" and ans.model == "stub-model" and ans.text == "ZeroTA uses CLIP [1] and."
+    assert ans.backend == "openai" and ans.model == "stub-model" and ans.text == "It aligns GPT-2 with CLIP [1]."
     assert s.requests[0]["auth"] == f"Bearer {KEY}" and s.requests[0]["body"]["stream"] is True
 
 
@@ -66,9 +66,9 @@ def test_429_is_retried_a_bounded_number_of_times(pa, stub):
 
 
 def test_429_then_success_gives_the_llm_answer(pa, stub):
-    s = stub((429, {"Retry-After": "0"}, json_error("slow down"), None), (200, {}, sse("ZeroTA [1]."), None))
+    s = stub((429, {"Retry-After": "0"}, json_error("slow down"), None), (200, {}, sse("It uses CLIP [1]."), None))
     ans, _ = ask(pa, s.url)
-    assert ans.backend == "openai" and ans.text == "ZeroTA [1]." and len(s.requests) == 2
+    assert ans.backend == "openai" and ans.text == "It uses CLIP [1]." and len(s.requests) == 2
 
 
 def test_500_is_retried_then_reported(pa, stub):

@@ -72,7 +72,8 @@ def assert_verified_or_explained(ans):
         assert ans.citations
         assert_verified(ans)
     else:
-        assert re.search(r"the openai answer cited (none|only passages|passages that do not contain)", ans.fallback), \
+        assert re.search(r"the openai answer (cited (none|only passages|passages that do not contain)|named what its "
+                         r"passages do not have)", ans.fallback), \
             ans.fallback
         assert ans.citations
 
@@ -94,7 +95,8 @@ def test_streamed_cited_answer_through_a_real_llama_cpp_server(pa, llama_server,
     ans = stream.answer
     assert ans.backend == "openai" and ans.model == MODEL_ALIAS and not ans.fallback, ans.fallback
     assert "".join(p for _, p in arrivals) == ans.text
-    assert len(arrivals) >= 5 and arrivals[-1][0] - arrivals[0][0] > 0.05  # token by token, over time
+    # A claim is shown once its markers arrived and it was checked: a piece per verified claim.
+    assert len(arrivals) >= ans.verification.verified >= 1
     assert ans.citations
     assert_verified(ans)
     sent = proxy.requests.decode("utf-8", "replace")
@@ -172,7 +174,8 @@ def test_local_backend_streams_a_cited_answer(pa):
     pieces = list(stream)
     ans = stream.answer
     assert ans.backend == "local" and not ans.fallback and ans.citations, ans.fallback
-    assert len(pieces) >= 5 and "".join(pieces) == ans.text
+    assert len(pieces) >= ans.verification.verified >= 1 and "".join(pieces) == ans.text
+    assert ans.verification.dropped == [] or ans.verification.summary() in ans.to_markdown()
     assert_verified(ans)
     assert len(re.findall(r"\[\d\]\.", ans.text)) >= 1  # the grammar: sentences end in a citation
 

@@ -145,7 +145,7 @@ def test_an_uncovered_question_is_shown_as_not_covered(page):
     ask(page, "What reward shaping works best for reinforcement learning of robotic grasping?")
     assert bot_messages(page).last.inner_text().startswith(NOT_COVERED)
     panel = page.locator("#pa-sources").inner_text()
-    assert "Not covered by the collection" in panel and "weak matches" in panel
+    assert "The collection does not cover this question." in panel and "weak matches" in panel
     assert page.locator("#pa-sources .pa-source").count() == 0
 
 

@@ -84,13 +84,26 @@ def test_answer_message_lists_references_with_safe_links():
     assert "[code](https://github.com/example/adapters)" in refs and "javascript" not in refs
 
 
+def test_an_llm_answer_says_which_of_its_sentences_were_not_shown():
+    from assistant.types import Dropped, Verification
+
+    ans = answer(text="We propose sparse adapters [1].")
+    ans.backend, ans.verification = "local", Verification(2, 1, [Dropped(f"It beats {EVIL} by 40%", "names 40%")])
+    msg = render.answer_message(ans, 1)
+    note = msg.split("**References**")[0].strip().split("\n\n")[-1]
+    assert note.startswith("*Note: 1 of 2 sentences verified; not shown:") and "names 40%" in note
+    assert "<script>" not in msg and "[x](javascript" not in msg  # shown as text, not markup
+    ans.verification.dropped = []
+    assert "Note:" not in render.answer_message(ans, 1)
+
+
 def test_not_covered_answers_are_quoted_and_cite_nothing():
     ans = answer(covered=False, text=f"{NOT_COVERED} No paper matches.\n\nClosest papers: *A*")
     msg = render.answer_message(ans, 1)
     assert msg.startswith("> " + NOT_COVERED) and "\n> \n> Closest" in msg
     assert "References" not in msg
     html_ = render.sources_html([(1, ans)])
-    assert "Not covered by the collection" in html_ and "Sparse Adapters" in html_ and "pa-source" not in html_
+    assert "The collection does not cover this question." in html_ and "Sparse Adapters" in html_ and "pa-source" not in html_
 
 
 def test_highlight_marks_the_spans_and_escapes_everything():

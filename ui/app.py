@@ -56,7 +56,7 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
         pending = gr.State("")
         paper_id = gr.State("")
         # A visitor's own papers on a public deployment: forgotten session_minutes after their last
-        # change, and when the tab closes (Gradio deletes a session's state then).
+        # change, and when the tab closes (app.end_session, run by demo.unload below).
         mine = gr.State(None, time_to_live=s.session_minutes * 60)
         with gr.Tabs(selected="chat") as tabs:
             with gr.Tab("Chat", id="chat"):
@@ -179,7 +179,8 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
         # Agent tools (ui/mcp.py): /search_papers, /ask_papers, /get_paper; the MCP server lists only these.
         mcp.add_endpoints(pa, answer_queue=dict(concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY),
                           browse_queue=dict(concurrency_id="browse", concurrency_limit=BROWSE_CONCURRENCY),
-                          answerer=lambda request: app.answering_view(None, None, client_key(request)))
+                          answerer=lambda request: app.answering_view(None, None, client_key(request)),
+                          explain=app.message)
 
         browse = dict(concurrency_id="browse", concurrency_limit=BROWSE_CONCURRENCY, api_visibility="private")
         paper_outputs = [detail, similar, paper_id, ask_btn, add_btn]
@@ -193,13 +194,17 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
         demo.load(app.collection_outputs, [mine], [header, table, scope_papers, meta_row], queue=False,
                   api_visibility="private").then(app.scope_note, scope_with_mine, scope_note, queue=False,
                                                  api_visibility="private")
+        if uploads and s.public:
+            demo.unload(app.end_session)
         if uploads:
             add_papers.click(app.add_papers, [upload, mine], [report, header, table, scope_papers, meta_row, mine],
                              api_name="add_papers", concurrency_id="ingest", concurrency_limit=1
                              ).then(app.scope_note, scope_with_mine, scope_note, queue=False, api_visibility="private")
 
+        # queued: a refusal's gr.Warning reaches the page only through the queue's event stream
         apply.click(app.apply_settings, [backend, model, base_url, api_key, top_k, session], [session, api_key, status],
-                    queue=False, api_visibility="private")
+                    concurrency_id="browse", concurrency_limit=BROWSE_CONCURRENCY, api_visibility="private",
+                    show_progress="hidden")
         forget.click(app.forget_key, [session], [session, api_key, status], queue=False, api_visibility="private")
 
     demo.queue(max_size=QUEUE_MAX, default_concurrency_limit=BROWSE_CONCURRENCY)
@@ -289,7 +294,7 @@ def open_assistant(settings: Settings | None = None) -> PaperAssistant:
 
 def main(server_name: str | None = None, server_port: int | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("chromadb", "httpx", "onnxruntime"):
+    for name in ("chromadb", "httpx", "httpx2", "onnxruntime"):  # httpx(2) logs request URLs, credentials and all
         logging.getLogger(name).setLevel(logging.WARNING)
     pa = open_assistant()
     launch(build_app(pa), server_name=server_name, server_port=server_port)

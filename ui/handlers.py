@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,9 @@ class WebApp:
         self.llm_limit = RateLimit(s.llm_answers_per_session, s.llm_answers_per_minute) if s.public else None
         self.files = Path(tempfile.mkdtemp(prefix="paper-assistant-ui-"))
         self.demo: gr.Blocks | None = None  # set by build_app: its upload record
+        # Visitors' papers by Gradio session, to forget them when the page closes (end_session).
+        # Weak: the session's gr.State owns them, and its time_to_live still applies.
+        self._mine: weakref.WeakValueDictionary[str, SessionPapers] = weakref.WeakValueDictionary()
 
     # -- views and errors ------------------------------------------------------------------------
     def view(self, session: SessionSettings | None, mine: SessionPapers | None = None) -> PaperAssistant:
@@ -288,7 +292,8 @@ class WebApp:
         return gr.Dropdown(value=selected)
 
     # -- uploads ---------------------------------------------------------------------------------
-    def add_papers(self, path: str | None, mine: SessionPapers | None, progress=gr.Progress()) -> tuple:
+    def add_papers(self, path: str | None, mine: SessionPapers | None, request: gr.Request = None,
+                   progress=gr.Progress()) -> tuple:
         """Add the uploaded file's papers: to the collection, or on a public deployment to this
         visitor's own papers (`mine`)."""
         unchanged = (gr.skip(),) * 5
@@ -310,6 +315,8 @@ class WebApp:
         public = self.settings.public
         if public and mine is None:
             mine = self.pa.private().session
+            if getattr(request, "session_hash", None):
+                self._mine[request.session_hash] = mine
         target = self.pa.private(mine) if public else self.pa
         try:
             report = target.add_papers(file, progress=lambda done, total: progress((done, total),
@@ -325,6 +332,13 @@ class WebApp:
                      "only, so they rank low.")
         return ((render.ingest_report_html(report, titles, len(titles), note),) + self.collection_outputs(mine)
                 + (mine,))
+
+    def end_session(self, request: gr.Request = None) -> None:
+        """The visitor's page closed: forget the papers they added.  (Gradio keeps a closed
+        session's state for an hour, whatever its time_to_live, in case the page comes back.)"""
+        mine = self._mine.pop(getattr(request, "session_hash", None) or "", None)
+        if mine is not None:
+            mine.remove(list(mine.papers))
 
     # -- settings --------------------------------------------------------------------------------
     def settings_status(self, session: SessionSettings) -> str:
@@ -344,7 +358,8 @@ class WebApp:
             self.view(new)  # checks the deployment's rules and validates (an unknown backend, a bad number)
         except SettingsError as e:
             gr.Warning(f"Settings not applied: {e}")
-            return session, "", self.settings_status(session)
+            # also in the status line: it stays in view, and reaches the page however the event runs
+            return session, "", f"⚠️ **Settings not applied**: {render.md_text(str(e))}\n\n{self.settings_status(session)}"
         return new, "", self.settings_status(new)
 
     def forget_key(self, session: SessionSettings):

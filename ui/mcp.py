@@ -98,10 +98,13 @@ class PaperTools:
     meant for whoever (or whatever) called: Gradio sends it as the HTTP error and as the
     text of an MCP tool error."""
 
-    def __init__(self, pa: PaperAssistant, answerer: Callable[[Any], PaperAssistant] | None = None):
+    def __init__(self, pa: PaperAssistant, answerer: Callable[[Any], PaperAssistant] | None = None,
+                 explain: Callable[[Exception], str] | None = None):
         self.pa = pa
         # answerer(request) -> the view that answers this caller (the web app's LLM rate limit)
         self.answerer = answerer or (lambda request: pa)
+        # explain(error) -> what the caller is told (the web app's: generic on a public deployment)
+        self.explain = explain or str
 
     def search_papers(self, query: str, k: int = 10, year_from: int | None = None, year_to: int | None = None,
                       author: str | None = None) -> SearchResult:
@@ -133,7 +136,7 @@ class PaperTools:
         try:
             r = self.pa.retrieve(query, k=k, paper_ids=ids)
         except (QuestionError, IndexError, StoreUnavailable) as e:
-            raise gr.Error(f"query: {e}") from None
+            raise gr.Error(f"query: {self.explain(e)}") from None
         note = ""
         if ids == []:
             filters = ", ".join(f"{n}={v!r}" for n, v in (("year_from", year_from), ("year_to", year_to),
@@ -167,7 +170,7 @@ class PaperTools:
         try:
             ans = self.answerer(request).ask(question, history=[dict(m) for m in history] if history else None)
         except (QuestionError, IndexError, StoreUnavailable) as e:
-            raise gr.Error(f"question: {e}") from None
+            raise gr.Error(f"question: {self.explain(e)}") from None
         refs = [Reference(number=c.number, paper_id=c.paper.id, title=c.paper.title, year=c.paper.year,
                           authors=list(c.paper.authors), url=c.paper.url, quote=c.quote,
                           sentences=c.sentences,
@@ -210,11 +213,13 @@ def _whole(value: Any, name: str, lo: int | None = None, hi: int | None = None, 
 
 # -- wiring ------------------------------------------------------------------------------------
 def add_endpoints(pa: PaperAssistant, answer_queue: dict[str, Any], browse_queue: dict[str, Any],
-                  answerer: Callable[[Any], PaperAssistant] | None = None) -> PaperTools:
+                  answerer: Callable[[Any], PaperAssistant] | None = None,
+                  explain: Callable[[Exception], str] | None = None) -> PaperTools:
     """Register the three tools as named endpoints; call inside the gr.Blocks context.
     `*_queue` are the concurrency_id / concurrency_limit of the app's answer and browse queues;
-    `answerer(request)` gives the view that answers a caller (default: `pa`)."""
-    tools = PaperTools(pa, answerer)
+    `answerer(request)` gives the view that answers a caller (default: `pa`), `explain(error)`
+    what a caller is told of an index error (default: its message)."""
+    tools = PaperTools(pa, answerer, explain)
     gr.api(tools.search_papers, api_name="search_papers", **browse_queue)
     gr.api(tools.ask_papers, api_name="ask_papers", **answer_queue)
     gr.api(tools.get_paper, api_name="get_paper", **browse_queue)

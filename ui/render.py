@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlparse
 
-from assistant import Answer, Citation, Hit, IngestReport, Paper
+from assistant import Answer, Citation, Hit, IngestReport, Paper, prompts
 from assistant.text import CITATION, html, md_text
 
 REL = 'target="_blank" rel="noopener noreferrer nofollow"'
@@ -76,6 +76,8 @@ def answer_message(ans: Answer, turn: int) -> str:
         body = "> " + body.replace("\n", "\n> ")
     if ans.fallback:
         body += f"\n\n*{md_text('Note: ' + ans.fallback)}*"
+    elif ans.verification and ans.verification.dropped:
+        body += f"\n\n*{md_text('Note: ' + ans.verification.summary())}*"
     if ans.citations:
         refs = []
         for c in ans.citations:
@@ -160,9 +162,9 @@ def _passage_html(c: Citation) -> str:
 def _turn_body(turn: int, ans: Answer) -> str:
     if not ans.covered:
         weak = "".join(f"<li>{html(h.paper.title)}</li>" for h in ans.hits[:3])
-        return ('<div class="pa-notcovered"><strong>Not covered by the collection.</strong> No paper matches this '
-                "question closely enough to answer from, so nothing is cited."
-                + (f"<div class='pa-weak'>Closest papers (weak matches, not evidence):<ul>{weak}</ul></div>" if weak else "")
+        return (f'<div class="pa-notcovered"><strong>{html(prompts.NOT_COVERED)}</strong> '
+                f"{html(prompts.NOT_COVERED_DETAIL)}"
+                + (f"<div class='pa-weak'>{html(prompts.CLOSEST_PAPERS)}<ul>{weak}</ul></div>" if weak else "")
                 + "</div>")
     return "".join(_citation_html(turn, c) for c in ans.citations)
 

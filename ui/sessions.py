@@ -152,10 +152,12 @@ def client_key(request: Any) -> str:
     """Who is asking, for rate limits: the browser session, else the client address (the first
     X-Forwarded-For hop behind a proxy such as a Space's, and for MCP calls, which Gradio
     relays through 127.0.0.1 with the original headers)."""
-    session = getattr(request, "session_hash", None)
-    if session:
-        return f"session:{session}"
     headers = getattr(request, "headers", None) or {}
+    session = getattr(request, "session_hash", None)
+    # Gradio relays every MCP call through one client of its own, so all MCP callers share its session
+    relayed = hasattr(headers, "get") and headers.get("x-gradio-user") == "mcp"
+    if session and not relayed:
+        return f"session:{session}"
     forwarded = headers.get("x-forwarded-for", "") if hasattr(headers, "get") else ""
     if forwarded:
         return "ip:" + forwarded.split(",")[0].strip()

@@ -54,7 +54,9 @@ class SentenceTransformerEmbedding(Embedder):
 
     @property
     def dim(self) -> int:
-        return int(self._load().get_sentence_embedding_dimension())
+        model = self._load()
+        dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(dim())
 
     @property
     def identity(self) -> str:
@@ -129,7 +131,7 @@ class OpenAIEmbedding(Embedder):
             except openai.APIError as e:
                 raise EmbeddingError(f"the embedding server at {self._where()} failed: {type(e).__name__}"
                                      f"{' (HTTP ' + str(e.status_code) + ')' if hasattr(e, 'status_code') else ''}") from None
-            vectors = [d.embedding for d in sorted(got.data, key=lambda d: d.index)]
+            vectors = [_pooled(d.embedding) for d in sorted(got.data, key=lambda d: d.index)]
             if len(vectors) != len(chunk):
                 raise EmbeddingError(f"the embedding server at {self._where()} returned {len(vectors)} vectors "
                                      f"for {len(chunk)} texts")
@@ -139,3 +141,12 @@ class OpenAIEmbedding(Embedder):
             raise EmbeddingError(f"the embedding server at {self._where()} changed its vector size "
                                  f"({self._dim} -> {vectors.shape[1]})")
         return vectors
+
+
+def _pooled(embedding) -> list[float]:
+    """One vector per text: a server running a model without a pooling layer (llama.cpp's,
+    for a causal model) returns one vector per token; they are averaged, as
+    sentence-transformers' mean pooling does."""
+    if embedding and isinstance(embedding[0], list):
+        return np.asarray(embedding, dtype=np.float32).mean(axis=0).tolist()
+    return embedding

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import prompts
 from ..prompts import CLOSEST_PAPERS, EXTRACTIVE_INTRO, EXTRACTIVE_LIST_INTRO, NOT_COVERED
-from ..text import CITATION, ends_with_abbreviation, tokenize
+from ..text import CITATION, ends_with_abbreviation, md_unescape, strip_markers, tokenize
 from ..types import Answer
 
 Complete = Callable[[str], str]  # an LLM as a plain function: prompt -> reply text
@@ -93,6 +93,43 @@ def point_recall(answer_text: str, point: str) -> float:
     if not pt:
         return 0.0
     return len(pt & set(tokenize(answer_text))) / len(pt)
+
+
+def reader_text(text: str) -> str:
+    """Text as a reader sees it: Markdown escapes undone, whitespace collapsed."""
+    return " ".join(md_unescape(text).split())
+
+
+def quoted_sentences(ans: Answer) -> list[str]:
+    """The sentences an answer quotes from its papers, in the order the answer shows them."""
+    text = reader_text(ans.text)
+    found = []
+    for c in ans.citations:
+        source = c.passage if getattr(c, "passage", "") else c.paper.abstract
+        for s, e in c.spans:
+            sentence = reader_text(source[s:e])
+            at = text.find(sentence)
+            found.append((at if at >= 0 else len(text), sentence))
+    return [s for _, s in sorted(found, key=lambda x: x[0])]
+
+
+def contains_gold(ans: Answer, gold: Iterable[str]) -> bool:
+    """Does the answer quote one of the gold sentences in full?"""
+    text = reader_text(ans.text)
+    return any(reader_text(g) in text for g in gold)
+
+
+def gold_first(ans: Answer, gold: Iterable[str]) -> bool:
+    """Is the first sentence the answer quotes a gold sentence?"""
+    quoted = quoted_sentences(ans)
+    if not quoted:
+        return False
+    return any(reader_text(g) in quoted[0] or quoted[0] in reader_text(g) for g in gold)
+
+
+def answer_words(ans: Answer) -> int:
+    """Words of an answer, its markers left out."""
+    return len(strip_markers(ans.text).split())
 
 
 def refused(ans: Answer) -> bool:

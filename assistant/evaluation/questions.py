@@ -59,3 +59,19 @@ def relevant_ids(q: dict, titles: dict[str, str]) -> list[str]:
             raise QuestionSetError(f"question {q['id']}: relevant paper {t!r} is not in the collection")
         out.append(titles[key])
     return out
+
+
+def add_gold(questions: list[dict[str, Any]], source: str | Path) -> None:
+    """Give each question its gold sentences from a JSONL file of {"id", "gold_sentences"}."""
+    gold = {}
+    for n, rec in enumerate(read_jsonl(source), 1):
+        if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not isinstance(
+                rec.get("gold_sentences"), list):
+            raise QuestionSetError(f"{Path(source).name}: line {n} is not {{\"id\": ..., \"gold_sentences\": [...]}}")
+        gold[rec["id"]] = rec["gold_sentences"]
+    unknown = sorted(set(gold) - {q["id"] for q in questions})
+    if unknown:
+        raise QuestionSetError(f"{Path(source).name}: gold sentences for questions not in the set: {', '.join(unknown[:5])}")
+    for q in questions:
+        if q["id"] in gold:
+            q["gold_sentences"] = gold[q["id"]]

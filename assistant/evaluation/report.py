@@ -12,7 +12,7 @@ from typing import Any
 
 from . import baselines
 from .metrics import Complete, configured_llm, percentile, point_grader
-from .questions import QUESTION_TYPES, load_questions, relevant_ids, title_index
+from .questions import QUESTION_TYPES, add_gold, load_questions, relevant_ids, title_index
 from .run import QuestionResult, evaluate_assistant, evaluate_system, summarize
 
 ASSISTANT = "paper-assistant"
@@ -23,7 +23,12 @@ METRICS = {
     "refusal": "refusal rate", "false_refusal": "false-refusal rate",
     "citation_precision": "citation precision", "points": "answer points (LLM-graded)",
     "points_proxy": "answer points (lexical proxy)", "fully_cited": "every claim cited",
+    "gold": "gold sentence in the answer", "gold_first": "gold sentence quoted first",
+    "words": "answer length (words)", "quoted": "sentences quoted",
+    "llm_shown": "LLM answers shown (not fallen back)",
+    "unsupported_details": "shown sentences with a detail not in their sources",
 }
+COUNTS = ("words", "quoted")  # means of counts, not shares: shown with one decimal
 WARM_UP = "warm-up query, not timed"
 NO_GRADER = ("answer-point coverage skipped: no LLM configured (backend: {backend}). The lexical proxy "
              "(share of each point's words found in the answer) is shown instead; it is not a judgement.")
@@ -90,7 +95,7 @@ class EvalReport:
                 for sys_, summ in zip(self.systems, summaries):
                     v = summ.get(qtype, {}).get(k)
                     cells.append("—" if v is None or (not sys_.answers and k in ("refusal", "false_refusal"))
-                                 else f"{v:.3f}")
+                                 else f"{v:.1f}" if k in COUNTS else f"{v:.3f}")
                 lines.append(f"  {METRICS[k]:{label_w - 2}}" + "".join(f"{c:>{width + 2}}" for c in cells))
         lines.append("time per question (ms)")
         for q in ("p50", "p95"):
@@ -118,7 +123,7 @@ def _grader(pa, grade) -> tuple[Callable | None, str, str]:
 
 
 def evaluate(pa, questions: str | Path | list[dict], compare: bool | str = False, grade=None, k: int = 10,
-             progress: Callable[[str, int, int], None] | None = None) -> EvalReport:
+             progress: Callable[[str, int, int], None] | None = None, gold: str | Path | None = None) -> EvalReport:
     """Evaluate `pa` on a question set (a JSONL path or a list of dicts, format in
     examples/EVAL_FORMAT.md) and return an EvalReport.
 
@@ -127,12 +132,16 @@ def evaluate(pa, questions: str | Path | list[dict], compare: bool | str = False
     grade:   None = grade answer points with the assistant's LLM when one is configured;
              False = don't; or a function complete(prompt) -> str to grade with.
     k:       papers retrieved per question (the metrics look at the top 10).
+    gold:    a JSONL file of {"id", "gold_sentences"} for the questions (examples/EVAL_FORMAT.md);
+             questions may carry `gold_sentences` themselves.
     """
     if compare not in (False, True, "baseline"):
         raise ValueError(f"compare must be 'baseline' (or True/False), not {compare!r}")
     if k < 1:
         raise ValueError("k must be at least 1")
     qs = load_questions(questions)
+    if gold is not None:
+        add_gold(qs, gold)
     papers = pa.papers
     titles = title_index(papers)
     for q in qs:  # every relevant paper must exist before anything runs

@@ -21,8 +21,22 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..fidelity import check_answer
 from ..types import Answer
-from .metrics import Grade, citation_precision, distinct, fully_cited, point_recall, recall_at, reciprocal_rank, refused
+from .metrics import (
+    Grade,
+    answer_words,
+    citation_precision,
+    contains_gold,
+    distinct,
+    fully_cited,
+    gold_first,
+    point_recall,
+    quoted_sentences,
+    recall_at,
+    reciprocal_rank,
+    refused,
+)
 from .questions import relevant_ids, title_index
 
 # --- running -----------------------------------------------------------------------------------
@@ -43,6 +57,13 @@ class QuestionResult:
     fallback: str = ""  # the answer came from the extractive fallback, and why
     seconds: float = 0.0  # retrieval (+ answer) time, grading excluded
     answer: str = ""
+    gold: bool | None = None  # the answer quotes one of the question's gold sentences (when it has some)
+    gold_first: bool | None = None  # ... and quotes it first
+    words: int | None = None  # length of an answer that was not a refusal
+    quoted: int | None = None  # sentences it quotes
+    llm_shown: bool | None = None  # an LLM wrote the answer, and it was shown (not the extractive fallback)
+    shown_sentences: int = 0  # sentences of a shown LLM answer ...
+    unsupported: int = 0  # ... that carry a number or name their cited passages lack
 
     def metrics(self) -> dict[str, float]:
         m: dict[str, float] = {}
@@ -64,6 +85,14 @@ class QuestionResult:
                 m["points_proxy"] = self.point_proxy
             if self.point_llm is not None:
                 m["points"] = self.point_llm
+            if self.gold is not None:
+                m["gold"], m["gold_first"] = float(self.gold), float(bool(self.gold_first))
+            if self.words is not None and not self.refused:
+                m["words"], m["quoted"] = float(self.words), float(self.quoted or 0)
+            if self.llm_shown is not None:
+                m["llm_shown"] = float(self.llm_shown)
+                if self.shown_sentences:
+                    m["unsupported_details"] = self.unsupported / self.shown_sentences
         return m
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,7 +124,16 @@ def evaluate_system(questions: list[dict], titles: dict[str, str],
             res.cited = [c.paper.id for c in ans.citations]
             res.answer = ans.text
             res.fallback = ans.fallback
+            if ans.verification is not None or ans.fallback:  # an LLM was asked: shown? every detail in its sources?
+                res.llm_shown = not ans.fallback
+                if res.llm_shown:
+                    checks = check_answer(ans.text, {c.number: [c.quote, c.paper.title] for c in ans.citations})
+                    res.shown_sentences, res.unsupported = len(checks), sum(bool(c.missing) for c in checks)
+            if q.get("gold_sentences"):
+                res.gold = contains_gold(ans, q["gold_sentences"])
+                res.gold_first = gold_first(ans, q["gold_sentences"])
             if not res.refused:
+                res.words, res.quoted = answer_words(ans), len(quoted_sentences(ans))
                 res.fully_cited = fully_cited(ans.text, len(ans.citations))
                 if q["answer_points"]:
                     res.point_proxy = statistics.mean(point_recall(ans.text, p) for p in q["answer_points"])

@@ -13,18 +13,30 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from ..chunking import abstract_passages, passage_embed_text
+from ..settings import Settings
 from ..types import Paper, Passage
 from . import sync
-from .chroma import is_connection_error, paper_meta, passage_meta
+from .chroma import Chroma, is_connection_error, paper_meta, passage_meta
 from .errors import IndexError_, IngestInterrupted
+from .local import LocalIndex, Snapshot
 
-if TYPE_CHECKING:
-    from .store import Store
+
+class Target(Protocol):
+    """What an ingest needs of the index it writes to (a store.Store)."""
+
+    settings: Settings
+    chroma: Chroma
+    local: LocalIndex
+    snapshot: Snapshot
+
+    def catch_up(self) -> None: ...
+    def recover(self) -> None: ...
+    def embed(self, texts: list[str]) -> np.ndarray: ...
 
 Progress = Callable[[int, int], None]
 
@@ -70,7 +82,7 @@ class Pipeline:
             raise self._error
 
 
-def upsert(store: Store, papers: list[Paper], batch_papers: int, progress: Progress | None = None,
+def upsert(store: Target, papers: list[Paper], batch_papers: int, progress: Progress | None = None,
            bodies: dict[str, list[Passage]] | None = None) -> int:
     """Embed and store `papers` (new or changed; `bodies`: the body passages of the full-text
     ones); returns the number of passages written.  The caller holds the store's write lock."""
@@ -132,7 +144,7 @@ def batches(papers: list[Paper], bodies: dict[str, list[Passage]], chunk_words: 
         yield batch, passages
 
 
-def write_papers(store: Store, batch: list[Paper], passages: list[Passage], vectors: np.ndarray,
+def write_papers(store: Target, batch: list[Paper], passages: list[Passage], vectors: np.ndarray,
                  bodies: dict[str, list[Passage]] | None = None) -> None:
     """One batch: its passages (vectors) and paper records (mean passage vector), committed whole."""
     from llama_index.core.schema import TextNode

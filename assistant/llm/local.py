@@ -141,6 +141,8 @@ class LocalBackend(Backend):
                 if grammar not in model.grammars:
                     from llama_cpp import LlamaGrammar
 
+                    if len(model.grammars) >= 32:  # one per set of passages: keep the recent ones
+                        model.grammars.pop(next(iter(model.grammars)))
                     model.grammars[grammar] = LlamaGrammar.from_string(grammar, verbose=False)
                 kwargs["grammar"] = model.grammars[grammar]
             chunks = model.llama.create_chat_completion(
