@@ -246,6 +246,12 @@ def test_a_replaced_pdf_replaces_its_passages(tmp_path, model_cache, vectors):
     assert again.store.counts()["passages"] == len(passages)
     assert again.store.passages(again.paper("pdf:paper")) == passages
 
+    for f in again.store.root.glob("local.sqlite*"):  # the local files lost: rebuilt from Chroma's documents
+        f.unlink()
+    rebuilt = PaperAssistant(pa.settings)
+    assert rebuilt.store.passages(rebuilt.paper("pdf:paper")) == passages
+    assert rebuilt.store.local.body_passages("pdf:paper", paper.content_hash()) == [p for p in passages if p.in_body]
+
 
 # --- a folder --------------------------------------------------------------------------------------
 
