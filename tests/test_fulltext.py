@@ -154,6 +154,33 @@ def test_hits_carry_the_page_and_section_of_their_best_passage(lme4):
     assert abstract_hit.paper.id == "a1" and abstract_hit.page is None and abstract_hit.section is None
 
 
+def test_a_full_text_hit_crowded_out_of_the_dense_candidates_still_gets_its_best_passage(lme4):
+    """With many PDFs the 100 dense candidates often hold no passage of a paper the keyword or
+    paper view ranks high; here the first dense search's passages of the lme4 paper are
+    dropped to stand for the crowd, and its hit must still come with a body passage."""
+    from assistant import search
+
+    pa, _, doc = lme4
+    real = pa.store.dense_passages
+    calls = []
+
+    def crowded(qvec, k, allowed=None):
+        calls.append(allowed)
+        got = real(qvec, k, allowed)
+        return [d for d in got if d.paper_id != "pdf:lmer"] if len(calls) == 1 else got
+
+    class Crowded:
+        def __getattr__(self, name):
+            return crowded if name == "dense_passages" else getattr(pa.store, name)
+
+    question = GOLD["ft-single-003"]["question"]  # why derivative-free optimizers: the body, page 25
+    r = search.run(Crowded(), pa.embedder, question, question, 3, pa.settings.candidates, pa.settings.min_relevance)
+    hit = next(h for h in r.hits if h.paper.id == "pdf:lmer")
+    assert "passage" not in hit.signals  # no dense candidate of its own in the first search
+    assert calls[1] == {"pdf:lmer"}  # so its best passages were asked for
+    assert hit.page is not None and hit.text in doc.text and doc.page_of(doc.text.find(hit.text)) == hit.page
+
+
 def test_mixed_collection_abstract_answers_and_refusals_work_as_before(lme4):
     pa, _, _ = lme4
     ans = pa.ask("How much does a sparse mixture of adapters reduce word error rate on accented English?")
