@@ -39,7 +39,7 @@ def call_with_path(client: Client, path: str, api_name: str = "/add_papers") -> 
 
     def run() -> None:
         try:
-            out["html"] = client.predict({"path": path, "meta": FILE_DATA}, api_name=api_name)[0]
+            out["html"] = client.predict([{"path": path, "meta": FILE_DATA}], api_name=api_name)[0]
         except Exception as e:  # noqa: BLE001 - the refusal, as the client reports it
             out["error"] = str(e)
 
@@ -202,7 +202,7 @@ def server_path_attacks(url: str, uploads: Path, root: Path, monkeypatch, listen
     mine = jsonl(root / "real-upload.jsonl", {"id": "real-upload", "title": "Tidal Energy Forecasting with Kelp Sensors",
                                               "abstract": "Kelp-mounted sensors forecast tidal energy output. "
                                                           "Forecast error falls by a third."})
-    report = Client(url, verbose=False).predict(handle_file(str(mine)), api_name="/add_papers")[0]
+    report = Client(url, verbose=False).predict([handle_file(str(mine))], api_name="/add_papers")[0]
     assert "1 added" in report, report
     folder = next(p.parent for p in uploads.rglob(mine.name))
     os.symlink(cfg, folder / "link.json")

@@ -95,7 +95,7 @@ def test_server_side_paths_are_refused_unopened_and_real_uploads_join_the_collec
     assert "that file was not uploaded to this server" in results["in the folder, not uploaded"][0]
     # The plain-HTTP protocol (curl) gets the same.
     fifo = make_fifo(tmp_path / "curl" / "papers.jsonl")
-    event, data = raw_http_call(app.url, "add_papers", [{"path": str(fifo), "meta": {"_type": "gradio.FileData"}}])
+    event, data = raw_http_call(app.url, "add_papers", [[{"path": str(fifo), "meta": {"_type": "gradio.FileData"}}]])
     assert event == "error" and "not uploaded by a user" in str(data), (event, data)
     assert_never_opened(fifo)
     # Gradio's file route serves none of them either.

@@ -193,14 +193,14 @@ def test_a_visitors_papers_are_theirs_alone_and_go_with_their_session(browser, a
                                                 "abstract": "Kelp sensors drift over months. We correct the drift."})
         as_a = Client(app.url, verbose=False)
         as_a.session_hash = a.session_hash()
-        assert "now has 82 papers" in as_a.predict(handle_file(str(tiny)), api_name="/add_papers")[0]
+        assert "now has 82 papers" in as_a.predict([handle_file(str(tiny))], api_name="/add_papers")[0]
     finally:
         b.context.close()
         a.context.close()  # A's session ends
 
     deadline = time.monotonic() + 60
     while True:  # Gradio runs the page's unload when its heartbeat connection closes
-        report = as_a.predict(handle_file(str(tiny)), api_name="/add_papers")[0]
+        report = as_a.predict([handle_file(str(tiny))], api_name="/add_papers")[0]
         if "now has 81 papers" in report or time.monotonic() > deadline:
             break
     assert "now has 81 papers" in report, report  # A's paper is gone with A's session

@@ -69,7 +69,7 @@ def test_twenty_users_for_two_minutes(built_index, model_cache, tmp_path):
         f = tmp_path / "upload.jsonl"
         f.write_text(json.dumps(UPLOAD) + "\n")
         try:
-            report, *_ = Client(server.url, verbose=False).predict(handle_file(str(f)), api_name="/add_papers")
+            report, *_ = Client(server.url, verbose=False).predict([handle_file(str(f))], api_name="/add_papers")
             assert "1 added" in report, report
             uploaded.set()
         except Exception as e:  # noqa: BLE001

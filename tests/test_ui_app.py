@@ -94,7 +94,7 @@ def test_uploaded_papers_are_answerable_at_once(server, client, tmp_path):
     assert client.predict(BREAD_Q, api_name="/ask").startswith(NOT_COVERED)
     f = tmp_path / "bread.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in BREAD) + "{not json\n", encoding="utf-8")
-    report, header, *_ = client.predict(handle_file(str(f)), api_name="/add_papers")
+    report, header, *_ = client.predict([handle_file(str(f))], api_name="/add_papers")
     # the record without an abstract is kept (found by its title and metadata) and said so
     assert "3 added, 0 updated, 0 unchanged, 1 rejected" in report and "83 papers" in report
     assert "have no abstract" in report and "malformed JSON" in report and "line 4" in report
@@ -107,7 +107,7 @@ def test_uploaded_papers_are_answerable_at_once(server, client, tmp_path):
     # a file that cannot be read is refused with the reason and changes nothing
     bad = tmp_path / "broken.json"
     bad.write_bytes(b"\x00\x01binary\xff")
-    report, header, *_ = client.predict(handle_file(str(bad)), api_name="/add_papers")
+    report, header, *_ = client.predict([handle_file(str(bad))], api_name="/add_papers")
     assert "binary" in report and "Nothing was added" in report
     assert client.predict("rye flour ratio", 1, api_name="/search")[0]["id"] == "bread-2"
     assert ZEROTA in client.predict(GPT2, api_name="/ask")

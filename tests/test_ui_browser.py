@@ -219,3 +219,13 @@ def test_a_key_typed_in_settings_is_used_but_never_shown_or_logged(page, server)
     assert key not in page.content()
     assert key not in "".join(page.evaluate("window.__sse"))
     assert key not in server.output()
+
+
+def test_a_follow_up_is_answered_by_its_own_words(page):
+    """The conversation picks the paper; the new question's words pick the sentences."""
+    ask(page, "What loss does ZeroTA add to keep moment masks apart, and why?")
+    first = bot_messages(page).last.inner_text()
+    ask(page, "Does it need any training data?")
+    second = bot_messages(page).last.inner_text()
+    assert ZEROTA in second and "does not require any videos or annotations for training" in second
+    assert "does not require any videos or annotations for training" not in first

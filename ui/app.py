@@ -118,7 +118,8 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
             if uploads:
                 with gr.Tab("Add papers", id="add"):
                     gr.Markdown(
-                        "Add or update papers from your library: a **BibTeX**, **RIS** or **CSL JSON** export "
+                        "Add or update papers: **PDFs** (their full text, cited to the page), or your library as a "
+                        "**BibTeX**, **RIS** or **CSL JSON** export "
                         "(Zotero, Mendeley, EndNote, JabRef)" + ("" if s.public else ", Zotero's own **zotero.sqlite**")
                         + ", **JSON lines** (arXiv, OpenAlex or Semantic Scholar dumps too), **JSON**, **CSV**, or "
                         "papers-page **text**. Entries without an abstract are kept and found by their title and "
@@ -127,7 +128,8 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
                         "soon as they are added."
                         + (f" **On this public deployment the papers you add are visible only to you**, for this "
                            f"session (at most {s.session_papers} papers, {s.session_mb:g} MB)." if s.public else ""))
-                    upload = gr.File(label="Bibliography or papers file",
+                    upload = gr.File(label="PDFs, a bibliography or a papers file (one or several)",
+                                     file_count="multiple",
                                      file_types=UPLOAD_TYPES if s.public else UPLOAD_TYPES_OWNER, type="filepath",
                                      elem_id="pa-upload")
                     add_papers = gr.Button("Add to my papers" if s.public else "Add to the collection",
@@ -258,8 +260,10 @@ def launch(demo: gr.Blocks, server_name: str | None = None, server_port: int | N
     With the setting `mcp` on, the agent tools are also served over MCP at /gradio_api/mcp/."""
     pa: PaperAssistant = demo.paper_assistant
     kwargs = {**mcp.launch_options(demo, pa.settings), **kwargs}
+    pdfs = pa.store.root / "pdfs"  # the collection's own PDF copies: the only files served besides Gradio's
+    pdfs.mkdir(parents=True, exist_ok=True)
     return demo.launch(server_name=server_name, server_port=server_port, theme=THEME, css=CSS, head=HEAD,
-                       max_file_size=int(pa.settings.max_file_mb * 1024 * 1024),
+                       max_file_size=int(pa.settings.max_file_mb * 1024 * 1024), allowed_paths=[str(pdfs)],
                        show_error=not pa.settings.public, **kwargs)
 
 

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 HISTORY_TURNS = 3  # earlier turns passed to the library for follow-up questions
 STREAM_EVERY = 0.04  # while an answer streams, the chat updates at most this often (and at each line end)
 # Bibliographies and papers files (assistant/papers.py reads them; the content decides the format).
-UPLOAD_TYPES = [".bib", ".bibtex", ".ris", ".json", ".jsonl", ".ndjson", ".gz", ".csv", ".tsv", ".txt"]
+UPLOAD_TYPES = [".pdf", ".bib", ".bibtex", ".ris", ".json", ".jsonl", ".ndjson", ".gz", ".csv", ".tsv", ".txt"]
 UPLOAD_TYPES_OWNER = UPLOAD_TYPES + [".sqlite"]  # a Zotero database: not from visitors of a public app
 
 # Shown in the empty chat when their paper is in the collection (a custom collection gets none).
@@ -170,6 +170,12 @@ class WebApp:
             out += [{"role": "user", "content": a.question}, {"role": "assistant", "content": a.text}]
         return out
 
+    def pdf_link(self, paper) -> str | None:
+        """Where the page can open the collection's copy of a paper's PDF (None: no full text).
+        Only the index's own copies are served (launch() allows exactly that folder)."""
+        path = self.pa.store.pdf_file(paper)
+        return f"/gradio_api/file={path}" if path is not None else None
+
     def _export_files(self, ans: Answer) -> tuple[str, str | None, list[str]]:
         """Write the answer's files for the downloads: the .md; when it cites papers, their
         .bib, and the CSL JSON, RIS and the answer with \\cite{key} markers."""
@@ -236,7 +242,8 @@ class WebApp:
         chat[-1] = {"role": "assistant", "content": render.answer_message(ans, turn)}
         answers = answers + [ans]
         md, bib, more = self._export_files(ans)
-        yield (chat, render.sources_html(list(enumerate(answers, 1))), answers, render.export_markdown(ans),
+        yield (chat, render.sources_html(list(enumerate(answers, 1)), self.pdf_link), answers,
+               render.export_markdown(ans),
                gr.DownloadButton(value=md, visible=True),
                gr.DownloadButton(value=bib, visible=bib is not None),
                gr.File(value=more or None, visible=bool(more)))
@@ -279,7 +286,7 @@ class WebApp:
         except PaperNotFound:
             return render.PAPER_PLACEHOLDER, [], "", gr.Button(interactive=False), gr.Button(interactive=False)
         similar = render.similar_rows(view.similar(pid, k=5))
-        return (render.paper_detail_html(paper), similar, pid, gr.Button(interactive=True),
+        return (render.paper_detail_html(paper, self.pdf_link(paper)), similar, pid, gr.Button(interactive=True),
                 gr.Button(interactive=True))
 
     def ask_about(self, pid: str) -> tuple:
@@ -292,46 +299,61 @@ class WebApp:
         return gr.Dropdown(value=selected)
 
     # -- uploads ---------------------------------------------------------------------------------
-    def add_papers(self, path: str | None, mine: SessionPapers | None, request: gr.Request = None,
+    def add_papers(self, paths: list[str] | str | None, mine: SessionPapers | None, request: gr.Request = None,
                    progress=gr.Progress()) -> tuple:
-        """Add the uploaded file's papers: to the collection, or on a public deployment to this
-        visitor's own papers (`mine`)."""
+        """Add the uploaded files' papers (bibliographies, papers files, PDFs): to the collection,
+        or on a public deployment to this visitor's own papers (`mine`).  Each file is reported
+        on its own; one that cannot be read changes nothing and the others are still added."""
         unchanged = (gr.skip(),) * 5
-        if not path:
-            return (render.error_html("Choose a file first: a bibliography (BibTeX, RIS, CSL JSON) or a papers "
-                                      "file (JSON lines, JSON, CSV, papers-page text)."),) + unchanged
-        try:
-            uploaded = {os.path.realpath(p) for p in self.demo.upload_file_set} if self.demo is not None else None
-            file = uploaded_file(path, uploaded)
-        except UploadRefused as e:
-            log.warning("refused an upload path: %s", e)
-            return (render.error_html(f"{e}; nothing was added."),) + unchanged
-        limit = self.settings.max_file_mb
-        size = file.stat().st_size
-        if size > limit * 1024 * 1024:  # before reading a byte of it
-            return (render.error_html(f"{file.name}: {size / 1e6:.1f} MB is over the {limit:g} MB limit "
-                                      "(setting max_file_mb); nothing was added."),) + unchanged
-        progress(0, desc="Reading the file")
+        paths = [paths] if isinstance(paths, str) else list(paths or [])
+        if not paths:
+            return (render.error_html("Choose a file first: PDFs, a bibliography (BibTeX, RIS, CSL JSON) or a "
+                                      "papers file (JSON lines, JSON, CSV, papers-page text)."),) + unchanged
+        uploaded = {os.path.realpath(p) for p in self.demo.upload_file_set} if self.demo is not None else None
         public = self.settings.public
         if public and mine is None:
             mine = self.pa.private().session
             if getattr(request, "session_hash", None):
                 self._mine[request.session_hash] = mine
-        target = self.pa.private(mine) if public else self.pa
-        try:
-            report = target.add_papers(file, progress=lambda done, total: progress((done, total),
-                                                                                 desc="Embedding papers", unit="papers"))
-        except IngestInterrupted as e:  # the finished papers are in: show them
-            return (render.error_html(self.message(e)),) + self.collection_outputs(mine) + (mine,)
-        except Exception as e:  # noqa: BLE001
-            return (render.error_html(f"{self.message(e)} Nothing was added."),) + unchanged
-        titles = {p.id: p.title for p in target.papers}
-        note = " They are visible only to you, for this session." if public else ""
-        if report.no_abstract:
-            note += (f" {len(report.no_abstract)} of them have no abstract: they are found by title and metadata "
-                     "only, so they rank low.")
-        return ((render.ingest_report_html(report, titles, len(titles), note),) + self.collection_outputs(mine)
-                + (mine,))
+        # An uploaded bibliography's attachment fields name files on the *visitor's* machine: never
+        # read them here (they could name this server's files).
+        target = self.pa.private(mine) if public else self.pa.using(read_attachments=False)
+        parts, changed = [], False
+        for i, path in enumerate(paths, 1):
+            name = Path(path).name
+            try:
+                file = uploaded_file(path, uploaded)
+            except UploadRefused as e:
+                log.warning("refused an upload path: %s", e)
+                parts.append(render.error_html(f"{name}: {e}; nothing was added from it."))
+                continue
+            limit = self.settings.max_file_mb
+            size = file.stat().st_size
+            if size > limit * 1024 * 1024:  # before reading a byte of it
+                parts.append(render.error_html(f"{file.name}: {size / 1e6:.1f} MB is over the {limit:g} MB limit "
+                                               "(setting max_file_mb); nothing was added."))
+                continue
+            desc = f"File {i} of {len(paths)}: {file.name}" if len(paths) > 1 else "Embedding papers"
+            progress(0, desc=desc)
+            try:
+                report = target.add_papers(file, progress=lambda done, total, d=desc: progress(
+                    (done, total), desc=d, unit="papers"))
+            except IngestInterrupted as e:  # the finished papers are in: show them
+                parts.append(render.error_html(self.message(e)))
+                changed = True
+                continue
+            except Exception as e:  # noqa: BLE001
+                parts.append(render.error_html(f"{file.name}: {self.message(e)} Nothing was added."))
+                continue
+            changed = changed or bool(report.added or report.updated)
+            titles = {p.id: p.title for p in target.papers}
+            note = " They are visible only to you, for this session." if public else ""
+            if report.no_abstract:
+                note += (f" {len(report.no_abstract)} of them have no abstract: they are found by title and metadata "
+                         "only, so they rank low.")
+            parts.append(render.ingest_report_html(report, titles, len(titles), note))
+        refreshed = self.collection_outputs(mine) + (mine,) if changed else unchanged
+        return ("".join(parts),) + refreshed
 
     def end_session(self, request: gr.Request = None) -> None:
         """The visitor's page closed: forget the papers they added.  (Gradio keeps a closed

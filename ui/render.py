@@ -9,7 +9,7 @@ on its own (tests/test_ui_render.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlparse
 
 from assistant import Answer, Citation, Hit, IngestReport, Paper, prompts
@@ -140,48 +140,52 @@ def paper_meta(p: Paper) -> str:
     return " · ".join(bits)
 
 
-def _citation_html(turn: int, c: Citation) -> str:
+def _citation_html(turn: int, c: Citation, pdf_link: Callable[[Paper], str | None] | None = None) -> str:
     p = c.paper
     meta = paper_meta(p)
     return (f'<article class="pa-source" id="{source_anchor(turn, c.number)}">'
             f'<div class="pa-head"><span class="pa-num">[{c.number}]</span> <span class="pa-title">{html(p.title)}</span></div>'
             + (f'<div class="pa-meta">{meta}</div>' if meta else "")
             + paper_links(p)
-            + (_passage_html(c) if c.passage is not None else
+            + (_passage_html(c, pdf_link(p) if pdf_link else None) if c.passage is not None else
                f'<p class="pa-abstract">{highlight(p.abstract, _quote_spans(c))}</p>' if p.abstract
                else NO_ABSTRACT_HTML) + "</article>")
 
 
-def _passage_html(c: Citation) -> str:
-    """A quote from a PDF's body: where it is, and its passage with the quoted sentences marked."""
-    where = f"p. {c.page}" + (f" · {c.section}" if c.section else "")
-    return (f'<div class="pa-meta">{html(where)}</div>'
+def _passage_html(c: Citation, link: str | None = None) -> str:
+    """A quote from a PDF's body: where it is (a link opening the PDF at that page, when the
+    app serves it), and its passage with the quoted sentences marked."""
+    where = html(f"p. {c.page}" + (f" · {c.section}" if c.section else ""))
+    if link:
+        where += f' · <a class="pa-pdf" href="{html(link)}#page={int(c.page)}" {REL}>open the PDF at p. {int(c.page)}</a>'
+    return (f'<div class="pa-meta">{where}</div>'
             f'<p class="pa-abstract">{highlight(c.context, c.spans)}</p>')
 
 
-def _turn_body(turn: int, ans: Answer) -> str:
+def _turn_body(turn: int, ans: Answer, pdf_link=None) -> str:
     if not ans.covered:
         weak = "".join(f"<li>{html(h.paper.title)}</li>" for h in ans.hits[:3])
         return (f'<div class="pa-notcovered"><strong>{html(prompts.NOT_COVERED)}</strong> '
                 f"{html(prompts.NOT_COVERED_DETAIL)}"
                 + (f"<div class='pa-weak'>{html(prompts.CLOSEST_PAPERS)}<ul>{weak}</ul></div>" if weak else "")
                 + "</div>")
-    return "".join(_citation_html(turn, c) for c in ans.citations)
+    return "".join(_citation_html(turn, c, pdf_link) for c in ans.citations)
 
 
 SOURCES_PLACEHOLDER = ('<div class="pa-empty">The sources of each answer appear here: every cited paper, '
                        "the quoted sentences highlighted in its abstract, and its links.</div>")
 
 
-def sources_html(turns: list[tuple[int, Answer]]) -> str:
-    """Every answered turn's sources, newest first and open; earlier turns folded."""
+def sources_html(turns: list[tuple[int, Answer]], pdf_link: Callable[[Paper], str | None] | None = None) -> str:
+    """Every answered turn's sources, newest first and open; earlier turns folded.
+    `pdf_link(paper)`: where a paper's PDF opens (body quotes link to their page)."""
     if not turns:
         return SOURCES_PLACEHOLDER
     parts = []
     for i, (turn, ans) in enumerate(reversed(turns)):
         q = ans.question if len(ans.question) <= 90 else ans.question[:87] + "…"
         parts.append(f'<details class="pa-turn" id="turn-{turn}"{" open" if i == 0 else ""}>'
-                     f"<summary>Q{turn}: {html(q)}</summary>{_turn_body(turn, ans)}</details>")
+                     f"<summary>Q{turn}: {html(q)}</summary>{_turn_body(turn, ans, pdf_link)}</details>")
     return "".join(parts)
 
 
@@ -218,11 +222,14 @@ def similar_rows(hits: list[Hit]) -> list[list]:
     return [[h.paper.title, round(h.score, 3), h.paper.id] for h in hits]
 
 
-def paper_detail_html(p: Paper) -> str:
+def paper_detail_html(p: Paper, pdf: str | None = None) -> str:
     meta = paper_meta(p)
+    pages = (f'<div class="pa-meta">Full text indexed: {p.pages} pages'
+             + (f' · <a class="pa-pdf" href="{html(pdf)}" {REL}>open the PDF</a>' if pdf else "") + "</div>"
+             if p.pages else "")
     return (f'<div class="pa-detail"><h3 class="pa-title">{html(p.title)}</h3>'
             + (f'<div class="pa-meta">{meta}</div>' if meta else "")
-            + paper_links(p)
+            + paper_links(p) + pages
             + (f'<p class="pa-abstract">{html(p.abstract)}</p>' if p.abstract else NO_ABSTRACT_HTML)
             + f'<div class="pa-id">id: <code>{html(p.id)}</code></div></div>')
 
