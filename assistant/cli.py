@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,10 @@ def progress_bar(unit: str = "papers"):
         nonlocal bar
         if total <= 0:
             return
-        if bar is None:
-            bar = tqdm(total=total, initial=done, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)
+        if bar is None:  # a terminal that reports no size (a bare pty) gets 80 x 24: tqdm draws nothing in 0 rows
+            size = shutil.get_terminal_size((80, 24))
+            bar = tqdm(total=total, initial=done, unit=unit, file=sys.stderr, ncols=size.columns or 80,
+                       nrows=size.lines or 24, leave=True)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()

@@ -148,10 +148,19 @@ def test_cli_ingest_shows_a_progress_bar_on_a_terminal_and_remove_works(tmp_path
     p = subprocess.run([sys.executable, "-m", "assistant.cli", "--collection", "", "ingest", str(f)],
                        stdout=subprocess.PIPE, stderr=slave, env=e, timeout=300)
     os.close(slave)
-    bar = os.read(master, 65536).decode()
+    bar = b""
+    while True:  # everything the terminal received (a pty read returns a piece at a time)
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the writer has gone
+            break
+        if not chunk:
+            break
+        bar += chunk
+    bar = bar.decode()
     os.close(master)
     assert p.returncode == 0 and "3 added" in p.stdout.decode()
-    assert "\r[" in bar and "] 0/3 papers" in bar and f"[{'#' * 28}] 3/3 papers" in bar
+    assert "\r" in bar and "0/3" in bar and "100%" in bar and "3/3" in bar and "papers/s" in bar  # tqdm's bar
 
     piped = subprocess.run([sys.executable, "-m", "assistant.cli", "--collection", "", "ingest", str(f)],
                            capture_output=True, text=True, env=e, timeout=300)
