@@ -177,6 +177,7 @@ def test_remove_papers(fresh_pa):
     assert target.id not in PaperAssistant(pa.settings).store.snapshot.papers
 
 
+@pytest.mark.slow  # builds a second index of the bundled collection
 def test_other_settings_use_another_index(fresh_pa):
     other = PaperAssistant(fresh_pa.settings.with_(chunk_words=40))
     assert other.store.root != fresh_pa.store.root

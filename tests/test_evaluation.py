@@ -286,6 +286,7 @@ def compared(pa):
     return evaluate(pa, DEV, compare="baseline")
 
 
+@pytest.mark.server  # loads the starter recipe's sentence-transformers model
 def test_compare_runs_the_starter_recipe_and_bm25_side_by_side(compared):
     assert [s.name for s in compared.systems] == ["paper-assistant", "starter", "BM25"]
     starter = compared.system("starter")

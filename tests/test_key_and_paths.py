@@ -38,6 +38,8 @@ from ui_server import start_app
 from assistant import PaperAssistant, Settings
 from assistant.prompts import EXTRACTIVE_INTRO
 
+pytestmark = pytest.mark.server  # starts the app, a browser, servers: left out of `make check`
+
 sync_api = pytest.importorskip("playwright.sync_api")
 
 OWNER_KEY = "sk-owner-KEEPOUT-0123456789abcdef"

@@ -35,6 +35,8 @@ from ui_server import start_app
 from assistant.prompts import EXTRACTIVE_INTRO, NOT_COVERED
 from ui.sessions import Rules, SessionSettings, Views
 
+pytestmark = pytest.mark.server  # starts the app, a browser, servers: left out of `make check`
+
 sync_api = pytest.importorskip("playwright.sync_api")
 
 OWNER_KEY = "sk-owner-PUBLIC-0123456789abcdef"
