@@ -321,22 +321,17 @@ def _add_to_store(items: Iterator[Item], report: IngestReport, store: Store, set
         pdfs.clear()
         held = 0
 
-    for item in items:
-        if isinstance(item, Rejection):
-            report.rejected.append(item)
-        elif isinstance(item, LoadWarning):
-            report.warnings.append(item)
+    for item in _papers_of(items, report):
+        paper = item.paper if isinstance(item, FullText) else item
+        if _changed(paper, store.snapshot.hashes, report):
+            pending.append(paper)
+            if isinstance(item, FullText):
+                bodies[paper.id], pdfs[paper.id] = item.body, (item.source, paper.text_hash)
+                held += len(item.body)
+            if len(pending) >= flush_at or held >= flush_passages:
+                flush()
         else:
-            paper = item.paper if isinstance(item, FullText) else item
-            if _changed(paper, store.snapshot.hashes, report):
-                pending.append(paper)
-                if isinstance(item, FullText):
-                    bodies[paper.id], pdfs[paper.id] = item.body, (item.source, paper.text_hash)
-                    held += len(item.body)
-                if len(pending) >= flush_at or held >= flush_passages:
-                    flush()
-            else:
-                seen += 1
+            seen += 1
     if pending:
         flush()
     if progress:
@@ -346,17 +341,23 @@ def _add_to_store(items: Iterator[Item], report: IngestReport, store: Store, set
 def _add_to_session(items: Iterator[Item], report: IngestReport, session: SessionPapers, taken: set[str],
                     size: int) -> None:
     todo = []
+    for item in _papers_of(items, report):
+        paper = session.own_id(item.paper if isinstance(item, FullText) else item, taken)
+        if _changed(paper, session.hashes, report):
+            todo.append(paper)
+    session.check_room(len(report.added), size)
+    report.passages_embedded = session.add(todo, size)
+
+
+def _papers_of(items: Iterator[Item], report: IngestReport) -> Iterator[Paper | FullText]:
+    """The papers of a stream; its rejections and warnings go into the report."""
     for item in items:
         if isinstance(item, Rejection):
             report.rejected.append(item)
         elif isinstance(item, LoadWarning):
             report.warnings.append(item)
         else:
-            paper = session.own_id(item.paper if isinstance(item, FullText) else item, taken)
-            if _changed(paper, session.hashes, report):
-                todo.append(paper)
-    session.check_room(len(report.added), size)
-    report.passages_embedded = session.add(todo, size)
+            yield item
 
 
 def _changed(paper: Paper, hashes: dict[str, str], report: IngestReport) -> bool:
