@@ -257,7 +257,8 @@ class SentenceVectors:
 # --- scoring ------------------------------------------------------------------------------
 
 def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], float],
-                    vectors: np.ndarray | None = None, in_passage: Sequence[bool] = (), title: str = "") -> np.ndarray:
+                    vectors: np.ndarray | None = None, in_passage: Sequence[bool] = (), title: str = "",
+                    body: bool = False) -> np.ndarray:
     """Score of each sentence for each clause, shape (sentences, clauses).
 
     Terms + meaning + cue (see the module docstring).  A term's weight is its IDF in the
@@ -266,7 +267,11 @@ def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], 
     sentences answers.  A sentence that only carries on the one before ("This is done
     with ...", "Specifically, ...") inherits CARRY of that sentence's match.  Sentences
     about earlier work, and code/URL notices, are marked down unless the question asks
-    about them; so is a sentence the conversation already showed."""
+    about them; so is a sentence the conversation already showed.  `body`: the sentences are
+    from the body of a paper, not its abstract -- there is no opening context to skip there,
+    and a body states its defaults and results next to the works it cites ("Lumley and
+    Heagerty (1999) suggest a default of C = 4", "a break has been detected"), so neither
+    rule applies."""
     n, m = len(sentences), len(q.clauses)
     out = np.zeros((n, m), dtype=np.float64)
     toks = [set(tokenize(s)) for s in sentences]
@@ -308,7 +313,7 @@ def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], 
     # An abstract opens with context (the field, the problem) before its first "we"/"this
     # paper": those sentences answer what was asked only when it asks about the problem.
     opening = next((i for i, s in enumerate(sentences) if _FIRST_PERSON.search(s)), 0)
-    earlier = bool(_ASKS_EARLIER.search(asked))
+    earlier = body or bool(_ASKS_EARLIER.search(asked))
     for i, s in enumerate(sentences):
         if i < len(in_passage) and in_passage[i]:
             out[i] += W_PASSAGE
@@ -359,9 +364,10 @@ def pick_sentences(abstract: str, q: Question, idf: Callable[[str], float], favo
 
 def sentence_scores(abstract: str, spans: list[tuple[int, int]], q: Question, idf: Callable[[str], float],
                     favoured: tuple[int, int] | None, vectors: Callable[[list[str]], np.ndarray] | None,
-                    title: str = "") -> np.ndarray:
-    """score_sentences for the sentences at `spans` of an abstract; `favoured` is the
-    passage the dense retriever matched, `vectors` gives sentence vectors (SentenceVectors)."""
+                    title: str = "", body: bool = False) -> np.ndarray:
+    """score_sentences for the sentences at `spans` of an abstract (or, `body`, a body
+    passage); `favoured` is the passage the dense retriever matched, `vectors` gives
+    sentence vectors (SentenceVectors)."""
     texts = [abstract[s:e] for s, e in spans]
     inside = [bool(favoured) and s >= favoured[0] and e <= favoured[1] for s, e in spans]
-    return score_sentences(texts, q, idf, vectors(texts) if vectors is not None else None, inside, title)
+    return score_sentences(texts, q, idf, vectors(texts) if vectors is not None else None, inside, title, body)

@@ -79,6 +79,45 @@ def fuse(lists: dict[str, list[tuple[str, float]]], weights: dict[str, float] | 
     return out
 
 
+def bm25(query_tokens: list[str], docs: list[list[str]], k1: float = 1.5, b: float = 0.75) -> list[float]:
+    """BM25 of each document (its terms) for the query, with the document frequencies of
+    these documents only -- the passages of one paper: a term every passage has tells
+    them apart as little as it would tell papers apart in a collection of them.  (The
+    formula and k1, b of index/keyword.py.)"""
+    n = len(docs)
+    if not n:
+        return []
+    avg = sum(map(len, docs)) / n or 1.0
+    query = set(query_tokens)
+    df = dict.fromkeys(query, 0)
+    counts = []
+    for d in docs:
+        c: dict[str, int] = {}
+        for t in d:
+            if t in query:
+                c[t] = c.get(t, 0) + 1
+        for t in c:
+            df[t] += 1
+        counts.append(c)
+    idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+    return [sum(idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / avg)) for t, tf in c.items())
+            for d, c in zip(docs, counts)]
+
+
+# Within one full-text paper, which passage answers: its passages' dense cosines and their
+# BM25 among the paper's passages, fused as papers are (z-scores), weighing the same: the
+# keyword view as much as the dense one.
+PASSAGE_WEIGHTS = {"passage": 1.0, "keyword": 1.0}
+
+
+def best_passages(dense: list[tuple[int, float]], keyword: list[tuple[int, float]]) -> list[int]:
+    """Passage indices of one paper, best first: `dense` (index, cosine) and `keyword`
+    (index, BM25) fused with PASSAGE_WEIGHTS."""
+    fused = fuse({"passage": [(str(i), c) for i, c in dense], "keyword": [(str(i), b) for i, b in keyword]},
+                 PASSAGE_WEIGHTS)
+    return [int(f.paper_id) for f in fused]
+
+
 # --- relevance gate -----------------------------------------------------------------------
 
 def term_coverage(query_tokens: list[str], doc_tokens: set[str], idf: Callable[[str], float],

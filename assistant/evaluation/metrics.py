@@ -146,10 +146,12 @@ _HYPHENS = re.compile(r"\s*[-\u00ad\u2010\u2011\u2012\u2013\u2014\u2212]\s*")
 def span_text(text: str) -> str:
     """Text as a span is compared in: Markdown escapes undone, Unicode compatibility forms
     (ligatures, non-breaking spaces) and composed accents (NFKC), curly quotes straight,
-    hyphens at line ends or not alike, whitespace collapsed, case folded -- so a gold span
-    copied from a page matches however a PDF reader or an answer renders the same words."""
+    hyphens at line ends or not alike, case folded, and no whitespace at all -- PDF readers
+    disagree on the spaces between words ("sup LM" / "supLM", "expen- ditures" /
+    "expen ditures"), not on the words -- so a gold span copied from a page matches however a
+    reader or an answer renders the same words."""
     text = unicodedata.normalize("NFKC", md_unescape(text).translate(_CONTROL_LIGATURES)).translate(_QUOTES)
-    return " ".join(_HYPHENS.sub("", text).split()).casefold()
+    return "".join(_HYPHENS.sub("", text).split()).casefold()
 
 
 def contains_span(texts: Iterable[str], span: str) -> bool:
