@@ -90,8 +90,8 @@ def run(store: Store, embedder, question: str, query: str, k: int, candidates: i
         lap("passages")
     hits = [_hit(store, papers, f, best_passage.get(f.paper_id), qtokens) for f in fused[:k]]
     top_cos = max((d.similarity for d in dense), default=0.0)
-    top_terms = [set(tokenize(_gate_text(h))) for h in hits[:3]]
-    rel = gate(question, query, qtokens, top_cos, top_terms, stats)
+    top_terms = [set(tokenize(_gate_text(h, dense))) for h in hits[:3]]
+    rel = gate(question, query, qtokens, top_cos, top_terms, stats, [h.paper.full_text for h in hits[:3]])
     lap("gate")
     return Retrieval(query, qtokens, hits, rel, rel >= min_relevance, timings)
 
@@ -160,12 +160,24 @@ def focus_passages(store: Store, embedder, question: str, hit: Hit, terms: Passa
     return hit, ranked[1:]
 
 
-def _gate_text(hit: Hit) -> str:
+GATE_PASSAGES = 3  # passages of a full-text paper the gate looks for the question's terms in
+
+
+def _gate_text(hit: Hit, dense: list) -> str:
     """The text whose terms the gate looks for the question's in: title and abstract -- and for
-    a full-text paper its best passage, not its whole body (a 50-page paper contains nearly
-    any word, which would let almost every question through)."""
+    a full-text paper its best passages (up to GATE_PASSAGES of the dense candidates, else the
+    hit's passage), not its whole body: a 50-page paper contains nearly any word, which would
+    let almost every question through.  A question about a body detail often spreads its terms
+    over neighbouring passages; the gate then asks a full-text paper to cover more
+    (retrieve.FULL_TEXT_MARGIN).  Measured on the full-text question set (bench/gate.py), three
+    passages separate answerable from out-of-collection questions better than one (ROC AUC
+    0.95 -> 0.98) at no cost: they are among the candidates already retrieved."""
     text = hit.paper.title + " " + hit.paper.abstract
-    return text + " " + hit.text if hit.page is not None else text
+    if not hit.paper.full_text:
+        return text
+    own = [d.passage for d in dense if d.paper_id == hit.paper.id][:GATE_PASSAGES]
+    own = [p for p in own if p is not None] or ([hit.passage] if hit.passage is not None else [])
+    return " ".join([text, *(p.text for p in own)])
 
 
 def similar(store: Store, paper_id: str, k: int, session: SessionPapers | None = None) -> list[Hit]:
