@@ -94,10 +94,25 @@ CUES: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "parts": (re.compile(r"\b(which|what) (\w+ ){0,2}(models|encoders?|backbones?|llms?|language models?|networks?|"
                          r"architectures?|components?|modules?|heads?|parts?)\b", re.I),
               re.compile(r"\b(?:[A-Z]+[a-z]*[A-Z0-9][\w-]*|[A-Z][a-z]+[A-Z][\w-]*)\b|\b(e\.g\.|i\.e\.|such as)")),
+    # What happens when the user sets nothing (a function's default, a package's setting):
+    # the body of a software paper says it in so many words.
+    "default": (re.compile(r"\bdefaults?\b|\bunless\b|\botherwise\b|\bwithout (giving|specifying|setting|passing)\b|"
+                           r"\bif (i|you) (don't|do not) (give|specify|set|pass)\b", re.I),
+                re.compile(r"\bdefault(s|ed)?\b|\bunless\b|\botherwise\b", re.I)),
+    # What a method cannot do (yet): the limitation the question asks for.
+    "limit": (re.compile(r"\blimitations?\b|\bdrawbacks?\b|\bshortcomings?\b|\bstill (missing|lacking|fails?)\b|"
+                         r"\bwhat is (still )?missing\b", re.I),
+              re.compile(r"\bonly\b|\bcurrently\b|\blimit(ed|s|ation)?\b|\bnot (yet )?(supported|available|possible|"
+                         r"provided|implemented)\b|\b(does|do|can) not\b|\bcannot\b|\bfail(s|ed)?\b", re.I)),
     "name": (re.compile(r"^\W*(is there|are there|(which|what) (paper|work|method|model|approach|framework|system)s?\b|"
                         r"(do|does) any|what is (it )?called)", re.I),
              _CONTRIBUTION),
 }
+
+# Cues for what a paper's body states and its abstract rarely does (the issue's "which
+# default, which limitation"): only body sentences are scored for them, so answers from
+# abstracts are as before.
+BODY_CUES = frozenset({"default", "limit"})
 
 # A sentence that carries on the one before it: it says *how* that one is done.
 _CONTINUES = re.compile(r"^\W*((this|that|these|such|it)( \w+)? (is|are|was|were) (done|accomplished|achieved|realized|"
@@ -306,8 +321,9 @@ def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], 
         for i in range(1, n):
             if _CONTINUES.match(sentences[i]):
                 base[i] = max(base[i], CARRY * base[i - 1])
+        cues = c.cues if body else c.cues - BODY_CUES
         for i, s in enumerate(sentences):
-            if any(CUES[name][1].search(s) for name in c.cues):
+            if any(CUES[name][1].search(s) for name in cues):
                 base[i] += W_CUE
         out[:, j] = c.weight * base
     # An abstract opens with context (the field, the problem) before its first "we"/"this

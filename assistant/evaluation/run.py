@@ -79,6 +79,7 @@ class QuestionResult:
     llm_shown: bool | None = None  # an LLM wrote the answer, and it was shown (not the extractive fallback)
     shown_sentences: int = 0  # sentences of a shown LLM answer ...
     unsupported: int = 0  # ... that carry a number or name their cited passages lack
+    first_page: int | None = None  # the page of the first citation (a baseline: of its top chunk); None: no page
     page: bool | None = None  # full text: the first citation (a baseline: its top chunk) is on the gold page
     span: bool | None = None  # ... the answer or its quotes (a baseline: its top chunk) contain the gold span
 
@@ -145,6 +146,8 @@ def evaluate_system(questions: list[dict], titles: dict[str, str],
         ranks_chunks = ans is None and top_fn is not None
         top = top_fn(q) if ranks_chunks else None
         res.seconds = time.perf_counter() - t
+        res.first_page = (ans.citations[0].page if ans.citations else None) if ans is not None else \
+            (top.page if top is not None else None)
         if q["type"] != "none" and q.get("gold_page") is not None and (ans is not None or ranks_chunks):
             res.page = (first_citation_on_page(ans, rel, q["gold_page"]) if ans is not None else
                         top is not None and top.paper_id in rel and top.page == q["gold_page"])
