@@ -175,7 +175,8 @@ def _gate_text(hit: Hit, dense: list) -> str:
     text = hit.paper.title + " " + hit.paper.abstract
     if not hit.paper.full_text:
         return text
-    own = [d.passage for d in dense if d.paper_id == hit.paper.id][:GATE_PASSAGES]
+    best = [d for d in dense if d.paper_id == hit.paper.id][:GATE_PASSAGES]  # looked up only these
+    own = [hit.passage if d.passage_index == hit.passage_index else d.passage for d in best]
     own = [p for p in own if p is not None] or ([hit.passage] if hit.passage is not None else [])
     return " ".join([text, *(p.text for p in own)])
 
