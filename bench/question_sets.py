@@ -14,7 +14,6 @@ ROOT = HERE.parent
 SETS = ["examples/dev_questions.jsonl", "examples/extra_questions.jsonl",
         "examples/paraphrased_questions.jsonl", "examples/vague_questions.jsonl"]
 FULL_TEXT_SET = "examples/fulltext_questions.jsonl"
-PDF_DIRS = ["tests/data/pdfs/cache", "tests/data/pdfs/latex"]  # the corpus of the full-text set
 
 
 def setup(description: str, out_name: str, pdfs: bool = False) -> tuple[argparse.Namespace, PaperAssistant,
@@ -30,15 +29,20 @@ def setup(description: str, out_name: str, pdfs: bool = False) -> tuple[argparse
     ap.add_argument("--index-dir", default=None, help="index of the bundled collection (default: the project's)")
     ap.add_argument("--out", default=str(HERE / "results" / out_name))
     if pdfs:
-        ap.add_argument("--pdfs", nargs="*", default=None, metavar="DIR",
-                        help=f"add these PDFs or folders first (none given: {' '.join(PDF_DIRS)}); needs --index-dir")
+        ap.add_argument("--pdfs", nargs="*", default=None, metavar="PATH",
+                        help="add these PDFs or folders first (none given: the 12 readable PDFs of the full-text "
+                             "set, tests/data/pdfs; python tests/fetch_pdfs.py fetches them); needs --index-dir")
     args = ap.parse_args()
     folders = getattr(args, "pdfs", None)
     if folders is not None and not args.index_dir:
         ap.error("--pdfs adds papers to the index: give it its own --index-dir")
     pa = PaperAssistant(Settings.load(**({"index_dir": args.index_dir} if args.index_dir else {})))
     if folders is not None:
-        for folder in folders or [str(ROOT / d) for d in PDF_DIRS]:
+        if not folders:
+            from fulltext_ingest import corpus
+
+            folders = corpus()
+        for folder in folders:
             print(f"{folder}: {pa.add_papers(folder).summary()}", flush=True)
     names = args.sets or [str(ROOT / s) for s in SETS + ([FULL_TEXT_SET] if folders is not None else [])]
     sets = {Path(s).stem.replace("_questions", ""): load_questions(s) for s in names}

@@ -109,6 +109,7 @@ def test_a_baseline_is_scored_on_full_text_by_its_top_chunk():
                                             top_fn=lambda q: tops[q["id"]])}
     assert res["a"].metrics()["page"] == 1.0 and res["a"].metrics()["span"] == 1.0 and res["a"].first_page == 25
     assert res["b"].metrics()["page"] == 0.0 and res["b"].metrics()["span"] == 1.0
+    assert res["a"].metrics()["words"] == len(tops["a"].text.split()) and "quoted" not in res["a"].metrics()
     assert "page" not in res["n"].metrics() and "span" not in res["n"].metrics()
     table = summarize(list(res.values()))
     assert table["single"]["page"] == 0.5 and table["overall"]["span"] == 1.0

@@ -222,5 +222,5 @@ def _baselines(pa, papers, qs, titles, k, step, notes: list[str]) -> list[System
                      "SimpleDirectoryReader (a Document per page, split by its default SentenceSplitter), BM25 "
                      "indexes the assistant's own passages of them. A baseline's papers are the papers of its "
                      "top chunks in order; on full-text questions its page is its top chunk's page and its "
-                     "'answer' is its top chunk's text.")
+                     "'answer' is its top chunk's text (its length is the answer length shown).")
     return systems

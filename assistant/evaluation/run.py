@@ -74,7 +74,7 @@ class QuestionResult:
     answer: str = ""
     gold: bool | None = None  # the answer quotes one of the question's gold sentences (when it has some)
     gold_first: bool | None = None  # ... and quotes it first
-    words: int | None = None  # length of an answer that was not a refusal
+    words: int | None = None  # length of an answer that was not a refusal (a baseline: of its top chunk)
     quoted: int | None = None  # sentences it quotes
     llm_shown: bool | None = None  # an LLM wrote the answer, and it was shown (not the extractive fallback)
     shown_sentences: int = 0  # sentences of a shown LLM answer ...
@@ -110,7 +110,9 @@ class QuestionResult:
             if self.span is not None:
                 m["span"] = float(self.span)
             if self.words is not None and not self.refused:
-                m["words"], m["quoted"] = float(self.words), float(self.quoted or 0)
+                m["words"] = float(self.words)
+                if self.quoted is not None:
+                    m["quoted"] = float(self.quoted)
             if self.llm_shown is not None:
                 m["llm_shown"] = float(self.llm_shown)
                 if self.shown_sentences:
@@ -151,6 +153,8 @@ def evaluate_system(questions: list[dict], titles: dict[str, str],
         if q["type"] != "none" and q.get("gold_page") is not None and (ans is not None or ranks_chunks):
             res.page = (first_citation_on_page(ans, rel, q["gold_page"]) if ans is not None else
                         top is not None and top.paper_id in rel and top.page == q["gold_page"])
+        if top is not None and q.get("gold_page") is not None:  # what a baseline shows for a full-text question
+            res.words = len(top.text.split())
         if q["type"] != "none" and q.get("gold_span") and (ans is not None or ranks_chunks):
             res.span = (answer_has_span(ans, q["gold_span"]) if ans is not None else
                         top is not None and contains_span([top.text], q["gold_span"]))
