@@ -246,7 +246,9 @@ class PaperAssistant:
         """The LLM answer for a retrieval."""
         focused = self._focus(question, r)
         q, plan = self._plan(question, history, r, focused)
-        sources = generate.select_sources([focused(h) for h in r.hits], plan.hits, model.name, self.settings, q,
+        shown = self.settings.llm_passages or generate.HOSTED_PASSAGES  # the hits a model may be given
+        hits = [focused(h) for h in r.hits[:shown]] + r.hits[shown:]
+        sources = generate.select_sources(hits, plan.hits, model.name, self.settings, q,
                                           self.store.snapshot.keyword.idf, self._span, self.sentence_vectors,
                                           focused.nearby)
         messages = generate.answer_messages(question, history, sources, local=generate.compact(model, self.settings))
