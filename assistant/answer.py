@@ -16,6 +16,7 @@ verbatim from one page (Citation.page).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -91,7 +92,7 @@ def quotable(hit: Hit, q: Question, idf: Callable[[str], float],
         items = [(p, sp) for p in around for sp in body_sentences(p.text)]
         texts = [p.text[a:b] for p, (a, b) in items]
         scores = score_sentences(texts, q, idf, vectors(texts) if vectors is not None else None,
-                                 [p.index == best.index for p, _ in items], hit.paper.title)
+                                 [p.index == best.index for p, _ in items], hit.paper.title, body=True)
         lead = choose(scores, 1, q.asks, q.details)
         best = items[lead[0]][0] if lead else best
     return best.text, body_sentences(best.text) or [(0, len(best.text))], None, best
@@ -105,6 +106,29 @@ def _one_page(passage: Passage, spans: list[tuple[int, int]], s: np.ndarray, n: 
     page = passage.page_at(spans[lead[0]][0])
     on_page = np.array([passage.page_at(a) == page for a, _ in spans])
     return [i for i in choose(np.where(on_page[:, None], s, s - 100.0), n, q.asks, q.details) if on_page[i]]
+
+
+# A body sentence that points back to the one before it ("This is why ...", "Such notes ...").
+_REFERS_BACK = re.compile(r"^\W*(this|these|that|those|such|it|its|they|their|here|there|thus|hence|therefore|"
+                          r"however|consequently|accordingly|otherwise|instead|then|the (former|latter))\b", re.I)
+
+
+def with_context(text: str, spans: list[tuple[int, int]], chosen: list[int]) -> list[int]:
+    """The chosen sentences of a body passage and the context of the first (the best): the
+    sentence after it, and the one before it when it points back ("This is ...") -- both only
+    in its paragraph.  An abstract's sentences are written to stand alone; a body's lean on
+    their neighbours: the default is stated in the sentence after the one that names the
+    argument, the reason in the sentence before "This is the primary reason ...".  The best
+    sentence and its context come first, in the order of the passage; then the others."""
+    lead = chosen[0]
+
+    def same_paragraph(i: int, j: int) -> bool:
+        return 0 <= min(i, j) and max(i, j) < len(spans) and "\n" not in text[spans[min(i, j)][1]:spans[max(i, j)][0]]
+
+    block = [lead, lead + 1] if same_paragraph(lead, lead + 1) else [lead]
+    if _REFERS_BACK.match(text[spans[lead][0]:spans[lead][1]]) and same_paragraph(lead - 1, lead):
+        block.insert(0, lead - 1)
+    return block + [i for i in chosen[1:] if i not in block]
 
 
 def supported(plan: Plan, q: Question, question: str, idf: Callable[[str], float],
@@ -137,7 +161,7 @@ def supported(plan: Plan, q: Question, question: str, idf: Callable[[str], float
     out = Plan([], plan.list_question)
     many = len(kept) > 1
     for k, (hit, text, spans, favoured, passage, backs) in enumerate(kept):
-        s = sentence_scores(text, spans, q, idf, favoured, vectors, hit.paper.title)
+        s = sentence_scores(text, spans, q, idf, favoured, vectors, hit.paper.title, body=passage is not None)
         if many and (plan.list_question or k > 0):
             ok = np.array([b >= SUPPORT for b in backs])
             s = np.where(ok[:, None], s, s - 10.0) if ok.any() else s  # quote a sentence that backs the question
@@ -145,6 +169,8 @@ def supported(plan: Plan, q: Question, question: str, idf: Callable[[str], float
         else:
             n = 3
         chosen = _one_page(passage, spans, s, n, q) if passage is not None else choose(s, n, q.asks, q.details)
+        if passage is not None and chosen:
+            chosen = with_context(passage.text, spans, chosen)
         out.hits.append(hit)
         out.spans.append([spans[i] for i in chosen])
         out.passages.append(passage)
@@ -156,12 +182,16 @@ def answer_plan(question: str, history: Sequence[Message] | None, hits: list[Hit
                 embed_query: Callable[[str], np.ndarray] | None = None,
                 vectors: Callable[[list[str]], np.ndarray] | None = None, context: Sequence[str] = (),
                 embed: Callable[[list[str]], np.ndarray] | None = None,
-                nearby: Nearby | None = None) -> tuple[Question, Plan]:
+                nearby: Nearby | None = None, focus: Callable[[Hit], Hit] | None = None) -> tuple[Question, Plan]:
     """Everything an answer needs to know before it is written: the question as sentence
     choice reads it, and the papers it cites with their sentences chosen (`supported`).
-    The extractive answer writes the plan out; an LLM is given the plan's papers."""
+    `focus` gives a full-text hit the passage of its paper that best answers the question
+    (search.focus_passage). The extractive answer writes the plan out; an LLM is given the
+    plan's papers."""
     q = read_question(question, history, embed_query, context, embed)
     plan = plan_citations(hits, is_list_question(question), max_papers)
+    if focus is not None:
+        plan.hits = [focus(h) for h in plan.hits]
     return q, supported(plan, q, question, idf, passage_span, vectors, nearby)
 
 

@@ -294,7 +294,8 @@ def cmd_eval(args) -> int:
 
     try:
         report = pa_lib.evaluate(pa, args.questions, compare=args.compare or False,
-                                 grade=False if args.no_grade else None, k=args.k, progress=progress, gold=args.gold)
+                                 grade=False if args.no_grade else None, k=args.k, progress=progress, gold=args.gold,
+                                 papers=args.papers)
     except (MissingExtra, QuestionSetError) as e:
         raise UsageError(str(e)) from None
     print(report.table())
@@ -372,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=int, default=10, help="papers retrieved per question (default 10)")
     s.add_argument("--no-grade", action="store_true", help="do not grade answer points with the configured LLM")
     s.add_argument("--gold", metavar="FILE", help="gold sentences for the questions (JSONL of {id, gold_sentences})")
+    s.add_argument("--papers", metavar="PATH", action="append",
+                   help="add these PDFs / folders / files to the collection first (repeatable); a full-text "
+                        "question set needs the PDFs it names")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("export", help="the collection (or some papers) as BibTeX, CSL JSON or RIS")

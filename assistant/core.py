@@ -60,6 +60,7 @@ class PaperAssistant:
         self.embedder = embedding.create(self.settings)
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
         self.sentence_vectors = focus.SentenceVectors(self._embed_sentences)  # answers score abstract sentences
+        self.passage_terms = search.PassageTerms()  # answers rank a full-text paper's passages by them
         self._last = threading.local()
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
         self.session: SessionPapers | None = None  # papers of this view only (see private())
@@ -243,10 +244,13 @@ class PaperAssistant:
     def _generation(self, model: llms.LLM, question: str, history: list[Message] | None,
                     r: Retrieval) -> generate.Generation:
         """The LLM answer for a retrieval."""
-        q, plan = self._plan(question, history, r)
-        sources = generate.select_sources(r.hits, plan.hits, model.name, self.settings, q,
+        focused = self._focus(question, r)
+        q, plan = self._plan(question, history, r, focused)
+        shown = self.settings.llm_passages or generate.HOSTED_PASSAGES  # the hits a model may be given
+        hits = [focused(h) for h in r.hits[:shown]] + r.hits[shown:]
+        sources = generate.select_sources(hits, plan.hits, model.name, self.settings, q,
                                           self.store.snapshot.keyword.idf, self._span, self.sentence_vectors,
-                                          self._nearby)
+                                          focused.nearby)
         messages = generate.answer_messages(question, history, sources, local=generate.compact(model, self.settings))
         base = Answer(question=question, text="", citations=[], covered=True, hits=r.hits, backend=model.name,
                       model=model.model, standalone_question=r.query)
@@ -276,12 +280,19 @@ class PaperAssistant:
         return Answer(question=question, text=text, citations=citations, covered=r.covered, hits=r.hits,
                       backend="extractive", standalone_question=r.query)
 
-    def _plan(self, question: str, history: list[Message] | None, r: Retrieval) -> tuple[focus.Question, answers.Plan]:
+    def _plan(self, question: str, history: list[Message] | None, r: Retrieval,
+              focused: Focus | None = None) -> tuple[focus.Question, answers.Plan]:
         # a follow-up's own words choose the sentences; the conversation's terms only break ties
         context = r.query_tokens if r.query != question else []
+        focused = focused or self._focus(question, r)
         return answers.answer_plan(question, history, r.hits, self.settings.answer_papers,
                                    self.store.snapshot.keyword.idf, self._span, self.embedder.embed_query,
-                                   self.sentence_vectors, context, self.embedder.embed, self._nearby)
+                                   self.sentence_vectors, context, self.embedder.embed, focused.nearby, focused)
+
+    def _focus(self, question: str, r: Retrieval) -> Focus:
+        """What an answer quotes a full-text paper from: its passages that best answer
+        `question` (search.focus_passages), each paper ranked once per answer."""
+        return Focus(self, question)
 
     def _embed_sentences(self, texts: list[str]):
         """Sentence vectors, kept in the index's embedding cache: each is computed once per index."""
@@ -359,6 +370,33 @@ class PaperAssistant:
         without the field fails its filter.  No filter given = every paper.
         """
         return search.select(self._papers().values(), year_from, year_to, author, venue, tag, key)
+
+
+class Focus:
+    """For one answer: each full-text hit with its paper's passage that best answers the
+    question (`__call__`), and what the answer may quote it from (`nearby`): that passage,
+    its neighbours in its section and the runners-up."""
+
+    def __init__(self, pa: PaperAssistant, question: str):
+        self._pa, self._question = pa, question
+        self._done: dict[str, tuple[Hit, list[Passage]]] = {}
+
+    def _get(self, hit: Hit) -> tuple[Hit, list[Passage]]:
+        if hit.paper.id not in self._done:
+            pa = self._pa
+            self._done[hit.paper.id] = search.focus_passages(pa.store, pa.embedder, self._question, hit,
+                                                             pa.passage_terms)
+        return self._done[hit.paper.id]
+
+    def __call__(self, hit: Hit) -> Hit:
+        return self._get(hit)[0]
+
+    def nearby(self, hit: Hit) -> list[Passage]:
+        around = self._pa._nearby(hit)
+        if hit.passage is None or not hit.passage.in_body:
+            return around
+        more = [p for p in self._get(hit)[1] if p.in_body]
+        return sorted({p.index: p for p in around + more}.values(), key=lambda p: p.index)
 
 
 def _chunks(text: str) -> Iterator[str]:

@@ -94,10 +94,25 @@ CUES: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "parts": (re.compile(r"\b(which|what) (\w+ ){0,2}(models|encoders?|backbones?|llms?|language models?|networks?|"
                          r"architectures?|components?|modules?|heads?|parts?)\b", re.I),
               re.compile(r"\b(?:[A-Z]+[a-z]*[A-Z0-9][\w-]*|[A-Z][a-z]+[A-Z][\w-]*)\b|\b(e\.g\.|i\.e\.|such as)")),
+    # What happens when the user sets nothing (a function's default, a package's setting):
+    # the body of a software paper says it in so many words.
+    "default": (re.compile(r"\bdefaults?\b|\bunless\b|\botherwise\b|\bwithout (giving|specifying|setting|passing)\b|"
+                           r"\bif (i|you) (don't|do not) (give|specify|set|pass)\b", re.I),
+                re.compile(r"\bdefault(s|ed)?\b|\bunless\b|\botherwise\b", re.I)),
+    # What a method cannot do (yet): the limitation the question asks for.
+    "limit": (re.compile(r"\blimitations?\b|\bdrawbacks?\b|\bshortcomings?\b|\bstill (missing|lacking|fails?)\b|"
+                         r"\bwhat is (still )?missing\b", re.I),
+              re.compile(r"\bonly\b|\bcurrently\b|\blimit(ed|s|ation)?\b|\bnot (yet )?(supported|available|possible|"
+                         r"provided|implemented)\b|\b(does|do|can) not\b|\bcannot\b|\bfail(s|ed)?\b", re.I)),
     "name": (re.compile(r"^\W*(is there|are there|(which|what) (paper|work|method|model|approach|framework|system)s?\b|"
                         r"(do|does) any|what is (it )?called)", re.I),
              _CONTRIBUTION),
 }
+
+# Cues for what a paper's body states and its abstract rarely does (the issue's "which
+# default, which limitation"): only body sentences are scored for them, so answers from
+# abstracts are as before.
+BODY_CUES = frozenset({"default", "limit"})
 
 # A sentence that carries on the one before it: it says *how* that one is done.
 _CONTINUES = re.compile(r"^\W*((this|that|these|such|it)( \w+)? (is|are|was|were) (done|accomplished|achieved|realized|"
@@ -257,7 +272,8 @@ class SentenceVectors:
 # --- scoring ------------------------------------------------------------------------------
 
 def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], float],
-                    vectors: np.ndarray | None = None, in_passage: Sequence[bool] = (), title: str = "") -> np.ndarray:
+                    vectors: np.ndarray | None = None, in_passage: Sequence[bool] = (), title: str = "",
+                    body: bool = False) -> np.ndarray:
     """Score of each sentence for each clause, shape (sentences, clauses).
 
     Terms + meaning + cue (see the module docstring).  A term's weight is its IDF in the
@@ -266,7 +282,11 @@ def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], 
     sentences answers.  A sentence that only carries on the one before ("This is done
     with ...", "Specifically, ...") inherits CARRY of that sentence's match.  Sentences
     about earlier work, and code/URL notices, are marked down unless the question asks
-    about them; so is a sentence the conversation already showed."""
+    about them; so is a sentence the conversation already showed.  `body`: the sentences are
+    from the body of a paper, not its abstract -- there is no opening context to skip there,
+    and a body states its defaults and results next to the works it cites ("Lumley and
+    Heagerty (1999) suggest a default of C = 4", "a break has been detected"), so neither
+    rule applies."""
     n, m = len(sentences), len(q.clauses)
     out = np.zeros((n, m), dtype=np.float64)
     toks = [set(tokenize(s)) for s in sentences]
@@ -301,14 +321,15 @@ def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], 
         for i in range(1, n):
             if _CONTINUES.match(sentences[i]):
                 base[i] = max(base[i], CARRY * base[i - 1])
+        cues = c.cues if body else c.cues - BODY_CUES
         for i, s in enumerate(sentences):
-            if any(CUES[name][1].search(s) for name in c.cues):
+            if any(CUES[name][1].search(s) for name in cues):
                 base[i] += W_CUE
         out[:, j] = c.weight * base
     # An abstract opens with context (the field, the problem) before its first "we"/"this
     # paper": those sentences answer what was asked only when it asks about the problem.
     opening = next((i for i, s in enumerate(sentences) if _FIRST_PERSON.search(s)), 0)
-    earlier = bool(_ASKS_EARLIER.search(asked))
+    earlier = body or bool(_ASKS_EARLIER.search(asked))
     for i, s in enumerate(sentences):
         if i < len(in_passage) and in_passage[i]:
             out[i] += W_PASSAGE
@@ -359,9 +380,10 @@ def pick_sentences(abstract: str, q: Question, idf: Callable[[str], float], favo
 
 def sentence_scores(abstract: str, spans: list[tuple[int, int]], q: Question, idf: Callable[[str], float],
                     favoured: tuple[int, int] | None, vectors: Callable[[list[str]], np.ndarray] | None,
-                    title: str = "") -> np.ndarray:
-    """score_sentences for the sentences at `spans` of an abstract; `favoured` is the
-    passage the dense retriever matched, `vectors` gives sentence vectors (SentenceVectors)."""
+                    title: str = "", body: bool = False) -> np.ndarray:
+    """score_sentences for the sentences at `spans` of an abstract (or, `body`, a body
+    passage); `favoured` is the passage the dense retriever matched, `vectors` gives
+    sentence vectors (SentenceVectors)."""
     texts = [abstract[s:e] for s, e in spans]
     inside = [bool(favoured) and s >= favoured[0] and e <= favoured[1] for s, e in spans]
-    return score_sentences(texts, q, idf, vectors(texts) if vectors is not None else None, inside, title)
+    return score_sentences(texts, q, idf, vectors(texts) if vectors is not None else None, inside, title, body)

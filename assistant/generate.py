@@ -111,7 +111,7 @@ def _body_source(hit: Hit, q: Question, idf: Callable[[str], float],
     """A body passage as the model sees it, cut around its best sentence like an abstract; a
     citation of it quotes the part on the page of that sentence."""
     text, spans, _, passage = quotable(hit, q, idf, passage_span, vectors, nearby)
-    scores = sentence_scores(text, spans, q, idf, None, vectors, hit.paper.title)
+    scores = sentence_scores(text, spans, q, idf, None, vectors, hit.paper.title, body=passage is not None)
     best = spans[(choose(scores, 1, q.asks, q.details) or [0])[0]]
     span = _window(text, best, words or len(text.split()), spans)
     lo, hi = passage.page_part(best[0])

@@ -79,6 +79,45 @@ def fuse(lists: dict[str, list[tuple[str, float]]], weights: dict[str, float] | 
     return out
 
 
+def bm25(query_tokens: list[str], docs: list[list[str]], k1: float = 1.5, b: float = 0.75) -> list[float]:
+    """BM25 of each document (its terms) for the query, with the document frequencies of
+    these documents only -- the passages of one paper: a term every passage has tells
+    them apart as little as it would tell papers apart in a collection of them.  (The
+    formula and k1, b of index/keyword.py.)"""
+    n = len(docs)
+    if not n:
+        return []
+    avg = sum(map(len, docs)) / n or 1.0
+    query = set(query_tokens)
+    df = dict.fromkeys(query, 0)
+    counts = []
+    for d in docs:
+        c: dict[str, int] = {}
+        for t in d:
+            if t in query:
+                c[t] = c.get(t, 0) + 1
+        for t in c:
+            df[t] += 1
+        counts.append(c)
+    idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+    return [sum(idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / avg)) for t, tf in c.items())
+            for d, c in zip(docs, counts)]
+
+
+# Within one full-text paper, which passage answers: its passages' dense cosines and their
+# BM25 among the paper's passages, fused as papers are (z-scores), weighing the same: the
+# keyword view as much as the dense one.
+PASSAGE_WEIGHTS = {"passage": 1.0, "keyword": 1.0}
+
+
+def best_passages(dense: list[tuple[int, float]], keyword: list[tuple[int, float]]) -> list[int]:
+    """Passage indices of one paper, best first: `dense` (index, cosine) and `keyword`
+    (index, BM25) fused with PASSAGE_WEIGHTS."""
+    fused = fuse({"passage": [(str(i), c) for i, c in dense], "keyword": [(str(i), b) for i, b in keyword]},
+                 PASSAGE_WEIGHTS)
+    return [int(f.paper_id) for f in fused]
+
+
 # --- relevance gate -----------------------------------------------------------------------
 
 def term_coverage(query_tokens: list[str], doc_tokens: set[str], idf: Callable[[str], float],
@@ -134,14 +173,27 @@ class TermStats(Protocol):
     def idf(self, token: str) -> float: ...
 
 
+# A full-text paper's coverage is measured over more text than an abstract's (its title,
+# abstract and up to three passages), so it must cover more: its coverage counts this much
+# less.  Measured with bench/gate.py on the 85 full-text questions (70 answerable, 15 out of
+# the collection), over the 12 PDFs alone and mixed with the 80 abstracts: at the shipped
+# threshold, margin 0 refused 0.47-0.73 of the out-of-collection questions; 0.2 refuses
+# 0.87-1.00 at a false-refusal rate of 0.04-0.06; 0.25 refuses no more and falsely refuses
+# more.  Abstract-only papers are scored exactly as before.
+FULL_TEXT_MARGIN = 0.2
+
+
 def gate(question: str, query: str, query_tokens: list[str], best_passage_cosine: float,
-         top_papers: list[set[str]], stats: TermStats) -> float:
+         top_papers: list[set[str]], stats: TermStats, full_text: list[bool] | None = None) -> float:
     """The relevance score of a retrieval: the best passage's cosine, the coverage of the
-    query's specific terms by the best of the top papers (`top_papers`: their terms), and
-    the named-match bonus for a name (as typed in the question) that a few papers mention
-    and a top paper contains.  The question is covered when this reaches min_relevance."""
+    query's specific terms by the best of the top papers (`top_papers`: their terms; a
+    full-text paper's less FULL_TEXT_MARGIN, `full_text` saying which are), and the
+    named-match bonus for a name (as typed in the question) that a few papers mention and
+    a top paper contains.  The question is covered when this reaches min_relevance."""
     spec = specificity(query)
-    coverage = max((term_coverage(query_tokens, t, stats.idf, spec) for t in top_papers), default=0.0)
+    full_text = full_text or [False] * len(top_papers)
+    coverage = max((term_coverage(query_tokens, t, stats.idf, spec) - (FULL_TEXT_MARGIN if ft else 0.0)
+                    for t, ft in zip(top_papers, full_text)), default=0.0)
     rare = max(3, len(stats) // 50)  # a name a few papers mention, not a field-wide acronym
     named = {t for w in named_terms(question) for t in tokenize(w) if stats.df(t) <= rare}
     return relevance(best_passage_cosine, coverage, any(named & t for t in top_papers))
@@ -175,7 +227,8 @@ _LIST_Q = re.compile(
     r"|\bpapers\b|\bworks that\b", re.I)
 _ANAPHORA = re.compile(
     r"\b(it|its|they|them|their|(this|that|these|those|the) (paper|papers|method|model|approach|authors|work|"
-    r"benchmark|dataset|study|framework|system|loss|one|technique|module))\b", re.I)
+    r"benchmark|dataset|study|framework|system|loss|one|technique|module|package|library|software|article|"
+    r"tool))\b", re.I)
 
 
 def is_list_question(question: str) -> bool:

@@ -1,16 +1,21 @@
 """The relevance gate on every question set in examples/: refusals against false refusals.
 
-    python bench/gate.py                       # all four sets, the shipped gate and plain-IDF coverage
+    python bench/gate.py                       # the four abstract sets, the bundled collection
     python bench/gate.py --index-dir /tmp/idx
+    python bench/gate.py --index-dir /tmp/mixed --pdfs --out bench/results/gate_fulltext.json
+                                               # + the test PDFs (tests/fetch_pdfs.py) and the full-text set
 
 For each question the relevance score of a retrieval (what `min_relevance` is compared
-with) is computed twice: as shipped, where query terms weigh IDF x specificity in everyday
-English (keyword.specificity), and with plain IDF weights (specificity off) -- the gate
-before that change.  For each, it prints the ROC AUC (how often an answerable question
-scores above an out-of-collection one) and, over a range of thresholds, the refusal rate
-on "none" questions and the false-refusal rate on the rest, per set and pooled; then the
-threshold that maximises refusal minus false refusal on the pooled sets, and the same
-choice made on three sets and applied to the fourth.  Results go to bench/results/gate.json.
+with) is computed for several gates: as shipped, where query terms weigh IDF x specificity
+in everyday English (keyword.specificity), and with plain IDF weights (specificity off) --
+the gate before that change; and, when the collection has full-text papers, the shipped
+gate as it was before it was recalibrated on full text (a full-text paper's terms looked
+for in its single best passage, no margin) and halfway (its best three passages, no
+margin).  For each, it prints the ROC AUC (how often an answerable question scores above an
+out-of-collection one) and, over a range of thresholds, the refusal rate on "none"
+questions and the false-refusal rate on the rest, per set and pooled; then the threshold
+that maximises refusal minus false refusal on the pooled sets, and the same choice made
+without each set and applied to it.  Results go to bench/results/gate.json (--out).
 """
 
 from __future__ import annotations
@@ -28,9 +33,27 @@ sys.path.insert(0, str(HERE))
 from question_sets import setup  # noqa: E402
 
 import assistant.retrieve as retrieve  # noqa: E402
+import assistant.search as search  # noqa: E402
 from assistant.text import specificity  # noqa: E402
 
 THRESHOLDS = [round(0.70 + 0.01 * i, 2) for i in range(41)]
+SHIPPED = {"specificity": specificity, "margin": retrieve.FULL_TEXT_MARGIN, "passages": search.GATE_PASSAGES}
+GATES = {  # name -> how it differs from the shipped gate
+    "shipped (IDF x specificity)": {},
+    "plain IDF": {"specificity": lambda text: {}},
+}
+FULL_TEXT_GATES = {
+    "full text: best passage, no margin (before)": {"margin": 0.0, "passages": 1},
+    "full text: best 3 passages, no margin": {"margin": 0.0},
+}
+
+
+def configure(changes: dict) -> None:
+    """Set the gate's parts (the shipped ones, with `changes`); the module globals are read at each call."""
+    parts = SHIPPED | changes
+    retrieve.specificity = parts["specificity"]
+    retrieve.FULL_TEXT_MARGIN = parts["margin"]
+    search.GATE_PASSAGES = parts["passages"]
 
 
 def rates(rows: list[tuple[str, bool, float]], tau: float) -> tuple[float | None, float | None]:
@@ -57,14 +80,17 @@ def best_threshold(rows: list[tuple[str, bool, float]]) -> float:
 
 
 def main() -> None:
-    args, pa, sets = setup(__doc__, "gate.json")
+    args, pa, sets = setup(__doc__, "gate.json", pdfs=True)
     shipped = pa.settings.min_relevance
-    out: dict = {"questions": {n: len(q) for n, q in sets.items()}, "shipped_threshold": shipped, "gates": {}}
-    for gate, spec in (("shipped (IDF x specificity)", specificity), ("plain IDF", lambda text: {})):
-        retrieve.specificity = spec  # the only difference between the two rows: how query terms weigh
+    full_text = sum(p.full_text for p in pa.papers)
+    out: dict = {"questions": {n: len(q) for n, q in sets.items()}, "shipped_threshold": shipped,
+                 "papers": len(pa.papers), "full_text_papers": full_text, "gates": {}}
+    gates = GATES | (FULL_TEXT_GATES if full_text else {})
+    for gate, changes in gates.items():
+        configure(changes)  # the only difference between the rows: the parts named in `changes`
         rows = [(name, q["type"] != "none", pa.retrieve(q["question"], history=q["history"] or None).relevance)
                 for name, qs in sets.items() for q in qs]
-        retrieve.specificity = specificity
+        configure({})
         names = list(sets) + ["all"]
 
         def subset(n: str, rows: list = rows) -> list:
@@ -78,7 +104,9 @@ def main() -> None:
             held_out[n] = {"threshold": t, "refusal/false_refusal": rates(subset(n), t)}
         out["gates"][gate] = {"auc": {n: auc(subset(n)) for n in names if any(not a for _, a, _ in subset(n))},
                               "rates": table, "best_threshold_pooled": pooled_best, "leave_one_set_out": held_out}
-        print(f"\n{gate}: AUC pooled {auc(rows):.3f}; best threshold on all sets {pooled_best:.2f}")
+        aucs = out["gates"][gate]["auc"]
+        print(f"\n{gate}: AUC pooled {auc(rows):.3f} (" + ", ".join(f"{n} {v:.3f}" for n, v in aucs.items() if n != "all")
+              + f"); best threshold on all sets {pooled_best:.2f}")
         print(f"{'threshold':>9s}" + "".join(f"{n[:11]:>16s}" for n in names) + "      (refusal / false refusal)")
         for t in THRESHOLDS[::2] + ([shipped] if shipped not in THRESHOLDS[::2] else []):
             cells = "".join(f"{_pct(table[str(t)][n][0]):>8s}{_pct(table[str(t)][n][1]):>8s}" for n in names)

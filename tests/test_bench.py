@@ -77,6 +77,29 @@ def test_gate_bench_compares_the_two_weightings_on_a_question_set(index_copy, tm
     assert f"{data['shipped_threshold']:.2f}" in p.stdout and "<- shipped" in p.stdout
 
 
+def test_gate_bench_on_a_mixed_collection_compares_the_full_text_gates(index_copy, tmp_path):
+    """gate.py --pdfs: the bundled abstracts and the LaTeX PDFs, the full-text questions about
+    them with a set of abstract questions; the full-text gates are scored beside the shipped
+    one, and the margin can only lower a score: it refuses at least as much of both kinds."""
+    latex = sorted((EXAMPLES.parent / "tests" / "data" / "pdfs" / "latex").glob("*.pdf"))
+    names = {p.name for p in latex}
+    questions = tmp_path / "fulltext_questions.jsonl"
+    questions.write_text("".join(line for line in (EXAMPLES / "fulltext_questions.jsonl").open()
+                                 if json.loads(line).get("pdf") in names or '"type": "none"' in line))
+    out = tmp_path / "gate.json"
+    p = run_script("gate.py", "--index-dir", str(index_copy), "--pdfs", *map(str, latex),
+                   "--sets", str(questions), str(EXAMPLES / "extra_questions.jsonl"), "--out", str(out))
+    data = json.loads(out.read_text())
+    assert data["papers"] == 84 and data["full_text_papers"] == 4 and set(data["questions"]) == {"fulltext", "extra"}
+    gates = data["gates"]
+    shipped, before = gates["shipped (IDF x specificity)"], gates["full text: best passage, no margin (before)"]
+    no_margin = gates["full text: best 3 passages, no margin"]
+    for t, row in shipped["rates"].items():
+        for mine, other in zip(row["fulltext"], no_margin["rates"][t]["fulltext"]):
+            assert mine >= other, t
+    assert before["auc"]["fulltext"] > 0.5 and "full text: best passage, no margin (before)" in p.stdout
+
+
 def test_fusion_bench_scores_every_setting_and_marks_the_shipped_one(index_copy, tmp_path):
     out = tmp_path / "fusion.json"
     p = run_script("fusion_weights.py", "--sets", str(EXAMPLES / "dev_questions.jsonl"), "--index-dir", str(index_copy),

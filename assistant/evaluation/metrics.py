@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from .. import prompts
-from ..prompts import CLOSEST_PAPERS, EXTRACTIVE_INTRO, EXTRACTIVE_LIST_INTRO, NOT_COVERED
+from ..prompts import CLOSEST_PAPERS, EXTRACTIVE_INTRO, EXTRACTIVE_INTRO_FULL_TEXT, EXTRACTIVE_LIST_INTRO, NOT_COVERED
 from ..text import CITATION, ends_with_abbreviation, md_unescape, strip_markers, tokenize
 from ..types import Answer
 
@@ -50,7 +51,7 @@ def claim_sentences(text: str) -> list[str]:
     out = []
     for line in text.splitlines():
         line = re.sub(r"^(?:[-*]\s+|\d+[.)]\s+)", "", line.strip())  # bullets and numbering, not **bold**
-        if not line or line in (EXTRACTIVE_INTRO, EXTRACTIVE_LIST_INTRO) or line.startswith(CLOSEST_PAPERS):
+        if not line or line in _INTROS or line.startswith(CLOSEST_PAPERS):
             continue
         # A bold paper title (on its own line, or heading a list item) names a paper; it
         # states nothing, and a title's own "!" or "?" must not split the sentence after it.
@@ -59,6 +60,9 @@ def claim_sentences(text: str) -> list[str]:
             if len(re.findall(r"[A-Za-z]{3,}", s)) >= 4:
                 out.append(s)
     return out
+
+
+_INTROS = (EXTRACTIVE_INTRO, EXTRACTIVE_INTRO_FULL_TEXT, EXTRACTIVE_LIST_INTRO)
 
 
 def _sentences(line: str) -> list[str]:
@@ -105,7 +109,7 @@ def quoted_sentences(ans: Answer) -> list[str]:
     text = reader_text(ans.text)
     found = []
     for c in ans.citations:
-        source = c.passage if getattr(c, "passage", "") else c.paper.abstract
+        source = c.context
         for s, e in c.spans:
             sentence = reader_text(source[s:e])
             at = text.find(sentence)
@@ -125,6 +129,49 @@ def gold_first(ans: Answer, gold: Iterable[str]) -> bool:
     if not quoted:
         return False
     return any(reader_text(g) in quoted[0] or quoted[0] in reader_text(g) for g in gold)
+
+
+# --- full text: the gold page and the gold span ----------------------------------------------
+
+# Ligatures a PDF's fonts put in control-code slots (TeX's OT1 encoding in Type 3 fonts, as in
+# R vignettes built with old bitmap fonts): no text has these characters for anything else.
+_CONTROL_LIGATURES = str.maketrans({"\x1b": "ff", "\x1c": "fi", "\x1d": "fl", "\x1e": "ffi", "\x1f": "ffl"})
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"', "`": "'"})
+# Every hyphen or dash with the spaces around it: "optimi- zation", "optimi-\nzation" and
+# "optimization" read alike, as do "derivative-free" and "derivative- free".
+_HYPHENS = re.compile(r"\s*[-\u00ad\u2010\u2011\u2012\u2013\u2014\u2212]\s*")
+
+
+def span_text(text: str) -> str:
+    """Text as a span is compared in: Markdown escapes undone, Unicode compatibility forms
+    (ligatures, non-breaking spaces) and composed accents (NFKC), curly quotes straight,
+    hyphens at line ends or not alike, case folded, and no whitespace at all -- PDF readers
+    disagree on the spaces between words ("sup LM" / "supLM", "expen- ditures" /
+    "expen ditures"), not on the words -- so a gold span copied from a page matches however a
+    reader or an answer renders the same words."""
+    text = unicodedata.normalize("NFKC", md_unescape(text).translate(_CONTROL_LIGATURES)).translate(_QUOTES)
+    return "".join(_HYPHENS.sub("", text).split()).casefold()
+
+
+def contains_span(texts: Iterable[str], span: str) -> bool:
+    """Does one of the texts contain the span (compared as span_text reads them)?"""
+    want = span_text(span)
+    return bool(want) and any(want in span_text(t) for t in texts)
+
+
+def answer_has_span(ans: Answer, span: str) -> bool:
+    """Does the answer's text, or the quote of one of its citations, contain the gold span?"""
+    return contains_span([ans.text, *(c.quote for c in ans.citations)], span)
+
+
+def first_citation_on_page(ans: Answer, relevant: Iterable[str], page: int) -> bool:
+    """Is the answer's first citation a quote from the relevant paper, on the gold page?
+    (A refusal, or a first citation of another paper or of an abstract, is not.)"""
+    if not ans.citations:
+        return False
+    first = ans.citations[0]
+    return first.paper.id in set(relevant) and first.page == page
 
 
 def answer_words(ans: Answer) -> int:

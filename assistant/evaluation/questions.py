@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
+from ..fulltext import PDF_ID_PREFIX
 from ..papers import read_jsonl
 
 QUESTION_TYPES = ("single", "followup", "multi", "none")
@@ -40,23 +42,64 @@ def load_questions(source: str | Path | list[dict]) -> list[dict[str, Any]]:
             q[key] = q.get(key) or []
             if not isinstance(q[key], list):
                 raise QuestionSetError(f"{where}: {key!r} must be a list")
+        _check_full_text(q, where)
         qs.append(q)
     return qs
 
 
+def _check_full_text(q: dict[str, Any], where: str) -> None:
+    """The full-text fields (`pdf`, `gold_page`, `gold_span`), when a question has them."""
+    if "pdf" in q and (not isinstance(q["pdf"], str) or not q["pdf"].strip()):
+        raise QuestionSetError(f"{where}: 'pdf' must be a file name, e.g. \"lmer.pdf\"")
+    page = q.get("gold_page")
+    if page is not None and (isinstance(page, bool) or not isinstance(page, int) or page < 1):
+        raise QuestionSetError(f"{where}: 'gold_page' must be a page number from 1, not {page!r}")
+    span = q.get("gold_span")
+    if span is not None and (not isinstance(span, str) or not span.strip()):
+        raise QuestionSetError(f"{where}: 'gold_span' must be a non-empty string")
+
+
+PDF_KEY = "file:"  # title_index keys for PDF file names ("file:lmer.pdf")
+
+
 def title_index(papers) -> dict[str, str]:
-    """Normalised title -> paper id, and id -> id: `relevant` may name papers either way."""
+    """Normalised title -> paper id, id -> id, and "file:<pdf file name>" -> id: `relevant`
+    may name papers by title or id, and a full-text question names its PDF (`pdf`)."""
     index = {" ".join(p.title.lower().split()): p.id for p in papers}
+    for p in papers:
+        for name in pdf_names(p):
+            index.setdefault(PDF_KEY + name, p.id)
     index.update({p.id: p.id for p in papers})
     return index
 
 
+def pdf_names(paper) -> list[str]:
+    """The file names a question may give for a paper's PDF: the file it was read from, and
+    for a PDF read alone the name its id comes from ("pdf:lmer" -> lmer.pdf)."""
+    names = [Path(paper.pdf_path).name] if paper.pdf_path else []
+    if paper.id.startswith(PDF_ID_PREFIX):
+        names.append(paper.id[len(PDF_ID_PREFIX):] + ".pdf")
+    return list(dict.fromkeys(_file_key(n) for n in names))
+
+
+def _file_key(name: str) -> str:
+    return unicodedata.normalize("NFC", name).strip().lower()
+
+
 def relevant_ids(q: dict, titles: dict[str, str]) -> list[str]:
+    """The ids of a question's relevant papers.  A question about one PDF (`pdf`) is about the
+    paper read from that file when the collection has it: its `gold_page` counts pages of that
+    file, and a printed title is not always the one the reader or a library recorded."""
+    pdf = q.get("pdf")
+    if pdf and len(q["relevant"]) <= 1 and PDF_KEY + _file_key(pdf) in titles:
+        return [titles[PDF_KEY + _file_key(pdf)]]
     out = []
     for t in q["relevant"]:
         key = t if t in titles else " ".join(str(t).lower().split())
         if key not in titles:
-            raise QuestionSetError(f"question {q['id']}: relevant paper {t!r} is not in the collection")
+            where = f" (nor a PDF named {pdf!r}: add the PDFs first, e.g. `paper-assistant eval --papers DIR`)" \
+                if pdf else ""
+            raise QuestionSetError(f"question {q['id']}: relevant paper {t!r} is not in the collection{where}")
         out.append(titles[key])
     return out
 

@@ -24,6 +24,7 @@ METRICS = {
     "citation_precision": "citation precision", "points": "answer points (LLM-graded)",
     "points_proxy": "answer points (lexical proxy)", "fully_cited": "every claim cited",
     "gold": "gold sentence in the answer", "gold_first": "gold sentence quoted first",
+    "page": "first citation on the gold page", "span": "gold span in the answer",
     "words": "answer length (words)", "quoted": "sentences quoted",
     "llm_shown": "LLM answers shown (not fallen back)",
     "unsupported_details": "shown sentences with a detail not in their sources",
@@ -123,7 +124,8 @@ def _grader(pa, grade) -> tuple[Callable | None, str, str]:
 
 
 def evaluate(pa, questions: str | Path | list[dict], compare: bool | str = False, grade=None, k: int = 10,
-             progress: Callable[[str, int, int], None] | None = None, gold: str | Path | None = None) -> EvalReport:
+             progress: Callable[[str, int, int], None] | None = None, gold: str | Path | None = None,
+             papers: str | Path | list[str | Path] | None = None) -> EvalReport:
     """Evaluate `pa` on a question set (a JSONL path or a list of dicts, format in
     examples/EVAL_FORMAT.md) and return an EvalReport.
 
@@ -134,6 +136,9 @@ def evaluate(pa, questions: str | Path | list[dict], compare: bool | str = False
     k:       papers retrieved per question (the metrics look at the top 10).
     gold:    a JSONL file of {"id", "gold_sentences"} for the questions (examples/EVAL_FORMAT.md);
              questions may carry `gold_sentences` themselves.
+    papers:  files or folders (PDFs, bibliographies) to add to the collection first, as
+             `pa.add_papers` does (unchanged files cost nothing): a full-text question set
+             needs the PDFs it names (`pdf`).  The baselines read the indexed PDFs too.
     """
     if compare not in (False, True, "baseline"):
         raise ValueError(f"compare must be 'baseline' (or True/False), not {compare!r}")
@@ -142,6 +147,8 @@ def evaluate(pa, questions: str | Path | list[dict], compare: bool | str = False
     qs = load_questions(questions)
     if gold is not None:
         add_gold(qs, gold)
+    added = [pa.add_papers(src) for src in ([] if papers is None else
+                                            [papers] if isinstance(papers, (str, Path)) else papers)]
     papers = pa.papers
     titles = title_index(papers)
     for q in qs:  # every relevant paper must exist before anything runs
@@ -149,7 +156,7 @@ def evaluate(pa, questions: str | Path | list[dict], compare: bool | str = False
     if compare:
         baselines.check_installed()
     grade_fn, grader, note = _grader(pa, grade)
-    notes = [note] if note else []
+    notes = [f"added first: {r.summary()}" for r in added] + ([note] if note else [])
     if k < 10:
         notes.append(f"k={k}: recall@10 and MRR@10 only see the top {k} papers.")
 
@@ -161,7 +168,7 @@ def evaluate(pa, questions: str | Path | list[dict], compare: bool | str = False
     systems = [SystemEval(ASSISTANT, f"{pa.backend} answers" + (f" ({pa.model})" if pa.model else ""), results, True)]
     notes += _answer_notes(results, grader)
     if compare:
-        systems += _baselines(papers, qs, titles, k, step, notes)
+        systems += _baselines(pa, papers, qs, titles, k, step, notes)
     source = Path(questions).name if isinstance(questions, (str, Path)) else "questions"
     counts = {t: sum(q["type"] == t for q in qs) for t in QUESTION_TYPES if any(q["type"] == t for q in qs)}
     seen = {pid for s in systems for r in s.results for pid in (*r.ranking, *r.relevant)}
@@ -182,19 +189,38 @@ def _answer_notes(results: list[QuestionResult], grader: str) -> list[str]:
     return notes
 
 
-def _baselines(papers, qs, titles, k, step, notes: list[str]) -> list[SystemEval]:
-    from .baselines import bm25, history_query, starter, starter_embedding
+def _baselines(pa, papers, qs, titles, k, step, notes: list[str]) -> list[SystemEval]:
+    from .baselines import bm25, history_query, pdf_files, starter, starter_embedding
 
     embed_model, embed_desc = starter_embedding()
+    pdfs = pdf_files(pa, papers)
+    passages = {pid: pa.store.passages(pa.paper(pid)) for pid in pdfs}
     systems = []
-    for b, desc in ((starter(papers, embed_model, top_k=k), f"VectorStoreIndex over Chroma, default retriever, {embed_desc}"),
-                    (bm25(papers, top_k=k), "LlamaIndex BM25Retriever, one node per paper")):
+    for b, desc in ((starter(papers, embed_model, top_k=k, pdfs=pdfs),
+                     f"VectorStoreIndex over Chroma, default retriever, {embed_desc}"
+                     + (", SimpleDirectoryReader over the PDFs" if pdfs else "")),
+                    (bm25(papers, top_k=k, passages=passages),
+                     "LlamaIndex BM25Retriever, one node per paper" + (" (per passage for PDFs)" if pdfs else ""))):
         name = "starter" if b.name.startswith("starter") else "BM25"
-        b.retrieve(WARM_UP)
-        results = evaluate_system(qs, titles, lambda q, b=b: b.retrieve(history_query(q)), progress=step(name))
+        b.search(WARM_UP)
+        seen: dict[str, list] = {}
+
+        def chunks(q: dict, b=b, seen=seen) -> list:
+            if q["id"] not in seen:
+                seen[q["id"]] = b.search(history_query(q))
+            return seen[q["id"]]
+
+        results = evaluate_system(qs, titles, lambda q: [c.paper_id for c in chunks(q)], progress=step(name),
+                                  top_fn=lambda q: next(iter(chunks(q)), None))
         systems.append(SystemEval(name, desc, results, False, b.build_seconds))
     notes.append("starter = the plain LlamaIndex recipe (one Document per paper, VectorStoreIndex over Chroma, "
                  "default retriever) on the same all-MiniLM-L6-v2 weights; BM25 = LlamaIndex's BM25Retriever. "
                  "Both only rank papers: they never refuse and write no answers (—). Follow-ups reach them as "
                  "the conversation and the question joined into one query.")
+    if pdfs:
+        notes.append(f"{len(pdfs)} papers are indexed from their PDF: the starter reads those PDFs with "
+                     "SimpleDirectoryReader (a Document per page, split by its default SentenceSplitter), BM25 "
+                     "indexes the assistant's own passages of them. A baseline's papers are the papers of its "
+                     "top chunks in order; on full-text questions its page is its top chunk's page and its "
+                     "'answer' is its top chunk's text (its length is the answer length shown).")
     return systems

@@ -4,7 +4,9 @@ examples/EVAL_FORMAT.md).  The entry point is `assistant.evaluate(pa, questions)
 
 Retrieval is scored at paper level (chunks collapsed to distinct papers, rank order
 kept): recall@1, recall@5 and MRR@10 for `single` and `followup`, recall@10 for `multi`,
-refusal rate on `none` and false-refusal rate on the rest.  Answers are scored for
+refusal rate on `none` and false-refusal rate on the rest.  A full-text question
+(`gold_page`, `gold_span`) is also scored for the page of the first citation and for the
+gold span in the answer or its quotes.  Answers are scored for
 citation precision (cited papers that are relevant), citation completeness (every
 sentence that makes a claim carries a valid [n]) and, when a grader LLM is available,
 answer-point coverage; without one a lexical proxy is reported and labelled as such.
@@ -25,10 +27,13 @@ from ..fidelity import check_answer
 from ..types import Answer
 from .metrics import (
     Grade,
+    answer_has_span,
     answer_words,
     citation_precision,
     contains_gold,
+    contains_span,
     distinct,
+    first_citation_on_page,
     fully_cited,
     gold_first,
     point_recall,
@@ -40,6 +45,16 @@ from .metrics import (
 from .questions import relevant_ids, title_index
 
 # --- running -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Chunk:
+    """What a ranking-only system (a baseline) returns first: the chunk it ranks highest, with
+    its paper, the 1-based PDF page it is on (None: not from a PDF) and its text."""
+
+    paper_id: str
+    page: int | None
+    text: str
+
 
 @dataclass
 class QuestionResult:
@@ -59,11 +74,14 @@ class QuestionResult:
     answer: str = ""
     gold: bool | None = None  # the answer quotes one of the question's gold sentences (when it has some)
     gold_first: bool | None = None  # ... and quotes it first
-    words: int | None = None  # length of an answer that was not a refusal
+    words: int | None = None  # length of an answer that was not a refusal (a baseline: of its top chunk)
     quoted: int | None = None  # sentences it quotes
     llm_shown: bool | None = None  # an LLM wrote the answer, and it was shown (not the extractive fallback)
     shown_sentences: int = 0  # sentences of a shown LLM answer ...
     unsupported: int = 0  # ... that carry a number or name their cited passages lack
+    first_page: int | None = None  # the page of the first citation (a baseline: of its top chunk); None: no page
+    page: bool | None = None  # full text: the first citation (a baseline: its top chunk) is on the gold page
+    span: bool | None = None  # ... the answer or its quotes (a baseline: its top chunk) contain the gold span
 
     def metrics(self) -> dict[str, float]:
         m: dict[str, float] = {}
@@ -87,8 +105,14 @@ class QuestionResult:
                 m["points"] = self.point_llm
             if self.gold is not None:
                 m["gold"], m["gold_first"] = float(self.gold), float(bool(self.gold_first))
+            if self.page is not None:
+                m["page"] = float(self.page)
+            if self.span is not None:
+                m["span"] = float(self.span)
             if self.words is not None and not self.refused:
-                m["words"], m["quoted"] = float(self.words), float(self.quoted or 0)
+                m["words"] = float(self.words)
+                if self.quoted is not None:
+                    m["quoted"] = float(self.quoted)
             if self.llm_shown is not None:
                 m["llm_shown"] = float(self.llm_shown)
                 if self.shown_sentences:
@@ -106,9 +130,12 @@ def evaluate_system(questions: list[dict], titles: dict[str, str],
                     rank_fn: Callable[[dict], list[str]],
                     answer_fn: Callable[[dict], Answer] | None = None,
                     grade_fn: Grade | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> list[QuestionResult]:
+                    progress: Callable[[int, int], None] | None = None,
+                    top_fn: Callable[[dict], Chunk | None] | None = None) -> list[QuestionResult]:
     """Score a system given as functions: rank_fn(question) -> ranked paper ids,
-    answer_fn(question) -> Answer (optional), grade_fn(question, points, answer) -> 0..1 (optional).
+    answer_fn(question) -> Answer (optional), grade_fn(question, points, answer) -> 0..1 (optional),
+    top_fn(question) -> the top Chunk of a system that writes no answers (optional): its page
+    and text stand for the first citation's page and the answer on full-text questions.
 
     A grader that raises is not called again (its error is kept on the result)."""
     results = []
@@ -118,7 +145,19 @@ def evaluate_system(questions: list[dict], titles: dict[str, str],
         ans = answer_fn(q) if answer_fn is not None else None
         ranking = distinct(rank_fn(q))[:10]
         res = QuestionResult(q["id"], q["type"], q["question"], ranking, rel, refused=False)
+        ranks_chunks = ans is None and top_fn is not None
+        top = top_fn(q) if ranks_chunks else None
         res.seconds = time.perf_counter() - t
+        res.first_page = (ans.citations[0].page if ans.citations else None) if ans is not None else \
+            (top.page if top is not None else None)
+        if q["type"] != "none" and q.get("gold_page") is not None and (ans is not None or ranks_chunks):
+            res.page = (first_citation_on_page(ans, rel, q["gold_page"]) if ans is not None else
+                        top is not None and top.paper_id in rel and top.page == q["gold_page"])
+        if top is not None and q.get("gold_page") is not None:  # what a baseline shows for a full-text question
+            res.words = len(top.text.split())
+        if q["type"] != "none" and q.get("gold_span") and (ans is not None or ranks_chunks):
+            res.span = (answer_has_span(ans, q["gold_span"]) if ans is not None else
+                        top is not None and contains_span([top.text], q["gold_span"]))
         if ans is not None:
             res.refused = refused(ans)
             res.cited = [c.paper.id for c in ans.citations]
