@@ -23,9 +23,26 @@ from .settings import Settings
 from .types import Answer, Citation, Hit, IngestReport, Paper, Passage, Rejection
 
 __all__ = [
-    "PaperAssistant", "Settings", "Answer", "AnswerStream", "Citation", "Hit", "IngestReport", "Paper", "Passage",
-    "Rejection", "Retrieval", "CollectionError", "QuestionError", "PaperNotFound", "IndexError", "IngestInterrupted",
-    "StoreUnavailable", "load_papers", "evaluate", "EvalReport",
+    "PaperAssistant",
+    "Settings",
+    "Answer",
+    "AnswerStream",
+    "Citation",
+    "Hit",
+    "IngestReport",
+    "Paper",
+    "Passage",
+    "Rejection",
+    "Retrieval",
+    "CollectionError",
+    "QuestionError",
+    "PaperNotFound",
+    "IndexError",
+    "IngestInterrupted",
+    "StoreUnavailable",
+    "load_papers",
+    "evaluate",
+    "EvalReport",
 ]
 __version__ = "0.1.0"
 

@@ -35,6 +35,7 @@ SUPPORT = 0.4  # a paper is cited only if a sentence has this share of the quest
 
 # --- which papers an answer cites -----------------------------------------------------------
 
+
 @dataclass
 class Plan:
     """What an answer will cite: hits in citation order (number = position + 1)."""
@@ -75,10 +76,14 @@ def support(sentences: Sequence[str], question: str, idf: Callable[[str], float]
     return [term_coverage(terms, set(tokenize(s)) | named, idf, spec) for s in sentences]
 
 
-def quotable(hit: Hit, q: Question, idf: Callable[[str], float],
-             passage_span: Callable[[Hit], tuple[int, int] | None],
-             vectors: Callable[[list[str]], np.ndarray] | None = None, nearby: Nearby | None = None,
-             ) -> tuple[str, list[tuple[int, int]], tuple[int, int] | None, Passage | None]:
+def quotable(
+    hit: Hit,
+    q: Question,
+    idf: Callable[[str], float],
+    passage_span: Callable[[Hit], tuple[int, int] | None],
+    vectors: Callable[[list[str]], np.ndarray] | None = None,
+    nearby: Nearby | None = None,
+) -> tuple[str, list[tuple[int, int]], tuple[int, int] | None, Passage | None]:
     """What an answer quotes a hit from: (text, its sentence spans, the span retrieval matched,
     the body passage the text is -- None for the abstract).  A body passage is the hit's best
     one or a neighbour (`nearby`), whichever holds the best-scoring sentence (the best one
@@ -91,8 +96,15 @@ def quotable(hit: Hit, q: Question, idf: Callable[[str], float],
     if len(around) > 1:
         items = [(p, sp) for p in around for sp in body_sentences(p.text)]
         texts = [p.text[a:b] for p, (a, b) in items]
-        scores = score_sentences(texts, q, idf, vectors(texts) if vectors is not None else None,
-                                 [p.index == best.index for p, _ in items], hit.paper.title, body=True)
+        scores = score_sentences(
+            texts,
+            q,
+            idf,
+            vectors(texts) if vectors is not None else None,
+            [p.index == best.index for p, _ in items],
+            hit.paper.title,
+            body=True,
+        )
         lead = choose(scores, 1, q.asks, q.details)
         best = items[lead[0]][0] if lead else best
     return best.text, body_sentences(best.text) or [(0, len(best.text))], None, best
@@ -109,8 +121,11 @@ def _one_page(passage: Passage, spans: list[tuple[int, int]], s: np.ndarray, n: 
 
 
 # A body sentence that points back to the one before it ("This is why ...", "Such notes ...").
-_REFERS_BACK = re.compile(r"^\W*(this|these|that|those|such|it|its|they|their|here|there|thus|hence|therefore|"
-                          r"however|consequently|accordingly|otherwise|instead|then|the (former|latter))\b", re.I)
+_REFERS_BACK = re.compile(
+    r"^\W*(this|these|that|those|such|it|its|they|their|here|there|thus|hence|therefore|"
+    r"however|consequently|accordingly|otherwise|instead|then|the (former|latter))\b",
+    re.I,
+)
 
 
 def with_context(text: str, spans: list[tuple[int, int]], chosen: list[int]) -> list[int]:
@@ -123,17 +138,23 @@ def with_context(text: str, spans: list[tuple[int, int]], chosen: list[int]) -> 
     lead = chosen[0]
 
     def same_paragraph(i: int, j: int) -> bool:
-        return 0 <= min(i, j) and max(i, j) < len(spans) and "\n" not in text[spans[min(i, j)][1]:spans[max(i, j)][0]]
+        return 0 <= min(i, j) and max(i, j) < len(spans) and "\n" not in text[spans[min(i, j)][1] : spans[max(i, j)][0]]
 
     block = [lead, lead + 1] if same_paragraph(lead, lead + 1) else [lead]
-    if _REFERS_BACK.match(text[spans[lead][0]:spans[lead][1]]) and same_paragraph(lead - 1, lead):
+    if _REFERS_BACK.match(text[spans[lead][0] : spans[lead][1]]) and same_paragraph(lead - 1, lead):
         block.insert(0, lead - 1)
     return block + [i for i in chosen[1:] if i not in block]
 
 
-def supported(plan: Plan, q: Question, question: str, idf: Callable[[str], float],
-              passage_span: Callable[[Hit], tuple[int, int] | None],
-              vectors: Callable[[list[str]], np.ndarray] | None = None, nearby: Nearby | None = None) -> Plan:
+def supported(
+    plan: Plan,
+    q: Question,
+    question: str,
+    idf: Callable[[str], float],
+    passage_span: Callable[[Hit], tuple[int, int] | None],
+    vectors: Callable[[list[str]], np.ndarray] | None = None,
+    nearby: Nearby | None = None,
+) -> Plan:
     """The plan with each paper's sentences chosen, citing only papers that back the question.
 
     A paper other than the top one is cited only when one of its sentences contains at
@@ -177,12 +198,20 @@ def supported(plan: Plan, q: Question, question: str, idf: Callable[[str], float
     return out
 
 
-def answer_plan(question: str, history: Sequence[Message] | None, hits: list[Hit], max_papers: int,
-                idf: Callable[[str], float], passage_span: Callable[[Hit], tuple[int, int] | None],
-                embed_query: Callable[[str], np.ndarray] | None = None,
-                vectors: Callable[[list[str]], np.ndarray] | None = None, context: Sequence[str] = (),
-                embed: Callable[[list[str]], np.ndarray] | None = None,
-                nearby: Nearby | None = None, focus: Callable[[Hit], Hit] | None = None) -> tuple[Question, Plan]:
+def answer_plan(
+    question: str,
+    history: Sequence[Message] | None,
+    hits: list[Hit],
+    max_papers: int,
+    idf: Callable[[str], float],
+    passage_span: Callable[[Hit], tuple[int, int] | None],
+    embed_query: Callable[[str], np.ndarray] | None = None,
+    vectors: Callable[[list[str]], np.ndarray] | None = None,
+    context: Sequence[str] = (),
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    nearby: Nearby | None = None,
+    focus: Callable[[Hit], Hit] | None = None,
+) -> tuple[Question, Plan]:
     """Everything an answer needs to know before it is written: the question as sentence
     choice reads it, and the papers it cites with their sentences chosen (`supported`).
     `focus` gives a full-text hit the passage of its paper that best answers the question
@@ -206,25 +235,38 @@ def extractive(plan: Plan) -> tuple[str, list[Citation]]:
         abstract = hit.paper.abstract
         if passage is not None:  # from the body of its PDF: the sentences are on one page
             ordered = sorted(spans)
-            citations.append(Citation(number=number, paper=hit.paper, quote=passage.text[ordered[0][0]:ordered[-1][1]],
-                                      spans=ordered, page=passage.page_at(ordered[0][0]), section=passage.section,
-                                      passage=passage))
+            citations.append(
+                Citation(
+                    number=number,
+                    paper=hit.paper,
+                    quote=passage.text[ordered[0][0] : ordered[-1][1]],
+                    spans=ordered,
+                    page=passage.page_at(ordered[0][0]),
+                    section=passage.section,
+                    passage=passage,
+                )
+            )
             sentences = [f"{md_quote(passage.text[s:e].strip())} [{number}]" for s, e in spans]
         elif not abstract.strip():  # known by its title and metadata only: nothing to quote
             citations.append(Citation(number=number, paper=hit.paper, quote="", spans=[]))
             sentences = [f"{prompts.NO_ABSTRACT} [{number}]"]
         else:
             ordered = sorted(spans)
-            citations.append(Citation(number=number, paper=hit.paper, quote=abstract[ordered[0][0]:ordered[-1][1]],
-                                      spans=ordered))
+            citations.append(
+                Citation(number=number, paper=hit.paper, quote=abstract[ordered[0][0] : ordered[-1][1]], spans=ordered)
+            )
             sentences = [f"{md_quote(abstract[s:e].strip())} [{number}]" for s, e in spans]
         if plan.list_question:
             blocks.append(f"{number}. **{md_title(hit.paper.title)}** [{number}]: " + " ".join(sentences))
         else:
             blocks.append(f"**{md_title(hit.paper.title)}** [{number}]\n" + "\n".join(f"- {x}" for x in sentences))
-    intro = (prompts.EXTRACTIVE_LIST_INTRO if plan.list_question else
-             prompts.EXTRACTIVE_INTRO_FULL_TEXT if any(c.passage is not None for c in citations) else
-             prompts.EXTRACTIVE_INTRO)
+    intro = (
+        prompts.EXTRACTIVE_LIST_INTRO
+        if plan.list_question
+        else prompts.EXTRACTIVE_INTRO_FULL_TEXT
+        if any(c.passage is not None for c in citations)
+        else prompts.EXTRACTIVE_INTRO
+    )
     return intro + "\n\n" + "\n\n".join(blocks), citations
 
 

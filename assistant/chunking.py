@@ -69,8 +69,15 @@ def passage_embed_text(title: str, passage: Passage) -> str:
 _NOT_A_SECTION = re.compile(r"^abstract\b", re.IGNORECASE)  # text after the abstract (keywords) has no section
 
 
-def chunk_body(paper_id: str, text: str, page_starts: Sequence[int], sections: Sequence[tuple[int, str]],
-               start: int, chunk_words: int, first_index: int) -> list[Passage]:
+def chunk_body(
+    paper_id: str,
+    text: str,
+    page_starts: Sequence[int],
+    sections: Sequence[tuple[int, str]],
+    start: int,
+    chunk_words: int,
+    first_index: int,
+) -> list[Passage]:
     """Passages of `text[start:]` (a PDF's text: pages joined by a blank line, paragraphs by a
     line break), numbered from `first_index`.  `page_starts`: offset where each page begins;
     `sections`: (offset, heading) of each heading, in order.  A sentence longer than
@@ -131,11 +138,20 @@ def _word_windows(text: str, start: int, end: int, max_words: int) -> list[tuple
     return [(words[i][0], words[min(i + max_words, len(words)) - 1][1]) for i in range(0, len(words), max_words)]
 
 
-def _body_passage(paper_id: str, index: int, text: str, group: list[tuple[int, int]], page_starts: Sequence[int],
-                  section: str | None) -> Passage:
+def _body_passage(
+    paper_id: str, index: int, text: str, group: list[tuple[int, int]], page_starts: Sequence[int], section: str | None
+) -> Passage:
     start, end = group[0][0], group[-1][1]
-    return Passage(paper_id=paper_id, index=index, text=text[start:end], start=start, end=end,
-                   page=_page_of(page_starts, start), end_page=_page_of(page_starts, end - 1), section=section)
+    return Passage(
+        paper_id=paper_id,
+        index=index,
+        text=text[start:end],
+        start=start,
+        end=end,
+        page=_page_of(page_starts, start),
+        end_page=_page_of(page_starts, end - 1),
+        section=section,
+    )
 
 
 def _page_of(page_starts: Sequence[int], offset: int) -> int:

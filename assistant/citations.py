@@ -63,8 +63,9 @@ class CitationFilter:
     ever shown, even for a moment.
     """
 
-    def __init__(self, n_passages: int, supports: Callable[[str, int], bool] | None = None,
-                 details: Details | None = None):
+    def __init__(
+        self, n_passages: int, supports: Callable[[str, int], bool] | None = None, details: Details | None = None
+    ):
         self.n = n_passages
         self.supports = supports  # (claim text, passage number) -> does the passage back the claim?
         self.details = details
@@ -166,9 +167,13 @@ class CitationFilter:
         if missing:
             self.missing += missing
         if not backed or missing:
-            why = (f"names {', '.join(missing)}, which the passages it cites do not have" if missing
-                   else "its passage does not contain what it says" if numbers
-                   else f"cites only passages it was not given ({', '.join(group)})")
+            why = (
+                f"names {', '.join(missing)}, which the passages it cites do not have"
+                if missing
+                else "its passage does not contain what it says"
+                if numbers
+                else f"cites only passages it was not given ({', '.join(group)})"
+            )
             self.rejected.append((body.strip(), why))
             self._last = None
             return self._dropped(lead, body)
@@ -211,7 +216,7 @@ class CitationFilter:
 def _split(claim: str) -> tuple[str, str]:
     """(the previous sentence's end and the space after it, the claim itself)."""
     lead = _LEAD.match(claim).group(0)
-    return lead, claim[len(lead):]
+    return lead, claim[len(lead) :]
 
 
 def _escape(text: str) -> str:
@@ -230,8 +235,9 @@ def _numbers(spec: str) -> list[int]:
     return out
 
 
-def verify(text: str, n_passages: int, supports: Callable[[str, int], bool] | None = None,
-           details: Details | None = None) -> Verified:
+def verify(
+    text: str, n_passages: int, supports: Callable[[str, int], bool] | None = None, details: Details | None = None
+) -> Verified:
     """Keep the claims of `text` whose markers point to passages 1..n_passages (and, with
     `supports`, whose passage backs the claim before them; with `details`, whose passages
     have its numbers and names), with those markers renumbered."""
@@ -249,8 +255,13 @@ class Support:
     scores <= 0.35 against the other top retrieved papers in 95% of cases.  A marker after
     no content terms ("1. [1]", "So it does [1].") vouches for nothing and is not kept."""
 
-    def __init__(self, passages: Iterable[str], tokenize: Callable[[str], list[str]], idf: Callable[[str], float],
-                 threshold: float):
+    def __init__(
+        self,
+        passages: Iterable[str],
+        tokenize: Callable[[str], list[str]],
+        idf: Callable[[str], float],
+        threshold: float,
+    ):
         self.tokenize, self.idf, self.threshold = tokenize, idf, threshold
         self.terms = [set(tokenize(p)) for p in passages]
 

@@ -68,8 +68,15 @@ def progress_bar(unit: str = "papers"):
             return
         if bar is None:  # a terminal that reports no size (a bare pty) gets 80 x 24: tqdm draws nothing in 0 rows
             size = shutil.get_terminal_size((80, 24))
-            bar = tqdm(total=total, initial=done, unit=unit, file=sys.stderr, ncols=size.columns or 80,
-                       nrows=size.lines or 24, leave=True)
+            bar = tqdm(
+                total=total,
+                initial=done,
+                unit=unit,
+                file=sys.stderr,
+                ncols=size.columns or 80,
+                nrows=size.lines or 24,
+                leave=True,
+            )
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
@@ -79,6 +86,7 @@ def progress_bar(unit: str = "papers"):
 
 def file_lines():
     """An on_file callback printing "  lmer.pdf: 51 pages, 170 passages" per file, on stderr."""
+
     def show(name: str, outcome: str) -> None:
         print(f"  {name}: {outcome}", file=sys.stderr, flush=True)
 
@@ -112,21 +120,30 @@ def _scope(pa, args) -> list[str] | None:
             year_to = (int(last) if last else None) if sep else year_from
         except ValueError:
             raise UsageError(f"--year expects 2021 or 2019-2023 (or 2019- / -2023), not {args.year!r}") from None
-    filters = dict(year_from=year_from, year_to=year_to, author=args.author, venue=args.venue, tag=args.tag,
-                   key=args.key)
+    filters = dict(
+        year_from=year_from, year_to=year_to, author=args.author, venue=args.venue, tag=args.tag, key=args.key
+    )
     if not any(v not in (None, "") for v in filters.values()):
         return None
     ids = pa.select_ids(**filters)
     if not ids:
-        raise UsageError("no paper in the collection passes the filters " +
-                         ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                                   if k in ("year", "author", "venue", "tag", "key") and v))
+        raise UsageError(
+            "no paper in the collection passes the filters "
+            + ", ".join(
+                f"--{k.replace('_', '-')} {v}"
+                for k, v in vars(args).items()
+                if k in ("year", "author", "venue", "tag", "key") and v
+            )
+        )
     return ids
 
 
 def _write_references(ans, args) -> None:
-    for path, text in ((args.bib, ans.references_bibtex), (args.csl, ans.references_csl),
-                       (args.ris, ans.references_ris)):
+    for path, text in (
+        (args.bib, ans.references_bibtex),
+        (args.csl, ans.references_csl),
+        (args.ris, ans.references_ris),
+    ):
         if path:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text())
@@ -202,8 +219,10 @@ def cmd_chat(args) -> int:
     """Interactive questions with follow-ups; an empty line or Ctrl-D ends it."""
     pa = _assistant(args)
     info = pa.info()
-    print(f"paper-assistant: {info['papers']} papers, answers by {info['backend']}"
-          f"{' (' + info['model'] + ')' if info['model'] else ''}. Ask a question; empty line to quit.")
+    print(
+        f"paper-assistant: {info['papers']} papers, answers by {info['backend']}"
+        f"{' (' + info['model'] + ')' if info['model'] else ''}. Ask a question; empty line to quit."
+    )
     history: list[dict[str, str]] = []
     while True:
         try:
@@ -272,8 +291,10 @@ def cmd_serve(args) -> int:
     try:
         from ui.app import build_app, launch, open_assistant
     except ImportError as e:
-        print(f"error: the web app needs the ui extra ({e.name} is missing): pip install 'paper-assistant[ui]'",
-              file=sys.stderr)
+        print(
+            f"error: the web app needs the ui extra ({e.name} is missing): pip install 'paper-assistant[ui]'",
+            file=sys.stderr,
+        )
         return 2
     pa = open_assistant(_settings(args))
     info = pa.info()
@@ -293,9 +314,16 @@ def cmd_eval(args) -> int:
             print(f"\r{system}: {done}/{total} questions", end="" if done < total else "\n", file=sys.stderr)
 
     try:
-        report = pa_lib.evaluate(pa, args.questions, compare=args.compare or False,
-                                 grade=False if args.no_grade else None, k=args.k, progress=progress, gold=args.gold,
-                                 papers=args.papers)
+        report = pa_lib.evaluate(
+            pa,
+            args.questions,
+            compare=args.compare or False,
+            grade=False if args.no_grade else None,
+            k=args.k,
+            progress=progress,
+            gold=args.gold,
+            papers=args.papers,
+        )
     except (MissingExtra, QuestionSetError) as e:
         raise UsageError(str(e)) from None
     print(report.table())
@@ -312,8 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", help="index directory (default index_store)")
     p.add_argument("--collection", help="papers file indexed on first use (default: the bundled collection)")
     p.add_argument("--chroma-url", help="use a Chroma server instead of the embedded store")
-    p.add_argument("--backend", choices=["auto", "extractive", "openai", "local"],
-                   help="where answers come from (default auto: openai when a key or base URL is set)")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "extractive", "openai", "local"],
+        help="where answers come from (default auto: openai when a key or base URL is set)",
+    )
     p.add_argument("--model", help="model name (openai backend) or label (local backend)")
     p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (key: OPENAI_API_KEY)")
     p.add_argument("--gguf", help="GGUF model file for the local backend (default: bundled SmolLM2-135M)")
@@ -321,9 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("ingest", help="add or update papers from a file: BibTeX, RIS, CSL JSON, zotero.sqlite, "
-                                      "JSON lines (arXiv, OpenAlex, Semantic Scholar dumps too), JSON, CSV, text; "
-                                      "a PDF (full text); or a folder of PDFs and bibliography files")
+    s = sub.add_parser(
+        "ingest",
+        help="add or update papers from a file: BibTeX, RIS, CSL JSON, zotero.sqlite, "
+        "JSON lines (arXiv, OpenAlex, Semantic Scholar dumps too), JSON, CSV, text; "
+        "a PDF (full text); or a folder of PDFs and bibliography files",
+    )
     s.add_argument("file", help="a papers file, a PDF, or a folder (read recursively)")
     s.add_argument("--strict", action="store_true", help="add nothing if any record is bad (default: skip bad records)")
     s.add_argument("--json", action="store_true")
@@ -350,8 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--bib", metavar="FILE", help="also write the cited papers as BibTeX (your own entries, keys kept)")
     s.add_argument("--csl", metavar="FILE", help="also write the cited papers as CSL JSON")
     s.add_argument("--ris", metavar="FILE", help="also write the cited papers as RIS")
-    s.add_argument("--cite", choices=["latex", "pandoc"],
-                   help="print the answer with \\cite{key} (latex) or [@key] (pandoc) instead of [n]")
+    s.add_argument(
+        "--cite",
+        choices=["latex", "pandoc"],
+        help="print the answer with \\cite{key} (latex) or [@key] (pandoc) instead of [n]",
+    )
     s.add_argument("question")
     s.add_argument("--history", help="earlier turns as a JSON list of {role, content}")
     s.add_argument("--json", action="store_true")
@@ -368,14 +405,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", help="score retrieval, refusals and answers on a question set (examples/EVAL_FORMAT.md)")
     s.add_argument("questions", help="JSONL question set, e.g. examples/dev_questions.jsonl")
     s.add_argument("--json", metavar="OUT", help="also write the full per-question results to this file")
-    s.add_argument("--compare", choices=["baseline"],
-                   help="also run the LlamaIndex starter recipe and BM25 alone (needs the eval extra)")
+    s.add_argument(
+        "--compare",
+        choices=["baseline"],
+        help="also run the LlamaIndex starter recipe and BM25 alone (needs the eval extra)",
+    )
     s.add_argument("-k", type=int, default=10, help="papers retrieved per question (default 10)")
     s.add_argument("--no-grade", action="store_true", help="do not grade answer points with the configured LLM")
     s.add_argument("--gold", metavar="FILE", help="gold sentences for the questions (JSONL of {id, gold_sentences})")
-    s.add_argument("--papers", metavar="PATH", action="append",
-                   help="add these PDFs / folders / files to the collection first (repeatable); a full-text "
-                        "question set needs the PDFs it names")
+    s.add_argument(
+        "--papers",
+        metavar="PATH",
+        action="append",
+        help="add these PDFs / folders / files to the collection first (repeatable); a full-text "
+        "question set needs the PDFs it names",
+    )
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("export", help="the collection (or some papers) as BibTeX, CSL JSON or RIS")
@@ -408,7 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     for name in ("chromadb", "httpx", "httpx2", "onnxruntime"):  # httpx(2) logs request URLs, credentials and all
         logging.getLogger(name).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
@@ -425,8 +471,15 @@ class UsageError(Exception):
 
 
 # Errors a user can act on.  Anything else is a bug and ends with its traceback.
-USER_ERRORS = (pa_lib.CollectionError, pa_lib.QuestionError, pa_lib.IndexError, SettingsError, EmbeddingError,
-               UsageError, pa_lib.PaperNotFound)
+USER_ERRORS = (
+    pa_lib.CollectionError,
+    pa_lib.QuestionError,
+    pa_lib.IndexError,
+    SettingsError,
+    EmbeddingError,
+    UsageError,
+    pa_lib.PaperNotFound,
+)
 
 
 if __name__ == "__main__":

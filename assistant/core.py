@@ -56,7 +56,9 @@ class PaperAssistant:
     """
 
     def __init__(self, settings: Settings | None = None, *, allow_broken_index: bool = False, **overrides: Any):
-        self.settings = settings.with_(**overrides) if settings and overrides else (settings or Settings.load(**overrides))
+        self.settings = (
+            settings.with_(**overrides) if settings and overrides else (settings or Settings.load(**overrides))
+        )
         self.embedder = embedding.create(self.settings)
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
         self.sentence_vectors = focus.SentenceVectors(self._embed_sentences)  # answers score abstract sentences
@@ -98,8 +100,11 @@ class PaperAssistant:
         `papers` continues an earlier view's: `view.session`.)"""
         view = self.using()
         s = self.settings
-        view.session = papers if papers is not None else SessionPapers(self.embedder, s.chunk_words,
-                                                                        s.session_papers, s.session_mb * 1e6)
+        view.session = (
+            papers
+            if papers is not None
+            else SessionPapers(self.embedder, s.chunk_words, s.session_papers, s.session_mb * 1e6)
+        )
         return view
 
     def without_llm(self, reason: str) -> PaperAssistant:
@@ -132,8 +137,9 @@ class PaperAssistant:
         except KeyError:
             raise PaperNotFound(f"no paper with id {paper_id!r} in the collection") from None
 
-    def add_papers(self, source: str | Path | Iterable[dict | Paper], progress=None, strict: bool = False,
-                   on_file=None) -> IngestReport:
+    def add_papers(
+        self, source: str | Path | Iterable[dict | Paper], progress=None, strict: bool = False, on_file=None
+    ) -> IngestReport:
         """Add or update papers from a file (BibTeX, RIS, CSL JSON, zotero.sqlite, JSON lines
         including arXiv/OpenAlex/Semantic Scholar dumps, JSON, CSV, papers-page text), a PDF,
         a folder (every PDF and bibliography file inside, recursively), or records.
@@ -175,22 +181,39 @@ class PaperAssistant:
         if not isinstance(question, str) or not question.strip():
             raise QuestionError("the question is empty")
         if len(question) > self.settings.max_question_chars:
-            raise QuestionError(f"the question is {len(question)} characters long; the limit is "
-                                f"{self.settings.max_question_chars} (setting max_question_chars)")
+            raise QuestionError(
+                f"the question is {len(question)} characters long; the limit is "
+                f"{self.settings.max_question_chars} (setting max_question_chars)"
+            )
         if self.store.problem:
             raise IndexError_(self.store.problem)
         return " ".join(question.split())
 
-    def retrieve(self, question: str, history: list[Message] | None = None, k: int | None = None,
-                 paper_ids: Iterable[str] | None = None, query: str | None = None) -> Retrieval:
+    def retrieve(
+        self,
+        question: str,
+        history: list[Message] | None = None,
+        k: int | None = None,
+        paper_ids: Iterable[str] | None = None,
+        query: str | None = None,
+    ) -> Retrieval:
         """Search with everything it produced: hits, the relevance score, whether the
         collection covers the question, and the time each step took."""
         question = self._check(question)
         self.store.maybe_sync()
         allowed = set(paper_ids) & set(self._papers()) if paper_ids is not None else None
         s = self.settings
-        return search.run(self.store, self.embedder, question, query or condense(question, history),
-                          k or s.top_k, s.candidates, s.min_relevance, allowed, session=self.session)
+        return search.run(
+            self.store,
+            self.embedder,
+            question,
+            query or condense(question, history),
+            k or s.top_k,
+            s.candidates,
+            s.min_relevance,
+            allowed,
+            session=self.session,
+        )
 
     def as_retriever(self, k: int | None = None, paper_ids: Iterable[str] | None = None, gate: bool = True):
         """This search as a LlamaIndex retriever (assistant/retriever.py): one node per paper,
@@ -199,21 +222,36 @@ class PaperAssistant:
 
         return PaperRetriever(self, k=k, paper_ids=paper_ids, gate=gate)
 
-    def search(self, question: str, k: int | None = None, history: list[Message] | None = None,
-               paper_ids: Iterable[str] | None = None) -> list[Hit]:
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        history: list[Message] | None = None,
+        paper_ids: Iterable[str] | None = None,
+    ) -> list[Hit]:
         """The best papers for a question, best first, one Hit per paper."""
         return self.retrieve(question, history=history, k=k, paper_ids=paper_ids).hits
 
     # -- answers ------------------------------------------------------------------------------
-    def ask(self, question: str, history: list[Message] | None = None, k: int | None = None,
-            paper_ids: Iterable[str] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: list[Message] | None = None,
+        k: int | None = None,
+        paper_ids: Iterable[str] | None = None,
+    ) -> Answer:
         s = self.stream(question, history=history, k=k, paper_ids=paper_ids)
         for _ in s:
             pass
         return s.answer
 
-    def stream(self, question: str, history: list[Message] | None = None, k: int | None = None,
-               paper_ids: Iterable[str] | None = None) -> AnswerStream:
+    def stream(
+        self,
+        question: str,
+        history: list[Message] | None = None,
+        k: int | None = None,
+        paper_ids: Iterable[str] | None = None,
+    ) -> AnswerStream:
         """The answer as it is produced.  With an LLM backend: a follow-up is first rewritten
         into a standalone question by the LLM, then retrieval, then the model's tokens
         (citation-checked as they stream); any LLM fault gives the extractive answer, marked."""
@@ -241,22 +279,48 @@ class PaperAssistant:
         gen = self._generation(model, question, history, r)
         return AnswerStream(gen.pieces(), lambda: self._finished(gen.answer))
 
-    def _generation(self, model: llms.LLM, question: str, history: list[Message] | None,
-                    r: Retrieval) -> generate.Generation:
+    def _generation(
+        self, model: llms.LLM, question: str, history: list[Message] | None, r: Retrieval
+    ) -> generate.Generation:
         """The LLM answer for a retrieval."""
         focused = self._focus(question, r)
         q, plan = self._plan(question, history, r, focused)
         shown = self.settings.llm_passages or generate.HOSTED_PASSAGES  # the hits a model may be given
         hits = [focused(h) for h in r.hits[:shown]] + r.hits[shown:]
-        sources = generate.select_sources(hits, plan.hits, model.name, self.settings, q,
-                                          self.store.snapshot.keyword.idf, self._span, self.sentence_vectors,
-                                          focused.nearby)
+        sources = generate.select_sources(
+            hits,
+            plan.hits,
+            model.name,
+            self.settings,
+            q,
+            self.store.snapshot.keyword.idf,
+            self._span,
+            self.sentence_vectors,
+            focused.nearby,
+        )
         messages = generate.answer_messages(question, history, sources, local=generate.compact(model, self.settings))
-        base = Answer(question=question, text="", citations=[], covered=True, hits=r.hits, backend=model.name,
-                      model=model.model, standalone_question=r.query)
+        base = Answer(
+            question=question,
+            text="",
+            citations=[],
+            covered=True,
+            hits=r.hits,
+            backend=model.name,
+            model=model.model,
+            standalone_question=r.query,
+        )
         supports = generate.support_check(sources, self.settings, self.store.snapshot.keyword.idf)
-        return generate.Generation(model, question, messages, sources, self.settings, base,
-                                   lambda: self._extractive(question, r, history), r.timings, supports)
+        return generate.Generation(
+            model,
+            question,
+            messages,
+            sources,
+            self.settings,
+            base,
+            lambda: self._extractive(question, r, history),
+            r.timings,
+            supports,
+        )
 
     def _finished(self, ans: Answer) -> Answer:
         if self._no_llm_reason and ans.covered:
@@ -277,17 +341,36 @@ class PaperAssistant:
         else:
             text, citations = answers.extractive(self._plan(question, history, r)[1])
         r.timings["answer"] = time.perf_counter() - t
-        return Answer(question=question, text=text, citations=citations, covered=r.covered, hits=r.hits,
-                      backend="extractive", standalone_question=r.query)
+        return Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            covered=r.covered,
+            hits=r.hits,
+            backend="extractive",
+            standalone_question=r.query,
+        )
 
-    def _plan(self, question: str, history: list[Message] | None, r: Retrieval,
-              focused: Focus | None = None) -> tuple[focus.Question, answers.Plan]:
+    def _plan(
+        self, question: str, history: list[Message] | None, r: Retrieval, focused: Focus | None = None
+    ) -> tuple[focus.Question, answers.Plan]:
         # a follow-up's own words choose the sentences; the conversation's terms only break ties
         context = r.query_tokens if r.query != question else []
         focused = focused or self._focus(question, r)
-        return answers.answer_plan(question, history, r.hits, self.settings.answer_papers,
-                                   self.store.snapshot.keyword.idf, self._span, self.embedder.embed_query,
-                                   self.sentence_vectors, context, self.embedder.embed, focused.nearby, focused)
+        return answers.answer_plan(
+            question,
+            history,
+            r.hits,
+            self.settings.answer_papers,
+            self.store.snapshot.keyword.idf,
+            self._span,
+            self.embedder.embed_query,
+            self.sentence_vectors,
+            context,
+            self.embedder.embed,
+            focused.nearby,
+            focused,
+        )
 
     def _focus(self, question: str, r: Retrieval) -> Focus:
         """What an answer quotes a full-text paper from: its passages that best answer
@@ -338,10 +421,15 @@ class PaperAssistant:
 
     def info(self) -> dict[str, Any]:
         problem = llms.problem(self.settings)
-        return {"backend": self.backend, "model": self.model, **({"backend_problem": problem} if problem else {}),
-                "papers": len(self.store.snapshot.papers),
-                "index": str(self.store.root), "embedding": self.settings.embed_model,
-                "chroma": self.store.chroma.shown_url or "embedded"}
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            **({"backend_problem": problem} if problem else {}),
+            "papers": len(self.store.snapshot.papers),
+            "index": str(self.store.root),
+            "embedding": self.settings.embed_model,
+            "chroma": self.store.chroma.shown_url or "embedded",
+        }
 
     @property
     def index_problem(self) -> str:
@@ -359,8 +447,15 @@ class PaperAssistant:
         self.paper(paper_id)
         return search.similar(self.store, paper_id, k, self.session)
 
-    def select_ids(self, year_from: int | None = None, year_to: int | None = None, author: str | None = None,
-                   venue: str | None = None, tag: str | None = None, key: str | None = None) -> list[str]:
+    def select_ids(
+        self,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        author: str | None = None,
+        venue: str | None = None,
+        tag: str | None = None,
+        key: str | None = None,
+    ) -> list[str]:
         """Ids of the papers whose metadata passes every given filter (feed them to `paper_ids=`).
 
         Years are inclusive; a paper without a year fails a year filter.  `author` and `venue`
@@ -384,8 +479,9 @@ class Focus:
     def _get(self, hit: Hit) -> tuple[Hit, list[Passage]]:
         if hit.paper.id not in self._done:
             pa = self._pa
-            self._done[hit.paper.id] = search.focus_passages(pa.store, pa.embedder, self._question, hit,
-                                                             pa.passage_terms)
+            self._done[hit.paper.id] = search.focus_passages(
+                pa.store, pa.embedder, self._question, hit, pa.passage_terms
+            )
         return self._done[hit.paper.id]
 
     def __call__(self, hit: Hit) -> Hit:
@@ -404,7 +500,7 @@ def _chunks(text: str) -> Iterator[str]:
     start = 0
     for i, ch in enumerate(text):
         if ch in " \n" and i + 1 - start >= 1:
-            yield text[start:i + 1]
+            yield text[start : i + 1]
             start = i + 1
     if start < len(text):
         yield text[start:]

@@ -54,20 +54,50 @@ _SIGNS = {ord("\u00d7"): "x", ord("\uff05"): "%", ord("\u2009"): " ", ord("\u202
 # ViT-L/14, LLaVA-1.5, 1,000), a possessive, a percent sign.
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-/.,+][A-Za-z0-9]+)*(?:'s\b|s'|')?(?:\s?%)?")
 _NUM = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?([A-Za-z]{0,2})")
-_SCALE = {"k": 10**3, "K": 10**3, "M": 10**6, "B": 10**9, "b": 10**9, "T": 10**12,
-          "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+_SCALE = {
+    "k": 10**3,
+    "K": 10**3,
+    "M": 10**6,
+    "B": 10**9,
+    "b": 10**9,
+    "T": 10**12,
+    "thousand": 10**3,
+    "million": 10**6,
+    "billion": 10**9,
+    "trillion": 10**12,
+}
 _UNITS = {"x", "X", "h", "s", "ms", "m", "px", "st", "nd", "rd", "th"}  # 2x, 10s, 2nd: the bare number
 _PERCENT_AFTER = re.compile(r"\s*(%|percent\b|per cent\b|percentage points?\b|pp\b)", re.I)
 _SCALE_AFTER = re.compile(r"\s+(thousand|million|billion|trillion)\b", re.I)
-_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen " \
-        "seventeen eighteen nineteen".split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split()
+)
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
-NUMBER_WORDS = {w: i for i, w in enumerate(_ONES)} | {w: 20 + 10 * i for i, w in enumerate(_TENS)} | {
-    "hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9, "dozen": 12}
+NUMBER_WORDS = (
+    {w: i for i, w in enumerate(_ONES)}
+    | {w: 20 + 10 * i for i, w in enumerate(_TENS)}
+    | {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9, "dozen": 12}
+)
 # Read only in passages: a claim's "1st" may come from a passage's "first".
-_SOURCE_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-                 "eighth": 8, "ninth": 9, "tenth": 10, "twice": 2, "double": 2, "triple": 3, "half": 0.5,
-                 "single": 1, "once": 1}
+_SOURCE_WORDS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "twice": 2,
+    "double": 2,
+    "triple": 3,
+    "half": 0.5,
+    "single": 1,
+    "once": 1,
+}
 _CLAIM_NUMBER_WORDS = {w: v for w, v in NUMBER_WORDS.items() if w not in ("zero", "one")}
 _LIST_NUMBER = re.compile(r"^\s*(?:[-*+]\s+)?(?:\(?\d{1,2}[.)]|\(?[ivx]{1,4}\))\s+", re.I | re.M)
 _ENUMERATION = re.compile(r"\(\s*(?:\d{1,2}|[ivx]{1,4}|[a-h])\s*\)", re.I)
@@ -88,6 +118,7 @@ class Detail:
 
 
 # --- folding ----------------------------------------------------------------------------------
+
 
 def fold(text: str) -> str:
     """Text as both sides are compared: NFKC, accents dropped, one kind of dash, quote and
@@ -112,14 +143,15 @@ def _number(digits: str, decimals: str | None, scale: int = 1) -> Decimal | None
 
 # --- the details of a sentence ----------------------------------------------------------------
 
+
 def details(sentence: str) -> list[Detail]:
     """The numbers, names and capitalised words of one sentence (markers and markup ignored)."""
     text = fold(_MARKUP.sub("", md_unescape(strip_markers(sentence))))
     text = _LIST_NUMBER.sub(" ", _ENUMERATION.sub(" ", text))
     out: list[Detail] = []
     for m in _WORD.finditer(text):
-        found = _word_details(m.group(0), text[:m.start()], text[m.end():])
-        if found and not re.search(r"[A-Za-z0-9]", text[m.end():]):
+        found = _word_details(m.group(0), text[: m.start()], text[m.end() :])
+        if found and not re.search(r"[A-Za-z0-9]", text[m.end() :]):
             found[-1] = replace(found[-1], last=True)
         out += found
     return list(dict.fromkeys(out))
@@ -129,8 +161,11 @@ def _word_details(word: str, before: str, after: str) -> list[Detail]:
     alternatives = re.split(r"/(?=[A-Za-z][A-Za-z0-9]*[A-Za-z])", word)
     if len(alternatives) > 1:  # "LVIS/OmniLabel" names two things; "ViT-L/14" one
         last = len(alternatives) - 1
-        return [d for i, w in enumerate(alternatives)
-                for d in _word_details(w, before if i == 0 else "x ", after if i == last else "")]
+        return [
+            d
+            for i, w in enumerate(alternatives)
+            for d in _word_details(w, before if i == 0 else "x ", after if i == last else "")
+        ]
     initial = bool(_INITIAL_AFTER.search(before))
     percent = word.endswith("%")
     word = re.sub(r"\s?%$|'s$|'$", "", word)
@@ -147,7 +182,7 @@ def _word_details(word: str, before: str, after: str) -> list[Detail]:
     # A name seeds a run (and so does a capitalised word next to a number: Kinetics-400);
     # letters and numbers next to it belong to it (ViT-L/14, LLaVA-1.5-7B), capitalised
     # words do not ("CLIP-Based" is CLIP, and Based).
-    seeds = [i for i, s in enumerate(shapes) if s == "name" or (s == "cap" and "num" in shapes[max(0, i - 1):i + 2])]
+    seeds = [i for i, s in enumerate(shapes) if s == "name" or (s == "cap" and "num" in shapes[max(0, i - 1) : i + 2])]
     out: list[Detail] = []
     if seeds:
         lo, hi = seeds[0], seeds[-1]
@@ -155,7 +190,7 @@ def _word_details(word: str, before: str, after: str) -> list[Detail]:
             lo -= 1
         while hi + 1 < len(parts) and shapes[hi + 1] in ("name", "num", "letter"):
             hi += 1
-        name = "".join(p + sep for p, sep in zip(parts[lo:hi + 1], seps[lo:hi])) + parts[hi]
+        name = "".join(p + sep for p, sep in zip(parts[lo : hi + 1], seps[lo:hi])) + parts[hi]
         out.append(Detail(name, "name", _name_key(name)))
         rest = list(range(lo)) + list(range(hi + 1, len(parts)))
     else:
@@ -223,6 +258,7 @@ def _ordinary(word: str) -> bool:
 
 # --- what the passages have -------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Evidence:
     """What a set of passages can vouch for: numbers (and which are percentages), names as
@@ -236,8 +272,13 @@ class Evidence:
     initials: frozenset
 
     def __or__(self, other: Evidence) -> Evidence:
-        return Evidence(self.numbers | other.numbers, self.percents | other.percents,
-                        self.names | other.names, self.words | other.words, self.initials | other.initials)
+        return Evidence(
+            self.numbers | other.numbers,
+            self.percents | other.percents,
+            self.names | other.names,
+            self.words | other.words,
+            self.initials | other.initials,
+        )
 
 
 EMPTY = Evidence(frozenset(), frozenset(), frozenset(), frozenset(), frozenset())
@@ -250,7 +291,7 @@ def evidence(text: str) -> Evidence:
     numbers, percents = set(), set()
     for m in re.finditer(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?([A-Za-z]{0,2})", folded):
         plain = _number(m.group(1), m.group(2))
-        after = folded[m.end():]
+        after = folded[m.end() :]
         scales = {_SCALE.get(m.group(3), 1)}
         following = _SCALE_AFTER.match(after)
         if following:
@@ -275,14 +316,18 @@ def evidence(text: str) -> Evidence:
     names = set()
     for i in range(len(tokens)):
         joined = ""
-        for t in tokens[i:i + MAX_NAME_WORDS]:
+        for t in tokens[i : i + MAX_NAME_WORDS]:
             joined += t
             names.add(joined)
             if joined.endswith("s") and len(joined) > 2:
                 names.add(joined[:-1])
     words = {term(t) for t in tokens} - {""}
-    initials = {"".join(t[0] for t in tokens[i:i + n]) for n in range(3, 7) for i in range(len(tokens) - n + 1)
-                if all(t.isalpha() for t in tokens[i:i + n])}
+    initials = {
+        "".join(t[0] for t in tokens[i : i + n])
+        for n in range(3, 7)
+        for i in range(len(tokens) - n + 1)
+        if all(t.isalpha() for t in tokens[i : i + n])
+    }
     return Evidence(frozenset(numbers), frozenset(percents), frozenset(names), frozenset(words), frozenset(initials))
 
 
@@ -293,13 +338,18 @@ def supported(d: Detail, ev: Evidence) -> bool:
     if key in ev.names or (key.endswith("s") and key[:-1] in ev.names) or (d.kind == "word" and d.key in ev.words):
         return True
     acronym = re.fullmatch(r"([A-Za-z]{3,6}?)s?", d.text)
-    if (d.kind == "name" and acronym and sum(c.isupper() for c in d.text) >= 2
-            and (acronym.group(1).lower() in ev.initials or key in ev.initials)):
+    if (
+        d.kind == "name"
+        and acronym
+        and sum(c.isupper() for c in d.text) >= 2
+        and (acronym.group(1).lower() in ev.initials or key in ev.initials)
+    ):
         return True
     return d.last and len(key) >= 2 and any(n.startswith(key) for n in ev.names)
 
 
 # --- the check --------------------------------------------------------------------------------
+
 
 def evidence_of(sources: Iterable[str]) -> Evidence:
     out = EMPTY
@@ -339,7 +389,7 @@ def answer_sentences(text: str) -> list[tuple[str, list[int]]]:
         lead = _LEADING_MARKERS.match(piece)
         if lead and out:
             out[-1][1].extend(int(n) for n in re.findall(r"\d+", lead.group(1)))
-            piece = piece[lead.end():]
+            piece = piece[lead.end() :]
         if re.search(r"[A-Za-z0-9]", strip_markers(piece)):
             out.append((piece.strip(), [int(n) for n in re.findall(r"\[(\d{1,3})\]", piece)]))
     return out

@@ -47,66 +47,152 @@ from .types import Message
 
 # --- what a question asks for, and what a sentence offers -----------------------------------
 
-_CONTRIBUTION = re.compile(r"\b(we (propose|introduce|present|develop|design|release)|this (paper|work) (proposes|introduces|presents)|"
-                           r"in this (paper|work))\b", re.I)
+_CONTRIBUTION = re.compile(
+    r"\b(we (propose|introduce|present|develop|design|release)|this (paper|work) (proposes|introduces|presents)|"
+    r"in this (paper|work))\b",
+    re.I,
+)
 
 # cue name -> (what a question asking for it says, what a sentence giving it says)
 CUES: dict[str, tuple[re.Pattern, re.Pattern]] = {
-    "number": (re.compile(r"\bhow (many|much|large|big|small|little|fast|far|long|often|high|low|accurate)\b|\bby how\b|"
-                          r"\b(what|which) (percentage|fraction|share|proportion|size|number|amount|margin|speed-?up|scale)\b|"
-                          r"\bwhat (\w+ ){0,2}(numbers?|accuracy|scores?|ap|map|miou|bleu|cider|f1|error rate|gains?|"
-                          r"improvements?)\b", re.I),
-               re.compile(r"(?<![\w-])\d|%|\b(one|two|three|four|five|six|seven|eight|nine|ten|twice|double|half|dozens?|hundreds?|"
-                          r"thousands?|millions?|billions?|\w+fold)\b", re.I)),
-    "data": (re.compile(r"\b(evaluat\w*|benchmark\w*|tested|test(ed)? (it )?on|experiments?|release[sd]?|put out)\b|"
-                        r"\b(what|which) (\w+ ){0,2}(data|datasets?|data sets?|tasks?|corpora|corpus)\b|"
-                        r"\b(trained|pretrained|pre-trained|fine-?tuned) on\b", re.I),
-             re.compile(r"\b(benchmarks?|datasets?|data|corp(us|ora)|experiments?|evaluat\w*|tested|results on|"
-                        r"(trained|pretrained|pre-trained|fine-tuned) on)\b", re.I)),
-    "finding": (re.compile(r"\b(find|found|findings?|conclu\w+|discover\w*|reveal\w*|observ\w+|show(ed|n)?|learn(ed|t)?|"
-                           r"results?|insights?|takeaways?)\b", re.I),
-                re.compile(r"\b(we (find|found|show|observe|reveal|demonstrate|discover)|(find|show|reveal|suggest|indicate|"
-                           r"demonstrate)s? that|(results?|experiments?|analys[ie]s|findings?) (show|suggest|indicate|reveal|"
-                           r"demonstrate)|correlat\w+)\b", re.I)),
-    "why": (re.compile(r"\bwhy\b|\bwhat for\b|\bpurpose\b|\bmotivat\w*|\bthe point of\b", re.I),
-            re.compile(r"\b(because|since|due to|so that|in order to|to (avoid|prevent|ensure|enable|address|mitigate|"
-                       r"overcome|reduce|capture|let|allow)|lead(s|ing)? to|limit\w*|fail\w*|however|challeng\w*)\b", re.I)),
-    "need": (re.compile(r"\b(need|needs|needed|require[sd]?|requirements?|depend\w*|rel(y|ies) on|without)\b", re.I),
-             re.compile(r"\b(requir\w*|need\w*|without|free|no (additional|extra|further)|rel(y|ies|ying) on|"
-                        r"dependen\w*)\b", re.I)),
-    "how": (re.compile(r"^\W*(and |but )?how (do|does|did|is|are|was|were|can|could)\b|\bby what means\b|"
-                       r"\bwhat (mechanism|technique|procedure)\b", re.I),
-            re.compile(r"^\W*((this|that|these|such|it)( \w+)? (is|are|was|were) (done|accomplished|achieved|realized|"
-                       r"realised|implemented)|specifically|concretely|to do (so|this))\b|\bby \w+ing\b|\b(via|through)\b|"
-                       r"\bwe (first )?(devise|design|introduce|train|use|employ|formulate|leverage|adopt|build|construct|"
-                       r"encode|map|convert|translate)\b", re.I)),
-    "source": (re.compile(r"\bwhere (do|does|did|is|are|was|were) .{0,80}\b(come|obtained|get|from)\b|\bsource of\b", re.I),
-               re.compile(r"\b(from|generated (by|with)|obtained|collected|quer(y|ied)|extract\w*|derived|annotated|"
-                          r"labell?ed|prompt\w*)\b", re.I)),
-    "fix": (re.compile(r"\b(fix|fixes|solution|remedy|solve|cure|counter|what to do)\b", re.I),
-            re.compile(r"\b(propos\w*|introduc\w*|address\w*|mitigat\w*|alleviat\w*|solution|solv\w*|remed\w*|"
-                       r"overcom\w*)\b", re.I)),
-    "general": (re.compile(r"\b(only (work|apply)|particular|generali[sz]\w*|carry over|transfer\w*|beyond|"
-                           r"other (languages|models|llms|domains|tasks|datasets|backbones)|any (llm|model|backbone))\b", re.I),
-                re.compile(r"\b(any|various|different|other|generali[sz]\w*|agnostic|across|transfer\w*|compatible|"
-                           r"plug-and-play|universal|cross-lingual|out-of-domain)\b", re.I)),
+    "number": (
+        re.compile(
+            r"\bhow (many|much|large|big|small|little|fast|far|long|often|high|low|accurate)\b|\bby how\b|"
+            r"\b(what|which) (percentage|fraction|share|proportion|size|number|amount|margin|speed-?up|scale)\b|"
+            r"\bwhat (\w+ ){0,2}(numbers?|accuracy|scores?|ap|map|miou|bleu|cider|f1|error rate|gains?|"
+            r"improvements?)\b",
+            re.I,
+        ),
+        re.compile(
+            r"(?<![\w-])\d|%|\b(one|two|three|four|five|six|seven|eight|nine|ten|twice|double|half|dozens?|hundreds?|"
+            r"thousands?|millions?|billions?|\w+fold)\b",
+            re.I,
+        ),
+    ),
+    "data": (
+        re.compile(
+            r"\b(evaluat\w*|benchmark\w*|tested|test(ed)? (it )?on|experiments?|release[sd]?|put out)\b|"
+            r"\b(what|which) (\w+ ){0,2}(data|datasets?|data sets?|tasks?|corpora|corpus)\b|"
+            r"\b(trained|pretrained|pre-trained|fine-?tuned) on\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(benchmarks?|datasets?|data|corp(us|ora)|experiments?|evaluat\w*|tested|results on|"
+            r"(trained|pretrained|pre-trained|fine-tuned) on)\b",
+            re.I,
+        ),
+    ),
+    "finding": (
+        re.compile(
+            r"\b(find|found|findings?|conclu\w+|discover\w*|reveal\w*|observ\w+|show(ed|n)?|learn(ed|t)?|"
+            r"results?|insights?|takeaways?)\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(we (find|found|show|observe|reveal|demonstrate|discover)|(find|show|reveal|suggest|indicate|"
+            r"demonstrate)s? that|(results?|experiments?|analys[ie]s|findings?) (show|suggest|indicate|reveal|"
+            r"demonstrate)|correlat\w+)\b",
+            re.I,
+        ),
+    ),
+    "why": (
+        re.compile(r"\bwhy\b|\bwhat for\b|\bpurpose\b|\bmotivat\w*|\bthe point of\b", re.I),
+        re.compile(
+            r"\b(because|since|due to|so that|in order to|to (avoid|prevent|ensure|enable|address|mitigate|"
+            r"overcome|reduce|capture|let|allow)|lead(s|ing)? to|limit\w*|fail\w*|however|challeng\w*)\b",
+            re.I,
+        ),
+    ),
+    "need": (
+        re.compile(r"\b(need|needs|needed|require[sd]?|requirements?|depend\w*|rel(y|ies) on|without)\b", re.I),
+        re.compile(
+            r"\b(requir\w*|need\w*|without|free|no (additional|extra|further)|rel(y|ies|ying) on|"
+            r"dependen\w*)\b",
+            re.I,
+        ),
+    ),
+    "how": (
+        re.compile(
+            r"^\W*(and |but )?how (do|does|did|is|are|was|were|can|could)\b|\bby what means\b|"
+            r"\bwhat (mechanism|technique|procedure)\b",
+            re.I,
+        ),
+        re.compile(
+            r"^\W*((this|that|these|such|it)( \w+)? (is|are|was|were) (done|accomplished|achieved|realized|"
+            r"realised|implemented)|specifically|concretely|to do (so|this))\b|\bby \w+ing\b|\b(via|through)\b|"
+            r"\bwe (first )?(devise|design|introduce|train|use|employ|formulate|leverage|adopt|build|construct|"
+            r"encode|map|convert|translate)\b",
+            re.I,
+        ),
+    ),
+    "source": (
+        re.compile(r"\bwhere (do|does|did|is|are|was|were) .{0,80}\b(come|obtained|get|from)\b|\bsource of\b", re.I),
+        re.compile(
+            r"\b(from|generated (by|with)|obtained|collected|quer(y|ied)|extract\w*|derived|annotated|"
+            r"labell?ed|prompt\w*)\b",
+            re.I,
+        ),
+    ),
+    "fix": (
+        re.compile(r"\b(fix|fixes|solution|remedy|solve|cure|counter|what to do)\b", re.I),
+        re.compile(
+            r"\b(propos\w*|introduc\w*|address\w*|mitigat\w*|alleviat\w*|solution|solv\w*|remed\w*|"
+            r"overcom\w*)\b",
+            re.I,
+        ),
+    ),
+    "general": (
+        re.compile(
+            r"\b(only (work|apply)|particular|generali[sz]\w*|carry over|transfer\w*|beyond|"
+            r"other (languages|models|llms|domains|tasks|datasets|backbones)|any (llm|model|backbone))\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(any|various|different|other|generali[sz]\w*|agnostic|across|transfer\w*|compatible|"
+            r"plug-and-play|universal|cross-lingual|out-of-domain)\b",
+            re.I,
+        ),
+    ),
     # "which encoders / what backbone": the answer names them (GPT-2, CLIP, ResNet, e.g. ...)
-    "parts": (re.compile(r"\b(which|what) (\w+ ){0,2}(models|encoders?|backbones?|llms?|language models?|networks?|"
-                         r"architectures?|components?|modules?|heads?|parts?)\b", re.I),
-              re.compile(r"\b(?:[A-Z]+[a-z]*[A-Z0-9][\w-]*|[A-Z][a-z]+[A-Z][\w-]*)\b|\b(e\.g\.|i\.e\.|such as)")),
+    "parts": (
+        re.compile(
+            r"\b(which|what) (\w+ ){0,2}(models|encoders?|backbones?|llms?|language models?|networks?|"
+            r"architectures?|components?|modules?|heads?|parts?)\b",
+            re.I,
+        ),
+        re.compile(r"\b(?:[A-Z]+[a-z]*[A-Z0-9][\w-]*|[A-Z][a-z]+[A-Z][\w-]*)\b|\b(e\.g\.|i\.e\.|such as)"),
+    ),
     # What happens when the user sets nothing (a function's default, a package's setting):
     # the body of a software paper says it in so many words.
-    "default": (re.compile(r"\bdefaults?\b|\bunless\b|\botherwise\b|\bwithout (giving|specifying|setting|passing)\b|"
-                           r"\bif (i|you) (don't|do not) (give|specify|set|pass)\b", re.I),
-                re.compile(r"\bdefault(s|ed)?\b|\bunless\b|\botherwise\b", re.I)),
+    "default": (
+        re.compile(
+            r"\bdefaults?\b|\bunless\b|\botherwise\b|\bwithout (giving|specifying|setting|passing)\b|"
+            r"\bif (i|you) (don't|do not) (give|specify|set|pass)\b",
+            re.I,
+        ),
+        re.compile(r"\bdefault(s|ed)?\b|\bunless\b|\botherwise\b", re.I),
+    ),
     # What a method cannot do (yet): the limitation the question asks for.
-    "limit": (re.compile(r"\blimitations?\b|\bdrawbacks?\b|\bshortcomings?\b|\bstill (missing|lacking|fails?)\b|"
-                         r"\bwhat is (still )?missing\b", re.I),
-              re.compile(r"\bonly\b|\bcurrently\b|\blimit(ed|s|ation)?\b|\bnot (yet )?(supported|available|possible|"
-                         r"provided|implemented)\b|\b(does|do|can) not\b|\bcannot\b|\bfail(s|ed)?\b", re.I)),
-    "name": (re.compile(r"^\W*(is there|are there|(which|what) (paper|work|method|model|approach|framework|system)s?\b|"
-                        r"(do|does) any|what is (it )?called)", re.I),
-             _CONTRIBUTION),
+    "limit": (
+        re.compile(
+            r"\blimitations?\b|\bdrawbacks?\b|\bshortcomings?\b|\bstill (missing|lacking|fails?)\b|"
+            r"\bwhat is (still )?missing\b",
+            re.I,
+        ),
+        re.compile(
+            r"\bonly\b|\bcurrently\b|\blimit(ed|s|ation)?\b|\bnot (yet )?(supported|available|possible|"
+            r"provided|implemented)\b|\b(does|do|can) not\b|\bcannot\b|\bfail(s|ed)?\b",
+            re.I,
+        ),
+    ),
+    "name": (
+        re.compile(
+            r"^\W*(is there|are there|(which|what) (paper|work|method|model|approach|framework|system)s?\b|"
+            r"(do|does) any|what is (it )?called)",
+            re.I,
+        ),
+        _CONTRIBUTION,
+    ),
 }
 
 # Cues for what a paper's body states and its abstract rarely does (the issue's "which
@@ -115,18 +201,30 @@ CUES: dict[str, tuple[re.Pattern, re.Pattern]] = {
 BODY_CUES = frozenset({"default", "limit"})
 
 # A sentence that carries on the one before it: it says *how* that one is done.
-_CONTINUES = re.compile(r"^\W*((this|that|these|such|it)( \w+)? (is|are|was|were) (done|accomplished|achieved|realized|"
-                        r"realised|implemented|obtained|made possible)|specifically|concretely|in particular|to do (so|this)|"
-                        r"to achieve this|technically)\b", re.I)
+_CONTINUES = re.compile(
+    r"^\W*((this|that|these|such|it)( \w+)? (is|are|was|were) (done|accomplished|achieved|realized|"
+    r"realised|implemented|obtained|made possible)|specifically|concretely|in particular|to do (so|this)|"
+    r"to achieve this|technically)\b",
+    re.I,
+)
 # Sentences about earlier work (without "we"/"our"), and notices of code or links: rarely what was asked.
-_BACKGROUND = re.compile(r"\b(previous|prior|existing|current|conventional|traditional|recent|earlier|most) (\w+ )?(works?|"
-                         r"studies|study|methods?|approaches|solutions|models?|research|efforts)\b|\bet al\.|"
-                         r"\bha(s|ve) (been|shown|achieved|demonstrated|made)\b", re.I)
+_BACKGROUND = re.compile(
+    r"\b(previous|prior|existing|current|conventional|traditional|recent|earlier|most) (\w+ )?(works?|"
+    r"studies|study|methods?|approaches|solutions|models?|research|efforts)\b|\bet al\.|"
+    r"\bha(s|ve) (been|shown|achieved|demonstrated|made)\b",
+    re.I,
+)
 _FIRST_PERSON = re.compile(r"\b(we|our|us|this (paper|work|study))\b", re.I)
-_ASKS_EARLIER = re.compile(r"\b(previous|prior|existing|earlier|unlike|before|baselines?|compared?|other|why|problems?|"
-                           r"challenges?|limitations?|motivat\w*|drawbacks?|issues?)\b", re.I)
-_NOTICE = re.compile(r"https?://|github|\bcode (is|and|will)|\b(publicly )?available (at|here)\b|"
-                     r"\bwill be (made )?(publicly )?(available|released)\b", re.I)
+_ASKS_EARLIER = re.compile(
+    r"\b(previous|prior|existing|earlier|unlike|before|baselines?|compared?|other|why|problems?|"
+    r"challenges?|limitations?|motivat\w*|drawbacks?|issues?)\b",
+    re.I,
+)
+_NOTICE = re.compile(
+    r"https?://|github|\bcode (is|and|will)|\b(publicly )?available (at|here)\b|"
+    r"\bwill be (made )?(publicly )?(available|released)\b",
+    re.I,
+)
 _ASKS_CODE = re.compile(r"\b(code|github|available|release[ds]?|open[- ]sourced?|download|link)\b", re.I)
 
 # Scoring weights.  Chosen on 82 questions written for tuning (bench/focus_tuning.jsonl,
@@ -135,18 +233,18 @@ _ASKS_CODE = re.compile(r"\b(code|github|available|release[ds]?|open[- ]sourced?
 # of answers with a gold sentence by at most one question per set.  KEEP is the
 # exception: it trades length for coverage (0.8: dev single 0.82 at 76 words; 0.6: 0.90
 # at 95 words; 0.4: 0.90 at 100 words).
-W_TERMS = 1.0       # share of the clause's IDF-weighted terms
-W_MEANING = 0.7     # cosine of clause and sentence vectors
-W_CUE = 0.3         # the sentence is the kind of answer the clause asks for
-W_PASSAGE = 0.05    # inside the passage the dense retriever matched
-DESCRIBE = 0.7      # a clause that only describes the paper counts this much
-TITLE = 0.3         # a question term that is a word of the paper's title counts this much
-OTHER_CLAUSES = 0.3 # the question's other clauses' terms, for each clause
-CONTEXT = 0.1       # a follow-up's conversation terms: a tie-breaker
-CARRY = 0.8         # a sentence carrying on the one before inherits this share of its match
-OFF_TOPIC = 0.5     # earlier work, code notices
-SEEN = 0.25         # already shown in the conversation
-KEEP = 0.6          # a runner-up is quoted only when it scores this share of the lead sentence
+W_TERMS = 1.0  # share of the clause's IDF-weighted terms
+W_MEANING = 0.7  # cosine of clause and sentence vectors
+W_CUE = 0.3  # the sentence is the kind of answer the clause asks for
+W_PASSAGE = 0.05  # inside the passage the dense retriever matched
+DESCRIBE = 0.7  # a clause that only describes the paper counts this much
+TITLE = 0.3  # a question term that is a word of the paper's title counts this much
+OTHER_CLAUSES = 0.3  # the question's other clauses' terms, for each clause
+CONTEXT = 0.1  # a follow-up's conversation terms: a tie-breaker
+CARRY = 0.8  # a sentence carrying on the one before inherits this share of its match
+OFF_TOPIC = 0.5  # earlier work, code notices
+SEEN = 0.25  # already shown in the conversation
+KEEP = 0.6  # a runner-up is quoted only when it scores this share of the lead sentence
 
 
 @dataclass(frozen=True)
@@ -171,7 +269,9 @@ class Question:
     clauses: tuple[Clause, ...]
     seen: str = ""  # what the conversation already showed, normalised (see `norm`)
     context: tuple[str, ...] = ()  # a follow-up's conversation terms; they only break ties
-    names: frozenset[str] = frozenset()  # terms of the names it uses (LaVIT, MVP): they say which paper, like title words
+    names: frozenset[str] = (
+        frozenset()
+    )  # terms of the names it uses (LaVIT, MVP): they say which paper, like title words
 
     @property
     def asks(self) -> list[bool]:
@@ -189,10 +289,15 @@ def norm(text: str) -> str:
 
 
 _ASKS = r"(?:what|which|how|why|where|when|who|whose|does|do|did|is|are|was|were|can|could|has|have|will|would|should)"
-_IMPERATIVE = re.compile(r"^\W*(tell|explain|describe|list|give|show|summari[sz]e|name|compare|what|which|how|why)\b", re.I)
+_IMPERATIVE = re.compile(
+    r"^\W*(tell|explain|describe|list|give|show|summari[sz]e|name|compare|what|which|how|why)\b", re.I
+)
 _QUESTION_START = re.compile(r"^\W*(?:and |but |so |then )?" + _ASKS + r"\b", re.I)
-_PREFACE = re.compile(r"(?:,|:|;|--|—)\s+(?=(?:and |but |so |then )?" + _ASKS + r"\b)|"
-                      r"\s+(?=and (?:what|which|how|why|where|when|who)\b)", re.I)
+_PREFACE = re.compile(
+    r"(?:,|:|;|--|—)\s+(?=(?:and |but |so |then )?" + _ASKS + r"\b)|"
+    r"\s+(?=and (?:what|which|how|why|where|when|who)\b)",
+    re.I,
+)
 
 
 def clauses_of(question: str) -> list[tuple[str, bool]]:
@@ -222,9 +327,13 @@ def question_cues(text: str) -> frozenset[str]:
     return frozenset(name for name, (q, _) in CUES.items() if q.search(text))
 
 
-def read_question(question: str, history: Sequence[Message] | None = None,
-                  embed_query: Callable[[str], np.ndarray] | None = None, context: Sequence[str] = (),
-                  embed: Callable[[list[str]], np.ndarray] | None = None) -> Question:
+def read_question(
+    question: str,
+    history: Sequence[Message] | None = None,
+    embed_query: Callable[[str], np.ndarray] | None = None,
+    context: Sequence[str] = (),
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+) -> Question:
     """The question's clauses and what the conversation showed.  Clauses are embedded with
     `embed_query` (cached: a one-clause question was embedded by retrieval already) or,
     when there are several and `embed` is given, all in one batch."""
@@ -238,8 +347,10 @@ def read_question(question: str, history: Sequence[Message] | None = None,
         vectors = [embed_query(t) for t in texts]
     else:
         vectors = [None] * len(texts)
-    clauses = tuple(Clause(text, tuple(tokenize(text)), question_cues(text), vec, asks or not any_ask)
-                    for (text, asks), vec in zip(parts, vectors))
+    clauses = tuple(
+        Clause(text, tuple(tokenize(text)), question_cues(text), vec, asks or not any_ask)
+        for (text, asks), vec in zip(parts, vectors)
+    )
     shown = " ".join(norm(m.get("content") or "") for m in history or () if m.get("role") == "assistant")
     names = frozenset(t for w in named_terms(question) for t in tokenize(w))
     return Question(clauses, shown, tuple(context), names)
@@ -271,9 +382,16 @@ class SentenceVectors:
 
 # --- scoring ------------------------------------------------------------------------------
 
-def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], float],
-                    vectors: np.ndarray | None = None, in_passage: Sequence[bool] = (), title: str = "",
-                    body: bool = False) -> np.ndarray:
+
+def score_sentences(
+    sentences: Sequence[str],
+    q: Question,
+    idf: Callable[[str], float],
+    vectors: np.ndarray | None = None,
+    in_passage: Sequence[bool] = (),
+    title: str = "",
+    body: bool = False,
+) -> np.ndarray:
     """Score of each sentence for each clause, shape (sentences, clauses).
 
     Terms + meaning + cue (see the module docstring).  A term's weight is its IDF in the
@@ -315,7 +433,12 @@ def score_sentences(sentences: Sequence[str], q: Question, idf: Callable[[str], 
         for terms, share in ((own, 1.0), (rest, OTHER_CLAUSES), (ctx, CONTEXT)):
             total = sum(weight(t) for t in terms)
             if total > 0 and share > 0:
-                base += W_TERMS * share * np.array([sum(w for t, w in terms.items() if t in toks[i]) for i in range(n)]) / total
+                base += (
+                    W_TERMS
+                    * share
+                    * np.array([sum(w for t, w in terms.items() if t in toks[i]) for i in range(n)])
+                    / total
+                )
         if vectors is not None and c.vector is not None and len(vectors):
             base += W_MEANING * (np.asarray(vectors) @ c.vector)
         for i in range(1, n):
@@ -371,16 +494,33 @@ def choose(scores: np.ndarray, n: int, asks: Sequence[bool] = (), first: Sequenc
     return picked
 
 
-def pick_sentences(abstract: str, q: Question, idf: Callable[[str], float], favoured: tuple[int, int] | None,
-                   n: int, vectors: Callable[[list[str]], np.ndarray] | None = None, title: str = "") -> list[tuple[int, int]]:
+def pick_sentences(
+    abstract: str,
+    q: Question,
+    idf: Callable[[str], float],
+    favoured: tuple[int, int] | None,
+    n: int,
+    vectors: Callable[[list[str]], np.ndarray] | None = None,
+    title: str = "",
+) -> list[tuple[int, int]]:
     """The `n` (at most) best sentence spans of an abstract for a question, best first."""
     spans = sentence_spans(abstract) or [(0, len(abstract))]
-    return [spans[i] for i in choose(sentence_scores(abstract, spans, q, idf, favoured, vectors, title), n, q.asks, q.details)]
+    return [
+        spans[i]
+        for i in choose(sentence_scores(abstract, spans, q, idf, favoured, vectors, title), n, q.asks, q.details)
+    ]
 
 
-def sentence_scores(abstract: str, spans: list[tuple[int, int]], q: Question, idf: Callable[[str], float],
-                    favoured: tuple[int, int] | None, vectors: Callable[[list[str]], np.ndarray] | None,
-                    title: str = "", body: bool = False) -> np.ndarray:
+def sentence_scores(
+    abstract: str,
+    spans: list[tuple[int, int]],
+    q: Question,
+    idf: Callable[[str], float],
+    favoured: tuple[int, int] | None,
+    vectors: Callable[[list[str]], np.ndarray] | None,
+    title: str = "",
+    body: bool = False,
+) -> np.ndarray:
     """score_sentences for the sentences at `spans` of an abstract (or, `body`, a body
     passage); `favoured` is the passage the dense retriever matched, `vectors` gives
     sentence vectors (SentenceVectors)."""

@@ -81,20 +81,30 @@ def unchanged_paper(stored: Paper | None, text_hash: str, entry: Paper | None = 
     return stored if again.content_hash() == stored.content_hash() else None
 
 
-def read_full_text(path: Path, text_hash: str, chunk_words: int, max_pages: int, max_abstract_chars: int,
-                   entry: Paper | None = None) -> FullText:
+def read_full_text(
+    path: Path, text_hash: str, chunk_words: int, max_pages: int, max_abstract_chars: int, entry: Paper | None = None
+) -> FullText:
     """Read a PDF into a paper with its body.  Raises PdfError (the message names the file)
     for a file that cannot be read, is longer than `max_pages`, or has no text but a title."""
     path = Path(path)
     pages = page_count(path)
     if pages > max_pages:
-        raise PdfError(f"{path.name}: {pages} pages is over the limit of {max_pages} (setting max_pages); "
-                       "a book or a proceedings volume is better added paper by paper")
+        raise PdfError(
+            f"{path.name}: {pages} pages is over the limit of {max_pages} (setting max_pages); "
+            "a book or a proceedings volume is better added paper by paper"
+        )
     doc = read_pdf(path, max_pages=max_pages)
     paper = _paper(doc, path, text_hash, max_abstract_chars, entry)
     first = len(abstract_passages(paper, chunk_words))
-    body = chunk_body(paper.id, doc.text, doc.page_starts, [(s.start, s.title) for s in doc.sections],
-                      body_start(doc, bool(paper.abstract)), chunk_words, first)
+    body = chunk_body(
+        paper.id,
+        doc.text,
+        doc.page_starts,
+        [(s.start, s.title) for s in doc.sections],
+        body_start(doc, bool(paper.abstract)),
+        chunk_words,
+        first,
+    )
     if not body:
         raise PdfError(f"{path.name}: no text besides the title and abstract was found")
     return FullText(paper, body, path)
@@ -108,8 +118,15 @@ def _paper(doc: PdfDocument, path: Path, text_hash: str, max_abstract_chars: int
     abstract = " ".join(doc.abstract.split())
     if len(abstract) > max_abstract_chars:  # not an abstract the reader should have found: keep it in the body
         abstract = ""
-    return Paper(id=pdf_id(path), title=title or path.name, abstract=abstract, authors=doc.authors,
-                 pdf_path=str(path.resolve()), pages=pages, text_hash=text_hash)
+    return Paper(
+        id=pdf_id(path),
+        title=title or path.name,
+        abstract=abstract,
+        authors=doc.authors,
+        pdf_path=str(path.resolve()),
+        pages=pages,
+        text_hash=text_hash,
+    )
 
 
 def body_start(doc: PdfDocument, has_abstract: bool) -> int:

@@ -52,7 +52,7 @@ class Source:
 
     @property
     def where(self) -> str:
-        """", p. 7" (", pp. 7-8") after the title in the prompt; "" for an abstract."""
+        """ ", p. 7" (", pp. 7-8") after the title in the prompt; "" for an abstract."""
         if self.passage is None:
             return ""
         first, last = self.passage.page_at(self.span[0]), self.passage.page_at(max(self.span[0], self.span[1] - 1))
@@ -62,14 +62,28 @@ class Source:
         if self.passage is None:
             return Citation(number=number, paper=self.hit.paper, quote=self.text, spans=[self.span])
         s, e = self.quote
-        return Citation(number=number, paper=self.hit.paper, quote=self.passage.text[s:e], spans=[(s, e)],
-                        page=self.passage.page_at(s), section=self.passage.section, passage=self.passage)
+        return Citation(
+            number=number,
+            paper=self.hit.paper,
+            quote=self.passage.text[s:e],
+            spans=[(s, e)],
+            page=self.passage.page_at(s),
+            section=self.passage.section,
+            passage=self.passage,
+        )
 
 
-def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings: Settings, q: Question,
-                   idf: Callable[[str], float], passage_span: Callable[[Hit], tuple[int, int] | None],
-                   vectors: Callable[[list[str]], np.ndarray] | None = None,
-                   nearby: Callable[[Hit], list[Passage]] | None = None) -> list[Source]:
+def select_sources(
+    hits: list[Hit],
+    planned: list[Hit],
+    llm_name: str,
+    settings: Settings,
+    q: Question,
+    idf: Callable[[str], float],
+    passage_span: Callable[[Hit], tuple[int, int] | None],
+    vectors: Callable[[list[str]], np.ndarray] | None = None,
+    nearby: Callable[[Hit], list[Passage]] | None = None,
+) -> list[Source]:
     """The passages the model sees: `hits` are all retrieved, best first; `planned` the
     ones the extractive answer would cite (answer.supported).
 
@@ -83,7 +97,7 @@ def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings:
     the passage is the one the extractive answer would quote from (answer.quotable), and the
     prompt names its page."""
     if settings.llm_passages:
-        chosen = hits[:settings.llm_passages]
+        chosen = hits[: settings.llm_passages]
     else:
         chosen = planned[:LOCAL_PASSAGES] if llm_name == "local" else hits[:HOSTED_PASSAGES]
     words = settings.passage_words or AUTO_WORDS[llm_name]
@@ -97,17 +111,22 @@ def select_sources(hits: list[Hit], planned: list[Hit], llm_name: str, settings:
             out.append(Source(hit, hit.text, (0, 0)))
             continue
         passage = passage_span(hit) or (0, len(abstract))
-        budget = words or len(abstract[passage[0]:passage[1]].split())
+        budget = words or len(abstract[passage[0] : passage[1]].split())
         best = pick_sentences(abstract, q, idf, passage, 1, vectors, hit.paper.title)[0]
         span = _window(abstract, best, budget)
-        out.append(Source(hit, abstract[span[0]:span[1]], span))
+        out.append(Source(hit, abstract[span[0] : span[1]], span))
     return out
 
 
-def _body_source(hit: Hit, q: Question, idf: Callable[[str], float],
-                 passage_span: Callable[[Hit], tuple[int, int] | None],
-                 vectors: Callable[[list[str]], np.ndarray] | None, nearby: Callable[[Hit], list[Passage]] | None,
-                 words: int) -> Source:
+def _body_source(
+    hit: Hit,
+    q: Question,
+    idf: Callable[[str], float],
+    passage_span: Callable[[Hit], tuple[int, int] | None],
+    vectors: Callable[[list[str]], np.ndarray] | None,
+    nearby: Callable[[Hit], list[Passage]] | None,
+    words: int,
+) -> Source:
     """A body passage as the model sees it, cut around its best sentence like an abstract; a
     citation of it quotes the part on the page of that sentence."""
     text, spans, _, passage = quotable(hit, q, idf, passage_span, vectors, nearby)
@@ -115,22 +134,23 @@ def _body_source(hit: Hit, q: Question, idf: Callable[[str], float],
     best = spans[(choose(scores, 1, q.asks, q.details) or [0])[0]]
     span = _window(text, best, words or len(text.split()), spans)
     lo, hi = passage.page_part(best[0])
-    return Source(hit, text[span[0]:span[1]], span, passage, (max(lo, span[0]), min(hi, span[1])))
+    return Source(hit, text[span[0] : span[1]], span, passage, (max(lo, span[0]), min(hi, span[1])))
 
 
-def _window(abstract: str, best: tuple[int, int], words: int,
-            sentences: list[tuple[int, int]] | None = None) -> tuple[int, int]:
+def _window(
+    abstract: str, best: tuple[int, int], words: int, sentences: list[tuple[int, int]] | None = None
+) -> tuple[int, int]:
     """Consecutive sentences of the abstract, at most `words` long (or the best sentence
     alone), starting at the best sentence and growing forwards (a claim's details follow
     it), backwards only once the abstract ends; consecutive so the quote stays verbatim."""
     spans = (sentence_spans(abstract) if sentences is None else sentences) or [best]
     i = next((j for j, s in enumerate(spans) if s[0] <= best[0] < s[1]), 0)
     lo = hi = i
-    size = len(abstract[spans[i][0]:spans[i][1]].split())
+    size = len(abstract[spans[i][0] : spans[i][1]].split())
     while True:
         for j in (hi + 1, lo - 1):
-            if 0 <= j < len(spans) and size + len(abstract[spans[j][0]:spans[j][1]].split()) <= words:
-                size += len(abstract[spans[j][0]:spans[j][1]].split())
+            if 0 <= j < len(spans) and size + len(abstract[spans[j][0] : spans[j][1]].split()) <= words:
+                size += len(abstract[spans[j][0] : spans[j][1]].split())
                 lo, hi = min(lo, j), max(hi, j)
                 break
         else:
@@ -156,20 +176,23 @@ def history_messages(history: list[Message] | None, most: int) -> list[Message]:
         if role not in ("user", "assistant") or not isinstance(content, str) or not content.strip():
             continue
         words = md_unescape(strip_markers(content)).split()  # extractive answers escape quoted brackets
-        text = " ".join(words[:prompts.HISTORY_WORDS]) + (" ..." if len(words) > prompts.HISTORY_WORDS else "")
+        text = " ".join(words[: prompts.HISTORY_WORDS]) + (" ..." if len(words) > prompts.HISTORY_WORDS else "")
         out.append({"role": role, "content": prompt_text(text)})
     return out
 
 
 def answer_messages(question: str, history: list[Message] | None, sources: list[Source], local: bool) -> list[Message]:
-    passages = "\n\n".join(prompts.PASSAGE.format(number=i, title=prompt_text(s.hit.paper.title) + s.where,
-                                                  text=prompt_text(s.text))
-                           for i, s in enumerate(sources, 1))
+    passages = "\n\n".join(
+        prompts.PASSAGE.format(number=i, title=prompt_text(s.hit.paper.title) + s.where, text=prompt_text(s.text))
+        for i, s in enumerate(sources, 1)
+    )
     user = prompts.ANSWER_USER.format(passages=passages, question=prompt_text(question))
     if local:
-        head = [{"role": "system", "content": prompts.LOCAL_SYSTEM},
-                {"role": "user", "content": prompts.LOCAL_EXAMPLE_USER},
-                {"role": "assistant", "content": prompts.LOCAL_EXAMPLE_ANSWER}]
+        head = [
+            {"role": "system", "content": prompts.LOCAL_SYSTEM},
+            {"role": "user", "content": prompts.LOCAL_EXAMPLE_USER},
+            {"role": "assistant", "content": prompts.LOCAL_EXAMPLE_ANSWER},
+        ]
         turns = prompts.LOCAL_HISTORY_MESSAGES
     else:
         head, turns = [{"role": "system", "content": prompts.ANSWER_SYSTEM}], prompts.HISTORY_MESSAGES
@@ -179,9 +202,13 @@ def answer_messages(question: str, history: list[Message] | None, sources: list[
 def condense_messages(question: str, history: list[Message]) -> list[Message]:
     turns = history_messages(history, prompts.HISTORY_MESSAGES)
     conversation = "\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in turns)
-    return [{"role": "system", "content": prompts.CONDENSE_SYSTEM},
-            {"role": "user", "content": prompts.CONDENSE_USER.format(conversation=conversation,
-                                                                     question=prompt_text(question))}]
+    return [
+        {"role": "system", "content": prompts.CONDENSE_SYSTEM},
+        {
+            "role": "user",
+            "content": prompts.CONDENSE_USER.format(conversation=conversation, question=prompt_text(question)),
+        },
+    ]
 
 
 def use_llm_condense(llm: LLM, settings: Settings) -> bool:
@@ -194,8 +221,9 @@ def condense(llm: LLM, question: str, history: list[Message], settings: Settings
     rewrite.  Keeping both makes a bad rewrite harmless: on the dev follow-ups, SmolLM2's
     rewrites alone found the right paper 3 times in 6, rules alone and both together 6 in 6.
     Raises LLMError when the call fails."""
-    reply = "".join(llm.stream(condense_messages(question, history), max_tokens=CONDENSE_TOKENS,
-                               timeout=settings.timeout))
+    reply = "".join(
+        llm.stream(condense_messages(question, history), max_tokens=CONDENSE_TOKENS, timeout=settings.timeout)
+    )
     rewrite = clean_standalone(reply)
     rules = rule_condense(question, history)
     if not rewrite or rewrite.lower() == question.lower():
@@ -255,6 +283,7 @@ def grammar_words(sources: list[Source]) -> list[str]:
 
 # --- the answer ---------------------------------------------------------------------------
 
+
 class Generation:
     """Streams the model's answer through the citation filter, then settles the Answer.
 
@@ -263,9 +292,18 @@ class Generation:
     streamed (a fallback after the model had started, or a "not covered" reply), the
     pieces continue with a blank line and the whole final answer."""
 
-    def __init__(self, llm: LLM, question: str, messages: list[Message], sources: list[Source], settings: Settings,
-                 base: Answer, extractive: Callable[[], Answer], timings: dict[str, float],
-                 supports: Support | None = None):
+    def __init__(
+        self,
+        llm: LLM,
+        question: str,
+        messages: list[Message],
+        sources: list[Source],
+        settings: Settings,
+        base: Answer,
+        extractive: Callable[[], Answer],
+        timings: dict[str, float],
+        supports: Support | None = None,
+    ):
         self.llm, self.question, self.messages, self.sources, self.supports = llm, question, messages, sources, supports
         self.settings, self.base, self.extractive, self.timings = settings, base, extractive, timings
         self.details = detail_check(sources)
@@ -274,7 +312,11 @@ class Generation:
 
     def pieces(self) -> Iterator[str]:
         s = self.settings
-        grammar = prompts.citation_grammar(len(self.sources), grammar_words(self.sources)) if use_grammar(self.llm, s) else None
+        grammar = (
+            prompts.citation_grammar(len(self.sources), grammar_words(self.sources))
+            if use_grammar(self.llm, s)
+            else None
+        )
         filt = CitationFilter(len(self.sources), self.supports, self.details)
         shown: list[str] = []
         raw: list[str] = []
@@ -298,10 +340,14 @@ class Generation:
         self.timings["generate"] = time.perf_counter() - t0
         self.raw = "".join(raw)
         streamed = "".join(shown)
-        self.answer = self._settle(Verified(streamed.strip(), filt.order, filt.dropped, filt.unsupported, filt.missing,
-                                            filt.claims, filt.rejected), error)
+        self.answer = self._settle(
+            Verified(
+                streamed.strip(), filt.order, filt.dropped, filt.unsupported, filt.missing, filt.claims, filt.rejected
+            ),
+            error,
+        )
         final = self.answer.text
-        tail = final[len(streamed):] if final.startswith(streamed) else "\n\n" + final
+        tail = final[len(streamed) :] if final.startswith(streamed) else "\n\n" + final
         if tail:
             yield tail
 
@@ -310,8 +356,12 @@ class Generation:
         if error is not None:
             return fallback(self.extractive(), f"the {name} backend failed: {error.cause}")
         if not v.cited and says_not_covered(self.raw):
-            return replace(self.base, text=not_covered([x.hit for x in self.sources], prompts.NOT_COVERED_BY_PASSAGES),
-                           covered=False, model=self.llm.model)
+            return replace(
+                self.base,
+                text=not_covered([x.hit for x in self.sources], prompts.NOT_COVERED_BY_PASSAGES),
+                covered=False,
+                model=self.llm.model,
+            )
         checked = Verification(v.claims, v.claims - len(v.rejected), [Dropped(t, why) for t, why in v.rejected])
         if not v.cited:
             if v.missing:
@@ -331,5 +381,3 @@ def fallback(extractive: Answer, reason: str) -> Answer:
     """The extractive answer standing in for an LLM answer, marked with the reason (in
     `fallback`, which the CLI and the web UI show beside the text)."""
     return replace(extractive, fallback=reason, backend="extractive", model="")
-
-

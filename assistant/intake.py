@@ -39,9 +39,15 @@ FLUSH_BATCHES = 4  # papers held before writing: this many ingest batches (the s
 BIBLIOGRAPHY = {".bib", ".bibtex", ".biblatex", ".ris", ".json", ".jsonl", ".ndjson", ".csv", ".tsv"}
 
 
-def add(source: str | Path | Iterable[dict | Paper], settings: Settings, store: Store,
-        session: SessionPapers | None = None, progress: Progress | None = None, strict: bool = False,
-        on_file: FileNote | None = None) -> IngestReport:
+def add(
+    source: str | Path | Iterable[dict | Paper],
+    settings: Settings,
+    store: Store,
+    session: SessionPapers | None = None,
+    progress: Progress | None = None,
+    strict: bool = False,
+    on_file: FileNote | None = None,
+) -> IngestReport:
     t0 = time.perf_counter()
     path = Path(source) if isinstance(source, (str, Path)) else None
     if path is not None and (path.is_dir() or (path.is_file() and is_pdf(path))):
@@ -54,11 +60,11 @@ def add(source: str | Path | Iterable[dict | Paper], settings: Settings, store: 
 
 # --- papers files and records -------------------------------------------------------------------
 
+
 class _Source:
     """A file or a list of records, readable more than once (`strict` reads it twice)."""
 
-    def __init__(self, source: str | Path | Iterable[dict | Paper], settings: Settings, strict: bool,
-                 max_records: int):
+    def __init__(self, source: str | Path | Iterable[dict | Paper], settings: Settings, strict: bool, max_records: int):
         self.settings, self.strict, self.max_records = settings, strict, max_records
         self.path = Path(source) if isinstance(source, (str, Path)) else None
         self.records = None if self.path is not None else list(source)
@@ -71,14 +77,26 @@ class _Source:
         if self.records is not None:
             return _records(self.records, self.settings.max_abstract_chars, self.strict)
         s = self.settings
-        stream = iter_papers(self.path, max_file_mb=s.max_file_mb, max_records=self.max_records,
-                             max_abstract_chars=s.max_abstract_chars, strict=self.strict)
+        stream = iter_papers(
+            self.path,
+            max_file_mb=s.max_file_mb,
+            max_records=self.max_records,
+            max_abstract_chars=s.max_abstract_chars,
+            strict=self.strict,
+        )
         self.format, self.count = stream.format, stream.count
         return iter(stream)
 
 
-def _add_file(source, settings: Settings, store: Store, session: SessionPapers | None, progress: Progress | None,
-              strict: bool, on_file: FileNote | None) -> IngestReport:
+def _add_file(
+    source,
+    settings: Settings,
+    store: Store,
+    session: SessionPapers | None,
+    progress: Progress | None,
+    strict: bool,
+    on_file: FileNote | None,
+) -> IngestReport:
     # A session's file is refused before it is parsed when it holds more records than the
     # session may add (a visitor's compressed dump must not cost the server its parsing).
     limit = min(settings.max_records, session.max_papers) if session is not None else settings.max_records
@@ -108,8 +126,16 @@ def _refuse_strict(name: str, bad: list[Rejection]) -> None:
 
 # --- PDFs and folders -----------------------------------------------------------------------------
 
-def _add_pdfs(path: Path, settings: Settings, store: Store, session: SessionPapers | None,
-              progress: Progress | None, strict: bool, on_file: FileNote | None) -> IngestReport:
+
+def _add_pdfs(
+    path: Path,
+    settings: Settings,
+    store: Store,
+    session: SessionPapers | None,
+    progress: Progress | None,
+    strict: bool,
+    on_file: FileNote | None,
+) -> IngestReport:
     """One PDF, or a folder: progress counts files, not papers."""
     folder = path.is_dir()
     report = IngestReport(source=path.name or str(path), format="folder" if folder else "pdf")
@@ -123,8 +149,13 @@ def _add_pdfs(path: Path, settings: Settings, store: Store, session: SessionPape
         if bad:
             _refuse_strict(report.source, bad)
     if session is not None:
-        _add_to_session(iter(items), report, session, set(store.snapshot.papers),
-                        sum(f.stat().st_size for f in reader.files) if folder else path.stat().st_size)
+        _add_to_session(
+            iter(items),
+            report,
+            session,
+            set(store.snapshot.papers),
+            sum(f.stat().st_size for f in reader.files) if folder else path.stat().st_size,
+        )
     else:
         _add_to_store(iter(items), report, store, settings, 0, None)
     if folder and not reader.files:
@@ -142,8 +173,14 @@ class _Reader:
     PDF is not parsed.  With `full_text` off (a session's own papers), a PDF gives only its
     title, authors and abstract, and attachments are not read."""
 
-    def __init__(self, settings: Settings, stored: Mapping[str, Paper], report: IngestReport,
-                 on_file: FileNote | None = None, full_text: bool = True):
+    def __init__(
+        self,
+        settings: Settings,
+        stored: Mapping[str, Paper],
+        report: IngestReport,
+        on_file: FileNote | None = None,
+        full_text: bool = True,
+    ):
         self.settings, self.stored, self.report, self.on_file = settings, stored, report, on_file
         self.full_text = full_text
         self.claimed: set[Path] = set()  # PDFs read through an entry
@@ -190,8 +227,11 @@ class _Reader:
     def _renamed(self, text_hash: str) -> Paper | None:
         """A PDF read alone before under another name: the same paper, not a second copy of it."""
         if self._by_hash is None:
-            self._by_hash = {p.text_hash: p for p in self.stored.values()
-                             if p.text_hash and p.id.startswith(PDF_ID_PREFIX) and p.full_text}
+            self._by_hash = {
+                p.text_hash: p
+                for p in self.stored.values()
+                if p.text_hash and p.id.startswith(PDF_ID_PREFIX) and p.full_text
+            }
         return self._by_hash.get(text_hash)
 
     def _read(self, path: Path, text_hash: str, entry: Paper | None = None) -> FullText:
@@ -202,7 +242,7 @@ class _Reader:
         return got
 
     def _reject(self, where: str, path: Path, message: str) -> Rejection:
-        reason = message[len(path.name) + 2:] if message.startswith(f"{path.name}: ") else message
+        reason = message[len(path.name) + 2 :] if message.startswith(f"{path.name}: ") else message
         self.note(where, f"rejected: {reason}")
         return Rejection(where, reason)
 
@@ -230,7 +270,9 @@ class _Reader:
         path = Path(entry.pdf_path).expanduser()
         if not path.is_file():
             yield entry
-            yield LoadWarning(where, entry.id, "pdf", f"attachment {entry.pdf_path} not found: indexed without its full text")
+            yield LoadWarning(
+                where, entry.id, "pdf", f"attachment {entry.pdf_path} not found: indexed without its full text"
+            )
             return
         self.claimed.add(path.resolve())
         try:
@@ -250,8 +292,11 @@ class _Reader:
 
     # -- folders --------------------------------------------------------------------------------
     def folder(self, folder: Path, progress: Progress | None) -> Iterator[Item]:
-        files = sorted(f for f in folder.rglob("*") if f.is_file()
-                       and not any(part.startswith(".") for part in f.relative_to(folder).parts))
+        files = sorted(
+            f
+            for f in folder.rglob("*")
+            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+        )
         bibliographies = [f for f in files if f.suffix.lower() in BIBLIOGRAPHY or f.name.lower() == "zotero.sqlite"]
         pdfs = [f for f in files if f.suffix.lower() == ".pdf"]
         self.files = bibliographies + pdfs
@@ -261,8 +306,9 @@ class _Reader:
             if f in pdfs and f.resolve() in self.claimed:
                 self.note(where, "read with its bibliography entry")
             else:
-                yield from self._unique(self._bibliography(f, where) if f in bibliographies else self.pdf(f, where),
-                                        where)
+                yield from self._unique(
+                    self._bibliography(f, where) if f in bibliographies else self.pdf(f, where), where
+                )
             done += 1
             if progress:
                 progress(done, len(self.files))
@@ -270,8 +316,9 @@ class _Reader:
     def _bibliography(self, path: Path, where: str) -> Iterator[Item]:
         s = self.settings
         try:
-            stream = iter_papers(path, max_file_mb=s.max_file_mb, max_records=s.max_records,
-                                 max_abstract_chars=s.max_abstract_chars)
+            stream = iter_papers(
+                path, max_file_mb=s.max_file_mb, max_records=s.max_records, max_abstract_chars=s.max_abstract_chars
+            )
             n = 0
             for item in self.entries(stream, prefix=f"{where}: "):
                 n += isinstance(item, (Paper, FullText))
@@ -294,8 +341,10 @@ class _Reader:
 
 # --- writing --------------------------------------------------------------------------------------
 
-def _add_to_store(items: Iterator[Item], report: IngestReport, store: Store, settings: Settings, total: int,
-                  progress: Progress | None) -> None:
+
+def _add_to_store(
+    items: Iterator[Item], report: IngestReport, store: Store, settings: Settings, total: int, progress: Progress | None
+) -> None:
     flush_at = FLUSH_BATCHES * settings.ingest_batch
     flush_passages = flush_at * BATCH_PASSAGES_PER_PAPER  # full text: as many passages as that many abstracts
     pending: list[Paper] = []
@@ -311,10 +360,14 @@ def _add_to_store(items: Iterator[Item], report: IngestReport, store: Store, set
             try:
                 store.keep_pdf(source, text_hash)
             except OSError as e:
-                report.warnings.append(LoadWarning(source.name, pid, "pdf", f"no copy of the PDF kept in the index ({e})"))
+                report.warnings.append(
+                    LoadWarning(source.name, pid, "pdf", f"no copy of the PDF kept in the index ({e})")
+                )
         report.passages_embedded += store.upsert(
-            pending, progress=(lambda d, t: progress(base + d, max(total, base + t))) if progress else None,
-            bodies=bodies)
+            pending,
+            progress=(lambda d, t: progress(base + d, max(total, base + t))) if progress else None,
+            bodies=bodies,
+        )
         seen += len(pending)
         pending.clear()
         bodies.clear()
@@ -338,8 +391,9 @@ def _add_to_store(items: Iterator[Item], report: IngestReport, store: Store, set
         progress(seen, seen)
 
 
-def _add_to_session(items: Iterator[Item], report: IngestReport, session: SessionPapers, taken: set[str],
-                    size: int) -> None:
+def _add_to_session(
+    items: Iterator[Item], report: IngestReport, session: SessionPapers, taken: set[str], size: int
+) -> None:
     todo = []
     for item in _papers_of(items, report):
         paper = session.own_id(item.paper if isinstance(item, FullText) else item, taken)
@@ -369,7 +423,9 @@ def _changed(paper: Paper, hashes: dict[str, str], report: IngestReport) -> bool
     return True
 
 
-def _records(records: list[dict | Paper], max_abstract_chars: int, strict: bool) -> Iterator[Paper | Rejection | LoadWarning]:
+def _records(
+    records: list[dict | Paper], max_abstract_chars: int, strict: bool
+) -> Iterator[Paper | Rejection | LoadWarning]:
     seen: set[str] = set()
     for i, r in enumerate(records, 1):
         try:

@@ -60,16 +60,19 @@ _USERINFO = re.compile(r"(?P<pre>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s]*@")
 # name=value after ?, &, #, ; or a space (fragments carry OAuth tokens: #access_token=...)
 _PARAM = re.compile(r"(?P<pre>(?:^|[?&#;\s,(])(?P<name>[^=&#?;\s,()]+)=)(?P<value>[^&#;\s,)]*)")
 _SECRET_NAMES = {"key", "code", "sig", "pass", "pwd", "auth", "jwt", "sas", "pin", "otp", "state"}
-_SECRET_PARTS = ("key", "token", "secret", "passw", "signature", "credential", "auth", "session", "cookie",
-                 "private")
+_SECRET_PARTS = ("key", "token", "secret", "passw", "signature", "credential", "auth", "session", "cookie", "private")
 _KEYLIKE = re.compile(
     r"\b(?:sk|pk|rk|hf|gsk|xai|ghp|gho|ghu|ghs|ghr|glpat|github_pat|xox[abpr])[-_][A-Za-z0-9_\-*]{6,}"
     r"|\bAKIA[0-9A-Z]{16}\b"
-    r"|\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
+    r"|\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"
+)
 # "Bearer <token>" anywhere; any scheme after an Authorization header name ("Basic xyz").
 # Not a bare "Basic"/"Token" word: prose ("basic idea", "the token expired") must survive.
-_SCHEME_TOKEN = re.compile(r"\b(?P<word>Bearer|(?:Proxy-)?Authorization\s*[:=]\s*[A-Za-z]+)\s+"
-                           r"[A-Za-z0-9._~+/=\-*]{6,}", re.IGNORECASE)
+_SCHEME_TOKEN = re.compile(
+    r"\b(?P<word>Bearer|(?:Proxy-)?Authorization\s*[:=]\s*[A-Za-z]+)\s+"
+    r"[A-Za-z0-9._~+/=\-*]{6,}",
+    re.IGNORECASE,
+)
 
 
 def _secret_name(name: str) -> bool:
@@ -102,13 +105,14 @@ def redact_url(url: str) -> str:
     try:
         url = url if isinstance(url, str) else str(url)
         if "://" not in url and "@" in url.split("/", 1)[0]:  # no scheme: the authority comes first
-            url = MASK + url[url.split("/", 1)[0].rindex("@"):]
+            url = MASK + url[url.split("/", 1)[0].rindex("@") :]
         return redact_text(url)
     except Exception:  # noqa: BLE001
         return MASK
 
 
 # --- the rules -----------------------------------------------------------------------------
+
 
 class UnsafeURL(ValueError):
     """A URL or connection refused by the rules; str() says what and why, without secrets."""
@@ -137,13 +141,20 @@ def refusal(exc: BaseException | None) -> UnsafeURL | None:
     return None
 
 
-_LOCAL_NAMES = {"localhost": "names this server itself",
-                "metadata.google.internal": "is a cloud metadata service", "metadata.goog": "is a cloud metadata service",
-                "metadata": "is a cloud metadata service", "instance-data": "is a cloud metadata service",
-                "instance-data.ec2.internal": "is a cloud metadata service"}
+_LOCAL_NAMES = {
+    "localhost": "names this server itself",
+    "metadata.google.internal": "is a cloud metadata service",
+    "metadata.goog": "is a cloud metadata service",
+    "metadata": "is a cloud metadata service",
+    "instance-data": "is a cloud metadata service",
+    "instance-data.ec2.internal": "is a cloud metadata service",
+}
 _LOCAL_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa", ".lan")
-_METADATA_IPS = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
-                 ipaddress.ip_address("100.100.100.200")}
+_METADATA_IPS = {
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("fd00:ec2::254"),
+    ipaddress.ip_address("100.100.100.200"),
+}
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
@@ -237,12 +248,14 @@ class Policy:
             return f"{_norm_host(host)} has no address"
         for a in addresses:
             if problem := address_problem(a):
-                return problem if _norm_host(host) == _norm_host(a) else f"{_norm_host(host)} resolves to {a}, {problem}"
+                return (
+                    problem if _norm_host(host) == _norm_host(a) else f"{_norm_host(host)} resolves to {a}, {problem}"
+                )
         return ""
 
 
 def _why(e: Exception) -> str:
-    """"Name or service not known", not "[Errno -2] Name or service not known"."""
+    """ "Name or service not known", not "[Errno -2] Name or service not known"."""
     return str(getattr(e, "strerror", None) or e)
 
 
@@ -258,8 +271,9 @@ def policy(allow_private: bool = False, allowed_hosts: Iterable[str] | str = ())
     return Policy(bool(allow_private), tuple(h for h in hosts if h and h.strip()))
 
 
-def check_url(url: str, *, allow_private: bool = False, allowed_hosts: Iterable[str] = (),
-              resolver: Resolver = system_resolver) -> str:
+def check_url(
+    url: str, *, allow_private: bool = False, allowed_hosts: Iterable[str] = (), resolver: Resolver = system_resolver
+) -> str:
     """`url` if it is safe to send requests to, else UnsafeURL saying what was refused and why.
     Resolves the host (unless allow_private) -- so "evil.example -> 127.0.0.1" is refused
     here already; the guarded client checks again at every connection."""
@@ -275,8 +289,11 @@ def check_url(url: str, *, allow_private: bool = False, allowed_hosts: Iterable[
     except ValueError as e:
         raise refuse(f"not a valid URL ({redact_text(str(e))})") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise refuse("only http:// and https:// URLs are allowed" if parts.scheme else
-                     "it has no scheme; write http:// or https:// in front")
+        raise refuse(
+            "only http:// and https:// URLs are allowed"
+            if parts.scheme
+            else "it has no scheme; write http:// or https:// in front"
+        )
     host = parts.hostname or ""
     if problem := rules.host_problem(host):
         raise refuse(problem)
@@ -292,6 +309,7 @@ def check_url(url: str, *, allow_private: bool = False, allowed_hosts: Iterable[
 
 
 # --- connect-time enforcement --------------------------------------------------------------
+
 
 class _Guard:
     """Shared by the sync and async backends: name rules, then resolve, then address rules."""
@@ -338,8 +356,9 @@ class GuardedBackend(httpcore.NetworkBackend):
         last: Exception | None = None
         for address in self.guard.after_lookup(host, port, addresses):
             try:  # connect to the checked address, never to the name again (rebinding)
-                return self.connector(address, port, timeout=timeout, local_address=local_address,
-                                      socket_options=socket_options)
+                return self.connector(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
                 last = e
         raise last  # type: ignore[misc]  -- after_lookup refused an empty list
@@ -369,8 +388,9 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for address in self.guard.after_lookup(host, port, addresses):
             try:
-                return await self.connector(address, port, timeout=timeout, local_address=local_address,
-                                            socket_options=socket_options)
+                return await self.connector(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
                 last = e
         raise last  # type: ignore[misc]
@@ -386,8 +406,12 @@ LIMITS = httpx.Limits()  # httpx's defaults
 
 
 def _pool_kwargs(verify, limits: httpx.Limits) -> dict:
-    return {"ssl_context": httpx.create_ssl_context(verify=verify), "max_connections": limits.max_connections,
-            "max_keepalive_connections": limits.max_keepalive_connections, "keepalive_expiry": limits.keepalive_expiry}
+    return {
+        "ssl_context": httpx.create_ssl_context(verify=verify),
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+    }
 
 
 class GuardedTransport(httpx.HTTPTransport):
@@ -409,9 +433,15 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
         self._pool = httpcore.AsyncConnectionPool(network_backend=backend, **_pool_kwargs(verify, limits))
 
 
-def guarded_client(*, allow_private: bool = False, allowed_hosts: Iterable[str] = (),
-                   timeout: float | httpx.Timeout = 60.0, verify=True, resolver: Resolver = system_resolver,
-                   connector: Connector | None = None) -> httpx.Client:
+def guarded_client(
+    *,
+    allow_private: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    timeout: float | httpx.Timeout = 60.0,
+    verify=True,
+    resolver: Resolver = system_resolver,
+    connector: Connector | None = None,
+) -> httpx.Client:
     """An httpx.Client that connects only where the rules allow (see the module docstring).
     For the openai client: `openai.OpenAI(..., http_client=guarded_client(...))`.
     A refused connection raises httpx.ConnectError whose __cause__ is a RefusedConnection
@@ -419,14 +449,25 @@ def guarded_client(*, allow_private: bool = False, allowed_hosts: Iterable[str] 
     backend = GuardedBackend(policy(allow_private, allowed_hosts), resolver, connector)
     # trust_env=False: no HTTP(S)_PROXY (see the module docstring); redirects are not
     # followed (an API does not redirect; a redirect would be checked all the same).
-    return httpx.Client(transport=GuardedTransport(backend, verify=verify), timeout=timeout, trust_env=False,
-                        follow_redirects=False)
+    return httpx.Client(
+        transport=GuardedTransport(backend, verify=verify), timeout=timeout, trust_env=False, follow_redirects=False
+    )
 
 
-def guarded_async_client(*, allow_private: bool = False, allowed_hosts: Iterable[str] = (),
-                         timeout: float | httpx.Timeout = 60.0, verify=True, resolver: Resolver = system_resolver,
-                         connector: Connector | None = None) -> httpx.AsyncClient:
+def guarded_async_client(
+    *,
+    allow_private: bool = False,
+    allowed_hosts: Iterable[str] = (),
+    timeout: float | httpx.Timeout = 60.0,
+    verify=True,
+    resolver: Resolver = system_resolver,
+    connector: Connector | None = None,
+) -> httpx.AsyncClient:
     """The httpx.AsyncClient counterpart of guarded_client (for openai.AsyncOpenAI)."""
     backend = AsyncGuardedBackend(policy(allow_private, allowed_hosts), resolver, connector)
-    return httpx.AsyncClient(transport=AsyncGuardedTransport(backend, verify=verify), timeout=timeout,
-                             trust_env=False, follow_redirects=False)
+    return httpx.AsyncClient(
+        transport=AsyncGuardedTransport(backend, verify=verify),
+        timeout=timeout,
+        trust_env=False,
+        follow_redirects=False,
+    )

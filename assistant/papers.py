@@ -60,8 +60,16 @@ __all__ = [
 ]
 
 URL = re.compile(r"https?://[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
-CODE_HOSTS = ("github.com", "gitlab.com", "huggingface.co", "bitbucket.org", "github.io", "gitee.com",
-              "codeberg.org", "sourceforge.net")
+CODE_HOSTS = (
+    "github.com",
+    "gitlab.com",
+    "huggingface.co",
+    "bitbucket.org",
+    "github.io",
+    "gitee.com",
+    "codeberg.org",
+    "sourceforge.net",
+)
 _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
 _CONTROL[0x7F] = None
 _MAX_LIST = 100  # authors, tags, collections kept per paper
@@ -82,6 +90,7 @@ class LoadResult:
 
 # --- entry points ------------------------------------------------------------------------------
 
+
 class PaperStream:
     """Papers, rejections and warnings of one file, in file order, read lazily (ids deduplicated;
     a paper's warnings come right after it).
@@ -97,9 +106,15 @@ class PaperStream:
         return self._items
 
 
-def iter_papers(path: str | Path, *, max_file_mb: float = 50.0, max_records: int = 200_000,
-                max_abstract_chars: int = 20_000, strict: bool = False,
-                require_abstract: bool = False) -> PaperStream:
+def iter_papers(
+    path: str | Path,
+    *,
+    max_file_mb: float = 50.0,
+    max_records: int = 200_000,
+    max_abstract_chars: int = 20_000,
+    strict: bool = False,
+    require_abstract: bool = False,
+) -> PaperStream:
     """Read a papers file lazily.  File-level problems raise CollectionError here, before any
     record is read -- except a JSON lines file in which no line is JSON, known only at its end
     (raised by the iteration, after the per-line rejections)."""
@@ -114,16 +129,36 @@ def iter_papers(path: str | Path, *, max_file_mb: float = 50.0, max_records: int
     return PaperStream(path.name, fmt, _papers(records, max_abstract_chars, strict, require_abstract), count)
 
 
-def load_papers(path: str | Path, *, max_mb: float = 50.0, max_records: int = 200_000,
-                max_abstract_chars: int = 20_000, strict: bool = False, require_abstract: bool = False) -> LoadResult:
+def load_papers(
+    path: str | Path,
+    *,
+    max_mb: float = 50.0,
+    max_records: int = 200_000,
+    max_abstract_chars: int = 20_000,
+    strict: bool = False,
+    require_abstract: bool = False,
+) -> LoadResult:
     """`iter_papers` collected into lists (for collections; a bulk dump is better streamed)."""
-    stream = iter_papers(path, max_file_mb=max_mb, max_records=max_records, max_abstract_chars=max_abstract_chars,
-                         strict=strict, require_abstract=require_abstract)
+    stream = iter_papers(
+        path,
+        max_file_mb=max_mb,
+        max_records=max_records,
+        max_abstract_chars=max_abstract_chars,
+        strict=strict,
+        require_abstract=require_abstract,
+    )
     return _collect(stream)
 
 
-def parse_papers(raw: bytes, name: str, *, max_records: int = 200_000, max_abstract_chars: int = 20_000,
-                 strict: bool = False, require_abstract: bool = False) -> LoadResult:
+def parse_papers(
+    raw: bytes,
+    name: str,
+    *,
+    max_records: int = 200_000,
+    max_abstract_chars: int = 20_000,
+    strict: bool = False,
+    require_abstract: bool = False,
+) -> LoadResult:
     """A papers file given as bytes (an upload); `name` gives the extension and the messages."""
     if not raw:
         raise CollectionError(f"{name}: the file is empty")
@@ -147,6 +182,7 @@ def _collect(stream: PaperStream) -> LoadResult:
 
 # --- records to papers -------------------------------------------------------------------------
 
+
 class _Seen:
     """Ids seen so far, in little memory (a 64-bit hash each, and the line number when there is one)."""
 
@@ -164,8 +200,9 @@ class _Seen:
         return f"line {old}" if isinstance(old, int) else old
 
 
-def _papers(records: Records, max_abstract_chars: int, strict: bool,
-            require_abstract: bool) -> Iterator[Paper | Rejection | LoadWarning]:
+def _papers(
+    records: Records, max_abstract_chars: int, strict: bool, require_abstract: bool
+) -> Iterator[Paper | Rejection | LoadWarning]:
     seen = _Seen()
     for where, rec in records:
         if isinstance(rec, str):
@@ -185,8 +222,9 @@ def _papers(records: Records, max_abstract_chars: int, strict: bool,
             yield LoadWarning(where, paper.id, kind, message)
 
 
-def normalize_record(rec: Any, max_abstract_chars: int = 20_000, *, strict: bool = False,
-                     require_abstract: bool = False) -> Paper:
+def normalize_record(
+    rec: Any, max_abstract_chars: int = 20_000, *, strict: bool = False, require_abstract: bool = False
+) -> Paper:
     """A Paper from one record in the reader vocabulary (see `assistant.formats`).
 
     Raises ValueError for a record that cannot be a paper.  Fields that are only informative
@@ -194,8 +232,9 @@ def normalize_record(rec: Any, max_abstract_chars: int = 20_000, *, strict: bool
     return _normalize(rec, max_abstract_chars, strict, require_abstract)[0]
 
 
-def _normalize(rec: Any, max_abstract_chars: int, strict: bool,
-               require_abstract: bool) -> tuple[Paper, list[tuple[str, str]]]:
+def _normalize(
+    rec: Any, max_abstract_chars: int, strict: bool, require_abstract: bool
+) -> tuple[Paper, list[tuple[str, str]]]:
     if not isinstance(rec, dict):
         raise ValueError(f"expected an object with title and abstract, got {type(rec).__name__}")
     rec = {str(k).strip().lower(): v for k, v in rec.items()}
@@ -224,7 +263,9 @@ def _normalize(rec: Any, max_abstract_chars: int, strict: bool,
             raise ValueError("missing abstract")
         notes.insert(0, ("no_abstract", "no abstract: indexed from its title and metadata"))
     if len(abstract) > max_abstract_chars:
-        raise ValueError(f"abstract is {len(abstract)} characters (limit {max_abstract_chars}, setting max_abstract_chars)")
+        raise ValueError(
+            f"abstract is {len(abstract)} characters (limit {max_abstract_chars}, setting max_abstract_chars)"
+        )
     year = optional("year", _year, _first(rec, "year", "date", "published"))
     doi = optional("DOI", _doi, _first(rec, "doi")) or ""
     arxiv_id = optional("arXiv id", _arxiv, _first(rec, "arxiv_id", "arxiv", "eprint")) or arxiv_from_doi(doi)
@@ -244,9 +285,18 @@ def _normalize(rec: Any, max_abstract_chars: int, strict: bool,
         if isinstance(note, str):
             notes.append(("field", note))
     return Paper(
-        id=pid, title=title, abstract=abstract, authors=_authors(_first(rec, "authors", "author")), year=year,
-        url=url, code_url=code_url, venue=optional("venue", _text, _first(rec, "venue", "journal", "booktitle")) or "",
-        doi=doi, arxiv_id=arxiv_id, key=key, tags=optional("tags", _str_list, _first(rec, "tags", "keywords")) or (),
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=_authors(_first(rec, "authors", "author")),
+        year=year,
+        url=url,
+        code_url=code_url,
+        venue=optional("venue", _text, _first(rec, "venue", "journal", "booktitle")) or "",
+        doi=doi,
+        arxiv_id=arxiv_id,
+        key=key,
+        tags=optional("tags", _str_list, _first(rec, "tags", "keywords")) or (),
         collections=optional("collections", _str_list, _first(rec, "collections")) or (),
         pdf_path=optional("PDF path", _path, _first(rec, "pdf_path", "file")) or "",
         bibtex=optional("BibTeX entry", _bibtex, _first(rec, "bibtex")) or "",
@@ -374,4 +424,3 @@ def read_jsonl(path: str | Path) -> Iterable[dict]:
                     yield json.loads(line)
                 except json.JSONDecodeError as e:
                     raise CollectionError(f"{Path(path).name}: line {n} is not valid JSON ({e.msg})") from None
-

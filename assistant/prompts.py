@@ -4,9 +4,7 @@
 # relevance gate refuses, and LLMs are told to reply with exactly it, so code can detect it.
 NOT_COVERED = "The collection does not cover this question."
 
-NOT_COVERED_DETAIL = (
-    "No paper in the collection matches it closely enough to answer from, so nothing is cited."
-)
+NOT_COVERED_DETAIL = "No paper in the collection matches it closely enough to answer from, so nothing is cited."
 
 # When the gate let the question through but the model found no answer in the passages.
 NOT_COVERED_BY_PASSAGES = "The passages retrieved for it do not answer it, so nothing is cited."
@@ -123,7 +121,7 @@ def gbnf_words(rule: str, words) -> str:
             for w in group[1:]:
                 while not w.startswith(prefix):
                     prefix = prefix[:-1]
-            rest = [w[len(prefix):] for w in group]
+            rest = [w[len(prefix) :] for w in group]
             if rest == [""]:
                 alts.append(_literal(prefix))
             else:

@@ -37,12 +37,33 @@ class Paper(Protocol):
     pdf_path: str
     bibtex: str
 
+
 _TITLE_HASH = re.compile(r"^t-[0-9a-f]{12}$")
 _KEY_SAFE = re.compile(r"[^A-Za-z0-9_:.\-+]")
-_PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "la", "le", "du", "dos", "das", "ter", "ten", "bin", "al"}
+_PARTICLES = {
+    "van",
+    "von",
+    "der",
+    "den",
+    "de",
+    "del",
+    "della",
+    "di",
+    "da",
+    "la",
+    "le",
+    "du",
+    "dos",
+    "das",
+    "ter",
+    "ten",
+    "bin",
+    "al",
+}
 
 
 # --- citation keys ---------------------------------------------------------------------------
+
 
 def citation_keys(papers: Sequence[Paper]) -> list[str]:
     """One key per paper, unique among them: the paper's own citation key when it has one,
@@ -68,7 +89,9 @@ def _ascii_word(text: str) -> str:
 
 def _generated_key(p: Paper) -> str:
     surname = _ascii_word(split_name(p.authors[0])[0]) if p.authors else ""
-    words = [w for w in (_ascii_word(w) for w in p.title.split()) if len(w) > 3 and w not in ("with", "from", "towards")]
+    words = [
+        w for w in (_ascii_word(w) for w in p.title.split()) if len(w) > 3 and w not in ("with", "from", "towards")
+    ]
     return (surname or "paper") + (str(p.year) if p.year else "") + (words[0] if words else "")
 
 
@@ -84,6 +107,7 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 # --- BibTeX ----------------------------------------------------------------------------------
+
 
 def to_bibtex(papers: Iterable[Paper], *, abstracts: bool = True) -> str:
     """A .bib file: each paper's own entry when it came from one, a generated entry otherwise."""
@@ -136,6 +160,7 @@ def _bib_name(name: str) -> str:
 
 # --- CSL JSON --------------------------------------------------------------------------------
 
+
 def to_csl_json(papers: Iterable[Paper]) -> str:
     """A CSL JSON array (Zotero, Pandoc, citeproc); `id` is the paper's id."""
     papers = list(papers)
@@ -143,8 +168,12 @@ def to_csl_json(papers: Iterable[Paper]) -> str:
 
 
 def csl_item(p: Paper, key: str) -> dict:
-    item: dict = {"id": p.id, "citation-key": key, "type": "article-journal" if p.venue else "article",
-                  "title": p.title}
+    item: dict = {
+        "id": p.id,
+        "citation-key": key,
+        "type": "article-journal" if p.venue else "article",
+        "title": p.title,
+    }
     if p.abstract:
         item["abstract"] = p.abstract
     if p.authors:
@@ -172,6 +201,7 @@ def _csl_name(name: str) -> dict:
 
 
 # --- RIS -------------------------------------------------------------------------------------
+
 
 def to_ris(papers: Iterable[Paper]) -> str:
     """An RIS file (EndNote, Mendeley, Zotero); `ID` is the paper's id, authors "Last, First"."""
@@ -204,6 +234,7 @@ def to_ris(papers: Iterable[Paper]) -> str:
 
 
 # --- [n] markers -> \cite{key} -----------------------------------------------------------------
+
 
 def cite_markers(text: str, cited: Mapping[int, Paper] | Sequence[Paper], *, style: str = "latex") -> str:
     """An answer's [n] markers as citations of the papers' keys: "adapters [1][3]." ->

@@ -100,8 +100,10 @@ def bm25(query_tokens: list[str], docs: list[list[str]], k1: float = 1.5, b: flo
             df[t] += 1
         counts.append(c)
     idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-    return [sum(idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / avg)) for t, tf in c.items())
-            for d, c in zip(docs, counts)]
+    return [
+        sum(idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / avg)) for t, tf in c.items())
+        for d, c in zip(docs, counts)
+    ]
 
 
 # Within one full-text paper, which passage answers: its passages' dense cosines and their
@@ -113,15 +115,21 @@ PASSAGE_WEIGHTS = {"passage": 1.0, "keyword": 1.0}
 def best_passages(dense: list[tuple[int, float]], keyword: list[tuple[int, float]]) -> list[int]:
     """Passage indices of one paper, best first: `dense` (index, cosine) and `keyword`
     (index, BM25) fused with PASSAGE_WEIGHTS."""
-    fused = fuse({"passage": [(str(i), c) for i, c in dense], "keyword": [(str(i), b) for i, b in keyword]},
-                 PASSAGE_WEIGHTS)
+    fused = fuse(
+        {"passage": [(str(i), c) for i, c in dense], "keyword": [(str(i), b) for i, b in keyword]}, PASSAGE_WEIGHTS
+    )
     return [int(f.paper_id) for f in fused]
 
 
 # --- relevance gate -----------------------------------------------------------------------
 
-def term_coverage(query_tokens: list[str], doc_tokens: set[str], idf: Callable[[str], float],
-                  specificity: dict[str, float] | None = None) -> float:
+
+def term_coverage(
+    query_tokens: list[str],
+    doc_tokens: set[str],
+    idf: Callable[[str], float],
+    specificity: dict[str, float] | None = None,
+) -> float:
     """Weighted share of the query's terms that occur in the document (0..1).
 
     A term weighs its IDF in the collection times its specificity in everyday English
@@ -183,8 +191,15 @@ class TermStats(Protocol):
 FULL_TEXT_MARGIN = 0.2
 
 
-def gate(question: str, query: str, query_tokens: list[str], best_passage_cosine: float,
-         top_papers: list[set[str]], stats: TermStats, full_text: list[bool] | None = None) -> float:
+def gate(
+    question: str,
+    query: str,
+    query_tokens: list[str],
+    best_passage_cosine: float,
+    top_papers: list[set[str]],
+    stats: TermStats,
+    full_text: list[bool] | None = None,
+) -> float:
     """The relevance score of a retrieval: the best passage's cosine, the coverage of the
     query's specific terms by the best of the top papers (`top_papers`: their terms; a
     full-text paper's less FULL_TEXT_MARGIN, `full_text` saying which are), and the
@@ -192,8 +207,13 @@ def gate(question: str, query: str, query_tokens: list[str], best_passage_cosine
     a top paper contains.  The question is covered when this reaches min_relevance."""
     spec = specificity(query)
     full_text = full_text or [False] * len(top_papers)
-    coverage = max((term_coverage(query_tokens, t, stats.idf, spec) - (FULL_TEXT_MARGIN if ft else 0.0)
-                    for t, ft in zip(top_papers, full_text)), default=0.0)
+    coverage = max(
+        (
+            term_coverage(query_tokens, t, stats.idf, spec) - (FULL_TEXT_MARGIN if ft else 0.0)
+            for t, ft in zip(top_papers, full_text)
+        ),
+        default=0.0,
+    )
     rare = max(3, len(stats) // 50)  # a name a few papers mention, not a field-wide acronym
     named = {t for w in named_terms(question) for t in tokenize(w) if stats.df(t) <= rare}
     return relevance(best_passage_cosine, coverage, any(named & t for t in top_papers))
@@ -204,12 +224,16 @@ def gate(question: str, query: str, query_tokens: list[str], best_passage_cosine
 _ASK_NOUN = r"(?:papers?|works?|studies|study|articles?|research|publications?)"
 # The words that frame a request for papers and say nothing about their content.
 _FRAME = re.compile(
-    r"^(?:(?:which|what)\s+(?:of the\s+)?(?:other\s+)?" + _ASK_NOUN + r"(?:\s+in (?:the|this) collection)?(?:\s+(?:that|which))?"
+    r"^(?:(?:which|what)\s+(?:of the\s+)?(?:other\s+)?"
+    + _ASK_NOUN
+    + r"(?:\s+in (?:the|this) collection)?(?:\s+(?:that|which))?"
     r"|(?:is|are) there\s+(?:a|an|any)?\s*(?:other\s+)?(?:" + _ASK_NOUN + r"\s+)?(?:(?:that|which|on|about)\s+)?"
     r"|do(?:es)? any\s+" + _ASK_NOUN + r"(?:\s+in (?:the|this) collection)?"
     r"|(?:can you\s+)?(?:find|list|show)(?: me)?(?: all)?(?: the)?\s+" + _ASK_NOUN + r"(?:\s+(?:that|which|on|about))?"
     r"|i'?m looking for\s+(?:a|an|any)?\s*(?:" + _ASK_NOUN + r"\s+)?(?:(?:that|which|on|about)\s+)?"
-    r")\s*", re.I)
+    r")\s*",
+    re.I,
+)
 
 
 def dense_query(query: str) -> str:
@@ -224,11 +248,15 @@ def dense_query(query: str) -> str:
 _LIST_Q = re.compile(
     r"\b(which|what|any|other|list|all|some|several|multiple)\s+(\w+\s+){0,2}"
     r"(papers|works|studies|methods|approaches|models|benchmarks|datasets|systems|articles)\b"
-    r"|\bpapers\b|\bworks that\b", re.I)
+    r"|\bpapers\b|\bworks that\b",
+    re.I,
+)
 _ANAPHORA = re.compile(
     r"\b(it|its|they|them|their|(this|that|these|those|the) (paper|papers|method|model|approach|authors|work|"
     r"benchmark|dataset|study|framework|system|loss|one|technique|module|package|library|software|article|"
-    r"tool))\b", re.I)
+    r"tool))\b",
+    re.I,
+)
 
 
 def is_list_question(question: str) -> bool:

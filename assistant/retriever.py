@@ -25,8 +25,7 @@ class Retrieves(Protocol):
 
 
 class PaperRetriever(BaseRetriever):
-    def __init__(self, pa: Retrieves, k: int | None = None, paper_ids: Iterable[str] | None = None,
-                 gate: bool = True):
+    def __init__(self, pa: Retrieves, k: int | None = None, paper_ids: Iterable[str] | None = None, gate: bool = True):
         super().__init__()
         self._pa, self._k = pa, k
         self._paper_ids = None if paper_ids is None else list(paper_ids)
@@ -36,10 +35,20 @@ class PaperRetriever(BaseRetriever):
         r = self._pa.retrieve(query_bundle.query_str, k=self._k, paper_ids=self._paper_ids)
         if self._gate and not r.covered:
             return []
-        return [NodeWithScore(node=TextNode(id_=f"{h.paper.id}::{h.passage_index}", text=h.text,
-                                            metadata={"paper_id": h.paper.id, "title": h.paper.title,
-                                                      "url": h.paper.url, "code_url": h.paper.code_url,
-                                                      **({"page": h.page, "section": h.section or ""}
-                                                         if h.page is not None else {})}),
-                              score=h.score)
-                for h in r.hits]
+        return [
+            NodeWithScore(
+                node=TextNode(
+                    id_=f"{h.paper.id}::{h.passage_index}",
+                    text=h.text,
+                    metadata={
+                        "paper_id": h.paper.id,
+                        "title": h.paper.title,
+                        "url": h.paper.url,
+                        "code_url": h.paper.code_url,
+                        **({"page": h.page, "section": h.section or ""} if h.page is not None else {}),
+                    },
+                ),
+                score=h.score,
+            )
+            for h in r.hits
+        ]

@@ -37,9 +37,18 @@ class Retrieval:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def run(store: Store, embedder, question: str, query: str, k: int, candidates: int, min_relevance: float,
-        allowed: set[str] | None = None, weights: dict[str, float] | None = None,
-        session: SessionPapers | None = None) -> Retrieval:
+def run(
+    store: Store,
+    embedder,
+    question: str,
+    query: str,
+    k: int,
+    candidates: int,
+    min_relevance: float,
+    allowed: set[str] | None = None,
+    weights: dict[str, float] | None = None,
+    session: SessionPapers | None = None,
+) -> Retrieval:
     """Retrieve for `query` (`question` as the user typed it: the gate looks for names in it).
 
     `allowed`: only these papers (None = all).  `weights`: the fusion weights of the three
@@ -76,14 +85,18 @@ def run(store: Store, embedder, question: str, query: str, k: int, candidates: i
     best_passage: dict[str, Any] = {}
     for d in dense:  # best first
         best_passage.setdefault(d.paper_id, d)
-    fused = fuse({"passage": [(d.paper_id, d.similarity) for d in dense],
-                  "paper": dense_papers, "keyword": keyword}, weights)
+    fused = fuse(
+        {"passage": [(d.paper_id, d.similarity) for d in dense], "paper": dense_papers, "keyword": keyword}, weights
+    )
     fused = [f for f in fused if f.paper_id in papers]  # skip passages of papers mid-ingest
     lap("fusion")
     # A full-text paper has hundreds of passages, so the dense candidates (100 passages) often
     # include none of a paper the other views ranked high: ask for its best passage.
-    need = {f.paper_id for f in fused[:k] if f.paper_id not in best_passage and f.paper_id in snap.papers
-            and snap.papers[f.paper_id].full_text}
+    need = {
+        f.paper_id
+        for f in fused[:k]
+        if f.paper_id not in best_passage and f.paper_id in snap.papers and snap.papers[f.paper_id].full_text
+    }
     if need:
         for d in store.dense_passages(qvec, PASSAGES_PER_MISSING * len(need), need):
             best_passage.setdefault(d.paper_id, d)
@@ -102,8 +115,16 @@ def _hit(store: Store, papers: Mapping[str, Paper], f: Fused, dense_hit, qtokens
     if passage is None:  # found by keywords only: show the passage (of all, body too) with most query terms
         q = set(qtokens)
         passage = max(store.passages(paper), key=lambda p: len(q & set(tokenize(p.text))))
-    return Hit(paper=paper, text=passage.text, score=f.score, passage_index=passage.index, signals=f.signals,
-               page=passage.page, section=passage.section, passage=passage)
+    return Hit(
+        paper=paper,
+        text=passage.text,
+        score=f.score,
+        passage_index=passage.index,
+        signals=f.signals,
+        page=passage.page,
+        section=passage.section,
+        passage=passage,
+    )
 
 
 class PassageTerms:
@@ -133,8 +154,9 @@ class PassageTerms:
 FOCUS_PASSAGES = 3  # passages of a full-text paper an answer chooses its sentences from (with their neighbours)
 
 
-def focus_passages(store: Store, embedder, question: str, hit: Hit, terms: PassageTerms,
-                   n: int = FOCUS_PASSAGES) -> tuple[Hit, list[Passage]]:
+def focus_passages(
+    store: Store, embedder, question: str, hit: Hit, terms: PassageTerms, n: int = FOCUS_PASSAGES
+) -> tuple[Hit, list[Passage]]:
     """A full-text hit with the passage of its paper that best answers `question` (the words
     the user typed: a follow-up's conversation chose the paper, its own words choose the
     passage), and the runners-up (up to n - 1): the paper's passages ranked by dense cosine
@@ -155,8 +177,7 @@ def focus_passages(store: Store, embedder, question: str, hit: Hit, terms: Passa
         return hit, []
     best = ranked[0]
     if best.index != hit.passage_index:
-        hit = replace(hit, text=best.text, passage_index=best.index, page=best.page, section=best.section,
-                      passage=best)
+        hit = replace(hit, text=best.text, passage_index=best.index, page=best.page, section=best.section, passage=best)
     return hit, ranked[1:]
 
 
@@ -197,15 +218,31 @@ def similar(store: Store, paper_id: str, k: int, session: SessionPapers | None =
             continue
         p = papers[pid]
         first = store.passage(p, 0) if pid in store.snapshot.papers else store.passages(p)[0]
-        hits.append(Hit(paper=p, text=first.text if first else "", score=cos, signals={"paper": cos},
-                        page=first.page if first else None, section=first.section if first else None, passage=first))
+        hits.append(
+            Hit(
+                paper=p,
+                text=first.text if first else "",
+                score=cos,
+                signals={"paper": cos},
+                page=first.page if first else None,
+                section=first.section if first else None,
+                passage=first,
+            )
+        )
     return hits[:k]
 
 
-def select(papers: Iterable[Paper], year_from: int | None = None, year_to: int | None = None,
-           author: str | None = None, venue: str | None = None, tag: str | None = None,
-           key: str | None = None) -> list[str]:
+def select(
+    papers: Iterable[Paper],
+    year_from: int | None = None,
+    year_to: int | None = None,
+    author: str | None = None,
+    venue: str | None = None,
+    tag: str | None = None,
+    key: str | None = None,
+) -> list[str]:
     """Ids of the papers passing every given filter (PaperAssistant.select_ids says how each matches)."""
+
     def norm(text: str | None) -> str:
         return " ".join((text or "").lower().split())
 

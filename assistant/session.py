@@ -49,11 +49,15 @@ class SessionPapers:
 
     def check_room(self, n_new: int, size: float) -> None:
         if len(self.papers) + n_new > self.max_papers:
-            raise CollectionError(f"a session may add at most {self.max_papers} papers (setting session_papers); "
-                                  f"this one has {len(self.papers)} and the file adds {n_new}")
+            raise CollectionError(
+                f"a session may add at most {self.max_papers} papers (setting session_papers); "
+                f"this one has {len(self.papers)} and the file adds {n_new}"
+            )
         if self.bytes_added + size > self.max_bytes:
-            raise CollectionError(f"a session may add at most {self.max_bytes / 1e6:g} MB of files (setting "
-                                  f"session_mb); this file would bring it to {(self.bytes_added + size) / 1e6:.1f} MB")
+            raise CollectionError(
+                f"a session may add at most {self.max_bytes / 1e6:g} MB of files (setting "
+                f"session_mb); this file would bring it to {(self.bytes_added + size) / 1e6:.1f} MB"
+            )
 
     def add(self, papers: list[Paper], size: float = 0.0) -> int:
         """Add or replace papers (the caller checked room and skipped unchanged ones); returns

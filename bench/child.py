@@ -104,8 +104,14 @@ def main() -> None:
     pa, imported, opened = load_assistant(args)
     if args.mode == "first-answer":
         ans = pa.ask(args.question)
-        say(event="first", imported=imported, opened=opened, covered=ans.covered, citations=len(ans.citations),
-            papers=len(pa.papers))
+        say(
+            event="first",
+            imported=imported,
+            opened=opened,
+            covered=ans.covered,
+            citations=len(ans.citations),
+            papers=len(pa.papers),
+        )
         return
     answered = 0
     for q in questions(args.questions, args.n):

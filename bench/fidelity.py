@@ -42,7 +42,7 @@ def answerable(path: Path, n: int) -> list[dict]:
         return rows
     by = {t: [r for r in rows if r["type"] == t] for t in ("single", "multi", "followup")}
     extra = min(2, n // 5)
-    return by["single"][:n - 2 * extra] + by["multi"][:extra] + by["followup"][:extra]
+    return by["single"][: n - 2 * extra] + by["multi"][:extra] + by["followup"][:extra]
 
 
 def run_one(pa, q: dict, titles: dict[str, str]) -> dict:
@@ -50,9 +50,16 @@ def run_one(pa, q: dict, titles: dict[str, str]) -> dict:
     stream = pa.stream(q["question"], history=q["history"] or None)
     pieces = list(stream)
     ans = stream.answer
-    row = {"id": q["id"], "type": q["type"], "seconds": round(time.perf_counter() - t0, 2), "covered": ans.covered,
-           "backend": ans.backend, "fallback": ans.fallback, "text": ans.text,
-           "streamed_is_final": "".join(pieces) == ans.text}
+    row = {
+        "id": q["id"],
+        "type": q["type"],
+        "seconds": round(time.perf_counter() - t0, 2),
+        "covered": ans.covered,
+        "backend": ans.backend,
+        "fallback": ans.fallback,
+        "text": ans.text,
+        "streamed_is_final": "".join(pieces) == ans.text,
+    }
     verification = getattr(ans, "verification", None)
     if verification is not None:
         row["verification"] = verification.to_dict()
@@ -61,10 +68,20 @@ def run_one(pa, q: dict, titles: dict[str, str]) -> dict:
     if not shown:
         return row
     relevant = {titles.get(" ".join(t.lower().split()), t) for t in q["relevant"]}
-    row.update(citations=[{"number": c.number, "id": c.paper.id, "title": c.paper.title, "quote": c.quote,
-                           "abstract": c.paper.abstract} for c in ans.citations],
-               cited=[c.paper.id for c in ans.citations],
-               cited_relevant=sum(c.paper.id in relevant for c in ans.citations))
+    row.update(
+        citations=[
+            {
+                "number": c.number,
+                "id": c.paper.id,
+                "title": c.paper.title,
+                "quote": c.quote,
+                "abstract": c.paper.abstract,
+            }
+            for c in ans.citations
+        ],
+        cited=[c.paper.id for c in ans.citations],
+        cited_relevant=sum(c.paper.id in relevant for c in ans.citations),
+    )
     return judge(row)
 
 
@@ -74,9 +91,14 @@ def judge(row: dict) -> dict:
     abstracts = {c["number"]: [c["abstract"], c["title"]] for c in row["citations"]}
     sentences = []
     for s in check_answer(row["text"], sources):
-        in_abstract = [d for d in s.missing
-                       if not unsupported(d, [t for n in s.cited for t in abstracts.get(n, [])])] if s.cited else []
-        sentences.append({"text": s.text, "cited": s.cited, "missing": s.missing, "missing_but_in_abstract": in_abstract})
+        in_abstract = (
+            [d for d in s.missing if not unsupported(d, [t for n in s.cited for t in abstracts.get(n, [])])]
+            if s.cited
+            else []
+        )
+        sentences.append(
+            {"text": s.text, "cited": s.cited, "missing": s.missing, "missing_but_in_abstract": in_abstract}
+        )
     row["sentences"] = sentences
     return row
 
@@ -89,9 +111,12 @@ def summarize(rows: list[dict]) -> dict:
     cited = sum(len(r["cited"]) for r in shown)
     kept = [r["verification"] for r in rows if "verification" in r]
     return {
-        "questions": len(rows), "answered": len(answered), "shown": len(shown),
+        "questions": len(rows),
+        "answered": len(answered),
+        "shown": len(shown),
         "share_shown": round(len(shown) / max(1, len(answered)), 3),
-        "shown_sentences": len(sentences), "uncited_shown_sentences": sum(not s["cited"] for s in sentences),
+        "shown_sentences": len(sentences),
+        "uncited_shown_sentences": sum(not s["cited"] for s in sentences),
         "shown_sentences_with_missing_detail": len(flagged),
         "share_shown_sentences_with_missing_detail": round(len(flagged) / max(1, len(sentences)), 3),
         "shown_answers_with_missing_detail": sum(any(s["missing"] for s in r["sentences"]) for r in shown),
@@ -132,19 +157,26 @@ def main(argv: list[str] | None = None) -> int:
     subset = {q["id"] for q in answerable(Path(args.questions), 24)}
     summary = {"all": summarize(rows), "first_24": summarize([r for r in rows if r["id"] in subset])}
     for name, s in summary.items():
-        print(f"[{name}] {s['shown']}/{s['answered']} LLM answers shown ({s['share_shown']:.0%}); "
-              f"{s['shown_sentences_with_missing_detail']}/{s['shown_sentences']} shown sentences carry a detail "
-              f"their cited passages lack ({s['shown_answers_with_missing_detail']} answers; "
-              f"{s['missing_details_in_whole_abstract']}/{s['missing_details']} such details are in the whole abstract); "
-              f"{s['uncited_shown_sentences']} shown sentences cite nothing; citation precision {s['citation_precision']}; "
-              f"model sentences kept {s['model_sentences_kept']}/{s['model_sentences']}")
+        print(
+            f"[{name}] {s['shown']}/{s['answered']} LLM answers shown ({s['share_shown']:.0%}); "
+            f"{s['shown_sentences_with_missing_detail']}/{s['shown_sentences']} shown sentences carry a detail "
+            f"their cited passages lack ({s['shown_answers_with_missing_detail']} answers; "
+            f"{s['missing_details_in_whole_abstract']}/{s['missing_details']} such details are in the whole abstract); "
+            f"{s['uncited_shown_sentences']} shown sentences cite nothing; citation precision {s['citation_precision']}; "
+            f"model sentences kept {s['model_sentences_kept']}/{s['model_sentences']}"
+        )
     print("\nflagged sentences (check by eye):")
     for r in rows:
         for s in r.get("sentences", []):
             if s["missing"]:
                 print(f"  {r['id']:16s} {s['missing']!s:40s} cites {s['cited']}: {s['text'][:160]}")
-    report = {"model": model, "load_average_before": [round(x, 2) for x in load],
-              "load_average_after": [round(x, 2) for x in load_after or ()], "summary": summary, "rows": rows}
+    report = {
+        "model": model,
+        "load_average_before": [round(x, 2) for x in load],
+        "load_average_after": [round(x, 2) for x in load_after or ()],
+        "summary": summary,
+        "rows": rows,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.out}")

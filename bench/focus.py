@@ -56,8 +56,9 @@ EXAMPLES = ROOT / "examples"
 MULTI_SETS = ("dev", "paraphrased", "vague")
 
 
-def focus_scores(pa: PaperAssistant, questions: list[dict], gold: dict[str, list[str]],
-                 misses: list[str] | None = None) -> dict[str, dict[str, float]]:
+def focus_scores(
+    pa: PaperAssistant, questions: list[dict], gold: dict[str, list[str]], misses: list[str] | None = None
+) -> dict[str, dict[str, float]]:
     rows: dict[str, dict[str, list[float]]] = {}
     for q in questions:
         if q["type"] not in ("single", "followup") or not gold.get(q["id"]):
@@ -93,7 +94,10 @@ class Recorder:
 def passages_of(messages: list[dict]) -> list[str]:
     """The passage texts of an answer prompt, by number."""
     user = messages[-1]["content"]
-    return [reader_text(m.group(2)) for m in re.finditer(r"^\[(\d+)\] [^\n]*\n(.*?)(?=\n\n\[\d+\] |\n\nQuestion:)", user, re.M | re.S)]
+    return [
+        reader_text(m.group(2))
+        for m in re.finditer(r"^\[(\d+)\] [^\n]*\n(.*?)(?=\n\n\[\d+\] |\n\nQuestion:)", user, re.M | re.S)
+    ]
 
 
 def llm_scores(pa: PaperAssistant, questions: list[dict], gold: dict[str, list[str]], backend: str) -> dict[str, float]:
@@ -132,8 +136,15 @@ def multi_scores(pa: PaperAssistant, questions: list[dict]) -> dict[str, float]:
             prec.append(sum(c in rel for c in cited) / len(cited))
         cited_rec.append(sum(c in rel for c in cited) / len(rel))
         rec.append(recall_at(list(dict.fromkeys(h.paper.id for h in ans.hits)), rel, 10))
-    return {"precision": statistics.mean(prec) if prec else float("nan"), "cited_recall": statistics.mean(cited_rec),
-            "r10": statistics.mean(rec), "n": len(rec), "_prec": prec, "_rec": rec, "_cited": cited_rec}
+    return {
+        "precision": statistics.mean(prec) if prec else float("nan"),
+        "cited_recall": statistics.mean(cited_rec),
+        "r10": statistics.mean(rec),
+        "n": len(rec),
+        "_prec": prec,
+        "_rec": rec,
+        "_cited": cited_rec,
+    }
 
 
 def main() -> None:
@@ -158,7 +169,9 @@ def main() -> None:
         misses[name] = miss
         result["focus"][name] = table
         for t, m in table.items():
-            print(f"{name:<7}{t:<10}{m['n']:>3}{m['gold']:>7.3f}{m['first']:>7.3f}{m['words']:>7.1f}{m['quoted']:>7.2f}")
+            print(
+                f"{name:<7}{t:<10}{m['n']:>3}{m['gold']:>7.3f}{m['first']:>7.3f}{m['words']:>7.1f}{m['quoted']:>7.2f}"
+            )
 
     print(f"\n{'multi':<13}{'n':>3}{'cit.prec':>10}{'cit.rec':>9}{'r@10':>7}")
     pooled_p, pooled_r, pooled_c = [], [], []
@@ -169,10 +182,16 @@ def main() -> None:
         pooled_c += m.pop("_cited")
         result["multi"][name] = m
         print(f"{name:<13}{m['n']:>3}{m['precision']:>10.3f}{m['cited_recall']:>9.3f}{m['r10']:>7.3f}")
-    pooled = {"precision": statistics.mean(pooled_p), "cited_recall": statistics.mean(pooled_c),
-              "r10": statistics.mean(pooled_r), "n": len(pooled_r)}
+    pooled = {
+        "precision": statistics.mean(pooled_p),
+        "cited_recall": statistics.mean(pooled_c),
+        "r10": statistics.mean(pooled_r),
+        "n": len(pooled_r),
+    }
     result["multi"]["pooled"] = pooled
-    print(f"{'pooled':<13}{pooled['n']:>3}{pooled['precision']:>10.3f}{pooled['cited_recall']:>9.3f}{pooled['r10']:>7.3f}")
+    print(
+        f"{'pooled':<13}{pooled['n']:>3}{pooled['precision']:>10.3f}{pooled['cited_recall']:>9.3f}{pooled['r10']:>7.3f}"
+    )
 
     result["llm"] = {}
     print(f"\n{'llm prompt':<17}{'n':>3}{'in any':>8}{'in [1]':>8}{'[1] starts':>11}{'words':>7}")
@@ -180,8 +199,10 @@ def main() -> None:
         for name, qs, gold in (("dev", dev, dev_gold), ("focus", focus, focus_gold)):
             m = llm_scores(pa, qs, gold, backend)
             result["llm"][f"{backend}/{name}"] = m
-            print(f"{backend + '/' + name:<17}{m['n']:>3}{m['in_prompt']:>8.3f}{m['in_first']:>8.3f}"
-                  f"{m['starts_first']:>11.3f}{m['words']:>7.0f}")
+            print(
+                f"{backend + '/' + name:<17}{m['n']:>3}{m['in_prompt']:>8.3f}{m['in_first']:>8.3f}"
+                f"{m['starts_first']:>11.3f}{m['words']:>7.0f}"
+            )
     if args.misses:
         for name, ids in misses.items():
             print(f"{name} misses: {' '.join(ids)}")

@@ -63,13 +63,19 @@ def parse(pdfs: list[Path]) -> dict:
     t, c = time.perf_counter(), time.process_time()
     pages = sum(len(read_pdf(p).page_starts) for p in pdfs)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
-    return {"pages": pages, "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
-            "pages_per_s": round(pages / wall, 1), "pages_per_cpu_s": round(pages / cpu, 1)}
+    return {
+        "pages": pages,
+        "seconds": round(wall, 3),
+        "cpu_seconds": round(cpu, 3),
+        "pages_per_s": round(pages / wall, 1),
+        "pages_per_cpu_s": round(pages / cpu, 1),
+    }
 
 
 def ingest_once(folder: Path, work: Path, models: Path) -> tuple[dict, list[str]]:
-    pa = PaperAssistant(Settings.load(env={}, index_dir=str(work), model_cache=str(models), collection="",
-                                      embed_cache="off"))
+    pa = PaperAssistant(
+        Settings.load(env={}, index_dir=str(work), model_cache=str(models), collection="", embed_cache="off")
+    )
     pa.embedder.embed(["load the model first"])
     cpu = time.process_time()
     report = pa.add_papers(folder)
@@ -79,9 +85,16 @@ def ingest_once(folder: Path, work: Path, models: Path) -> tuple[dict, list[str]
     assert len(texts) == report.passages_embedded
     body = sum(len(pa.store.passages(p)) - len(abstract_passages(p, pa.settings.chunk_words)) for p in pa.papers)
     root = pa.store.root
-    out = {"seconds": report.seconds, "cpu_seconds": round(cpu, 3), "passages": report.passages_embedded, "body_passages": body,
-           "pages": report.pages_read, "papers": len(report.added),
-           "index_bytes": size(root) - size(root / "pdfs"), "pdf_copies_bytes": size(root / "pdfs")}
+    out = {
+        "seconds": report.seconds,
+        "cpu_seconds": round(cpu, 3),
+        "passages": report.passages_embedded,
+        "body_passages": body,
+        "pages": report.pages_read,
+        "papers": len(report.added),
+        "index_bytes": size(root) - size(root / "pdfs"),
+        "pdf_copies_bytes": size(root / "pdfs"),
+    }
     pa.store.close()
     return out, texts
 
@@ -100,8 +113,15 @@ def raw_embed(texts: list[str], models: Path, work: Path) -> tuple[float, float]
 
 def marginal_size(folder: Path, tmp: Path, models: Path, copies: int = 3) -> dict:
     """Index bytes per page added: the corpus added `copies` times under other names."""
-    pa = PaperAssistant(Settings.load(env={}, index_dir=str(tmp / "size"), model_cache=str(models), collection="",
-                                      embed_cache=str(tmp / "size-vectors.sqlite")))
+    pa = PaperAssistant(
+        Settings.load(
+            env={},
+            index_dir=str(tmp / "size"),
+            model_cache=str(models),
+            collection="",
+            embed_cache=str(tmp / "size-vectors.sqlite"),
+        )
+    )
     points = []
     for c in range(copies):
         again = tmp / f"copy-{c}"
@@ -115,9 +135,11 @@ def marginal_size(folder: Path, tmp: Path, models: Path, copies: int = 3) -> dic
         print(f"size: {pages} pages, index {points[-1][1] / 1e6:.1f} MB ({report.summary()})", flush=True)
     pa.store.close()
     (p0, i0, c0), (p1, i1, c1) = points[0], points[-1]
-    return {"points": [{"pages": p, "index_bytes": i, "pdf_copies_bytes": c} for p, i, c in points],
-            "index_mb_per_1000_more_pages": round((i1 - i0) / (p1 - p0) * 1000 / 1e6, 1),
-            "pdf_copies_mb_per_1000_more_pages": round((c1 - c0) / (p1 - p0) * 1000 / 1e6, 1)}
+    return {
+        "points": [{"pages": p, "index_bytes": i, "pdf_copies_bytes": c} for p, i, c in points],
+        "index_mb_per_1000_more_pages": round((i1 - i0) / (p1 - p0) * 1000 / 1e6, 1),
+        "pdf_copies_mb_per_1000_more_pages": round((c1 - c0) / (p1 - p0) * 1000 / 1e6, 1),
+    }
 
 
 def main() -> None:
@@ -133,8 +155,11 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"{len(pdfs)} PDFs; load average {load:.1f}", flush=True)
     parsing = parse(pdfs)
-    print(f"parsing: {parsing['pages']} pages in {parsing['seconds']} s = {parsing['pages_per_s']} pages/s "
-          f"({parsing['pages_per_cpu_s']} pages per CPU second)", flush=True)
+    print(
+        f"parsing: {parsing['pages']} pages in {parsing['seconds']} s = {parsing['pages_per_s']} pages/s "
+        f"({parsing['pages_per_cpu_s']} pages per CPU second)",
+        flush=True,
+    )
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -146,33 +171,47 @@ def main() -> None:
         for i in range(args.repeats):
             ing, texts = ingest_once(folder, tmp / f"ingest-{i}", models)
             raw, raw_cpu = raw_embed(texts, models, tmp / f"raw-{i}")
-            ing.update(raw_embed_seconds=round(raw, 3), raw_embed_cpu_seconds=round(raw_cpu, 3),
-                       ratio=round(ing["seconds"] / raw, 3), cpu_ratio=round(ing["cpu_seconds"] / raw_cpu, 3))
+            ing.update(
+                raw_embed_seconds=round(raw, 3),
+                raw_embed_cpu_seconds=round(raw_cpu, 3),
+                ratio=round(ing["seconds"] / raw, 3),
+                cpu_ratio=round(ing["cpu_seconds"] / raw_cpu, 3),
+            )
             ing["seconds"] = round(ing["seconds"], 3)
             runs.append(ing)
-            print(f"repeat {i + 1}: ingest {ing['seconds']:.1f} s ({ing['cpu_seconds']:.1f} CPU s), raw embedding "
-                  f"{raw:.1f} s ({raw_cpu:.1f} CPU s) of the same {ing['passages']} passages: {ing['ratio']:.2f}x "
-                  f"wall, {ing['cpu_ratio']:.2f}x CPU", flush=True)
+            print(
+                f"repeat {i + 1}: ingest {ing['seconds']:.1f} s ({ing['cpu_seconds']:.1f} CPU s), raw embedding "
+                f"{raw:.1f} s ({raw_cpu:.1f} CPU s) of the same {ing['passages']} passages: {ing['ratio']:.2f}x "
+                f"wall, {ing['cpu_ratio']:.2f}x CPU",
+                flush=True,
+            )
         sizes = marginal_size(folder, tmp, models)
     last = runs[-1]
     pages = last["pages"]
     result = {
-        "load_average": round(load, 1), "pdfs": len(pdfs), "parsing": parsing,
+        "load_average": round(load, 1),
+        "pdfs": len(pdfs),
+        "parsing": parsing,
         "passages_per_page": round(last["passages"] / pages, 2),
         "body_passages_per_page": round(last["body_passages"] / pages, 2),
-        "ingest": runs, "ratio_median": round(statistics.median(r["ratio"] for r in runs), 3),
+        "ingest": runs,
+        "ratio_median": round(statistics.median(r["ratio"] for r in runs), 3),
         "cpu_ratio_median": round(statistics.median(r["cpu_ratio"] for r in runs), 3),
         "index_mb_per_1000_pages": round(last["index_bytes"] / pages * 1000 / 1e6, 1),
         "pdf_copies_mb_per_1000_pages": round(last["pdf_copies_bytes"] / pages * 1000 / 1e6, 1),
         "size": sizes,
     }
     print(f"passages per page: {result['passages_per_page']} ({result['body_passages_per_page']} from the body)")
-    print(f"ingest / raw embedding, median of {len(runs)}: {result['ratio_median']}x wall clock, "
-          f"{result['cpu_ratio_median']}x CPU time (target <= 1.3x)")
-    print(f"index size: {result['index_mb_per_1000_pages']} MB per 1,000 pages, plus the PDF copies "
-          f"{result['pdf_copies_mb_per_1000_pages']} MB per 1,000 pages (one ingest of {pages} pages); "
-          f"each 1,000 pages more: {sizes['index_mb_per_1000_more_pages']} MB index, "
-          f"{sizes['pdf_copies_mb_per_1000_more_pages']} MB PDF copies")
+    print(
+        f"ingest / raw embedding, median of {len(runs)}: {result['ratio_median']}x wall clock, "
+        f"{result['cpu_ratio_median']}x CPU time (target <= 1.3x)"
+    )
+    print(
+        f"index size: {result['index_mb_per_1000_pages']} MB per 1,000 pages, plus the PDF copies "
+        f"{result['pdf_copies_mb_per_1000_pages']} MB per 1,000 pages (one ingest of {pages} pages); "
+        f"each 1,000 pages more: {sizes['index_mb_per_1000_more_pages']} MB index, "
+        f"{sizes['pdf_copies_mb_per_1000_more_pages']} MB PDF copies"
+    )
     out = HERE / "results" / "fulltext_ingest.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"written: {out.relative_to(ROOT)}")

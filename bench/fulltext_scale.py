@@ -46,13 +46,31 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 RESULTS = HERE / "results" / "fulltext_scale.json"
-HEADINGS = ("Introduction", "Background", "Methods", "Model", "Estimation", "Implementation", "Data",
-            "Examples", "Simulation study", "Results", "Computational details", "Discussion", "Extensions",
-            "Inference", "Diagnostics", "Software", "Related work", "Conclusion")
+HEADINGS = (
+    "Introduction",
+    "Background",
+    "Methods",
+    "Model",
+    "Estimation",
+    "Implementation",
+    "Data",
+    "Examples",
+    "Simulation study",
+    "Results",
+    "Computational details",
+    "Discussion",
+    "Extensions",
+    "Inference",
+    "Diagnostics",
+    "Software",
+    "Related work",
+    "Conclusion",
+)
 LINE_CHARS, LINES_PER_PAGE = 92, 21  # 10 pt Helvetica on 6.5 inches: ~300 words a page
 
 
 # --- the synthetic PDFs ------------------------------------------------------------------------
+
 
 def sentence_pool() -> list[str]:
     """Body sentences of the corpus PDFs, as Helvetica's encoding can show them."""
@@ -72,8 +90,9 @@ def sentence_pool() -> list[str]:
 
 
 def _latin(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(str.maketrans("\u2018\u2019\u201c\u201d\u2013\u2014",
-                                                                       "''\"\"--"))
+    text = unicodedata.normalize("NFKC", text).translate(
+        str.maketrans("\u2018\u2019\u201c\u201d\u2013\u2014", "''\"\"--")
+    )
     return " ".join(text.encode("cp1252", "replace").decode("cp1252").replace("?", "").split())
 
 
@@ -94,13 +113,15 @@ def _wrap(text: str) -> list[str]:
 
 def paper_lines(rng: random.Random, pool: list[str], pages: int) -> tuple[str, list[list[tuple[str, str]]]]:
     """(title, pages of (style, text) lines): style is "title", "author", "heading" or "body"."""
+
     def sentences(n: int) -> str:
         return " ".join(_renumber(rng.choice(pool), rng) for _ in range(n))
 
-    title = " ".join(w.capitalize() if len(w) > 3 else w for w in rng.choice(pool).split()[:rng.randint(5, 9)])
+    title = " ".join(w.capitalize() if len(w) > 3 else w for w in rng.choice(pool).split()[: rng.randint(5, 9)])
     title = title.rstrip(".,;:")
-    out: list[list[tuple[str, str]]] = [[("title", title), ("author", "A. Author and B. Author"),
-                                         ("heading", "Abstract")]]
+    out: list[list[tuple[str, str]]] = [
+        [("title", title), ("author", "A. Author and B. Author"), ("heading", "Abstract")]
+    ]
     out[0] += [("body", line) for line in _wrap(sentences(6))]
     section, heads = 1, rng.sample(HEADINGS, len(HEADINGS))
     while len(out) < pages:
@@ -126,9 +147,16 @@ def write_pdf(path: Path, title: str, pages: list[list[tuple[str, str]]]) -> Non
     writer = PdfWriter()
     fonts = {}
     for key, base in (("/F1", "/Helvetica"), ("/F2", "/Helvetica-Bold")):
-        fonts[NameObject(key)] = writer._add_object(DictionaryObject({
-            NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
-            NameObject("/BaseFont"): NameObject(base), NameObject("/Encoding"): NameObject("/WinAnsiEncoding")}))
+        fonts[NameObject(key)] = writer._add_object(
+            DictionaryObject(
+                {
+                    NameObject("/Type"): NameObject("/Font"),
+                    NameObject("/Subtype"): NameObject("/Type1"),
+                    NameObject("/BaseFont"): NameObject(base),
+                    NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+                }
+            )
+        )
     styles = {"title": ("/F2", 16, 22), "author": ("/F1", 11, 20), "heading": ("/F2", 12, 18), "body": ("/F1", 10, 12)}
     header = title[:60]
     for number, lines in enumerate(pages, 1):
@@ -172,6 +200,7 @@ def make_pdfs(folder: Path, n: int, seed: int = 0) -> int:
 
 # --- workers (separate processes) --------------------------------------------------------------
 
+
 def peak_rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -201,35 +230,46 @@ def worker_ingest(index: str, models: str, folder: str) -> dict:
         raw["wall"] += time.perf_counter() - w
         raw["cpu"] += time.process_time() - c
 
-    raw_embed(sample[:len(sample) // 2])
+    raw_embed(sample[: len(sample) // 2])
     t, c = time.perf_counter(), time.process_time()
     report = pa.add_papers(folder)
     ingest_s, ingest_cpu = time.perf_counter() - t, time.process_time() - c
-    raw_embed(sample[len(sample) // 2:])
+    raw_embed(sample[len(sample) // 2 :])
     n = report.passages_embedded
-    return {"pdfs": len(pdfs), "added": len(report.added), "rejected": len(report.rejected),
-            "pages": report.pages_read, "passages": n, "passages_per_page": round(n / max(1, report.pages_read), 2),
-            "ingest_s": round(ingest_s, 1), "ingest_cpu_s": round(ingest_cpu, 1),
-            "pages_per_s": round(report.pages_read / ingest_s, 1),
-            "raw_sample": len(sample), "raw_embed_rate": round(len(sample) / raw["wall"], 1),
-            "raw_embed_s": round(n * raw["wall"] / len(sample), 1),
-            "raw_embed_cpu_s": round(n * raw["cpu"] / len(sample), 1),
-            "ratio": round(ingest_s / (n * raw["wall"] / len(sample)), 3),
-            "cpu_ratio": round(ingest_cpu / (n * raw["cpu"] / len(sample)), 3),
-            "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {
+        "pdfs": len(pdfs),
+        "added": len(report.added),
+        "rejected": len(report.rejected),
+        "pages": report.pages_read,
+        "passages": n,
+        "passages_per_page": round(n / max(1, report.pages_read), 2),
+        "ingest_s": round(ingest_s, 1),
+        "ingest_cpu_s": round(ingest_cpu, 1),
+        "pages_per_s": round(report.pages_read / ingest_s, 1),
+        "raw_sample": len(sample),
+        "raw_embed_rate": round(len(sample) / raw["wall"], 1),
+        "raw_embed_s": round(n * raw["wall"] / len(sample), 1),
+        "raw_embed_cpu_s": round(n * raw["cpu"] / len(sample), 1),
+        "ratio": round(ingest_s / (n * raw["wall"] / len(sample)), 3),
+        "cpu_ratio": round(ingest_cpu / (n * raw["cpu"] / len(sample)), 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
 
 
 def questions(n: int = 200) -> list[dict]:
     """The full-text and dev question sets, then sentence fragments of the corpus."""
     from assistant.evaluation.questions import load_questions
 
-    qs = [{"question": q["question"], "history": q["history"]}
-          for name in ("fulltext", "dev") for q in load_questions(ROOT / "examples" / f"{name}_questions.jsonl")]
+    qs = [
+        {"question": q["question"], "history": q["history"]}
+        for name in ("fulltext", "dev")
+        for q in load_questions(ROOT / "examples" / f"{name}_questions.jsonl")
+    ]
     rng, pool = random.Random(1), sentence_pool()
     while len(qs) < n:
         words = rng.choice(pool).split()
         start = rng.randrange(max(1, len(words) - 8))
-        qs.append({"question": " ".join(words[start:start + rng.randint(5, 10)]), "history": []})
+        qs.append({"question": " ".join(words[start : start + rng.randint(5, 10)]), "history": []})
     return qs[:n]
 
 
@@ -251,12 +291,18 @@ def worker_query(index: str, models: str) -> dict:
         pa.ask(q["question"], history=q["history"] or None)
         ask.append(time.perf_counter() - t)
     full = sum(p.full_text for p in pa.papers)
-    return {"papers": len(pa.papers), "full_text_papers": full, "pages": sum(p.pages for p in pa.papers),
-            "queries": len(search), "search_p50_ms": round(1000 * _pct(search, 50), 1),
-            "search_p95_ms": round(1000 * _pct(search, 95), 1), "ask_p50_ms": round(1000 * _pct(ask, 50), 1),
-            "ask_p95_ms": round(1000 * _pct(ask, 95), 1),
-            "stage_p50_ms": {k: round(1000 * _pct(v, 50), 2) for k, v in stages.items()},
-            "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {
+        "papers": len(pa.papers),
+        "full_text_papers": full,
+        "pages": sum(p.pages for p in pa.papers),
+        "queries": len(search),
+        "search_p50_ms": round(1000 * _pct(search, 50), 1),
+        "search_p95_ms": round(1000 * _pct(search, 95), 1),
+        "ask_p50_ms": round(1000 * _pct(ask, 50), 1),
+        "ask_p95_ms": round(1000 * _pct(ask, 95), 1),
+        "stage_p50_ms": {k: round(1000 * _pct(v, 50), 2) for k, v in stages.items()},
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -266,9 +312,15 @@ def _pct(values: list[float], p: float) -> float:
 
 # --- the driver ----------------------------------------------------------------------------------
 
+
 def run_worker(*args: str) -> dict:
-    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", *args], capture_output=True,
-                         text=True, cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
     if out.returncode != 0:
         raise RuntimeError(f"worker {args[0]} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -295,12 +347,18 @@ def main() -> None:
             print(f"wrote {args.pdfs} PDFs ({pages} pages) in {time.perf_counter() - t:.0f} s", flush=True)
         shutil.rmtree(index, ignore_errors=True)
         result["ingest"] = ing = run_worker("ingest", str(index), str(models), str(folder))
-        print(f"ingest: {ing['added']} PDFs, {ing['pages']} pages, {ing['passages']} passages in {ing['ingest_s']} s "
-              f"({ing['pages_per_s']} pages/s); raw embedding of the same passages ~{ing['raw_embed_s']} s: "
-              f"{ing['ratio']}x wall, {ing['cpu_ratio']}x CPU; peak RSS {ing['peak_rss_mb']} MB", flush=True)
+        print(
+            f"ingest: {ing['added']} PDFs, {ing['pages']} pages, {ing['passages']} passages in {ing['ingest_s']} s "
+            f"({ing['pages_per_s']} pages/s); raw embedding of the same passages ~{ing['raw_embed_s']} s: "
+            f"{ing['ratio']}x wall, {ing['cpu_ratio']}x CPU; peak RSS {ing['peak_rss_mb']} MB",
+            flush=True,
+        )
     result["query"] = q = run_worker("query", str(index), str(models))
-    print(f"search over {q['papers']} papers ({q['pages']} pages): p50 {q['search_p50_ms']} ms, "
-          f"p95 {q['search_p95_ms']} ms; ask p50 {q['ask_p50_ms']} ms; stages {q['stage_p50_ms']}", flush=True)
+    print(
+        f"search over {q['papers']} papers ({q['pages']} pages): p50 {q['search_p50_ms']} ms, "
+        f"p95 {q['search_p95_ms']} ms; ask p50 {q['ask_p50_ms']} ms; stages {q['stage_p50_ms']}",
+        flush=True,
+    )
     result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if args.queries_only and "ingest" in old.get(str(args.pdfs), {}):

@@ -46,9 +46,19 @@ def score(pa: PaperAssistant, sets: dict[str, list[dict]], weights: dict[str, fl
                 continue
             rel = relevant_ids(q, titles)
             query = condense(q["question"], q["history"] or None)
-            ranking = [h.paper.id for h in search.run(pa.store, pa.embedder, q["question"], query, 10,
-                                                      pa.settings.candidates, pa.settings.min_relevance,
-                                                      weights=weights).hits]
+            ranking = [
+                h.paper.id
+                for h in search.run(
+                    pa.store,
+                    pa.embedder,
+                    q["question"],
+                    query,
+                    10,
+                    pa.settings.candidates,
+                    pa.settings.min_relevance,
+                    weights=weights,
+                ).hits
+            ]
             if q["type"] == "multi":
                 m["multi_r10"].append(recall_at(ranking, rel, 10))
             else:
@@ -66,19 +76,32 @@ def main() -> None:
         search.dense_query = (lambda q: q) if framing else dense_query
         for p, g, k in itertools.product(GRID["passage"], GRID["paper"], GRID["keyword"]):
             w = {"passage": p, "paper": g, "keyword": k}
-            rows.append({"weights": w, "framing_kept": framing, "shipped": w == WEIGHTS and not framing,
-                         "scores": score(pa, sets, w)})
+            rows.append(
+                {
+                    "weights": w,
+                    "framing_kept": framing,
+                    "shipped": w == WEIGHTS and not framing,
+                    "scores": score(pa, sets, w),
+                }
+            )
     search.dense_query = dense_query
     names = list(sets) + ["all"]
     head = f"{'passage/paper/keyword':22s}{'framing':9s}" + "".join(f"{n[:10]:>24s}" for n in names)
     print(head + "\n" + " " * 31 + "".join(f"{'R@1  MRR  multiR@10':>24s}" for _ in names))
     for r in rows:
         w = r["weights"]
-        cells = "".join(f"{_fmt(r['scores'][n].get('r1'))} {_fmt(r['scores'][n].get('mrr10'))} "
-                        f"{_fmt(r['scores'][n].get('multi_r10')):>9s}".rjust(24) for n in names)
+        cells = "".join(
+            f"{_fmt(r['scores'][n].get('r1'))} {_fmt(r['scores'][n].get('mrr10'))} "
+            f"{_fmt(r['scores'][n].get('multi_r10')):>9s}".rjust(24)
+            for n in names
+        )
         mark = " <- shipped" if r["shipped"] else ""
-        print(f"{w['passage']:g} / {w['paper']:g} / {w['keyword']:g}".ljust(22)
-              + ("kept" if r["framing_kept"] else "dropped").ljust(9) + cells + mark)
+        print(
+            f"{w['passage']:g} / {w['paper']:g} / {w['keyword']:g}".ljust(22)
+            + ("kept" if r["framing_kept"] else "dropped").ljust(9)
+            + cells
+            + mark
+        )
     counts = {n: len(qs) for n, qs in sets.items()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"questions": counts, "rows": rows}, indent=1) + "\n")

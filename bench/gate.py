@@ -73,9 +73,11 @@ def auc(rows: list[tuple[str, bool, float]]) -> float:
 
 def best_threshold(rows: list[tuple[str, bool, float]]) -> float:
     """Youden's J: the threshold with the largest refusal minus false refusal (ties: the lowest)."""
+
     def j(t: float) -> float:
         ref, fr = rates(rows, t)
         return (ref or 0.0) - (fr or 0.0)
+
     return max(THRESHOLDS, key=lambda t: (round(j(t), 9), -t))
 
 
@@ -83,13 +85,21 @@ def main() -> None:
     args, pa, sets = setup(__doc__, "gate.json", pdfs=True)
     shipped = pa.settings.min_relevance
     full_text = sum(p.full_text for p in pa.papers)
-    out: dict = {"questions": {n: len(q) for n, q in sets.items()}, "shipped_threshold": shipped,
-                 "papers": len(pa.papers), "full_text_papers": full_text, "gates": {}}
+    out: dict = {
+        "questions": {n: len(q) for n, q in sets.items()},
+        "shipped_threshold": shipped,
+        "papers": len(pa.papers),
+        "full_text_papers": full_text,
+        "gates": {},
+    }
     gates = GATES | (FULL_TEXT_GATES if full_text else {})
     for gate, changes in gates.items():
         configure(changes)  # the only difference between the rows: the parts named in `changes`
-        rows = [(name, q["type"] != "none", pa.retrieve(q["question"], history=q["history"] or None).relevance)
-                for name, qs in sets.items() for q in qs]
+        rows = [
+            (name, q["type"] != "none", pa.retrieve(q["question"], history=q["history"] or None).relevance)
+            for name, qs in sets.items()
+            for q in qs
+        ]
         configure({})
         names = list(sets) + ["all"]
 
@@ -102,19 +112,28 @@ def main() -> None:
         for n in sets:
             t = best_threshold([r for r in rows if r[0] != n])
             held_out[n] = {"threshold": t, "refusal/false_refusal": rates(subset(n), t)}
-        out["gates"][gate] = {"auc": {n: auc(subset(n)) for n in names if any(not a for _, a, _ in subset(n))},
-                              "rates": table, "best_threshold_pooled": pooled_best, "leave_one_set_out": held_out}
+        out["gates"][gate] = {
+            "auc": {n: auc(subset(n)) for n in names if any(not a for _, a, _ in subset(n))},
+            "rates": table,
+            "best_threshold_pooled": pooled_best,
+            "leave_one_set_out": held_out,
+        }
         aucs = out["gates"][gate]["auc"]
-        print(f"\n{gate}: AUC pooled {auc(rows):.3f} (" + ", ".join(f"{n} {v:.3f}" for n, v in aucs.items() if n != "all")
-              + f"); best threshold on all sets {pooled_best:.2f}")
+        print(
+            f"\n{gate}: AUC pooled {auc(rows):.3f} ("
+            + ", ".join(f"{n} {v:.3f}" for n, v in aucs.items() if n != "all")
+            + f"); best threshold on all sets {pooled_best:.2f}"
+        )
         print(f"{'threshold':>9s}" + "".join(f"{n[:11]:>16s}" for n in names) + "      (refusal / false refusal)")
         for t in THRESHOLDS[::2] + ([shipped] if shipped not in THRESHOLDS[::2] else []):
             cells = "".join(f"{_pct(table[str(t)][n][0]):>8s}{_pct(table[str(t)][n][1]):>8s}" for n in names)
             print(f"{t:9.2f}{cells}" + ("   <- shipped" if t == shipped else ""))
         for n, v in held_out.items():
             ref, fr = v["refusal/false_refusal"]
-            print(f"  threshold chosen without {n}: {v['threshold']:.2f} -> on {n}: refusal {_pct(ref)}, "
-                  f"false refusal {_pct(fr)}")
+            print(
+                f"  threshold chosen without {n}: {v['threshold']:.2f} -> on {n}: refusal {_pct(ref)}, "
+                f"false refusal {_pct(fr)}"
+            )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.out}")

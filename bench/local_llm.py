@@ -36,7 +36,9 @@ from assistant.citations import says_not_covered, verify  # noqa: E402
 DEV = ROOT / "examples" / "dev_questions.jsonl"
 OUT = ROOT / "bench" / "results" / "local_llm.json"
 VARIANTS = {
-    "before": {"settings": {"llm_passages": 5, "passage_words": 10_000, "cite_grammar": "off", "compact_prompt": "off"}},
+    "before": {
+        "settings": {"llm_passages": 5, "passage_words": 10_000, "cite_grammar": "off", "compact_prompt": "off"}
+    },
     "prompt": {"settings": {"cite_grammar": "off", "compact_prompt": "on"}},
     "grammar": {"settings": {"cite_grammar": "auto", "compact_prompt": "on"}},
 }
@@ -47,7 +49,7 @@ def dev_questions(n: int) -> list[dict]:
     rows = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
     by_type = {t: [r for r in rows if r["type"] == t] for t in ("single", "multi", "followup")}
     extra = min(2, n // 5)
-    return by_type["single"][:n - 2 * extra] + by_type["multi"][:extra] + by_type["followup"][:extra]
+    return by_type["single"][: n - 2 * extra] + by_type["multi"][:extra] + by_type["followup"][:extra]
 
 
 def prompt_tokens(llama, messages: list[dict]) -> int:
@@ -76,14 +78,26 @@ def run_one(view, model, q: dict) -> dict:
     relevant = set(q["relevant"])
     cited_titles = [c.paper.title for c in ans.citations] if ans.backend == "local" else []
     row.update(
-        answered=True, retrieval_s=round(r.timings.get("embed", 0) + r.timings.get("dense", 0)
-                                         + r.timings.get("keyword", 0) + r.timings.get("fusion", 0), 4),
-        prompt_tokens=prompt_tokens(model.loaded().llama, gen.messages), passages=len(gen.sources),
+        answered=True,
+        retrieval_s=round(
+            r.timings.get("embed", 0)
+            + r.timings.get("dense", 0)
+            + r.timings.get("keyword", 0)
+            + r.timings.get("fusion", 0),
+            4,
+        ),
+        prompt_tokens=prompt_tokens(model.loaded().llama, gen.messages),
+        passages=len(gen.sources),
         first_token_s=round(first, 3) if first is not None else None,
-        tokens=tokens, tokens_per_s=round((tokens - 1) / (total - first), 1) if first and tokens > 1 and total > first else None,
-        e2e_s=round(e2e, 3), own_valid_marker=own.cited, own_supported_citation=backed.cited,
+        tokens=tokens,
+        tokens_per_s=round((tokens - 1) / (total - first), 1) if first and tokens > 1 and total > first else None,
+        e2e_s=round(e2e, 3),
+        own_valid_marker=own.cited,
+        own_supported_citation=backed.cited,
         says_not_covered=not own.cited and says_not_covered(gen.raw),
-        fallback=ans.fallback, cited_relevant=sum(t in relevant for t in cited_titles), cited=len(cited_titles),
+        fallback=ans.fallback,
+        cited_relevant=sum(t in relevant for t in cited_titles),
+        cited=len(cited_titles),
         raw=gen.raw[:400],
     )
     return row
@@ -105,9 +119,13 @@ def summarize(rows: list[dict]) -> dict:
     n = len(answered) or 1
     cited = sum(r["cited"] for r in answered)
     return {
-        "questions": len(rows), "answered": len(answered),
-        "first_token_s_median": med("first_token_s"), "first_token_s_max": max((r["first_token_s"] for r in answered if r.get("first_token_s")), default=None),
-        "tokens_per_s_median": med("tokens_per_s"), "e2e_s_median": med("e2e_s"), "prompt_tokens_median": med("prompt_tokens"),
+        "questions": len(rows),
+        "answered": len(answered),
+        "first_token_s_median": med("first_token_s"),
+        "first_token_s_max": max((r["first_token_s"] for r in answered if r.get("first_token_s")), default=None),
+        "tokens_per_s_median": med("tokens_per_s"),
+        "e2e_s_median": med("e2e_s"),
+        "prompt_tokens_median": med("prompt_tokens"),
         "share_own_valid_marker": round(sum(r["own_valid_marker"] for r in answered) / n, 3),
         "share_own_supported_citation": round(sum(r["own_supported_citation"] for r in answered) / n, 3),
         "share_not_covered_replies": round(sum(r["says_not_covered"] for r in answered) / n, 3),
@@ -138,9 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     model = pa._llm()
     model.loaded()
     load_s = time.perf_counter() - t
-    warm = pa.ask("Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?")  # warm-up, not counted
-    print(f"model {model.model}: loaded in {load_s:.2f} s; warm-up answer by {warm.backend}; "
-          f"{os.cpu_count()} CPUs, threads={model.loaded().llama.n_threads}, load average {load_before[0]:.1f}")
+    warm = pa.ask(
+        "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
+    )  # warm-up, not counted
+    print(
+        f"model {model.model}: loaded in {load_s:.2f} s; warm-up answer by {warm.backend}; "
+        f"{os.cpu_count()} CPUs, threads={model.loaded().llama.n_threads}, load average {load_before[0]:.1f}"
+    )
 
     results = {}
     for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
@@ -149,23 +171,39 @@ def main(argv: list[str] | None = None) -> int:
         rows = [run_one(view, view._llm(), q) for q in questions]
         results[name] = {"summary": summarize(rows), "rows": rows}
         s = results[name]["summary"]
-        print(f"\n[{name}] first token median {s['first_token_s_median']} s (max {s['first_token_s_max']}), "
-              f"{s['tokens_per_s_median']} tokens/s, answer {s['e2e_s_median']} s end to end, "
-              f"prompt {s['prompt_tokens_median']} tokens")
-        print(f"  answers whose own citations survive verification: {s['share_own_valid_marker']:.0%} point to a "
-              f"passage given, {s['share_own_supported_citation']:.0%} also pass the support check; "
-              f"'not covered' replies: {s['share_not_covered_replies']:.0%}; fallbacks: {s['share_fallback']:.0%}; "
-              f"citation precision: {s['citation_precision']}")
+        print(
+            f"\n[{name}] first token median {s['first_token_s_median']} s (max {s['first_token_s_max']}), "
+            f"{s['tokens_per_s_median']} tokens/s, answer {s['e2e_s_median']} s end to end, "
+            f"prompt {s['prompt_tokens_median']} tokens"
+        )
+        print(
+            f"  answers whose own citations survive verification: {s['share_own_valid_marker']:.0%} point to a "
+            f"passage given, {s['share_own_supported_citation']:.0%} also pass the support check; "
+            f"'not covered' replies: {s['share_not_covered_replies']:.0%}; fallbacks: {s['share_fallback']:.0%}; "
+            f"citation precision: {s['citation_precision']}"
+        )
         for r in rows:
-            print(f"  {r['id']:16s} ttft {r.get('first_token_s')!s:>6} s  {r.get('tokens_per_s')!s:>6} tok/s  "
-                  f"e2e {r['e2e_s']:6.2f} s  {_verdict(r):9s} {r.get('raw', '')[:70]!r}")
+            print(
+                f"  {r['id']:16s} ttft {r.get('first_token_s')!s:>6} s  {r.get('tokens_per_s')!s:>6} tok/s  "
+                f"e2e {r['e2e_s']:6.2f} s  {_verdict(r):9s} {r.get('raw', '')[:70]!r}"
+            )
 
     load_after = os.getloadavg()
-    report = {"model": model.model, "gguf": str(model.settings.gguf or "bundled"), "load_s": round(load_s, 3),
-              "machine": {"cpus": os.cpu_count(), "threads": model.loaded().llama.n_threads, "platform": platform.platform(), "python": platform.python_version(),
-                          "load_average_before": [round(x, 2) for x in load_before],
-                          "load_average_after": [round(x, 2) for x in load_after]},
-              "questions": [q["id"] for q in questions], "variants": results}
+    report = {
+        "model": model.model,
+        "gguf": str(model.settings.gguf or "bundled"),
+        "load_s": round(load_s, 3),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "threads": model.loaded().llama.n_threads,
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in load_after],
+        },
+        "questions": [q["id"] for q in questions],
+        "variants": results,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

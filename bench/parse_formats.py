@@ -44,8 +44,12 @@ def papers(n: int) -> list[Paper]:
     rng = random.Random(7)
     out = []
     for rec in synthetic_papers(n, seed=3):
-        rec |= {"authors": rng.sample(_PEOPLE, rng.randrange(1, 4)), "venue": rng.choice(_VENUES),
-                "doi": f"10.5555/bench.{rec['id']}", "tags": rng.sample(["nlp", "vision", "speech", "rl"], 2)}
+        rec |= {
+            "authors": rng.sample(_PEOPLE, rng.randrange(1, 4)),
+            "venue": rng.choice(_VENUES),
+            "doi": f"10.5555/bench.{rec['id']}",
+            "tags": rng.sample(["nlp", "vision", "speech", "rl"], 2),
+        }
         out.append(normalize_record(rec))
     return out
 
@@ -92,8 +96,15 @@ def write_all(ps: list[Paper], folder: Path) -> dict[str, Path]:
     con.execute("INSERT INTO libraries (libraryID, type, editable, filesEditable) VALUES (1, 'user', 1, 1)")
     b = _Builder(con)
     for i, p in enumerate(ps):
-        item = b.item("journalArticle", f"K{i:07d}", title=p.title, abstractNote=p.abstract, date=str(p.year),
-                      DOI=p.doi, **({"publicationTitle": p.venue} if p.venue else {}))
+        item = b.item(
+            "journalArticle",
+            f"K{i:07d}",
+            title=p.title,
+            abstractNote=p.abstract,
+            date=str(p.year),
+            DOI=p.doi,
+            **({"publicationTitle": p.venue} if p.venue else {}),
+        )
         b.creators(item, *[(" ".join(a.split()[:-1]), a.split()[-1], "author", 0) for a in p.authors])
     con.commit()
     con.close()
@@ -105,14 +116,28 @@ def openalex_work(i: int, p: Paper) -> dict:
     index: dict[str, list[int]] = {}
     for pos, word in enumerate(p.abstract.split()):
         index.setdefault(word, []).append(pos)
-    return {"id": f"https://openalex.org/W{i}", "doi": f"https://doi.org/{p.doi}", "title": p.title,
-            "publication_year": p.year, "authorships": [{"author": {"display_name": a}} for a in p.authors],
-            "primary_location": {"source": {"display_name": p.venue}}, "abstract_inverted_index": index}
+    return {
+        "id": f"https://openalex.org/W{i}",
+        "doi": f"https://doi.org/{p.doi}",
+        "title": p.title,
+        "publication_year": p.year,
+        "authorships": [{"author": {"display_name": a}} for a in p.authors],
+        "primary_location": {"source": {"display_name": p.venue}},
+        "abstract_inverted_index": index,
+    }
 
 
 def s2_paper(i: int, p: Paper) -> dict:
-    return {"paperId": f"{i:040x}", "corpusId": i, "externalIds": {"DOI": p.doi}, "title": p.title,
-            "abstract": p.abstract, "year": p.year, "venue": p.venue, "authors": [{"name": a} for a in p.authors]}
+    return {
+        "paperId": f"{i:040x}",
+        "corpusId": i,
+        "externalIds": {"DOI": p.doi},
+        "title": p.title,
+        "abstract": p.abstract,
+        "year": p.year,
+        "venue": p.venue,
+        "authors": [{"name": a} for a in p.authors],
+    }
 
 
 def read_rate(path: Path) -> tuple[int, float]:
@@ -168,12 +193,16 @@ def main() -> None:
             print(f"{name:<18} {path.stat().st_size / 1e6:6.1f} {n:7d} {dt:8.2f} {n / dt:9.0f}")
         print("\nPart 2: arXiv snapshot slices, each parsed in a fresh process (RSS in MB; the process")
         print("starts with the library imported, so the peak is the larger of that and what parsing needs)")
-        print(f"{'records':>8} {'MB':>5} {'mode':<12} {'seconds':>8} {'rec/s':>6} {'RSS before':>10} {'RSS after':>9} {'peak':>5}")
+        print(
+            f"{'records':>8} {'MB':>5} {'mode':<12} {'seconds':>8} {'rec/s':>6} {'RSS before':>10} {'RSS after':>9} {'peak':>5}"
+        )
         for size in (a.small, a.big):
             path = write_arxiv_jsonl(folder / f"arxiv-{size}.json", size)
             for mode in ("reader", "iter_papers"):
                 n, dt, base, end, peak = rss(path, mode)
-                print(f"{n:8d} {path.stat().st_size / 1e6:5.0f} {mode:<12} {dt:8.2f} {n / dt:6.0f} {base:10d} {end:9d} {peak:5d}")
+                print(
+                    f"{n:8d} {path.stat().st_size / 1e6:5.0f} {mode:<12} {dt:8.2f} {n / dt:6.0f} {base:10d} {end:9d} {peak:5d}"
+                )
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ MANIFEST = ROOT / "tests" / "data" / "pdfs" / "manifest.json"
 
 # --- extractors: path -> list of page texts -------------------------------------------------------
 
+
 def pypdfium2_pages(path: Path) -> list[str]:
     import pypdfium2 as pdfium
 
@@ -97,6 +98,7 @@ EXTRACTORS = {
 
 # --- scores ---------------------------------------------------------------------------------------
 
+
 def squash(text: str) -> str:
     return re.sub(r"[^0-9a-z]", "", unicodedata.normalize("NFKC", text).lower())
 
@@ -111,7 +113,7 @@ def longest_increasing(xs: list[int]) -> int:
     tails: list[int] = []
     for x in xs:
         i = bisect.bisect_left(tails, x)
-        tails[i:i + 1] = [x]
+        tails[i : i + 1] = [x]
     return len(tails)
 
 
@@ -135,14 +137,14 @@ def score_paper(truth: dict, pages: list[str]) -> dict[str, int]:
         out["breaks_ok"] += bool(re.search(rf"(?<![\w-]){re.escape(item['word'])}(?![\w-])", page))
     for number, page in enumerate(pages, 1):
         out["furniture"] += sum(page.count(r) for r in truth["running"])
-        out["furniture"] += sum(1 for line in page.splitlines()
-                                if line.strip() in (str(number), f"Page {number}"))
+        out["furniture"] += sum(1 for line in page.splitlines() if line.strip() in (str(number), f"Page {number}"))
     text = squash("".join(pages))
     out["refs"] += sum(squash(r)[:40] in text for r in truth["references"])
     return out
 
 
 # --- the run --------------------------------------------------------------------------------------
+
 
 def corpus(fetch: bool) -> tuple[list[tuple[Path, dict]], list[Path]]:
     papers = [(LATEX / f"{p.stem}.pdf", json.loads(p.read_text())) for p in sorted(LATEX.glob("*.json"))]
@@ -177,14 +179,22 @@ def run(fetch: bool = False) -> dict:
         for path, truth in papers:
             for key, value in score_paper(truth, pages[path]).items():
                 totals[key] = totals.get(key, 0) + value
-        results[name] = {"all_pages": sum(len(p) for p in pages.values()), "seconds": round(seconds, 3),
-                         "cpu_seconds": round(cpu, 3), **totals}
+        results[name] = {
+            "all_pages": sum(len(p) for p in pages.values()),
+            "seconds": round(seconds, 3),
+            "cpu_seconds": round(cpu, 3),
+            **totals,
+        }
     return {"files": [str(f.relative_to(ROOT)) for f in files], "results": results}
 
 
 def table(report: dict) -> str:
-    rows = [(f"{'extractor':24} {'pages/s':>8} {'cpu p/s':>8} {'order':>7} {'pages':>6} {'verbatim':>9} "
-             f"{'hyphens':>8} {'furniture':>10} {'refs':>5}")]
+    rows = [
+        (
+            f"{'extractor':24} {'pages/s':>8} {'cpu p/s':>8} {'order':>7} {'pages':>6} {'verbatim':>9} "
+            f"{'hyphens':>8} {'furniture':>10} {'refs':>5}"
+        )
+    ]
     for name, r in report["results"].items():
         if "skipped" in r:
             rows.append(f"{name:24} skipped: {r['skipped']}")
@@ -193,14 +203,18 @@ def table(report: dict) -> str:
         def pct(a: str, b: str, r: dict = r) -> str:
             return f"{100 * r[a] / r[b]:.0f}%" if r[b] else "-"
 
-        rows.append(f"{name:24} {r['all_pages'] / r['seconds']:8.0f} {r['all_pages'] / r['cpu_seconds']:8.0f} "
-                    f"{pct('in_order', 'sentences'):>7} "
-                    f"{pct('pages_in_order', 'pages'):>6} "
-                    f"{pct('verbatim', 'sentences'):>9} {pct('breaks_ok', 'breaks'):>8} {r['furniture']:>10} {r['refs']:>5}")
+        rows.append(
+            f"{name:24} {r['all_pages'] / r['seconds']:8.0f} {r['all_pages'] / r['cpu_seconds']:8.0f} "
+            f"{pct('in_order', 'sentences'):>7} "
+            f"{pct('pages_in_order', 'pages'):>6} "
+            f"{pct('verbatim', 'sentences'):>9} {pct('breaks_ok', 'breaks'):>8} {r['furniture']:>10} {r['refs']:>5}"
+        )
     some = next((r for r in report["results"].values() if "sentences" in r), {})
-    rows.append(f"\n{len(report['files'])} PDFs, {some.get('all_pages', 0)} pages; order/verbatim over "
-                f"{some.get('sentences', 0)} source sentences on {some.get('pages', 0)} two-column pages of the LaTeX "
-                f"papers, hyphens over {some.get('breaks', 0)} line-end breaks")
+    rows.append(
+        f"\n{len(report['files'])} PDFs, {some.get('all_pages', 0)} pages; order/verbatim over "
+        f"{some.get('sentences', 0)} source sentences on {some.get('pages', 0)} two-column pages of the LaTeX "
+        f"papers, hyphens over {some.get('breaks', 0)} line-end breaks"
+    )
     return "\n".join(rows)
 
 

@@ -9,10 +9,23 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-STAGE_LABELS = {"embed": "embed query", "dense": "dense search (passages + papers)", "keyword": "keyword search (BM25)",
-                "fusion": "fusion", "gate": "relevance gate", "answer": "extractive answer"}
-COLORS = {"embed": "#4c72b0", "dense": "#55a868", "keyword": "#c44e52", "fusion": "#8172b2", "gate": "#ccb974",
-          "answer": "#64b5cd", "rest": "#999999"}
+STAGE_LABELS = {
+    "embed": "embed query",
+    "dense": "dense search (passages + papers)",
+    "keyword": "keyword search (BM25)",
+    "fusion": "fusion",
+    "gate": "relevance gate",
+    "answer": "extractive answer",
+}
+COLORS = {
+    "embed": "#4c72b0",
+    "dense": "#55a868",
+    "keyword": "#c44e52",
+    "fusion": "#8172b2",
+    "gate": "#ccb974",
+    "answer": "#64b5cd",
+    "rest": "#999999",
+}
 
 
 def plot_stages(lat: dict, path: Path) -> None:
@@ -22,8 +35,10 @@ def plot_stages(lat: dict, path: Path) -> None:
     starter_embed = ms["starter_embed"]["p50"]
     rows = [
         ("paper-assistant\nsearch + answer", [(s, stages[s]["p50"]) for s in STAGE_LABELS]),
-        ("starter recipe\nretrieval", [("embed", starter_embed),
-                                       ("rest", max(ms["starter"]["p50"] - starter_embed, 0.0))]),
+        (
+            "starter recipe\nretrieval",
+            [("embed", starter_embed), ("rest", max(ms["starter"]["p50"] - starter_embed, 0.0))],
+        ),
         ("BM25 only\nretrieval", [("keyword", ms["bm25"]["p50"])]),
     ]
     fig, ax = plt.subplots(figsize=(10, 3.4), dpi=120)
@@ -32,8 +47,15 @@ def plot_stages(lat: dict, path: Path) -> None:
         left = 0.0
         for stage, width in parts:
             label = "vector search + LlamaIndex" if stage == "rest" else STAGE_LABELS[stage]
-            ax.barh(y, width, height=0.6, left=left, color=COLORS[stage], edgecolor="white",
-                    label=None if label in seen else label)
+            ax.barh(
+                y,
+                width,
+                height=0.6,
+                left=left,
+                color=COLORS[stage],
+                edgecolor="white",
+                label=None if label in seen else label,
+            )
             seen.add(label)
             left += width
         ax.text(left, y, f"  {left:.1f} ms", va="center", fontsize=9)

@@ -11,27 +11,41 @@ from assistant.evaluation.questions import load_questions
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SETS = ["examples/dev_questions.jsonl", "examples/extra_questions.jsonl",
-        "examples/paraphrased_questions.jsonl", "examples/vague_questions.jsonl"]
+SETS = [
+    "examples/dev_questions.jsonl",
+    "examples/extra_questions.jsonl",
+    "examples/paraphrased_questions.jsonl",
+    "examples/vague_questions.jsonl",
+]
 FULL_TEXT_SET = "examples/fulltext_questions.jsonl"
 
 
-def setup(description: str, out_name: str, pdfs: bool = False) -> tuple[argparse.Namespace, PaperAssistant,
-                                                                       dict[str, list[dict]]]:
+def setup(
+    description: str, out_name: str, pdfs: bool = False
+) -> tuple[argparse.Namespace, PaperAssistant, dict[str, list[dict]]]:
     """Parse the common options; returns (args, assistant, {set name: questions}).
 
     With `pdfs`, `--pdfs DIR...` adds PDFs to the collection first (a mixed collection: the
     bundled abstracts and full-text papers; it needs its own --index-dir, so the project's
     index is never changed) and the full-text question set joins the default sets."""
     ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", nargs="+", default=None, help="question sets (default: the four abstract sets, "
-                                                             "and the full-text set with --pdfs)")
+    ap.add_argument(
+        "--sets",
+        nargs="+",
+        default=None,
+        help="question sets (default: the four abstract sets, and the full-text set with --pdfs)",
+    )
     ap.add_argument("--index-dir", default=None, help="index of the bundled collection (default: the project's)")
     ap.add_argument("--out", default=str(HERE / "results" / out_name))
     if pdfs:
-        ap.add_argument("--pdfs", nargs="*", default=None, metavar="PATH",
-                        help="add these PDFs or folders first (none given: the 12 readable PDFs of the full-text "
-                             "set, tests/data/pdfs; python tests/fetch_pdfs.py fetches them); needs --index-dir")
+        ap.add_argument(
+            "--pdfs",
+            nargs="*",
+            default=None,
+            metavar="PATH",
+            help="add these PDFs or folders first (none given: the 12 readable PDFs of the full-text "
+            "set, tests/data/pdfs; python tests/fetch_pdfs.py fetches them); needs --index-dir",
+        )
     args = ap.parse_args()
     folders = getattr(args, "pdfs", None)
     if folders is not None and not args.index_dir:

@@ -41,6 +41,7 @@ RESULTS = HERE / "results" / "scale.json"
 
 # --- workers (run as separate processes) ---------------------------------------------------
 
+
 def peak_rss_mb(pid: int | str = "self") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -71,7 +72,7 @@ def worker_ingest(settings: dict, papers: str, sample: int) -> dict:
         raw["wall"] += time.perf_counter() - w
         raw["cpu"] += time.process_time() - c
 
-    raw_embed(pick[:len(pick) // 2])
+    raw_embed(pick[: len(pick) // 2])
     spent = {"embed_s": 0.0, "embedded": 0}
     embed = pa.embedder.embed
 
@@ -88,17 +89,27 @@ def worker_ingest(settings: dict, papers: str, sample: int) -> dict:
     report = pa.add_papers(papers, progress=_stderr_progress)
     ingest_s, ingest_cpu = time.perf_counter() - t, time.process_time() - c
     object.__setattr__(pa.embedder, "embed", embed)
-    raw_embed(pick[len(pick) // 2:])
+    raw_embed(pick[len(pick) // 2 :])
     raw_s = n_passages * raw["wall"] / len(pick)
-    return {"papers": len(loaded), "added": len(report.added), "passages": n_passages,
-            "raw_embed_rate": len(pick) / raw["wall"], "raw_sample": len(pick), "raw_embed_s": raw_s,
-            "raw_embed_cpu_s": n_passages * raw["cpu"] / len(pick),
-            "ingest_s": ingest_s, "ingest_cpu_s": ingest_cpu, "ingest_papers_per_s": len(loaded) / ingest_s,
-            "ingest_ratio": ingest_s / raw_s,
-            "embedded_passages": spent["embedded"], "embed_s": spent["embed_s"],
-            "outside_embedding_s": ingest_s - spent["embed_s"],
-            "cold_ratio_implied": (raw_s + ingest_s - spent["embed_s"]) / raw_s,
-            "keyword_segments": pa.store.snapshot.keyword.segments, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "papers": len(loaded),
+        "added": len(report.added),
+        "passages": n_passages,
+        "raw_embed_rate": len(pick) / raw["wall"],
+        "raw_sample": len(pick),
+        "raw_embed_s": raw_s,
+        "raw_embed_cpu_s": n_passages * raw["cpu"] / len(pick),
+        "ingest_s": ingest_s,
+        "ingest_cpu_s": ingest_cpu,
+        "ingest_papers_per_s": len(loaded) / ingest_s,
+        "ingest_ratio": ingest_s / raw_s,
+        "embedded_passages": spent["embedded"],
+        "embed_s": spent["embed_s"],
+        "outside_embedding_s": ingest_s - spent["embed_s"],
+        "cold_ratio_implied": (raw_s + ingest_s - spent["embed_s"]) / raw_s,
+        "keyword_segments": pa.store.snapshot.keyword.segments,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def _stderr_progress(done: int, total: int) -> None:
@@ -127,12 +138,25 @@ def worker_query(settings: dict, queries: list[str]) -> None:
         t = time.perf_counter()
         pa.ask(q)
         ask_lat.append(time.perf_counter() - t)
-    print(json.dumps({
-        "event": "done", "import_s": t_import - t0, "open_s": t_open - t_import, "first_answer_s": t_first - t_open,
-        "search_p50_ms": 1000 * _pct(lat, 50), "search_p95_ms": 1000 * _pct(lat, 95), "queries": len(lat),
-        "ask_p50_ms": 1000 * _pct(ask_lat, 50), "ask_p95_ms": 1000 * _pct(ask_lat, 95),
-        "stage_p50_ms": {k: 1000 * _pct(v, 50) for k, v in stages.items()},
-        "papers": len(pa.papers), "peak_rss_mb": peak_rss_mb()}), flush=True)
+    print(
+        json.dumps(
+            {
+                "event": "done",
+                "import_s": t_import - t0,
+                "open_s": t_open - t_import,
+                "first_answer_s": t_first - t_open,
+                "search_p50_ms": 1000 * _pct(lat, 50),
+                "search_p95_ms": 1000 * _pct(lat, 95),
+                "queries": len(lat),
+                "ask_p50_ms": 1000 * _pct(ask_lat, 50),
+                "ask_p95_ms": 1000 * _pct(ask_lat, 95),
+                "stage_p50_ms": {k: 1000 * _pct(v, 50) for k, v in stages.items()},
+                "papers": len(pa.papers),
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        ),
+        flush=True,
+    )
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -143,6 +167,7 @@ def _pct(values: list[float], p: float) -> float:
 
 
 # --- the driver -----------------------------------------------------------------------------
+
 
 def questions(n: int = 200) -> list[str]:
     """The dev questions, then distinct sentence fragments of the bundled abstracts."""
@@ -156,7 +181,7 @@ def questions(n: int = 200) -> list[str]:
     while len(qs) < n:
         words = rng.choice(sentences).split()
         start = rng.randrange(max(1, len(words) - 8))
-        qs.append(" ".join(words[start:start + rng.randint(5, 10)]))
+        qs.append(" ".join(words[start : start + rng.randint(5, 10)]))
     return list(dict.fromkeys(qs))[:n]
 
 
@@ -174,8 +199,10 @@ def disk(case: Path) -> dict:
     with sqlite3.connect(root / "local.sqlite") as db:
         state = json.loads(db.execute("SELECT value FROM meta WHERE key='keyword'").fetchone()[0])
     live = sum(du_mb(root / "keyword" / f"seg-{seg['name']}") for seg in state["segments"])
-    return {"chroma": du_mb(case / "chroma-server") if (case / "chroma-server").exists() else du_mb(root / "chroma"),
-            "local_files": du_mb(root / "local.sqlite") + live}
+    return {
+        "chroma": du_mb(case / "chroma-server") if (case / "chroma-server").exists() else du_mb(root / "chroma"),
+        "local_files": du_mb(root / "local.sqlite") + live,
+    }
 
 
 def cpu_s(pid: int) -> float:
@@ -186,8 +213,13 @@ def cpu_s(pid: int) -> float:
 def run_worker(args: list[str], timeout: float) -> tuple[list[dict], float, float]:
     """Run a worker; returns its JSON lines, the time to its first line and to its end."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *args], stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
     lines, first = [], None
     for line in proc.stdout:
         if line.startswith("{"):
@@ -205,9 +237,21 @@ class Server:
             self.port = s.getsockname()[1]
         self.path, self.url = path, f"http://127.0.0.1:{self.port}"
         log = open(path.parent / "chroma-server.log", "ab")
-        self.proc = subprocess.Popen([str(Path(sys.executable).with_name("chroma")), "run", "--path", str(path),
-                                      "--host", "127.0.0.1", "--port", str(self.port)], stdout=log, stderr=log,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("chroma")),
+                "run",
+                "--path",
+                str(path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         import httpx
 
         for _ in range(300):
@@ -240,16 +284,22 @@ def bench(n: int, mode: str, work: Path, sample: int, previous: dict | None = No
     elif not case.exists():
         raise SystemExit(f"{case} is gone: run without --queries-only first")
     server = Server(case / "chroma-server") if mode == "server" else None
-    settings = {"index_dir": str(case / "index"), "collection": "", "model_cache": str(work / "models"),
-                "embed_cache": str(work / "vectors.sqlite"), "chroma_url": server.url if server else "",
-                "max_file_mb": 2000}
+    settings = {
+        "index_dir": str(case / "index"),
+        "collection": "",
+        "model_cache": str(work / "models"),
+        "embed_cache": str(work / "vectors.sqlite"),
+        "chroma_url": server.url if server else "",
+        "max_file_mb": 2000,
+    }
     cache_before = du_mb(work / "vectors.sqlite")
     try:
         if previous is None:
             print(f"[{mode} {n}] ingest", file=sys.stderr, flush=True)
             server_cpu = cpu_s(server.proc.pid) if server else 0.0
-            (ingest,), _, _ = run_worker(["--worker", "ingest", json.dumps(settings), str(papers), str(sample)],
-                                         6 * 3600)
+            (ingest,), _, _ = run_worker(
+                ["--worker", "ingest", json.dumps(settings), str(papers), str(sample)], 6 * 3600
+            )
             # CPU seconds barely depend on what else the machine runs: the ratio a quiet machine would show
             ingest["server_cpu_s"] = cpu_s(server.proc.pid) - server_cpu if server else 0.0
             ingest["cpu_ratio"] = (ingest["ingest_cpu_s"] + ingest["server_cpu_s"]) / ingest["raw_embed_cpu_s"]
@@ -261,7 +311,11 @@ def bench(n: int, mode: str, work: Path, sample: int, previous: dict | None = No
     finally:
         server_rss = server.stop() if server else 0.0
     result = {
-        "mode": mode, "n": n, "cold_start_s": cold, "query": query, "disk_mb": disk(case),
+        "mode": mode,
+        "n": n,
+        "cold_start_s": cold,
+        "query": query,
+        "disk_mb": disk(case),
         "machine": {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg()[0]},
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -277,22 +331,32 @@ def bench(n: int, mode: str, work: Path, sample: int, previous: dict | None = No
 def summary(r: dict) -> str:
     i, q = r["ingest"], r["query"]
     ratio = f"{i['ingest_ratio']:.2f}x raw (cpu {i['cpu_ratio']:.2f}x)" + (
-        "" if i["embedded_passages"] >= 0.9 * i["passages"] else f" cache; cold {i['cold_ratio_implied']:.2f}x")
-    return (f"{r['mode']:>8} {r['n']:>6}: ingest {i['ingest_papers_per_s']:6.1f} papers/s {ratio:44s} "
-            f"search p50 {q['search_p50_ms']:6.1f} ms p95 {q['search_p95_ms']:6.1f} ms  cold start {r['cold_start_s']:5.1f} s  "
-            f"disk {r['disk_mb']['chroma'] + r['disk_mb']['local_files']:7.1f} MB  "
-            f"RSS ingest {i['peak_rss_mb']:6.0f} / query {q['peak_rss_mb']:6.0f} MB")
+        "" if i["embedded_passages"] >= 0.9 * i["passages"] else f" cache; cold {i['cold_ratio_implied']:.2f}x"
+    )
+    return (
+        f"{r['mode']:>8} {r['n']:>6}: ingest {i['ingest_papers_per_s']:6.1f} papers/s {ratio:44s} "
+        f"search p50 {q['search_p50_ms']:6.1f} ms p95 {q['search_p95_ms']:6.1f} ms  cold start {r['cold_start_s']:5.1f} s  "
+        f"disk {r['disk_mb']['chroma'] + r['disk_mb']['local_files']:7.1f} MB  "
+        f"RSS ingest {i['peak_rss_mb']:6.0f} / query {q['peak_rss_mb']:6.0f} MB"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, nargs="+", default=[1000])
     ap.add_argument("--mode", nargs="+", choices=["embedded", "server"], default=["embedded", "server"])
-    ap.add_argument("--work", type=Path, default=Path("/tmp/paper-assistant-scale"),
-                    help="indexes, server data and the shared embedding cache (kept between runs)")
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/paper-assistant-scale"),
+        help="indexes, server data and the shared embedding cache (kept between runs)",
+    )
     ap.add_argument("--sample", type=int, default=2000, help="passages embedded for the raw-rate reference")
-    ap.add_argument("--queries-only", action="store_true",
-                    help="measure cold start and searches again on the indexes an earlier run left in --work")
+    ap.add_argument(
+        "--queries-only",
+        action="store_true",
+        help="measure cold start and searches again on the indexes an earlier run left in --work",
+    )
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -304,8 +368,16 @@ def main() -> None:
         return
     a.work.mkdir(parents=True, exist_ok=True)
     # export the ONNX model once, outside every measured process
-    subprocess.run([sys.executable, "-c", "import sys; from assistant.embedding import MiniLMEmbedding; "
-                    "MiniLMEmbedding(sys.argv[1]).embed(['warm'])", str(a.work / "models")], check=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from assistant.embedding import MiniLMEmbedding; MiniLMEmbedding(sys.argv[1]).embed(['warm'])",
+            str(a.work / "models"),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
     for n in a.n:
         for mode in a.mode:
             key = f"{mode}-{n}"

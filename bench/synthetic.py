@@ -30,7 +30,7 @@ def _pools() -> tuple[list[str], list[str], list[int], list[str]]:
         cut = p.title.find(":") if ":" in p.title else -1
         if cut > 0:
             heads.append(p.title[:cut].strip())
-            tails.append(p.title[cut + 1:].strip())
+            tails.append(p.title[cut + 1 :].strip())
         else:
             half = max(1, len(words) // 2)
             heads.append(" ".join(words[:half]))
@@ -52,8 +52,7 @@ def synthetic_papers(n: int, seed: int = 0, prefix: str = "syn") -> Iterator[dic
         picked += rng.sample(sentences, k - len(picked))
         title = f"{rng.choice(heads)}: {rng.choice(tails)}"
         title = re.sub(r"\s+", " ", title).strip(": ")
-        yield {"id": f"{prefix}-{i:06d}", "title": title, "abstract": " ".join(picked),
-               "year": 2020 + rng.randrange(6)}
+        yield {"id": f"{prefix}-{i:06d}", "title": title, "abstract": " ".join(picked), "year": 2020 + rng.randrange(6)}
 
 
 def write_jsonl(path: Path, n: int, seed: int = 0, prefix: str = "syn") -> Path:
@@ -64,8 +63,20 @@ def write_jsonl(path: Path, n: int, seed: int = 0, prefix: str = "syn") -> Path:
     return path
 
 
-_NAMES = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Jörg Müller", "María García", "Wei Chen", "Anna van der Berg",
-          "C. -P. Yuan", "E. L. Berger", "Chidi Okafor", "Yuki Tanaka", "Priya Natarajan"]
+_NAMES = [
+    "Ada Lovelace",
+    "Alan Turing",
+    "Grace Hopper",
+    "Jörg Müller",
+    "María García",
+    "Wei Chen",
+    "Anna van der Berg",
+    "C. -P. Yuan",
+    "E. L. Berger",
+    "Chidi Okafor",
+    "Yuki Tanaka",
+    "Priya Natarajan",
+]
 _CATEGORIES = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "stat.ML", "eess.AS", "cs.IR"]
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -80,14 +91,20 @@ def arxiv_records(n: int, seed: int = 0) -> Iterator[dict]:
         parsed = [[name.split()[-1], " ".join(name.split()[:-1]), ""] for name in people]
         day = rng.randrange(1, 29)
         yield {
-            "id": aid, "submitter": people[0], "authors": ", ".join(people),
-            "title": p["title"], "comments": f"{rng.randrange(4, 40)} pages", "journal-ref": None,
-            "doi": f"10.5555/syn.{i}" if rng.random() < 0.3 else None, "report-no": None,
+            "id": aid,
+            "submitter": people[0],
+            "authors": ", ".join(people),
+            "title": p["title"],
+            "comments": f"{rng.randrange(4, 40)} pages",
+            "journal-ref": None,
+            "doi": f"10.5555/syn.{i}" if rng.random() < 0.3 else None,
+            "report-no": None,
             "categories": " ".join(rng.sample(_CATEGORIES, rng.randrange(1, 3))),
             "license": "http://creativecommons.org/licenses/by/4.0/",
             "abstract": "  " + p["abstract"].replace(". ", ".\n", 3) + "\n",
             "versions": [{"version": "v1", "created": f"Mon, {day} {_MONTHS[month - 1]} {year} 10:00:00 GMT"}],
-            "update_date": f"{year}-{month:02d}-{day:02d}", "authors_parsed": parsed,
+            "update_date": f"{year}-{month:02d}-{day:02d}",
+            "authors_parsed": parsed,
         }
 
 
@@ -107,7 +124,9 @@ if __name__ == "__main__":
     ap.add_argument("n", type=int)
     ap.add_argument("out", type=Path)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--arxiv", action="store_true", help="write an arXiv metadata snapshot slice instead of plain JSONL")
+    ap.add_argument(
+        "--arxiv", action="store_true", help="write an arXiv metadata snapshot slice instead of plain JSONL"
+    )
     a = ap.parse_args()
     (write_arxiv_jsonl if a.arxiv else write_jsonl)(a.out, a.n, a.seed)
     print(f"wrote {a.n} papers to {a.out}")

@@ -25,9 +25,18 @@ ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "examples" / "fulltext_questions.jsonl"
 PDF_DIRS = (ROOT / "tests" / "data" / "pdfs" / "cache", ROOT / "tests" / "data" / "pdfs" / "latex")
 FIELDS = ("id", "type", "question", "relevant", "answer_points", "history")
-LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
-             # strucchange-intro.pdf: its bitmap fonts put ligatures in control-code slots
-             "\x1b": "ff", "\x1c": "fi", "\x1d": "fl", "\x1e": "ffi"}
+LIGATURES = {
+    "\ufb00": "ff",
+    "\ufb01": "fi",
+    "\ufb02": "fl",
+    "\ufb03": "ffi",
+    "\ufb04": "ffl",
+    # strucchange-intro.pdf: its bitmap fonts put ligatures in control-code slots
+    "\x1b": "ff",
+    "\x1c": "fi",
+    "\x1d": "fl",
+    "\x1e": "ffi",
+}
 
 
 def normalise(text: str, keep_hyphen: bool) -> str:
@@ -44,8 +53,12 @@ def normalise(text: str, keep_hyphen: bool) -> str:
 def page_texts(pdf: Path, page: int) -> dict[str, list[str]]:
     out = {}
     for mode, extra in (("plain", []), ("raw", ["-raw"])):
-        raw = subprocess.run(["pdftotext", *extra, "-f", str(page), "-l", str(page), str(pdf), "-"],
-                             capture_output=True, text=True, check=True).stdout
+        raw = subprocess.run(
+            ["pdftotext", *extra, "-f", str(page), "-l", str(page), str(pdf), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         out[mode] = [normalise(raw, False), normalise(raw, True)]
     return out
 
@@ -76,8 +89,7 @@ def check(path: Path = QUESTIONS) -> tuple[list[str], dict[str, str]]:
         words = len(span.split())
         if not 5 <= words <= 25:
             problems.append(f"{q['id']}: gold_span has {words} words (want 5-25)")
-        found = [mode for mode, variants in page_texts(pdf, q["gold_page"]).items()
-                 if any(span in v for v in variants)]
+        found = [mode for mode, variants in page_texts(pdf, q["gold_page"]).items() if any(span in v for v in variants)]
         if not found:
             problems.append(f"{q['id']}: gold_span not on page {q['gold_page']} of {pdf.name}: {span!r}")
         else:

@@ -95,6 +95,7 @@ window.fetch = async function (...args) {
 
 # -- the browser -------------------------------------------------------------------------------
 
+
 def launch_browser(playwright):
     if not Path(CHROMIUM).exists():
         raise AssertionError(f"{CHROMIUM} is missing: apt-get install -y chromium (make test installs it)")
@@ -131,7 +132,9 @@ def ask(page, question: str) -> str:
     page.keyboard.press("Enter")
     page.wait_for_function(
         f"document.querySelectorAll('#pa-sources details.pa-turn').length > {turns}"
-        f" || document.querySelectorAll('#pa-chat blockquote').length > {errors}", timeout=90_000)
+        f" || document.querySelectorAll('#pa-chat blockquote').length > {errors}",
+        timeout=90_000,
+    )
     return page.locator('#pa-chat [data-testid="bot"]').last.inner_text()
 
 
@@ -174,8 +177,11 @@ def papers_table(page, search: str, shown: str = "", hidden: str = "") -> str:
     """The papers table filtered by its search box, once it shows `shown` and not `hidden`."""
     page.get_by_role("tab", name="Papers", exact=True).click()
     page.fill("#pa-papers input", search)
-    page.wait_for_function(f"(t => t.includes({json.dumps(shown)}) && !({json.dumps(hidden)} && t.includes("
-                           f"{json.dumps(hidden)})))(document.querySelector('#pa-papers').innerText)", timeout=30_000)
+    page.wait_for_function(
+        f"(t => t.includes({json.dumps(shown)}) && !({json.dumps(hidden)} && t.includes("
+        f"{json.dumps(hidden)})))(document.querySelector('#pa-papers').innerText)",
+        timeout=30_000,
+    )
     return page.locator("#pa-papers").inner_text()
 
 
@@ -194,14 +200,21 @@ def server_path_attacks(url: str, uploads: Path, root: Path, monkeypatch, listen
 
     secrets = root / "owner-secrets"
     secrets.mkdir()
-    cfg = jsonl(secrets / "config.json", {"title": f"Owner configuration {SECRET}",
-                                          "abstract": f"The database password is {SECRET}. Keep it safe."})
+    cfg = jsonl(
+        secrets / "config.json",
+        {"title": f"Owner configuration {SECRET}", "abstract": f"The database password is {SECRET}. Keep it safe."},
+    )
     cfg.write_text("[" + cfg.read_text().strip() + "]")  # a JSON array: it would load as papers
     fifo = make_fifo(secrets / "papers.jsonl")
     # A real upload through the official client: its folder is where `..` and the symlink start.
-    mine = jsonl(root / "real-upload.jsonl", {"id": "real-upload", "title": "Tidal Energy Forecasting with Kelp Sensors",
-                                              "abstract": "Kelp-mounted sensors forecast tidal energy output. "
-                                                          "Forecast error falls by a third."})
+    mine = jsonl(
+        root / "real-upload.jsonl",
+        {
+            "id": "real-upload",
+            "title": "Tidal Energy Forecasting with Kelp Sensors",
+            "abstract": "Kelp-mounted sensors forecast tidal energy output. Forecast error falls by a third.",
+        },
+    )
     report = Client(url, verbose=False).predict([handle_file(str(mine))], api_name="/add_papers")[0]
     assert "1 added" in report, report
     folder = next(p.parent for p in uploads.rglob(mine.name))
@@ -213,9 +226,12 @@ def server_path_attacks(url: str, uploads: Path, root: Path, monkeypatch, listen
     fifos = [fifo, make_fifo(planted / "papers.jsonl")]
     up = os.path.relpath(secrets, folder)  # ../../owner-secrets
     cases = {
-        "outside": str(cfg), "outside fifo": str(fifo),
-        "dot-dot": f"{folder}/{up}/config.json", "dot-dot fifo": f"{folder}/{up}/papers.jsonl",
-        "symlink": str(folder / "link.json"), "symlink fifo": str(folder / "link.jsonl"),
+        "outside": str(cfg),
+        "outside fifo": str(fifo),
+        "dot-dot": f"{folder}/{up}/config.json",
+        "dot-dot fifo": f"{folder}/{up}/papers.jsonl",
+        "symlink": str(folder / "link.json"),
+        "symlink fifo": str(folder / "link.jsonl"),
         "in the folder, not uploaded": str(planted / "config.json"),
         "in the folder, not uploaded, fifo": str(planted / "papers.jsonl"),
         "url on loopback": f"http://127.0.0.1:{listener.port}/papers.jsonl",
@@ -235,8 +251,11 @@ def raw_http_call(url: str, api_name: str, data: list) -> tuple[str, object]:
     import re
     import urllib.request
 
-    req = urllib.request.Request(f"{url}/gradio_api/call/{api_name}", data=json.dumps({"data": data}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}/gradio_api/call/{api_name}",
+        data=json.dumps({"data": data}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         event_id = json.load(r)["event_id"]
     with urllib.request.urlopen(f"{url}/gradio_api/call/{api_name}/{event_id}", timeout=CALL_TIMEOUT) as r:

@@ -22,11 +22,20 @@ class ChromaServer:
     def start(self, timeout: float = 60.0) -> ChromaServer:
         exe = Path(sys.executable).with_name("chroma")
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([str(exe), "run", "--path", str(self.path), "--host", "127.0.0.1",
-                                          "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        wait_until_up(self.proc, f"{self.url}/api/v2/heartbeat", timeout, "chroma run",
-                      lambda: self.log.read_text(errors="replace"), self.stop)
+            self.proc = subprocess.Popen(
+                [str(exe), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until_up(
+            self.proc,
+            f"{self.url}/api/v2/heartbeat",
+            timeout,
+            "chroma run",
+            lambda: self.log.read_text(errors="replace"),
+            self.stop,
+        )
         return self
 
     def stop(self) -> None:

@@ -58,23 +58,34 @@ def fresh_pa(built_index, model_cache, tmp_path):
 @pytest.fixture
 def empty_pa(model_cache, tmp_path) -> PaperAssistant:
     """An assistant over an empty index (no bundled collection)."""
-    return PaperAssistant(Settings.load(env={}, index_dir=str(tmp_path / "index"), model_cache=str(model_cache),
-                                        collection=""))
+    return PaperAssistant(
+        Settings.load(env={}, index_dir=str(tmp_path / "index"), model_cache=str(model_cache), collection="")
+    )
 
 
 @pytest.fixture
 def small_papers():
     return [
-        {"id": "p1", "title": "Sparse Mixture of Adapters for Speech Recognition",
-         "abstract": "We adapt a frozen speech encoder to accented English with a sparse mixture of adapters. "
-                     "Each adapter specialises on one accent group. Word error rate drops by 12% on L2-ARCTIC.",
-         "authors": ["Ada Lovelace", "Alan Turing"], "year": 2024, "url": "https://example.org/p1"},
-        {"id": "p2", "title": "Graph Transformers for Molecular Property Prediction",
-         "abstract": "We study graph transformers that predict molecular properties for drug discovery. "
-                     "Positional encodings from random walks matter most. Code: https://github.com/example/gt-mol.",
-         "year": "2023"},
-        {"title": "Tiny Recipes for Bread Baking",
-         "abstract": "Sourdough starters need regular feeding with flour and water. Hydration controls crumb structure."},
+        {
+            "id": "p1",
+            "title": "Sparse Mixture of Adapters for Speech Recognition",
+            "abstract": "We adapt a frozen speech encoder to accented English with a sparse mixture of adapters. "
+            "Each adapter specialises on one accent group. Word error rate drops by 12% on L2-ARCTIC.",
+            "authors": ["Ada Lovelace", "Alan Turing"],
+            "year": 2024,
+            "url": "https://example.org/p1",
+        },
+        {
+            "id": "p2",
+            "title": "Graph Transformers for Molecular Property Prediction",
+            "abstract": "We study graph transformers that predict molecular properties for drug discovery. "
+            "Positional encodings from random walks matter most. Code: https://github.com/example/gt-mol.",
+            "year": "2023",
+        },
+        {
+            "title": "Tiny Recipes for Bread Baking",
+            "abstract": "Sourdough starters need regular feeding with flour and water. Hydration controls crumb structure.",
+        },
     ]
 
 

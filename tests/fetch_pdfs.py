@@ -41,8 +41,9 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
     except FileNotFoundError as e:
-        raise FetchError(f"{cmd[0]} not found: the test PDFs come from Debian packages "
-                         "(apt-get and dpkg-deb are needed)") from e
+        raise FetchError(
+            f"{cmd[0]} not found: the test PDFs come from Debian packages (apt-get and dpkg-deb are needed)"
+        ) from e
 
 
 def _download(package: str, version: str | None, into: Path) -> Path:
@@ -56,9 +57,11 @@ def _download(package: str, version: str | None, into: Path) -> Path:
         if attempt == 0:  # a fresh machine may have no package lists yet
             _run(["apt-get", "update", "-qq"], into)
     err = (done.stderr or done.stdout).strip().splitlines()
-    raise FetchError(f"apt-get download {spec} failed: {err[-1] if err else 'no .deb produced'}. "
-                     "If Debian no longer has this version, run `python tests/fetch_pdfs.py --update` "
-                     "(as root, with a Debian package mirror reachable) and check the manifest facts.")
+    raise FetchError(
+        f"apt-get download {spec} failed: {err[-1] if err else 'no .deb produced'}. "
+        "If Debian no longer has this version, run `python tests/fetch_pdfs.py --update` "
+        "(as root, with a Debian package mirror reachable) and check the manifest facts."
+    )
 
 
 def _extract(deb: Path, member: str, dest: Path) -> None:
@@ -102,8 +105,10 @@ def fetch(cache: Path = CACHE) -> dict[str, Path]:
     for e in entries:
         got = sha256(paths[e["file"]])
         if got != e["sha256"]:
-            raise FetchError(f"{e['file']} from {e['package']} {e['version']}: SHA-256 {got} "
-                             f"does not match the manifest's {e['sha256']}")
+            raise FetchError(
+                f"{e['file']} from {e['package']} {e['version']}: SHA-256 {got} "
+                f"does not match the manifest's {e['sha256']}"
+            )
     return paths
 
 

@@ -9,8 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TOPICS = ("soil moisture", "river discharge", "leaf area", "snow cover", "wind shear", "peat depth",
-          "lake ice", "dune migration", "canopy gaps", "tide range", "frost days", "cloud base")
+TOPICS = (
+    "soil moisture",
+    "river discharge",
+    "leaf area",
+    "snow cover",
+    "wind shear",
+    "peat depth",
+    "lake ice",
+    "dune migration",
+    "canopy gaps",
+    "tide range",
+    "frost days",
+    "cloud base",
+)
 
 
 def _escape(text: str) -> str:
@@ -24,10 +36,16 @@ def text_pdf(path: Path, pages: list[list[tuple[float, float, str]]], *, header:
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
     writer = PdfWriter()
-    font = writer._add_object(DictionaryObject({
-        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
-        NameObject("/BaseFont"): NameObject("/Helvetica"), NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
-    }))
+    font = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+                NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+            }
+        )
+    )
     for number, lines in enumerate(pages, 1):
         page = writer.add_blank_page(width=612, height=792)
         drawn = list(lines) + [(288, 40, str(number))]
@@ -37,8 +55,9 @@ def text_pdf(path: Path, pages: list[list[tuple[float, float, str]]], *, header:
         stream = DecodedStreamObject()
         stream.set_data(ops.encode("latin-1"))
         page[NameObject("/Contents")] = writer._add_object(stream)
-        page[NameObject("/Resources")] = DictionaryObject({
-            NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
+        )
     with open(path, "wb") as f:
         writer.write(f)
     return path
@@ -53,9 +72,13 @@ def long_report(path: Path, pages: int = 1000) -> Path:
     """`pages` pages of a report: a running header, a page number and five lines of text."""
     body = []
     for n in range(1, pages + 1):
-        lines = [page_sentence(n), "The measurements were repeated each season by the same observers",
-                 "and compared with the records of the previous decade, which were kept", "on paper until the station was automated.",
-                 f"Notes for chapter {n} end here."]
+        lines = [
+            page_sentence(n),
+            "The measurements were repeated each season by the same observers",
+            "and compared with the records of the previous decade, which were kept",
+            "on paper until the station was automated.",
+            f"Notes for chapter {n} end here.",
+        ]
         body.append([(72, 600 - 14 * i, line) for i, line in enumerate(lines)])
     return text_pdf(path, body, header="Annual Field Survey Report")
 
@@ -93,8 +116,10 @@ def truncated(path: Path, source: Path) -> Path:
 
 def html_named_pdf(path: Path) -> Path:
     """What a journal's login page looks like when saved as paper.pdf."""
-    path.write_text("<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n"
-                    "<body><p>Please sign in to download this article.</p></body></html>\n")
+    path.write_text(
+        "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n"
+        "<body><p>Please sign in to download this article.</p></body></html>\n"
+    )
     return path
 
 

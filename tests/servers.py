@@ -62,6 +62,7 @@ def closing_maker(factory):
     def make(*args, **kwargs):
         made.append(factory(*args, **kwargs))
         return made[-1]
+
     yield make
     for m in made:
         m.close()
@@ -83,13 +84,32 @@ class LlamaServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self, wait: float = 120.0) -> LlamaServer:
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
-               "--port", str(self.port), "--n_ctx", "2048", "--model_alias", MODEL_ALIAS]
+        cmd = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            "2048",
+            "--model_alias",
+            MODEL_ALIAS,
+        ]
         if self.embedding:
             cmd += ["--embedding", "true"]
         self.proc = subprocess.Popen(cmd, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
-        wait_until_up(self.proc, self.url + "/models", wait, "llama.cpp server",
-                      lambda: self.log.read_text(errors="replace"), self.stop)
+        wait_until_up(
+            self.proc,
+            self.url + "/models",
+            wait,
+            "llama.cpp server",
+            lambda: self.log.read_text(errors="replace"),
+            self.stop,
+        )
         return self
 
     def stop(self) -> None:
@@ -122,8 +142,9 @@ class DelayProxy:
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             self.conns += [client, upstream]
             threading.Thread(target=self._pump, args=(client, upstream, 0.0, 0.0, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, self.first_delay, self.chunk_delay),
-                             daemon=True).start()
+            threading.Thread(
+                target=self._pump, args=(upstream, client, self.first_delay, self.chunk_delay), daemon=True
+            ).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, first: float, each: float, record: bool = False) -> None:
         delay = first
@@ -156,9 +177,22 @@ class DelayProxy:
 
 def sse(*texts: str, finish: bool = True) -> bytes:
     """An OpenAI chat-completion stream carrying `texts` as deltas."""
+
     def event(delta: dict, reason):
-        return ("data: " + json.dumps({"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "stub-model",
-                                       "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}) + "\n\n")
+        return (
+            "data: "
+            + json.dumps(
+                {
+                    "id": "c1",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": "stub-model",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
+                }
+            )
+            + "\n\n"
+        )
+
     body = "".join(event({"content": t}, None) for t in texts)
     if finish:
         body += event({}, "stop") + "data: [DONE]\n\n"
@@ -188,16 +222,28 @@ class StubOpenAI:
                 self.wfile.flush()
 
             def do_GET(self):
-                self._send(200, {"Content-Type": "application/json"},
-                           json.dumps({"object": "list", "data": [{"id": "stub-model", "object": "model"}]}).encode())
+                self._send(
+                    200,
+                    {"Content-Type": "application/json"},
+                    json.dumps({"object": "list", "data": [{"id": "stub-model", "object": "model"}]}).encode(),
+                )
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", 0))
-                stub.requests.append({"path": self.path, "auth": self.headers.get("Authorization", ""),
-                                      "body": json.loads(self.rfile.read(n) or b"{}")})
+                stub.requests.append(
+                    {
+                        "path": self.path,
+                        "auth": self.headers.get("Authorization", ""),
+                        "body": json.loads(self.rfile.read(n) or b"{}"),
+                    }
+                )
                 status, headers, body, length = stub.script.pop(0) if stub.script else (500, {}, b"{}", None)
-                self._send(status, {"Content-Type": "text/event-stream" if status == 200 else "application/json",
-                                    **headers}, body, length)
+                self._send(
+                    status,
+                    {"Content-Type": "text/event-stream" if status == 200 else "application/json", **headers},
+                    body,
+                    length,
+                )
                 self.close_connection = True
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -238,13 +284,22 @@ class EchoOpenAI:
                 self.wfile.write(body)
 
             def _record(self, body: dict | None = None) -> None:
-                stub.requests.append({"path": self.path, "headers": dict(self.headers.items()),
-                                      "auth": self.headers.get("Authorization", ""), "body": body})
+                stub.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers.items()),
+                        "auth": self.headers.get("Authorization", ""),
+                        "body": body,
+                    }
+                )
 
             def do_GET(self):
                 self._record()
-                self._send(200, "application/json",
-                           json.dumps({"object": "list", "data": [{"id": "stub-model", "object": "model"}]}).encode())
+                self._send(
+                    200,
+                    "application/json",
+                    json.dumps({"object": "list", "data": [{"id": "stub-model", "object": "model"}]}).encode(),
+                )
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", 0))

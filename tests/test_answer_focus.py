@@ -51,22 +51,30 @@ def lead(question: str, history=None, text: str = ABSTRACT, title: str = TITLE) 
 
 # --- what the question asks for decides what leads --------------------------------------------
 
-@pytest.mark.parametrize("question,expected", [
-    ("How much data was GlimpseNet trained on?", "1.2 million image-text pairs"),
-    ("Which benchmarks was GlimpseNet evaluated on?", "COCO, Flickr30k and VQAv2"),
-    ("How does GlimpseNet decide which visual tokens to keep?", "sparse gating module"),
-    ("What did the GlimpseNet authors find about hallucinations?", "We find that sparse gating"),
-    ("Is there a lightweight adapter that connects a frozen image encoder to a frozen language model?",
-     "we propose GlimpseNet"),
-])
+
+@pytest.mark.parametrize(
+    "question,expected",
+    [
+        ("How much data was GlimpseNet trained on?", "1.2 million image-text pairs"),
+        ("Which benchmarks was GlimpseNet evaluated on?", "COCO, Flickr30k and VQAv2"),
+        ("How does GlimpseNet decide which visual tokens to keep?", "sparse gating module"),
+        ("What did the GlimpseNet authors find about hallucinations?", "We find that sparse gating"),
+        (
+            "Is there a lightweight adapter that connects a frozen image encoder to a frozen language model?",
+            "we propose GlimpseNet",
+        ),
+    ],
+)
 def test_the_sentence_that_answers_the_question_leads(question, expected):
     assert expected in lead(question)
 
 
 def test_the_contribution_line_does_not_lead_when_a_detail_is_asked():
-    """"We propose GlimpseNet ..." shares the question's name and topic words; it is not the answer."""
-    first = lead("GlimpseNet, the adapter between a frozen image encoder and a frozen language model: "
-                 "how many image-text pairs was it trained on?")
+    """ "We propose GlimpseNet ..." shares the question's name and topic words; it is not the answer."""
+    first = lead(
+        "GlimpseNet, the adapter between a frozen image encoder and a frozen language model: "
+        "how many image-text pairs was it trained on?"
+    )
     assert "1.2 million" in first and "we propose" not in first
 
 
@@ -74,8 +82,9 @@ def test_context_and_code_notices_are_marked_down():
     q = read_question("What does GlimpseNet need large aligned datasets for?")
     scores = score_sentences(sentences(), q, idf, title=TITLE).max(axis=1)
     background = sentences().index(next(s for s in sentences() if s.startswith("However")))
-    plain = score_sentences(sentences(), read_question("Why do approaches need large aligned datasets?"), idf,
-                            title=TITLE).max(axis=1)
+    plain = score_sentences(
+        sentences(), read_question("Why do approaches need large aligned datasets?"), idf, title=TITLE
+    ).max(axis=1)
     # asked about the problem, the background sentence is the answer; asked about the method, it is not
     assert int(plain.argmax()) == background
     assert scores[background] < plain[background]
@@ -91,16 +100,22 @@ def test_a_two_part_question_gets_an_answer_to_each_part():
 
 
 def test_clauses_split_a_describing_preface_from_the_ask():
-    parts = clauses_of("In the paper that connects a frozen image encoder to a language model, what data was it trained on?")
-    assert parts == [("In the paper that connects a frozen image encoder to a language model", False),
-                     ("what data was it trained on?", True)]
+    parts = clauses_of(
+        "In the paper that connects a frozen image encoder to a language model, what data was it trained on?"
+    )
+    assert parts == [
+        ("In the paper that connects a frozen image encoder to a language model", False),
+        ("what data was it trained on?", True),
+    ]
     assert clauses_of("What loss does it add, and why?") == [("What loss does it add and why?", True)]
     assert clauses_of("There's a paper on sparse gating. How big is it?")[0][1] is False
 
 
 def test_a_sentence_carrying_on_the_one_before_inherits_its_match():
-    text = ("We study retrieval. Our model decides whether to retrieve or generate an image at inference time. "
-            "This is done with a learnt decision module conditioned on the hidden states. Results are strong.")
+    text = (
+        "We study retrieval. Our model decides whether to retrieve or generate an image at inference time. "
+        "This is done with a learnt decision module conditioned on the hidden states. Results are strong."
+    )
     q = read_question("How does the model decide whether to retrieve or generate?")
     picked = [text[s:e] for s, e in pick_sentences(text, q, idf, None, 2)]
     assert any("learnt decision module" in s for s in picked)
@@ -108,16 +123,24 @@ def test_a_sentence_carrying_on_the_one_before_inherits_its_match():
 
 # --- follow-ups: the conversation picks the paper, the question picks the sentences -------------
 
+
 def test_a_followup_does_not_repeat_the_previous_answer():
-    text = ("We propose GlimpseNet, an adapter trained on web data. "
-            "Its training data are 1.2 million image-text pairs filtered from LAION. "
-            "We evaluate on COCO.")
+    text = (
+        "We propose GlimpseNet, an adapter trained on web data. "
+        "Its training data are 1.2 million image-text pairs filtered from LAION. "
+        "We evaluate on COCO."
+    )
     question = "What training data does it use?"
     # on its own, the question is answered as well by the first sentence as by the second ...
     assert lead(question, None, text, "GlimpseNet").startswith("We propose GlimpseNet")
     # ... but the conversation already showed the first: the follow-up quotes the other
-    history = [{"role": "user", "content": "What is GlimpseNet?"},
-               {"role": "assistant", "content": "**GlimpseNet** [1]\n- We propose GlimpseNet, an adapter trained on web data. [1]"}]
+    history = [
+        {"role": "user", "content": "What is GlimpseNet?"},
+        {
+            "role": "assistant",
+            "content": "**GlimpseNet** [1]\n- We propose GlimpseNet, an adapter trained on web data. [1]",
+        },
+    ]
     assert lead(question, history, text, "GlimpseNet").startswith("Its training data are 1.2 million")
     assert norm("We propose GlimpseNet, an adapter trained on web data.") in read_question(question, history).seen
 
@@ -144,6 +167,7 @@ def test_conversation_terms_only_break_ties():
 
 # --- multi-paper answers: each cited paper backs the question -----------------------------------
 
+
 def _hit(pid: str, title: str, abstract: str, score: float) -> Hit:
     return Hit(paper=Paper(id=pid, title=title, abstract=abstract), text=abstract, score=score)
 
@@ -156,12 +180,26 @@ def collection_idf(term: str) -> float:
 def test_a_paper_that_only_shares_vocabulary_is_not_cited():
     question = "Which papers evaluate vision-language models on hundreds of languages?"
     hits = [
-        _hit("a", "PolyBench: A Multilingual Benchmark", "We introduce PolyBench. It evaluates vision-language models "
-             "across 205 languages, including many low-resource languages. Models fail on rare scripts.", 3.0),
-        _hit("b", "Tiny Captioner", "Vision-language models are large. We distil a vision-language model into a "
-             "small captioner. It runs on phones.", 2.9),
-        _hit("c", "Babel-VQA", "We evaluate multilingual VQA in 100 languages with vision-language models. "
-             "Translation errors dominate.", 2.5),
+        _hit(
+            "a",
+            "PolyBench: A Multilingual Benchmark",
+            "We introduce PolyBench. It evaluates vision-language models "
+            "across 205 languages, including many low-resource languages. Models fail on rare scripts.",
+            3.0,
+        ),
+        _hit(
+            "b",
+            "Tiny Captioner",
+            "Vision-language models are large. We distil a vision-language model into a "
+            "small captioner. It runs on phones.",
+            2.9,
+        ),
+        _hit(
+            "c",
+            "Babel-VQA",
+            "We evaluate multilingual VQA in 100 languages with vision-language models. Translation errors dominate.",
+            2.5,
+        ),
     ]
     q = read_question(question)
     plan = supported(Plan(hits, list_question=True), q, question, collection_idf, lambda h: None)
@@ -173,8 +211,10 @@ def test_a_paper_that_only_shares_vocabulary_is_not_cited():
 
 def test_the_top_paper_of_a_one_paper_answer_is_always_cited():
     question = "How big is the speed-up?"
-    hits = [_hit("a", "Fast Thing", "We make inference faster. It runs at 200 frames per second.", 3.0),
-            _hit("b", "Other Thing", "We study something unrelated entirely.", 2.9)]
+    hits = [
+        _hit("a", "Fast Thing", "We make inference faster. It runs at 200 frames per second.", 3.0),
+        _hit("b", "Other Thing", "We study something unrelated entirely.", 2.9),
+    ]
     plan = supported(Plan(hits, list_question=False), read_question(question), question, idf, lambda h: None)
     assert [h.paper.id for h in plan.hits] == ["a"]
     assert "200 frames" in hits[0].paper.abstract[slice(*plan.spans[0][0])]
@@ -182,12 +222,13 @@ def test_the_top_paper_of_a_one_paper_answer_is_always_cited():
 
 # --- LLM passages -----------------------------------------------------------------------------
 
+
 def test_an_llm_passage_starts_at_the_answering_sentence_and_stays_verbatim():
     hit = _hit("g", TITLE, ABSTRACT, 1.0)
     q = read_question("Which benchmarks was GlimpseNet evaluated on?")
     settings = Settings.load(env={}, passage_words=30)
     [source] = select_sources([hit], [hit], "local", settings, q, idf, lambda h: (0, len(ABSTRACT)))
-    assert source.text == ABSTRACT[source.span[0]:source.span[1]]
+    assert source.text == ABSTRACT[source.span[0] : source.span[1]]
     assert source.text.startswith("We evaluate on the COCO") and len(source.text.split()) <= 30
 
 
@@ -241,6 +282,7 @@ def test_an_llm_is_given_the_answering_sentence_first(pa):
     history = [{"role": "user", "content": first.question}, {"role": "assistant", "content": first.text}]
     r = pa.retrieve("Does it need any training data?", history=history)
     q, plan = pa._plan("Does it need any training data?", history, r)
-    sources = select_sources(r.hits, plan.hits, "local", pa.settings, q, pa.store.snapshot.keyword.idf, pa._span,
-                             pa.sentence_vectors)
+    sources = select_sources(
+        r.hits, plan.hits, "local", pa.settings, q, pa.store.snapshot.keyword.idf, pa._span, pa.sentence_vectors
+    )
     assert sources[0].text.startswith("Our method does not require any videos or annotations for training")

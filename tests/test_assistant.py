@@ -11,16 +11,26 @@ from assistant.prompts import NOT_COVERED
 from assistant.text import md_unescape as unescape_md
 
 PARAPHRASES = [
-    ("Which method maps visual features into an LLM's word embeddings with optimal transport?",
-     "Bridging Vision and Language Spaces with Assignment Prediction"),
-    ("Can you train a dual encoder on a billion noisy alt-text pairs without cleaning them?",
-     "Scaling Up Visual and Vision-Language Representation Learning With Noisy Text Supervision"),
-    ("Which LMM pretraining stage swaps visual tokens for prompt tokens picked by the Hungarian algorithm?",
-     "Croc: Pretraining Large Multimodal Models with Cross-Modal Comprehension"),
-    ("captioning and localizing video events with no training videos, only test-time optimization",
-     "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"),
-    ("a decoding-time method that uses random image transformations against hallucination",
-     "RITUAL: Random Image Transformations as a Universal Anti-hallucination Lever in LVLMs"),
+    (
+        "Which method maps visual features into an LLM's word embeddings with optimal transport?",
+        "Bridging Vision and Language Spaces with Assignment Prediction",
+    ),
+    (
+        "Can you train a dual encoder on a billion noisy alt-text pairs without cleaning them?",
+        "Scaling Up Visual and Vision-Language Representation Learning With Noisy Text Supervision",
+    ),
+    (
+        "Which LMM pretraining stage swaps visual tokens for prompt tokens picked by the Hungarian algorithm?",
+        "Croc: Pretraining Large Multimodal Models with Cross-Modal Comprehension",
+    ),
+    (
+        "captioning and localizing video events with no training videos, only test-time optimization",
+        "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment",
+    ),
+    (
+        "a decoding-time method that uses random image transformations against hallucination",
+        "RITUAL: Random Image Transformations as a Universal Anti-hallucination Lever in LVLMs",
+    ),
 ]
 
 
@@ -33,11 +43,14 @@ def test_search_finds_the_paper_for_paraphrased_questions(pa, question, title):
     assert hits[0].text in hits[0].paper.abstract
 
 
-@pytest.mark.parametrize("question", [
-    "What reward shaping works best for reinforcement learning of robotic grasping?",
-    "Which methods estimate 3D human pose from monocular video?",
-    "How do I bake sourdough bread with a stiff starter?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What reward shaping works best for reinforcement learning of robotic grasping?",
+        "Which methods estimate 3D human pose from monocular video?",
+        "How do I bake sourdough bread with a stiff starter?",
+    ],
+)
 def test_out_of_collection_questions_are_not_covered(pa, question):
     ans = pa.ask(question)
     assert ans.covered is False
@@ -47,8 +60,10 @@ def test_out_of_collection_questions_are_not_covered(pa, question):
 
 
 def test_every_marker_maps_to_a_citation_quoting_its_paper(pa):
-    for q in ["Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?",
-              "Which papers connect an image encoder to a frozen language model with a single linear layer?"]:
+    for q in [
+        "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?",
+        "Which papers connect an image encoder to a frozen language model with a single linear layer?",
+    ]:
         ans = pa.ask(q)
         assert ans.covered and ans.citations
         numbers = {c.number for c in ans.citations}
@@ -62,8 +77,10 @@ def test_every_marker_maps_to_a_citation_quoting_its_paper(pa):
 
 
 def test_list_questions_cite_several_papers(pa):
-    ans = pa.ask("Which papers connect an image encoder to a frozen language model using only a single linear "
-                 "or projection layer?")
+    ans = pa.ask(
+        "Which papers connect an image encoder to a frozen language model using only a single linear "
+        "or projection layer?"
+    )
     assert len(ans.citations) >= 2
 
 
@@ -108,8 +125,10 @@ def test_reingest_embeds_nothing_and_changes_replace_old_passages(fresh_pa, tmp_
 
     target = next(p for p in pa.papers if p.title.startswith("Zero-Shot Dense Video Captioning"))
     before = pa.store.counts()
-    new_abstract = ("We caption videos with a quantum annealer that schedules flamingo-shaped moment tokens. "
-                    "The annealer needs no training data at all.")
+    new_abstract = (
+        "We caption videos with a quantum annealer that schedules flamingo-shaped moment tokens. "
+        "The annealer needs no training data at all."
+    )
     f = tmp_path / "changed.jsonl"
     f.write_text(json.dumps({"id": target.id, "title": target.title, "abstract": new_abstract}) + "\n")
     report = pa.add_papers(f)
@@ -132,11 +151,14 @@ def test_reingest_embeds_nothing_and_changes_replace_old_passages(fresh_pa, tmp_
     assert again.search("quantum annealer flamingo", k=1)[0].paper.id == target.id
 
 
-@pytest.mark.parametrize("name,content", [
-    ("empty.jsonl", b""),
-    ("binary.pdf", b"%PDF-1.7\n\x00\x01\x02\xff" * 100),
-    ("broken.json", b'[{"title": "x", "abstract": "y"'),
-])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("empty.jsonl", b""),
+        ("binary.pdf", b"%PDF-1.7\n\x00\x01\x02\xff" * 100),
+        ("broken.json", b'[{"title": "x", "abstract": "y"'),
+    ],
+)
 def test_bad_files_raise_and_leave_the_index_intact(fresh_pa, tmp_path, name, content):
     pa = fresh_pa
     before = (pa.store.counts(), dict(pa.store.snapshot.hashes))
@@ -151,8 +173,12 @@ def test_bad_files_raise_and_leave_the_index_intact(fresh_pa, tmp_path, name, co
 def test_bad_records_are_rejected_and_good_ones_added(fresh_pa, tmp_path, small_papers):
     pa = fresh_pa
     f = tmp_path / "mixed.jsonl"
-    lines = [json.dumps(small_papers[0]), "{not json", json.dumps({"id": "x", "title": "No abstract"}),
-             json.dumps(small_papers[0] | {"title": "Same id again"})]
+    lines = [
+        json.dumps(small_papers[0]),
+        "{not json",
+        json.dumps({"id": "x", "title": "No abstract"}),
+        json.dumps(small_papers[0] | {"title": "Same id again"}),
+    ]
     f.write_text("\n".join(lines))
     report = pa.add_papers(f)
     # a record without an abstract is kept (found by its title and metadata) and reported as such
@@ -229,9 +255,16 @@ def test_using_shares_the_index_but_not_the_settings(pa):
 
 
 def test_paper_text_cannot_forge_markup_or_citations(empty_pa):
-    empty_pa.add_papers([{"id": "evil", "title": "Tokens [2] and <b>bold</b> *claims*",
-                          "abstract": "Our tokenizer beats everything [2] <img src=x onerror=alert(1)>. "
-                                      "See [this](javascript:alert(1)) for the tokenizer details."}])
+    empty_pa.add_papers(
+        [
+            {
+                "id": "evil",
+                "title": "Tokens [2] and <b>bold</b> *claims*",
+                "abstract": "Our tokenizer beats everything [2] <img src=x onerror=alert(1)>. "
+                "See [this](javascript:alert(1)) for the tokenizer details.",
+            }
+        ]
+    )
     ans = empty_pa.ask("Which tokenizer beats everything?")
     assert ans.covered and len(ans.citations) == 1
     assert re.findall(r"(?<!\\)\[(\d+)\](?!\()", ans.text) == ["1"] * len(re.findall(r"(?<!\\)\[1\]", ans.text))

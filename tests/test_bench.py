@@ -17,14 +17,34 @@ BENCH = Path(__file__).parent.parent / "bench" / "bench.py"
 
 @pytest.mark.slow
 def test_bench_quick_run_writes_figures_and_plot(built_index, model_cache, tmp_path):
-    p = subprocess.run([sys.executable, str(BENCH), "--quick", "--rss-questions", "10", "--out", str(tmp_path),
-                        "--model-cache", str(model_cache)], capture_output=True, text=True, timeout=900)
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--quick",
+            "--rss-questions",
+            "10",
+            "--out",
+            str(tmp_path),
+            "--model-cache",
+            str(model_cache),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     data = json.loads((tmp_path / "bench.json").read_text())
     figs = {f["name"].split(" (")[0]: f for f in data["figures"]}
-    for name in ("search latency p50", "extractive answer latency p50", "cold start to first answer, existing index",
-                 "cold start to first answer, no index", "ingest from scratch", "re-ingest unchanged papers",
-                 "peak RSS, open index + answer 50 questions"):
+    for name in (
+        "search latency p50",
+        "extractive answer latency p50",
+        "cold start to first answer, existing index",
+        "cold start to first answer, no index",
+        "ingest from scratch",
+        "re-ingest unchanged papers",
+        "peak RSS, open index + answer 50 questions",
+    ):
         assert name in figs, name
     for f in data["figures"]:
         assert f["value"] > 0 and f["reference_value"] > 0, f
@@ -62,8 +82,16 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
 
 def test_gate_bench_compares_the_two_weightings_on_a_question_set(index_copy, tmp_path):
     out = tmp_path / "gate.json"
-    p = run_script("gate.py", "--sets", str(EXAMPLES / "dev_questions.jsonl"), str(EXAMPLES / "vague_questions.jsonl"),
-                   "--index-dir", str(index_copy), "--out", str(out))
+    p = run_script(
+        "gate.py",
+        "--sets",
+        str(EXAMPLES / "dev_questions.jsonl"),
+        str(EXAMPLES / "vague_questions.jsonl"),
+        "--index-dir",
+        str(index_copy),
+        "--out",
+        str(out),
+    )
     data = json.loads(out.read_text())
     assert data["questions"] == {"dev": 60, "vague": 60}
     shipped, plain = data["gates"]["shipped (IDF x specificity)"], data["gates"]["plain IDF"]
@@ -84,11 +112,26 @@ def test_gate_bench_on_a_mixed_collection_compares_the_full_text_gates(index_cop
     latex = sorted((EXAMPLES.parent / "tests" / "data" / "pdfs" / "latex").glob("*.pdf"))
     names = {p.name for p in latex}
     questions = tmp_path / "fulltext_questions.jsonl"
-    questions.write_text("".join(line for line in (EXAMPLES / "fulltext_questions.jsonl").open()
-                                 if json.loads(line).get("pdf") in names or '"type": "none"' in line))
+    questions.write_text(
+        "".join(
+            line
+            for line in (EXAMPLES / "fulltext_questions.jsonl").open()
+            if json.loads(line).get("pdf") in names or '"type": "none"' in line
+        )
+    )
     out = tmp_path / "gate.json"
-    p = run_script("gate.py", "--index-dir", str(index_copy), "--pdfs", *map(str, latex),
-                   "--sets", str(questions), str(EXAMPLES / "extra_questions.jsonl"), "--out", str(out))
+    p = run_script(
+        "gate.py",
+        "--index-dir",
+        str(index_copy),
+        "--pdfs",
+        *map(str, latex),
+        "--sets",
+        str(questions),
+        str(EXAMPLES / "extra_questions.jsonl"),
+        "--out",
+        str(out),
+    )
     data = json.loads(out.read_text())
     assert data["papers"] == 84 and data["full_text_papers"] == 4 and set(data["questions"]) == {"fulltext", "extra"}
     gates = data["gates"]
@@ -102,8 +145,15 @@ def test_gate_bench_on_a_mixed_collection_compares_the_full_text_gates(index_cop
 
 def test_fusion_bench_scores_every_setting_and_marks_the_shipped_one(index_copy, tmp_path):
     out = tmp_path / "fusion.json"
-    p = run_script("fusion_weights.py", "--sets", str(EXAMPLES / "dev_questions.jsonl"), "--index-dir", str(index_copy),
-                   "--out", str(out))
+    p = run_script(
+        "fusion_weights.py",
+        "--sets",
+        str(EXAMPLES / "dev_questions.jsonl"),
+        "--index-dir",
+        str(index_copy),
+        "--out",
+        str(out),
+    )
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 2 * 3 * 4 and sum(r["shipped"] for r in rows) == 1
     shipped = next(r for r in rows if r["shipped"])["scores"]["dev"]
@@ -113,19 +163,49 @@ def test_fusion_bench_scores_every_setting_and_marks_the_shipped_one(index_copy,
 
 
 def test_fidelity_bench_judges_earlier_answers_again_without_a_model(tmp_path):
-    shown = {"id": "d-single-001", "type": "single", "covered": True, "shown": True, "backend": "local", "fallback": "",
-             "seconds": 2.0, "streamed_is_final": True, "cited": ["p1"], "cited_relevant": 1,
-             "text": "It aligns GPT-2 with CLIP [1]. It aligns iGPT-2 with CLIP [1]. Extra uncited CLIP-4.",
-             "citations": [{"number": 1, "id": "p1", "title": "Captioning", "quote": "We align GPT-2 with CLIP.",
-                            "abstract": "Intro. We align GPT-2 with CLIP."}]}
-    fallen = {"id": "d-single-002", "type": "single", "covered": True, "shown": False, "backend": "extractive",
-              "fallback": "the local answer ...", "seconds": 1.0, "streamed_is_final": True, "text": "..."}
+    shown = {
+        "id": "d-single-001",
+        "type": "single",
+        "covered": True,
+        "shown": True,
+        "backend": "local",
+        "fallback": "",
+        "seconds": 2.0,
+        "streamed_is_final": True,
+        "cited": ["p1"],
+        "cited_relevant": 1,
+        "text": "It aligns GPT-2 with CLIP [1]. It aligns iGPT-2 with CLIP [1]. Extra uncited CLIP-4.",
+        "citations": [
+            {
+                "number": 1,
+                "id": "p1",
+                "title": "Captioning",
+                "quote": "We align GPT-2 with CLIP.",
+                "abstract": "Intro. We align GPT-2 with CLIP.",
+            }
+        ],
+    }
+    fallen = {
+        "id": "d-single-002",
+        "type": "single",
+        "covered": True,
+        "shown": False,
+        "backend": "extractive",
+        "fallback": "the local answer ...",
+        "seconds": 1.0,
+        "streamed_is_final": True,
+        "text": "...",
+    }
     earlier = tmp_path / "earlier.json"
     earlier.write_text(json.dumps({"model": "m", "load_average_before": [0, 0, 0], "rows": [shown, fallen]}))
     out = tmp_path / "again.json"
     script = Path(__file__).parent.parent / "bench" / "fidelity.py"
-    p = subprocess.run([sys.executable, str(script), "--rejudge", str(earlier), "--out", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, str(script), "--rejudge", str(earlier), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     s = json.loads(out.read_text())["summary"]["all"]
     assert (s["answered"], s["shown"], s["shown_sentences"], s["shown_sentences_with_missing_detail"]) == (2, 1, 3, 2)

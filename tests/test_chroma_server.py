@@ -23,10 +23,13 @@ GPT2_CLIP = "Which work aligns a frozen GPT-2 with CLIP to caption videos?"
 @pytest.fixture
 def make(tmp_path, model_cache, bundled_vectors):
     """An assistant with its own index directory (like a separate process) on a Chroma server."""
+
     def make(name: str, url: str, **kw) -> PaperAssistant:
         kw = {"embed_cache": str(bundled_vectors)} | kw
-        return PaperAssistant(Settings.load(env={}, index_dir=str(tmp_path / name), model_cache=str(model_cache),
-                                            chroma_url=url, **kw))
+        return PaperAssistant(
+            Settings.load(env={}, index_dir=str(tmp_path / name), model_cache=str(model_cache), chroma_url=url, **kw)
+        )
+
     return make
 
 
@@ -73,8 +76,10 @@ def test_two_assistants_share_the_server_collection(chroma_server, make, small_p
 def test_concurrent_writers_lose_nothing(chroma_server, make):
     a, b = make("a", chroma_server.url), make("b", chroma_server.url)
     recs = list(synthetic_papers(48, seed=3))
-    mine = {"a": [normalize_record(r, 20_000) for r in recs[:24]],
-            "b": [normalize_record(r, 20_000) for r in recs[24:]]}
+    mine = {
+        "a": [normalize_record(r, 20_000) for r in recs[:24]],
+        "b": [normalize_record(r, 20_000) for r in recs[24:]],
+    }
     errors = []
 
     def ingest(pa, papers):
@@ -111,9 +116,23 @@ def test_server_stopped_mid_session_fails_clearly_and_loses_nothing(chroma_serve
         make("c", chroma_server.url)
     assert time.monotonic() - t < 60  # errors, not hangs (each step has a 5-30 s timeout)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
-    p = subprocess.run([sys.executable, "-m", "assistant.cli", "--index-dir", str(tmp_path / "cli"),
-                        "--chroma-url", chroma_server.url, "search", "anything"],
-                       capture_output=True, text=True, env=env, timeout=60)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "--index-dir",
+            str(tmp_path / "cli"),
+            "--chroma-url",
+            chroma_server.url,
+            "search",
+            "anything",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert p.returncode == 2 and "cannot reach the Chroma server" in p.stderr and "Traceback" not in p.stderr
 
     chroma_server.start()  # same data directory and port

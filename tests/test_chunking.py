@@ -6,8 +6,10 @@ from assistant.types import Paper
 
 
 def test_abbreviations_do_not_split_sentences():
-    text = ("We align a frozen model (i.e., GPT-2) with CLIP, e.g. for captions. Results improve by 4.9% "
-            "over Su et al. in most cases. Findings. A third sentence follows here.")
+    text = (
+        "We align a frozen model (i.e., GPT-2) with CLIP, e.g. for captions. Results improve by 4.9% "
+        "over Su et al. in most cases. Findings. A third sentence follows here."
+    )
     assert [text[a:b] for a, b in sentence_spans(text)] == [
         "We align a frozen model (i.e., GPT-2) with CLIP, e.g. for captions.",
         "Results improve by 4.9% over Su et al. in most cases.",
@@ -30,12 +32,15 @@ def test_passages_cover_each_abstract_in_order_without_overlap():
         joined = " ".join(p.text for p in passages)
         assert " ".join(joined.split()) == " ".join(paper.abstract.split())
         for p in passages:
-            assert paper.abstract[p.start:p.end] == p.text
+            assert paper.abstract[p.start : p.end] == p.text
             # a passage only exceeds the budget when a single sentence does
             assert len(p.text.split()) <= 100 or len(sentence_spans(p.text)) == 1
 
 
 def test_small_budget_gives_one_sentence_per_passage():
     p = Paper("x", "T", "One two three four. Five six seven eight. Nine ten eleven twelve.")
-    assert [c.text for c in chunk_paper(p, 5)] == ["One two three four.", "Five six seven eight.",
-                                                    "Nine ten eleven twelve."]
+    assert [c.text for c in chunk_paper(p, 5)] == [
+        "One two three four.",
+        "Five six seven eight.",
+        "Nine ten eleven twelve.",
+    ]

@@ -20,11 +20,13 @@ def cli(built_index, model_cache, tmp_path):
     env.update(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache))
 
     def run(*args, ok=True):
-        p = subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
-                           env=env, timeout=120)
+        p = subprocess.run(
+            [sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, env=env, timeout=120
+        )
         if ok:
             assert p.returncode == 0, p.stderr
         return p
+
     return run
 
 
@@ -34,10 +36,23 @@ def test_search_and_ask(cli):
     out = cli("ask", "Which work aligns a frozen GPT-2 with CLIP to caption videos?").stdout
     assert "[1]" in out and "References" in out
     assert "  [1] Zero-Shot Dense Video Captioning" in out
-    ans = json.loads(cli("ask", "What loss does it add?", "--json", "--history", json.dumps([
-        {"role": "user", "content": "Which work aligns a frozen GPT-2 with CLIP to caption videos?"},
-        {"role": "assistant", "content": "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment [1]"},
-    ])).stdout)
+    ans = json.loads(
+        cli(
+            "ask",
+            "What loss does it add?",
+            "--json",
+            "--history",
+            json.dumps(
+                [
+                    {"role": "user", "content": "Which work aligns a frozen GPT-2 with CLIP to caption videos?"},
+                    {
+                        "role": "assistant",
+                        "content": "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment [1]",
+                    },
+                ]
+            ),
+        ).stdout
+    )
     assert ans["covered"] and ans["citations"][0]["paper"]["title"].startswith("Zero-Shot Dense Video")
 
 
@@ -59,9 +74,14 @@ def test_chat_keeps_the_conversation(cli, built_index, model_cache, tmp_path):
     shutil.copytree(built_index, index)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
     env.update(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache))
-    p = subprocess.run([sys.executable, "-m", "assistant.cli", "chat"], input=(
-        "Which work aligns a frozen GPT-2 with CLIP to caption videos?\nWhat loss does it add?\n\n"),
-        capture_output=True, text=True, env=env, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "chat"],
+        input=("Which work aligns a frozen GPT-2 with CLIP to caption videos?\nWhat loss does it add?\n\n"),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     second = p.stdout.split("> ")[2]
     assert "IoU loss" in second and "Zero-Shot Dense Video Captioning" in second
@@ -99,6 +119,8 @@ def test_llm_options_and_an_unreachable_server(cli):
     info = json.loads(cli("--backend", "local", "info").stdout)
     assert info["backend"] == "local" and info["model"] == "SmolLM2-135M-Instruct.Q4_1"
     url = f"http://127.0.0.1:{free_port()}/v1"
-    out = cli("--base-url", url, "--model", "m", "ask", "Which work aligns a frozen GPT-2 with CLIP to caption videos?").stdout
+    out = cli(
+        "--base-url", url, "--model", "m", "ask", "Which work aligns a frozen GPT-2 with CLIP to caption videos?"
+    ).stdout
     assert f"(Extractive answer: the openai backend failed: cannot reach the LLM server at {url}" in out
     assert "  [1] Zero-Shot Dense Video Captioning" in out and out.count("cannot reach") == 1

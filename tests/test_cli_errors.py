@@ -23,13 +23,16 @@ def test_a_programming_error_is_not_dressed_as_a_user_error(built_index, model_c
     assert "error:" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("rest,message", [
-    (["--set", "top_k=0", "search", "x"], "setting top_k: must be greater than or equal to 1"),
-    (["--set", "nonsense", "search", "x"], "--set expects KEY=VALUE"),
-    (["ask", "x", "--history", "[{"], "--history is not valid JSON"),
-    (["ask", "   "], "the question is empty"),
-    (["ingest", "/no/such/file.jsonl"], "no such file"),
-])
+@pytest.mark.parametrize(
+    "rest,message",
+    [
+        (["--set", "top_k=0", "search", "x"], "setting top_k: must be greater than or equal to 1"),
+        (["--set", "nonsense", "search", "x"], "--set expects KEY=VALUE"),
+        (["ask", "x", "--history", "[{"], "--history is not valid JSON"),
+        (["ask", "   "], "the question is empty"),
+        (["ingest", "/no/such/file.jsonl"], "no such file"),
+    ],
+)
 def test_user_errors_are_one_line_with_what_to_fix(built_index, model_cache, capsys, rest, message):
     assert cli.main(args(built_index, model_cache, *rest)) == 2
     err = capsys.readouterr().err

@@ -64,5 +64,4 @@ def test_an_openai_compatible_embedding_server(tmp_path, model_cache, small_pape
     finally:
         server.stop()
     with pytest.raises(EmbeddingError, match="embedding server at .* failed"):  # named at start-up
-        PaperAssistant(settings(tmp_path, model_cache, embed_base_url=server.url, embed_model=MODEL_ALIAS,
-                                timeout=5))
+        PaperAssistant(settings(tmp_path, model_cache, embed_base_url=server.url, embed_model=MODEL_ALIAS, timeout=5))

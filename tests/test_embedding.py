@@ -19,8 +19,11 @@ def _reference(texts):
 
 
 def test_onnx_matches_pytorch_with_padding_and_truncation(model_cache):
-    texts = ["short", "a somewhat longer sentence about vision-language models and hallucination",
-             "word " * 400]  # the last one is truncated at 256 tokens
+    texts = [
+        "short",
+        "a somewhat longer sentence about vision-language models and hallucination",
+        "word " * 400,
+    ]  # the last one is truncated at 256 tokens
     emb = MiniLMEmbedding(model_cache)
     got = emb.embed(texts)
     assert got.shape == (3, 384)

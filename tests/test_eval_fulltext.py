@@ -25,24 +25,30 @@ from assistant.types import Answer, Citation, Paper, Passage
 SPAN = "in general we will have to approximate them by finite differences, which is expensive"
 
 
-@pytest.mark.parametrize("text", [
-    "... but in general we will have to approximate them by finite differences, which is expensive and ...",
-    "in general we will have to approxi- mate them by finite differences, which is expensive",  # line-end hyphen
-    "in general we will have to approxi-\nmate them by finite differences,\nwhich is expensive",
-    "in general we will have to approximate them by \ufb01nite differences, which is expensive",  # fi ligature
-    "in general we will have to approximate them by \x1cnite differences, which is expensive",  # TeX's control code
-    "IN GENERAL we will have to approximate them by finite differences, which is  expensive",
-    "in general we will have to approximate them by finitedifferences, which is expensive",  # a lost space
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "... but in general we will have to approximate them by finite differences, which is expensive and ...",
+        "in general we will have to approxi- mate them by finite differences, which is expensive",  # line-end hyphen
+        "in general we will have to approxi-\nmate them by finite differences,\nwhich is expensive",
+        "in general we will have to approximate them by \ufb01nite differences, which is expensive",  # fi ligature
+        "in general we will have to approximate them by \x1cnite differences, which is expensive",  # TeX's control code
+        "IN GENERAL we will have to approximate them by finite differences, which is  expensive",
+        "in general we will have to approximate them by finitedifferences, which is expensive",  # a lost space
+    ],
+)
 def test_a_span_is_found_however_a_reader_renders_the_same_words(text):
     assert contains_span([text], SPAN)
 
 
-@pytest.mark.parametrize("text", [
-    "in general we will have to approximate them by finite sums, which is expensive",  # another word
-    "in general we will have to approximate them by finite differences",  # only part of it
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "in general we will have to approximate them by finite sums, which is expensive",  # another word
+        "in general we will have to approximate them by finite differences",  # only part of it
+        "",
+    ],
+)
 def test_a_span_is_not_found_in_other_words(text):
     assert not contains_span([text], SPAN)
 
@@ -57,8 +63,17 @@ def test_quotes_and_markdown_escapes_do_not_hide_a_span():
 
 PAPER = Paper("pdf:lmer", "Fitting Linear Mixed-Effects Models Using lme4", "abstract", pages=51)
 OTHER = Paper("pdf:zoo", "zoo", "abstract", pages=30)
-BODY = Passage("pdf:lmer", 5, "The first sentence. In general we will have to approximate them by finite differences, "
-               "which is expensive and has limited accuracy.", 100, 200, page=25, end_page=25, section="4")
+BODY = Passage(
+    "pdf:lmer",
+    5,
+    "The first sentence. In general we will have to approximate them by finite differences, "
+    "which is expensive and has limited accuracy.",
+    100,
+    200,
+    page=25,
+    end_page=25,
+    section="4",
+)
 
 
 def cited(text: str, *citations: Citation) -> Answer:
@@ -71,8 +86,9 @@ def test_the_answer_or_one_of_its_quotes_must_contain_the_span():
     assert answer_has_span(in_text, SPAN)
     only_quoted = cited("They approximate gradients [1].", Citation(1, PAPER, quote, page=25, passage=BODY))
     assert answer_has_span(only_quoted, SPAN)  # an LLM's paraphrase: its citation's quote has the span
-    assert not answer_has_span(cited("They approximate gradients [1].", Citation(1, PAPER, "The first sentence.")),
-                               SPAN)
+    assert not answer_has_span(
+        cited("They approximate gradients [1].", Citation(1, PAPER, "The first sentence.")), SPAN
+    )
 
 
 def test_the_first_citation_must_be_the_relevant_paper_on_the_gold_page():
@@ -83,30 +99,55 @@ def test_the_first_citation_must_be_the_relevant_paper_on_the_gold_page():
     assert not first_citation_on_page(cited("x", Citation(1, PAPER, "abstract")), ["pdf:lmer"], 25)  # no page
     later = cited("x", Citation(1, OTHER, "q", page=3), on_page)
     assert not first_citation_on_page(later, ["pdf:lmer"], 25)  # only the first citation counts
-    assert not first_citation_on_page(Answer("q", "The collection does not cover this question.", [], False, []),
-                                      ["pdf:lmer"], 25)
+    assert not first_citation_on_page(
+        Answer("q", "The collection does not cover this question.", [], False, []), ["pdf:lmer"], 25
+    )
 
 
 # --- scoring systems on full-text questions -----------------------------------------------------
 
 QUESTIONS = [
-    {"id": "a", "type": "single", "question": "Why derivative-free?", "relevant": ["Fitting Linear Mixed-Effects "
-     "Models Using lme4"], "pdf": "lmer.pdf", "gold_page": 25, "gold_span": SPAN},
-    {"id": "b", "type": "single", "question": "What is zoo?", "relevant": ["zoo"], "pdf": "zoo.pdf",
-     "gold_page": 3, "gold_span": "ordered observations"},
+    {
+        "id": "a",
+        "type": "single",
+        "question": "Why derivative-free?",
+        "relevant": ["Fitting Linear Mixed-Effects Models Using lme4"],
+        "pdf": "lmer.pdf",
+        "gold_page": 25,
+        "gold_span": SPAN,
+    },
+    {
+        "id": "b",
+        "type": "single",
+        "question": "What is zoo?",
+        "relevant": ["zoo"],
+        "pdf": "zoo.pdf",
+        "gold_page": 3,
+        "gold_span": "ordered observations",
+    },
     {"id": "n", "type": "none", "question": "Off topic?"},
 ]
 
 
 def test_a_baseline_is_scored_on_full_text_by_its_top_chunk():
     qs = load_questions(QUESTIONS)
-    tops = {"a": Chunk("pdf:lmer", 25, "... approximate them by finite differences, which is expensive ..."
-                                        " in general we will have to approximate them by finite differences, which "
-                                        "is expensive"),
-            "b": Chunk("pdf:lmer", 3, "ordered observations"),  # the span and the page, but of another paper
-            "n": Chunk("pdf:zoo", 1, "x")}
-    res = {r.id: r for r in evaluate_system(qs, title_index([PAPER, OTHER]), lambda q: [tops[q["id"]].paper_id],
-                                            top_fn=lambda q: tops[q["id"]])}
+    tops = {
+        "a": Chunk(
+            "pdf:lmer",
+            25,
+            "... approximate them by finite differences, which is expensive ..."
+            " in general we will have to approximate them by finite differences, which "
+            "is expensive",
+        ),
+        "b": Chunk("pdf:lmer", 3, "ordered observations"),  # the span and the page, but of another paper
+        "n": Chunk("pdf:zoo", 1, "x"),
+    }
+    res = {
+        r.id: r
+        for r in evaluate_system(
+            qs, title_index([PAPER, OTHER]), lambda q: [tops[q["id"]].paper_id], top_fn=lambda q: tops[q["id"]]
+        )
+    }
     assert res["a"].metrics()["page"] == 1.0 and res["a"].metrics()["span"] == 1.0 and res["a"].first_page == 25
     assert res["b"].metrics()["page"] == 0.0 and res["b"].metrics()["span"] == 1.0
     assert res["a"].metrics()["words"] == len(tops["a"].text.split()) and "quoted" not in res["a"].metrics()
@@ -128,8 +169,9 @@ def test_a_refused_full_text_question_misses_the_page_and_the_span():
 
 def test_a_question_finds_its_paper_by_the_pdf_it_names():
     read_alone = Paper("pdf:lmer", "FITTING LINEAR MIXED-EFFECTS MODELS", "", pages=51)  # the reader's title
-    from_entry = Paper("bates2015", "Fitting Linear Mixed-Effects Models Using lme4", "", pages=51,
-                       pdf_path="/home/me/papers/lmer.pdf")  # a BibTeX entry with the PDF attached
+    from_entry = Paper(
+        "bates2015", "Fitting Linear Mixed-Effects Models Using lme4", "", pages=51, pdf_path="/home/me/papers/lmer.pdf"
+    )  # a BibTeX entry with the PDF attached
     abstract_only = Paper("arxiv:1406.5823", "Fitting Linear Mixed-Effects Models Using lme4", "the abstract")
     q = load_questions(QUESTIONS[:1])[0]
     assert relevant_ids(q, title_index([read_alone])) == ["pdf:lmer"]
@@ -141,13 +183,16 @@ def test_a_question_finds_its_paper_by_the_pdf_it_names():
         relevant_ids(q, title_index([OTHER]))
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("gold_page", 0, "'gold_page' must be a page number from 1"),
-    ("gold_page", "25", "'gold_page' must be a page number from 1"),
-    ("gold_page", True, "'gold_page' must be a page number from 1"),
-    ("gold_span", "  ", "'gold_span' must be a non-empty string"),
-    ("pdf", 3, "'pdf' must be a file name"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("gold_page", 0, "'gold_page' must be a page number from 1"),
+        ("gold_page", "25", "'gold_page' must be a page number from 1"),
+        ("gold_page", True, "'gold_page' must be a page number from 1"),
+        ("gold_span", "  ", "'gold_span' must be a non-empty string"),
+        ("pdf", 3, "'pdf' must be a file name"),
+    ],
+)
 def test_bad_full_text_fields_are_refused_with_the_question_named(field, value, message):
     with pytest.raises(QuestionSetError, match=f"question 1 \\(a\\): {message}"):
         load_questions([{**QUESTIONS[0], field: value}])
@@ -155,9 +200,13 @@ def test_bad_full_text_fields_are_refused_with_the_question_named(field, value, 
 
 # --- the method: passages of one paper, quotes with context, the gate -----------------------------
 
+
 def test_bm25_within_a_paper_counts_a_term_every_passage_has_for_little():
-    docs = [tokenize("the optimizer of the model"), tokenize("the model and the optimizer default nelder mead"),
-            tokenize("the model fits data")]
+    docs = [
+        tokenize("the optimizer of the model"),
+        tokenize("the model and the optimizer default nelder mead"),
+        tokenize("the model fits data"),
+    ]
     scores = bm25(tokenize("which default optimizer"), docs)
     assert scores[1] > scores[0] > scores[2] == 0.0
     assert bm25(tokenize("model"), docs)[0] < scores[0]  # "model" is in every passage
@@ -184,22 +233,28 @@ def test_a_body_quote_brings_the_sentence_after_and_a_sentence_it_points_back_to
 
 
 def test_a_question_about_a_default_prefers_the_sentence_that_states_it():
-    sentences = ["If lag is not given, NeweyWest takes the bandwidth of Newey and West.",
-                 "If lag is not given, NeweyWest by default takes the bandwidth of Newey and West."]
-    asks_default = score_sentences(sentences, read_question("Which lag does NeweyWest use unless I set one?"),
-                                   lambda t: 1.0, body=True)[:, 0]
+    sentences = [
+        "If lag is not given, NeweyWest takes the bandwidth of Newey and West.",
+        "If lag is not given, NeweyWest by default takes the bandwidth of Newey and West.",
+    ]
+    asks_default = score_sentences(
+        sentences, read_question("Which lag does NeweyWest use unless I set one?"), lambda t: 1.0, body=True
+    )[:, 0]
     plain = score_sentences(sentences, read_question("Which lag does NeweyWest use?"), lambda t: 1.0, body=True)[:, 0]
     assert asks_default[1] - asks_default[0] == pytest.approx(0.3)  # the cue's weight (focus.W_CUE)
     assert plain[1] == pytest.approx(plain[0])
-    in_abstract = score_sentences(sentences, read_question("Which lag does NeweyWest use unless I set one?"),
-                                  lambda t: 1.0)[:, 0]
+    in_abstract = score_sentences(
+        sentences, read_question("Which lag does NeweyWest use unless I set one?"), lambda t: 1.0
+    )[:, 0]
     assert in_abstract[1] == pytest.approx(in_abstract[0])  # abstracts are scored as before
 
 
 def test_a_body_sentence_is_not_marked_down_as_an_abstracts_opening_or_earlier_work():
     q = read_question("What default of C did Lumley and Heagerty suggest?")
-    sentences = ["Lumley and Heagerty (1999) suggest a default of C = 4 for the truncated weights.",
-                 "We implement their weights in weave."]  # the first "we" makes the one before an "opening"
+    sentences = [
+        "Lumley and Heagerty (1999) suggest a default of C = 4 for the truncated weights.",
+        "We implement their weights in weave.",
+    ]  # the first "we" makes the one before an "opening"
     abstract, body = (score_sentences(sentences, q, lambda t: 1.0, body=b)[:, 0] for b in (False, True))
     assert body[0] > abstract[0] and body[1] == pytest.approx(abstract[1])
 
@@ -246,8 +301,24 @@ def test_eval_on_the_latex_pdfs_compares_the_three_systems_on_page_and_span(tmp_
     mine = [q for q in qs if q.get("pdf") in {p.name for p in LATEX.glob("*.pdf")} or q["type"] == "none"][:30]
     (tmp_path / "qs.jsonl").write_text("".join(json.dumps(q) + "\n" for q in mine))
     out = tmp_path / "eval.json"
-    code = main(["--index-dir", str(tmp_path / "index"), "--set", f"model_cache={model_cache}", "--set", "collection=",
-                 "eval", str(tmp_path / "qs.jsonl"), "--papers", str(folder), "--compare", "baseline", "--json", str(out)])
+    code = main(
+        [
+            "--index-dir",
+            str(tmp_path / "index"),
+            "--set",
+            f"model_cache={model_cache}",
+            "--set",
+            "collection=",
+            "eval",
+            str(tmp_path / "qs.jsonl"),
+            "--papers",
+            str(folder),
+            "--compare",
+            "baseline",
+            "--json",
+            str(out),
+        ]
+    )
     table = capsys.readouterr().out
     assert code == 0 and "first citation on the gold page" in table and "gold span in the answer" in table
     data = json.loads(out.read_text())

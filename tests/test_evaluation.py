@@ -90,7 +90,9 @@ def test_claims_split_where_answers_do():
     assert fully_cited(bullet, 1)
     assert not fully_cited(bullet.replace("etc. In", "and more. In"), 1)  # a real boundary: half uncited
     # A title's own "!" (inside **...**) does not split off an uncited fragment.
-    item = "1. **I Can't Believe There's No Images! Learning Visual Tasks** [1]: Captioners are trained on text only. [1]"
+    item = (
+        "1. **I Can't Believe There's No Images! Learning Visual Tasks** [1]: Captioners are trained on text only. [1]"
+    )
     assert claim_sentences(item) == ["Captioners are trained on text only. [1]"]
     assert fully_cited(item, 1)
 
@@ -109,10 +111,20 @@ def test_point_recall_is_the_share_of_the_points_terms_in_the_answer():
 
 
 def test_question_result_metrics_per_type():
-    single = QuestionResult("q1", "single", "?", ["x", "y", "a"], ["a"], refused=False, cited=["a", "x"],
-                            fully_cited=True, point_proxy=0.5)
-    assert single.metrics() == pytest.approx({"r1": 0.0, "r5": 1.0, "mrr10": 1 / 3, "false_refusal": 0.0,
-                                              "citation_precision": 0.5, "fully_cited": 1.0, "points_proxy": 0.5})
+    single = QuestionResult(
+        "q1", "single", "?", ["x", "y", "a"], ["a"], refused=False, cited=["a", "x"], fully_cited=True, point_proxy=0.5
+    )
+    assert single.metrics() == pytest.approx(
+        {
+            "r1": 0.0,
+            "r5": 1.0,
+            "mrr10": 1 / 3,
+            "false_refusal": 0.0,
+            "citation_precision": 0.5,
+            "fully_cited": 1.0,
+            "points_proxy": 0.5,
+        }
+    )
     none = QuestionResult("q2", "none", "?", ["x"], [], refused=True)
     assert none.metrics() == {"refusal": 1.0}
     refused_multi = QuestionResult("q3", "multi", "?", ["a", "b"], ["a", "b", "c", "d"], refused=True)
@@ -126,17 +138,27 @@ PAPERS = [Paper("p1", "Alpha Paper", "a"), Paper("p2", "Beta  paper", "b"), Pape
 
 
 def test_evaluate_system_on_made_up_rankings_and_answers():
-    qs = load_questions([
-        {"id": "s", "type": "single", "question": "alpha?", "relevant": ["alpha paper"], "answer_points": ["x y"]},
-        {"id": "m", "type": "multi", "question": "which?", "relevant": ["Beta paper", "p3"]},  # title or id
-        {"id": "n", "type": "none", "question": "off topic?"},
-    ])
+    qs = load_questions(
+        [
+            {"id": "s", "type": "single", "question": "alpha?", "relevant": ["alpha paper"], "answer_points": ["x y"]},
+            {"id": "m", "type": "multi", "question": "which?", "relevant": ["Beta paper", "p3"]},  # title or id
+            {"id": "n", "type": "none", "question": "off topic?"},
+        ]
+    )
     rankings = {"s": ["p2", "p2", "p1"], "m": ["p3", "p1"], "n": ["p1"]}  # duplicates collapse: p1 is 2nd
-    answers = {"s": Answer("alpha?", "Alpha states x and y in its abstract clearly [1].",
-                           [Citation(1, PAPERS[0], "a")], True, []),
-               "m": Answer("which?", "Gamma and Alpha both study it in their own ways [1] [2].",
-                           [Citation(1, PAPERS[2], "c"), Citation(2, PAPERS[0], "a")], True, []),
-               "n": Answer("off topic?", "The collection does not cover this question.", [], False, [])}
+    answers = {
+        "s": Answer(
+            "alpha?", "Alpha states x and y in its abstract clearly [1].", [Citation(1, PAPERS[0], "a")], True, []
+        ),
+        "m": Answer(
+            "which?",
+            "Gamma and Alpha both study it in their own ways [1] [2].",
+            [Citation(1, PAPERS[2], "c"), Citation(2, PAPERS[0], "a")],
+            True,
+            [],
+        ),
+        "n": Answer("off topic?", "The collection does not cover this question.", [], False, []),
+    }
     graded = []
 
     def grade(question, points, text):
@@ -151,14 +173,17 @@ def test_evaluate_system_on_made_up_rankings_and_answers():
     assert graded == ["alpha?"]  # only answered questions with points are graded
 
 
-@pytest.mark.parametrize("records,message", [
-    ([{"id": "a", "type": "single"}], "'question' must be a non-empty string"),
-    ([{"id": "a", "type": "bogus", "question": "q"}], "'type' must be one of"),
-    ([{"id": "a", "type": "none", "question": "q"}, {"id": "a", "type": "none", "question": "r"}], "duplicate id"),
-    ([{"id": "a", "type": "single", "question": "q", "relevant": "Alpha"}], "'relevant' must be a list"),
-    (["just a string"], "expected a JSON object"),
-    ([], "no questions"),
-])
+@pytest.mark.parametrize(
+    "records,message",
+    [
+        ([{"id": "a", "type": "single"}], "'question' must be a non-empty string"),
+        ([{"id": "a", "type": "bogus", "question": "q"}], "'type' must be one of"),
+        ([{"id": "a", "type": "none", "question": "q"}, {"id": "a", "type": "none", "question": "r"}], "duplicate id"),
+        ([{"id": "a", "type": "single", "question": "q", "relevant": "Alpha"}], "'relevant' must be a list"),
+        (["just a string"], "expected a JSON object"),
+        ([], "no questions"),
+    ],
+)
 def test_bad_question_sets_are_refused_with_the_reason(records, message):
     with pytest.raises(ValueError, match=message):
         load_questions(records)
@@ -166,16 +191,20 @@ def test_bad_question_sets_are_refused_with_the_reason(records, message):
 
 # --- the grader ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("reply,n,expected", [
-    ("1: yes\n2: no", 2, [True, False]),
-    ("Here is my grading:\n1. Yes - stated\n2) no\n3: YES", 3, [True, False, True]),
-    ("**1**: no\n**2**: yes", 2, [False, True]),
-    ("1: yes\n2: no", 3, None),  # a point without a verdict
-    ("1: yes or no\n2: yes or no", 2, None),  # the template copied back
-    ("1: yes\n1: no", 1, None),  # contradicts itself
-    ("1: yes\n2: no\n3: yes", 2, None),  # a verdict for a point that does not exist
-    ("The answer covers everything.", 2, None),
-])
+
+@pytest.mark.parametrize(
+    "reply,n,expected",
+    [
+        ("1: yes\n2: no", 2, [True, False]),
+        ("Here is my grading:\n1. Yes - stated\n2) no\n3: YES", 3, [True, False, True]),
+        ("**1**: no\n**2**: yes", 2, [False, True]),
+        ("1: yes\n2: no", 3, None),  # a point without a verdict
+        ("1: yes or no\n2: yes or no", 2, None),  # the template copied back
+        ("1: yes\n1: no", 1, None),  # contradicts itself
+        ("1: yes\n2: no\n3: yes", 2, None),  # a verdict for a point that does not exist
+        ("The answer covers everything.", 2, None),
+    ],
+)
 def test_parse_verdicts(reply, n, expected):
     assert parse_verdicts(reply, n) == expected
 
@@ -196,6 +225,7 @@ def test_point_grader_sends_question_answer_and_numbered_points():
 
 # --- evaluate() on the real assistant -----------------------------------------------------------
 
+
 def dev_subset(*ids):
     return [q for q in load_questions(DEV) if q["id"] in ids]
 
@@ -210,9 +240,21 @@ def test_evaluate_reports_per_type_and_skips_llm_figures_without_an_llm(pa):
     assert "points" not in report.summary["overall"] and "points_proxy" in report.summary["overall"]
     assert any("answer-point coverage skipped: no LLM configured" in n for n in report.notes)
     table = report.table()
-    for expected in ("single (2)", "followup (1)", "multi (1)", "none (1)", "recall@1", "MRR@10", "recall@10",
-                     "refusal rate", "false-refusal rate", "citation precision", "every claim cited",
-                     "answer points (lexical proxy)", "paper-assistant"):
+    for expected in (
+        "single (2)",
+        "followup (1)",
+        "multi (1)",
+        "none (1)",
+        "recall@1",
+        "MRR@10",
+        "recall@10",
+        "refusal rate",
+        "false-refusal rate",
+        "citation precision",
+        "every claim cited",
+        "answer points (lexical proxy)",
+        "paper-assistant",
+    ):
         assert expected in table
     data = json.loads(json.dumps(report.to_dict()))
     results = data["systems"][0]["results"]
@@ -281,6 +323,7 @@ def test_evaluate_grades_with_a_real_local_llm(pa):
 
 # --- comparison with the baselines -------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def compared(pa):
     return evaluate(pa, DEV, compare="baseline")
@@ -301,8 +344,14 @@ def test_compare_runs_the_starter_recipe_and_bm25_side_by_side(compared):
 
 def test_ahead_of_the_starter_recipe_on_every_retrieval_figure(compared):
     ours, starter = compared.summary, compared.system("starter").summary()
-    for qtype, metric in [("single", "r1"), ("single", "r5"), ("single", "mrr10"), ("followup", "r1"),
-                          ("followup", "mrr10"), ("multi", "r10")]:
+    for qtype, metric in [
+        ("single", "r1"),
+        ("single", "r5"),
+        ("single", "mrr10"),
+        ("followup", "r1"),
+        ("followup", "mrr10"),
+        ("multi", "r10"),
+    ]:
         assert ours[qtype][metric] >= starter[qtype][metric], (qtype, metric)
     assert ours["single"]["mrr10"] > starter["single"]["mrr10"] and ours["multi"]["r10"] > starter["multi"]["r10"]
 
@@ -311,10 +360,23 @@ def test_missing_eval_extra_is_explained(pa, monkeypatch, capsys, built_index, m
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name.startswith("llama_index.retrievers") else real(name, *a))
-    code = main(["--index-dir", str(built_index), "--set", f"model_cache={model_cache}",
-                 "eval", str(DEV), "--compare", "baseline"])
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.startswith("llama_index.retrievers") else real(name, *a),
+    )
+    code = main(
+        [
+            "--index-dir",
+            str(built_index),
+            "--set",
+            f"model_cache={model_cache}",
+            "eval",
+            str(DEV),
+            "--compare",
+            "baseline",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "llama-index-retrievers-bm25" in err and "pip install 'paper-assistant[eval]'" in err
 

@@ -31,6 +31,7 @@ def reasons(result) -> dict[str, str]:
 
 # --- BibTeX ------------------------------------------------------------------------------------
 
+
 def test_a_three_entry_bib_export_gives_three_papers():
     res = load_papers(DATA / "three_entries.bib")  # on main: read as page text, 11 garbage papers
     assert res.format == "bibtex" and res.rejected == []
@@ -108,6 +109,7 @@ def test_reimporting_an_edited_library_changes_only_the_edited_paper(tmp_path):
 
 # --- RIS ---------------------------------------------------------------------------------------
 
+
 def test_ris_export():
     res = load_papers(DATA / "library.ris")  # CRLF line ends, as EndNote writes them
     assert res.format == "ris"
@@ -128,6 +130,7 @@ def test_ris_export():
 
 # --- CSL JSON ----------------------------------------------------------------------------------
 
+
 def test_csl_json_from_zotero_and_better_bibtex():
     res = load_papers(DATA / "library.csl.json")
     assert res.format == "csljson"
@@ -144,19 +147,29 @@ def test_csl_json_from_zotero_and_better_bibtex():
 
 # --- Zotero ------------------------------------------------------------------------------------
 
+
 def test_zotero_database(tmp_path):
     db = build_zotero_db(tmp_path / "Zotero")
     before = db.read_bytes()
     res = load_papers(db)
     assert res.format == "zotero"
     papers = by_id(res)
-    assert set(papers) == {"zotero:ABCD2345", "zotero:MNOP4567", "zotero:IJKL0123", "zotero:RELA0001",
-                           "zotero:2:GRUP0001"}  # not: trash, notes, attachments, the RSS feed
+    assert set(papers) == {
+        "zotero:ABCD2345",
+        "zotero:MNOP4567",
+        "zotero:IJKL0123",
+        "zotero:RELA0001",
+        "zotero:2:GRUP0001",
+    }  # not: trash, notes, attachments, the RSS feed
     a = papers["zotero:ABCD2345"]
     assert a.title == "Graph Transformers for Molecular Property Prediction"
     assert a.authors == ("Wei Chen", "Anna van der Berg")  # the editor is not an author
-    assert (a.year, a.venue, a.doi, a.url) == (2023, "Journal of Chemical Information", "10.5555/chen.2023.14",
-                                                "https://example.org/chen2023")
+    assert (a.year, a.venue, a.doi, a.url) == (
+        2023,
+        "Journal of Chemical Information",
+        "10.5555/chen.2023.14",
+        "https://example.org/chen2023",
+    )
     assert a.tags == ("chemistry", "graphs") and a.collections == ("Thesis/Chapter 2", "To read")
     assert a.pdf_path == str(tmp_path / "Zotero" / "storage" / "EFGH6789" / "chen2023.pdf")
     m = papers["zotero:MNOP4567"]
@@ -198,6 +211,7 @@ def test_zotero_csv_export_gives_the_ids_the_database_gives(tmp_path):
 
 # --- bulk dumps --------------------------------------------------------------------------------
 
+
 def test_arxiv_snapshot_a_json_file_of_json_lines():
     res = load_papers(DATA / "arxiv-metadata-oai-snapshot.json")  # on main: "invalid JSON"
     assert res.format == "arxiv"
@@ -222,7 +236,9 @@ def test_openalex_works_plain_and_gzipped(tmp_path):
         assert res.format == "openalex"
         work = res.papers[0]
         assert work.id == "openalex:W2741809807"
-        assert work.abstract.startswith("Despite growing interest in Open Access (OA) to scholarly literature, there is")
+        assert work.abstract.startswith(
+            "Despite growing interest in Open Access (OA) to scholarly literature, there is"
+        )
         assert work.abstract.endswith("each of 100,000 articles.")
         assert work.authors == ("Heather Piwowar", "Stefanie Haustein") and work.year == 2018
         assert (work.venue, work.doi, work.arxiv_id) == ("PeerJ", "10.7717/peerj.4375", "1705.04285")
@@ -257,26 +273,33 @@ def test_dumps_stream_and_are_bounded_by_record_count_not_size(tmp_path):
 
 # --- detection, and refusing what is not a papers file ----------------------------------------
 
-@pytest.mark.parametrize("source,name,fmt", [
-    ("library.ris", "export.txt", "ris"),  # RIS saved as .txt
-    ("library.bib", "references", "bibtex"),  # no extension
-    ("library.csl.json", "items.json", "csljson"),
-    ("arxiv-metadata-oai-snapshot.json", "snapshot.json", "arxiv"),
-    ("zotero-export.csv", "My Library.csv", "csv"),
-])
+
+@pytest.mark.parametrize(
+    "source,name,fmt",
+    [
+        ("library.ris", "export.txt", "ris"),  # RIS saved as .txt
+        ("library.bib", "references", "bibtex"),  # no extension
+        ("library.csl.json", "items.json", "csljson"),
+        ("arxiv-metadata-oai-snapshot.json", "snapshot.json", "arxiv"),
+        ("zotero-export.csv", "My Library.csv", "csv"),
+    ],
+)
 def test_format_is_recognised_by_content(source, name, fmt):
     assert parse_papers((DATA / source).read_bytes(), name).format == fmt
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("notes.txt", b"Meeting notes\n- buy milk\n- read the BERT paper\nCall Bob on Monday.\n", "not a papers file"),
-    ("refs.bib", b"This file has no entries at all.\nJust words.\n", "no BibTeX entries"),
-    ("broken.ris", b"Provider: nobody\nTI  - a title without a TY line\n", "no RIS records"),
-    ("items.json", b'[{"title": "x", "issued": ', "invalid JSON"),
-    ("snapshot.json", b'{"id": "1", "authors_parsed": [\n{"id": "2", "title": \n', "invalid JSON"),
-    ("only-bad.jsonl", b"{not json\n{nor this\n", "no line is valid JSON"),
-    ("part.gz", b"\x1f\x8b\x08\x00garbage", "gzip"),
-])
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("notes.txt", b"Meeting notes\n- buy milk\n- read the BERT paper\nCall Bob on Monday.\n", "not a papers file"),
+        ("refs.bib", b"This file has no entries at all.\nJust words.\n", "no BibTeX entries"),
+        ("broken.ris", b"Provider: nobody\nTI  - a title without a TY line\n", "no RIS records"),
+        ("items.json", b'[{"title": "x", "issued": ', "invalid JSON"),
+        ("snapshot.json", b'{"id": "1", "authors_parsed": [\n{"id": "2", "title": \n', "invalid JSON"),
+        ("only-bad.jsonl", b"{not json\n{nor this\n", "no line is valid JSON"),
+        ("part.gz", b"\x1f\x8b\x08\x00garbage", "gzip"),
+    ],
+)
 def test_unknown_or_malformed_files_get_a_clear_message(tmp_path, name, content, message):
     f = tmp_path / name
     f.write_bytes(content)
@@ -304,8 +327,10 @@ def test_a_bib_whose_entries_are_all_broken_rejects_each_with_its_line(tmp_path)
 
 def test_page_text_still_needs_its_shape(tmp_path):
     page = tmp_path / "page.txt"
-    page.write_text("Title One\n\n" + "An abstract that is clearly longer than its title line. " * 3 + "\n\n"
-                    "Title Two\n\n" + "Another abstract, also longer than the title above it. " * 3 + "\n")
+    page.write_text(
+        "Title One\n\n" + "An abstract that is clearly longer than its title line. " * 3 + "\n\n"
+        "Title Two\n\n" + "Another abstract, also longer than the title above it. " * 3 + "\n"
+    )
     assert [p.title for p in load_papers(page).papers] == ["Title One", "Title Two"]
     copy = tmp_path / "copy.bib.txt"
     shutil.copy(DATA / "three_entries.bib", copy)
@@ -326,16 +351,24 @@ def test_ingesting_a_bib_library_keeps_its_metadata_in_the_index(empty_pa, tmp_p
     shutil.copy(DATA / "library.bib", library)
     report = empty_pa.add_papers(library)
     # an abstract-less entry is kept, indexed from its title and metadata, and reported as such
-    assert sorted(report.added) == ["chen2023graphs", "lee2022child", "mueller2021adapters", "nobody2024titleonly",
-                                    "tba2025"]
+    assert sorted(report.added) == [
+        "chen2023graphs",
+        "lee2022child",
+        "mueller2021adapters",
+        "nobody2024titleonly",
+        "tba2025",
+    ]
     assert report.no_abstract == ["nobody2024titleonly"] and "without an abstract" in report.summary()
     only_title = empty_pa.paper("nobody2024titleonly")
     assert empty_pa.search(only_title.title, k=1)[0].paper.id == "nobody2024titleonly"
     ans = empty_pa.ask(only_title.title)
     assert "no abstract of this paper" in ans.text and ans.citations[0].quote == ""  # nothing quoted as if read
     m = empty_pa.paper("mueller2021adapters")
-    assert (m.venue, m.doi, m.key) == ("Advances in Neural Information Processing Systems", "10.5555/mueller.2021.7",
-                                       "mueller2021adapters")
+    assert (m.venue, m.doi, m.key) == (
+        "Advances in Neural Information Processing Systems",
+        "10.5555/mueller.2021.7",
+        "mueller2021adapters",
+    )
     assert m.tags == ("speech", "adapters", "mixture of experts") and m.bibtex.startswith("@inproceedings{")
     assert empty_pa.search("sparse mixture of adapters for accented speech", k=1)[0].paper.id == "mueller2021adapters"
     again = empty_pa.add_papers(library)  # an unchanged library costs nothing

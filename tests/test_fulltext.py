@@ -35,7 +35,7 @@ LME4_TITLE = "Fitting Linear Mixed-Effects Models Using lme4"
 
 def page_text(doc: PdfDocument, page: int) -> str:
     end = doc.page_starts[page] if page < len(doc.page_starts) else len(doc.text)
-    return doc.text[doc.page_starts[page - 1]:end]
+    return doc.text[doc.page_starts[page - 1] : end]
 
 
 @pytest.fixture(scope="session")
@@ -55,17 +55,26 @@ def lmer_pdf() -> Path:
 
 
 def make_pa(directory: Path, model_cache, vectors: str, **kw) -> PaperAssistant:
-    return PaperAssistant(Settings.load(env={}, index_dir=str(directory), model_cache=str(model_cache),
-                                        collection="", embed_cache=vectors, **kw))
+    return PaperAssistant(
+        Settings.load(
+            env={}, index_dir=str(directory), model_cache=str(model_cache), collection="", embed_cache=vectors, **kw
+        )
+    )
 
 
 ABSTRACTS = [
-    {"id": "a1", "title": "Sparse Mixture of Adapters for Speech Recognition",
-     "abstract": "We adapt a frozen speech encoder to accented English with a sparse mixture of adapters. "
-                 "Each adapter specialises on one accent group. Word error rate drops by 12% on L2-ARCTIC."},
-    {"id": "a2", "title": "Graph Transformers for Molecular Property Prediction",
-     "abstract": "We study graph transformers that predict molecular properties for drug discovery. "
-                 "Positional encodings from random walks matter most."},
+    {
+        "id": "a1",
+        "title": "Sparse Mixture of Adapters for Speech Recognition",
+        "abstract": "We adapt a frozen speech encoder to accented English with a sparse mixture of adapters. "
+        "Each adapter specialises on one accent group. Word error rate drops by 12% on L2-ARCTIC.",
+    },
+    {
+        "id": "a2",
+        "title": "Graph Transformers for Molecular Property Prediction",
+        "abstract": "We study graph transformers that predict molecular properties for drug discovery. "
+        "Positional encodings from random walks matter most.",
+    },
 ]
 
 
@@ -80,6 +89,7 @@ def lme4(tmp_path_factory, model_cache, vectors, lmer_pdf):
 
 # --- body passages ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["checkpoint", "pollinators", "tokenization"])
 def test_body_passages_keep_to_sections_and_pages(name):
     doc = read_pdf(LATEX / f"{name}.pdf")
@@ -89,7 +99,7 @@ def test_body_passages_keep_to_sections_and_pages(name):
     assert doc.abstract and doc.abstract not in "".join(p.text for p in passages)  # the abstract is its own passage
     heads = [s.start for s in doc.sections]
     for p in passages:
-        assert doc.text[p.start:p.end] == p.text and p.start >= start
+        assert doc.text[p.start : p.end] == p.text and p.start >= start
         assert not any(p.start <= h < p.end for h in heads)  # never runs over a heading
         section = doc.section_of(p.start)
         assert p.section == (None if section is None or section.lower().startswith("abstract") else section)
@@ -102,11 +112,12 @@ def test_body_passages_keep_to_sections_and_pages(name):
     for s in doc.sections:  # every section's text (after the abstract) is in some passage
         if s.start > start:
             nxt = min([h for h in heads if h > s.start] + [len(doc.text)])
-            first_words = " ".join(doc.text[s.start + len(s.title):nxt].split()[:6])
+            first_words = " ".join(doc.text[s.start + len(s.title) : nxt].split()[:6])
             assert not first_words or first_words in covered, s.title
 
 
 # --- one PDF: answers and hits with page and section -----------------------------------------------
+
 
 def test_a_pdf_is_one_full_text_paper(lme4):
     pa, report, doc = lme4
@@ -118,11 +129,12 @@ def test_a_pdf_is_one_full_text_paper(lme4):
     assert copy is not None and copy.read_bytes() == Path(paper.pdf_path).read_bytes()
     assert pa.pdf_file("a1") is None
     passages = pa.store.passages(paper)
-    assert pa.store.counts()["passages"] == len(passages) + sum(len(pa.store.passages(pa.paper(a["id"])))
-                                                               for a in ABSTRACTS)
+    assert pa.store.counts()["passages"] == len(passages) + sum(
+        len(pa.store.passages(pa.paper(a["id"]))) for a in ABSTRACTS
+    )
     body = [p for p in passages if p.in_body]
     assert len(body) > 100 and passages[0].page is None  # the abstract first, then the body
-    assert all(doc.text[p.start:p.end] == p.text for p in body)  # (the reader cut the reference list out of it)
+    assert all(doc.text[p.start : p.end] == p.text for p in body)  # (the reader cut the reference list out of it)
     assert [p.index for p in passages] == list(range(len(passages)))
 
 
@@ -136,7 +148,7 @@ def test_the_lme4_question_is_answered_from_the_body_with_page_and_section(lme4)
     assert c.quote in page_text(doc, c.page)  # verbatim from that page's extracted text
     assert all(s in page_text(doc, c.page) for s in c.sentences) and "Nelder-Mead" in c.quote
     assert c.section == doc.section_of(doc.text.find(c.quote)) == "4. Nonlinear optimization module"
-    assert c.passage is not None and c.context[c.spans[0][0]:c.spans[-1][1]] == c.quote
+    assert c.passage is not None and c.context[c.spans[0][0] : c.spans[-1][1]] == c.quote
     assert all(s.strip() in ans.text.replace("\\", "") for s in c.sentences)
     assert reference_line(c) == f"[1] {LME4_TITLE}, p. {gold['gold_page']}, §4"
     assert json.loads(json.dumps(ans.to_dict()))["citations"][0]["page"] == c.page
@@ -186,16 +198,30 @@ def test_mixed_collection_abstract_answers_and_refusals_work_as_before(lme4):
     ans = pa.ask("How much does a sparse mixture of adapters reduce word error rate on accented English?")
     assert ans.covered and ans.citations[0].paper.id == "a1" and ans.citations[0].page is None
     assert ans.citations[0].passage is None and "12%" in ans.text and ans.text.startswith("From the abstracts")
-    for question in ("Which vision transformer improves ImageNet accuracy with token merging?",
-                     "What is the boiling point of sea water at high altitude?"):
+    for question in (
+        "Which vision transformer improves ImageNet accuracy with token merging?",
+        "What is the boiling point of sea water at high altitude?",
+    ):
         assert not pa.ask(question).covered, question
 
 
 def test_the_cli_prints_page_and_section_in_references(lme4, capsys):
     pa, _, _ = lme4
     s = pa.settings  # the same process may open the embedded index again
-    code = cli_main(["--index-dir", s.index_dir, "--set", f"model_cache={s.model_cache}", "--set",
-                     f"embed_cache={s.embed_cache}", "--set", "collection=", "ask", LME4_Q])
+    code = cli_main(
+        [
+            "--index-dir",
+            s.index_dir,
+            "--set",
+            f"model_cache={s.model_cache}",
+            "--set",
+            f"embed_cache={s.embed_cache}",
+            "--set",
+            "collection=",
+            "ask",
+            LME4_Q,
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     refs = out.split("References", 1)[1].strip().splitlines()
@@ -228,6 +254,7 @@ def test_llm_prompts_carry_page_tagged_passages_and_citations_quote_one_page(lme
 
 
 # --- unchanged, replaced ----------------------------------------------------------------------------
+
 
 def test_re_adding_an_unchanged_pdf_parses_and_embeds_nothing(lme4, lmer_pdf, monkeypatch):
     pa, _, _ = lme4
@@ -332,8 +359,9 @@ def folder(tmp_path_factory) -> Path:
     return root
 
 
-def test_a_folder_adds_every_pdf_and_bibliography_file_and_rejects_each_bad_file(folder, tmp_path, model_cache,
-                                                                               vectors, monkeypatch):
+def test_a_folder_adds_every_pdf_and_bibliography_file_and_rejects_each_bad_file(
+    folder, tmp_path, model_cache, vectors, monkeypatch
+):
     from assistant import CollectionError
 
     pa = make_pa(tmp_path / "index", model_cache, vectors)
@@ -388,8 +416,20 @@ def test_a_folder_adds_every_pdf_and_bibliography_file_and_rejects_each_bad_file
 
 
 def test_the_cli_ingests_a_folder_with_a_line_per_file(folder, tmp_path, model_cache, vectors, capsys):
-    code = cli_main(["--index-dir", str(tmp_path / "index"), "--set", f"model_cache={model_cache}",
-                     "--set", f"embed_cache={vectors}", "--set", "collection=", "ingest", str(folder)])
+    code = cli_main(
+        [
+            "--index-dir",
+            str(tmp_path / "index"),
+            "--set",
+            f"model_cache={model_cache}",
+            "--set",
+            f"embed_cache={vectors}",
+            "--set",
+            "collection=",
+            "ingest",
+            str(folder),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0
     assert "papers: 3 added, 0 updated, 0 unchanged, 7 rejected" in out and "2 PDFs read (6 pages)" in out
@@ -422,6 +462,7 @@ def test_a_session_gets_a_pdf_as_title_and_abstract_only(lme4):
 
 # --- several processes on a Chroma server ----------------------------------------------------------
 
+
 @pytest.mark.server
 def test_a_second_assistant_on_the_server_gets_the_full_text_passages(chroma_server, tmp_path, model_cache, vectors):
     a = make_pa(tmp_path / "a", model_cache, vectors, chroma_url=chroma_server.url)
@@ -431,8 +472,9 @@ def test_a_second_assistant_on_the_server_gets_the_full_text_passages(chroma_ser
     mine, theirs = a.paper("pdf:checkpoint"), b.paper("pdf:checkpoint")
     assert theirs == mine and theirs.pages == 3
     assert b.store.passages(theirs) == a.store.passages(mine)  # from Chroma's documents, into b's local files
-    assert b.store.local.body_passages(theirs.id, theirs.content_hash()) == [p for p in a.store.passages(mine)
-                                                                              if p.in_body]
+    assert b.store.local.body_passages(theirs.id, theirs.content_hash()) == [
+        p for p in a.store.passages(mine) if p.in_body
+    ]
     gold = GOLD["ft-single-047"]  # the bounds of the checkpoint interval: body only
     doc = read_pdf(LATEX / "checkpoint.pdf")
     c = b.ask(gold["question"]).citations[0]

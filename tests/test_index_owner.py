@@ -24,12 +24,14 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, env=env, timeout=600
+    )
 
 
-def test_a_second_process_cannot_write_an_embedded_index_another_is_serving(built_index, model_cache, tmp_path,
-                                                                          small_papers):
+def test_a_second_process_cannot_write_an_embedded_index_another_is_serving(
+    built_index, model_cache, tmp_path, small_papers
+):
     index = tmp_path / "index"
     shutil.copytree(built_index, index)
     serving = PaperAssistant(Settings.load(env={}, index_dir=str(index), model_cache=str(model_cache)))
@@ -50,13 +52,15 @@ def test_a_second_process_cannot_write_an_embedded_index_another_is_serving(buil
     assert listed.returncode == 0 and "Sparse Mixture of Adapters" in listed.stdout
 
 
-def test_the_readme_recipe_moves_an_embedded_collection_to_a_chroma_server(built_index, model_cache, tmp_path,
-                                                                         chroma_server):
+def test_the_readme_recipe_moves_an_embedded_collection_to_a_chroma_server(
+    built_index, model_cache, tmp_path, chroma_server
+):
     """docs/scaling.md: keep index_dir, set ASSISTANT_CHROMA_URL, ingest the same files again."""
     index = tmp_path / "index"
     shutil.copytree(built_index, index)
-    env = clean_env(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache),
-                    ASSISTANT_CHROMA_URL=chroma_server.url)
+    env = clean_env(
+        ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache), ASSISTANT_CHROMA_URL=chroma_server.url
+    )
     p = cli("-v", "ingest", str(BUNDLED_COLLECTION), "--json", env=env)
     assert p.returncode == 0, p.stderr
     assert "writing the 80 stored papers into the Chroma server" in p.stderr
@@ -66,8 +70,15 @@ def test_the_readme_recipe_moves_an_embedded_collection_to_a_chroma_server(built
     s = cli("search", "pairwise temporal IoU loss for moment masks", "-k", "1", env=env)
     assert s.returncode == 0 and ZEROTA in s.stdout, s.stderr
     # the server holds the collection now: an assistant with a fresh index_dir reads it from there
-    other = PaperAssistant(Settings.load(env={}, index_dir=str(tmp_path / "other"), model_cache=str(model_cache),
-                                         chroma_url=chroma_server.url, collection=""))
+    other = PaperAssistant(
+        Settings.load(
+            env={},
+            index_dir=str(tmp_path / "other"),
+            model_cache=str(model_cache),
+            chroma_url=chroma_server.url,
+            collection="",
+        )
+    )
     assert len(other.papers) == 80 and other.embedder.calls == 0
     assert other.store.counts()["papers"] == 80
     info = cli("info", env=env)

@@ -91,9 +91,28 @@ def check_resumed(settings: Settings, papers_file: Path, *, cache: bool) -> Pape
 
 def test_sigkill_during_a_cli_ingest_then_rerun_completes_it(tmp_path, papers_file, model_cache):
     index = tmp_path / "index"
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "--index-dir", str(index), "--collection", "",
-                             "--set", f"model_cache={model_cache}", "--set", "embed_cache=off", "--set", f"ingest_batch={BATCH}",
-                             "ingest", str(papers_file)], env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "--index-dir",
+            str(index),
+            "--collection",
+            "",
+            "--set",
+            f"model_cache={model_cache}",
+            "--set",
+            "embed_cache=off",
+            "--set",
+            f"ingest_batch={BATCH}",
+            "ingest",
+            str(papers_file),
+        ],
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 300
     while local_papers(index) < BATCH:  # the first batch is committed
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -102,8 +121,9 @@ def test_sigkill_during_a_cli_ingest_then_rerun_completes_it(tmp_path, papers_fi
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    settings = Settings.load(env={}, index_dir=str(index), collection="", model_cache=str(model_cache), embed_cache="off",
-                             ingest_batch=BATCH)
+    settings = Settings.load(
+        env={}, index_dir=str(index), collection="", model_cache=str(model_cache), embed_cache="off", ingest_batch=BATCH
+    )
     check_resumed(settings, papers_file, cache=False)
 
 
@@ -125,14 +145,26 @@ KILL_MID_BATCH = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("mode", ["embedded", "server"])
-def test_sigkill_between_passages_and_records_leaves_no_half_paper(tmp_path, papers_file, model_cache, mode,
-                                                                    request, monkeypatch):
+def test_sigkill_between_passages_and_records_leaves_no_half_paper(
+    tmp_path, papers_file, model_cache, mode, request, monkeypatch
+):
     url = request.getfixturevalue("chroma_server").url if mode == "server" else ""
     cache = "off" if mode == "embedded" else str(tmp_path / "vectors.sqlite")
-    args = {"index_dir": str(tmp_path / "index"), "collection": "", "model_cache": str(model_cache),
-            "embed_cache": cache, "chroma_url": url, "ingest_batch": str(BATCH)}
-    p = subprocess.run([sys.executable, "-c", KILL_MID_BATCH, str(papers_file), *(f"{k}={v}" for k, v in args.items())],
-                       env=env(), capture_output=True, text=True, timeout=300)
+    args = {
+        "index_dir": str(tmp_path / "index"),
+        "collection": "",
+        "model_cache": str(model_cache),
+        "embed_cache": cache,
+        "chroma_url": url,
+        "ingest_batch": str(BATCH),
+    }
+    p = subprocess.run(
+        [sys.executable, "-c", KILL_MID_BATCH, str(papers_file), *(f"{k}={v}" for k, v in args.items())],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == -signal.SIGKILL, p.stderr
     # On a server another live process may own a batch note, so only old ones are treated as dead.
     if mode == "server":
@@ -140,13 +172,20 @@ def test_sigkill_between_passages_and_records_leaves_no_half_paper(tmp_path, pap
     check_resumed(Settings.load(env={}, **args), papers_file, cache=mode == "server")
 
 
-def test_cli_ingest_shows_a_progress_bar_on_a_terminal_and_remove_works(tmp_path, papers_file, model_cache, small_papers):
+def test_cli_ingest_shows_a_progress_bar_on_a_terminal_and_remove_works(
+    tmp_path, papers_file, model_cache, small_papers
+):
     e = env() | {"ASSISTANT_INDEX_DIR": str(tmp_path / "index"), "ASSISTANT_MODEL_CACHE": str(model_cache)}
     f = tmp_path / "small.jsonl"
     f.write_text("\n".join(json.dumps(r) for r in small_papers))
     master, slave = pty.openpty()
-    p = subprocess.run([sys.executable, "-m", "assistant.cli", "--collection", "", "ingest", str(f)],
-                       stdout=subprocess.PIPE, stderr=slave, env=e, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "--collection", "", "ingest", str(f)],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=e,
+        timeout=300,
+    )
     os.close(slave)
     bar = b""
     while True:  # everything the terminal received (a pty read returns a piece at a time)
@@ -162,14 +201,29 @@ def test_cli_ingest_shows_a_progress_bar_on_a_terminal_and_remove_works(tmp_path
     assert p.returncode == 0 and "3 added" in p.stdout.decode()
     assert "\r" in bar and "0/3" in bar and "100%" in bar and "3/3" in bar and "papers/s" in bar  # tqdm's bar
 
-    piped = subprocess.run([sys.executable, "-m", "assistant.cli", "--collection", "", "ingest", str(f)],
-                           capture_output=True, text=True, env=e, timeout=300)
+    piped = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "--collection", "", "ingest", str(f)],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=300,
+    )
     assert piped.returncode == 0 and "papers" not in piped.stderr  # not a terminal: no bar in logs
 
-    out = subprocess.run([sys.executable, "-m", "assistant.cli", "--collection", "", "remove", "p1", "nope"],
-                         capture_output=True, text=True, env=e, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "--collection", "", "remove", "p1", "nope"],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=300,
+    )
     assert out.returncode == 0 and "removed 1 paper(s): p1" in out.stdout
-    listed = subprocess.run([sys.executable, "-m", "assistant.cli", "--collection", "", "papers", "--json"],
-                            capture_output=True, text=True, env=e, timeout=300)
+    listed = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "--collection", "", "papers", "--json"],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=300,
+    )
     ids = {p["id"] for p in json.loads(listed.stdout)}
     assert len(ids) == 2 and "p2" in ids and "p1" not in ids

@@ -17,8 +17,9 @@ from assistant.settings import BUNDLED_COLLECTION as BUNDLED
 
 
 def settings(tmp_path, model_cache, **kw) -> Settings:
-    return Settings.load(env={}, index_dir=str(tmp_path / "index"), model_cache=str(model_cache), collection="",
-                         embed_cache="off", **kw)
+    return Settings.load(
+        env={}, index_dir=str(tmp_path / "index"), model_cache=str(model_cache), collection="", embed_cache="off", **kw
+    )
 
 
 def write(path, papers) -> None:

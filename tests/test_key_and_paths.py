@@ -70,8 +70,15 @@ def listener():
 @pytest.fixture(scope="module")
 def app(built_index, model_cache, tmp_path_factory, owner_llm):
     work = tmp_path_factory.mktemp("private-app")
-    s = start_app(built_index, model_cache, work, OPENAI_API_KEY=OWNER_KEY, OPENAI_BASE_URL=owner_llm.url,
-                  ASSISTANT_MODEL="stub-model", GRADIO_TEMP_DIR=str(work / "uploads"))
+    s = start_app(
+        built_index,
+        model_cache,
+        work,
+        OPENAI_API_KEY=OWNER_KEY,
+        OPENAI_BASE_URL=owner_llm.url,
+        ASSISTANT_MODEL="stub-model",
+        GRADIO_TEMP_DIR=str(work / "uploads"),
+    )
     s.uploads = work / "uploads"
     yield s
     s.stop()
@@ -87,8 +94,10 @@ def browser():
 
 # -- files: only what was uploaded is ever opened -------------------------------------------------
 
-def test_server_side_paths_are_refused_unopened_and_real_uploads_join_the_collection(app, tmp_path, monkeypatch,
-                                                                                   listener):
+
+def test_server_side_paths_are_refused_unopened_and_real_uploads_join_the_collection(
+    app, tmp_path, monkeypatch, listener
+):
     results = server_path_attacks(app.url, app.uploads, tmp_path, monkeypatch, listener)
     for case, (html, error) in results.items():
         assert "pa-ok" not in html and "added" not in html.replace("nothing was added", ""), (case, html)
@@ -109,21 +118,27 @@ def test_server_side_paths_are_refused_unopened_and_real_uploads_join_the_collec
         assert e.value.code in (403, 404) and SECRET not in e.value.read().decode(errors="replace"), path
 
     # Private deployment, unchanged: a real upload is in the shared collection, for every client.
-    other = Client(app.url, verbose=False).predict("tidal energy forecasts from kelp-mounted sensors",
-                                                   k=3, api_name="/search_papers")
+    other = Client(app.url, verbose=False).predict(
+        "tidal energy forecasts from kelp-mounted sensors", k=3, api_name="/search_papers"
+    )
     assert other["papers"][0]["title"] == "Tidal Energy Forecasting with Kelp Sensors"
 
 
 def test_only_named_file_inputs_exist(app):
     """The endpoints above are all there is to attack: /add_papers is the one API endpoint taking a file."""
     api = Client(app.url, verbose=False).view_api(return_format="dict", print_info=False)
-    taking_files = sorted(name for name, e in api["named_endpoints"].items()
-                          if any("FileData" in json.dumps(p.get("python_type", {})) or p.get("component") == "File"
-                                 for p in e["parameters"]))
+    taking_files = sorted(
+        name
+        for name, e in api["named_endpoints"].items()
+        if any(
+            "FileData" in json.dumps(p.get("python_type", {})) or p.get("component") == "File" for p in e["parameters"]
+        )
+    )
     assert taking_files == ["/add_papers"] and api["unnamed_endpoints"] == {}
 
 
 # -- the owner's key goes only to the owner's server ------------------------------------------------
+
 
 def test_a_visitor_base_url_never_receives_the_owners_key_in_the_browser(browser, app, owner_llm, listener):
     page = open_page(browser, app.url)
@@ -170,17 +185,20 @@ def test_library_views_keep_the_key_with_its_endpoint(pa, listener):
         owner_llm.close()
 
 
-def test_a_key_from_the_environment_is_not_sent_to_a_base_url_given_later(built_index, model_cache, tmp_path,
-                                                                          listener):
+def test_a_key_from_the_environment_is_not_sent_to_a_base_url_given_later(built_index, model_cache, tmp_path, listener):
     env = {"OPENAI_API_KEY": OWNER_KEY}
     assert Settings.load(env=env, base_url=listener.url).secret("api_key") == ""
     assert Settings.load(env={**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}).secret("api_key") == OWNER_KEY
     # the embedding server's key likewise
-    embed = Settings.load(env={"ASSISTANT_EMBED_API_KEY": OWNER_KEY, "ASSISTANT_EMBED_BASE_URL": "http://127.0.0.1:9/v1"})
+    embed = Settings.load(
+        env={"ASSISTANT_EMBED_API_KEY": OWNER_KEY, "ASSISTANT_EMBED_BASE_URL": "http://127.0.0.1:9/v1"}
+    )
     assert embed.secret("embed_api_key") == OWNER_KEY
     assert embed.with_(embed_base_url=listener.url).secret("embed_api_key") == ""
-    assert Settings.load(env={"ASSISTANT_EMBED_API_KEY": OWNER_KEY}, embed_base_url=listener.url).secret(
-        "embed_api_key") == ""
+    assert (
+        Settings.load(env={"ASSISTANT_EMBED_API_KEY": OWNER_KEY}, embed_base_url=listener.url).secret("embed_api_key")
+        == ""
+    )
     # PaperAssistant(settings, base_url=...) changes the base URL of settings that carry a key
     shutil.copytree(built_index, tmp_path / "index")  # its own copy: an embedded index serves one process
     settings = Settings.load(env=env, index_dir=str(tmp_path / "index"), model_cache=str(model_cache))
@@ -197,9 +215,26 @@ def test_the_cli_base_url_flag_does_not_take_the_environment_key(built_index, mo
     shutil.copytree(built_index, index)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
     env.update(OPENAI_API_KEY=OWNER_KEY, ASSISTANT_MODEL_CACHE=str(model_cache))
-    p = subprocess.run([sys.executable, "-m", "assistant.cli", "--index-dir", str(index), "--base-url", listener.url,
-                        "--model", "stub-model", "ask", GPT2], capture_output=True, text=True, env=env, timeout=300,
-                       cwd=Path(__file__).parent.parent)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "--index-dir",
+            str(index),
+            "--base-url",
+            listener.url,
+            "--model",
+            "stub-model",
+            "ask",
+            GPT2,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=Path(__file__).parent.parent,
+    )
     assert p.returncode == 0, p.stderr
     assert listener.requests and listener.keys_seen() == {"Bearer no-key-needed"}
     assert sent_anywhere(listener, OWNER_KEY) == [] and ZEROTA in p.stdout

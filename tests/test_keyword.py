@@ -38,8 +38,11 @@ ops = st.lists(st.tuples(st.sampled_from(["put", "del"]), st.integers(0, 30), do
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # bm25s divides by a zero mean length on empty papers
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(first=st.dictionaries(st.integers(0, 30).map(str), doc, max_size=20), changes=ops,
-       query=st.lists(st.sampled_from(WORDS + ["zz"]), min_size=1, max_size=4))
+@given(
+    first=st.dictionaries(st.integers(0, 30).map(str), doc, max_size=20),
+    changes=ops,
+    query=st.lists(st.sampled_from(WORDS + ["zz"]), min_size=1, max_size=4),
+)
 def test_scores_after_any_changes_equal_a_fresh_bm25s_index(first, changes, query):
     ki = KeywordIndex(first)
     truth = dict(first)
@@ -79,8 +82,13 @@ def test_many_small_updates_stay_in_few_segments():
 
 
 def test_update_leaves_the_old_index_untouched_and_filters_work():
-    ki = KeywordIndex({"a": tokenize("temporal IoU loss for moment masks"), "b": tokenize("contrastive decoding"),
-                       "c": tokenize("moment retrieval in videos")})
+    ki = KeywordIndex(
+        {
+            "a": tokenize("temporal IoU loss for moment masks"),
+            "b": tokenize("contrastive decoding"),
+            "c": tokenize("moment retrieval in videos"),
+        }
+    )
     new = ki.updated({"b": ("Moment masks", "moment masks again")}, remove=["a"])
     assert [p for p, _ in ki.top(tokenize("moment masks"), 3)] == ["a", "c"]
     assert new.top(tokenize("masks"), 1)[0][0] == "b" and "a" not in new

@@ -24,8 +24,18 @@ def stub():
 
 
 def ask(pa, url, **kw):
-    view = pa.using(**{"backend": "openai", "base_url": url, "api_key": KEY, "model": "stub-model", "max_retries": 1,
-                       "timeout": 10, "min_support": 0, **kw})  # transport faults here, not claim support
+    view = pa.using(
+        **{
+            "backend": "openai",
+            "base_url": url,
+            "api_key": KEY,
+            "model": "stub-model",
+            "max_retries": 1,
+            "timeout": 10,
+            "min_support": 0,
+            **kw,
+        }
+    )  # transport faults here, not claim support
     t = time.perf_counter()
     ans = view.ask(Q)
     return ans, time.perf_counter() - t
@@ -85,12 +95,19 @@ def test_400_shows_the_servers_reason(pa, stub):
     assert len(s.requests) == 1
 
 
-@pytest.mark.parametrize("body,length,cause", [
-    (b"data: {not json\n\n", None, "sent a malformed answer stream"),
-    (sse("ZeroTA ", "[1] and", finish=False), None, "was cut off before the end"),
-    (sse("ZeroTA ", "[1] and", finish=False), 5000, "was cut off (peer closed connection"),
-    (b'data: {"error": {"message": "model overloaded"}}\n\n', None, "reported an error mid-answer: model overloaded"),
-])
+@pytest.mark.parametrize(
+    "body,length,cause",
+    [
+        (b"data: {not json\n\n", None, "sent a malformed answer stream"),
+        (sse("ZeroTA ", "[1] and", finish=False), None, "was cut off before the end"),
+        (sse("ZeroTA ", "[1] and", finish=False), 5000, "was cut off (peer closed connection"),
+        (
+            b'data: {"error": {"message": "model overloaded"}}\n\n',
+            None,
+            "reported an error mid-answer: model overloaded",
+        ),
+    ],
+)
 def test_broken_streams_are_named(pa, stub, body, length, cause):
     s = stub((200, {}, body, length))
     ans, _ = ask(pa, s.url)

@@ -50,8 +50,16 @@ def proxies():
 
 
 def hosted(pa, url, **kw):
-    settings = {"backend": "openai", "base_url": url, "api_key": KEY, "model": MODEL_ALIAS, "cite_grammar": "on",
-                "temperature": 0.0, "timeout": 120.0, **kw}
+    settings = {
+        "backend": "openai",
+        "base_url": url,
+        "api_key": KEY,
+        "model": MODEL_ALIAS,
+        "cite_grammar": "on",
+        "temperature": 0.0,
+        "timeout": 120.0,
+        **kw,
+    }
     return pa.using(**settings)
 
 
@@ -72,9 +80,11 @@ def assert_verified_or_explained(ans):
         assert ans.citations
         assert_verified(ans)
     else:
-        assert re.search(r"the openai answer (cited (none|only passages|passages that do not contain)|named what its "
-                         r"passages do not have)", ans.fallback), \
-            ans.fallback
+        assert re.search(
+            r"the openai answer (cited (none|only passages|passages that do not contain)|named what its "
+            r"passages do not have)",
+            ans.fallback,
+        ), ans.fallback
         assert ans.citations
 
 
@@ -129,7 +139,9 @@ def test_server_stopped_mid_conversation(pa, own_server):
     assert first.backend == "openai"
     own_server.stop()
     t = time.perf_counter()
-    follow = view.ask(FOLLOWUP, history=[{"role": "user", "content": Q_VERIFIED}, {"role": "assistant", "content": first.text}])
+    follow = view.ask(
+        FOLLOWUP, history=[{"role": "user", "content": Q_VERIFIED}, {"role": "assistant", "content": first.text}]
+    )
     assert time.perf_counter() - t < 45  # a refused connection, not the 60 s timeout
     assert_fallback(follow, f"cannot reach the LLM server at {own_server.url}")
     assert follow.hits[0].paper.id == first.hits[0].paper.id  # retrieval still used the conversation
@@ -151,10 +163,13 @@ def test_wrong_model_name(pa, llama_server):
     assert_fallback(ans, f"model 'gpt-4o-mini' is not served at {llama_server.url}; it offers '{MODEL_ALIAS}'")
 
 
-@pytest.mark.parametrize("delays,timeout,cause", [
-    ({"first_delay": 60}, 2.0, "did not answer within 2 s"),  # never sends a byte
-    ({"chunk_delay": 0.4}, 5.0, "did not finish the answer within 5 s"),  # trickles: each read held 0.4 s
-])
+@pytest.mark.parametrize(
+    "delays,timeout,cause",
+    [
+        ({"first_delay": 60}, 2.0, "did not answer within 2 s"),  # never sends a byte
+        ({"chunk_delay": 0.4}, 5.0, "did not finish the answer within 5 s"),  # trickles: each read held 0.4 s
+    ],
+)
 def test_a_slow_server_hits_the_timeout(pa, llama_server, proxies, delays, timeout, cause):
     proxy = proxies(llama_server.port, **delays)
     t = time.perf_counter()
@@ -166,6 +181,7 @@ def test_a_slow_server_hits_the_timeout(pa, llama_server, proxies, delays, timeo
 
 
 # --- in-process local backend ---------------------------------------------------------------
+
 
 def test_local_backend_streams_a_cited_answer(pa):
     view = pa.using(backend="local", temperature=0.0, timeout=120.0)
@@ -184,7 +200,9 @@ def test_local_backend_is_chosen_by_a_gguf_path():
     gguf = str(llms.bundled_gguf())
     s = Settings.load(env={"ASSISTANT_GGUF": gguf})
     assert llms.select(s) == "local" and llms.model_label(s) == "SmolLM2-135M-Instruct.Q4_1"
-    assert llms.select(Settings.load(env={"ASSISTANT_GGUF": gguf, "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"})) == "openai"
+    assert (
+        llms.select(Settings.load(env={"ASSISTANT_GGUF": gguf, "OPENAI_BASE_URL": "http://127.0.0.1:1/v1"})) == "openai"
+    )
 
 
 def test_local_backend_without_llama_cpp_says_how_to_install(pa, monkeypatch):

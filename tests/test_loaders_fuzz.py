@@ -30,12 +30,42 @@ def test_arbitrary_bytes_load_or_raise_collection_error(raw, name):
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=50),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
-    max_leaves=12)
-records = st.dictionaries(st.sampled_from(
-    ["id", "title", "abstract", "authors", "year", "url", "code_url", "x", "doi", "tags", "venue", "key", "bibtex",
-     # keys that send a record to the CSL JSON and dump mappers
-     "abstract_inverted_index", "authorships", "primary_location", "corpusid", "externalIds", "authors_parsed",
-     "categories", "update_date", "versions", "issued", "author", "container-title"]), json_values, max_size=9)
+    max_leaves=12,
+)
+records = st.dictionaries(
+    st.sampled_from(
+        [
+            "id",
+            "title",
+            "abstract",
+            "authors",
+            "year",
+            "url",
+            "code_url",
+            "x",
+            "doi",
+            "tags",
+            "venue",
+            "key",
+            "bibtex",
+            # keys that send a record to the CSL JSON and dump mappers
+            "abstract_inverted_index",
+            "authorships",
+            "primary_location",
+            "corpusid",
+            "externalIds",
+            "authors_parsed",
+            "categories",
+            "update_date",
+            "versions",
+            "issued",
+            "author",
+            "container-title",
+        ]
+    ),
+    json_values,
+    max_size=9,
+)
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -63,14 +93,17 @@ def test_text_with_control_characters_round_trips_cleanly(title, abstract):
 GOOD = {"id": "g1", "title": "A good paper", "abstract": "It has a perfectly fine abstract."}
 
 
-@pytest.mark.parametrize("name,raw,expect", [
-    ("truncated.json", json.dumps([GOOD, GOOD | {"id": "g2"}]).encode()[:-20], "invalid JSON"),
-    ("latin1.csv", "title,abstract\nCaf\u00e9 paper,R\u00e9sum\u00e9 of it\n".encode("latin-1"), "not UTF-8"),
-    ("nul.jsonl", json.dumps(GOOD).encode() + b"\x00\x00garbage", "binary"),
-    ("nocols.csv", b"name,text\na,b\n", "title and abstract"),
-    ("empty.json", b"[]", "no paper records"),
-    ("number.json", b"42", "expected a JSON array"),
-])
+@pytest.mark.parametrize(
+    "name,raw,expect",
+    [
+        ("truncated.json", json.dumps([GOOD, GOOD | {"id": "g2"}]).encode()[:-20], "invalid JSON"),
+        ("latin1.csv", "title,abstract\nCaf\u00e9 paper,R\u00e9sum\u00e9 of it\n".encode("latin-1"), "not UTF-8"),
+        ("nul.jsonl", json.dumps(GOOD).encode() + b"\x00\x00garbage", "binary"),
+        ("nocols.csv", b"name,text\na,b\n", "title and abstract"),
+        ("empty.json", b"[]", "no paper records"),
+        ("number.json", b"42", "expected a JSON array"),
+    ],
+)
 def test_fuzz_corpus_file_errors_are_specific(name, raw, expect):
     with pytest.raises(CollectionError, match=expect):
         parse_papers(raw, name)
@@ -127,15 +160,58 @@ def test_strict_ingest_adds_nothing_when_a_record_is_bad(empty_pa, tmp_path):
     assert [p.id for p in empty_pa.papers] == [] and empty_pa.add_papers(f).added == ["g1"]
 
 
-_BIB_TOKENS = ["@article{", "@string{", "@comment{", "@misc(", "key,", "key2,", " title = ", " author = ", " year = ",
-               " abstract = ", " crossref = ", "{", "}", "(", ")", '"', "#", ",", "=", "macro", "2020", "jan",
-               "Smith, John and Doe", " and others", "\\\"u", "$\\alpha$", "%", "\n", "\n% @article{x,", "\\cite{a}"]
-_RIS_TOKENS = ["TY  - JOUR\n", "TI  - A title\n", "AU  - Smith, John\n", "AB  - An abstract.\n", "PY  - 2020\n",
-               "ER  - \n", "KW  - x\n", "DO  - 10.1/x\n", "L1  - a.pdf\n", "garbage\n", "\n", "ID  - 7\n"]
+_BIB_TOKENS = [
+    "@article{",
+    "@string{",
+    "@comment{",
+    "@misc(",
+    "key,",
+    "key2,",
+    " title = ",
+    " author = ",
+    " year = ",
+    " abstract = ",
+    " crossref = ",
+    "{",
+    "}",
+    "(",
+    ")",
+    '"',
+    "#",
+    ",",
+    "=",
+    "macro",
+    "2020",
+    "jan",
+    "Smith, John and Doe",
+    " and others",
+    '\\"u',
+    "$\\alpha$",
+    "%",
+    "\n",
+    "\n% @article{x,",
+    "\\cite{a}",
+]
+_RIS_TOKENS = [
+    "TY  - JOUR\n",
+    "TI  - A title\n",
+    "AU  - Smith, John\n",
+    "AB  - An abstract.\n",
+    "PY  - 2020\n",
+    "ER  - \n",
+    "KW  - x\n",
+    "DO  - 10.1/x\n",
+    "L1  - a.pdf\n",
+    "garbage\n",
+    "\n",
+    "ID  - 7\n",
+]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tokens=st.lists(st.sampled_from(_BIB_TOKENS), max_size=40), ris=st.lists(st.sampled_from(_RIS_TOKENS), max_size=30))
+@given(
+    tokens=st.lists(st.sampled_from(_BIB_TOKENS), max_size=40), ris=st.lists(st.sampled_from(_RIS_TOKENS), max_size=30)
+)
 def test_bib_and_ris_shaped_input_loads_or_raises_collection_error(tokens, ris):
     for raw, name in (("".join(tokens), "p.bib"), ("".join(ris), "p.ris")):
         try:

@@ -32,6 +32,7 @@ OFF_TOPIC = "What reward shaping works best for reinforcement learning of roboti
 
 def with_session(url: str, work, transport: str = "http"):
     """Run `await work(session)` in a fresh MCP session with the app at `url`; return its result."""
+
     async def main():
         if transport == "http":
             streams = streamable_http_client(url + "/gradio_api/mcp/")
@@ -41,6 +42,7 @@ def with_session(url: str, work, transport: str = "http"):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 return await work(session)
+
     return asyncio.run(main())
 
 
@@ -64,6 +66,7 @@ def error_text(r) -> str:
 def listed(url: str, transport: str = "http") -> dict:
     async def work(s):
         return {t.name: t for t in (await s.list_tools()).tools}
+
     return with_session(url, work, transport)
 
 
@@ -78,10 +81,18 @@ def test_the_three_tools_are_listed_with_descriptions_and_schemas(server):
         assert t.outputSchema["type"] == "object" and t.outputSchema["required"]
         assert t.annotations.readOnlyHint is True and t.annotations.destructiveHint is False
     search = tools["search_papers"].inputSchema
-    assert search["required"] == ["query"] and list(search["properties"]) == ["query", "k", "year_from", "year_to",
-                                                                              "author"]
-    assert search["properties"]["k"] == {"type": "integer", "default": 10,
-                                         "description": "How many papers to return, 1 to 50."}
+    assert search["required"] == ["query"] and list(search["properties"]) == [
+        "query",
+        "k",
+        "year_from",
+        "year_to",
+        "author",
+    ]
+    assert search["properties"]["k"] == {
+        "type": "integer",
+        "default": 10,
+        "description": "How many papers to return, 1 to 50.",
+    }
     assert {"type": "integer"} in search["properties"]["year_from"]["oneOf"]
     history = tools["ask_papers"].inputSchema["properties"]["history"]["oneOf"][1]
     assert history["items"]["properties"]["role"] == {"enum": ["user", "assistant"]}
@@ -131,20 +142,29 @@ def test_a_question_outside_the_collection_is_not_covered(server):
     assert result(call(server.url, "search_papers", {"query": OFF_TOPIC, "k": 3}))["covered"] is False
 
 
-@pytest.mark.parametrize("tool, args, message", [
-    ("search_papers", {"query": "clip", "k": 0}, "k must be a whole number from 1 to 50, not 0"),
-    ("search_papers", {"query": "clip", "k": "many"}, "Input validation error: 'many' is not of type 'integer'"),
-    ("search_papers", {"query": "clip", "year_from": 2020.5}, "2020.5 is not valid under any of the given schemas"),
-    ("search_papers", {"k": 3}, "'query' is a required property"),
-    ("search_papers", {"query": "why " * 600}, "query: the question is 2400 characters long; the limit is 2000"),
-    ("ask_papers", {"question": "   "}, "question: the question is empty"),
-    ("ask_papers", {"question": "why?", "history": [{"role": "robot", "content": "hi"}]},
-     "'robot' is not one of ['user', 'assistant']"),
-    ("ask_papers", {"question": "why?", "backend": "openai"}, "('backend' was unexpected)"),
-    ("get_paper", {"paper_id": "no-such-paper"},
-     "no paper with id 'no-such-paper' in the collection; search_papers gives the ids"),
-    ("add_papers", {"path": "/etc/passwd"}, "Unknown tool for this Gradio app: add_papers"),
-])
+@pytest.mark.parametrize(
+    "tool, args, message",
+    [
+        ("search_papers", {"query": "clip", "k": 0}, "k must be a whole number from 1 to 50, not 0"),
+        ("search_papers", {"query": "clip", "k": "many"}, "Input validation error: 'many' is not of type 'integer'"),
+        ("search_papers", {"query": "clip", "year_from": 2020.5}, "2020.5 is not valid under any of the given schemas"),
+        ("search_papers", {"k": 3}, "'query' is a required property"),
+        ("search_papers", {"query": "why " * 600}, "query: the question is 2400 characters long; the limit is 2000"),
+        ("ask_papers", {"question": "   "}, "question: the question is empty"),
+        (
+            "ask_papers",
+            {"question": "why?", "history": [{"role": "robot", "content": "hi"}]},
+            "'robot' is not one of ['user', 'assistant']",
+        ),
+        ("ask_papers", {"question": "why?", "backend": "openai"}, "('backend' was unexpected)"),
+        (
+            "get_paper",
+            {"paper_id": "no-such-paper"},
+            "no paper with id 'no-such-paper' in the collection; search_papers gives the ids",
+        ),
+        ("add_papers", {"path": "/etc/passwd"}, "Unknown tool for this Gradio app: add_papers"),
+    ],
+)
 def test_bad_arguments_get_clear_tool_errors(server, tool, args, message):
     assert message in error_text(call(server.url, tool, args))
 
@@ -157,8 +177,11 @@ def test_sse_transport_serves_the_same_tools(server):
 
 def raw_http(url: str, endpoint: str, data: list) -> tuple[str, object]:
     """POST /gradio_api/call/<endpoint>, then read its event stream (what docs/api.md does with curl)."""
-    req = urllib.request.Request(f"{url}/gradio_api/call/{endpoint}", data=json.dumps({"data": data}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}/gradio_api/call/{endpoint}",
+        data=json.dumps({"data": data}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         event_id = json.load(r)["event_id"]
     with urllib.request.urlopen(f"{url}/gradio_api/call/{endpoint}/{event_id}", timeout=60) as r:
@@ -170,8 +193,13 @@ def raw_http(url: str, endpoint: str, data: list) -> tuple[str, object]:
 def test_the_same_operations_over_plain_http(server):
     client = Client(server.url, verbose=False)
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert [p["parameter_name"] for p in api["/search_papers"]["parameters"]] == ["query", "k", "year_from",
-                                                                                "year_to", "author"]
+    assert [p["parameter_name"] for p in api["/search_papers"]["parameters"]] == [
+        "query",
+        "k",
+        "year_from",
+        "year_to",
+        "author",
+    ]
     assert set(api["/ask_papers"]["returns"][0]["type"]["required"]) >= {"answer", "covered", "references"}
     via_mcp = result(call(server.url, "search_papers", {"query": COUNT_Q, "k": 3}))
     assert client.predict(COUNT_Q, k=3, api_name="/search_papers") == via_mcp
@@ -197,8 +225,9 @@ def test_public_mode_serves_read_only_tools(built_index, model_cache, tmp_path):
             assert not settings_words & set(t.inputSchema["properties"]), t.name
         for name in ("add_papers", "api_ask", "apply_settings", "forget_key"):
             assert "Unknown tool" in error_text(call(app.url, name, {}))
-        assert "('api_key' was unexpected)" in error_text(call(app.url, "ask_papers", {"question": COUNT_Q,
-                                                                                       "api_key": "sk-x"}))
+        assert "('api_key' was unexpected)" in error_text(
+            call(app.url, "ask_papers", {"question": COUNT_Q, "api_key": "sk-x"})
+        )
         assert result(call(app.url, "ask_papers", {"question": COUNT_Q}))["references"][0]["title"] == COUNT
         api = Client(app.url, verbose=False).view_api(return_format="dict", print_info=False)
         assert set(api["named_endpoints"]) == {"/ask", "/search", "/search_papers", "/ask_papers", "/get_paper"}
@@ -217,6 +246,7 @@ def test_public_mode_keeps_the_tools_read_only_even_with_uploads(pa):
     assert {"search_papers", "ask_papers", "get_paper"} <= names
     assert set(tools.TOOLS) == {"search_papers", "ask_papers", "get_paper"}
 
+
 def test_the_mcp_setting_turns_the_endpoint_off(pa):
     assert Settings.load(env={}).mcp is True
     assert Settings.load(env={"ASSISTANT_MCP": "off"}).mcp is False
@@ -227,8 +257,9 @@ def test_the_mcp_setting_turns_the_endpoint_off(pa):
         url = f"http://127.0.0.1:{port}"
         for path in ("/gradio_api/mcp/", "/gradio_api/mcp/sse"):
             with pytest.raises(urllib.error.HTTPError) as e:
-                urllib.request.urlopen(urllib.request.Request(url + path, headers={"Accept": "text/event-stream"}),
-                                       timeout=10)
+                urllib.request.urlopen(
+                    urllib.request.Request(url + path, headers={"Accept": "text/event-stream"}), timeout=10
+                )
             assert e.value.code == 404
         # the HTTP API is still there
         assert Client(url, verbose=False).predict(COUNT_Q, api_name="/search_papers")["papers"][0]["title"] == COUNT

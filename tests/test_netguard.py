@@ -54,8 +54,15 @@ class Listener:
             def _record(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
-                me.requests.append({"method": self.command, "path": self.path, "host": self.headers.get("Host"),
-                                    "auth": self.headers.get("Authorization", ""), "body": body})
+                me.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "host": self.headers.get("Host"),
+                        "auth": self.headers.get("Authorization", ""),
+                        "body": body,
+                    }
+                )
 
             def do_GET(self):
                 self._record()
@@ -65,10 +72,23 @@ class Listener:
 
             def do_POST(self):
                 self._record()
-                self._reply(body=json.dumps({
-                    "id": "c1", "object": "chat.completion", "created": 0, "model": "m",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": "hello from the listener"}}]}).encode())
+                self._reply(
+                    body=json.dumps(
+                        {
+                            "id": "c1",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": "m",
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": "hello from the listener"},
+                                }
+                            ],
+                        }
+                    ).encode()
+                )
 
         class Server(ThreadingHTTPServer):
             address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -130,8 +150,11 @@ class Recorder:
     def resolve(self, host: str, port: int) -> list[str]:
         self.lookups.append(host)
         answer = self.names.get(host)
-        return list(answer.pop(0) if answer and isinstance(answer[0], list) else answer) if answer else \
-            ng.system_resolver(host, port)
+        return (
+            list(answer.pop(0) if answer and isinstance(answer[0], list) else answer)
+            if answer
+            else ng.system_resolver(host, port)
+        )
 
     def connect(self, address: str, port: int, **kw):
         self.connects.append((address, port))
@@ -154,15 +177,19 @@ def refused(call) -> ng.UnsafeURL:
 
 # --- refused before any connection -------------------------------------------------------------
 
-@pytest.mark.parametrize("url, why", [
-    ("http://127.0.0.1:{port}/v1", "127.0.0.1 is a loopback address"),
-    ("http://localhost:{port}", "localhost names this server itself"),
-    ("http://0.0.0.0:{port}", "0.0.0.0 is an unspecified address"),
-    ("http://127.1:{port}", "127.1 resolves to 127.0.0.1, a loopback address"),
-    ("http://[::ffff:127.0.0.1]:{port}", "IPv4-mapped form of 127.0.0.1, a loopback"),
-    ("http://llm.example.com:{port}/v1", "llm.example.com resolves to 127.0.0.1, a loopback address"),
-    ("http://mixed.example.com:{port}/v1", "mixed.example.com resolves to 127.0.0.1"),
-])
+
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("http://127.0.0.1:{port}/v1", "127.0.0.1 is a loopback address"),
+        ("http://localhost:{port}", "localhost names this server itself"),
+        ("http://0.0.0.0:{port}", "0.0.0.0 is an unspecified address"),
+        ("http://127.1:{port}", "127.1 resolves to 127.0.0.1, a loopback address"),
+        ("http://[::ffff:127.0.0.1]:{port}", "IPv4-mapped form of 127.0.0.1, a loopback"),
+        ("http://llm.example.com:{port}/v1", "llm.example.com resolves to 127.0.0.1, a loopback address"),
+        ("http://mixed.example.com:{port}/v1", "mixed.example.com resolves to 127.0.0.1"),
+    ],
+)
 def test_loopback_urls_are_refused_and_nothing_connects(listener, url, why):
     rec = Recorder({"llm.example.com": ["127.0.0.1"], "mixed.example.com": [PUBLIC, "127.0.0.1"]})
     url = url.format(port=listener.port)
@@ -194,14 +221,17 @@ def test_ipv6_loopback_is_refused():
         six.close()
 
 
-@pytest.mark.parametrize("url, why", [
-    ("http://169.254.169.254/latest/meta-data", "169.254.169.254 is the cloud metadata service"),
-    ("http://10.0.0.1:{port}", "10.0.0.1 is a private network address"),
-    ("http://metadata.google.internal/computeMetadata/v1/", "metadata.google.internal is a cloud metadata service"),
-    ("http://[fd00:ec2::254]/latest", "the cloud metadata service"),
-    ("http://100.64.0.7/", "carrier-grade NAT"),
-    ("http://intranet/", "single-label name"),
-])
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("http://169.254.169.254/latest/meta-data", "169.254.169.254 is the cloud metadata service"),
+        ("http://10.0.0.1:{port}", "10.0.0.1 is a private network address"),
+        ("http://metadata.google.internal/computeMetadata/v1/", "metadata.google.internal is a cloud metadata service"),
+        ("http://[fd00:ec2::254]/latest", "the cloud metadata service"),
+        ("http://100.64.0.7/", "carrier-grade NAT"),
+        ("http://intranet/", "single-label name"),
+    ],
+)
 def test_private_and_metadata_addresses_are_never_tried(url, why):
     rec = Recorder(connect=False)  # connecting at all would fail the test
     url = url.format(port=8080)
@@ -234,6 +264,7 @@ def test_the_checked_address_is_the_one_connected_to(listener):
 
 
 # --- what the owner can open up ------------------------------------------------------------------
+
 
 def test_allow_private_reaches_the_owners_server(listener):
     rec = Recorder({"llm.test": ["127.0.0.2", "127.0.0.1"]})  # nothing listens on .2: the next address is tried
@@ -294,16 +325,23 @@ def _self_signed(folder, name):
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -330,6 +368,7 @@ def test_proxy_variables_are_ignored(listener, monkeypatch):
 
 # --- through the openai client ---------------------------------------------------------------------
 
+
 def test_openai_client_is_refused_and_the_key_never_leaves(listener):
     base = f"http://127.0.0.1:{listener.port}/v1"
     client = openai.OpenAI(base_url=base, api_key=KEY, http_client=ng.guarded_client(), max_retries=0)
@@ -352,8 +391,9 @@ def test_llm_backend_message_for_a_refused_server(listener):
     from assistant.settings import Settings
 
     base = f"http://someone:pw0rd@127.0.0.1:{listener.port}/v1?api-key={KEY}"
-    backend = OpenAIBackend(Settings.load(env={}, backend="openai", base_url=base, api_key=KEY, model="m",
-                                          max_retries=0))
+    backend = OpenAIBackend(
+        Settings.load(env={}, backend="openai", base_url=base, api_key=KEY, model="m", max_retries=0)
+    )
     backend._client = openai.OpenAI(base_url=base, api_key=KEY, http_client=ng.guarded_client(), max_retries=0)
     with pytest.raises(LLMError) as info:
         list(backend.stream([{"role": "user", "content": "hi"}], max_tokens=5, timeout=10))
@@ -379,34 +419,68 @@ def test_async_client_is_guarded_too(listener):
 
 # --- the rules and the redaction on their own ---------------------------------------------------------
 
-@pytest.mark.parametrize("address, problem", [
-    ("127.0.0.53", "loopback"), ("::1", "loopback"), ("0.0.0.0", "unspecified"), ("0.1.2.3", "unspecified"),
-    ("::", "unspecified"), ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("172.31.255.255", "private"),
-    ("192.168.1.1", "private"), ("fd12::1", "private"), ("fc00::1", "private"), ("169.254.1.1", "link-local"),
-    ("fe80::1%eth0", "link-local"), ("169.254.169.254", "metadata"), ("100.64.0.1", "carrier-grade"),
-    ("224.0.0.1", "multicast"), ("ff02::1", "multicast"), ("240.0.0.1", "reserved"), ("255.255.255.255", "reserved"),
-    ("::ffff:10.0.0.1", "IPv4-mapped form of 10.0.0.1, a private"), ("::ffff:169.254.169.254", "metadata"),
-    ("2002:7f00:1::", "6to4 form of 127.0.0.1"), ("64:ff9b::a00:1", "NAT64 form of 10.0.0.1"),
-    ("192.0.2.10", "not a public"), ("2001:db8::1", "not a public"), ("not-an-ip", "not an IP"),
-])
+
+@pytest.mark.parametrize(
+    "address, problem",
+    [
+        ("127.0.0.53", "loopback"),
+        ("::1", "loopback"),
+        ("0.0.0.0", "unspecified"),
+        ("0.1.2.3", "unspecified"),
+        ("::", "unspecified"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("172.31.255.255", "private"),
+        ("192.168.1.1", "private"),
+        ("fd12::1", "private"),
+        ("fc00::1", "private"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1%eth0", "link-local"),
+        ("169.254.169.254", "metadata"),
+        ("100.64.0.1", "carrier-grade"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("255.255.255.255", "reserved"),
+        ("::ffff:10.0.0.1", "IPv4-mapped form of 10.0.0.1, a private"),
+        ("::ffff:169.254.169.254", "metadata"),
+        ("2002:7f00:1::", "6to4 form of 127.0.0.1"),
+        ("64:ff9b::a00:1", "NAT64 form of 10.0.0.1"),
+        ("192.0.2.10", "not a public"),
+        ("2001:db8::1", "not a public"),
+        ("not-an-ip", "not an IP"),
+    ],
+)
 def test_address_rules(address, problem):
     assert problem in ng.address_problem(address)
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "93.184.216.34", "172.32.0.1", "100.128.0.1", "2606:4700::1111",
-                                     "::ffff:8.8.8.8", "64:ff9b::808:808"])
+@pytest.mark.parametrize(
+    "address",
+    ["8.8.8.8", "93.184.216.34", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"],
+)
 def test_public_addresses_pass(address):
     assert ng.address_problem(address) == ""
 
 
-@pytest.mark.parametrize("url, why", [
-    ("ftp://files.example.com/x", "only http:// and https://"), ("file:///etc/passwd", "only http:// and https://"),
-    ("javascript:alert(1)", "only http"), ("api.openai.com/v1", "no scheme"), ("", "no scheme"),
-    ("http:///v1", "no host"), ("http://[::1", "not a valid URL"), ("http://h.example.com:99999/", "not a valid URL"),
-    ("http://LOCALHOST./v1", "names this server itself"), ("http://a.b.localhost/", "local network name"),
-    ("http://printer.local/", "local network name"), ("http://2130706433/", "single-label"),
-    ("https://user:hunter22@10.0.0.9/v1?api_key=sk-abcdefghijklmnop", "private network"),
-])
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("ftp://files.example.com/x", "only http:// and https://"),
+        ("file:///etc/passwd", "only http:// and https://"),
+        ("javascript:alert(1)", "only http"),
+        ("api.openai.com/v1", "no scheme"),
+        ("", "no scheme"),
+        ("http:///v1", "no host"),
+        ("http://[::1", "not a valid URL"),
+        ("http://h.example.com:99999/", "not a valid URL"),
+        ("http://LOCALHOST./v1", "names this server itself"),
+        ("http://a.b.localhost/", "local network name"),
+        ("http://printer.local/", "local network name"),
+        ("http://2130706433/", "single-label"),
+        ("https://user:hunter22@10.0.0.9/v1?api_key=sk-abcdefghijklmnop", "private network"),
+    ],
+)
 def test_check_url_refusals(url, why):
     with pytest.raises(ng.UnsafeURL) as info:
         ng.check_url(url, resolver=lambda h, p: pytest.fail(f"looked up {h}"))
@@ -423,6 +497,7 @@ def test_check_url_accepts_and_opens_up():
         ng.check_url("https://evil.example/v1", allowed_hosts=["api.openai.com"], resolver=public)
     assert ng.check_url("http://127.0.0.1:8080/v1", allow_private=True)  # no lookup needed then
     assert ng.check_url("http://llama:8080/v1", allow_private=True)
+
     def no_such_host(host, port):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
@@ -430,26 +505,42 @@ def test_check_url_accepts_and_opens_up():
         ng.check_url("https://nothing.example/", resolver=no_such_host)
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("https://user:pass@api.example.com/v1", "https://***@api.example.com/v1"),
-    ("https://sk-abcdefghijklmnop@api.example.com/v1", "https://***@api.example.com/v1"),
-    ("http://u:p@ss:w@rd@h.example:8080/x", "http://***@h.example:8080/x"),
-    ("user:pw@host.example/v1?key=abc", "***@host.example/v1?key=***"),
-    ("https://h.example/v1?api-key=abc123&model=gpt", "https://h.example/v1?api-key=***&model=gpt"),
-    ("https://h.example/v1?model=x&API_KEY=abc", "https://h.example/v1?model=x&API_KEY=***"),
-    ("https://h.example/v1?apikey=a&token=b&access_token=c&secret=d&password=e&pass=f&sig=g&signature=h&auth=i&code=j",
-     ("https://h.example/v1?apikey=***&token=***&access_token=***&secret=***&password=***&pass=***&sig=***"
-      "&signature=***&auth=***&code=***")),
-    ("https://h.example/cb#access_token=abc&state=xyz&scope=read", "https://h.example/cb#access_token=***&state=***&scope=read"),
-    ("https://s.blob.core.windows.net/c/b?sv=2022&sig=Ab%2Bc%3D&se=2030", "https://s.blob.core.windows.net/c/b?sv=2022&sig=***&se=2030"),
-    ("https://h.example/?api%5Fkey=abc", "https://h.example/?api%5Fkey=***"),
-    ("http://u:p@[::1]:8080/v1?token=t", "http://***@[::1]:8080/v1?token=***"),
-    ("http://[fe80::1%25eth0]:80/?q=1", "http://[fe80::1%25eth0]:80/?q=1"),
-    ("https://h.example/v1/sk-proj-abcdefghijkl/x", "https://h.example/v1/***/x"),
-    ("https://api.openai.com/v1", "https://api.openai.com/v1"),
-    ("https://h.example/v1?key=", "https://h.example/v1?key="),
-    ("http://[::1", "http://[::1"), ("", ""), ("::::", "::::"), ("?key=k", "?key=***"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://user:pass@api.example.com/v1", "https://***@api.example.com/v1"),
+        ("https://sk-abcdefghijklmnop@api.example.com/v1", "https://***@api.example.com/v1"),
+        ("http://u:p@ss:w@rd@h.example:8080/x", "http://***@h.example:8080/x"),
+        ("user:pw@host.example/v1?key=abc", "***@host.example/v1?key=***"),
+        ("https://h.example/v1?api-key=abc123&model=gpt", "https://h.example/v1?api-key=***&model=gpt"),
+        ("https://h.example/v1?model=x&API_KEY=abc", "https://h.example/v1?model=x&API_KEY=***"),
+        (
+            "https://h.example/v1?apikey=a&token=b&access_token=c&secret=d&password=e&pass=f&sig=g&signature=h&auth=i&code=j",
+            (
+                "https://h.example/v1?apikey=***&token=***&access_token=***&secret=***&password=***&pass=***&sig=***"
+                "&signature=***&auth=***&code=***"
+            ),
+        ),
+        (
+            "https://h.example/cb#access_token=abc&state=xyz&scope=read",
+            "https://h.example/cb#access_token=***&state=***&scope=read",
+        ),
+        (
+            "https://s.blob.core.windows.net/c/b?sv=2022&sig=Ab%2Bc%3D&se=2030",
+            "https://s.blob.core.windows.net/c/b?sv=2022&sig=***&se=2030",
+        ),
+        ("https://h.example/?api%5Fkey=abc", "https://h.example/?api%5Fkey=***"),
+        ("http://u:p@[::1]:8080/v1?token=t", "http://***@[::1]:8080/v1?token=***"),
+        ("http://[fe80::1%25eth0]:80/?q=1", "http://[fe80::1%25eth0]:80/?q=1"),
+        ("https://h.example/v1/sk-proj-abcdefghijkl/x", "https://h.example/v1/***/x"),
+        ("https://api.openai.com/v1", "https://api.openai.com/v1"),
+        ("https://h.example/v1?key=", "https://h.example/v1?key="),
+        ("http://[::1", "http://[::1"),
+        ("", ""),
+        ("::::", "::::"),
+        ("?key=k", "?key=***"),
+    ],
+)
 def test_redact_url(url, shown):
     assert ng.redact_url(url) == shown
 
@@ -463,13 +554,19 @@ def test_redaction_never_raises_and_masks_given_secrets():
         assert isinstance(ng.redact_url(junk), str) and isinstance(ng.redact_text(junk), str)
     assert ng.redact_url(Broken()) == "***"
     password = "hunter2/p@ss+word"
-    text = (f"server said: Incorrect API key provided: {KEY}; retried http://127.0.0.1/v1?k=x&api-key={KEY} "
-            f"with Authorization: Bearer {KEY}, then Authorization: Basic dXNlcjpwYXNz; "
-            f"sent https://h.example/login?user=me&pw={quote(password, safe='')} ({password})")
+    text = (
+        f"server said: Incorrect API key provided: {KEY}; retried http://127.0.0.1/v1?k=x&api-key={KEY} "
+        f"with Authorization: Bearer {KEY}, then Authorization: Basic dXNlcjpwYXNz; "
+        f"sent https://h.example/login?user=me&pw={quote(password, safe='')} ({password})"
+    )
     out = ng.redact_text(text, secrets=[KEY, password, ""])
     assert "NETGUARD" not in out and "dXNlcjpwYXNz" not in out and "hunter2" not in out and "p%40ss" not in out
     assert "Bearer ***" in out and "retried http://127.0.0.1/v1?k=x&api-key=***" in out and "user=me" in out
-    assert ng.redact_text("a basic idea: the token expired (tab table)", ["ab"]) == \
-        "a basic idea: the token expired (tab table)"  # prose survives; secrets under 4 characters are ignored
-    assert ng.redact_text("AWS AKIAABCDEFGHIJKLMNOP and hf_abcdefghijklmn and eyJhbGciOi.eyJzdWIiOi.sig") == \
-        "AWS *** and *** and ***"
+    assert (
+        ng.redact_text("a basic idea: the token expired (tab table)", ["ab"])
+        == "a basic idea: the token expired (tab table)"
+    )  # prose survives; secrets under 4 characters are ignored
+    assert (
+        ng.redact_text("AWS AKIAABCDEFGHIJKLMNOP and hf_abcdefghijklmn and eyJhbGciOi.eyJzdWIiOi.sig")
+        == "AWS *** and *** and ***"
+    )

@@ -34,8 +34,12 @@ def test_code_urls_are_found_and_trailing_punctuation_dropped():
 
 def test_ids_are_stable_and_given_ids_win(tmp_path):
     f = tmp_path / "p.jsonl"
-    f.write_text(json.dumps({"title": "A  Title", "abstract": "x y z."}) + "\n"
-                 + json.dumps({"id": 42, "title": "B", "abstract": "b."}) + "\n")
+    f.write_text(
+        json.dumps({"title": "A  Title", "abstract": "x y z."})
+        + "\n"
+        + json.dumps({"id": 42, "title": "B", "abstract": "b."})
+        + "\n"
+    )
     a, b = load_papers(f).papers
     assert a.id == title_id("a title") == title_id("A Title")
     assert b.id == "42"
@@ -45,8 +49,19 @@ def test_jsonl_json_csv_give_the_same_papers(tmp_path, small_papers):
     (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(r) for r in small_papers))
     (tmp_path / "p.json").write_text(json.dumps({"papers": small_papers}))
     rows = ["id,title,abstract,authors,year,url"] + [
-        ",".join(json.dumps(str(v)) if v else "" for v in (r.get("id"), r["title"], r["abstract"],
-                 "; ".join(r.get("authors", [])), r.get("year"), r.get("url"))) for r in small_papers]
+        ",".join(
+            json.dumps(str(v)) if v else ""
+            for v in (
+                r.get("id"),
+                r["title"],
+                r["abstract"],
+                "; ".join(r.get("authors", [])),
+                r.get("year"),
+                r.get("url"),
+            )
+        )
+        for r in small_papers
+    ]
     (tmp_path / "p.csv").write_text("\n".join(rows))
     results = [load_papers(tmp_path / n).papers for n in ("p.jsonl", "p.json", "p.csv")]
     for papers in results:
@@ -58,12 +73,15 @@ def test_jsonl_json_csv_give_the_same_papers(tmp_path, small_papers):
     assert results[0] == results[1] == results[2]
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "empty"),
-    (b"   \n\n", "no text"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-    (b"title,abstract\n\xff\xfe bad bytes", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "empty"),
+        (b"   \n\n", "no text"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        (b"title,abstract\n\xff\xfe bad bytes", "not UTF-8"),
+    ],
+)
 def test_file_level_problems_raise_clear_errors(tmp_path, content, message):
     f = tmp_path / "papers.csv"
     f.write_bytes(content)
@@ -73,14 +91,18 @@ def test_file_level_problems_raise_clear_errors(tmp_path, content, message):
 
 def test_record_level_problems_reject_only_that_record(tmp_path):
     f = tmp_path / "p.jsonl"
-    f.write_text("\n".join([
-        json.dumps({"id": "a", "title": "Good", "abstract": "Fine abstract."}),
-        '{"id": "b", "title": "Broken", "abstract": ',
-        json.dumps({"id": "c", "title": "No abstract"}),
-        json.dumps({"id": "a", "title": "Duplicate", "abstract": "Same id."}),
-        json.dumps(["not", "an", "object"]),
-        json.dumps({"id": "d", "title": "Bad url", "abstract": "Text.", "url": "javascript:alert(1)"}),
-    ]))
+    f.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "a", "title": "Good", "abstract": "Fine abstract."}),
+                '{"id": "b", "title": "Broken", "abstract": ',
+                json.dumps({"id": "c", "title": "No abstract"}),
+                json.dumps({"id": "a", "title": "Duplicate", "abstract": "Same id."}),
+                json.dumps(["not", "an", "object"]),
+                json.dumps({"id": "d", "title": "Bad url", "abstract": "Text.", "url": "javascript:alert(1)"}),
+            ]
+        )
+    )
     res = load_papers(f)
     assert [p.id for p in res.papers] == ["a", "c", "d"]  # no abstract: kept, indexed from its metadata
     assert res.no_abstract == ["c"] and res.warnings[0].record == "line 3"

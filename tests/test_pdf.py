@@ -27,7 +27,7 @@ READABLE = [e["file"] for e in MANIFEST if not e.get("unreadable")]
 
 def page_text(doc: PdfDocument, page: int) -> str:
     end = doc.page_starts[page] if page < len(doc.page_starts) else len(doc.text)
-    return doc.text[doc.page_starts[page - 1]:end]
+    return doc.text[doc.page_starts[page - 1] : end]
 
 
 def has_word(text: str, word: str) -> bool:
@@ -60,6 +60,7 @@ def vignettes() -> dict[str, Path]:
 
 
 # --- two-column LaTeX papers against their source ----------------------------------------------
+
 
 def test_every_source_sentence_is_verbatim_on_its_page_in_reading_order(paper):
     truth, doc = paper
@@ -122,7 +123,7 @@ def test_reference_list_is_cut_and_what_follows_it_kept(paper):
     if truth["pdf"] == "tokenization.pdf":  # an appendix after the references
         appendix = next(s for s in doc.sections if s.title == "A Annotation guidelines")
         assert appendix.start >= doc.references_start and appendix.page == 3
-        assert "Annotators marked a boundary wherever a reader would pause" in doc.text[appendix.start:]
+        assert "Annotators marked a boundary wherever a reader would pause" in doc.text[appendix.start :]
 
 
 def test_footnotes_are_kept_whole_on_their_page(paper):
@@ -149,7 +150,7 @@ def test_sections_have_their_titles_pages_and_offsets(paper):
     for expected in truth["sections"]:
         assert by_title[expected["title"]].page == expected["page"], expected
     for s in doc.sections:
-        assert doc.text[s.start:s.start + len(s.title)] == s.title
+        assert doc.text[s.start : s.start + len(s.title)] == s.title
         assert doc.page_of(s.start) == s.page
     for sentence, heading in truth["section_of"].items():
         at = doc.text.find(sentence)
@@ -173,7 +174,7 @@ def test_offsets(paper):
     _, doc = paper
     assert doc.page_starts[0] == 0
     for page, start in enumerate(doc.page_starts[1:], 2):
-        assert doc.text[start - 2:start] == "\n\n"
+        assert doc.text[start - 2 : start] == "\n\n"
         assert doc.page_of(start) == page and doc.page_of(start - 1) == page - 1
     assert doc.page_of(len(doc.text)) == doc.pages
     assert doc.section_of(0) is None
@@ -205,25 +206,40 @@ def test_reading_from_several_threads_gives_the_same_text():
     assert texts == [read(p).text for p in paths]
 
 
-@pytest.mark.parametrize("raw, clean", [
-    ("ﬁrst", "first"), ("eﬀect", "effect"), ("ﬂow", "flow"),  # Unicode ligatures (NFKC)
-    ("modi\x1ced", "modified"), ("\x1ductuation", "fluctuation"),  # T1 codes of fonts without a Unicode map
-    ("Universit\u00a8at", "Universität"), ("Ma\u0308chler", "Mächler"),  # spacing and combining accents -> NFC
-    ("optimi\ufffe", "optimi-"),  # PDFium's line-end hyphen
-])
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("ﬁrst", "first"),
+        ("eﬀect", "effect"),
+        ("ﬂow", "flow"),  # Unicode ligatures (NFKC)
+        ("modi\x1ced", "modified"),
+        ("\x1ductuation", "fluctuation"),  # T1 codes of fonts without a Unicode map
+        ("Universit\u00a8at", "Universität"),
+        ("Ma\u0308chler", "Mächler"),  # spacing and combining accents -> NFC
+        ("optimi\ufffe", "optimi-"),  # PDFium's line-end hyphen
+    ],
+)
 def test_characters_are_normalised(raw, clean):
     from assistant.formats.pdf_layout import clean as clean_word
 
     assert clean_word(raw) == clean
 
 
-@pytest.mark.parametrize("left, right, joined", [
-    ("optimi-", "zation", "optimization"), ("tran-", "sect", "transect"), ("re-", "training", "retraining"),
-    ("mixed-", "effects", "mixed-effects"), ("long-", "run", "long-run"), ("de-", "identification", "de-identification"),
-    ("state-of-the-", "art", "state-of-the-art"), ("Friedrich-", "Alexander", "Friedrich-Alexander"),
-    ("trade-", "off.", "trade-off."),  # the paper spells it "trade-off" elsewhere
-    ("work-", "flow", "workflow"),
-])
+@pytest.mark.parametrize(
+    "left, right, joined",
+    [
+        ("optimi-", "zation", "optimization"),
+        ("tran-", "sect", "transect"),
+        ("re-", "training", "retraining"),
+        ("mixed-", "effects", "mixed-effects"),
+        ("long-", "run", "long-run"),
+        ("de-", "identification", "de-identification"),
+        ("state-of-the-", "art", "state-of-the-art"),
+        ("Friedrich-", "Alexander", "Friedrich-Alexander"),
+        ("trade-", "off.", "trade-off."),  # the paper spells it "trade-off" elsewhere
+        ("work-", "flow", "workflow"),
+    ],
+)
 def test_line_end_hyphen_decisions(left, right, joined):
     from assistant.formats.pdf_layout import Hyphens
 
@@ -232,6 +248,7 @@ def test_line_end_hyphen_decisions(left, right, joined):
 
 
 # --- published papers (Debian R vignettes) -------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", READABLE)
 def test_published_paper(vignettes, name):
@@ -271,19 +288,35 @@ def test_a_text_layer_without_unicode_is_refused(vignettes):
 
 # --- files that cannot be read, and big ones -----------------------------------------------------
 
-@pytest.mark.parametrize("make, message", [
-    (lambda d: (d / "empty.pdf").write_bytes(b"") and None or d / "empty.pdf", r"^empty\.pdf: empty file"),
-    (lambda d: pdf_samples.html_named_pdf(d / "paper.pdf"), r"^paper\.pdf: not a PDF \(looks like HTML"),
-    (lambda d: (d / "notes.pdf").write_text("just some notes\n") and d / "notes.pdf", r"^notes\.pdf: not a PDF \(no %PDF"),
-    (lambda d: pdf_samples.truncated(d / "cut.pdf", DATA / "latex" / "checkpoint.pdf"),
-     r"^cut\.pdf: truncated or damaged"),
-    (lambda d: (d / "junk.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8 + b"\n%%EOF\n") and d / "junk.pdf",
-     r"^junk\.pdf: truncated or damaged"),
-    (lambda d: pdf_samples.encrypted(d / "lmer.pdf", DATA / "latex" / "checkpoint.pdf"),
-     r"^lmer\.pdf: password-protected"),
-    (lambda d: pdf_samples.image_only(d / "scan.pdf"), r"^scan\.pdf: no text layer \(scanned\?\)"),
-    (lambda d: d / "missing.pdf", r"^missing\.pdf: cannot be read"),
-], ids=["empty", "html", "text", "truncated", "damaged", "password", "scanned", "missing"])
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: (d / "empty.pdf").write_bytes(b"") and None or d / "empty.pdf", r"^empty\.pdf: empty file"),
+        (lambda d: pdf_samples.html_named_pdf(d / "paper.pdf"), r"^paper\.pdf: not a PDF \(looks like HTML"),
+        (
+            lambda d: (d / "notes.pdf").write_text("just some notes\n") and d / "notes.pdf",
+            r"^notes\.pdf: not a PDF \(no %PDF",
+        ),
+        (
+            lambda d: pdf_samples.truncated(d / "cut.pdf", DATA / "latex" / "checkpoint.pdf"),
+            r"^cut\.pdf: truncated or damaged",
+        ),
+        (
+            lambda d: (
+                (d / "junk.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8 + b"\n%%EOF\n") and d / "junk.pdf"
+            ),
+            r"^junk\.pdf: truncated or damaged",
+        ),
+        (
+            lambda d: pdf_samples.encrypted(d / "lmer.pdf", DATA / "latex" / "checkpoint.pdf"),
+            r"^lmer\.pdf: password-protected",
+        ),
+        (lambda d: pdf_samples.image_only(d / "scan.pdf"), r"^scan\.pdf: no text layer \(scanned\?\)"),
+        (lambda d: d / "missing.pdf", r"^missing\.pdf: cannot be read"),
+    ],
+    ids=["empty", "html", "text", "truncated", "damaged", "password", "scanned", "missing"],
+)
 def test_bad_files_get_a_clear_error(tmp_path, make, message):
     path = make(tmp_path)
     with pytest.raises(PdfError, match=message):

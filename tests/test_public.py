@@ -51,9 +51,12 @@ GENERIC = re.compile(r"Something went wrong on the server \(error id ([0-9a-f]{8
 # A visitor's paper: its phrase is in no other paper.
 MINE_TITLE = "Quokka Lattice Codes for Sparse Satellite Telemetry"
 MINE_QUESTION = "How do quokka lattice codes compress sparse satellite telemetry?"
-MINE = {"id": "quokka-1", "title": MINE_TITLE,
-        "abstract": "We compress sparse satellite telemetry with quokka lattice codes. The quokka lattice codes "
-                    "halve downlink bandwidth on three Earth-observation missions."}
+MINE = {
+    "id": "quokka-1",
+    "title": MINE_TITLE,
+    "abstract": "We compress sparse satellite telemetry with quokka lattice codes. The quokka lattice codes "
+    "halve downlink bandwidth on three Earth-observation missions.",
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +76,19 @@ def owner_llm():
 @pytest.fixture(scope="module")
 def app(built_index, model_cache, tmp_path_factory, chroma, owner_llm):
     work = tmp_path_factory.mktemp("public-app")
-    s = start_app(built_index, model_cache, work, ASSISTANT_PUBLIC="1", ASSISTANT_VISITOR_HOSTS="*",
-                  ASSISTANT_LLM_ANSWERS_PER_SESSION="1", OPENAI_API_KEY=OWNER_KEY, OPENAI_BASE_URL=owner_llm.url,
-                  ASSISTANT_MODEL="stub-model", GRADIO_TEMP_DIR=str(work / "uploads"),
-                  ASSISTANT_CHROMA_URL=f"http://owner:{CHROMA_PASSWORD}@127.0.0.1:{chroma.port}")
+    s = start_app(
+        built_index,
+        model_cache,
+        work,
+        ASSISTANT_PUBLIC="1",
+        ASSISTANT_VISITOR_HOSTS="*",
+        ASSISTANT_LLM_ANSWERS_PER_SESSION="1",
+        OPENAI_API_KEY=OWNER_KEY,
+        OPENAI_BASE_URL=owner_llm.url,
+        ASSISTANT_MODEL="stub-model",
+        GRADIO_TEMP_DIR=str(work / "uploads"),
+        ASSISTANT_CHROMA_URL=f"http://owner:{CHROMA_PASSWORD}@127.0.0.1:{chroma.port}",
+    )
     s.uploads = work / "uploads"
     yield s
     s.stop()
@@ -104,6 +116,7 @@ def posts(llm: EchoOpenAI) -> int:
 
 # -- files ---------------------------------------------------------------------------------------
 
+
 def test_server_side_paths_are_refused_unopened(app, tmp_path, monkeypatch, listener):
     results = server_path_attacks(app.url, app.uploads, tmp_path, monkeypatch, listener)
     for case, (html, error) in results.items():
@@ -115,15 +128,18 @@ def test_server_side_paths_are_refused_unopened(app, tmp_path, monkeypatch, list
 
 # -- the server's network --------------------------------------------------------------------------
 
+
 def test_visitor_base_urls_into_the_servers_network_are_refused(browser, app, listener):
     page = open_page(browser, app.url)
     try:
         port = listener.port
-        for url, why in [(f"http://127.0.0.1:{port}/v1", "loopback"),
-                         (f"http://localhost:{port}/v1", "localhost names this server itself"),
-                         (f"http://2130706433:{port}/v1", "refused"),  # 127.0.0.1 written as one number
-                         ("http://169.254.169.254/latest/meta-data/", "cloud metadata"),
-                         ("http://10.0.0.1/v1", "private")]:
+        for url, why in [
+            (f"http://127.0.0.1:{port}/v1", "loopback"),
+            (f"http://localhost:{port}/v1", "localhost names this server itself"),
+            (f"http://2130706433:{port}/v1", "refused"),  # 127.0.0.1 written as one number
+            ("http://169.254.169.254/latest/meta-data/", "cloud metadata"),
+            ("http://10.0.0.1/v1", "private"),
+        ]:
             warning = apply_settings(page, base_url=url)
             assert warning.startswith("Settings not applied: refused") and why in warning, (url, warning)
         warning = apply_settings(page, base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-visitor-own-1234567")
@@ -149,8 +165,9 @@ def test_a_name_resolving_to_loopback_is_refused_when_connecting(pa, monkeypatch
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     public = pa.using(public=True, visitor_hosts="*")
-    visitor = SessionSettings(base_url=f"http://llm.visitor.example:{listener.port}/v1", api_key="sk-visitor-1234567",
-                              model="stub-model")
+    visitor = SessionSettings(
+        base_url=f"http://llm.visitor.example:{listener.port}/v1", api_key="sk-visitor-1234567", model="stub-model"
+    )
     public = public.using(visitor_models="stub-model")
     view = Views(public, Rules(public.settings)).get(visitor)  # checked: the name resolved to a public address
     assert view.settings.base_url_private is False
@@ -158,13 +175,18 @@ def test_a_name_resolving_to_loopback_is_refused_when_connecting(pa, monkeypatch
     assert ans.backend == "extractive" and "is not allowed" in ans.fallback and "loopback" in ans.fallback
     assert ans.citations  # the visitor still gets the extractive answer
     # a view whose base URL may not reach private addresses, named by a host that resolves to loopback
-    direct = pa.using(backend="openai", base_url=f"http://always-loopback.example:{listener.port}/v1",
-                      base_url_private=False, model="stub-model")
+    direct = pa.using(
+        backend="openai",
+        base_url=f"http://always-loopback.example:{listener.port}/v1",
+        base_url_private=False,
+        model="stub-model",
+    )
     assert "loopback" in direct.ask(GPT2).fallback
     assert listener.probe() == 1
 
 
 # -- a visitor's papers ----------------------------------------------------------------------------
+
 
 def test_a_visitors_papers_are_theirs_alone_and_go_with_their_session(browser, app, chroma, tmp_path):
     a, b = open_page(browser, app.url), open_page(browser, app.url)
@@ -191,8 +213,14 @@ def test_a_visitors_papers_are_theirs_alone_and_go_with_their_session(browser, a
         assert MINE_TITLE in answer and MINE_TITLE in a.locator("#src-1-1").inner_text()
 
         # Seen through A's session (the same check the end of the session must change):
-        tiny = jsonl(tmp_path / "probe.jsonl", {"id": "probe-1", "title": "Probe paper on kelp sensor drift",
-                                                "abstract": "Kelp sensors drift over months. We correct the drift."})
+        tiny = jsonl(
+            tmp_path / "probe.jsonl",
+            {
+                "id": "probe-1",
+                "title": "Probe paper on kelp sensor drift",
+                "abstract": "Kelp sensors drift over months. We correct the drift.",
+            },
+        )
         as_a = Client(app.url, verbose=False)
         as_a.session_hash = a.session_hash()
         assert "now has 82 papers" in as_a.predict([handle_file(str(tiny))], api_name="/add_papers")[0]
@@ -220,6 +248,7 @@ def upload_step(page, file) -> str:
 
 
 # -- cost: the LLM rate limit --------------------------------------------------------------------------
+
 
 def test_llm_answers_are_rate_limited_with_a_note_and_extractive_answers_still_come(browser, app, owner_llm):
     page = open_page(browser, app.url)
@@ -252,6 +281,7 @@ def test_llm_answers_are_rate_limited_with_a_note_and_extractive_answers_still_c
 
 
 # -- errors ------------------------------------------------------------------------------------------
+
 
 def test_errors_are_generic_for_visitors_with_an_id_the_log_explains(browser, app, chroma):
     page = open_page(browser, app.url)

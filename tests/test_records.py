@@ -23,18 +23,24 @@ from assistant.types import Paper
 BASE = {"title": "A Title", "abstract": "An abstract."}
 
 
-@pytest.mark.parametrize("authors,expected", [
-    ("Smith, John", ("John Smith",)),  # on main: two authors, "Smith" and "John"
-    ("Smith, John and Doe, Jane", ("John Smith", "Jane Doe")),
-    ("Smith, John; Doe, Jane", ("John Smith", "Jane Doe")),
-    ("Smith, John, Doe, Jane", ("John Smith", "Jane Doe")),
-    ("Ada Lovelace, Alan Turing and Grace Hopper", ("Ada Lovelace", "Alan Turing", "Grace Hopper")),
-    ("Ada Lovelace; Alan Turing", ("Ada Lovelace", "Alan Turing")),
-    ("van der Berg, Anna", ("Anna van der Berg",)),
-    ("Smith, Jr., John", ("John Smith Jr.",)),
-    (["Smith, John", "Jane Doe"], ("John Smith", "Jane Doe")),
-    ([{"family": "Doe", "given": "Jane"}, {"literal": "WHO"}, {"name": "A. Turing"}], ("Jane Doe", "WHO", "A. Turing")),
-])
+@pytest.mark.parametrize(
+    "authors,expected",
+    [
+        ("Smith, John", ("John Smith",)),  # on main: two authors, "Smith" and "John"
+        ("Smith, John and Doe, Jane", ("John Smith", "Jane Doe")),
+        ("Smith, John; Doe, Jane", ("John Smith", "Jane Doe")),
+        ("Smith, John, Doe, Jane", ("John Smith", "Jane Doe")),
+        ("Ada Lovelace, Alan Turing and Grace Hopper", ("Ada Lovelace", "Alan Turing", "Grace Hopper")),
+        ("Ada Lovelace; Alan Turing", ("Ada Lovelace", "Alan Turing")),
+        ("van der Berg, Anna", ("Anna van der Berg",)),
+        ("Smith, Jr., John", ("John Smith Jr.",)),
+        (["Smith, John", "Jane Doe"], ("John Smith", "Jane Doe")),
+        (
+            [{"family": "Doe", "given": "Jane"}, {"literal": "WHO"}, {"name": "A. Turing"}],
+            ("Jane Doe", "WHO", "A. Turing"),
+        ),
+    ],
+)
 def test_author_names_are_split_and_shown_first_name_first(authors, expected):
     assert normalize_record(BASE | {"authors": authors}).authors == expected
 
@@ -56,8 +62,12 @@ def test_an_unreadable_year_drops_the_year_not_the_record():
 
 
 def test_only_links_to_code_hosts_become_the_code_link():
-    assert find_code_url("Data at https://example.org/dataset. Code: https://github.com/a/b.") == "https://github.com/a/b"
-    assert find_code_url("Our benchmark is at http://x.org/bench and the demo at https://demo.ai") == ""  # on main: x.org
+    assert (
+        find_code_url("Data at https://example.org/dataset. Code: https://github.com/a/b.") == "https://github.com/a/b"
+    )
+    assert (
+        find_code_url("Our benchmark is at http://x.org/bench and the demo at https://demo.ai") == ""
+    )  # on main: x.org
     assert find_code_url("Project page: https://team.github.io/proj") == "https://team.github.io/proj"
     assert find_code_url("See https://notgithub.com/a/b") == ""
     rec = normalize_record(BASE | {"abstract": "The dataset is at https://zenodo.org/record/1."})
@@ -77,15 +87,30 @@ def test_ids_come_from_the_record_then_key_then_doi_then_arxiv_then_title():
 
 
 def test_metadata_fields_are_cleaned():
-    p = normalize_record(BASE | {"venue": "  NeurIPS\n", "tags": "a; b, a", "collections": ["X", "", "Y"],
-                                 "key": "smith 2020", "pdf_path": "/x/\x07p.pdf", "bibtex": " @misc{k, title={T}} "})
+    p = normalize_record(
+        BASE
+        | {
+            "venue": "  NeurIPS\n",
+            "tags": "a; b, a",
+            "collections": ["X", "", "Y"],
+            "key": "smith 2020",
+            "pdf_path": "/x/\x07p.pdf",
+            "bibtex": " @misc{k, title={T}} ",
+        }
+    )
     assert (p.venue, p.tags, p.collections, p.key) == ("NeurIPS", ("a", "b"), ("X", "Y"), "smith2020")
     assert p.pdf_path == "/x/p.pdf" and p.bibtex == "@misc{k, title={T}}"
 
 
 def test_a_paper_without_an_abstract_is_indexed_from_its_metadata():
-    p = normalize_record({"title": "Deep Residual Learning for Image Recognition", "venue": "CVPR", "year": 2016,
-                          "tags": ["vision", "resnet"]})
+    p = normalize_record(
+        {
+            "title": "Deep Residual Learning for Image Recognition",
+            "venue": "CVPR",
+            "year": 2016,
+            "tags": ["vision", "resnet"],
+        }
+    )
     assert p.abstract == ""
     assert metadata_text(p) == "Deep Residual Learning for Image Recognition. CVPR, 2016. Keywords: vision, resnet."
     assert metadata_text(Paper("x", "Just a title.", "")) == "Just a title."
@@ -100,27 +125,50 @@ def test_content_hash_is_unchanged_for_papers_with_only_the_original_fields():
     with_tags = Paper(**{**p.to_dict(), "authors": p.authors, "tags": ("x",)})
     assert with_tags.content_hash() != p.content_hash()
     assert Paper(**{**p.to_dict(), "authors": p.authors, "doi": "10.1/x"}).content_hash() not in (
-        p.content_hash(), with_tags.content_hash())
+        p.content_hash(),
+        with_tags.content_hash(),
+    )
 
 
 def test_to_dict_round_trips_and_adds_only_the_metadata_that_is_set():
     old = Paper("p1", "T", "A.", ("Ada",), 2024)
     assert set(old.to_dict()) == {"id", "title", "abstract", "authors", "year", "url", "code_url"}
-    full = Paper("p2", "T", "", ("Ada",), None, "", "", venue="V", doi="10.1/x", arxiv_id="2001.00001", key="k",
-                 tags=("a",), collections=("c",), pdf_path="/p.pdf", bibtex="@misc{k}")
+    full = Paper(
+        "p2",
+        "T",
+        "",
+        ("Ada",),
+        None,
+        "",
+        "",
+        venue="V",
+        doi="10.1/x",
+        arxiv_id="2001.00001",
+        key="k",
+        tags=("a",),
+        collections=("c",),
+        pdf_path="/p.pdf",
+        bibtex="@misc{k}",
+    )
     for p in (old, full):
         assert Paper.from_dict(json.loads(json.dumps(p.to_dict()))) == p
 
 
-@pytest.mark.parametrize("latex,text", [
-    (r"M{\"u}ller and Garc{\'\i}a", "Müller and García"),
-    (r"{BERT} meets $\alpha$-divergence", "BERT meets α-divergence"),
-    (r"gains~\cite{x} of 12\% and ~20% at $O(n^2)$.", "gains of 12% and ~20% at O(n^2)."),
-    (r"we present \ours, and \ours unifies; \ModelName{} wins", "we present ours, and ours unifies; ModelName wins"),
-    (r"\method{X} with \emph{care} and \url{https://github.com/a/b_c}", "X with care and https://github.com/a/b_c"),
-    ("a ``quoted'' word --- and a dash", "a “quoted” word — and a dash"),
-    ("plain text, 50% of it, no LaTeX", "plain text, 50% of it, no LaTeX"),
-])
+@pytest.mark.parametrize(
+    "latex,text",
+    [
+        (r"M{\"u}ller and Garc{\'\i}a", "Müller and García"),
+        (r"{BERT} meets $\alpha$-divergence", "BERT meets α-divergence"),
+        (r"gains~\cite{x} of 12\% and ~20% at $O(n^2)$.", "gains of 12% and ~20% at O(n^2)."),
+        (
+            r"we present \ours, and \ours unifies; \ModelName{} wins",
+            "we present ours, and ours unifies; ModelName wins",
+        ),
+        (r"\method{X} with \emph{care} and \url{https://github.com/a/b_c}", "X with care and https://github.com/a/b_c"),
+        ("a ``quoted'' word --- and a dash", "a “quoted” word — and a dash"),
+        ("plain text, 50% of it, no LaTeX", "plain text, 50% of it, no LaTeX"),
+    ],
+)
 def test_latex_is_made_plain_text(latex, text):
     assert latex_to_text(latex) == text
 
@@ -134,8 +182,39 @@ def test_csv_quotes_escaped_by_doubling_are_read_whatever_the_first_rows_look_li
     assert res.papers[-1].abstract == 'They call it "sparse", and it is, mostly.'
 
 
-_TOKENS = ["a", "Z", " ", "-", "'", "`", "!", "?", "~", "{", "}", "%", "&", "#", "_", "^", "1", ".", ",", "é", "\n",
-           "\\%", "\\&", "\\_", "\\#", "\\$", "\\{", "\\}", "\\textasciitilde{}", "\\textasciicircum{}", "\\textbackslash{}"]
+_TOKENS = [
+    "a",
+    "Z",
+    " ",
+    "-",
+    "'",
+    "`",
+    "!",
+    "?",
+    "~",
+    "{",
+    "}",
+    "%",
+    "&",
+    "#",
+    "_",
+    "^",
+    "1",
+    ".",
+    ",",
+    "é",
+    "\n",
+    "\\%",
+    "\\&",
+    "\\_",
+    "\\#",
+    "\\$",
+    "\\{",
+    "\\}",
+    "\\textasciitilde{}",
+    "\\textasciicircum{}",
+    "\\textbackslash{}",
+]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

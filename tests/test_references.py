@@ -36,7 +36,9 @@ def test_the_bundled_collection_round_trips_through_every_format(tmp_path, bundl
         with open(f, "w", newline="", encoding="utf-8") as out:
             w = csv.writer(out)
             w.writerow(["id", "title", "abstract", "authors", "year", "url", "code_url"])
-            w.writerows([p.id, p.title, p.abstract, "; ".join(p.authors), p.year or "", p.url, p.code_url] for p in bundled)
+            w.writerows(
+                [p.id, p.title, p.abstract, "; ".join(p.authors), p.year or "", p.url, p.code_url] for p in bundled
+            )
     else:
         f.write_text(WRITERS[ext](bundled))
     res = load_papers(f)
@@ -51,17 +53,36 @@ def test_the_bundled_collection_round_trips_through_every_format(tmp_path, bundl
 
 
 names = st.sampled_from(["Ada Lovelace", "Anna van der Berg", "Jörg Müller", "Google, Inc.", "Plato", "John Smith Jr."])
-text = st.text(st.characters(codec="utf-8", categories=["L", "N", "P", "S"], exclude_characters="\u00ad")
-               | st.sampled_from(list("\\{}%$&#_^~'`-\" !?")), min_size=1, max_size=120)
+text = st.text(
+    st.characters(codec="utf-8", categories=["L", "N", "P", "S"], exclude_characters="\u00ad")
+    | st.sampled_from(list("\\{}%$&#_^~'`-\" !?")),
+    min_size=1,
+    max_size=120,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(title=text, abstract=text, authors=st.lists(names, max_size=3, unique=True), venue=text,
-       year=st.none() | st.integers(1900, 2030), tags=st.lists(st.from_regex(r"[a-z][a-z ]{0,10}[a-z]", fullmatch=True),
-                                                              max_size=3, unique=True))
+@given(
+    title=text,
+    abstract=text,
+    authors=st.lists(names, max_size=3, unique=True),
+    venue=text,
+    year=st.none() | st.integers(1900, 2030),
+    tags=st.lists(st.from_regex(r"[a-z][a-z ]{0,10}[a-z]", fullmatch=True), max_size=3, unique=True),
+)
 def test_any_paper_round_trips_through_the_three_writers(title, abstract, authors, venue, year, tags):
-    rec = {"id": "p1", "title": title, "abstract": abstract, "authors": authors, "venue": venue, "year": year,
-           "tags": tags, "doi": "10.5555/x.1", "arxiv_id": "2401.00001", "code_url": "https://github.com/a/b"}
+    rec = {
+        "id": "p1",
+        "title": title,
+        "abstract": abstract,
+        "authors": authors,
+        "venue": venue,
+        "year": year,
+        "tags": tags,
+        "doi": "10.5555/x.1",
+        "arxiv_id": "2401.00001",
+        "code_url": "https://github.com/a/b",
+    }
     try:
         paper = normalize_record(rec)
     except ValueError:
@@ -98,8 +119,15 @@ def test_keys_are_unique_in_one_export(tmp_path):
 
 
 def test_generated_entries_carry_the_known_metadata():
-    p1 = Paper("p1", "Sparse {Adapters} & 100% _fun_", "abs", ("Ada Lovelace", "Alan Turing"), 2024,
-               "https://example.org/p1", "https://github.com/example/adapters")
+    p1 = Paper(
+        "p1",
+        "Sparse {Adapters} & 100% _fun_",
+        "abs",
+        ("Ada Lovelace", "Alan Turing"),
+        2024,
+        "https://example.org/p1",
+        "https://github.com/example/adapters",
+    )
     p2 = Paper("t-1", "Sparse Adapters Again", "abs")  # title only: still a valid entry
     p3 = Paper("p3", "Sparse {Adapters} & 100% _fun_", "abs", ("Ada Lovelace",), 2024)  # same author, year, word
     entries = refs.to_bibtex([p1, p2, p3], abstracts=False).strip().split("\n\n")
@@ -120,19 +148,28 @@ def test_cite_markers_become_cite_commands_with_the_exported_keys():
     cited = {1: papers[0], 2: generated, 3: papers[2]}
     answer = "Transformers use attention [1][3]. Adapters are sparse [2]. Both [1, 2]. Range [1-3]. Unknown [7]."
     out = refs.cite_markers(answer, cited)
-    assert out == (r"Transformers use attention~\cite{vaswani2017attention,radford2021learning}. "
-                   r"Adapters are sparse~\cite{lovelace2024sparse}. Both~\cite{vaswani2017attention,lovelace2024sparse}. "
-                   r"Range~\cite{vaswani2017attention,lovelace2024sparse,radford2021learning}. Unknown [7].")
+    assert out == (
+        r"Transformers use attention~\cite{vaswani2017attention,radford2021learning}. "
+        r"Adapters are sparse~\cite{lovelace2024sparse}. Both~\cite{vaswani2017attention,lovelace2024sparse}. "
+        r"Range~\cite{vaswani2017attention,lovelace2024sparse,radford2021learning}. Unknown [7]."
+    )
     assert refs.cite_markers("A claim [2].", [papers[0], generated], style="pandoc") == "A claim [@lovelace2024sparse]."
     bib = refs.to_bibtex([cited[n] for n in (1, 2, 3)])  # the .bib to go with the snippet has those keys
     assert [p.id for p in parse_papers(bib.encode(), "cited.bib").papers] == [
-        "vaswani2017attention", "lovelace2024sparse", "radford2021learning"]
+        "vaswani2017attention",
+        "lovelace2024sparse",
+        "radford2021learning",
+    ]
 
 
 def test_csl_and_ris_name_forms():
     p = Paper("p", "T", "A", ("Anna van der Berg", "Google, Inc.", "Plato"), 2020, venue="V")
     item = json.loads(refs.to_csl_json([p]))[0]
-    assert item["author"] == [{"family": "van der Berg", "given": "Anna"}, {"literal": "Google, Inc."}, {"literal": "Plato"}]
+    assert item["author"] == [
+        {"family": "van der Berg", "given": "Anna"},
+        {"literal": "Google, Inc."},
+        {"literal": "Plato"},
+    ]
     assert item["issued"] == {"date-parts": [[2020]]} and item["type"] == "article-journal"
     ris = refs.to_ris([p])
     assert "AU  - van der Berg, Anna" in ris and "T2  - V" in ris and "ID  - p" in ris

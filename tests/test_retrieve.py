@@ -51,8 +51,13 @@ def test_tokenizer_normalises_acronym_plurals_and_drops_question_words():
 
 
 def test_term_coverage_weights_rare_terms():
-    ki = KeywordIndex({"p1": tokenize("video captioning with frozen GPT-2 and CLIP"),
-                       "p2": tokenize("image captioning benchmark"), "p3": tokenize("image retrieval benchmark")})
+    ki = KeywordIndex(
+        {
+            "p1": tokenize("video captioning with frozen GPT-2 and CLIP"),
+            "p2": tokenize("image captioning benchmark"),
+            "p3": tokenize("image retrieval benchmark"),
+        }
+    )
     q = tokenize("watermarking image benchmark")
     cov = term_coverage(q, set(ki.tokens["p2"]), ki.idf)
     assert 0 < cov < 0.5  # 'watermark' is in no paper: the highest-weighted term is missing
@@ -69,8 +74,13 @@ def test_specificity_ranks_words_by_how_rare_they_are_in_everyday_english():
 
 
 def test_term_coverage_forgives_missing_common_words_not_missing_specific_ones():
-    ki = KeywordIndex({"p1": tokenize("contrastive pretraining on noisy alt-text captions"),
-                       "p2": tokenize("image captioning benchmark"), "p3": tokenize("image retrieval benchmark")})
+    ki = KeywordIndex(
+        {
+            "p1": tokenize("contrastive pretraining on noisy alt-text captions"),
+            "p2": tokenize("image captioning benchmark"),
+            "p3": tokenize("image retrieval benchmark"),
+        }
+    )
     doc = set(ki.tokens["p1"])
     paraphrase = "contrastive pretraining on big bad alt-text captions"  # 'big bad': the asker's 'noisy'
     plain = term_coverage(tokenize(paraphrase), doc, ki.idf)
@@ -81,8 +91,13 @@ def test_term_coverage_forgives_missing_common_words_not_missing_specific_ones()
 
 
 def test_keyword_index_top_and_filter():
-    ki = KeywordIndex({"a": tokenize("temporal IoU loss for moment masks"), "b": tokenize("contrastive decoding"),
-                       "c": tokenize("moment retrieval in videos")})
+    ki = KeywordIndex(
+        {
+            "a": tokenize("temporal IoU loss for moment masks"),
+            "b": tokenize("contrastive decoding"),
+            "c": tokenize("moment retrieval in videos"),
+        }
+    )
     assert [p for p, _ in ki.top(tokenize("moment masks"), 3)] == ["a", "c"]
     assert [p for p, _ in ki.top(tokenize("moment masks"), 3, allowed={"c"})] == ["c"]
     assert ki.top(tokenize("unrelated words"), 3) == []
@@ -102,8 +117,10 @@ def test_list_questions_and_followups_are_recognised():
 
 
 def test_condense_uses_history_only_for_followups():
-    history = [{"role": "user", "content": "Which paper proposes ZeroTA?"},
-               {"role": "assistant", "content": "Zero-Shot Dense Video Captioning [1] proposes it."}]
+    history = [
+        {"role": "user", "content": "Which paper proposes ZeroTA?"},
+        {"role": "assistant", "content": "Zero-Shot Dense Video Captioning [1] proposes it."},
+    ]
     q = condense("What loss does it add?", history)
     assert q.startswith("Which paper proposes ZeroTA?") and "Zero-Shot Dense Video Captioning" in q
     assert q.endswith("What loss does it add?")
@@ -116,7 +133,10 @@ def test_named_terms_are_names_as_typed():
     from assistant.retrieve import named_terms, relevance
 
     assert named_terms("What loss keeps ZeroTA's moment masks apart in MMVP or DenseFusion-1M?") == [
-        "ZeroTA", "MMVP", "DenseFusion"]  # "1M" is too short to be a name
+        "ZeroTA",
+        "MMVP",
+        "DenseFusion",
+    ]  # "1M" is too short to be a name
     assert named_terms("How does English speech recognition work for Accented speakers?") == []
     assert named_terms("Is GPT4 better than mPLUG?") == ["GPT4", "mPLUG"]
     assert relevance(0.5, 0.3, named_match=True) - relevance(0.5, 0.3) == pytest.approx(0.3)

@@ -35,9 +35,15 @@ def _base_url(port: int) -> str:
 
 
 def _refusing_stub() -> StubOpenAI:
-    body = json.dumps({"error": {"message": f"Incorrect API key provided: {KEY} for "
-                                            f"{_base_url(0)}. You can find your key at ...",
-                                 "type": "invalid_request_error", "code": "invalid_api_key"}}).encode()
+    body = json.dumps(
+        {
+            "error": {
+                "message": f"Incorrect API key provided: {KEY} for {_base_url(0)}. You can find your key at ...",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
+        }
+    ).encode()
     return StubOpenAI([(401, {}, body, None)] * 200)
 
 
@@ -60,14 +66,22 @@ def test_fake_key_and_url_credentials_appear_nowhere(stub, chroma_server, built_
     base_url = _base_url(stub.server.server_address[1])
     chroma_url = f"http://owner:{CHROMA_PASSWORD}@127.0.0.1:{chroma_server.port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
-    env.update(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache), OPENAI_API_KEY=KEY,
-               OPENAI_BASE_URL=base_url, ASSISTANT_BACKEND="openai", ASSISTANT_MODEL="stub-model",
-               ASSISTANT_MAX_RETRIES="0", ASSISTANT_CHROMA_URL=chroma_url)
+    env.update(
+        ASSISTANT_INDEX_DIR=str(index),
+        ASSISTANT_MODEL_CACHE=str(model_cache),
+        OPENAI_API_KEY=KEY,
+        OPENAI_BASE_URL=base_url,
+        ASSISTANT_BACKEND="openai",
+        ASSISTANT_MODEL="stub-model",
+        ASSISTANT_MAX_RETRIES="0",
+        ASSISTANT_CHROMA_URL=chroma_url,
+    )
     outputs: dict[str, str] = {}
 
     def cli(name, *args):
-        p = subprocess.run([sys.executable, "-m", "assistant.cli", "-v", *args], capture_output=True, text=True,
-                           env=env, timeout=300)
+        p = subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "-v", *args], capture_output=True, text=True, env=env, timeout=300
+        )
         outputs[name] = p.stdout + "\n" + p.stderr
         return p
 
@@ -85,9 +99,17 @@ def test_fake_key_and_url_credentials_appear_nowhere(stub, chroma_server, built_
     cli("eval", "eval", str(questions), "--json", str(tmp_path / "eval.json"))
     outputs["eval.json"] = (tmp_path / "eval.json").read_text()
 
-    app = start_app(built_index, model_cache, tmp_path / "app", OPENAI_API_KEY=KEY, OPENAI_BASE_URL=base_url,
-                    ASSISTANT_BACKEND="openai", ASSISTANT_MODEL="stub-model", ASSISTANT_MAX_RETRIES="0",
-                    ASSISTANT_CHROMA_URL=chroma_url)
+    app = start_app(
+        built_index,
+        model_cache,
+        tmp_path / "app",
+        OPENAI_API_KEY=KEY,
+        OPENAI_BASE_URL=base_url,
+        ASSISTANT_BACKEND="openai",
+        ASSISTANT_MODEL="stub-model",
+        ASSISTANT_MAX_RETRIES="0",
+        ASSISTANT_CHROMA_URL=chroma_url,
+    )
     try:
         from gradio_client import Client
 

@@ -12,17 +12,20 @@ from assistant.settings import SettingsError
 DOCS = Path(__file__).parent.parent / "docs" / "settings.md"
 
 
-@pytest.mark.parametrize("name,value,message", [
-    ("min_relevance", "-1", "min_relevance: must be greater than or equal to 0"),
-    ("min_relevance", "high", "min_relevance: must be a valid number"),
-    ("answer_papers", "0", "answer_papers: must be greater than or equal to 1"),
-    ("embed_batch", "0", "embed_batch: must be greater than or equal to 1"),
-    ("max_file_mb", "0", "max_file_mb: must be greater than 0"),
-    ("chunk_words", "5", "chunk_words: must be greater than or equal to 10"),
-    ("backend", "telepathy", "backend: must be 'auto', 'extractive', 'openai' or 'local'"),
-    ("allow_uploads", "maybe", "allow_uploads: must be a valid boolean"),
-    ("base_url", "not a url", "base_url: expected a URL"),
-])
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("min_relevance", "-1", "min_relevance: must be greater than or equal to 0"),
+        ("min_relevance", "high", "min_relevance: must be a valid number"),
+        ("answer_papers", "0", "answer_papers: must be greater than or equal to 1"),
+        ("embed_batch", "0", "embed_batch: must be greater than or equal to 1"),
+        ("max_file_mb", "0", "max_file_mb: must be greater than 0"),
+        ("chunk_words", "5", "chunk_words: must be greater than or equal to 10"),
+        ("backend", "telepathy", "backend: must be 'auto', 'extractive', 'openai' or 'local'"),
+        ("allow_uploads", "maybe", "allow_uploads: must be a valid boolean"),
+        ("base_url", "not a url", "base_url: expected a URL"),
+    ],
+)
 def test_every_setting_is_validated_with_a_message_naming_it(name, value, message):
     with pytest.raises(SettingsError, match=message):
         Settings.load(env={f"ASSISTANT_{name.upper()}" if name != "base_url" else "OPENAI_BASE_URL": value})
@@ -42,8 +45,9 @@ def test_unknown_settings_are_refused_wherever_they_come_from(tmp_path):
 def test_priority_is_defaults_then_file_then_environment_then_arguments(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("top_k = 3\ncandidates = 50\nmin_relevance = 0.5\n")
-    s = Settings.load(config_file=config, env={"ASSISTANT_CANDIDATES": "60", "ASSISTANT_MIN_RELEVANCE": "0.6"},
-                      min_relevance=0.7)
+    s = Settings.load(
+        config_file=config, env={"ASSISTANT_CANDIDATES": "60", "ASSISTANT_MIN_RELEVANCE": "0.6"}, min_relevance=0.7
+    )
     assert (s.top_k, s.candidates, s.min_relevance, s.answer_papers) == (3, 60, 0.7, 5)
 
 
@@ -59,9 +63,13 @@ def test_a_key_is_only_used_with_the_endpoint_configured_beside_it():
 
 
 def test_secrets_and_url_credentials_never_show():
-    s = Settings.load(env={"OPENAI_API_KEY": "sk-hidden-0123456789",
-                           "OPENAI_BASE_URL": "http://user:pa55word@127.0.0.1:9/v1?api-key=qk-secret-77",
-                           "ASSISTANT_CHROMA_URL": "http://admin:chr0ma-pw@127.0.0.1:8000"})
+    s = Settings.load(
+        env={
+            "OPENAI_API_KEY": "sk-hidden-0123456789",
+            "OPENAI_BASE_URL": "http://user:pa55word@127.0.0.1:9/v1?api-key=qk-secret-77",
+            "ASSISTANT_CHROMA_URL": "http://admin:chr0ma-pw@127.0.0.1:8000",
+        }
+    )
     shown = repr(s) + str(s.redacted()) + repr(s.api_key) + str(Settings.describe())
     for secret in ("sk-hidden", "pa55word", "qk-secret", "chr0ma-pw"):
         assert secret not in shown
@@ -75,7 +83,8 @@ def test_a_space_is_public_unless_its_owner_says_otherwise():
 
 
 def test_docs_settings_md_is_generated_from_the_settings_and_current():
-    assert DOCS.read_text(encoding="utf-8") == Settings.markdown(), \
+    assert DOCS.read_text(encoding="utf-8") == Settings.markdown(), (
         "docs/settings.md is stale: run `paper-assistant settings --markdown > docs/settings.md`"
+    )
     for name in Settings.model_fields:
         assert f"| `{name}` |" in DOCS.read_text(encoding="utf-8")

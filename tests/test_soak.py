@@ -21,9 +21,12 @@ pytestmark = pytest.mark.server  # starts processes: left out of `make check`
 
 USERS = 20
 SECONDS = 120
-UPLOAD = {"id": "soak-1", "title": "Photonic Tokenizers for Holographic Vision-Language Pretraining",
-          "abstract": "We encode holographic interference patterns into photonic tokens for a vision-language model. "
-                      "The photonic tokenizer halves pretraining energy on HoloCOCO while keeping retrieval accuracy."}
+UPLOAD = {
+    "id": "soak-1",
+    "title": "Photonic Tokenizers for Holographic Vision-Language Pretraining",
+    "abstract": "We encode holographic interference patterns into photonic tokens for a vision-language model. "
+    "The photonic tokenizer halves pretraining energy on HoloCOCO while keeping retrieval accuracy.",
+}
 UPLOAD_Q = "Which tokenizer encodes holographic interference patterns into photonic tokens?"
 
 
@@ -91,14 +94,16 @@ def test_twenty_users_for_two_minutes(built_index, model_cache, tmp_path):
         server.stop()
 
     total = counts["ask"] + counts["search"]
-    print(f"\n{USERS} users x {SECONDS} s: {counts['ask']} asks, {counts['search']} searches "
-          f"({total / SECONDS:.1f}/s), RSS {rss[0][1]:.0f} -> {max(r for _, r in rss):.0f} -> {rss[-1][1]:.0f} MB")
+    print(
+        f"\n{USERS} users x {SECONDS} s: {counts['ask']} asks, {counts['search']} searches "
+        f"({total / SECONDS:.1f}/s), RSS {rss[0][1]:.0f} -> {max(r for _, r in rss):.0f} -> {rss[-1][1]:.0f} MB"
+    )
     assert errors == []
     assert uploaded.is_set() and UPLOAD["title"] in after  # the upload was not lost: answerable at once
     assert total >= USERS * 5
     # memory settles: the last third of the run is not above the middle third by more than a margin
     third = len(rss) // 3
-    middle, last = max(r for _, r in rss[third:2 * third]), max(r for _, r in rss[2 * third:])
+    middle, last = max(r for _, r in rss[third : 2 * third]), max(r for _, r in rss[2 * third :])
     assert last <= middle * 1.15 + 50, rss
 
     restarted = start_app(server.index_dir, model_cache, tmp_path / "again")  # the upload is on disk too

@@ -9,8 +9,10 @@ import pytest
 
 from assistant.text import tokenize
 
-WORDS = ("hallucinations generalization contrastive captioning segmentation reasoning benchmarks multilingual "
-         "optimization visualizations retrieval-augmented transformers annotations embeddings").split()
+WORDS = (
+    "hallucinations generalization contrastive captioning segmentation reasoning benchmarks multilingual "
+    "optimization visualizations retrieval-augmented transformers annotations embeddings"
+).split()
 
 
 def test_tokenize_gives_the_same_terms_from_many_threads():
@@ -33,8 +35,12 @@ def test_last_answer_is_per_thread(pa):
         pa.ask(q)
         asked[q] = pa.last_answer.question
 
-    qs = ["Which work aligns a frozen GPT-2 with CLIP?", "How can CLIP be taught to count objects?",
-          "Which benchmark tests vision-language models in many languages?", "How is hallucination reduced?"]
+    qs = [
+        "Which work aligns a frozen GPT-2 with CLIP?",
+        "How can CLIP be taught to count objects?",
+        "Which benchmark tests vision-language models in many languages?",
+        "How is hallucination reduced?",
+    ]
     threads = [threading.Thread(target=ask, args=(q,)) for q in qs]
     for t in threads:
         t.start()

@@ -26,12 +26,19 @@ GPT2 = "Which work aligns a frozen GPT-2 with CLIP to caption videos without tra
 ZEROTA = "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"
 BREAD_Q = "How does the hydration of a sourdough starter change the crumb of the bread?"
 BREAD = [
-    {"id": "bread-1", "title": "Hydration and Crumb Structure in Sourdough Bread",
-     "abstract": "We bake 120 sourdough loaves at hydrations from 60% to 85%. Higher starter hydration opens the crumb "
-                 "structure and enlarges alveoli. Fermentation time matters less than hydration.",
-     "authors": ["Chad Robertson"], "year": 2021},
-    {"id": "bread-2", "title": "Rye Flour Ratios for Dense Breads",
-     "abstract": "Rye breads with over 70% rye flour need acidification. We measure loaf volume across ten rye ratios."},
+    {
+        "id": "bread-1",
+        "title": "Hydration and Crumb Structure in Sourdough Bread",
+        "abstract": "We bake 120 sourdough loaves at hydrations from 60% to 85%. Higher starter hydration opens the crumb "
+        "structure and enlarges alveoli. Fermentation time matters less than hydration.",
+        "authors": ["Chad Robertson"],
+        "year": 2021,
+    },
+    {
+        "id": "bread-2",
+        "title": "Rye Flour Ratios for Dense Breads",
+        "abstract": "Rye breads with over 70% rye flour need acidification. We measure loaf volume across ten rye ratios.",
+    },
     {"id": "bread-3", "title": "A record without an abstract"},
 ]
 
@@ -46,8 +53,14 @@ def test_app_py_serves_on_the_gradio_server_port_with_named_endpoints(server, cl
     port = server.url.rsplit(":", 1)[1]
     assert f"http://127.0.0.1:{port}" in server.output()  # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT honoured
     api = client.view_api(return_format="dict", print_info=False)
-    assert set(api["named_endpoints"]) == {"/ask", "/search", "/add_papers", "/search_papers", "/ask_papers",
-                                           "/get_paper"}  # the last three: agent tools (tests/test_mcp.py)
+    assert set(api["named_endpoints"]) == {
+        "/ask",
+        "/search",
+        "/add_papers",
+        "/search_papers",
+        "/ask_papers",
+        "/get_paper",
+    }  # the last three: agent tools (tests/test_mcp.py)
     assert api["unnamed_endpoints"] == {}  # chat, settings (with the key) etc. are not callable from outside
     ask = api["named_endpoints"]["/ask"]["parameters"]
     assert [p["parameter_name"] for p in ask] == ["question", "history"]
@@ -60,14 +73,19 @@ def test_ask_returns_a_cited_answer_with_its_reference_list(client):
     assert "[1]" in body and "GPT-2" in body
     assert refs.strip().startswith(f"1. **{ZEROTA}**")
     # a follow-up, with the conversation passed as history
-    follow = client.predict("What loss does it add?", [{"role": "user", "content": GPT2},
-                                                        {"role": "assistant", "content": body}], api_name="/ask")
+    follow = client.predict(
+        "What loss does it add?",
+        [{"role": "user", "content": GPT2}, {"role": "assistant", "content": body}],
+        api_name="/ask",
+    )
     assert "IoU loss" in follow and ZEROTA in follow
 
 
 @pytest.mark.server
 def test_ask_says_when_the_collection_does_not_cover_a_question(client):
-    md = client.predict("What reward shaping works best for reinforcement learning of robotic grasping?", api_name="/ask")
+    md = client.predict(
+        "What reward shaping works best for reinforcement learning of robotic grasping?", api_name="/ask"
+    )
     assert md.startswith(NOT_COVERED) and "**References**" not in md and not re.search(r"\[\d+\]", md)
 
 
@@ -136,8 +154,20 @@ def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
     app = WebApp(fresh_pa)
     target = next(p for p in fresh_pa.papers if p.title.startswith("RITUAL"))
     chat = [{"role": "user", "content": "q"}]
-    *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), None,
-                          [target.id], None, None, "", "", "", None)
+    *_, last = app.answer(
+        "How do vision-language models hallucinate?",
+        chat,
+        [],
+        SessionSettings(),
+        None,
+        [target.id],
+        None,
+        None,
+        "",
+        "",
+        "",
+        None,
+    )
     chat_out, sources, answers, export, *_ = last
     assert [c.paper.id for c in answers[0].citations] == [target.id]
     assert "(#src-1-1)" in chat_out[-1]["content"] and 'id="src-1-1"' in sources
@@ -145,11 +175,33 @@ def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
     assert "1 of 80 papers" in app.scope_note([target.id], None, None, "")
     # metadata filters: the bundled papers have no years, so a year filter leaves nothing to answer from
     assert app.scope_ids([], 2020, None, "") == []
-    *_, last = app.answer("How do vision-language models hallucinate?", chat, [], SessionSettings(), None, [], 2020, None, "", "", "", None)
+    *_, last = app.answer(
+        "How do vision-language models hallucinate?",
+        chat,
+        [],
+        SessionSettings(),
+        None,
+        [],
+        2020,
+        None,
+        "",
+        "",
+        "",
+        None,
+    )
     assert "No paper is in the current scope" in last[0][-1]["content"]
     assert "No paper matches the current scope" in app.scope_note([], 2020, None, "")
-    fresh_pa.add_papers([{"id": "y1", "title": "Hallucination audit 2023", "year": 2023, "authors": ["Kim Lee"],
-                          "abstract": "We audit object hallucination in vision-language models with human raters."}])
+    fresh_pa.add_papers(
+        [
+            {
+                "id": "y1",
+                "title": "Hallucination audit 2023",
+                "year": 2023,
+                "authors": ["Kim Lee"],
+                "abstract": "We audit object hallucination in vision-language models with human raters.",
+            }
+        ]
+    )
     assert app.scope_ids([], 2023, 2023, "") == ["y1"] and app.scope_ids([], None, None, "lee") == ["y1"]
     assert app.scope_ids([target.id], None, None, "lee") == []
     assert app.has_metadata()
@@ -159,7 +211,9 @@ def test_follow_ups_use_the_sessions_earlier_answers(pa):
     app = WebApp(pa)
     *_, first = app.answer(GPT2, [], [], SessionSettings(), None, [], None, None, "", "", "", None)
     answers = first[2]
-    *_, second = app.answer("What loss does it add?", first[0], answers, SessionSettings(), None, [], None, None, "", "", "", None)
+    *_, second = app.answer(
+        "What loss does it add?", first[0], answers, SessionSettings(), None, [], None, None, "", "", "", None
+    )
     assert second[2][1].citations[0].paper.title == ZEROTA and "IoU loss" in second[2][1].text
     assert "(#src-2-1)" in second[0][-1]["content"]  # turn 2's markers point at turn 2's sources
     assert second[1].index('id="turn-2" open') < second[1].index('id="turn-1"')
@@ -173,7 +227,11 @@ def test_session_settings_keep_the_key_server_side_and_out_of_sight(pa):
     assert key not in repr(session) and key not in str(session) and "<set>" in repr(session)
     view = app.view(session)
     assert app.view(SessionSettings(**session.changes())) is view  # same settings, same view
-    assert view.settings.secret("api_key") == key and view.settings.top_k == 4 and view.settings.base_url.startswith("http://127")
+    assert (
+        view.settings.secret("api_key") == key
+        and view.settings.top_k == 4
+        and view.settings.base_url.startswith("http://127")
+    )
     assert pa.settings.secret("api_key") == "" and key not in repr(view.settings)  # the shared assistant is untouched
     # applying other settings without retyping keeps the key; "forget" drops it
     session2, *_ = app.apply_settings("extractive", "", "", "", 6, session)
@@ -212,6 +270,7 @@ def test_long_answers_do_not_block_searches(fresh_pa):
             started.release()
             release.wait(120)
             yield from inner
+
         return AnswerStream(pieces(), lambda: inner.answer)
 
     fresh_pa.stream = slow_stream
@@ -223,8 +282,7 @@ def test_long_answers_do_not_block_searches(fresh_pa):
         jobs = [Client(url, verbose=False).submit(GPT2, api_name="/ask") for _ in range(ANSWER_CONCURRENCY + 2)]
         for _ in range(ANSWER_CONCURRENCY):  # every answer slot is taken
             assert started.acquire(timeout=120)
-        search = Client(url, verbose=False).submit("pairwise temporal IoU loss for moment masks", 3,
-                                                   api_name="/search")
+        search = Client(url, verbose=False).submit("pairwise temporal IoU loss for moment masks", 3, api_name="/search")
         hits = search.result(timeout=120)  # would never come if it queued behind the held answers
         assert hits[0]["title"] == ZEROTA
         assert not any(j.done() for j in jobs)
@@ -266,8 +324,13 @@ def test_paper_assistant_serve_launches_the_app(built_index, model_cache, tmp_pa
     port = free_port()
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_", "GRADIO_"))}
     env.update(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache), GRADIO_ANALYTICS_ENABLED="False")
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -37,10 +37,12 @@ window.fetch = async function (...args) {
 """
 
 EVIL_TITLE = 'Watermarking <script>window.__xss = 1</script> diffusion images <img src=x onerror="window.__xss=2">'
-EVIL_ABSTRACT = ('We watermark generated images with invisible signals. <img src=x onerror="window.__xss=3"> '
-                 "<script>window.__xss=4</script> The watermark survives JPEG compression ${window.__xss=5} "
-                 "{{constructor.constructor('window.__xss=6')()}} and [a link](javascript:window.__xss=7). "
-                 "Detection accuracy reaches 99% on Stable Diffusion outputs.")
+EVIL_ABSTRACT = (
+    'We watermark generated images with invisible signals. <img src=x onerror="window.__xss=3"> '
+    "<script>window.__xss=4</script> The watermark survives JPEG compression ${window.__xss=5} "
+    "{{constructor.constructor('window.__xss=6')()}} and [a link](javascript:window.__xss=7). "
+    "Detection accuracy reaches 99% on Stable Diffusion outputs."
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +57,11 @@ def browser():
 
 @pytest.fixture
 def page(browser, server):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 950}, accept_downloads=True,
-                              permissions=["clipboard-read", "clipboard-write"])
+    ctx = browser.new_context(
+        viewport={"width": 1400, "height": 950},
+        accept_downloads=True,
+        permissions=["clipboard-read", "clipboard-write"],
+    )
     pg = ctx.new_page()
     pg.add_init_script(RECORD_STREAM)
     pg.dialogs = []
@@ -71,8 +76,7 @@ def ask(page, question: str) -> None:
     turns = page.locator("#pa-sources details.pa-turn").count()
     page.fill("#pa-question textarea", question)
     page.keyboard.press("Enter")
-    page.wait_for_function(f"document.querySelectorAll('#pa-sources details.pa-turn').length > {turns}",
-                           timeout=60_000)
+    page.wait_for_function(f"document.querySelectorAll('#pa-sources details.pa-turn').length > {turns}", timeout=60_000)
 
 
 def bot_messages(page):
@@ -151,9 +155,21 @@ def test_an_uncovered_question_is_shown_as_not_covered(page):
 
 def test_paper_text_with_html_renders_as_text_and_runs_no_script(page, tmp_path):
     f = tmp_path / "evil.jsonl"
-    f.write_text(json.dumps({"id": "evil-1", "title": EVIL_TITLE, "abstract": EVIL_ABSTRACT,
-                             "authors": ["Eve <b>Hacker</b>"], "year": 2024, "url": "javascript:alert(1)",
-                             "code_url": "https://github.com/example/wm"}) + "\n", encoding="utf-8")
+    f.write_text(
+        json.dumps(
+            {
+                "id": "evil-1",
+                "title": EVIL_TITLE,
+                "abstract": EVIL_ABSTRACT,
+                "authors": ["Eve <b>Hacker</b>"],
+                "year": 2024,
+                "url": "javascript:alert(1)",
+                "code_url": "https://github.com/example/wm",
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     page.get_by_role("tab", name="Add papers").click()
     page.locator("#pa-upload input[type=file]").set_input_files(str(f))
     page.get_by_role("button", name="Add to the collection").click()
@@ -183,7 +199,9 @@ def test_paper_text_with_html_renders_as_text_and_runs_no_script(page, tmp_path)
         || (e.tagName === 'B' && e.textContent === 'Hacker') || (e.getAttribute('href') || '').startsWith('javascript'))
         .map(e => e.outerHTML)""")
     assert injected == []
-    links = page.evaluate("[...document.querySelectorAll('#pa-sources a, #pa-paper a')].map(a => a.getAttribute('href'))")
+    links = page.evaluate(
+        "[...document.querySelectorAll('#pa-sources a, #pa-paper a')].map(a => a.getAttribute('href'))"
+    )
     assert links and all(h.startswith(("https://", "#src-")) for h in links)
 
 
@@ -210,8 +228,9 @@ def test_a_key_typed_in_settings_is_used_but_never_shown_or_logged(page, server)
     page.locator("#pa-api-key input").fill(key)
     assert page.locator("#pa-api-key input").get_attribute("type") == "password"
     page.get_by_role("button", name="Apply").click()
-    page.wait_for_function("document.querySelector('#pa-settings-status').innerText.includes('not shown')",
-                           timeout=10_000)
+    page.wait_for_function(
+        "document.querySelector('#pa-settings-status').innerText.includes('not shown')", timeout=10_000
+    )
     assert page.locator("#pa-api-key input").input_value() == ""
     page.get_by_role("tab", name="Chat", exact=True).click()
     ask(page, GPT2)  # answered (extractive, or a noted fallback when the LLM cannot be reached)

@@ -73,9 +73,11 @@ def test_twenty_concurrent_sessions_get_the_single_user_answers(server, pa):
 
     lat = sorted(latencies)
     p50, p95 = statistics.median(lat), lat[max(0, int(round(0.95 * len(lat))) - 1)]
-    print(f"\n{SESSIONS} sessions, {len(lat)} asks in {wall:.1f} s ({len(lat) / wall:.1f}/s): "
-          f"latency p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms; "
-          f"{len(right)}/60 correct by the dev labels")
+    print(
+        f"\n{SESSIONS} sessions, {len(lat)} asks in {wall:.1f} s ({len(lat) / wall:.1f}/s): "
+        f"latency p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms; "
+        f"{len(right)}/60 correct by the dev labels"
+    )
     assert errors == []
     assert len(got) == 60
     differing = [qid for qid in expected if got[qid] != expected[qid]]

@@ -45,7 +45,8 @@ def test_pdfs_upload_and_answers_open_the_pdf_at_the_cited_page(page, app, tmp_p
     not_a_pdf.write_text("<html><body>not a paper</body></html>", encoding="utf-8")
     page.get_by_role("tab", name="Add papers").click()
     page.locator("#pa-upload input[type=file]").set_input_files(
-        [str(LATEX / "checkpoint.pdf"), str(LATEX / "tokenization.pdf"), str(not_a_pdf)])
+        [str(LATEX / "checkpoint.pdf"), str(LATEX / "tokenization.pdf"), str(not_a_pdf)]
+    )
     page.get_by_role("button", name="Add to the collection").click()
     page.wait_for_function("document.querySelectorAll('#pa-report .pa-report').length >= 3", timeout=180_000)
     report = page.locator("#pa-report").inner_text()

@@ -14,9 +14,15 @@ EVIL = '<script>alert(1)</script> <img src=x onerror="alert(2)"> & [x](javascrip
 
 
 def paper(**kw):
-    base = dict(id="p1", title="Sparse Adapters", abstract="First sentence here. We propose sparse adapters. Last one.",
-                authors=("Ada Lovelace", "Alan Turing"), year=2024, url="https://example.org/p1",
-                code_url="https://github.com/example/adapters")
+    base = dict(
+        id="p1",
+        title="Sparse Adapters",
+        abstract="First sentence here. We propose sparse adapters. Last one.",
+        authors=("Ada Lovelace", "Alan Turing"),
+        year=2024,
+        url="https://example.org/p1",
+        code_url="https://github.com/example/adapters",
+    )
     base.update(kw)
     return Paper(**base)
 
@@ -24,16 +30,33 @@ def paper(**kw):
 def answer(p=None, covered=True, text=None):
     p = p or paper()
     cit = Citation(1, p, "We propose sparse adapters.", spans=[(21, 49)])
-    return Answer(question="What is proposed?", text=text or "From the abstracts:\n\n- We propose sparse adapters. [1]",
-                  citations=[cit] if covered else [], covered=covered, hits=[Hit(p, "x", 1.0)])
+    return Answer(
+        question="What is proposed?",
+        text=text or "From the abstracts:\n\n- We propose sparse adapters. [1]",
+        citations=[cit] if covered else [],
+        covered=covered,
+        hits=[Hit(p, "x", 1.0)],
+    )
 
 
 def test_safe_url_keeps_only_absolute_http_urls():
     assert render.safe_url("https://github.com/a/b") == "https://github.com/a/b"
     assert render.safe_url(" http://x.org/p?q=1 ") == "http://x.org/p?q=1"
-    for bad in ["javascript:alert(1)", "JAVASCRIPT:alert(1)", "data:text/html,<script>", "//evil.org/x", "/rel",
-                "https://x.org/\"onmouseover=alert(1)", "https://x.org/<script>", "file:///etc/passwd", "", None, 3,
-                "http://", "https://x.org/a b"]:
+    for bad in [
+        "javascript:alert(1)",
+        "JAVASCRIPT:alert(1)",
+        "data:text/html,<script>",
+        "//evil.org/x",
+        "/rel",
+        'https://x.org/"onmouseover=alert(1)',
+        "https://x.org/<script>",
+        "file:///etc/passwd",
+        "",
+        None,
+        3,
+        "http://",
+        "https://x.org/a b",
+    ]:
         assert render.safe_url(bad) == "", bad
 
 
@@ -103,7 +126,11 @@ def test_not_covered_answers_are_quoted_and_cite_nothing():
     assert msg.startswith("> " + NOT_COVERED) and "\n> \n> Closest" in msg
     assert "References" not in msg
     html_ = render.sources_html([(1, ans)])
-    assert "The collection does not cover this question." in html_ and "Sparse Adapters" in html_ and "pa-source" not in html_
+    assert (
+        "The collection does not cover this question." in html_
+        and "Sparse Adapters" in html_
+        and "pa-source" not in html_
+    )
 
 
 def test_highlight_marks_the_spans_and_escapes_everything():
@@ -123,7 +150,9 @@ def test_sources_panel_shows_title_highlighted_quote_and_links():
     assert "<script" not in out and "<img" not in out and "<b>" not in out and "<i>" not in out
     assert html.escape(EVIL) in out
     assert f"<mark>{html.escape(EVIL)}</mark>" in out
-    assert re.findall(r'href="([^"]*)"', out) == ["https://github.com/example/adapters"]  # the javascript: URL is not a link
+    assert re.findall(r'href="([^"]*)"', out) == [
+        "https://github.com/example/adapters"
+    ]  # the javascript: URL is not a link
     assert 'rel="noopener noreferrer nofollow"' in out
 
 
@@ -158,9 +187,15 @@ def test_paper_detail_is_escaped():
 
 
 def test_ingest_report_lists_added_and_rejected_with_reasons():
-    r = IngestReport(source="mine<1>.jsonl", added=["a", "b"], updated=["c"], unchanged=["d"],
-                     rejected=[Rejection("line 3", "missing abstract"), Rejection("line 4", "<b>bad</b>")],
-                     passages_embedded=5, seconds=1.25)
+    r = IngestReport(
+        source="mine<1>.jsonl",
+        added=["a", "b"],
+        updated=["c"],
+        unchanged=["d"],
+        rejected=[Rejection("line 3", "missing abstract"), Rejection("line 4", "<b>bad</b>")],
+        passages_embedded=5,
+        seconds=1.25,
+    )
     out = render.ingest_report_html(r, {"a": "Paper <A>", "b": "Paper B"}, total=90)
     assert "2 added, 1 updated, 1 unchanged, 2 rejected" in out and "90 papers" in out
     assert "Paper &lt;A&gt;" in out and "<li>c</li>" in out

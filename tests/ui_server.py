@@ -12,8 +12,15 @@ from pathlib import Path
 from servers import free_port, stop_process, wait_until_up
 
 ROOT = Path(__file__).parent.parent
-BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+BROWSER_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -37,9 +44,15 @@ def start_app(built_index: Path, model_cache: Path, workdir: Path, timeout: floa
     shutil.copytree(built_index, index)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_", "GRADIO_"))}
-    env.update(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache),
-               GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
-               PYTHONUNBUFFERED="1", **env_extra)
+    env.update(
+        ASSISTANT_INDEX_DIR=str(index),
+        ASSISTANT_MODEL_CACHE=str(model_cache),
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_SERVER_PORT=str(port),
+        GRADIO_ANALYTICS_ENABLED="False",
+        PYTHONUNBUFFERED="1",
+        **env_extra,
+    )
     log = workdir / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

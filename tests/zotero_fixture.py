@@ -71,10 +71,29 @@ CREATE TABLE deletedItems (itemID INTEGER PRIMARY KEY, dateDeleted DEFAULT CURRE
 """
 
 # schema.json order (global schema version 41)
-ITEM_TYPES = {"annotation": 1, "attachment": 3, "book": 7, "conferencePaper": 11, "journalArticle": 22, "note": 28,
-              "preprint": 31}
-FIELDS = {"title": 1, "abstractNote": 2, "date": 5, "DOI": 7, "citationKey": 8, "url": 9, "accessDate": 10, "extra": 18,
-          "proceedingsTitle": 60, "repository": 65, "publicationTitle": 78, "archiveID": 104}
+ITEM_TYPES = {
+    "annotation": 1,
+    "attachment": 3,
+    "book": 7,
+    "conferencePaper": 11,
+    "journalArticle": 22,
+    "note": 28,
+    "preprint": 31,
+}
+FIELDS = {
+    "title": 1,
+    "abstractNote": 2,
+    "date": 5,
+    "DOI": 7,
+    "citationKey": 8,
+    "url": 9,
+    "accessDate": 10,
+    "extra": 18,
+    "proceedingsTitle": 60,
+    "repository": 65,
+    "publicationTitle": 78,
+    "archiveID": 104,
+}
 CREATOR_TYPES = {"contributor": 2, "author": 10, "editor": 12}
 LINK_IMPORTED_FILE, LINK_LINKED_FILE, LINK_LINKED_URL = 0, 2, 3  # Zotero.Attachments.LINK_MODE_*
 
@@ -93,19 +112,30 @@ class _Builder:
     def item(self, type_name: str, key: str, library: int = 1, **data: str) -> int:
         item_id = self.next_item
         self.next_item += 1
-        self.con.execute("INSERT INTO items (itemID, itemTypeID, libraryID, key) VALUES (?, ?, ?, ?)",
-                         (item_id, ITEM_TYPES[type_name], library, key))
+        self.con.execute(
+            "INSERT INTO items (itemID, itemTypeID, libraryID, key) VALUES (?, ?, ?, ?)",
+            (item_id, ITEM_TYPES[type_name], library, key),
+        )
         for name, value in data.items():
             self.con.execute("INSERT INTO itemData VALUES (?, ?, ?)", (item_id, FIELDS[name], self.value(value)))
         return item_id
 
     def creators(self, item_id: int, *people: tuple[str, str, str, int]) -> None:
         for order, (first, last, ctype, mode) in enumerate(people):
-            row = self.con.execute("SELECT creatorID FROM creators WHERE firstName = ? AND lastName = ? AND fieldMode = ?",
-                                   (first, last, mode)).fetchone()
-            cid = row[0] if row else self.con.execute(
-                "INSERT INTO creators (firstName, lastName, fieldMode) VALUES (?, ?, ?)", (first, last, mode)).lastrowid
-            self.con.execute("INSERT INTO itemCreators VALUES (?, ?, ?, ?)", (item_id, cid, CREATOR_TYPES[ctype], order))
+            row = self.con.execute(
+                "SELECT creatorID FROM creators WHERE firstName = ? AND lastName = ? AND fieldMode = ?",
+                (first, last, mode),
+            ).fetchone()
+            cid = (
+                row[0]
+                if row
+                else self.con.execute(
+                    "INSERT INTO creators (firstName, lastName, fieldMode) VALUES (?, ?, ?)", (first, last, mode)
+                ).lastrowid
+            )
+            self.con.execute(
+                "INSERT INTO itemCreators VALUES (?, ?, ?, ?)", (item_id, cid, CREATOR_TYPES[ctype], order)
+            )
 
     def tags(self, item_id: int, *names: str) -> None:
         for name in names:
@@ -113,10 +143,14 @@ class _Builder:
             tid = row[0] if row else self.con.execute("INSERT INTO tags (name) VALUES (?)", (name,)).lastrowid
             self.con.execute("INSERT INTO itemTags VALUES (?, ?, 0)", (item_id, tid))
 
-    def attachment(self, parent: int, key: str, link_mode: int, path: str | None, content_type: str = "application/pdf") -> int:
+    def attachment(
+        self, parent: int, key: str, link_mode: int, path: str | None, content_type: str = "application/pdf"
+    ) -> int:
         item_id = self.item("attachment", key)
-        self.con.execute("INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) VALUES (?, ?, ?, ?, ?)",
-                         (item_id, parent, link_mode, content_type, path))
+        self.con.execute(
+            "INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) VALUES (?, ?, ?, ?, ?)",
+            (item_id, parent, link_mode, content_type, path),
+        )
         return item_id
 
 
@@ -134,53 +168,95 @@ def build_zotero_db(folder: Path) -> Path:
         con.execute("INSERT INTO fieldsCombined VALUES (?, ?, NULL, NULL, 0)", (fid, name))
     for name, cid in CREATOR_TYPES.items():
         con.execute("INSERT INTO creatorTypes VALUES (?, ?)", (cid, name))
-    con.executemany("INSERT INTO libraries (libraryID, type, editable, filesEditable) VALUES (?, ?, 1, 1)",
-                    [(1, "user"), (2, "group"), (3, "feed")])
+    con.executemany(
+        "INSERT INTO libraries (libraryID, type, editable, filesEditable) VALUES (?, ?, 1, 1)",
+        [(1, "user"), (2, "group"), (3, "feed")],
+    )
     b = _Builder(con)
 
-    article = b.item("journalArticle", "ABCD2345", title="Graph Transformers for <i>Molecular</i> Property Prediction",
-                     abstractNote="We study graph transformers that predict molecular properties. "
-                                  "Positional encodings from random walks matter most.",
-                     date="2023-05-14 2023-05-14", publicationTitle="Journal of Chemical Information",
-                     DOI="10.5555/chen.2023.14", url="https://example.org/chen2023")
-    b.creators(article, ("Wei", "Chen", "author", 0), ("Anna", "van der Berg", "author", 0), ("Ed", "Itor", "editor", 0))
+    article = b.item(
+        "journalArticle",
+        "ABCD2345",
+        title="Graph Transformers for <i>Molecular</i> Property Prediction",
+        abstractNote="We study graph transformers that predict molecular properties. "
+        "Positional encodings from random walks matter most.",
+        date="2023-05-14 2023-05-14",
+        publicationTitle="Journal of Chemical Information",
+        DOI="10.5555/chen.2023.14",
+        url="https://example.org/chen2023",
+    )
+    b.creators(
+        article, ("Wei", "Chen", "author", 0), ("Anna", "van der Berg", "author", 0), ("Ed", "Itor", "editor", 0)
+    )
     b.tags(article, "graphs", "chemistry")
     b.attachment(article, "EFGH6789", LINK_IMPORTED_FILE, "storage:chen2023.pdf")
     note = b.item("note", "NOTE0001")
     con.execute("INSERT INTO itemNotes VALUES (?, ?, '<p>A child note</p>', 'A child note')", (note, article))
 
-    paper = b.item("conferencePaper", "MNOP4567", title="Sparse Mixture of Adapters for Speech Recognition",
-                   abstractNote="We adapt a frozen speech encoder to accented English with a sparse mixture of adapters.",
-                   date="2021-12-00 December 2021", proceedingsTitle="Advances in Neural Information Processing Systems",
-                   citationKey="mueller2021adapters")
+    paper = b.item(
+        "conferencePaper",
+        "MNOP4567",
+        title="Sparse Mixture of Adapters for Speech Recognition",
+        abstractNote="We adapt a frozen speech encoder to accented English with a sparse mixture of adapters.",
+        date="2021-12-00 December 2021",
+        proceedingsTitle="Advances in Neural Information Processing Systems",
+        citationKey="mueller2021adapters",
+    )
     b.creators(paper, ("Jörg", "Müller", "author", 0), ("", "Google Research", "author", 1))
     b.attachment(paper, "QRST8901", LINK_LINKED_URL, None, content_type="text/html")
     b.attachment(paper, "UVWX2345", LINK_LINKED_FILE, "/data/papers/mueller2021.pdf")
 
-    preprint = b.item("preprint", "IJKL0123", title="A Preprint Without an Abstract", date="2024-01-02 2024-01-02",
-                      repository="arXiv", archiveID="arXiv:2401.00001", url="http://arxiv.org/abs/2401.00001",
-                      extra="Citation Key: nobody2024preprint\ntex.note: kept by Better BibTeX")
+    preprint = b.item(
+        "preprint",
+        "IJKL0123",
+        title="A Preprint Without an Abstract",
+        date="2024-01-02 2024-01-02",
+        repository="arXiv",
+        archiveID="arXiv:2401.00001",
+        url="http://arxiv.org/abs/2401.00001",
+        extra="Citation Key: nobody2024preprint\ntex.note: kept by Better BibTeX",
+    )
     b.creators(preprint, ("Ann", "Nobody", "author", 0))
 
     trashed = b.item("journalArticle", "TRSH0001", title="An Item in the Trash", abstractNote="Deleted.")
     con.execute("INSERT INTO deletedItems (itemID) VALUES (?)", (trashed,))
     b.item("note", "NOTE0002")  # a standalone note: not a paper
 
-    relative = b.item("journalArticle", "RELA0001", title="A Paper Whose PDF Is Under the Base Folder",
-                      abstractNote="Its attachment path is relative to a folder set in Zotero's preferences.", date="2019")
+    relative = b.item(
+        "journalArticle",
+        "RELA0001",
+        title="A Paper Whose PDF Is Under the Base Folder",
+        abstractNote="Its attachment path is relative to a folder set in Zotero's preferences.",
+        date="2019",
+    )
     b.attachment(relative, "RELA0002", LINK_LINKED_FILE, "attachments:papers/relative.pdf")
 
     b.item("journalArticle", "NOTI0001", abstractNote="An item whose title was never filled in.")
-    b.item("journalArticle", "GRUP0001", library=2, title="A Paper in a Group Library",
-           abstractNote="Shared with a research group.", date="2022-02-02")
+    b.item(
+        "journalArticle",
+        "GRUP0001",
+        library=2,
+        title="A Paper in a Group Library",
+        abstractNote="Shared with a research group.",
+        date="2022-02-02",
+    )
     b.item("journalArticle", "FEED0001", library=3, title="An RSS Feed Item", abstractNote="Not in the library.")
 
-    thesis = con.execute("INSERT INTO collections (collectionName, libraryID, key) VALUES ('Thesis', 1, 'COLL0001')").lastrowid
-    chapter = con.execute("INSERT INTO collections (collectionName, parentCollectionID, libraryID, key) "
-                          "VALUES ('Chapter 2', ?, 1, 'COLL0002')", (thesis,)).lastrowid
-    reading = con.execute("INSERT INTO collections (collectionName, libraryID, key) VALUES ('To read', 1, 'COLL0003')").lastrowid
-    con.executemany("INSERT INTO collectionItems (collectionID, itemID) VALUES (?, ?)",
-                    [(chapter, article), (reading, article), (reading, preprint)])
+    thesis = con.execute(
+        "INSERT INTO collections (collectionName, libraryID, key) VALUES ('Thesis', 1, 'COLL0001')"
+    ).lastrowid
+    chapter = con.execute(
+        "INSERT INTO collections (collectionName, parentCollectionID, libraryID, key) "
+        "VALUES ('Chapter 2', ?, 1, 'COLL0002')",
+        (thesis,),
+    ).lastrowid
+    reading = con.execute(
+        "INSERT INTO collections (collectionName, libraryID, key) VALUES ('To read', 1, 'COLL0003')"
+    ).lastrowid
+    con.executemany(
+        "INSERT INTO collectionItems (collectionID, itemID) VALUES (?, ?)",
+        [(chapter, article), (reading, article), (reading, preprint)],
+    )
     con.commit()
     con.close()
     return path

@@ -44,13 +44,19 @@ UPLOAD_TYPES_OWNER = UPLOAD_TYPES + [".sqlite"]  # a Zotero database: not from v
 
 # Shown in the empty chat when their paper is in the collection (a custom collection gets none).
 EXAMPLES = [
-    ("Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?",
-     "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"),
-    ("Which papers reduce hallucinations of vision-language models at decoding time?",
-     "RITUAL: Random Image Transformations as a Universal Anti-hallucination Lever in LVLMs"),
+    (
+        "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?",
+        "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment",
+    ),
+    (
+        "Which papers reduce hallucinations of vision-language models at decoding time?",
+        "RITUAL: Random Image Transformations as a Universal Anti-hallucination Lever in LVLMs",
+    ),
     ("How can CLIP be taught to count objects?", "Teaching CLIP to Count to Ten"),
-    ("Is there a benchmark that tests vision-language models in many languages?",
-     "MVL-SIB: A Massively Multilingual Vision-Language Benchmark for Cross-Modal Topical Matching"),
+    (
+        "Is there a benchmark that tests vision-language models in many languages?",
+        "MVL-SIB: A Massively Multilingual Vision-Language Benchmark for Cross-Modal Topical Matching",
+    ),
 ]
 
 # Errors whose message is about what the visitor did: shown as they are, also on a public deployment.
@@ -103,7 +109,8 @@ class WebApp:
             s = self.settings
             return view.without_llm(
                 f"the limit of LLM answers was reached ({s.llm_answers_per_session} per minute per visitor, "
-                f"{s.llm_answers_per_minute} per minute in all); this answer is extractive")
+                f"{s.llm_answers_per_minute} per minute in all); this answer is extractive"
+            )
         return view
 
     def message(self, e: Exception) -> str:
@@ -119,8 +126,10 @@ class WebApp:
     def header(self, mine: SessionPapers | None = None) -> str:
         n = len(self.view(None, mine).papers)
         own = f" (**{len(mine)}** of them added by you, visible only to you)" if mine else ""
-        return (f"## paper-assistant\nAsk questions about **{n} papers**{own}. Every claim in an answer is cited to a "
-                "paper's abstract (click a [n] to see the passage), or you are told the collection does not cover it.")
+        return (
+            f"## paper-assistant\nAsk questions about **{n} papers**{own}. Every claim in an answer is cited to a "
+            "paper's abstract (click a [n] to see the passage), or you are told the collection does not cover it."
+        )
 
     def has_metadata(self, mine: SessionPapers | None = None) -> bool:
         return any(p.year or p.authors or p.venue or p.tags or p.collections for p in self.view(None, mine).papers)
@@ -132,8 +141,9 @@ class WebApp:
         titles = {p.title for p in self.pa.papers}
         return [{"text": q} for q, title in EXAMPLES if title in titles]
 
-    def scope_ids(self, selected, year_from, year_to, author, venue="", tag="",
-                  mine: SessionPapers | None = None) -> list[str] | None:
+    def scope_ids(
+        self, selected, year_from, year_to, author, venue="", tag="", mine: SessionPapers | None = None
+    ) -> list[str] | None:
         """The paper ids answers may use, or None for the whole collection."""
         view = self.view(None, mine)
         author, venue, tag = ((x or "").strip() for x in (author, venue, tag))
@@ -142,12 +152,20 @@ class WebApp:
             return None
         ids = set(selected) if selected else {p.id for p in view.papers}
         if filtered:
-            ids &= set(view.select_ids(year_from=_int(year_from), year_to=_int(year_to), author=author or None,
-                                       venue=venue or None, tag=tag or None))
+            ids &= set(
+                view.select_ids(
+                    year_from=_int(year_from),
+                    year_to=_int(year_to),
+                    author=author or None,
+                    venue=venue or None,
+                    tag=tag or None,
+                )
+            )
         return sorted(ids)
 
-    def scope_note(self, selected, year_from, year_to, author, venue="", tag="",
-                   mine: SessionPapers | None = None) -> str:
+    def scope_note(
+        self, selected, year_from, year_to, author, venue="", tag="", mine: SessionPapers | None = None
+    ) -> str:
         ids = self.scope_ids(selected, year_from, year_to, author, venue, tag, mine)
         total = len(self.view(None, mine).papers)
         if ids is None:
@@ -159,9 +177,17 @@ class WebApp:
     def collection_outputs(self, mine: SessionPapers | None = None) -> tuple:
         """Everything that shows the collection, refreshed after it changes."""
         headers, rows = render.paper_table(self.view(None, mine).papers)
-        return (self.header(mine), gr.Dataframe(value=rows, headers=headers, datatype=["str"] * len(headers),
-                                                column_widths=render.column_widths(headers)),
-                gr.Dropdown(choices=self.paper_choices(mine)), gr.Column(visible=self.has_metadata(mine)))
+        return (
+            self.header(mine),
+            gr.Dataframe(
+                value=rows,
+                headers=headers,
+                datatype=["str"] * len(headers),
+                column_widths=render.column_widths(headers),
+            ),
+            gr.Dropdown(choices=self.paper_choices(mine)),
+            gr.Column(visible=self.has_metadata(mine)),
+        )
 
     # -- chat ------------------------------------------------------------------------------------
     def _history(self, answers: list[Answer]) -> list[dict[str, str]]:
@@ -189,8 +215,12 @@ class WebApp:
         md.write_text(render.export_markdown(ans), encoding="utf-8")
         if not ans.citations:
             return str(md), None, []
-        files = {"references.bib": ans.references_bibtex(), "references.csl.json": ans.references_csl(),
-                 "references.ris": ans.references_ris(), "answer-cite.tex": ans.text_with_citations("latex") + "\n"}
+        files = {
+            "references.bib": ans.references_bibtex(),
+            "references.csl.json": ans.references_csl(),
+            "references.ris": ans.references_ris(),
+            "answer-cite.tex": ans.text_with_citations("latex") + "\n",
+        }
         for name, text in files.items():
             (d / name).write_text(text, encoding="utf-8")
         return str(md), str(d / "references.bib"), [str(d / n) for n in list(files)[1:]]
@@ -205,8 +235,21 @@ class WebApp:
     def example_turn(self, chat: list, evt: gr.SelectData) -> tuple:
         return self.user_turn(evt.value.get("text", ""), chat)
 
-    def answer(self, question: str, chat: list, answers: list[Answer], session: SessionSettings,
-               mine: SessionPapers | None, selected, year_from, year_to, author, venue, tag, request: gr.Request):
+    def answer(
+        self,
+        question: str,
+        chat: list,
+        answers: list[Answer],
+        session: SessionSettings,
+        mine: SessionPapers | None,
+        selected,
+        year_from,
+        year_to,
+        author,
+        venue,
+        tag,
+        request: gr.Request,
+    ):
         """Stream the answer into the chat, then fill the sources panel and the export box."""
         skip = (gr.skip(),) * 6
         if not question:
@@ -217,8 +260,14 @@ class WebApp:
         try:
             ids = self.scope_ids(selected, year_from, year_to, author, venue, tag, mine)
             if ids == []:
-                chat.append({"role": "assistant", "content": render.error_message(
-                    "No paper is in the current scope (see 'Ask only about…'), so there is nothing to answer from.")})
+                chat.append(
+                    {
+                        "role": "assistant",
+                        "content": render.error_message(
+                            "No paper is in the current scope (see 'Ask only about…'), so there is nothing to answer from."
+                        ),
+                    }
+                )
                 yield (chat,) + skip
                 return
             view = self.answering_view(session, mine, client_key(request))
@@ -242,27 +291,45 @@ class WebApp:
         chat[-1] = {"role": "assistant", "content": render.answer_message(ans, turn)}
         answers = answers + [ans]
         md, bib, more = self._export_files(ans)
-        yield (chat, render.sources_html(list(enumerate(answers, 1)), self.pdf_link), answers,
-               render.export_markdown(ans),
-               gr.DownloadButton(value=md, visible=True),
-               gr.DownloadButton(value=bib, visible=bib is not None),
-               gr.File(value=more or None, visible=bool(more)))
+        yield (
+            chat,
+            render.sources_html(list(enumerate(answers, 1)), self.pdf_link),
+            answers,
+            render.export_markdown(ans),
+            gr.DownloadButton(value=md, visible=True),
+            gr.DownloadButton(value=bib, visible=bib is not None),
+            gr.File(value=more or None, visible=bool(more)),
+        )
 
     def new_chat(self) -> tuple:
-        return ([], render.SOURCES_PLACEHOLDER, [], "", gr.DownloadButton(value=None, visible=False),
-                gr.DownloadButton(value=None, visible=False), gr.File(value=None, visible=False))
+        return (
+            [],
+            render.SOURCES_PLACEHOLDER,
+            [],
+            "",
+            gr.DownloadButton(value=None, visible=False),
+            gr.DownloadButton(value=None, visible=False),
+            gr.File(value=None, visible=False),
+        )
 
     # -- named API endpoints (gradio_client) ------------------------------------------------------
     def api_ask(self, question: str, history: list[dict] | None = None, request: gr.Request = None) -> str:
         """Answer a question from the collection: Markdown with [n] markers and the numbered reference list.
         `history` is the earlier conversation as [{"role": "user"|"assistant", "content": ...}]."""
-        if history is not None and not (isinstance(history, list) and all(
+        if history is not None and not (
+            isinstance(history, list)
+            and all(
                 isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
-                for m in history)):
+                for m in history
+            )
+        ):
             raise gr.Error('history must be a list of {"role": "user" | "assistant", "content": "..."} messages')
         try:
-            return self.answering_view(None, None, client_key(request)).ask(
-                question, history=history or None).to_markdown()
+            return (
+                self.answering_view(None, None, client_key(request))
+                .ask(question, history=history or None)
+                .to_markdown()
+            )
         except Exception as e:  # noqa: BLE001
             raise gr.Error(self.message(e)) from None
 
@@ -272,9 +339,18 @@ class WebApp:
             hits = self.pa.search(query, k=max(1, min(int(k), 100)))
         except Exception as e:  # noqa: BLE001
             raise gr.Error(self.message(e)) from None
-        return [{"rank": i, "id": h.paper.id, "title": h.paper.title, "score": round(h.score, 4),
-                 "passage": h.text, "url": h.paper.url, "code_url": h.paper.code_url}
-                for i, h in enumerate(hits, 1)]
+        return [
+            {
+                "rank": i,
+                "id": h.paper.id,
+                "title": h.paper.title,
+                "score": round(h.score, 4),
+                "passage": h.text,
+                "url": h.paper.url,
+                "code_url": h.paper.code_url,
+            }
+            for i, h in enumerate(hits, 1)
+        ]
 
     # -- papers ----------------------------------------------------------------------------------
     def open_paper(self, mine: SessionPapers | None, evt: gr.SelectData) -> tuple:
@@ -286,8 +362,13 @@ class WebApp:
         except PaperNotFound:
             return render.PAPER_PLACEHOLDER, [], "", gr.Button(interactive=False), gr.Button(interactive=False)
         similar = render.similar_rows(view.similar(pid, k=5))
-        return (render.paper_detail_html(paper, self.pdf_link(paper)), similar, pid, gr.Button(interactive=True),
-                gr.Button(interactive=True))
+        return (
+            render.paper_detail_html(paper, self.pdf_link(paper)),
+            similar,
+            pid,
+            gr.Button(interactive=True),
+            gr.Button(interactive=True),
+        )
 
     def ask_about(self, pid: str) -> tuple:
         return (gr.Dropdown(value=[pid] if pid else []), gr.Tabs(selected="chat"))
@@ -299,16 +380,25 @@ class WebApp:
         return gr.Dropdown(value=selected)
 
     # -- uploads ---------------------------------------------------------------------------------
-    def add_papers(self, paths: list[str] | str | None, mine: SessionPapers | None, request: gr.Request = None,
-                   progress=gr.Progress()) -> tuple:
+    def add_papers(
+        self,
+        paths: list[str] | str | None,
+        mine: SessionPapers | None,
+        request: gr.Request = None,
+        progress=gr.Progress(),
+    ) -> tuple:
         """Add the uploaded files' papers (bibliographies, papers files, PDFs): to the collection,
         or on a public deployment to this visitor's own papers (`mine`).  Each file is reported
         on its own; one that cannot be read changes nothing and the others are still added."""
         unchanged = (gr.skip(),) * 5
         paths = [paths] if isinstance(paths, str) else list(paths or [])
         if not paths:
-            return (render.error_html("Choose a file first: PDFs, a bibliography (BibTeX, RIS, CSL JSON) or a "
-                                      "papers file (JSON lines, JSON, CSV, papers-page text)."),) + unchanged
+            return (
+                render.error_html(
+                    "Choose a file first: PDFs, a bibliography (BibTeX, RIS, CSL JSON) or a "
+                    "papers file (JSON lines, JSON, CSV, papers-page text)."
+                ),
+            ) + unchanged
         uploaded = {os.path.realpath(p) for p in self.demo.upload_file_set} if self.demo is not None else None
         public = self.settings.public
         if public and mine is None:
@@ -330,14 +420,19 @@ class WebApp:
             limit = self.settings.max_file_mb
             size = file.stat().st_size
             if size > limit * 1024 * 1024:  # before reading a byte of it
-                parts.append(render.error_html(f"{file.name}: {size / 1e6:.1f} MB is over the {limit:g} MB limit "
-                                               "(setting max_file_mb); nothing was added."))
+                parts.append(
+                    render.error_html(
+                        f"{file.name}: {size / 1e6:.1f} MB is over the {limit:g} MB limit "
+                        "(setting max_file_mb); nothing was added."
+                    )
+                )
                 continue
             desc = f"File {i} of {len(paths)}: {file.name}" if len(paths) > 1 else "Embedding papers"
             progress(0, desc=desc)
             try:
-                report = target.add_papers(file, progress=lambda done, total, d=desc: progress(
-                    (done, total), desc=d, unit="papers"))
+                report = target.add_papers(
+                    file, progress=lambda done, total, d=desc: progress((done, total), desc=d, unit="papers")
+                )
             except IngestInterrupted as e:  # the finished papers are in: show them
                 parts.append(render.error_html(self.message(e)))
                 changed = True
@@ -349,8 +444,10 @@ class WebApp:
             titles = {p.id: p.title for p in target.papers}
             note = " They are visible only to you, for this session." if public else ""
             if report.no_abstract:
-                note += (f" {len(report.no_abstract)} of them have no abstract: they are found by title and metadata "
-                         "only, so they rank low.")
+                note += (
+                    f" {len(report.no_abstract)} of them have no abstract: they are found by title and metadata "
+                    "only, so they rank low."
+                )
             parts.append(render.ingest_report_html(report, titles, len(titles), note))
         refreshed = self.collection_outputs(mine) + (mine,) if changed else unchanged
         return ("".join(parts),) + refreshed
@@ -370,18 +467,29 @@ class WebApp:
             v = self.pa
         model = f" · model `{v.model}`" if v.model else ""
         key = "a key entered for this session (not shown)" if session.api_key else "none entered here"
-        return (f"Answers by **{v.backend}**{model} · {v.settings.top_k} passages retrieved · API key: {key}. "
-                "These settings apply to this browser session only.")
+        return (
+            f"Answers by **{v.backend}**{model} · {v.settings.top_k} passages retrieved · API key: {key}. "
+            "These settings apply to this browser session only."
+        )
 
     def apply_settings(self, backend: str, model: str, base_url: str, api_key: str, top_k, session: SessionSettings):
-        new = SessionSettings(backend=backend or "", model=(model or "").strip(), base_url=(base_url or "").strip(),
-                              api_key=(api_key or "").strip() or session.api_key, top_k=_int(top_k) or 0)
+        new = SessionSettings(
+            backend=backend or "",
+            model=(model or "").strip(),
+            base_url=(base_url or "").strip(),
+            api_key=(api_key or "").strip() or session.api_key,
+            top_k=_int(top_k) or 0,
+        )
         try:
             self.view(new)  # checks the deployment's rules and validates (an unknown backend, a bad number)
         except SettingsError as e:
             gr.Warning(f"Settings not applied: {e}")
             # also in the status line: it stays in view, and reaches the page however the event runs
-            return session, "", f"⚠️ **Settings not applied**: {render.md_text(str(e))}\n\n{self.settings_status(session)}"
+            return (
+                session,
+                "",
+                f"⚠️ **Settings not applied**: {render.md_text(str(e))}\n\n{self.settings_status(session)}",
+            )
         return new, "", self.settings_status(new)
 
     def forget_key(self, session: SessionSettings):

@@ -98,16 +98,26 @@ class PaperTools:
     meant for whoever (or whatever) called: Gradio sends it as the HTTP error and as the
     text of an MCP tool error."""
 
-    def __init__(self, pa: PaperAssistant, answerer: Callable[[Any], PaperAssistant] | None = None,
-                 explain: Callable[[Exception], str] | None = None):
+    def __init__(
+        self,
+        pa: PaperAssistant,
+        answerer: Callable[[Any], PaperAssistant] | None = None,
+        explain: Callable[[Exception], str] | None = None,
+    ):
         self.pa = pa
         # answerer(request) -> the view that answers this caller (the web app's LLM rate limit)
         self.answerer = answerer or (lambda request: pa)
         # explain(error) -> what the caller is told (the web app's: generic on a public deployment)
         self.explain = explain or str
 
-    def search_papers(self, query: str, k: int = 10, year_from: int | None = None, year_to: int | None = None,
-                      author: str | None = None) -> SearchResult:
+    def search_papers(
+        self,
+        query: str,
+        k: int = 10,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        author: str | None = None,
+    ) -> SearchResult:
         """Search the research-paper collection: the papers that best match a query, best first,
         one entry per paper with its best-matching passage quoted verbatim.  Use it to find which
         papers discuss a topic, method or result; get_paper then gives a paper's full abstract, and
@@ -139,12 +149,26 @@ class PaperTools:
             raise gr.Error(f"query: {self.explain(e)}") from None
         note = ""
         if ids == []:
-            filters = ", ".join(f"{n}={v!r}" for n, v in (("year_from", year_from), ("year_to", year_to),
-                                                          ("author", author)) if v not in (None, ""))
+            filters = ", ".join(
+                f"{n}={v!r}"
+                for n, v in (("year_from", year_from), ("year_to", year_to), ("author", author))
+                if v not in (None, "")
+            )
             note = f"No paper in the collection matches {filters}."
-        papers = [PaperHit(rank=i, id=h.paper.id, title=h.paper.title, year=h.paper.year,
-                           authors=list(h.paper.authors), url=h.paper.url, code_url=h.paper.code_url,
-                           passage=h.text, score=round(h.score, 4)) for i, h in enumerate(r.hits, 1)]
+        papers = [
+            PaperHit(
+                rank=i,
+                id=h.paper.id,
+                title=h.paper.title,
+                year=h.paper.year,
+                authors=list(h.paper.authors),
+                url=h.paper.url,
+                code_url=h.paper.code_url,
+                passage=h.text,
+                score=round(h.score, 4),
+            )
+            for i, h in enumerate(r.hits, 1)
+        ]
         return SearchResult(query=query, covered=r.covered, papers=papers, note=note)
 
     def ask_papers(self, question: str, history: list[Message] | None = None, request: gr.Request = None) -> AskResult:
@@ -163,21 +187,40 @@ class PaperTools:
             backend: extractive or the LLM backend that wrote the answer
             note: why the configured LLM was not used, else ""}
         """
-        if history is not None and not (isinstance(history, list) and all(
+        if history is not None and not (
+            isinstance(history, list)
+            and all(
                 isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
-                for m in history)):
+                for m in history
+            )
+        ):
             raise gr.Error('history must be a list of {"role": "user" | "assistant", "content": "..."} messages')
         try:
             ans = self.answerer(request).ask(question, history=[dict(m) for m in history] if history else None)
         except (QuestionError, IndexError, StoreUnavailable) as e:
             raise gr.Error(f"question: {self.explain(e)}") from None
-        refs = [Reference(number=c.number, paper_id=c.paper.id, title=c.paper.title, year=c.paper.year,
-                          authors=list(c.paper.authors), url=c.paper.url, quote=c.quote,
-                          sentences=c.sentences,
-                          page=c.page)
-                for c in ans.citations]
-        return AskResult(question=ans.question, answer=ans.text, covered=ans.covered, references=refs,
-                         backend=ans.backend, note=ans.fallback)
+        refs = [
+            Reference(
+                number=c.number,
+                paper_id=c.paper.id,
+                title=c.paper.title,
+                year=c.paper.year,
+                authors=list(c.paper.authors),
+                url=c.paper.url,
+                quote=c.quote,
+                sentences=c.sentences,
+                page=c.page,
+            )
+            for c in ans.citations
+        ]
+        return AskResult(
+            question=ans.question,
+            answer=ans.text,
+            covered=ans.covered,
+            references=refs,
+            backend=ans.backend,
+            note=ans.fallback,
+        )
 
     def get_paper(self, paper_id: str) -> PaperRecord:
         """One paper of the research-paper collection by its id (as search_papers and ask_papers
@@ -194,8 +237,15 @@ class PaperTools:
             p = self.pa.paper(paper_id.strip())
         except KeyError:
             raise gr.Error(f"no paper with id {paper_id!r} in the collection; search_papers gives the ids") from None
-        return PaperRecord(id=p.id, title=p.title, abstract=p.abstract, authors=list(p.authors), year=p.year,
-                           url=p.url, code_url=p.code_url)
+        return PaperRecord(
+            id=p.id,
+            title=p.title,
+            abstract=p.abstract,
+            authors=list(p.authors),
+            year=p.year,
+            url=p.url,
+            code_url=p.code_url,
+        )
 
 
 def _whole(value: Any, name: str, lo: int | None = None, hi: int | None = None, optional: bool = False) -> int | None:
@@ -204,17 +254,25 @@ def _whole(value: Any, name: str, lo: int | None = None, hi: int | None = None, 
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or (lo is not None and value < lo) or (
-            hi is not None and value > hi):
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or (lo is not None and value < lo)
+        or (hi is not None and value > hi)
+    ):
         want = f"a whole number from {lo} to {hi}" if lo is not None else "a whole number (a year such as 2021)"
         raise gr.Error(f"{name} must be {want}, not {value!r}")
     return value
 
 
 # -- wiring ------------------------------------------------------------------------------------
-def add_endpoints(pa: PaperAssistant, answer_queue: dict[str, Any], browse_queue: dict[str, Any],
-                  answerer: Callable[[Any], PaperAssistant] | None = None,
-                  explain: Callable[[Exception], str] | None = None) -> PaperTools:
+def add_endpoints(
+    pa: PaperAssistant,
+    answer_queue: dict[str, Any],
+    browse_queue: dict[str, Any],
+    answerer: Callable[[Any], PaperAssistant] | None = None,
+    explain: Callable[[Exception], str] | None = None,
+) -> PaperTools:
     """Register the three tools as named endpoints; call inside the gr.Blocks context.
     `*_queue` are the concurrency_id / concurrency_limit of the app's answer and browse queues;
     `answerer(request)` gives the view that answers a caller (default: `pa`), `explain(error)`
@@ -288,8 +346,9 @@ def _adapt(server: Any) -> None:
             # an unknown argument is refused by name (the MCP SDK checks arguments against this schema)
             tool.inputSchema["additionalProperties"] = False
             tool.outputSchema = python_type_to_json_schema(OUTPUT_TYPES[tool.name])
-            tool.annotations = types.ToolAnnotations(title=tool.title, readOnlyHint=True, destructiveHint=False,
-                                                     idempotentHint=True, openWorldHint=False)
+            tool.annotations = types.ToolAnnotations(
+                title=tool.title, readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+            )
         return result
 
     async def called(req: types.CallToolRequest) -> types.ServerResult:

@@ -82,7 +82,11 @@ def answer_message(ans: Answer, turn: int) -> str:
         refs = []
         for c in ans.citations:
             line = f"{c.number}. [{md_text(c.paper.title)}](#{source_anchor(turn, c.number)})"
-            links = [f"[{label}]({u})" for label, u in (("paper", safe_url(c.paper.url)), ("code", safe_url(c.paper.code_url))) if u]
+            links = [
+                f"[{label}]({u})"
+                for label, u in (("paper", safe_url(c.paper.url)), ("code", safe_url(c.paper.code_url)))
+                if u
+            ]
             refs.append(line + (" · " + " · ".join(links) if links else ""))
         body += "\n\n**References**\n\n" + "\n".join(refs)
     return body
@@ -98,6 +102,7 @@ def export_markdown(ans: Answer) -> str:
 
 
 # --- the sources panel ------------------------------------------------------------------------
+
 
 def highlight(text: str, spans: Iterable[tuple[int, int]]) -> str:
     """`text` escaped, with the (start, end) character spans wrapped in <mark>."""
@@ -121,8 +126,11 @@ def _quote_spans(c: Citation) -> list[tuple[int, int]]:
 
 
 def paper_links(p: Paper) -> str:
-    links = [f'<a href="{html(u)}" {REL}>{label}</a>'
-             for label, u in (("paper", safe_url(p.url)), ("code", safe_url(p.code_url))) if u]
+    links = [
+        f'<a href="{html(u)}" {REL}>{label}</a>'
+        for label, u in (("paper", safe_url(p.url)), ("code", safe_url(p.code_url)))
+        if u
+    ]
     return f'<span class="pa-links">{" · ".join(links)}</span>' if links else ""
 
 
@@ -143,13 +151,20 @@ def paper_meta(p: Paper) -> str:
 def _citation_html(turn: int, c: Citation, pdf_link: Callable[[Paper], str | None] | None = None) -> str:
     p = c.paper
     meta = paper_meta(p)
-    return (f'<article class="pa-source" id="{source_anchor(turn, c.number)}">'
-            f'<div class="pa-head"><span class="pa-num">[{c.number}]</span> <span class="pa-title">{html(p.title)}</span></div>'
-            + (f'<div class="pa-meta">{meta}</div>' if meta else "")
-            + paper_links(p)
-            + (_passage_html(c, pdf_link(p) if pdf_link else None) if c.passage is not None else
-               f'<p class="pa-abstract">{highlight(p.abstract, _quote_spans(c))}</p>' if p.abstract
-               else NO_ABSTRACT_HTML) + "</article>")
+    return (
+        f'<article class="pa-source" id="{source_anchor(turn, c.number)}">'
+        f'<div class="pa-head"><span class="pa-num">[{c.number}]</span> <span class="pa-title">{html(p.title)}</span></div>'
+        + (f'<div class="pa-meta">{meta}</div>' if meta else "")
+        + paper_links(p)
+        + (
+            _passage_html(c, pdf_link(p) if pdf_link else None)
+            if c.passage is not None
+            else f'<p class="pa-abstract">{highlight(p.abstract, _quote_spans(c))}</p>'
+            if p.abstract
+            else NO_ABSTRACT_HTML
+        )
+        + "</article>"
+    )
 
 
 def _passage_html(c: Citation, link: str | None = None) -> str:
@@ -157,23 +172,28 @@ def _passage_html(c: Citation, link: str | None = None) -> str:
     app serves it), and its passage with the quoted sentences marked."""
     where = html(f"p. {c.page}" + (f" · {c.section}" if c.section else ""))
     if link:
-        where += f' · <a class="pa-pdf" href="{html(link)}#page={int(c.page)}" {REL}>open the PDF at p. {int(c.page)}</a>'
-    return (f'<div class="pa-meta">{where}</div>'
-            f'<p class="pa-abstract">{highlight(c.context, c.spans)}</p>')
+        where += (
+            f' · <a class="pa-pdf" href="{html(link)}#page={int(c.page)}" {REL}>open the PDF at p. {int(c.page)}</a>'
+        )
+    return f'<div class="pa-meta">{where}</div><p class="pa-abstract">{highlight(c.context, c.spans)}</p>'
 
 
 def _turn_body(turn: int, ans: Answer, pdf_link=None) -> str:
     if not ans.covered:
         weak = "".join(f"<li>{html(h.paper.title)}</li>" for h in ans.hits[:3])
-        return (f'<div class="pa-notcovered"><strong>{html(prompts.NOT_COVERED)}</strong> '
-                f"{html(prompts.NOT_COVERED_DETAIL)}"
-                + (f"<div class='pa-weak'>{html(prompts.CLOSEST_PAPERS)}<ul>{weak}</ul></div>" if weak else "")
-                + "</div>")
+        return (
+            f'<div class="pa-notcovered"><strong>{html(prompts.NOT_COVERED)}</strong> '
+            f"{html(prompts.NOT_COVERED_DETAIL)}"
+            + (f"<div class='pa-weak'>{html(prompts.CLOSEST_PAPERS)}<ul>{weak}</ul></div>" if weak else "")
+            + "</div>"
+        )
     return "".join(_citation_html(turn, c, pdf_link) for c in ans.citations)
 
 
-SOURCES_PLACEHOLDER = ('<div class="pa-empty">The sources of each answer appear here: every cited paper, '
-                       "the quoted sentences highlighted in its abstract, and its links.</div>")
+SOURCES_PLACEHOLDER = (
+    '<div class="pa-empty">The sources of each answer appear here: every cited paper, '
+    "the quoted sentences highlighted in its abstract, and its links.</div>"
+)
 
 
 def sources_html(turns: list[tuple[int, Answer]], pdf_link: Callable[[Paper], str | None] | None = None) -> str:
@@ -184,12 +204,15 @@ def sources_html(turns: list[tuple[int, Answer]], pdf_link: Callable[[Paper], st
     parts = []
     for i, (turn, ans) in enumerate(reversed(turns)):
         q = ans.question if len(ans.question) <= 90 else ans.question[:87] + "…"
-        parts.append(f'<details class="pa-turn" id="turn-{turn}"{" open" if i == 0 else ""}>'
-                     f"<summary>Q{turn}: {html(q)}</summary>{_turn_body(turn, ans, pdf_link)}</details>")
+        parts.append(
+            f'<details class="pa-turn" id="turn-{turn}"{" open" if i == 0 else ""}>'
+            f"<summary>Q{turn}: {html(q)}</summary>{_turn_body(turn, ans, pdf_link)}</details>"
+        )
     return "".join(parts)
 
 
 # --- the papers view ----------------------------------------------------------------------------
+
 
 def paper_table(papers: Iterable[Paper]) -> tuple[list[str], list[list]]:
     """Headers and rows (plain-text cells, by title) of the papers table.  Authors and Year columns
@@ -224,22 +247,34 @@ def similar_rows(hits: list[Hit]) -> list[list]:
 
 def paper_detail_html(p: Paper, pdf: str | None = None) -> str:
     meta = paper_meta(p)
-    pages = (f'<div class="pa-meta">Full text indexed: {p.pages} pages'
-             + (f' · <a class="pa-pdf" href="{html(pdf)}" {REL}>open the PDF</a>' if pdf else "") + "</div>"
-             if p.pages else "")
-    return (f'<div class="pa-detail"><h3 class="pa-title">{html(p.title)}</h3>'
-            + (f'<div class="pa-meta">{meta}</div>' if meta else "")
-            + paper_links(p) + pages
-            + (f'<p class="pa-abstract">{html(p.abstract)}</p>' if p.abstract else NO_ABSTRACT_HTML)
-            + f'<div class="pa-id">id: <code>{html(p.id)}</code></div></div>')
+    pages = (
+        f'<div class="pa-meta">Full text indexed: {p.pages} pages'
+        + (f' · <a class="pa-pdf" href="{html(pdf)}" {REL}>open the PDF</a>' if pdf else "")
+        + "</div>"
+        if p.pages
+        else ""
+    )
+    return (
+        f'<div class="pa-detail"><h3 class="pa-title">{html(p.title)}</h3>'
+        + (f'<div class="pa-meta">{meta}</div>' if meta else "")
+        + paper_links(p)
+        + pages
+        + (f'<p class="pa-abstract">{html(p.abstract)}</p>' if p.abstract else NO_ABSTRACT_HTML)
+        + f'<div class="pa-id">id: <code>{html(p.id)}</code></div></div>'
+    )
 
 
-NO_ABSTRACT_HTML = ('<p class="pa-abstract pa-empty">No abstract in the collection: this paper is found by its '
-                    "title and metadata only, so it ranks low and answers cannot quote it.</p>")
-PAPER_PLACEHOLDER = '<div class="pa-empty">Click a paper in the table to read its abstract and see the papers most similar to it.</div>'
+NO_ABSTRACT_HTML = (
+    '<p class="pa-abstract pa-empty">No abstract in the collection: this paper is found by its '
+    "title and metadata only, so it ranks low and answers cannot quote it.</p>"
+)
+PAPER_PLACEHOLDER = (
+    '<div class="pa-empty">Click a paper in the table to read its abstract and see the papers most similar to it.</div>'
+)
 
 
 # --- ingest reports -----------------------------------------------------------------------------
+
 
 def _id_list(label: str, ids: list[str], titles: dict[str, str], limit: int = 30) -> str:
     if not ids:
@@ -253,23 +288,29 @@ def _id_list(label: str, ids: list[str], titles: dict[str, str], limit: int = 30
 def ingest_report_html(report: IngestReport, titles: dict[str, str], total: int, note: str = "") -> str:
     """What an upload did: counts, then the added/updated papers and each rejected record's reason."""
     ok = report.added or report.updated
-    head = (f'<div class="pa-report {"pa-ok" if ok else "pa-warn"}"><strong>{html(report.source)}</strong>: '
-            f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-            f"{len(report.rejected)} rejected · {report.passages_embedded} passages embedded in "
-            f"{report.seconds:.1f} s · the collection now has {total} papers.{html(note)}</div>")
+    head = (
+        f'<div class="pa-report {"pa-ok" if ok else "pa-warn"}"><strong>{html(report.source)}</strong>: '
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.rejected)} rejected · {report.passages_embedded} passages embedded in "
+        f"{report.seconds:.1f} s · the collection now has {total} papers.{html(note)}</div>"
+    )
     rejected = ""
     if report.rejected:
         rows = "".join(f"<tr><td>{html(r.record)}</td><td>{html(r.reason)}</td></tr>" for r in report.rejected[:200])
-        more = (f"<tr><td colspan=2>… and {len(report.rejected) - 200} more</td></tr>"
-                if len(report.rejected) > 200 else "")
-        rejected = (f"<details open><summary>Rejected ({len(report.rejected)})</summary>"
-                    f'<table class="pa-rejected"><tr><th>where</th><th>reason</th></tr>{rows}{more}</table></details>')
+        more = (
+            f"<tr><td colspan=2>… and {len(report.rejected) - 200} more</td></tr>" if len(report.rejected) > 200 else ""
+        )
+        rejected = (
+            f"<details open><summary>Rejected ({len(report.rejected)})</summary>"
+            f'<table class="pa-rejected"><tr><th>where</th><th>reason</th></tr>{rows}{more}</table></details>'
+        )
     if report.warnings:
         rows = "".join(f"<tr><td>{html(w.record)}</td><td>{html(w.message)}</td></tr>" for w in report.warnings[:200])
-        rejected += (f"<details><summary>Kept, with a note ({len(report.warnings)})</summary>"
-                     f'<table class="pa-rejected"><tr><th>where</th><th>note</th></tr>{rows}</table></details>')
-    return (head + _id_list("Added", report.added, titles) + _id_list("Updated", report.updated, titles)
-            + rejected)
+        rejected += (
+            f"<details><summary>Kept, with a note ({len(report.warnings)})</summary>"
+            f'<table class="pa-rejected"><tr><th>where</th><th>note</th></tr>{rows}</table></details>'
+        )
+    return head + _id_list("Added", report.added, titles) + _id_list("Updated", report.updated, titles) + rejected
 
 
 def error_html(message: str) -> str:

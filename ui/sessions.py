@@ -84,8 +84,12 @@ class Rules:
         if s.model and s.model != server.model and s.model not in self.models:
             offered = ", ".join([server.model or "the default"] + self.models)
             raise SettingsError(f"model {s.model!r} is not offered here; choose one of: {offered}")
-        if s.backend in ("openai", "auto") and not s.base_url and not s.api_key and not (
-                server.secret("api_key") or server.base_url):
+        if (
+            s.backend in ("openai", "auto")
+            and not s.base_url
+            and not s.api_key
+            and not (server.secret("api_key") or server.base_url)
+        ):
             raise SettingsError("this deployment has no LLM server configured: give a base URL and key of your own")
 
     def changes(self, s: SessionSettings) -> dict[str, Any]:

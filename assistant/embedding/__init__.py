@@ -7,5 +7,16 @@ from .choose import create
 from .minilm import DIM, MODEL_NAME, MiniLMEmbedding, export_onnx, model_dir, onnx_path
 from .others import EmbeddingError, OpenAIEmbedding, SentenceTransformerEmbedding
 
-__all__ = ["Embedder", "create", "MiniLMEmbedding", "SentenceTransformerEmbedding", "OpenAIEmbedding",
-           "EmbeddingError", "model_dir", "onnx_path", "export_onnx", "DIM", "MODEL_NAME"]
+__all__ = [
+    "Embedder",
+    "create",
+    "MiniLMEmbedding",
+    "SentenceTransformerEmbedding",
+    "OpenAIEmbedding",
+    "EmbeddingError",
+    "model_dir",
+    "onnx_path",
+    "export_onnx",
+    "DIM",
+    "MODEL_NAME",
+]

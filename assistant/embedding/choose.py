@@ -15,12 +15,15 @@ def create(settings: Settings) -> Embedder:
     name, or the sentence-transformers model in the directory `embed_model` names."""
     name = settings.embed_model.strip()
     if settings.embed_base_url:
-        return OpenAIEmbedding(settings.embed_base_url, name, settings.secret("embed_api_key"), settings.timeout,
-                               settings.embed_batch)
+        return OpenAIEmbedding(
+            settings.embed_base_url, name, settings.secret("embed_api_key"), settings.timeout, settings.embed_batch
+        )
     if name in (MODEL_NAME, f"sentence-transformers/{MODEL_NAME}"):
         cache = Path(settings.model_cache or Path(settings.index_dir) / "_models")
         return MiniLMEmbedding(cache_dir=cache, batch_size=settings.embed_batch)
     if Path(name).expanduser().is_dir():
         return SentenceTransformerEmbedding(name, batch_size=settings.embed_batch)
-    raise EmbeddingError(f"embed_model {name!r} is neither the bundled {MODEL_NAME}, a local sentence-transformers "
-                         "model directory, nor served by an embedding server (set embed_base_url)")
+    raise EmbeddingError(
+        f"embed_model {name!r} is neither the bundled {MODEL_NAME}, a local sentence-transformers "
+        "model directory, nor served by an embedding server (set embed_base_url)"
+    )

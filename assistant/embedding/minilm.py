@@ -67,7 +67,9 @@ def export_onnx(target: Path) -> Path:
                 self.m = m
 
             def forward(self, input_ids, attention_mask, token_type_ids):
-                h = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+                h = self.m(
+                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                ).last_hidden_state
                 mask = attention_mask.unsqueeze(-1).to(h.dtype)
                 pooled = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 return torch.nn.functional.normalize(pooled, dim=-1)
@@ -75,11 +77,24 @@ def export_onnx(target: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".tmp{os.getpid()}")
         ids = torch.ones(2, 16, dtype=torch.long)
-        axes = {"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}, "token_type_ids": {0: "b", 1: "s"}, "embedding": {0: "b"}}
+        axes = {
+            "input_ids": {0: "b", 1: "s"},
+            "attention_mask": {0: "b", 1: "s"},
+            "token_type_ids": {0: "b", 1: "s"},
+            "embedding": {0: "b"},
+        }
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer chatter about constant shapes; the export is checked in tests
-            torch.onnx.export(Pooled(model), (ids, ids, torch.zeros_like(ids)), str(tmp), dynamo=False,
-                              input_names=list(axes)[:3], output_names=["embedding"], dynamic_axes=axes, opset_version=17)
+            torch.onnx.export(
+                Pooled(model),
+                (ids, ids, torch.zeros_like(ids)),
+                str(tmp),
+                dynamo=False,
+                input_names=list(axes)[:3],
+                output_names=["embedding"],
+                dynamic_axes=axes,
+                opset_version=17,
+            )
         os.replace(tmp, target)
         return target
 
@@ -93,8 +108,9 @@ class MiniLMEmbedding(Embedder):
     _tokenizer: Any = PrivateAttr(default=None)
 
     def __init__(self, cache_dir: str | os.PathLike, batch_size: int = 32, **kw: Any):
-        super().__init__(model_name=MODEL_NAME, cache_dir=str(cache_dir), batch_size=batch_size,
-                         embed_batch_size=batch_size, **kw)
+        super().__init__(
+            model_name=MODEL_NAME, cache_dir=str(cache_dir), batch_size=batch_size, embed_batch_size=batch_size, **kw
+        )
 
     @classmethod
     def class_name(cls) -> str:
@@ -135,10 +151,11 @@ class MiniLMEmbedding(Embedder):
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths share a batch: less padding
         out = np.empty((len(texts), DIM), dtype=np.float32)
         for i in range(0, len(texts), self.batch_size):
-            idx = order[i:i + self.batch_size]
+            idx = order[i : i + self.batch_size]
             enc = self._tokenizer.encode_batch([texts[j] for j in idx])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            out[idx] = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                                "token_type_ids": np.zeros_like(ids)})[0]
+            out[idx] = self._session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
         return out

@@ -32,10 +32,17 @@ class SentenceTransformerEmbedding(Embedder):
     def __init__(self, path: str, batch_size: int = 32, **kw: Any):
         folder = Path(path).expanduser()
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
-            raise EmbeddingError(f"embed_model {path!r} is not a sentence-transformers model directory "
-                                 "(no modules.json or config.json in it)")
-        super().__init__(model_name=str(folder.resolve()), path=str(folder.resolve()), batch_size=batch_size,
-                         embed_batch_size=batch_size, **kw)
+            raise EmbeddingError(
+                f"embed_model {path!r} is not a sentence-transformers model directory "
+                "(no modules.json or config.json in it)"
+            )
+        super().__init__(
+            model_name=str(folder.resolve()),
+            path=str(folder.resolve()),
+            batch_size=batch_size,
+            embed_batch_size=batch_size,
+            **kw,
+        )
 
     @classmethod
     def class_name(cls) -> str:
@@ -47,8 +54,10 @@ class SentenceTransformerEmbedding(Embedder):
                 try:
                     from sentence_transformers import SentenceTransformer
                 except ImportError:
-                    raise EmbeddingError("a sentence-transformers model directory needs the sentence-transformers "
-                                         "package: pip install sentence-transformers") from None
+                    raise EmbeddingError(
+                        "a sentence-transformers model directory needs the sentence-transformers "
+                        "package: pip install sentence-transformers"
+                    ) from None
                 self._model = SentenceTransformer(self.path, device="cpu", local_files_only=True)
         return self._model
 
@@ -69,8 +78,9 @@ class SentenceTransformerEmbedding(Embedder):
         return "st-" + hashlib.sha1(f"{self.path}|{stamp}".encode()).hexdigest()[:12]
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        vectors = self._load().encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                      convert_to_numpy=True, show_progress_bar=False)
+        vectors = self._load().encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         return np.asarray(vectors, dtype=np.float32)
 
 
@@ -84,10 +94,17 @@ class OpenAIEmbedding(Embedder):
     _client: Any = PrivateAttr(default=None)
     _dim: int | None = PrivateAttr(default=None)
 
-    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0, batch_size: int = 32,
-                 **kw: Any):
-        super().__init__(model_name=model, base_url=base_url, timeout=timeout, batch_size=batch_size,
-                         embed_batch_size=batch_size, **kw)
+    def __init__(
+        self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0, batch_size: int = 32, **kw: Any
+    ):
+        super().__init__(
+            model_name=model,
+            base_url=base_url,
+            timeout=timeout,
+            batch_size=batch_size,
+            embed_batch_size=batch_size,
+            **kw,
+        )
         self._key = api_key
 
     @classmethod
@@ -101,8 +118,9 @@ class OpenAIEmbedding(Embedder):
         if self._client is None:
             import openai
 
-            self._client = openai.OpenAI(api_key=self._key or "no-key-needed", base_url=self.base_url,
-                                         max_retries=1, timeout=self.timeout)
+            self._client = openai.OpenAI(
+                api_key=self._key or "no-key-needed", base_url=self.base_url, max_retries=1, timeout=self.timeout
+            )
         return self._client
 
     @property
@@ -125,21 +143,25 @@ class OpenAIEmbedding(Embedder):
 
         out = []
         for i in range(0, len(texts), self.batch_size):
-            chunk = texts[i:i + self.batch_size]
+            chunk = texts[i : i + self.batch_size]
             try:
                 got = self._get_client().embeddings.create(model=self.model_name, input=chunk)
             except openai.APIError as e:
-                raise EmbeddingError(f"the embedding server at {self._where()} failed: {type(e).__name__}"
-                                     f"{' (HTTP ' + str(e.status_code) + ')' if hasattr(e, 'status_code') else ''}") from None
+                raise EmbeddingError(
+                    f"the embedding server at {self._where()} failed: {type(e).__name__}"
+                    f"{' (HTTP ' + str(e.status_code) + ')' if hasattr(e, 'status_code') else ''}"
+                ) from None
             vectors = [_pooled(d.embedding) for d in sorted(got.data, key=lambda d: d.index)]
             if len(vectors) != len(chunk):
-                raise EmbeddingError(f"the embedding server at {self._where()} returned {len(vectors)} vectors "
-                                     f"for {len(chunk)} texts")
+                raise EmbeddingError(
+                    f"the embedding server at {self._where()} returned {len(vectors)} vectors for {len(chunk)} texts"
+                )
             out.append(normalise(np.asarray(vectors, dtype=np.float32)))
         vectors = np.concatenate(out)
         if self._dim is not None and vectors.shape[1] != self._dim:
-            raise EmbeddingError(f"the embedding server at {self._where()} changed its vector size "
-                                 f"({self._dim} -> {vectors.shape[1]})")
+            raise EmbeddingError(
+                f"the embedding server at {self._where()} changed its vector size ({self._dim} -> {vectors.shape[1]})"
+            )
         return vectors
 
 

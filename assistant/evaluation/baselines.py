@@ -58,9 +58,16 @@ _OURS = ["paper_id", "pdf_page"]
 def _documents(papers: list[Paper]):
     from llama_index.core import Document
 
-    return [Document(text=f"{p.title}\n{p.abstract}", doc_id=p.id, metadata={"paper_id": p.id, "title": p.title},
-                     excluded_embed_metadata_keys=["paper_id", "title"], excluded_llm_metadata_keys=["paper_id"])
-            for p in papers]
+    return [
+        Document(
+            text=f"{p.title}\n{p.abstract}",
+            doc_id=p.id,
+            metadata={"paper_id": p.id, "title": p.title},
+            excluded_embed_metadata_keys=["paper_id", "title"],
+            excluded_llm_metadata_keys=["paper_id"],
+        )
+        for p in papers
+    ]
 
 
 def _pdf_documents(pdfs: Mapping[str, tuple[Path, str]]):
@@ -113,24 +120,32 @@ def starter_embedding():
     try:
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     except ImportError as e:
-        raise MissingExtra(f"the starter recipe needs llama-index-embeddings-huggingface ({e.name} is missing): "
-                           f"{INSTALL_HINT}") from None
+        raise MissingExtra(
+            f"the starter recipe needs llama-index-embeddings-huggingface ({e.name} is missing): {INSTALL_HINT}"
+        ) from None
     import transformers
 
     from ..embedding import model_dir
 
     transformers.utils.logging.disable_progress_bar()  # a "Loading weights" bar on every start
-    return HuggingFaceEmbedding(model_name=str(model_dir()), device="cpu"), "HuggingFaceEmbedding (sentence-transformers)"
+    return HuggingFaceEmbedding(
+        model_name=str(model_dir()), device="cpu"
+    ), "HuggingFaceEmbedding (sentence-transformers)"
 
 
 def check_installed() -> None:
     """Raise MissingExtra, before any work is done, if a baseline cannot run."""
     import importlib.util
 
-    missing = [pkg for mod, pkg in (("llama_index.embeddings.huggingface", "llama-index-embeddings-huggingface"),
-                                    ("llama_index.retrievers.bm25", "llama-index-retrievers-bm25"),
-                                    ("sentence_transformers", "sentence-transformers"))
-               if not _spec_exists(importlib.util, mod)]
+    missing = [
+        pkg
+        for mod, pkg in (
+            ("llama_index.embeddings.huggingface", "llama-index-embeddings-huggingface"),
+            ("llama_index.retrievers.bm25", "llama-index-retrievers-bm25"),
+            ("sentence_transformers", "sentence-transformers"),
+        )
+        if not _spec_exists(importlib.util, mod)
+    ]
     if missing:
         raise MissingExtra(f"--compare baseline needs {', '.join(missing)}: {INSTALL_HINT}")
 
@@ -167,8 +182,13 @@ def _retriever(index, top_k: int, name: str, build: float, embed_model) -> Basel
     return Baseline(name, search, build, type(embed_model).__name__)
 
 
-def starter(papers: list[Paper], embed_model, top_k: int = 10, path: str | Path | None = None,
-            pdfs: Mapping[str, tuple[Path, str]] | None = None) -> Baseline:
+def starter(
+    papers: list[Paper],
+    embed_model,
+    top_k: int = 10,
+    path: str | Path | None = None,
+    pdfs: Mapping[str, tuple[Path, str]] | None = None,
+) -> Baseline:
     """Build the starter index (in memory, or persisted at `path` as the recipe does).
     `pdfs`: paper id -> its PDF, for the papers read from their PDF (`pdf_files`)."""
     from llama_index.core import StorageContext, VectorStoreIndex
@@ -202,8 +222,9 @@ def bm25(papers: list[Paper], top_k: int = 10, passages: Mapping[str, list[Passa
     try:
         from llama_index.retrievers.bm25 import BM25Retriever
     except ImportError as e:
-        raise MissingExtra(f"the BM25 baseline needs llama-index-retrievers-bm25 ({e.name} is missing): "
-                           f"{INSTALL_HINT}") from None
+        raise MissingExtra(
+            f"the BM25 baseline needs llama-index-retrievers-bm25 ({e.name} is missing): {INSTALL_HINT}"
+        ) from None
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.core.schema import TextNode
 
@@ -213,10 +234,17 @@ def bm25(papers: list[Paper], top_k: int = 10, passages: Mapping[str, list[Passa
     docs = _documents([p for p in papers if p.id not in passages])
     nodes = SentenceSplitter(chunk_size=4096).get_nodes_from_documents(docs) if docs else []
     titles = {p.id: p.title for p in papers}
-    nodes += [TextNode(text=passage_embed_text(titles[pid], ps), id_=ps.id,
-                       metadata={"paper_id": pid, **({"pdf_page": ps.page} if ps.page is not None else {})},
-                       excluded_embed_metadata_keys=_OURS, excluded_llm_metadata_keys=_OURS)
-              for pid, ps_list in passages.items() for ps in ps_list]
+    nodes += [
+        TextNode(
+            text=passage_embed_text(titles[pid], ps),
+            id_=ps.id,
+            metadata={"paper_id": pid, **({"pdf_page": ps.page} if ps.page is not None else {})},
+            excluded_embed_metadata_keys=_OURS,
+            excluded_llm_metadata_keys=_OURS,
+        )
+        for pid, ps_list in passages.items()
+        for ps in ps_list
+    ]
     retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(top_k, len(nodes)))
     build = time.perf_counter() - t
 

@@ -19,6 +19,7 @@ Grade = Callable[[str, list[str], str], "float | None"]  # (question, points, an
 
 # --- metrics: pure functions of rankings ------------------------------------------------------
 
+
 def recall_at(ranking: list[str], relevant: Iterable[str], k: int) -> float:
     rel = set(relevant)
     if not rel:
@@ -70,8 +71,8 @@ def _sentences(line: str) -> list[str]:
     an abbreviation: "etc. In" is not a boundary, as in the sentences answers are built from."""
     parts, start = [], 0
     for m in _CLAIM_BOUNDARY.finditer(line):
-        if not ends_with_abbreviation(line[start:m.start()]):
-            parts.append(line[start:m.start()])
+        if not ends_with_abbreviation(line[start : m.start()]):
+            parts.append(line[start : m.start()])
             start = m.end()
     return parts + [line[start:]]
 
@@ -136,8 +137,20 @@ def gold_first(ans: Answer, gold: Iterable[str]) -> bool:
 # Ligatures a PDF's fonts put in control-code slots (TeX's OT1 encoding in Type 3 fonts, as in
 # R vignettes built with old bitmap fonts): no text has these characters for anything else.
 _CONTROL_LIGATURES = str.maketrans({"\x1b": "ff", "\x1c": "fi", "\x1d": "fl", "\x1e": "ffi", "\x1f": "ffl"})
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"', "`": "'"})
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "`": "'",
+    }
+)
 # Every hyphen or dash with the spaces around it: "optimi- zation", "optimi-\nzation" and
 # "optimization" read alike, as do "derivative-free" and "derivative- free".
 _HYPHENS = re.compile(r"\s*[-\u00ad\u2010\u2011\u2012\u2013\u2014\u2212]\s*")
@@ -213,11 +226,17 @@ def parse_verdicts(reply: str, n: int) -> list[bool] | None:
 def point_grader(complete: Complete) -> Grade:
     """Answer-point coverage judged by an LLM: one call per answer with prompts.GRADE_POINTS.
     Returns the share of points judged stated, or None when the reply is unreadable."""
+
     def grade(question: str, points: list[str], answer: str) -> float | None:
-        prompt = prompts.GRADE_POINTS.format(question=question, answer=answer, n=len(points),
-                                             points="\n".join(f"{i}. {p}" for i, p in enumerate(points, 1)))
+        prompt = prompts.GRADE_POINTS.format(
+            question=question,
+            answer=answer,
+            n=len(points),
+            points="\n".join(f"{i}. {p}" for i, p in enumerate(points, 1)),
+        )
         verdicts = parse_verdicts(complete(prompt), len(points))
         return None if verdicts is None else sum(verdicts) / len(verdicts)
+
     return grade
 
 

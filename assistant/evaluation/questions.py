@@ -18,6 +18,7 @@ class QuestionSetError(ValueError):
 
 # --- questions ---------------------------------------------------------------------------------
 
+
 def load_questions(source: str | Path | list[dict]) -> list[dict[str, Any]]:
     """Questions from a JSONL file (or a list of dicts), checked and with defaults filled in."""
     records = list(read_jsonl(source)) if isinstance(source, (str, Path)) else list(source)
@@ -78,7 +79,7 @@ def pdf_names(paper) -> list[str]:
     for a PDF read alone the name its id comes from ("pdf:lmer" -> lmer.pdf)."""
     names = [Path(paper.pdf_path).name] if paper.pdf_path else []
     if paper.id.startswith(PDF_ID_PREFIX):
-        names.append(paper.id[len(PDF_ID_PREFIX):] + ".pdf")
+        names.append(paper.id[len(PDF_ID_PREFIX) :] + ".pdf")
     return list(dict.fromkeys(_file_key(n) for n in names))
 
 
@@ -97,8 +98,11 @@ def relevant_ids(q: dict, titles: dict[str, str]) -> list[str]:
     for t in q["relevant"]:
         key = t if t in titles else " ".join(str(t).lower().split())
         if key not in titles:
-            where = f" (nor a PDF named {pdf!r}: add the PDFs first, e.g. `paper-assistant eval --papers DIR`)" \
-                if pdf else ""
+            where = (
+                f" (nor a PDF named {pdf!r}: add the PDFs first, e.g. `paper-assistant eval --papers DIR`)"
+                if pdf
+                else ""
+            )
             raise QuestionSetError(f"question {q['id']}: relevant paper {t!r} is not in the collection{where}")
         out.append(titles[key])
     return out
@@ -108,13 +112,18 @@ def add_gold(questions: list[dict[str, Any]], source: str | Path) -> None:
     """Give each question its gold sentences from a JSONL file of {"id", "gold_sentences"}."""
     gold = {}
     for n, rec in enumerate(read_jsonl(source), 1):
-        if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not isinstance(
-                rec.get("gold_sentences"), list):
-            raise QuestionSetError(f"{Path(source).name}: line {n} is not {{\"id\": ..., \"gold_sentences\": [...]}}")
+        if (
+            not isinstance(rec, dict)
+            or not isinstance(rec.get("id"), str)
+            or not isinstance(rec.get("gold_sentences"), list)
+        ):
+            raise QuestionSetError(f'{Path(source).name}: line {n} is not {{"id": ..., "gold_sentences": [...]}}')
         gold[rec["id"]] = rec["gold_sentences"]
     unknown = sorted(set(gold) - {q["id"] for q in questions})
     if unknown:
-        raise QuestionSetError(f"{Path(source).name}: gold sentences for questions not in the set: {', '.join(unknown[:5])}")
+        raise QuestionSetError(
+            f"{Path(source).name}: gold sentences for questions not in the set: {', '.join(unknown[:5])}"
+        )
     for q in questions:
         if q["id"] in gold:
             q["gold_sentences"] = gold[q["id"]]

@@ -19,20 +19,31 @@ ASSISTANT = "paper-assistant"
 
 # Table rows, in order: metric key -> label.
 METRICS = {
-    "r1": "recall@1", "r5": "recall@5", "mrr10": "MRR@10", "r10": "recall@10",
-    "refusal": "refusal rate", "false_refusal": "false-refusal rate",
-    "citation_precision": "citation precision", "points": "answer points (LLM-graded)",
-    "points_proxy": "answer points (lexical proxy)", "fully_cited": "every claim cited",
-    "gold": "gold sentence in the answer", "gold_first": "gold sentence quoted first",
-    "page": "first citation on the gold page", "span": "gold span in the answer",
-    "words": "answer length (words)", "quoted": "sentences quoted",
+    "r1": "recall@1",
+    "r5": "recall@5",
+    "mrr10": "MRR@10",
+    "r10": "recall@10",
+    "refusal": "refusal rate",
+    "false_refusal": "false-refusal rate",
+    "citation_precision": "citation precision",
+    "points": "answer points (LLM-graded)",
+    "points_proxy": "answer points (lexical proxy)",
+    "fully_cited": "every claim cited",
+    "gold": "gold sentence in the answer",
+    "gold_first": "gold sentence quoted first",
+    "page": "first citation on the gold page",
+    "span": "gold span in the answer",
+    "words": "answer length (words)",
+    "quoted": "sentences quoted",
     "llm_shown": "LLM answers shown (not fallen back)",
     "unsupported_details": "shown sentences with a detail not in their sources",
 }
 COUNTS = ("words", "quoted")  # means of counts, not shares: shown with one decimal
 WARM_UP = "warm-up query, not timed"
-NO_GRADER = ("answer-point coverage skipped: no LLM configured (backend: {backend}). The lexical proxy "
-             "(share of each point's words found in the answer) is shown instead; it is not a judgement.")
+NO_GRADER = (
+    "answer-point coverage skipped: no LLM configured (backend: {backend}). The lexical proxy "
+    "(share of each point's words found in the answer) is shown instead; it is not a judgement."
+)
 
 
 @dataclass
@@ -53,11 +64,15 @@ class SystemEval:
         return {"p50": percentile(secs, 50), "p95": percentile(secs, 95)}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "answers": self.answers,
-                "build_seconds": None if self.build_seconds is None else round(self.build_seconds, 3),
-                "latency_ms": {k: round(v, 2) for k, v in self.latency_ms().items()},
-                "summary": {t: {k: round(v, 4) for k, v in m.items()} for t, m in self.summary().items()},
-                "results": [r.to_dict() for r in self.results]}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "answers": self.answers,
+            "build_seconds": None if self.build_seconds is None else round(self.build_seconds, 3),
+            "latency_ms": {k: round(v, 2) for k, v in self.latency_ms().items()},
+            "summary": {t: {k: round(v, 4) for k, v in m.items()} for t, m in self.summary().items()},
+            "results": [r.to_dict() for r in self.results],
+        }
 
 
 @dataclass
@@ -83,8 +98,11 @@ class EvalReport:
         width = max(12, *(len(s.name) for s in self.systems))
         label_w = 34
         counts = ", ".join(f"{t} {n}" for t, n in self.counts.items())
-        lines = [f"{self.source}: {sum(self.counts.values())} questions ({counts})", "",
-                 " " * label_w + "".join(f"{s.name:>{width + 2}}" for s in self.systems)]
+        lines = [
+            f"{self.source}: {sum(self.counts.values())} questions ({counts})",
+            "",
+            " " * label_w + "".join(f"{s.name:>{width + 2}}" for s in self.systems),
+        ]
         for qtype in (*QUESTION_TYPES, "overall"):
             keys = [k for k in METRICS if any(k in s.get(qtype, {}) for s in summaries)]
             if not keys:
@@ -95,8 +113,13 @@ class EvalReport:
                 cells = []
                 for sys_, summ in zip(self.systems, summaries):
                     v = summ.get(qtype, {}).get(k)
-                    cells.append("—" if v is None or (not sys_.answers and k in ("refusal", "false_refusal"))
-                                 else f"{v:.1f}" if k in COUNTS else f"{v:.3f}")
+                    cells.append(
+                        "—"
+                        if v is None or (not sys_.answers and k in ("refusal", "false_refusal"))
+                        else f"{v:.1f}"
+                        if k in COUNTS
+                        else f"{v:.3f}"
+                    )
                 lines.append(f"  {METRICS[k]:{label_w - 2}}" + "".join(f"{c:>{width + 2}}" for c in cells))
         lines.append("time per question (ms)")
         for q in ("p50", "p95"):
@@ -108,8 +131,15 @@ class EvalReport:
     __str__ = table
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "counts": self.counts, "grader": self.grader, "notes": self.notes,
-                "metrics": METRICS, "systems": [s.to_dict() for s in self.systems], "papers": self.titles}
+        return {
+            "source": self.source,
+            "counts": self.counts,
+            "grader": self.grader,
+            "notes": self.notes,
+            "metrics": METRICS,
+            "systems": [s.to_dict() for s in self.systems],
+            "papers": self.titles,
+        }
 
 
 def _grader(pa, grade) -> tuple[Callable | None, str, str]:
@@ -123,9 +153,16 @@ def _grader(pa, grade) -> tuple[Callable | None, str, str]:
     return point_grader(complete), name, ""
 
 
-def evaluate(pa, questions: str | Path | list[dict], compare: bool | str = False, grade=None, k: int = 10,
-             progress: Callable[[str, int, int], None] | None = None, gold: str | Path | None = None,
-             papers: str | Path | list[str | Path] | None = None) -> EvalReport:
+def evaluate(
+    pa,
+    questions: str | Path | list[dict],
+    compare: bool | str = False,
+    grade=None,
+    k: int = 10,
+    progress: Callable[[str, int, int], None] | None = None,
+    gold: str | Path | None = None,
+    papers: str | Path | list[str | Path] | None = None,
+) -> EvalReport:
     """Evaluate `pa` on a question set (a JSONL path or a list of dicts, format in
     examples/EVAL_FORMAT.md) and return an EvalReport.
 
@@ -147,8 +184,10 @@ def evaluate(pa, questions: str | Path | list[dict], compare: bool | str = False
     qs = load_questions(questions)
     if gold is not None:
         add_gold(qs, gold)
-    added = [pa.add_papers(src) for src in ([] if papers is None else
-                                            [papers] if isinstance(papers, (str, Path)) else papers)]
+    added = [
+        pa.add_papers(src)
+        for src in ([] if papers is None else [papers] if isinstance(papers, (str, Path)) else papers)
+    ]
     papers = pa.papers
     titles = title_index(papers)
     for q in qs:  # every relevant paper must exist before anything runs
@@ -183,9 +222,14 @@ def _answer_notes(results: list[QuestionResult], grader: str) -> list[str]:
     failed = [r for r in results if r.grade_note]
     graded = [r for r in results if r.point_llm is not None]
     if grader and failed:
-        notes.append(f"{len(failed)} answer(s) not graded ({failed[0].grade_note}); " +
-                     (f"LLM-graded answer points average the {len(graded)} graded ones." if graded else
-                      "no answer-point figure from the grader."))
+        notes.append(
+            f"{len(failed)} answer(s) not graded ({failed[0].grade_note}); "
+            + (
+                f"LLM-graded answer points average the {len(graded)} graded ones."
+                if graded
+                else "no answer-point figure from the grader."
+            )
+        )
     return notes
 
 
@@ -196,11 +240,17 @@ def _baselines(pa, papers, qs, titles, k, step, notes: list[str]) -> list[System
     pdfs = pdf_files(pa, papers)
     passages = {pid: pa.store.passages(pa.paper(pid)) for pid in pdfs}
     systems = []
-    for b, desc in ((starter(papers, embed_model, top_k=k, pdfs=pdfs),
-                     f"VectorStoreIndex over Chroma, default retriever, {embed_desc}"
-                     + (", SimpleDirectoryReader over the PDFs" if pdfs else "")),
-                    (bm25(papers, top_k=k, passages=passages),
-                     "LlamaIndex BM25Retriever, one node per paper" + (" (per passage for PDFs)" if pdfs else ""))):
+    for b, desc in (
+        (
+            starter(papers, embed_model, top_k=k, pdfs=pdfs),
+            f"VectorStoreIndex over Chroma, default retriever, {embed_desc}"
+            + (", SimpleDirectoryReader over the PDFs" if pdfs else ""),
+        ),
+        (
+            bm25(papers, top_k=k, passages=passages),
+            "LlamaIndex BM25Retriever, one node per paper" + (" (per passage for PDFs)" if pdfs else ""),
+        ),
+    ):
         name = "starter" if b.name.startswith("starter") else "BM25"
         b.search(WARM_UP)
         seen: dict[str, list] = {}
@@ -210,17 +260,26 @@ def _baselines(pa, papers, qs, titles, k, step, notes: list[str]) -> list[System
                 seen[q["id"]] = b.search(history_query(q))
             return seen[q["id"]]
 
-        results = evaluate_system(qs, titles, lambda q: [c.paper_id for c in chunks(q)], progress=step(name),
-                                  top_fn=lambda q: next(iter(chunks(q)), None))
+        results = evaluate_system(
+            qs,
+            titles,
+            lambda q: [c.paper_id for c in chunks(q)],
+            progress=step(name),
+            top_fn=lambda q: next(iter(chunks(q)), None),
+        )
         systems.append(SystemEval(name, desc, results, False, b.build_seconds))
-    notes.append("starter = the plain LlamaIndex recipe (one Document per paper, VectorStoreIndex over Chroma, "
-                 "default retriever) on the same all-MiniLM-L6-v2 weights; BM25 = LlamaIndex's BM25Retriever. "
-                 "Both only rank papers: they never refuse and write no answers (—). Follow-ups reach them as "
-                 "the conversation and the question joined into one query.")
+    notes.append(
+        "starter = the plain LlamaIndex recipe (one Document per paper, VectorStoreIndex over Chroma, "
+        "default retriever) on the same all-MiniLM-L6-v2 weights; BM25 = LlamaIndex's BM25Retriever. "
+        "Both only rank papers: they never refuse and write no answers (—). Follow-ups reach them as "
+        "the conversation and the question joined into one query."
+    )
     if pdfs:
-        notes.append(f"{len(pdfs)} papers are indexed from their PDF: the starter reads those PDFs with "
-                     "SimpleDirectoryReader (a Document per page, split by its default SentenceSplitter), BM25 "
-                     "indexes the assistant's own passages of them. A baseline's papers are the papers of its "
-                     "top chunks in order; on full-text questions its page is its top chunk's page and its "
-                     "'answer' is its top chunk's text (its length is the answer length shown).")
+        notes.append(
+            f"{len(pdfs)} papers are indexed from their PDF: the starter reads those PDFs with "
+            "SimpleDirectoryReader (a Document per page, split by its default SentenceSplitter), BM25 "
+            "indexes the assistant's own passages of them. A baseline's papers are the papers of its "
+            "top chunks in order; on full-text questions its page is its top chunk's page and its "
+            "'answer' is its top chunk's text (its length is the answer length shown)."
+        )
     return systems

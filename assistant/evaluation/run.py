@@ -46,6 +46,7 @@ from .questions import relevant_ids, title_index
 
 # --- running -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Chunk:
     """What a ranking-only system (a baseline) returns first: the chunk it ranks highest, with
@@ -86,8 +87,11 @@ class QuestionResult:
     def metrics(self) -> dict[str, float]:
         m: dict[str, float] = {}
         if self.type in ("single", "followup"):
-            m.update(r1=recall_at(self.ranking, self.relevant, 1), r5=recall_at(self.ranking, self.relevant, 5),
-                     mrr10=reciprocal_rank(self.ranking, self.relevant, 10))
+            m.update(
+                r1=recall_at(self.ranking, self.relevant, 1),
+                r5=recall_at(self.ranking, self.relevant, 5),
+                mrr10=reciprocal_rank(self.ranking, self.relevant, 10),
+            )
         elif self.type == "multi":
             m.update(r10=recall_at(self.ranking, self.relevant, 10))
         if self.type == "none":
@@ -126,12 +130,15 @@ class QuestionResult:
         return d
 
 
-def evaluate_system(questions: list[dict], titles: dict[str, str],
-                    rank_fn: Callable[[dict], list[str]],
-                    answer_fn: Callable[[dict], Answer] | None = None,
-                    grade_fn: Grade | None = None,
-                    progress: Callable[[int, int], None] | None = None,
-                    top_fn: Callable[[dict], Chunk | None] | None = None) -> list[QuestionResult]:
+def evaluate_system(
+    questions: list[dict],
+    titles: dict[str, str],
+    rank_fn: Callable[[dict], list[str]],
+    answer_fn: Callable[[dict], Answer] | None = None,
+    grade_fn: Grade | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    top_fn: Callable[[dict], Chunk | None] | None = None,
+) -> list[QuestionResult]:
     """Score a system given as functions: rank_fn(question) -> ranked paper ids,
     answer_fn(question) -> Answer (optional), grade_fn(question, points, answer) -> 0..1 (optional),
     top_fn(question) -> the top Chunk of a system that writes no answers (optional): its page
@@ -148,16 +155,25 @@ def evaluate_system(questions: list[dict], titles: dict[str, str],
         ranks_chunks = ans is None and top_fn is not None
         top = top_fn(q) if ranks_chunks else None
         res.seconds = time.perf_counter() - t
-        res.first_page = (ans.citations[0].page if ans.citations else None) if ans is not None else \
-            (top.page if top is not None else None)
+        res.first_page = (
+            (ans.citations[0].page if ans.citations else None)
+            if ans is not None
+            else (top.page if top is not None else None)
+        )
         if q["type"] != "none" and q.get("gold_page") is not None and (ans is not None or ranks_chunks):
-            res.page = (first_citation_on_page(ans, rel, q["gold_page"]) if ans is not None else
-                        top is not None and top.paper_id in rel and top.page == q["gold_page"])
+            res.page = (
+                first_citation_on_page(ans, rel, q["gold_page"])
+                if ans is not None
+                else top is not None and top.paper_id in rel and top.page == q["gold_page"]
+            )
         if top is not None and q.get("gold_page") is not None:  # what a baseline shows for a full-text question
             res.words = len(top.text.split())
         if q["type"] != "none" and q.get("gold_span") and (ans is not None or ranks_chunks):
-            res.span = (answer_has_span(ans, q["gold_span"]) if ans is not None else
-                        top is not None and contains_span([top.text], q["gold_span"]))
+            res.span = (
+                answer_has_span(ans, q["gold_span"])
+                if ans is not None
+                else top is not None and contains_span([top.text], q["gold_span"])
+            )
         if ans is not None:
             res.refused = refused(ans)
             res.cited = [c.paper.id for c in ans.citations]
@@ -199,8 +215,9 @@ def summarize(results: list[QuestionResult]) -> dict[str, dict[str, float]]:
     return {t: {n: statistics.mean(v) for n, v in ms.items()} for t, ms in table.items()}
 
 
-def evaluate_assistant(pa, questions: list[dict], grade_fn: Grade | None = None, k: int = 10,
-                       progress=None) -> list[QuestionResult]:
+def evaluate_assistant(
+    pa, questions: list[dict], grade_fn: Grade | None = None, k: int = 10, progress=None
+) -> list[QuestionResult]:
     """Score a PaperAssistant (one ask per question: its hits are the ranking)."""
     cache: dict[str, Answer] = {}
 
@@ -209,5 +226,6 @@ def evaluate_assistant(pa, questions: list[dict], grade_fn: Grade | None = None,
             cache[q["id"]] = pa.ask(q["question"], history=q["history"] or None, k=k)
         return cache[q["id"]]
 
-    return evaluate_system(questions, title_index(pa.papers), lambda q: [h.paper.id for h in answer(q).hits],
-                           answer, grade_fn, progress)
+    return evaluate_system(
+        questions, title_index(pa.papers), lambda q: [h.paper.id for h in answer(q).hits], answer, grade_fn, progress
+    )

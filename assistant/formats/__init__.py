@@ -41,7 +41,7 @@ FORMAT_NAMES = {
     "openalex": "OpenAlex works (JSON lines)",
     "s2": "Semantic Scholar papers (JSON lines)",
     "jsonl": "JSON lines",
-    "json": "JSON (an array of records, or {\"papers\": [...]})",
+    "json": 'JSON (an array of records, or {"papers": [...]})',
     "csv": "CSV/TSV with a title column",
     "page": "papers-page text (title line, abstract paragraph)",
 }

@@ -26,9 +26,37 @@ from .names import display_name
 
 MONTHS = {m: m for m in ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")}
 # a crossref parent of one of these types is a volume, not a paper
-VOLUME_TYPES = {"proceedings", "mvproceedings", "collection", "mvcollection", "book", "mvbook", "periodical", "reference"}
-NOT_INHERITED = {"title", "subtitle", "titleaddon", "abstract", "doi", "url", "eprint", "eprinttype", "archiveprefix",
-                 "file", "keywords", "crossref", "ids", "shorthand", "note", "annote", "groups", "author", "pages"}
+VOLUME_TYPES = {
+    "proceedings",
+    "mvproceedings",
+    "collection",
+    "mvcollection",
+    "book",
+    "mvbook",
+    "periodical",
+    "reference",
+}
+NOT_INHERITED = {
+    "title",
+    "subtitle",
+    "titleaddon",
+    "abstract",
+    "doi",
+    "url",
+    "eprint",
+    "eprinttype",
+    "archiveprefix",
+    "file",
+    "keywords",
+    "crossref",
+    "ids",
+    "shorthand",
+    "note",
+    "annote",
+    "groups",
+    "author",
+    "pages",
+}
 CODE_FIELDS = ("code", "github", "repository", "software")
 # bibtexparser logs each broken entry as a warning; they are reported as rejections instead
 logging.getLogger("bibtexparser.splitter").setLevel(logging.ERROR)
@@ -58,8 +86,13 @@ def read_bibtex(text: str, name: str, base_dir: Path | None = None) -> Records:
             continue
         where = f"entry '{block.key}' (line {line})"
         if block.key.lower() in parents and block.entry_type.lower() in VOLUME_TYPES:
-            yield where, (f"a @{block.entry_type} volume used as a crossref parent: its fields are read into "
-                          "the entries that cite it, not added as a paper")
+            yield (
+                where,
+                (
+                    f"a @{block.entry_type} volume used as a crossref parent: its fields are read into "
+                    "the entries that cite it, not added as a paper"
+                ),
+            )
             continue
         yield where, _record(block, strings, by_key, base_dir)
 
@@ -97,17 +130,27 @@ def _record(entry: Any, strings: dict[str, str], by_key: dict[str, Any], base_di
                 fields.setdefault(k, v)
         fields.pop("crossref", None)
     f = {k: v.strip() for k, v in fields.items()}
-    venue = next((f[k] for k in ("journal", "journaltitle", "booktitle", "eventtitle", "howpublished",
-                                 "institution", "school") if f.get(k) and "\\url" not in f[k]), "")
+    venue = next(
+        (
+            f[k]
+            for k in ("journal", "journaltitle", "booktitle", "eventtitle", "howpublished", "institution", "school")
+            if f.get(k) and "\\url" not in f[k]
+        ),
+        "",
+    )
     eprint_type = (f.get("archiveprefix") or f.get("eprinttype") or "").lower()
     eprint = f.get("eprint", "")
     arxiv = eprint if eprint and (eprint_type == "arxiv" or (not eprint_type and ARXIV.fullmatch(eprint))) else ""
     notes = (f.get("note", ""), f.get("howpublished", ""))
     return {
-        "key": entry.key, "title": latex_to_text(f.get("title", "")), "abstract": latex_to_text(f.get("abstract", "")),
+        "key": entry.key,
+        "title": latex_to_text(f.get("title", "")),
+        "abstract": latex_to_text(f.get("abstract", "")),
         "authors": names(f.get("author") or f.get("editor") or ""),
-        "year": f.get("year") or f.get("date"), "venue": latex_to_text(venue),
-        "doi": f.get("doi"), "arxiv_id": arxiv or find_arxiv_id(f.get("journal"), *notes, f.get("url"), f.get("volume")),
+        "year": f.get("year") or f.get("date"),
+        "venue": latex_to_text(venue),
+        "doi": f.get("doi"),
+        "arxiv_id": arxiv or find_arxiv_id(f.get("journal"), *notes, f.get("url"), f.get("volume")),
         "url": _url(f.get("url", "")),
         "code_url": next((_url(f[k]) for k in CODE_FIELDS if f.get(k)), "") or find_code_link(*notes),
         "tags": _list(f.get("keywords", "")) + _list(f.get("mendeley-tags", "")),
@@ -184,8 +227,9 @@ def _blank_comment_lines(text: str) -> str:
 
 
 def _regenerated(entry: Any, fields: dict[str, str]) -> str:
-    body = ",\n".join(f"  {k} = {v}" if v.lower() in MONTHS or v.isdigit() else f"  {k} = {{{v}}}"
-                      for k, v in fields.items())
+    body = ",\n".join(
+        f"  {k} = {v}" if v.lower() in MONTHS or v.isdigit() else f"  {k} = {{{v}}}" for k, v in fields.items()
+    )
     return f"@{entry.entry_type}{{{entry.key},\n{body}\n}}"
 
 

@@ -48,12 +48,15 @@ def to_record(item: dict) -> dict[str, Any]:
         authors = item["editor"]
     keywords = item.get("keyword")
     return {
-        "id": cid, "key": item.get("citation-key") or item.get("citation_key"),
-        "title": strip_rich_text(item.get("title")), "abstract": item.get("abstract"),
+        "id": cid,
+        "key": item.get("citation-key") or item.get("citation_key"),
+        "title": strip_rich_text(item.get("title")),
+        "abstract": item.get("abstract"),
         "authors": [n for n in (person_name(a) for a in authors) if n],
         "year": issued_year(item.get("issued")) or item.get("year"),
         "venue": strip_rich_text(item.get("container-title") or item.get("event-title") or item.get("event") or ""),
-        "doi": item.get("DOI"), "url": item.get("URL"),
+        "doi": item.get("DOI"),
+        "url": item.get("URL"),
         "arxiv_id": find_arxiv_id(item.get("number"), item.get("archive_location"), item.get("URL"), item.get("note")),
         "code_url": find_code_link(item.get("note")),
         "tags": re.split(r"\s*[,;]\s*", keywords.strip()) if isinstance(keywords, str) and keywords.strip() else [],

@@ -26,8 +26,12 @@ MAX_INVERTED_WORDS = 20_000  # an abstract of more words than this is not an abs
 
 
 def kind(obj: dict) -> str:
-    """"arxiv", "openalex", "s2" or "" for a record from none of the dumps."""
-    if "abstract_inverted_index" in obj or "authorships" in obj or str(obj.get("id", "")).startswith("https://openalex.org/"):
+    """ "arxiv", "openalex", "s2" or "" for a record from none of the dumps."""
+    if (
+        "abstract_inverted_index" in obj
+        or "authorships" in obj
+        or str(obj.get("id", "")).startswith("https://openalex.org/")
+    ):
         return "openalex"
     if any(k in obj for k in ("paperId", "corpusid", "corpusId", "externalids", "externalIds")):
         return "s2"
@@ -42,6 +46,7 @@ def to_record(obj: dict, which: str) -> dict[str, Any] | str:
 
 # --- arXiv ------------------------------------------------------------------------------------
 
+
 def arxiv_record(obj: dict) -> dict[str, Any]:
     """A line of arXiv's metadata snapshot (the OAI-PMH metadata as JSON)."""
     aid = str(obj.get("id") or "").strip()
@@ -49,10 +54,16 @@ def arxiv_record(obj: dict) -> dict[str, Any]:
     if isinstance(title, str) and ("\\" in title or "$" in title):
         title = latex_to_text(title)  # titles are short: cheap enough, and they are what people read
     return {
-        "id": aid or None, "url": f"https://arxiv.org/abs/{aid}" if aid else None,
-        "title": title, "abstract": obj.get("abstract"), "arxiv_id": aid, "doi": obj.get("doi"),
-        "venue": obj.get("journal-ref") or "", "authors": _arxiv_authors(obj),
-        "year": _arxiv_year(obj, aid), "tags": str(obj.get("categories") or "").split(),
+        "id": aid or None,
+        "url": f"https://arxiv.org/abs/{aid}" if aid else None,
+        "title": title,
+        "abstract": obj.get("abstract"),
+        "arxiv_id": aid,
+        "doi": obj.get("doi"),
+        "venue": obj.get("journal-ref") or "",
+        "authors": _arxiv_authors(obj),
+        "year": _arxiv_year(obj, aid),
+        "tags": str(obj.get("categories") or "").split(),
     }
 
 
@@ -83,6 +94,7 @@ def _arxiv_year(obj: dict, aid: str) -> int | None:
 
 
 # --- OpenAlex ---------------------------------------------------------------------------------
+
 
 def openalex_record(obj: dict) -> dict[str, Any]:
     """An OpenAlex work (API result or snapshot line)."""
@@ -126,13 +138,18 @@ def rebuild_abstract(index: Any) -> str:
 
 # --- Semantic Scholar -------------------------------------------------------------------------
 
+
 def s2_record(obj: dict) -> dict[str, Any] | str:
     """A Semantic Scholar paper: Graph API (camelCase) or datasets (lower case) spelling."""
     if not obj.get("title") and "openaccessinfo" in obj:
-        return ("a Semantic Scholar 'abstracts' record has no title: read the 'papers' records "
-                "(or Graph API results with fields=title,abstract) instead")
+        return (
+            "a Semantic Scholar 'abstracts' record has no title: read the 'papers' records "
+            "(or Graph API results with fields=title,abstract) instead"
+        )
+
     def get(*keys):
         return next((obj[k] for k in keys if obj.get(k) not in (None, "", [])), None)
+
     ext = get("externalIds", "externalids") or {}
     ext = {str(k).lower(): v for k, v in ext.items()} if isinstance(ext, dict) else {}
     corpus = get("corpusId", "corpusid") or ext.get("corpusid")
@@ -146,13 +163,18 @@ def s2_record(obj: dict) -> dict[str, Any] | str:
     fields = get("fieldsOfStudy") or []
     s2fields = get("s2FieldsOfStudy", "s2fieldsofstudy") or []
     tags = [f for f in fields if isinstance(f, str)] + [
-        f.get("category") for f in s2fields if isinstance(f, dict) and f.get("category")]
+        f.get("category") for f in s2fields if isinstance(f, dict) and f.get("category")
+    ]
     authors = get("authors") or []
     return {
         "id": f"CorpusId:{corpus}" if corpus else (f"s2:{paper_id}" if paper_id else None),
-        "title": get("title"), "abstract": get("abstract"),
+        "title": get("title"),
+        "abstract": get("abstract"),
         "authors": [n for n in (person_name(a) for a in authors) if n] if isinstance(authors, list) else authors,
-        "year": get("year", "publicationDate", "publicationdate"), "venue": venue or "",
-        "doi": ext.get("doi"), "arxiv_id": ext.get("arxiv"), "url": get("url"),
+        "year": get("year", "publicationDate", "publicationdate"),
+        "venue": venue or "",
+        "doi": ext.get("doi"),
+        "arxiv_id": ext.get("arxiv"),
+        "url": get("url"),
         "tags": list(dict.fromkeys(tags)),
     }

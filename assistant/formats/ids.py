@@ -14,17 +14,18 @@ ARXIV = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z][a-z.-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d
 _ARXIV_PREFIX = re.compile(r"^(?:https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/|arxiv:\s*)", re.IGNORECASE)
 # where an arXiv id shows up in free text: "arXiv:2401.01234", "arXiv preprint arXiv:...", URLs
 _ARXIV_IN_TEXT = re.compile(
-    r"(?:arxiv\.org/(?:abs|pdf)/|arxiv[:\s]\s*|10\.48550/arxiv\.)(" + ARXIV.pattern + r")", re.IGNORECASE)
+    r"(?:arxiv\.org/(?:abs|pdf)/|arxiv[:\s]\s*|10\.48550/arxiv\.)(" + ARXIV.pattern + r")", re.IGNORECASE
+)
 
 
 def clean_doi(value: str) -> str:
-    """"https://doi.org/10.1/X" -> "10.1/X"; "" when the value is not a DOI."""
+    """ "https://doi.org/10.1/X" -> "10.1/X"; "" when the value is not a DOI."""
     value = _DOI_PREFIX.sub("", value.strip()).rstrip(".,;")
     return value if DOI.fullmatch(value) else ""
 
 
 def clean_arxiv_id(value: str) -> str:
-    """"arXiv:2401.01234v2" or an arxiv.org URL -> "2401.01234v2"; "" when it is not one."""
+    """ "arXiv:2401.01234v2" or an arxiv.org URL -> "2401.01234v2"; "" when it is not one."""
     value = _ARXIV_PREFIX.sub("", value.strip())
     value = re.sub(r"\.pdf$", "", value, flags=re.IGNORECASE)
     return value if ARXIV.fullmatch(value) else ""
@@ -46,8 +47,11 @@ def arxiv_from_doi(doi: str) -> str:
     return clean_arxiv_id(m.group(1)) if m else ""
 
 
-_CODE_LINK = re.compile(r"https?://(?:[\w-]+\.)*(?:github\.com|gitlab\.com|bitbucket\.org|huggingface\.co|github\.io|"
-                        r"gitee\.com|codeberg\.org|sourceforge\.net)(?:/[^\s{}<>\"']*)?", re.IGNORECASE)
+_CODE_LINK = re.compile(
+    r"https?://(?:[\w-]+\.)*(?:github\.com|gitlab\.com|bitbucket\.org|huggingface\.co|github\.io|"
+    r"gitee\.com|codeberg\.org|sourceforge\.net)(?:/[^\s{}<>\"']*)?",
+    re.IGNORECASE,
+)
 
 
 def find_code_link(*texts: object) -> str:

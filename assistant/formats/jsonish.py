@@ -20,7 +20,7 @@ _WRAPPERS = ("papers", "records", "data", "items", "results")
 
 
 def record_kind(obj: Any) -> str:
-    """"arxiv", "openalex", "s2", "csljson" or "" (the plain vocabulary)."""
+    """ "arxiv", "openalex", "s2", "csljson" or "" (the plain vocabulary)."""
     if not isinstance(obj, dict):
         return ""
     return dumps.kind(obj) or ("csljson" if csljson.looks_like_csl(obj) else "")

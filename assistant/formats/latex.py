@@ -23,8 +23,26 @@ import threading
 _TRIGGER = re.compile(r"[\\{}$]|``")
 _BARE = re.compile(r"(?<!\\)([%&#])")  # per cent, ampersand, hash: as written, not LaTeX's comment/tab/param
 _APPROX_TILDE = re.compile(r"(?<!\\)~(?=\s?\d)")
-_DROPPED = ("cite", "citet", "citep", "citealp", "citeauthor", "citeyear", "parencite", "textcite",
-            "autocite", "footcite", "nocite", "ref", "autoref", "cref", "Cref", "eqref", "label", "footnote")
+_DROPPED = (
+    "cite",
+    "citet",
+    "citep",
+    "citealp",
+    "citeauthor",
+    "citeyear",
+    "parencite",
+    "textcite",
+    "autocite",
+    "footcite",
+    "nocite",
+    "ref",
+    "autoref",
+    "cref",
+    "Cref",
+    "eqref",
+    "label",
+    "footnote",
+)
 
 # a citation with the space or tie before it: "gains~\\cite{x}." reads "gains."
 _CITATION = re.compile(r"[ \t]*~?\\(?:" + "|".join(_DROPPED[:-1]) + r")\*?(?:\[[^\]]*\]){0,2}\{[^{}]*\}")
@@ -41,10 +59,18 @@ def _converter():
         )
 
         db = get_default_latex_context_db()
-        db.add_context_category("paper-text", prepend=True, macros=(
-            [MacroTextSpec(name, discard=True) for name in _DROPPED]
-            + [MacroTextSpec("url", simplify_repl="%s"), MacroTextSpec("textasciitilde", simplify_repl="~"),
-               MacroTextSpec("textasciicircum", simplify_repl="^")]))
+        db.add_context_category(
+            "paper-text",
+            prepend=True,
+            macros=(
+                [MacroTextSpec(name, discard=True) for name in _DROPPED]
+                + [
+                    MacroTextSpec("url", simplify_repl="%s"),
+                    MacroTextSpec("textasciitilde", simplify_repl="~"),
+                    MacroTextSpec("textasciicircum", simplify_repl="^"),
+                ]
+            ),
+        )
         db.set_unknown_macro_spec(MacroTextSpec("", simplify_repl=_unknown_macro))
         conv = _local.conv = LatexNodes2Text(latex_context=db, math_mode="text")
     return conv
@@ -53,7 +79,7 @@ def _converter():
 def _unknown_macro(node, l2tobj=None) -> str:
     source = node.parsing_state.s
     end = node.pos + node.len
-    rest = source[end:end + 2]
+    rest = source[end : end + 2]
     if rest.startswith("{") and rest != "{}":
         return ""
     return node.macroname + (" " if getattr(node, "macro_post_space", "") else "")  # "\\ours unifies" keeps its space
@@ -63,8 +89,18 @@ def _unknown_macro(node, l2tobj=None) -> str:
 # and everything assistant.references writes) is converted here, a hundred times faster than
 # by pylatexenc and to the same result (tests/test_records.py checks the two agree).
 _SIMPLE = re.compile(r"(?:[^\\$]|\\[%&_#${}]|\\text(?:asciitilde|asciicircum|backslash)\{\})*", re.S)
-_ESCAPES = {r"\%": "%", r"\&": "&", r"\_": "_", r"\#": "#", r"\$": "$", r"\{": "{", r"\}": "}",
-            r"\textasciitilde{}": "~", r"\textasciicircum{}": "^", r"\textbackslash{}": "\\"}
+_ESCAPES = {
+    r"\%": "%",
+    r"\&": "&",
+    r"\_": "_",
+    r"\#": "#",
+    r"\$": "$",
+    r"\{": "{",
+    r"\}": "}",
+    r"\textasciitilde{}": "~",
+    r"\textasciicircum{}": "^",
+    r"\textbackslash{}": "\\",
+}
 _ESCAPE = re.compile("|".join(re.escape(k) for k in sorted(_ESCAPES, key=len, reverse=True)))
 _LIGATURES = {"---": "\u2014", "--": "\u2013", "``": "\u201c", "''": "\u201d", "!`": "\u00a1", "?`": "\u00bf"}
 _LIGATURE = re.compile("|".join(re.escape(k) for k in _LIGATURES))  # left to right, longest first, as TeX reads

@@ -15,7 +15,7 @@ _COMPANY = re.compile(r"^(inc|ltd|llc|corp|co|gmbh|ag|sa)\.?$", re.IGNORECASE)
 
 
 def display_name(name: str) -> str:
-    """"Smith, John" -> "John Smith"; "Smith, Jr., John" -> "John Smith Jr."; others unchanged."""
+    """ "Smith, John" -> "John Smith"; "Smith, Jr., John" -> "John Smith Jr."; others unchanged."""
     parts = [p.strip() for p in name.split(",")]
     if len(parts) == 2 and parts[0] and parts[1] and not _COMPANY.match(parts[1]):
         return f"{parts[1]} {parts[0]}"
@@ -67,7 +67,9 @@ def person_name(value: Any) -> str:
         for key in ("literal", "display_name", "name", "raw_author_name", "full_name"):
             if isinstance(value.get(key), str) and value[key].strip():
                 return display_name(value[key])
-        family = " ".join(str(value.get(k) or "") for k in ("non-dropping-particle", "family", "last", "lastName")).strip()
+        family = " ".join(
+            str(value.get(k) or "") for k in ("non-dropping-particle", "family", "last", "lastName")
+        ).strip()
         given = " ".join(str(value.get(k) or "") for k in ("given", "first", "firstName", "dropping-particle")).strip()
         suffix = str(value.get("suffix") or "").strip()
         return " ".join(p for p in (given, family, suffix) if p)

@@ -112,8 +112,10 @@ def read_pdf(path: str | Path, *, max_pages: int = MAX_PAGES) -> PdfDocument:
     if letters < 20 * len(pages) and letters < 500:
         raise PdfError(f"{path.name}: no text layer (scanned?); it needs OCR before it can be read")
     if letters < 0.3 * len(chars):
-        raise PdfError(f"{path.name}: text layer is unreadable (its fonts map characters to symbols, "
-                       "not letters); it needs OCR before it can be read")
+        raise PdfError(
+            f"{path.name}: text layer is unreadable (its fonts map characters to symbols, "
+            "not letters); it needs OCR before it can be read"
+        )
     layout.drop_furniture(pages, heights)
     sizes = Counter()
     for lines in pages:
@@ -133,6 +135,7 @@ def read_pdf(path: str | Path, *, max_pages: int = MAX_PAGES) -> PdfDocument:
 
 
 # --- the file ----------------------------------------------------------------------------------
+
 
 def _check_bytes(path: Path) -> None:
     """Fail early, and specifically, on files PDFium would only call 'damaged'."""
@@ -170,8 +173,9 @@ def _open(path: Path):
     except pdfium.PdfiumError as e:
         code = getattr(e, "err_code", None)
         if code == raw.FPDF_ERR_PASSWORD:
-            raise PdfError(f"{path.name}: password-protected; save a copy without the password "
-                           "(e.g. qpdf --decrypt) and add that") from e
+            raise PdfError(
+                f"{path.name}: password-protected; save a copy without the password (e.g. qpdf --decrypt) and add that"
+            ) from e
         if code == raw.FPDF_ERR_SECURITY:
             raise PdfError(f"{path.name}: encrypted with an unsupported security handler") from e
         raise PdfError(f"{path.name}: truncated or damaged ({e})") from e
@@ -179,8 +183,11 @@ def _open(path: Path):
 
 # --- the document ------------------------------------------------------------------------------
 
-_REFERENCES = re.compile(r"^(?:[\dA-Z]{1,2}\.?\s+)?(?:references|bibliography|literature cited|works cited|"
-                         r"reference list)$", re.IGNORECASE)
+_REFERENCES = re.compile(
+    r"^(?:[\dA-Z]{1,2}\.?\s+)?(?:references|bibliography|literature cited|works cited|"
+    r"reference list)$",
+    re.IGNORECASE,
+)
 _ABSTRACT = re.compile(r"abstract\b\s*[.:—–-]?\s*", re.IGNORECASE)
 _KEYWORDS = re.compile(r"(?:key\s*words|index terms)\b", re.IGNORECASE)
 
@@ -189,16 +196,19 @@ def _references(page_paras: list[list[tuple[str, str]]]) -> tuple[tuple[int, int
     """(page, paragraph) where the reference list starts, and where it ends: the next heading
     (an appendix) or the end."""
     heads = [(p, i) for p, paras in enumerate(page_paras) for i, (kind, _) in enumerate(paras) if kind == "heading"]
-    starts = [(p, i) for p, paras in enumerate(page_paras) for i, (kind, text) in enumerate(paras)
-              if kind != "aside" and _REFERENCES.match(text)]  # a heading, or a plain line of its own
+    starts = [
+        (p, i)
+        for p, paras in enumerate(page_paras)
+        for i, (kind, text) in enumerate(paras)
+        if kind != "aside" and _REFERENCES.match(text)
+    ]  # a heading, or a plain line of its own
     if not starts:
         return None
     later = [h for h in heads if h > starts[-1]]
     return starts[-1], (later[0] if later else (len(page_paras), 0))
 
 
-def _assemble(page_paras: list[list[tuple[str, str]]], total: int, title: str,
-              authors: tuple[str, ...]) -> PdfDocument:
+def _assemble(page_paras: list[list[tuple[str, str]]], total: int, title: str, authors: tuple[str, ...]) -> PdfDocument:
     refs = _references(page_paras)
     parts: list[str] = []
     placed: list[tuple[int, str, int, str]] = []  # (page, kind, offset, text) of each paragraph kept
@@ -224,8 +234,16 @@ def _assemble(page_paras: list[list[tuple[str, str]]], total: int, title: str,
             pos += len(text)
     text = "".join(parts)
     sections = [Section(t, p + 1, at) for p, kind, at, t in placed if kind == "heading"]
-    return PdfDocument(text=text, page_starts=page_starts, sections=sections, title=title, authors=authors,
-                       abstract=_abstract(text, placed), pages=total, references_start=references_start)
+    return PdfDocument(
+        text=text,
+        page_starts=page_starts,
+        sections=sections,
+        title=title,
+        authors=authors,
+        abstract=_abstract(text, placed),
+        pages=total,
+        references_start=references_start,
+    )
 
 
 def _abstract(text: str, placed: list[tuple[int, str, int, str]]) -> str:
@@ -244,17 +262,22 @@ def _abstract(text: str, placed: list[tuple[int, str, int, str]]) -> str:
         elif inside and kind == "body":
             spans.append((at, at + len(para)))
         elif not inside and m and kind == "body" and len(para) > m.end() + 100:
-            return para[m.end():]
-    return text[spans[0][0]:spans[-1][1]] if spans else ""
+            return para[m.end() :]
+    return text[spans[0][0] : spans[-1][1]] if spans else ""
 
 
 # --- title and authors -------------------------------------------------------------------------
 
 _FILENAME = re.compile(r"\.(?:pdf|docx?|tex|dvi|ps|indd|rtf)$|^(?:untitled|title|microsoft word)\b", re.IGNORECASE)
-_ORG = re.compile(r"universit|institut|department|school|college|centre|center|laborator|\binc\b|\bltd\b|"
-                  r"corporation|hospital|academy|faculty|@|\d{3}", re.IGNORECASE)
-_NAME = re.compile(r"^[A-ZÀ-Þ][\w'’.-]*(?:\s+(?:[A-ZÀ-Þ][\w'’.-]*|van|von|de|der|den|da|del|di|du|le|la|dos))*"
-                   r"\s+[A-ZÀ-Þ][\w'’-]+$")
+_ORG = re.compile(
+    r"universit|institut|department|school|college|centre|center|laborator|\binc\b|\bltd\b|"
+    r"corporation|hospital|academy|faculty|@|\d{3}",
+    re.IGNORECASE,
+)
+_NAME = re.compile(
+    r"^[A-ZÀ-Þ][\w'’.-]*(?:\s+(?:[A-ZÀ-Þ][\w'’.-]*|van|von|de|der|den|da|del|di|du|le|la|dos))*"
+    r"\s+[A-ZÀ-Þ][\w'’-]+$"
+)
 
 
 def _squash(text: str) -> str:

@@ -31,9 +31,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 NUMBERED = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[A-Z](?:\.\d{1,2})*\.?|[IVX]{1,4}\.)\s+[^\W\d_]")
-NAMED = re.compile(r"^(?:abstract|introduction|references|bibliography|acknowledge?ments?|conclusions?|"
-                   r"discussion|related work|appendix|appendices|summary|background|methods?|results|"
-                   r"literature cited|works cited)\b", re.IGNORECASE)
+NAMED = re.compile(
+    r"^(?:abstract|introduction|references|bibliography|acknowledge?ments?|conclusions?|"
+    r"discussion|related work|appendix|appendices|summary|background|methods?|results|"
+    r"literature cited|works cited)\b",
+    re.IGNORECASE,
+)
 TERMINAL = re.compile(r"[.!?:][\"'”’)\]]*$")  # a line or paragraph ending a sentence
 _CAPTION = re.compile(r"^(?:figure|fig\.|table|listing|algorithm|exhibit)\s*[A-Z]?\d+[.:]", re.IGNORECASE)
 _FOOTNOTE_MARK = re.compile(r"^(?:\d{1,2}|[*∗†‡§¶])\s*\S")
@@ -41,11 +44,25 @@ _PAGE_NUMBER = re.compile(r"^(?:page\s*)?(?:\d+|[ivxlc]+)(?:\s*(?:/|of)\s*\d+)?$
 # Word characters: all but spaces and controls -- except the control codes where old TeX fonts
 # without a Unicode map keep their ligatures and quotes (T1: 0x10-0x12, 0x1B-0x1F; OT1: 0x0B,
 # 0x0C, 0x0E, 0x0F; OT1's fl at 0x0D is lost: it is PDFium's line-break "\r").  PDFium writes U+FFFE for a line-end hyphen.
-_WORD = re.compile("[^\x00-\x0a\x0d\x13-\x1a\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
-                   "\u3000\ufffe]+\ufffe?")
-_TEX_LIGATURES = str.maketrans({0x1B: "ff", 0x1C: "fi", 0x1D: "fl", 0x1E: "ffi", 0x1F: "ffl",
-                                0x0B: "ff", 0x0C: "fi", 0x0E: "ffi", 0x0F: "ffl",
-                                0x10: "“", 0x11: "”", 0x12: "„"})  # T1's double quotes
+_WORD = re.compile(
+    "[^\x00-\x0a\x0d\x13-\x1a\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufffe]+\ufffe?"
+)
+_TEX_LIGATURES = str.maketrans(
+    {
+        0x1B: "ff",
+        0x1C: "fi",
+        0x1D: "fl",
+        0x1E: "ffi",
+        0x1F: "ffl",
+        0x0B: "ff",
+        0x0C: "fi",
+        0x0E: "ffi",
+        0x0F: "ffl",
+        0x10: "“",
+        0x11: "”",
+        0x12: "„",
+    }
+)  # T1's double quotes
 _MONO = re.compile(r"mono|monl|courier|consol|typewriter|inconsolata|menlo|code|tt\d+$", re.IGNORECASE)  # CMSLTT10
 _BOLD = re.compile(r"bold|black|heavy|demi|medi|(?:cm|ec|sf|lm)bx|\bbx|^cmb\d|csc\d", re.IGNORECASE)  # csc: small caps
 _LIGATURE = re.compile("[\ufb00-\ufb06]")
@@ -55,6 +72,7 @@ _UMLAUT = re.compile("\u00a8([aeiouyAEIOU])")  # old TeX fonts set "ä" as a spa
 @dataclass
 class Line:
     """A run of words on one baseline, with its box (PDF points, y upwards) and font."""
+
     x0: float
     x1: float
     top: float
@@ -98,8 +116,11 @@ def page_lines(page) -> list[Line]:
             x0, top, bottom = box.left, box.top, box.bottom
             raw.FPDFText_GetLooseCharBox(h, m.end() - 1, box)
             height = max(top - bottom, 1.0)
-            if cur is not None and min(top, cur.top) - max(bottom, cur.bottom) > 0.5 * min(height, cur.top - cur.bottom) \
-                    and -0.5 * height < x0 - cur.x1 < 1.6 * height:
+            if (
+                cur is not None
+                and min(top, cur.top) - max(bottom, cur.bottom) > 0.5 * min(height, cur.top - cur.bottom)
+                and -0.5 * height < x0 - cur.x1 < 1.6 * height
+            ):
                 cur.words.append(m[0])
                 cur.starts.append(m.start())
                 cur.spans.append((x0, box.right))
@@ -133,6 +154,7 @@ def _set_text(ln: Line) -> None:
 
 # --- page furniture and reading order -----------------------------------------------------------
 
+
 def _edge_lines(lines: list[Line], height: float) -> list[Line]:
     """The top and bottom rows of a page, where running headers and footers sit."""
     if not lines:
@@ -146,6 +168,7 @@ def _edge_lines(lines: list[Line], height: float) -> list[Line]:
 def drop_furniture(pages: list[list[Line]], heights: list[float]) -> None:
     """Drop running headers/footers (an edge line repeating on another page, digits aside) and
     page numbers.  A one-page file has no repeats: only its page number goes."""
+
     def key(ln: Line) -> str:
         return re.sub(r"\d+", "#", ln.text.lower().replace(" ", ""))
 
@@ -169,9 +192,13 @@ def _gap_at(ln: Line, g: float) -> int | None:
 
 def _split(ln: Line, k: int) -> list[Line]:
     parts = []
-    for words, starts, spans in ((ln.words[:k], ln.starts[:k], ln.spans[:k]), (ln.words[k:], ln.starts[k:], ln.spans[k:])):
-        part = Line(spans[0][0], spans[-1][1], ln.top, ln.bottom, words, starts, spans,
-                    size=ln.size, bold=ln.bold, mono=ln.mono)
+    for words, starts, spans in (
+        (ln.words[:k], ln.starts[:k], ln.spans[:k]),
+        (ln.words[k:], ln.starts[k:], ln.spans[k:]),
+    ):
+        part = Line(
+            spans[0][0], spans[-1][1], ln.top, ln.bottom, words, starts, spans, size=ln.size, bold=ln.bold, mono=ln.mono
+        )
         _set_text(part)
         parts.append(part)
     return parts
@@ -190,8 +217,10 @@ def reading_order(lines: list[Line]) -> list[Line]:
     def spans(ln: Line, g: float) -> bool:
         return ln.x0 < g - 2 and ln.x1 > g + 2
 
-    crossing, g = min((sum(1 for ln in live if spans(ln, g) and _gap_at(ln, g) is None), g)
-                      for g in (left + (right - left) * k / 40 for k in range(14, 27)))  # 35%..65%
+    crossing, g = min(
+        (sum(1 for ln in live if spans(ln, g) and _gap_at(ln, g) is None), g)
+        for g in (left + (right - left) * k / 40 for k in range(14, 27))
+    )  # 35%..65%
     pieces = []
     for ln in live:
         k = _gap_at(ln, g) if spans(ln, g) else None
@@ -214,6 +243,7 @@ def reading_order(lines: list[Line]) -> list[Line]:
 
 # --- what each line is ----------------------------------------------------------------------------
 
+
 def _is_heading(ln: Line, body: float) -> bool:
     if len(ln.text) > 90 or len(ln.words) > 12 or not (ln.bold or ln.size >= 1.08 * body):
         return False
@@ -233,12 +263,20 @@ def _table_rows(lines: list[Line], lefts: dict[int, float], width: float) -> set
             rows.append([ln])
     out = set()
     for row in rows:
-        if len(row) >= 3 and all(ln.x1 - ln.x0 < 0.4 * width for ln in row) \
-                or len(row) >= 2 and any(ln.mono or ln.symbolic for ln in row):
+        if (
+            len(row) >= 3
+            and all(ln.x1 - ln.x0 < 0.4 * width for ln in row)
+            or len(row) >= 2
+            and any(ln.mono or ln.symbolic for ln in row)
+        ):
             out.update(id(ln) for ln in row)
     for prev, ln in itertools.pairwise(lines):
-        if id(prev) in out and ln.col == prev.col and ln.x0 > lefts[ln.col] + 0.3 * width \
-                and prev.bottom - ln.top < 0.8 * (ln.top - ln.bottom):
+        if (
+            id(prev) in out
+            and ln.col == prev.col
+            and ln.x0 > lefts[ln.col] + 0.3 * width
+            and prev.bottom - ln.top < 0.8 * (ln.top - ln.bottom)
+        ):
             out.add(id(ln))
     return out
 
@@ -260,12 +298,24 @@ def classify(lines: list[Line], body: float) -> None:
         gap = prev is not None and (ln.col != prev.col or prev.bottom - ln.top > 0.8 * (ln.top - ln.bottom))
         if _is_heading(ln, body):
             ln.kind = "heading"  # before the code test: a heading may name a function
-        elif prev is not None and prev.kind == "heading" and not gap and ln.bold == prev.bold \
-                and abs(ln.size - prev.size) < 0.5 and len(ln.text) < 90 and not ln.mono:
+        elif (
+            prev is not None
+            and prev.kind == "heading"
+            and not gap
+            and ln.bold == prev.bold
+            and abs(ln.size - prev.size) < 0.5
+            and len(ln.text) < 90
+            and not ln.mono
+        ):
             ln.kind = "heading"  # a heading wrapped onto a second line
         elif ln.mono or ln.symbolic or id(ln) in table:
             ln.kind = "drop"
-        elif _CAPTION.match(ln.text) or ln.size < 0.9 * body and _FOOTNOTE_MARK.match(ln.text) and (prev is None or gap or size_step):
+        elif (
+            _CAPTION.match(ln.text)
+            or ln.size < 0.9 * body
+            and _FOOTNOTE_MARK.match(ln.text)
+            and (prev is None or gap or size_step)
+        ):
             ln.kind = "aside"
         elif in_note and not gap and not size_step:
             ln.kind = "aside"  # a footnote goes on until a gap or a change of font size
@@ -289,6 +339,7 @@ def _floats(lines: list[Line]) -> None:
     """A caption is an aside until its first sentence end.  The lines set close to it that are
     not sentences are the table or figure it labels (header cells, axis labels): dropped.  A
     sentence end stops the search, so prose next to an in-text listing is kept."""
+
     def float_text(ln: Line) -> bool:
         return ln.kind == "drop" or ln.kind == "body" and not TERMINAL.search(ln.text)
 
@@ -316,7 +367,28 @@ def _floats(lines: list[Line]) -> None:
 # --- lines to paragraphs --------------------------------------------------------------------------
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
-_PREFIXES = frozenset(["re", "pre", "un", "non", "co", "de", "dis", "sub", "inter", "over", "under", "multi", "semi", "anti", "counter", "mis", "out", "up"])
+_PREFIXES = frozenset(
+    [
+        "re",
+        "pre",
+        "un",
+        "non",
+        "co",
+        "de",
+        "dis",
+        "sub",
+        "inter",
+        "over",
+        "under",
+        "multi",
+        "semi",
+        "anti",
+        "counter",
+        "mis",
+        "out",
+        "up",
+    ]
+)
 
 
 class Hyphens:
@@ -363,8 +435,14 @@ def _join(lines: list[Line], label: str, lefts: dict[int, float], hyphens: Hyphe
     words: list[str] = []
     prev: Line | None = None
     for ln in lines:
-        if ln.kind == "heading" and prev is not None and prev.kind == "heading" and not NUMBERED.match(ln.text) \
-                and abs(ln.size - prev.size) < 0.5 and prev.bottom - ln.top < (ln.top - ln.bottom):
+        if (
+            ln.kind == "heading"
+            and prev is not None
+            and prev.kind == "heading"
+            and not NUMBERED.match(ln.text)
+            and abs(ln.size - prev.size) < 0.5
+            and prev.bottom - ln.top < (ln.top - ln.bottom)
+        ):
             words.extend(ln.words)  # a heading wrapped onto a second line
             continue
         if prev is None or ln.kind == "heading" or prev.kind == "heading" or _new_paragraph(prev, ln, lefts):

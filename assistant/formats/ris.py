@@ -55,20 +55,29 @@ def _record(parsed: list[dict], base_dir: Path | None) -> dict[str, Any] | str:
     if not parsed:
         return "not a readable RIS record"
     r = parsed[0]
+
     def first(*keys):
         return next((r[k] for k in keys if r.get(k)), None)
+
     authors = r.get("authors") or r.get("first_authors") or []
     urls = r.get("urls") or []
     unknown = r.get("unknown_tag") or {}
     venue = first("secondary_title", "journal_name", "alternate_title3", "alternate_title1", "alternate_title2")
     venue = venue or (unknown.get("BT") or [""])[0]
-    files = list(r.get("file_attachments1") or []) if isinstance(r.get("file_attachments1"), list) else [r.get("file_attachments1") or ""]
+    files = (
+        list(r.get("file_attachments1") or [])
+        if isinstance(r.get("file_attachments1"), list)
+        else [r.get("file_attachments1") or ""]
+    )
     return {
-        "id": r.get("id"), "title": first("title", "primary_title", "short_title"),
+        "id": r.get("id"),
+        "title": first("title", "primary_title", "short_title"),
         "abstract": first("abstract", "notes_abstract"),
         "authors": [display_name(a) for a in authors if isinstance(a, str)],
-        "year": first("year", "publication_year", "date"), "venue": venue,
-        "doi": r.get("doi"), "url": next((u for u in urls if u.startswith("http")), ""),
+        "year": first("year", "publication_year", "date"),
+        "venue": venue,
+        "doi": r.get("doi"),
+        "url": next((u for u in urls if u.startswith("http")), ""),
         "arxiv_id": find_arxiv_id(*urls, r.get("doi"), r.get("note"), *(r.get("notes") or [])),
         "tags": [k for k in (r.get("keywords") or []) if k],
         "code_url": find_code_link(*(r.get("notes") or [])),

@@ -23,8 +23,18 @@ from . import FORMAT_NAMES, CollectionError, Records, formats_understood
 from .page import looks_like_page
 
 STREAMED = {"jsonl", "arxiv", "openalex", "s2"}
-EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex", ".biblatex": "bibtex", ".ris": "ris", ".jsonl": "jsonl",
-              ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv", ".sqlite": "zotero"}
+EXTENSIONS = {
+    ".bib": "bibtex",
+    ".bibtex": "bibtex",
+    ".biblatex": "bibtex",
+    ".ris": "ris",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".sqlite": "zotero",
+}
 _HEAD = 1 << 20  # bytes looked at to recognise a format
 
 
@@ -77,7 +87,9 @@ def open_records(src: Input, max_mb: float, max_records: int) -> tuple[str, Reco
     if not utf16 and b"\x00" in head[:8192]:
         raise CollectionError(f"{name}: looks like a binary file (NUL bytes), not a text papers file")
     inner = re.sub(r"\.gz$", "", name, flags=re.IGNORECASE)
-    fmt = detect_format(inner, head.decode("utf-16" if utf16 else "utf-8", errors="replace"), complete=len(head) < _HEAD)
+    fmt = detect_format(
+        inner, head.decode("utf-16" if utf16 else "utf-8", errors="replace"), complete=len(head) < _HEAD
+    )
     base_dir = src.path.resolve().parent if src.path is not None else None
     if fmt in STREAMED and not utf16:
         count = _count_lines(src)
@@ -94,9 +106,12 @@ def open_records(src: Input, max_mb: float, max_records: int) -> tuple[str, Reco
         fmt = "csljson" if items and csljson.looks_like_csl(items[0]) else "json"
         records = _checked_count(list(jsonish.document_records(items)), name, max_records)
         return fmt, iter(records), len(records)
-    reader = {"csv": lambda: tabular.read_csv(text, name),
-              "page": lambda: page.read_page(text, name), "bibtex": lambda: bibtex.read_bibtex(text, name, base_dir),
-              "ris": lambda: ris.read_ris(text, name, base_dir)}[fmt]
+    reader = {
+        "csv": lambda: tabular.read_csv(text, name),
+        "page": lambda: page.read_page(text, name),
+        "bibtex": lambda: bibtex.read_bibtex(text, name, base_dir),
+        "ris": lambda: ris.read_ris(text, name, base_dir),
+    }[fmt]
     records = _checked_count(list(reader()), name, max_records)
     return fmt, iter(records), len(records)
 
@@ -130,7 +145,9 @@ def detect_format(name: str, head: str, complete: bool = True) -> str:
     if any(re.match(r"TY  - ", ln) for ln in nonblank[:30]):
         return "ris"
     code = [ln for ln in nonblank[:200] if not ln.startswith("%")]
-    if (code and code[0].startswith("@")) or re.search(r"^\s*@[A-Za-z]+\s*[{(]\s*[^\s,{}]+\s*,", text[:100_000], re.MULTILINE):
+    if (code and code[0].startswith("@")) or re.search(
+        r"^\s*@[A-Za-z]+\s*[{(]\s*[^\s,{}]+\s*,", text[:100_000], re.MULTILINE
+    ):
         return "bibtex"
     if nonblank and _csv_header(nonblank[0]):
         return "csv"
@@ -140,8 +157,10 @@ def detect_format(name: str, head: str, complete: bool = True) -> str:
     if by_ext and by_ext != "zotero":
         return by_ext
     shown = nonblank[0][:60] if nonblank else ""
-    raise CollectionError(f"{name}: not a papers file in a format understood (it starts {shown!r}). "
-                          f"Formats understood: {formats_understood()}")
+    raise CollectionError(
+        f"{name}: not a papers file in a format understood (it starts {shown!r}). "
+        f"Formats understood: {formats_understood()}"
+    )
 
 
 def _csv_header(line: str) -> bool:
@@ -186,7 +205,8 @@ def _decode(raw: bytes, name: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise CollectionError(
-            f"{name}: not UTF-8 text (invalid byte at offset {e.start}); save the file as UTF-8") from None
+            f"{name}: not UTF-8 text (invalid byte at offset {e.start}); save the file as UTF-8"
+        ) from None
 
 
 def _check_count(n: int, name: str, max_records: int) -> None:
@@ -197,7 +217,6 @@ def _check_count(n: int, name: str, max_records: int) -> None:
 def _checked_count(records: list, name: str, max_records: int) -> list:
     _check_count(len(records), name, max_records)
     return records
-
 
 
 assert set(FORMAT_NAMES) >= STREAMED | set(EXTENSIONS.values())

@@ -14,9 +14,17 @@ import io
 from . import CollectionError, Records
 
 ALIASES = {
-    "abstract note": "abstract", "summary": "abstract", "publication year": "year",
-    "publication title": "venue", "journal": "venue", "booktitle": "venue", "manual tags": "tags",
-    "keywords": "tags", "file attachments": "pdf_path", "author": "authors", "citation key": "key",
+    "abstract note": "abstract",
+    "summary": "abstract",
+    "publication year": "year",
+    "publication title": "venue",
+    "journal": "venue",
+    "booktitle": "venue",
+    "manual tags": "tags",
+    "keywords": "tags",
+    "file attachments": "pdf_path",
+    "author": "authors",
+    "citation key": "key",
 }
 
 
@@ -32,8 +40,10 @@ def read_csv(text: str, name: str) -> Records:
         raise CollectionError(f"{name}: CSV parse error in the header line: {e}") from None
     columns = [ALIASES.get(h, h) for h in header]
     if "title" not in columns:
-        raise CollectionError(f"{name}: CSV header must have columns title and abstract (abstract may be empty); "
-                              f"no title column in: {', '.join(h for h in header if h)[:200]}")
+        raise CollectionError(
+            f"{name}: CSV header must have columns title and abstract (abstract may be empty); "
+            f"no title column in: {', '.join(h for h in header if h)[:200]}"
+        )
     zotero = "item type" in header and "key" in header
     try:
         for row in reader:

@@ -34,8 +34,18 @@ from .csljson import strip_rich_text
 from .ids import find_arxiv_id
 
 SKIPPED_TYPES = ("note", "attachment", "annotation")
-VENUE_FIELDS = ("publicationTitle", "proceedingsTitle", "bookTitle", "conferenceName", "websiteTitle",
-                "blogTitle", "forumTitle", "repository", "university", "institution")
+VENUE_FIELDS = (
+    "publicationTitle",
+    "proceedingsTitle",
+    "bookTitle",
+    "conferenceName",
+    "websiteTitle",
+    "blogTitle",
+    "forumTitle",
+    "repository",
+    "university",
+    "institution",
+)
 FIELDS = ("title", "abstractNote", "date", "DOI", "url", "citationKey", "archiveID", "extra", *VENUE_FIELDS)
 _EXTRA_KEY = re.compile(r"^\s*Citation Key:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _EXTRA_DOI = re.compile(r"^\s*DOI:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -71,43 +81,63 @@ def _items(con: sqlite3.Connection, name: str, zotero_dir: Path) -> Iterator[tup
         raise CollectionError(f"{name}: an SQLite database, but not Zotero's (no items/itemData tables)")
     fields = "fieldsCombined" if "fieldsCombined" in tables else "fields"
     types = "itemTypesCombined" if "itemTypesCombined" in tables else "itemTypes"
-    user_libraries = {r[0] for r in con.execute("SELECT libraryID FROM libraries WHERE type='user'")} \
-        if "libraries" in tables else {1}
+    user_libraries = (
+        {r[0] for r in con.execute("SELECT libraryID FROM libraries WHERE type='user'")}
+        if "libraries" in tables
+        else {1}
+    )
     trash = "AND i.itemID NOT IN (SELECT itemID FROM deletedItems)" if "deletedItems" in tables else ""
-    feeds = ("AND i.libraryID NOT IN (SELECT libraryID FROM libraries WHERE type='feed')"
-             if "libraries" in tables else "")
+    feeds = (
+        "AND i.libraryID NOT IN (SELECT libraryID FROM libraries WHERE type='feed')" if "libraries" in tables else ""
+    )
     items = con.execute(
         f"SELECT i.itemID, i.key, i.libraryID, t.typeName FROM items i JOIN {types} t ON t.itemTypeID = i.itemTypeID "
         f"WHERE t.typeName NOT IN ({','.join('?' * len(SKIPPED_TYPES))}) {trash} {feeds} ORDER BY i.itemID",
-        SKIPPED_TYPES).fetchall()
+        SKIPPED_TYPES,
+    ).fetchall()
     data = _item_data(con, fields)
     authors = _creators(con)
-    tags = _grouped(con, "SELECT it.itemID, t.name FROM itemTags it JOIN tags t ON t.tagID = it.tagID "
-                         "ORDER BY it.itemID, t.name") if "itemTags" in tables else {}
+    tags = (
+        _grouped(
+            con,
+            "SELECT it.itemID, t.name FROM itemTags it JOIN tags t ON t.tagID = it.tagID ORDER BY it.itemID, t.name",
+        )
+        if "itemTags" in tables
+        else {}
+    )
     collections = _collections(con) if "collections" in tables else {}
     pdfs = _pdfs(con, zotero_dir) if "itemAttachments" in tables else {}
     for item_id, key, library, _type_name in items:
         d = data.get(item_id, {})
         extra = d.get("extra", "")
         m_key, m_doi = _EXTRA_KEY.search(extra), _EXTRA_DOI.search(extra)
-        yield f"item {key}", {
-            "id": f"zotero:{key}" if library in user_libraries else f"zotero:{library}:{key}",
-            "title": strip_rich_text(d.get("title")), "abstract": d.get("abstractNote"),
-            "authors": authors.get(item_id, []), "year": d.get("date"),
-            "venue": next((d[f] for f in VENUE_FIELDS if d.get(f)), ""),
-            "doi": d.get("DOI") or (m_doi.group(1) if m_doi else None), "url": d.get("url"),
-            "key": d.get("citationKey") or (m_key.group(1) if m_key else None),
-            "arxiv_id": find_arxiv_id(d.get("archiveID"), extra, d.get("url")),
-            "tags": tags.get(item_id, []), "collections": collections.get(item_id, []),
-            "pdf_path": pdfs.get(item_id, ""),
-        }
+        yield (
+            f"item {key}",
+            {
+                "id": f"zotero:{key}" if library in user_libraries else f"zotero:{library}:{key}",
+                "title": strip_rich_text(d.get("title")),
+                "abstract": d.get("abstractNote"),
+                "authors": authors.get(item_id, []),
+                "year": d.get("date"),
+                "venue": next((d[f] for f in VENUE_FIELDS if d.get(f)), ""),
+                "doi": d.get("DOI") or (m_doi.group(1) if m_doi else None),
+                "url": d.get("url"),
+                "key": d.get("citationKey") or (m_key.group(1) if m_key else None),
+                "arxiv_id": find_arxiv_id(d.get("archiveID"), extra, d.get("url")),
+                "tags": tags.get(item_id, []),
+                "collections": collections.get(item_id, []),
+                "pdf_path": pdfs.get(item_id, ""),
+            },
+        )
 
 
 def _item_data(con: sqlite3.Connection, fields: str) -> dict[int, dict[str, str]]:
     out: dict[int, dict[str, str]] = defaultdict(dict)
     rows = con.execute(
         f"SELECT d.itemID, f.fieldName, v.value FROM itemData d JOIN {fields} f ON f.fieldID = d.fieldID "
-        f"JOIN itemDataValues v ON v.valueID = d.valueID WHERE f.fieldName IN ({','.join('?' * len(FIELDS))})", FIELDS)
+        f"JOIN itemDataValues v ON v.valueID = d.valueID WHERE f.fieldName IN ({','.join('?' * len(FIELDS))})",
+        FIELDS,
+    )
     for item_id, field, value in rows:
         out[item_id][field] = str(value)
     return out
@@ -118,7 +148,8 @@ def _creators(con: sqlite3.Connection) -> dict[int, list[str]]:
     rows = con.execute(
         "SELECT ic.itemID, ct.creatorType, c.firstName, c.lastName, c.fieldMode FROM itemCreators ic "
         "JOIN creators c ON c.creatorID = ic.creatorID JOIN creatorTypes ct ON ct.creatorTypeID = ic.creatorTypeID "
-        "ORDER BY ic.itemID, ic.orderIndex")
+        "ORDER BY ic.itemID, ic.orderIndex"
+    )
     for item_id, ctype, first, last, mode in rows:
         # fieldMode 1: a one-field name (an organisation), kept whole in lastName
         name = (last or "") if mode == 1 else " ".join(p for p in (first, last) if p)
@@ -157,12 +188,13 @@ def _pdfs(con: sqlite3.Connection, zotero_dir: Path) -> dict[int, str]:
     rows = con.execute(
         "SELECT a.parentItemID, i.key, a.path FROM itemAttachments a JOIN items i ON i.itemID = a.itemID "
         "WHERE a.parentItemID IS NOT NULL AND a.path IS NOT NULL "
-        "AND (a.contentType = 'application/pdf' OR lower(a.path) LIKE '%.pdf') ORDER BY a.itemID")
+        "AND (a.contentType = 'application/pdf' OR lower(a.path) LIKE '%.pdf') ORDER BY a.itemID"
+    )
     for parent_id, att_key, path in rows:
         if parent_id in out:
             continue
         if path.startswith("storage:"):
-            out[parent_id] = str(zotero_dir / "storage" / att_key / path[len("storage:"):])
+            out[parent_id] = str(zotero_dir / "storage" / att_key / path[len("storage:") :])
         elif os.path.isabs(path) or re.match(r"^[A-Za-z]:[\\/]", path):
             out[parent_id] = path
     return out

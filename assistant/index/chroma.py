@@ -29,9 +29,9 @@ from ..netguard import redact_url
 from ..types import Paper, Passage
 from .errors import IndexError_, StoreUnavailable
 
-PAGE = 2000            # records per Chroma get (one get of ~50k records fails: "too many SQL variables")
-ID_PAGE = 20000        # ids per id listing
-HTTP_TIMEOUT = 30.0    # s: a Chroma server request that takes longer is a lost server, not a slow one
+PAGE = 2000  # records per Chroma get (one get of ~50k records fails: "too many SQL variables")
+ID_PAGE = 20000  # ids per id listing
+HTTP_TIMEOUT = 30.0  # s: a Chroma server request that takes longer is a lost server, not a slow one
 CONNECT_TIMEOUT = 5.0
 
 # HNSW search breadth.  Chroma's default (100) equals the candidates each dense view asks
@@ -78,13 +78,16 @@ class Chroma:
         port = u.port or (443 if u.scheme == "https" else 8000)
         try:
             # Probe with a timeout first: chromadb's client has none, and would wait forever on a hung server.
-            httpx.get(f"{u.scheme or 'http'}://{u.hostname}:{port}/api/v2/heartbeat",
-                      timeout=CONNECT_TIMEOUT).raise_for_status()
+            httpx.get(
+                f"{u.scheme or 'http'}://{u.hostname}:{port}/api/v2/heartbeat", timeout=CONNECT_TIMEOUT
+            ).raise_for_status()
             client = chromadb.HttpClient(host=u.hostname, port=port, ssl=u.scheme == "https", settings=chroma_settings)
         except Exception as e:  # noqa: BLE001 - any failure here means "cannot use the server"
-            raise StoreUnavailable(f"cannot reach the Chroma server at {self.shown_url}: {type(e).__name__}: "
-                                   f"{redact_url(str(e))}. Start it with `chroma run --path DIR --host 127.0.0.1 "
-                                   "--port N` or unset ASSISTANT_CHROMA_URL to use the embedded store.") from None
+            raise StoreUnavailable(
+                f"cannot reach the Chroma server at {self.shown_url}: {type(e).__name__}: "
+                f"{redact_url(str(e))}. Start it with `chroma run --path DIR --host 127.0.0.1 "
+                "--port N` or unset ASSISTANT_CHROMA_URL to use the embedded store."
+            ) from None
         session = getattr(getattr(client, "_server", None), "_session", None)
         if session is not None:
             session.timeout = httpx.Timeout(HTTP_TIMEOUT, connect=CONNECT_TIMEOUT)
@@ -102,12 +105,14 @@ class Chroma:
                 raise
             raise StoreUnavailable(
                 f"lost the Chroma server at {self.shown_url} ({type(e).__name__}: {redact_url(str(e))}). Papers "
-                "already ingested are safe on the server; restart it (`chroma run --path DIR ...`) and retry.") from None
+                "already ingested are safe on the server; restart it (`chroma run --path DIR ...`) and retry."
+            ) from None
 
     def _collection(self, name: str):
         # embedding_function=None: we always pass vectors; Chroma's default would download a model.
         col = self.client.get_or_create_collection(
-            name, configuration={"hnsw": {"space": "cosine", "ef_search": EF_SEARCH}}, embedding_function=None)
+            name, configuration={"hnsw": {"space": "cosine", "ef_search": EF_SEARCH}}, embedding_function=None
+        )
         hnsw = (getattr(col, "configuration_json", None) or {}).get("hnsw") or {}
         if hnsw.get("ef_search", EF_SEARCH) < EF_SEARCH:  # an index made before this setting
             col.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
@@ -148,11 +153,10 @@ class Chroma:
 
         if ids is not None:
             for i in range(0, len(ids), PAGE):
-                take(self.papers.get(ids=ids[i:i + PAGE], include=["metadatas", "documents"]))
+                take(self.papers.get(ids=ids[i : i + PAGE], include=["metadatas", "documents"]))
             return out
         offset = 0
-        while take(self.papers.get(where=where, include=["metadatas", "documents"], limit=PAGE,
-                                   offset=offset)) == PAGE:
+        while take(self.papers.get(where=where, include=["metadatas", "documents"], limit=PAGE, offset=offset)) == PAGE:
             offset += PAGE
         return out
 
@@ -160,7 +164,7 @@ class Chroma:
         """The body passages of these papers, from the passage documents and metadata."""
         out: dict[str, list[Passage]] = {pid: [] for pid in ids}
         for i in range(0, len(ids), 100):
-            where = {"$and": [{"paper_id": {"$in": ids[i:i + 100]}}, {"page": {"$gte": 1}}]}
+            where = {"$and": [{"paper_id": {"$in": ids[i : i + 100]}}, {"page": {"$gte": 1}}]}
             offset = 0
             while True:
                 got = self.passages.get(where=where, include=["metadatas", "documents"], limit=PAGE, offset=offset)
@@ -202,8 +206,12 @@ class Chroma:
         """(id, cosine distance) of the k nearest vectors, only papers in `allowed` if given."""
         where = None if allowed is None else {"paper_id": {"$in": sorted(allowed)}}
         with self.guard():
-            res = collection.query(query_embeddings=[np.asarray(query_vec, dtype=np.float32)], n_results=k,
-                                   where=where, include=["distances"])
+            res = collection.query(
+                query_embeddings=[np.asarray(query_vec, dtype=np.float32)],
+                n_results=k,
+                where=where,
+                include=["distances"],
+            )
         return list(zip(res["ids"][0], res["distances"][0]))
 
 
@@ -224,8 +232,16 @@ def passage_meta(ps: Passage) -> dict:
 
 
 def passage_from_meta(meta: dict, text: str) -> Passage:
-    return Passage(meta["paper_id"], int(meta["index"]), text or "", int(meta["start"]), int(meta["end"]),
-                   meta.get("page"), meta.get("end_page"), meta.get("section"))
+    return Passage(
+        meta["paper_id"],
+        int(meta["index"]),
+        text or "",
+        int(meta["start"]),
+        int(meta["end"]),
+        meta.get("page"),
+        meta.get("end_page"),
+        meta.get("section"),
+    )
 
 
 def paper_meta(p: Paper, written: float) -> dict:
@@ -233,14 +249,24 @@ def paper_meta(p: Paper, written: float) -> dict:
     as JSON, plus what the sync protocol queries on."""
     record = p.to_dict()
     del record["abstract"]
-    return {"paper_id": p.id, "record": json.dumps(record, ensure_ascii=False), "content_hash": p.content_hash(),
-            "written": written}
+    return {
+        "paper_id": p.id,
+        "record": json.dumps(record, ensure_ascii=False),
+        "content_hash": p.content_hash(),
+        "written": written,
+    }
 
 
 def paper_from_meta(pid: str, meta: dict, abstract: str) -> Paper:
     if "record" in meta:
         return Paper.from_dict({**json.loads(meta["record"]), "id": pid, "abstract": abstract or ""})
     # the first record format: one metadata field per paper field
-    return Paper(id=pid, title=meta.get("title", ""), abstract=abstract or "",
-                 authors=tuple(json.loads(meta.get("authors") or "[]")), year=meta.get("year") or None,
-                 url=meta.get("url", ""), code_url=meta.get("code_url", ""))
+    return Paper(
+        id=pid,
+        title=meta.get("title", ""),
+        abstract=abstract or "",
+        authors=tuple(json.loads(meta.get("authors") or "[]")),
+        year=meta.get("year") or None,
+        url=meta.get("url", ""),
+        code_url=meta.get("code_url", ""),
+    )

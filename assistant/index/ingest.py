@@ -38,6 +38,7 @@ class Target(Protocol):
     def recover(self) -> None: ...
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
+
 Progress = Callable[[int, int], None]
 
 PIPELINE = True  # write batch i while embedding batch i+1
@@ -82,8 +83,13 @@ class Pipeline:
             raise self._error
 
 
-def upsert(store: Target, papers: list[Paper], batch_papers: int, progress: Progress | None = None,
-           bodies: dict[str, list[Passage]] | None = None) -> int:
+def upsert(
+    store: Target,
+    papers: list[Paper],
+    batch_papers: int,
+    progress: Progress | None = None,
+    bodies: dict[str, list[Passage]] | None = None,
+) -> int:
     """Embed and store `papers` (new or changed; `bodies`: the body passages of the full-text
     ones); returns the number of passages written.  The caller holds the store's write lock."""
     bodies = bodies or {}
@@ -122,12 +128,15 @@ def upsert(store: Target, papers: list[Paper], batch_papers: int, progress: Prog
             f"({type(e).__name__}: {e}). "
             f"The {count['done']} finished papers are in the index, each whole, and the index is usable; "
             "run the same ingest again to add the rest (finished papers are not embedded again).",
-            count["done"], len(papers)) from e
+            count["done"],
+            len(papers),
+        ) from e
     return count["passages"]
 
 
-def batches(papers: list[Paper], bodies: dict[str, list[Passage]], chunk_words: int,
-            batch_papers: int) -> Iterator[tuple[list[Paper], list[Passage]]]:
+def batches(
+    papers: list[Paper], bodies: dict[str, list[Passage]], chunk_words: int, batch_papers: int
+) -> Iterator[tuple[list[Paper], list[Passage]]]:
     """(papers, their passages) in batches of at most `batch_papers` papers and, with full-text
     papers among them, about BATCH_PASSAGES_PER_PAPER x as many passages (a paper is never split)."""
     most = BATCH_PASSAGES_PER_PAPER * batch_papers if bodies else float("inf")
@@ -144,13 +153,20 @@ def batches(papers: list[Paper], bodies: dict[str, list[Passage]], chunk_words: 
         yield batch, passages
 
 
-def write_papers(store: Target, batch: list[Paper], passages: list[Passage], vectors: np.ndarray,
-                 bodies: dict[str, list[Passage]] | None = None) -> None:
+def write_papers(
+    store: Target,
+    batch: list[Paper],
+    passages: list[Passage],
+    vectors: np.ndarray,
+    bodies: dict[str, list[Passage]] | None = None,
+) -> None:
     """One batch: its passages (vectors) and paper records (mean passage vector), committed whole."""
     from llama_index.core.schema import TextNode
 
-    nodes = [TextNode(id_=ps.id, text=ps.text, embedding=vectors[i].tolist(), metadata=passage_meta(ps))
-             for i, ps in enumerate(passages)]
+    nodes = [
+        TextNode(id_=ps.id, text=ps.text, embedding=vectors[i].tolist(), metadata=passage_meta(ps))
+        for i, ps in enumerate(passages)
+    ]
     owner = np.array([ps.paper_id for ps in passages])
     means = {}
     for p in batch:
@@ -158,8 +174,14 @@ def write_papers(store: Target, batch: list[Paper], passages: list[Passage], vec
         means[p.id] = c / (np.linalg.norm(c) or 1.0)
 
     def write_records(stamp: float) -> None:
-        store.chroma.add(nodes, [TextNode(id_=p.id, text=p.abstract, embedding=means[p.id].tolist(),
-                                          metadata=paper_meta(p, stamp)) for p in batch])
+        store.chroma.add(
+            nodes,
+            [
+                TextNode(id_=p.id, text=p.abstract, embedding=means[p.id].tolist(), metadata=paper_meta(p, stamp))
+                for p in batch
+            ],
+        )
 
-    store.snapshot = sync.write_batch(store.chroma, store.local, store.snapshot, [p.id for p in batch],
-                                      write_records, upserted=batch, bodies=bodies)
+    store.snapshot = sync.write_batch(
+        store.chroma, store.local, store.snapshot, [p.id for p in batch], write_records, upserted=batch, bodies=bodies
+    )

@@ -41,6 +41,7 @@ def paper_text(title: str, abstract: str, body: Iterable[str] = ()) -> str:
 
 # --- segments ---------------------------------------------------------------------------
 
+
 class Segment:
     """Postings of a fixed set of papers; never changed once built (dead papers are masked)."""
 
@@ -66,9 +67,14 @@ class Segment:
         term = np.asarray(flat, dtype=np.int64)
         doc = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
         key, tf = np.unique(doc * max(1, len(vocab)) + term, return_counts=True)  # sorted by (doc, term)
-        return cls._assemble([d for d, _ in docs], list(vocab), lengths,
-                             (key // max(1, len(vocab))).astype(np.int32), (key % max(1, len(vocab))).astype(np.int32),
-                             np.minimum(tf, 65535).astype(np.uint16))
+        return cls._assemble(
+            [d for d, _ in docs],
+            list(vocab),
+            lengths,
+            (key // max(1, len(vocab))).astype(np.int32),
+            (key % max(1, len(vocab))).astype(np.int32),
+            np.minimum(tf, 65535).astype(np.uint16),
+        )
 
     @classmethod
     def _assemble(cls, ids, terms, lengths, doc, term, tf) -> Segment:
@@ -76,8 +82,12 @@ class Segment:
         order = np.argsort(term, kind="stable")
         arrays = {
             "lengths": lengths.astype(np.int32),
-            "d_ptr": _ptr(doc, len(ids)), "d_term": term, "d_tf": tf,
-            "t_ptr": _ptr(term, len(terms)), "t_doc": doc[order], "t_tf": tf[order],
+            "d_ptr": _ptr(doc, len(ids)),
+            "d_term": term,
+            "d_tf": tf,
+            "t_ptr": _ptr(term, len(terms)),
+            "t_doc": doc[order],
+            "t_tf": tf[order],
         }
         return cls(uuid.uuid4().hex[:12], list(ids), list(terms), arrays)
 
@@ -100,11 +110,12 @@ class Segment:
             ids += [s.ids[i] for i in live]
             lengths.append(np.asarray(s.lengths)[live])
             offset += len(live)
-        return cls._assemble(ids, list(vocab), np.concatenate(lengths), np.concatenate(docs),
-                             np.concatenate(terms), np.concatenate(tfs))
+        return cls._assemble(
+            ids, list(vocab), np.concatenate(lengths), np.concatenate(docs), np.concatenate(terms), np.concatenate(tfs)
+        )
 
     def doc_terms(self, i: int) -> np.ndarray:
-        return np.asarray(self.d_term[self.d_ptr[i]:self.d_ptr[i + 1]])
+        return np.asarray(self.d_term[self.d_ptr[i] : self.d_ptr[i + 1]])
 
     # -- files -----------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -173,6 +184,7 @@ def _compact(parts: list[_Part]) -> list[_Part]:
 
 
 # --- the index ----------------------------------------------------------------------------
+
 
 class KeywordIndex:
     """BM25 over papers.  Immutable: `updated()` returns a new index and leaves this one as
@@ -244,8 +256,9 @@ class KeywordIndex:
         """Smoothed inverse document frequency; a token no paper contains gets the highest value."""
         return math.log((self.n_docs + 1) / (self.df(token) + 0.5))
 
-    def top(self, query_tokens: list[str], k: int, allowed: set[str] | None = None,
-            stats: Corpus | None = None) -> list[tuple[str, float]]:
+    def top(
+        self, query_tokens: list[str], k: int, allowed: set[str] | None = None, stats: Corpus | None = None
+    ) -> list[tuple[str, float]]:
         """The k best papers by BM25 (score > 0), best first; only `allowed` ones if given.
         `stats`: the collection statistics to score with (default this index's own; a
         visitor's papers are scored with the whole collection's, so scores compare)."""

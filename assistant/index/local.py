@@ -48,9 +48,9 @@ class Snapshot:
     papers: dict[str, Paper] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
     keyword: KeywordIndex = field(default_factory=KeywordIndex)
-    state: str = ""        # Chroma's state token this view matches ("" = none yet)
+    state: str = ""  # Chroma's state token this view matches ("" = none yet)
     synced_at: float = 0.0  # Chroma clock when this view last read Chroma's changes
-    version: int = 0       # local files version it was loaded from or saved as
+    version: int = 0  # local files version it was loaded from or saved as
 
 
 class LocalIndex:
@@ -68,9 +68,11 @@ class LocalIndex:
         db.execute("CREATE TABLE IF NOT EXISTS papers (id TEXT PRIMARY KEY, hash TEXT NOT NULL, record TEXT NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         # `hash`: the content hash of the paper version the passages belong to (see body_passages)
-        db.execute("CREATE TABLE IF NOT EXISTS passages (paper_id TEXT NOT NULL, idx INTEGER NOT NULL, "
-                   "hash TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, page INTEGER NOT NULL, "
-                   "end_page INTEGER NOT NULL, section TEXT, text TEXT NOT NULL, PRIMARY KEY (paper_id, idx))")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS passages (paper_id TEXT NOT NULL, idx INTEGER NOT NULL, "
+            "hash TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, page INTEGER NOT NULL, "
+            "end_page INTEGER NOT NULL, section TEXT, text TEXT NOT NULL, PRIMARY KEY (paper_id, idx))"
+        )
         return db
 
     def fingerprint_on_disk(self) -> str | None:
@@ -105,14 +107,20 @@ class LocalIndex:
             if set(keyword.ids) != set(papers):
                 raise ValueError("keyword index and paper records disagree")
             self._tidy(keyword_state)
-            return Snapshot(papers, hashes, keyword, meta.get("state", ""), float(meta.get("synced_at", 0)),
-                            int(meta["version"]))
+            return Snapshot(
+                papers, hashes, keyword, meta.get("state", ""), float(meta.get("synced_at", 0)), int(meta["version"])
+            )
         except (sqlite3.Error, OSError, ValueError, KeyError) as e:
             log.warning("local index files in %s are damaged (%s); rebuilding them from Chroma", self.root, e)
             return None
 
-    def save(self, snap: Snapshot, upserted: Iterable[Paper] = (), removed: Iterable[str] = (),
-             bodies: Mapping[str, list[Passage]] | None = None) -> int | None:
+    def save(
+        self,
+        snap: Snapshot,
+        upserted: Iterable[Paper] = (),
+        removed: Iterable[str] = (),
+        bodies: Mapping[str, list[Passage]] | None = None,
+    ) -> int | None:
         """Write the changes that turned the saved view into `snap` (`bodies`: the body passages
         of upserted full-text papers); returns the new version (None if the files could not be
         written: the view stays valid in memory)."""
@@ -132,23 +140,47 @@ class LocalIndex:
                     removed = sorted(stale)
                     upserted = list(snap.papers.values())
                 db.executemany("DELETE FROM papers WHERE id=?", [(pid,) for pid in removed])
-                db.executemany("INSERT OR REPLACE INTO papers (id, hash, record) VALUES (?, ?, ?)",
-                               [(p.id, snap.hashes[p.id], _dumps(p.to_dict())) for p in upserted])
+                db.executemany(
+                    "INSERT OR REPLACE INTO papers (id, hash, record) VALUES (?, ?, ?)",
+                    [(p.id, snap.hashes[p.id], _dumps(p.to_dict())) for p in upserted],
+                )
                 replaced = set(removed) | {p.id for p in upserted if not p.full_text or p.id in bodies}
                 db.executemany("DELETE FROM passages WHERE paper_id=?", [(pid,) for pid in replaced])
                 db.executemany(
                     "INSERT INTO passages (paper_id, idx, hash, start, end, page, end_page, section, text) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(ps.paper_id, ps.index, snap.hashes[pid], ps.start, ps.end, ps.page, ps.end_page, ps.section,
-                      ps.text) for pid, body in bodies.items() if pid in snap.hashes for ps in body])
+                    [
+                        (
+                            ps.paper_id,
+                            ps.index,
+                            snap.hashes[pid],
+                            ps.start,
+                            ps.end,
+                            ps.page,
+                            ps.end_page,
+                            ps.section,
+                            ps.text,
+                        )
+                        for pid, body in bodies.items()
+                        if pid in snap.hashes
+                        for ps in body
+                    ],
+                )
                 version = on_disk + 1
-                meta = {"fingerprint": self.fingerprint, "version": str(version), "state": snap.state,
-                        "synced_at": repr(snap.synced_at), "keyword": json.dumps(keyword_state),
-                        "papers": str(len(snap.papers))}
+                meta = {
+                    "fingerprint": self.fingerprint,
+                    "version": str(version),
+                    "state": snap.state,
+                    "synced_at": repr(snap.synced_at),
+                    "keyword": json.dumps(keyword_state),
+                    "papers": str(len(snap.papers)),
+                }
                 db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items())
                 db.execute("COMMIT")
         except (sqlite3.Error, OSError) as e:
-            log.warning("could not save the local index files in %s (%s); they will be rebuilt from Chroma", self.root, e)
+            log.warning(
+                "could not save the local index files in %s (%s); they will be rebuilt from Chroma", self.root, e
+            )
             return None
         self._tidy(keyword_state)
         return version
@@ -181,14 +213,17 @@ class LocalIndex:
             rows = db.execute(
                 "SELECT idx, hash, start, end, page, end_page, section, text FROM passages WHERE paper_id=?"
                 + (" AND idx=?" if index is not None else " ORDER BY idx"),
-                (paper_id, index) if index is not None else (paper_id,)).fetchall()
+                (paper_id, index) if index is not None else (paper_id,),
+            ).fetchall()
         except sqlite3.Error as e:
             log.warning("could not read passages from %s (%s)", self.db_path, e)
             return None
         if any(h != content_hash for _, h, *_ in rows) or (not rows and index is None):
             return None
-        return [Passage(paper_id, i, text, start, end, page, end_page, section)
-                for i, _, start, end, page, end_page, section, text in rows]
+        return [
+            Passage(paper_id, i, text, start, end, page, end_page, section)
+            for i, _, start, end, page, end_page, section, text in rows
+        ]
 
     def papers_on_disk(self) -> dict[str, Paper]:
         """The saved paper records only (what `reindex` re-embeds when Chroma's copy is gone)."""

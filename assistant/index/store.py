@@ -117,7 +117,8 @@ class Store:
                 f"the index in {self.root} is open in another process (a running `paper-assistant serve`, "
                 "ingest or chat?). An embedded index serves one process at a time: stop that process, use another "
                 "index_dir, or share the collection through a Chroma server (ASSISTANT_CHROMA_URL; see "
-                "docs/scaling.md).") from None
+                "docs/scaling.md)."
+            ) from None
         return lock
 
     def close(self) -> None:
@@ -137,12 +138,16 @@ class Store:
         snap = sync.open_view(self.chroma, self.local, str(self.root))
         dim = self.chroma.vector_dim() if snap.papers else None
         if dim is not None and dim != self.embedder.dim:
-            where = (f"the collection {self.chroma.passages.name!r} on {self.chroma.shown_url}" if self.chroma.server
-                     else str(self.root))
+            where = (
+                f"the collection {self.chroma.passages.name!r} on {self.chroma.shown_url}"
+                if self.chroma.server
+                else str(self.root)
+            )
             raise IndexError_(
                 f"the vectors in {where} have {dim} dimensions but {self.settings.embed_model} makes "
                 f"{self.embedder.dim}: another embedding model wrote them. Delete that index (or use another "
-                "index_dir) and ingest the papers again.")
+                "index_dir) and ingest the papers again."
+            )
         return snap
 
     # -- following other processes (Chroma server) ---------------------------------------------
@@ -179,16 +184,22 @@ class Store:
                 if not wait:
                     yield False
                     return
-                raise IndexBusy(f"another process is writing to the index in {self.root}; "
-                                "wait for it, or use a Chroma server for several processes") from None
+                raise IndexBusy(
+                    f"another process is writing to the index in {self.root}; "
+                    "wait for it, or use a Chroma server for several processes"
+                ) from None
             try:
                 yield True
             finally:
                 lock.release()
 
-    def upsert(self, papers: list[Paper], batch_papers: int | None = None,
-               progress: Callable[[int, int], None] | None = None,
-               bodies: dict[str, list[Passage]] | None = None) -> int:
+    def upsert(
+        self,
+        papers: list[Paper],
+        batch_papers: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        bodies: dict[str, list[Passage]] | None = None,
+    ) -> int:
         """Embed and store `papers` (new or changed; `bodies`: the body passages of full-text
         papers, which cannot be derived from the record); returns the number of passages written."""
         if not papers:
@@ -215,8 +226,9 @@ class Store:
             self.catch_up()
             ids = [i for i in dict.fromkeys(ids) if i in self.snapshot.papers]
             if ids:
-                self.snapshot = sync.write_batch(self.chroma, self.local, self.snapshot, ids, lambda stamp: None,
-                                                 removed=ids)
+                self.snapshot = sync.write_batch(
+                    self.chroma, self.local, self.snapshot, ids, lambda stamp: None, removed=ids
+                )
                 if self.chroma.server:
                     self.snapshot = sync.synced(self.chroma, self.local, self.snapshot)
         self._tidy_pdfs()
@@ -279,8 +291,9 @@ class Store:
         self.snapshot = Snapshot(version=self.snapshot.version)
         calls = self.embedder.calls
         n = self.upsert(papers, progress=progress, bodies=bodies)
-        log.info("%d passages written, %d of them embedded (the rest from the vector cache)", n,
-                 self.embedder.calls - calls)
+        log.info(
+            "%d passages written, %d of them embedded (the rest from the vector cache)", n, self.embedder.calls - calls
+        )
         self.problem = ""
         return n
 

@@ -36,8 +36,8 @@ from .local import LocalIndex, Snapshot
 
 log = logging.getLogger(__name__)
 
-STALE_WRITE = 600.0    # s: a batch note this old belongs to a writer that died
-CLOCK_MARGIN = 60.0    # s: re-read records written this long before the last read
+STALE_WRITE = 600.0  # s: a batch note this old belongs to a writer that died
+CLOCK_MARGIN = 60.0  # s: re-read records written this long before the last read
 
 
 class VectorStoreEmpty(IndexError_):
@@ -54,15 +54,18 @@ def open_view(chroma: Chroma, local: LocalIndex, where: str) -> Snapshot:
     brought up to date from it."""
     on_disk = local.fingerprint_on_disk()
     if on_disk and on_disk != local.fingerprint:
-        raise IndexError_(f"the index in {where} was built with other settings ({on_disk}); "
-                          "delete that directory to rebuild it")
+        raise IndexError_(
+            f"the index in {where} was built with other settings ({on_disk}); delete that directory to rebuild it"
+        )
     saved = local.load()
     count = chroma.count()
     if saved and saved.papers and count == 0:
         raise VectorStoreEmpty(
             f"the local index in {where} lists {len(saved.papers)} papers but the vector store is empty "
             "(Chroma files deleted). Run `paper-assistant reindex` to re-embed the stored papers, or delete "
-            "the directory to start over.", len(saved.papers))
+            "the directory to start over.",
+            len(saved.papers),
+        )
     if saved and saved.state and saved.state == chroma.state() and len(saved.papers) == count:
         return saved
     if saved is None and count:
@@ -102,8 +105,13 @@ def keyword_docs(papers: Iterable[Paper], bodies: Mapping[str, list[Passage]]) -
     return {p.id: (p.title, p.abstract, [ps.text for ps in bodies.get(p.id, ())]) for p in papers}
 
 
-def save(local: LocalIndex, snap: Snapshot, upserted: Iterable[Paper] = (), removed: Iterable[str] = (),
-         bodies: Mapping[str, list[Passage]] | None = None) -> Snapshot:
+def save(
+    local: LocalIndex,
+    snap: Snapshot,
+    upserted: Iterable[Paper] = (),
+    removed: Iterable[str] = (),
+    bodies: Mapping[str, list[Passage]] | None = None,
+) -> Snapshot:
     version = local.save(snap, upserted, removed, bodies)
     # -1: the files missed a change, so the next save writes the whole view
     return replace(snap, version=version if version is not None else -1)
@@ -115,7 +123,9 @@ def clean_interrupted(chroma: Chroma) -> None:
     if not got["ids"]:
         return
     now = chroma.clock()
-    notes = [(wid, json.loads(m.get("papers", "[]")), m.get("started", 0.0)) for wid, m in zip(got["ids"], got["metadatas"])]
+    notes = [
+        (wid, json.loads(m.get("papers", "[]")), m.get("started", 0.0)) for wid, m in zip(got["ids"], got["metadatas"])
+    ]
     dead = {wid for wid, _, started in notes if not chroma.server or now - started > STALE_WRITE}
     busy = {pid for wid, ids, _ in notes if wid not in dead for pid in ids}  # a live writer's papers
     for wid, ids, _ in notes:
@@ -130,13 +140,22 @@ def clean_interrupted(chroma: Chroma) -> None:
         chroma.writes.delete(ids=[wid])
 
 
-def write_batch(chroma: Chroma, local: LocalIndex, old: Snapshot, ids: list[str], write: Callable[[float], None],
-                upserted: list[Paper] = (), removed: list[str] = (),
-                bodies: Mapping[str, list[Passage]] | None = None) -> Snapshot:
+def write_batch(
+    chroma: Chroma,
+    local: LocalIndex,
+    old: Snapshot,
+    ids: list[str],
+    write: Callable[[float], None],
+    upserted: list[Paper] = (),
+    removed: list[str] = (),
+    bodies: Mapping[str, list[Passage]] | None = None,
+) -> Snapshot:
     """Replace (or delete) the papers `ids` in Chroma, then commit the change to the view
     (`bodies`: the body passages of full-text papers in `upserted`); returns the new view."""
     note = uuid.uuid4().hex
-    chroma.writes.add(ids=[note], embeddings=[[1.0]], metadatas=[{"papers": json.dumps(ids), "started": chroma.clock()}])
+    chroma.writes.add(
+        ids=[note], embeddings=[[1.0]], metadatas=[{"papers": json.dumps(ids), "started": chroma.clock()}]
+    )
     chroma.set_state(uuid.uuid4().hex)  # other processes: something is in flight
     chroma.delete(ids)
     stamp = chroma.clock()

@@ -51,8 +51,10 @@ class VectorCache:
             with self._lock:
                 db = self._conn()
                 for i in range(0, len(keys), _CHUNK):
-                    chunk = keys[i:i + _CHUNK]
-                    rows = db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                    chunk = keys[i : i + _CHUNK]
+                    rows = db.execute(
+                        f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                    )
                     for k, v in rows:
                         vec = np.frombuffer(v, dtype=np.float32)
                         if len(vec) == self.dim:

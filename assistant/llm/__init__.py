@@ -15,5 +15,19 @@ from .choose import create, model_label, problem, select
 from .hosted import OpenAIBackend
 from .local import BUNDLED_GGUF, LocalBackend, bundled_gguf, gguf_path
 
-__all__ = ["LLM", "LLMError", "OpenAIBackend", "LocalBackend", "create", "select", "problem", "model_label",
-           "bundled_gguf", "gguf_path", "where", "DEFAULT_OPENAI_MODEL", "OPENAI_URL", "BUNDLED_GGUF"]
+__all__ = [
+    "LLM",
+    "LLMError",
+    "OpenAIBackend",
+    "LocalBackend",
+    "create",
+    "select",
+    "problem",
+    "model_label",
+    "bundled_gguf",
+    "gguf_path",
+    "where",
+    "DEFAULT_OPENAI_MODEL",
+    "OPENAI_URL",
+    "BUNDLED_GGUF",
+]

