@@ -29,7 +29,7 @@ from .retrieve import dense_query, is_list_question, term_coverage
 from .text import md_quote, md_title, sentence_spans, specificity, tokenize
 from .types import Citation, Hit, Message, Passage
 
-Nearby = Callable[[Hit], list[Passage]]  # a full-text hit's body passages an answer may quote (core._nearby)
+Nearby = Callable[[Hit], list[Passage]]  # a full-text hit's body passages an answer may quote (search.nearby)
 
 SUPPORT = 0.4  # a paper is cited only if a sentence has this share of the question's specific terms
 

@@ -352,7 +352,7 @@ class PaperAssistant:
         )
 
     def _plan(
-        self, question: str, history: list[Message] | None, r: Retrieval, focused: Focus | None = None
+        self, question: str, history: list[Message] | None, r: Retrieval, focused: search.Focus | None = None
     ) -> tuple[focus.Question, answers.Plan]:
         # a follow-up's own words choose the sentences; the conversation's terms only break ties
         context = r.query_tokens if r.query != question else []
@@ -372,10 +372,9 @@ class PaperAssistant:
             focused,
         )
 
-    def _focus(self, question: str, r: Retrieval) -> Focus:
-        """What an answer quotes a full-text paper from: its passages that best answer
-        `question` (search.focus_passages), each paper ranked once per answer."""
-        return Focus(self, question)
+    def _focus(self, question: str, r: Retrieval) -> search.Focus:
+        """What an answer quotes a full-text paper from, each paper ranked once per answer."""
+        return search.Focus(self.store, self.embedder, question, self.passage_terms)
 
     def _embed_sentences(self, texts: list[str]):
         """Sentence vectors, kept in the index's embedding cache: each is computed once per index."""
@@ -383,23 +382,10 @@ class PaperAssistant:
         return cache.embed(self.embedder, texts)[0] if cache is not None else self.embedder.embed(texts)
 
     def _nearby(self, hit: Hit) -> list[Passage]:
-        """A full-text hit's best passage with the passages before and after it in its section
-        (in order): what an answer about it may quote."""
-        best = hit.passage
-        if best is None or not best.in_body or hit.paper.id not in self.store.snapshot.papers:
-            return [best] if best is not None else []
-        around = [self.store.passage(hit.paper, best.index + d) for d in (-1, 1)]
-        same = [p for p in around if p is not None and p.in_body and p.section == best.section]
-        return sorted(same + [best], key=lambda p: p.index)
+        return search.nearby(self.store, hit)
 
     def _span(self, hit: Hit) -> tuple[int, int] | None:
-        """The abstract span of a hit's passage (None for a body passage: see _nearby)."""
-        if hit.passage is not None:
-            return None if hit.passage.in_body else (hit.passage.start, hit.passage.end)
-        for p in self.store.passages(hit.paper):
-            if p.index == hit.passage_index:
-                return (p.start, p.end)
-        return None
+        return search.abstract_span(self.store, hit)
 
     # -- reporting ----------------------------------------------------------------------------
     @property
@@ -465,34 +451,6 @@ class PaperAssistant:
         without the field fails its filter.  No filter given = every paper.
         """
         return search.select(self._papers().values(), year_from, year_to, author, venue, tag, key)
-
-
-class Focus:
-    """For one answer: each full-text hit with its paper's passage that best answers the
-    question (`__call__`), and what the answer may quote it from (`nearby`): that passage,
-    its neighbours in its section and the runners-up."""
-
-    def __init__(self, pa: PaperAssistant, question: str):
-        self._pa, self._question = pa, question
-        self._done: dict[str, tuple[Hit, list[Passage]]] = {}
-
-    def _get(self, hit: Hit) -> tuple[Hit, list[Passage]]:
-        if hit.paper.id not in self._done:
-            pa = self._pa
-            self._done[hit.paper.id] = search.focus_passages(
-                pa.store, pa.embedder, self._question, hit, pa.passage_terms
-            )
-        return self._done[hit.paper.id]
-
-    def __call__(self, hit: Hit) -> Hit:
-        return self._get(hit)[0]
-
-    def nearby(self, hit: Hit) -> list[Passage]:
-        around = self._pa._nearby(hit)
-        if hit.passage is None or not hit.passage.in_body:
-            return around
-        more = [p for p in self._get(hit)[1] if p.in_body]
-        return sorted({p.index: p for p in around + more}.values(), key=lambda p: p.index)
 
 
 def _chunks(text: str) -> Iterator[str]:

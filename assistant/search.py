@@ -3,6 +3,8 @@
 The scoring itself is pure (retrieve.py); this module fetches the candidates each view
 proposes (the embedded query against Chroma's passage and paper vectors, BM25 against
 the keyword index), hands them to `fuse` and `gate`, and turns the result into Hits.
+For an answer it also finds, inside a full-text paper, the passages that best answer the
+question (`Focus`) and an abstract hit's span (`abstract_span`).
 """
 
 from __future__ import annotations
@@ -179,6 +181,52 @@ def focus_passages(
     if best.index != hit.passage_index:
         hit = replace(hit, text=best.text, passage_index=best.index, page=best.page, section=best.section, passage=best)
     return hit, ranked[1:]
+
+
+def abstract_span(store: Store, hit: Hit) -> tuple[int, int] | None:
+    """The abstract span of a hit's passage (None for a body passage: see `nearby`)."""
+    if hit.passage is not None:
+        return None if hit.passage.in_body else (hit.passage.start, hit.passage.end)
+    for p in store.passages(hit.paper):
+        if p.index == hit.passage_index:
+            return (p.start, p.end)
+    return None
+
+
+def nearby(store: Store, hit: Hit) -> list[Passage]:
+    """A full-text hit's best passage with the passages before and after it in its section
+    (in order): what an answer about it may quote."""
+    best = hit.passage
+    if best is None or not best.in_body or hit.paper.id not in store.snapshot.papers:
+        return [best] if best is not None else []
+    around = [store.passage(hit.paper, best.index + d) for d in (-1, 1)]
+    same = [p for p in around if p is not None and p.in_body and p.section == best.section]
+    return sorted(same + [best], key=lambda p: p.index)
+
+
+class Focus:
+    """For one answer: each full-text hit with its paper's passage that best answers the
+    question (`__call__`, by `focus_passages`), and what the answer may quote it from
+    (`nearby`): that passage, its neighbours in its section and the runners-up."""
+
+    def __init__(self, store: Store, embedder: Any, question: str, terms: PassageTerms):
+        self._store, self._embedder, self._question, self._terms = store, embedder, question, terms
+        self._done: dict[str, tuple[Hit, list[Passage]]] = {}
+
+    def _get(self, hit: Hit) -> tuple[Hit, list[Passage]]:
+        if hit.paper.id not in self._done:
+            self._done[hit.paper.id] = focus_passages(self._store, self._embedder, self._question, hit, self._terms)
+        return self._done[hit.paper.id]
+
+    def __call__(self, hit: Hit) -> Hit:
+        return self._get(hit)[0]
+
+    def nearby(self, hit: Hit) -> list[Passage]:
+        around = nearby(self._store, hit)
+        if hit.passage is None or not hit.passage.in_body:
+            return around
+        more = [p for p in self._get(hit)[1] if p.in_body]
+        return sorted({p.index: p for p in around + more}.values(), key=lambda p: p.index)
 
 
 GATE_PASSAGES = 3  # passages of a full-text paper the gate looks for the question's terms in
