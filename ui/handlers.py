@@ -23,7 +23,6 @@ import gradio as gr
 from assistant import (
     Answer,
     CollectionError,
-    IngestInterrupted,
     PaperAssistant,
     PaperNotFound,
     QuestionError,
@@ -31,7 +30,7 @@ from assistant import (
 from assistant.session import SessionPapers
 from assistant.settings import SettingsError
 
-from . import render
+from . import render, uploads
 from .sessions import RateLimit, Rules, SessionSettings, Views, client_key, error_id
 
 log = logging.getLogger(__name__)
@@ -61,24 +60,6 @@ EXAMPLES = [
 
 # Errors whose message is about what the visitor did: shown as they are, also on a public deployment.
 VISITOR_ERRORS = (QuestionError, SettingsError, CollectionError, PaperNotFound)
-
-
-class UploadRefused(ValueError):
-    """A file path that is not a file this server received as an upload."""
-
-
-def uploaded_file(path: str, uploaded: set[str] | None) -> Path:
-    """`path` if it is a regular file the server itself received as an upload (inside Gradio's
-    upload folder; and, once the app runs, one of the files its upload route received).
-    Checked on the resolved path, so `..` and symlinks cannot lead elsewhere; the file is not
-    opened here, and not at all when refused."""
-    folder = Path(gr.utils.get_upload_folder()).resolve()
-    real = Path(os.path.realpath(path))
-    if not real.is_relative_to(folder) or (uploaded is not None and str(real) not in uploaded):
-        raise UploadRefused("that file was not uploaded to this server; choose a file with the upload box")
-    if not real.is_file():
-        raise UploadRefused("the upload is not a regular file")
-    return real
 
 
 class WebApp:
@@ -408,47 +389,10 @@ class WebApp:
         # An uploaded bibliography's attachment fields name files on the *visitor's* machine: never
         # read them here (they could name this server's files).
         target = self.pa.private(mine) if public else self.pa.using(read_attachments=False)
-        parts, changed = [], False
-        for i, path in enumerate(paths, 1):
-            name = Path(path).name
-            try:
-                file = uploaded_file(path, uploaded)
-            except UploadRefused as e:
-                log.warning("refused an upload path: %s", e)
-                parts.append(render.error_html(f"{name}: {e}; nothing was added from it."))
-                continue
-            limit = self.settings.max_file_mb
-            size = file.stat().st_size
-            if size > limit * 1024 * 1024:  # before reading a byte of it
-                parts.append(
-                    render.error_html(
-                        f"{file.name}: {size / 1e6:.1f} MB is over the {limit:g} MB limit "
-                        "(setting max_file_mb); nothing was added."
-                    )
-                )
-                continue
-            desc = f"File {i} of {len(paths)}: {file.name}" if len(paths) > 1 else "Embedding papers"
-            progress(0, desc=desc)
-            try:
-                report = target.add_papers(
-                    file, progress=lambda done, total, d=desc: progress((done, total), desc=d, unit="papers")
-                )
-            except IngestInterrupted as e:  # the finished papers are in: show them
-                parts.append(render.error_html(self.message(e)))
-                changed = True
-                continue
-            except Exception as e:  # noqa: BLE001
-                parts.append(render.error_html(f"{file.name}: {self.message(e)} Nothing was added."))
-                continue
-            changed = changed or bool(report.added or report.updated)
-            titles = {p.id: p.title for p in target.papers}
-            note = " They are visible only to you, for this session." if public else ""
-            if report.no_abstract:
-                note += (
-                    f" {len(report.no_abstract)} of them have no abstract: they are found by title and metadata "
-                    "only, so they rank low."
-                )
-            parts.append(render.ingest_report_html(report, titles, len(titles), note))
+        note = " They are visible only to you, for this session." if public else ""
+        parts, changed = uploads.add_files(
+            target, paths, uploaded, self.settings.max_file_mb, progress, self.message, note
+        )
         refreshed = self.collection_outputs(mine) + (mine,) if changed else unchanged
         return ("".join(parts),) + refreshed
 
