@@ -241,7 +241,7 @@ def test_characters_are_normalised(raw, clean):
     ],
 )
 def test_line_end_hyphen_decisions(left, right, joined):
-    from assistant.formats.pdf_layout import Hyphens
+    from assistant.formats.pdf_paragraphs import Hyphens
 
     hyphens = Hyphens(["Choosing the interval is a trade-off between speed and cost."])
     assert hyphens.join(left, right) == joined

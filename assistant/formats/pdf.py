@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.formats import pdf_layout as layout
+from assistant.formats import pdf_paragraphs as paragraphs
 
 MAX_PAGES = 1000
 _PDFIUM = threading.Lock()  # PDFium is not thread-safe; the web app reads uploads on several threads
@@ -122,14 +123,14 @@ def read_pdf(path: str | Path, *, max_pages: int = MAX_PAGES) -> PdfDocument:
         for ln in lines:
             sizes[round(ln.size, 1)] += len(ln.text)
     body = sizes.most_common(1)[0][0]
-    hyphens = layout.Hyphens(ln.text for lines in pages for ln in lines)
+    hyphens = paragraphs.Hyphens(ln.text for lines in pages for ln in lines)
     page_paras = []
     for lines in pages:
         ordered = layout.reading_order(lines)
         layout.classify(ordered, body)
-        page_paras.append(layout.paragraphs(ordered, hyphens))
+        page_paras.append(paragraphs.paragraphs(ordered, hyphens))
     for before, after in itertools.pairwise(page_paras):
-        layout.join_across_pages(before, after, hyphens)
+        paragraphs.join_across_pages(before, after, hyphens)
     title = _title(pages[0], meta, body)
     return _assemble(page_paras, total, title, _authors(pages[0], meta, title))
 
