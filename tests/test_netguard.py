@@ -26,6 +26,7 @@ import openai
 import pytest
 
 from assistant import netguard as ng
+from assistant import redact
 
 KEY = "sk-test-NETGUARDsecret0123456789"
 PUBLIC = "93.184.216.34"  # only ever handed to a connector that does not touch the network
@@ -542,7 +543,7 @@ def test_check_url_accepts_and_opens_up():
     ],
 )
 def test_redact_url(url, shown):
-    assert ng.redact_url(url) == shown
+    assert redact.redact_url(url) == shown
 
 
 def test_redaction_never_raises_and_masks_given_secrets():
@@ -551,22 +552,22 @@ def test_redaction_never_raises_and_masks_given_secrets():
             raise RuntimeError("boom")
 
     for junk in (None, 42, b"\xff", Broken(), "\x00\udcff@://", "%" * 1000, "http://" + "@" * 10000):
-        assert isinstance(ng.redact_url(junk), str) and isinstance(ng.redact_text(junk), str)
-    assert ng.redact_url(Broken()) == "***"
+        assert isinstance(redact.redact_url(junk), str) and isinstance(redact.redact_text(junk), str)
+    assert redact.redact_url(Broken()) == "***"
     password = "hunter2/p@ss+word"
     text = (
         f"server said: Incorrect API key provided: {KEY}; retried http://127.0.0.1/v1?k=x&api-key={KEY} "
         f"with Authorization: Bearer {KEY}, then Authorization: Basic dXNlcjpwYXNz; "
         f"sent https://h.example/login?user=me&pw={quote(password, safe='')} ({password})"
     )
-    out = ng.redact_text(text, secrets=[KEY, password, ""])
+    out = redact.redact_text(text, secrets=[KEY, password, ""])
     assert "NETGUARD" not in out and "dXNlcjpwYXNz" not in out and "hunter2" not in out and "p%40ss" not in out
     assert "Bearer ***" in out and "retried http://127.0.0.1/v1?k=x&api-key=***" in out and "user=me" in out
     assert (
-        ng.redact_text("a basic idea: the token expired (tab table)", ["ab"])
+        redact.redact_text("a basic idea: the token expired (tab table)", ["ab"])
         == "a basic idea: the token expired (tab table)"
     )  # prose survives; secrets under 4 characters are ignored
     assert (
-        ng.redact_text("AWS AKIAABCDEFGHIJKLMNOP and hf_abcdefghijklmn and eyJhbGciOi.eyJzdWIiOi.sig")
+        redact.redact_text("AWS AKIAABCDEFGHIJKLMNOP and hf_abcdefghijklmn and eyJhbGciOi.eyJzdWIiOi.sig")
         == "AWS *** and *** and ***"
     )

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from assistant import PaperAssistant, Settings
-from assistant.netguard import UnsafeURL, check_url, redact_url
+from assistant.netguard import UnsafeURL, check_url
+from assistant.redact import redact_url
 from assistant.settings import SettingsError
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from pydantic import PrivateAttr
 
-from ..netguard import redact_url
+from ..redact import redact_url
 from .base import Embedder, normalise
 
 

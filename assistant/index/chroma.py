@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..netguard import redact_url
+from ..redact import redact_url
 from ..types import Paper, Passage
 from .errors import IndexError_, StoreUnavailable
 

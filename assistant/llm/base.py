@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from ..netguard import redact_url
+from ..redact import redact_url
 from ..settings import Settings
 from ..types import Message
 

@@ -8,7 +8,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from ..netguard import guarded_client, redact_text, refusal
+from ..netguard import guarded_client, refusal
+from ..redact import redact_text
 from ..settings import Settings
 from ..types import Message
 from .base import DEFAULT_OPENAI_MODEL, OPENAI_URL, Backend, LLMError, where
