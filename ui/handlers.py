@@ -31,7 +31,16 @@ from assistant.session import SessionPapers
 from assistant.settings import SettingsError
 
 from . import render, uploads
-from .sessions import RateLimit, Rules, SessionSettings, Views, client_key, error_id
+from .sessions import (
+    HISTORY_FORMAT,
+    RateLimit,
+    Rules,
+    SessionSettings,
+    Views,
+    client_key,
+    error_id,
+    valid_history,
+)
 
 log = logging.getLogger(__name__)
 
@@ -297,14 +306,8 @@ class WebApp:
     def api_ask(self, question: str, history: list[dict] | None = None, request: gr.Request = None) -> str:
         """Answer a question from the collection: Markdown with [n] markers and the numbered reference list.
         `history` is the earlier conversation as [{"role": "user"|"assistant", "content": ...}]."""
-        if history is not None and not (
-            isinstance(history, list)
-            and all(
-                isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
-                for m in history
-            )
-        ):
-            raise gr.Error('history must be a list of {"role": "user" | "assistant", "content": "..."} messages')
+        if not valid_history(history):
+            raise gr.Error(HISTORY_FORMAT)
         try:
             return (
                 self.answering_view(None, None, client_key(request))

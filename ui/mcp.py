@@ -31,6 +31,8 @@ from gradio_client.utils import python_type_to_json_schema
 
 from assistant import IndexError, PaperAssistant, QuestionError, Settings, StoreUnavailable
 
+from .sessions import HISTORY_FORMAT, valid_history
+
 log = logging.getLogger(__name__)
 
 TOOLS = ("search_papers", "ask_papers", "get_paper")
@@ -187,14 +189,8 @@ class PaperTools:
             backend: extractive or the LLM backend that wrote the answer
             note: why the configured LLM was not used, else ""}
         """
-        if history is not None and not (
-            isinstance(history, list)
-            and all(
-                isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
-                for m in history
-            )
-        ):
-            raise gr.Error('history must be a list of {"role": "user" | "assistant", "content": "..."} messages')
+        if not valid_history(history):
+            raise gr.Error(HISTORY_FORMAT)
         try:
             ans = self.answerer(request).ask(question, history=[dict(m) for m in history] if history else None)
         except (QuestionError, IndexError, StoreUnavailable) as e:

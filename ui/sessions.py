@@ -29,6 +29,20 @@ from assistant.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
+HISTORY_FORMAT = 'history must be a list of {"role": "user" | "assistant", "content": "..."} messages'
+
+
+def valid_history(history: Any) -> bool:
+    """An API caller's `history`: None, or a list of {"role": "user"|"assistant", "content": str}."""
+    return history is None or (
+        isinstance(history, list)
+        and all(
+            isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+            for m in history
+        )
+    )
+
+
 VIEW_CACHE = 32  # distinct session settings kept ready
 
 
