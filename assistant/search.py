@@ -24,8 +24,6 @@ from .session import SessionPapers
 from .text import tokenize
 from .types import Hit, Paper, Passage
 
-PASSAGES_PER_MISSING = 3  # passages asked for per full-text paper without a dense candidate
-
 
 @dataclass
 class Retrieval:
@@ -100,7 +98,7 @@ def run(
         if f.paper_id not in best_passage and f.paper_id in snap.papers and snap.papers[f.paper_id].full_text
     }
     if need:
-        for d in store.dense_passages(qvec, PASSAGES_PER_MISSING * len(need), need):
+        for d in store.passage_cosines(qvec, need):
             best_passage.setdefault(d.paper_id, d)
         lap("passages")
     hits = [_hit(store, papers, f, best_passage.get(f.paper_id), qtokens) for f in fused[:k]]
@@ -170,7 +168,7 @@ def focus_passages(
         return hit, []
     passages = store.passages(paper)
     qvec = embedder.embed_query(dense_query(question))
-    dense = [(d.passage_index, d.similarity) for d in store.dense_passages(qvec, len(passages), {paper.id})]
+    dense = [(d.passage_index, d.similarity) for d in store.passage_cosines(qvec, [paper.id])]
     scores = bm25(tokenize(question), terms(paper, passages))
     keyword = sorted(((p.index, s) for p, s in zip(passages, scores) if s > 0), key=lambda x: -x[1])
     by_index = {p.index: p for p in passages}

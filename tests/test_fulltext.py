@@ -171,25 +171,31 @@ def test_a_full_text_hit_crowded_out_of_the_dense_candidates_still_gets_its_best
     paper view ranks high; here the first dense search's passages of the lme4 paper are
     dropped to stand for the crowd, and its hit must still come with a body passage."""
     from assistant import search
+    from assistant.retrieve import dense_query
 
     pa, _, doc = lme4
     real = pa.store.dense_passages
-    calls = []
+    asked = []
 
     def crowded(qvec, k, allowed=None):
-        calls.append(allowed)
-        got = real(qvec, k, allowed)
-        return [d for d in got if d.paper_id != "pdf:lmer"] if len(calls) == 1 else got
+        return [d for d in real(qvec, k, allowed) if d.paper_id != "pdf:lmer"]
+
+    def cosines(qvec, paper_ids):
+        asked.append(set(paper_ids))
+        return pa.store.passage_cosines(qvec, paper_ids)
 
     class Crowded:
         def __getattr__(self, name):
-            return crowded if name == "dense_passages" else getattr(pa.store, name)
+            return {"dense_passages": crowded, "passage_cosines": cosines}.get(name) or getattr(pa.store, name)
 
     question = GOLD["ft-single-003"]["question"]  # why derivative-free optimizers: the body, page 25
     r = search.run(Crowded(), pa.embedder, question, question, 3, pa.settings.candidates, pa.settings.min_relevance)
     hit = next(h for h in r.hits if h.paper.id == "pdf:lmer")
     assert "passage" not in hit.signals  # no dense candidate of its own in the first search
-    assert calls[1] == {"pdf:lmer"}  # so its best passages were asked for
+    assert asked[0] == {"pdf:lmer"}  # so its passages were scored against the question
+    qvec = pa.embedder.embed_query(dense_query(question))  # as search.run embeds it
+    best = max(real(qvec, 10_000, {"pdf:lmer"}), key=lambda d: d.similarity)
+    assert hit.passage_index == best.passage_index  # the same passage Chroma's own search finds best
     assert hit.page is not None and hit.text in doc.text and doc.page_of(doc.text.find(hit.text)) == hit.page
 
 

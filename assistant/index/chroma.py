@@ -214,6 +214,15 @@ class Chroma:
             )
         return list(zip(res["ids"][0], res["distances"][0]))
 
+    def vectors(self, collection, ids: list[str]) -> tuple[list[str], np.ndarray]:
+        """The stored vectors of these ids (those it has), as rows in the order of the ids returned."""
+        with self.guard():
+            res = collection.get(ids=ids, include=["embeddings"])
+        got = res["embeddings"]
+        return list(res["ids"]), np.asarray(got if got is not None else [], dtype=np.float32).reshape(
+            len(res["ids"]), -1
+        )
+
 
 def is_connection_error(e: BaseException) -> bool:
     import httpx

@@ -27,6 +27,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 
 
 PDF_MIN_AGE = 600.0  # s: a PDF copy no paper uses is deleted once this old (another process may be about to use it)
+
+
+PAPER_VECTORS = 64  # papers whose passage vectors a store keeps (~75 KB each for a 15-page PDF)
 
 
 class DenseHit:
@@ -84,6 +88,8 @@ class Store:
         self.local = LocalIndex(self.root, fingerprint)
         self.cache = self._vector_cache()
         self._write_lock = threading.RLock()
+        self._vectors: OrderedDict[tuple[str, str], tuple[list[str], np.ndarray]] = OrderedDict()
+        self._vectors_lock = threading.Lock()
         self._last_sync_check = time.monotonic()
         self.problem = ""  # why the index cannot serve searches (set only with allow_broken)
         self.snapshot = Snapshot()
@@ -310,6 +316,37 @@ class Store:
             pid, _, index = pid_index.rpartition("::")
             out.append(DenseHit(pid, int(index), 1.0 - distance, lambda pid=pid, i=int(index): lookup(pid, i)))
         return out
+
+    def passage_cosines(self, query_vec: np.ndarray, paper_ids: Iterable[str]) -> list[DenseHit]:
+        """Every passage of these papers with its cosine to the query, best first, computed from
+        their stored vectors.  Over 1,000 PDFs a nearest-neighbour query filtered to three papers
+        took ~54 ms and this ~8 ms, with the same ranking (the filter makes Chroma scan)."""
+        papers = self.snapshot.papers
+        q = np.asarray(query_vec, dtype=np.float32)
+        out = []
+        for paper in (papers[pid] for pid in paper_ids if pid in papers):
+            by_id = {ps.id: ps for ps in self.passages(paper)}
+            ids, vectors = self._paper_vectors(paper, list(by_id))
+            if not ids:
+                continue
+            cosines = vectors @ q / np.maximum(np.linalg.norm(vectors, axis=1) * np.linalg.norm(q), 1e-12)
+            out += [DenseHit(paper.id, by_id[i].index, float(c), lambda ps=by_id[i]: ps) for i, c in zip(ids, cosines)]
+        return sorted(out, key=lambda d: -d.similarity)
+
+    def _paper_vectors(self, paper: Paper, ids: list[str]) -> tuple[list[str], np.ndarray]:
+        """A paper's passage vectors, kept for the last PAPER_VECTORS papers asked for (a search
+        and the answer that follows it read the same papers' vectors)."""
+        key = (paper.id, paper.content_hash())
+        with self._vectors_lock:
+            if key in self._vectors:
+                self._vectors.move_to_end(key)
+                return self._vectors[key]
+        got = self.chroma.vectors(self.chroma.passages, ids)
+        with self._vectors_lock:
+            self._vectors[key] = got
+            while len(self._vectors) > PAPER_VECTORS:
+                self._vectors.popitem(last=False)
+        return got
 
     def dense_papers(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         return [(pid, 1.0 - d) for pid, d in self.chroma.nearest(self.chroma.papers, query_vec, k, allowed)]
