@@ -1,0 +1,332 @@
+"""The command line's commands: each `cmd_*` takes the parsed arguments (cli.build_parser)
+and does its work through the library's public API, printing what the user asked for."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import assistant as pa_lib
+from assistant.prompts import FALLBACK_NOTE
+from assistant.settings import SettingsError
+from assistant.types import reference_line, where_in_pdf
+
+
+class UsageError(Exception):
+    """A command-line argument that cannot be used; the message says why."""
+
+
+def _settings(args) -> pa_lib.Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("index_dir", "collection", "chroma_url", "backend", "model", "base_url", "gguf"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SettingsError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value
+    return pa_lib.Settings.load(config_file=args.config, **overrides)
+
+
+def _assistant(args, **kw) -> pa_lib.PaperAssistant:
+    return pa_lib.PaperAssistant(_settings(args), **kw)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _print_answer(ans: pa_lib.Answer, streamed: bool = False) -> None:
+    if not streamed:
+        print(ans.text)
+    if ans.fallback:
+        print("\n" + FALLBACK_NOTE.format(reason=ans.fallback))
+    elif ans.verification and ans.verification.dropped:
+        print(f"\n({ans.verification.summary()}.)")
+    if ans.citations:
+        print("\nReferences")
+        for c in ans.citations:
+            print("  " + reference_line(c))
+
+
+def progress_bar(unit: str = "papers"):
+    """A progress callback (done, total) drawing a tqdm bar on stderr; call it with done == total to finish."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def show(done: int, total: int) -> None:
+        nonlocal bar
+        if total <= 0:
+            return
+        if bar is None:  # a terminal that reports no size (a bare pty) gets 80 x 24: tqdm draws nothing in 0 rows
+            size = shutil.get_terminal_size((80, 24))
+            bar = tqdm(
+                total=total,
+                initial=done,
+                unit=unit,
+                file=sys.stderr,
+                ncols=size.columns or 80,
+                nrows=size.lines or 24,
+                leave=True,
+            )
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return show
+
+
+def file_lines():
+    """An on_file callback printing "  lmer.pdf: 51 pages, 170 passages" per file, on stderr."""
+
+    def show(name: str, outcome: str) -> None:
+        print(f"  {name}: {outcome}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_ingest(args) -> int:
+    pa = _assistant(args)
+    many = Path(args.file).is_dir() or Path(args.file).suffix.lower() == ".pdf"
+    progress = progress_bar() if not args.json and sys.stderr.isatty() and not many else None  # PDFs: a line per file
+    on_file = file_lines() if not args.json else None
+    report = pa.add_papers(args.file, progress=progress, strict=args.strict, on_file=on_file)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.summary())
+        for r in report.rejected:
+            print(f"  rejected {r.record}: {r.reason}")
+        for w in report.warnings:
+            print(f"  kept {w.record} ({w.paper_id}): {w.message}")
+    return 0 if report.ok or not report.rejected else 1
+
+
+def _scope(pa, args) -> list[str] | None:
+    """The ids the filter flags leave (None: no filter given)."""
+    year_from = year_to = None
+    if args.year:
+        first, sep, last = args.year.partition("-")
+        try:
+            year_from = int(first) if first else None
+            year_to = (int(last) if last else None) if sep else year_from
+        except ValueError:
+            raise UsageError(f"--year expects 2021 or 2019-2023 (or 2019- / -2023), not {args.year!r}") from None
+    filters = dict(
+        year_from=year_from, year_to=year_to, author=args.author, venue=args.venue, tag=args.tag, key=args.key
+    )
+    if not any(v not in (None, "") for v in filters.values()):
+        return None
+    ids = pa.select_ids(**filters)
+    if not ids:
+        raise UsageError(
+            "no paper in the collection passes the filters "
+            + ", ".join(
+                f"--{k.replace('_', '-')} {v}"
+                for k, v in vars(args).items()
+                if k in ("year", "author", "venue", "tag", "key") and v
+            )
+        )
+    return ids
+
+
+def _write_references(ans, args) -> None:
+    for path, text in (
+        (args.bib, ans.references_bibtex),
+        (args.csl, ans.references_csl),
+        (args.ris, ans.references_ris),
+    ):
+        if path:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text())
+            print(f"references: {path}", file=sys.stderr)
+
+
+def cmd_search(args) -> int:
+    pa = _assistant(args)
+    hits = pa.search(args.query, k=args.k, paper_ids=_scope(pa, args))
+    if args.json:
+        _print_json([h.to_dict() for h in hits])
+        return 0
+    for i, h in enumerate(hits, 1):
+        print(f"{i:2d}. {h.score:6.2f}  {h.paper.title}{where_in_pdf(h.page, h.section)}")
+        if args.passages:
+            print(f"      {h.text[:300]}")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    pa = _assistant(args)
+    history = _history(args.history)
+    ids = _scope(pa, args)
+    if args.json or args.cite:
+        ans = pa.ask(args.question, history=history, paper_ids=ids)
+        if args.json:
+            _print_json(ans.to_dict())
+        else:
+            print(ans.text_with_citations(args.cite))
+            _print_answer(ans, streamed=True)
+    else:
+        stream = pa.stream(args.question, history=history, paper_ids=ids)
+        for piece in stream:
+            print(piece, end="", flush=True)
+        print()
+        ans = stream.answer
+        _print_answer(ans, streamed=True)
+    _write_references(ans, args)
+    return 0
+
+
+def cmd_export(args) -> int:
+    """The collection (or the papers named, or those the filters leave) as BibTeX, CSL JSON or RIS."""
+    from assistant import references
+
+    pa = _assistant(args)
+    ids = args.ids or _scope(pa, args)
+    papers = [pa.paper(i) for i in ids] if ids else pa.papers
+    writer = {"bibtex": references.to_bibtex, "csl": references.to_csl_json, "ris": references.to_ris}[args.format]
+    text = writer(papers)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"{len(papers)} papers written to {args.out}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
+def _history(text: str | None) -> list[dict] | None:
+    if not text:
+        return None
+    try:
+        history = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--history is not valid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
+        raise UsageError('--history must be a JSON list of {"role": ..., "content": ...} objects')
+    return history
+
+
+def cmd_chat(args) -> int:
+    """Interactive questions with follow-ups; an empty line or Ctrl-D ends it."""
+    pa = _assistant(args)
+    info = pa.info()
+    print(
+        f"paper-assistant: {info['papers']} papers, answers by {info['backend']}"
+        f"{' (' + info['model'] + ')' if info['model'] else ''}. Ask a question; empty line to quit."
+    )
+    history: list[dict[str, str]] = []
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        try:
+            stream = pa.stream(question, history=history)
+            for piece in stream:
+                print(piece, end="", flush=True)
+            print()
+            _print_answer(stream.answer, streamed=True)
+        except pa_lib.QuestionError as e:
+            print(f"error: {e}")
+            continue
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": stream.answer.text}]
+        history = history[-8:]
+
+
+def cmd_papers(args) -> int:
+    papers = _assistant(args).papers
+    if args.json:
+        _print_json([p.to_dict() for p in papers])
+    else:
+        for p in sorted(papers, key=lambda p: p.title.lower()):
+            print(f"{p.id}\t{p.title}")
+    return 0
+
+
+def cmd_remove(args) -> int:
+    removed = _assistant(args).remove_papers(args.ids)
+    print(f"removed {len(removed)} paper(s)" + (f": {', '.join(removed)}" if removed else ""))
+    return 0 if removed else 1
+
+
+def cmd_reindex(args) -> int:
+    n = _assistant(args, allow_broken_index=True).reindex(progress=progress_bar() if sys.stderr.isatty() else None)
+    print(f"re-indexed {n} passages")
+    return 0
+
+
+def cmd_info(args) -> int:
+    _print_json(_assistant(args).info())
+    return 0
+
+
+def cmd_settings(args) -> int:
+    if args.markdown:
+        print(pa_lib.Settings.markdown(), end="")
+        return 0
+    s = _settings(args)
+    if args.json:
+        _print_json(s.redacted())
+        return 0
+    shown = s.redacted()
+    for name, env, _default, help_ in pa_lib.Settings.describe():
+        print(f"{name:20s} {str(shown[name])[:40]:40s} {env}\n    {help_}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    """The web app (the same one `python app.py` and the Hugging Face Space run)."""
+    try:
+        from ui.app import build_app, launch, open_assistant
+    except ImportError as e:
+        print(
+            f"error: the web app needs the ui extra ({e.name} is missing): pip install 'paper-assistant[ui]'",
+            file=sys.stderr,
+        )
+        return 2
+    pa = open_assistant(_settings(args))
+    info = pa.info()
+    print(f"paper-assistant: {info['papers']} papers, answers by {info['backend']}", file=sys.stderr)
+    launch(build_app(pa), server_name=args.host, server_port=args.port)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from assistant.evaluation.baselines import MissingExtra
+    from assistant.evaluation.questions import QuestionSetError
+
+    pa = _assistant(args)
+
+    def progress(system: str, done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{system}: {done}/{total} questions", end="" if done < total else "\n", file=sys.stderr)
+
+    try:
+        report = pa_lib.evaluate(
+            pa,
+            args.questions,
+            compare=args.compare or False,
+            grade=False if args.no_grade else None,
+            k=args.k,
+            progress=progress,
+            gold=args.gold,
+            papers=args.papers,
+        )
+    except (MissingExtra, QuestionSetError) as e:
+        raise UsageError(str(e)) from None
+    print(report.table())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report.to_dict(), f, indent=1, ensure_ascii=False)
+        print(f"\nper-question results: {args.json}")
+    return 0
