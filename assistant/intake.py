@@ -26,7 +26,7 @@ from .formats.pdf import PdfError
 from .fulltext import PDF_ID_PREFIX, FullText, file_hash, is_pdf, pdf_id, read_full_text, unchanged_paper
 from .index import Store
 from .index.ingest import BATCH_PASSAGES_PER_PAPER
-from .papers import CollectionError, iter_papers, normalize_record
+from .papers import CollectionError, iter_papers, normalize_record, sort_stream
 from .session import SessionPapers
 from .settings import Settings
 from .types import IngestReport, LoadWarning, Paper, Passage, Rejection
@@ -374,7 +374,7 @@ def _add_to_store(
         pdfs.clear()
         held = 0
 
-    for item in _papers_of(items, report):
+    for item in sort_stream(items, report.rejected, report.warnings):
         paper = item.paper if isinstance(item, FullText) else item
         if _changed(paper, store.snapshot.hashes, report):
             pending.append(paper)
@@ -395,23 +395,12 @@ def _add_to_session(
     items: Iterator[Item], report: IngestReport, session: SessionPapers, taken: set[str], size: int
 ) -> None:
     todo = []
-    for item in _papers_of(items, report):
+    for item in sort_stream(items, report.rejected, report.warnings):
         paper = session.own_id(item.paper if isinstance(item, FullText) else item, taken)
         if _changed(paper, session.hashes, report):
             todo.append(paper)
     session.check_room(len(report.added), size)
     report.passages_embedded = session.add(todo, size)
-
-
-def _papers_of(items: Iterator[Item], report: IngestReport) -> Iterator[Paper | FullText]:
-    """The papers of a stream; its rejections and warnings go into the report."""
-    for item in items:
-        if isinstance(item, Rejection):
-            report.rejected.append(item)
-        elif isinstance(item, LoadWarning):
-            report.warnings.append(item)
-        else:
-            yield item
 
 
 def _changed(paper: Paper, hashes: dict[str, str], report: IngestReport) -> bool:

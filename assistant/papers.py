@@ -166,15 +166,21 @@ def parse_papers(
     return _collect(PaperStream(name, fmt, _papers(records, max_abstract_chars, strict, require_abstract), count))
 
 
+def sort_stream(items: Iterable, rejected: list[Rejection], warnings: list[LoadWarning]) -> Iterator:
+    """The papers of a stream of papers, rejections and warnings, still streamed; the
+    rejections and warnings are appended to the lists given as they pass."""
+    for item in items:
+        if isinstance(item, Rejection):
+            rejected.append(item)
+        elif isinstance(item, LoadWarning):
+            warnings.append(item)
+        else:
+            yield item
+
+
 def _collect(stream: PaperStream) -> LoadResult:
     result = LoadResult(format=stream.format)
-    for item in stream:
-        if isinstance(item, Paper):
-            result.papers.append(item)
-        elif isinstance(item, Rejection):
-            result.rejected.append(item)
-        else:
-            result.warnings.append(item)
+    result.papers.extend(sort_stream(stream, result.rejected, result.warnings))
     if not result.papers and not result.rejected:
         raise CollectionError(f"{stream.name}: no paper records found")
     return result
