@@ -168,7 +168,7 @@ def focus_passages(
         return hit, []
     passages = store.passages(paper)
     qvec = embedder.embed_query(dense_query(question))
-    dense = [(d.passage_index, d.similarity) for d in store.passage_cosines(qvec, [paper.id])]
+    dense = sorted(((ps.index, c) for ps, c in store.paper_cosines(qvec, paper, passages)), key=lambda x: -x[1])
     scores = bm25(tokenize(question), terms(paper, passages))
     keyword = sorted(((p.index, s) for p, s in zip(passages, scores) if s > 0), key=lambda x: -x[1])
     by_index = {p.index: p for p in passages}
