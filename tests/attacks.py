@@ -73,11 +73,12 @@ def jsonl(path: Path, *papers: dict) -> Path:
     return path
 
 
-# Counts the events Gradio's queue reports finished (in the event stream of /queue/data), so a
-# test can wait for an event that changes nothing visible when it succeeds.
-COUNT_COMPLETED = r"""
-window.__sse = "";
-window.__completed = () => (window.__sse.match(/process_completed/g) || []).length;
+# Records every chunk of Gradio's event stream (the fetch of /queue/data) in window.__sse, and
+# counts the events the queue reports finished, so a test can see that an answer arrived as a
+# stream of updates, or wait for an event that changes nothing visible when it succeeds.
+TAP_EVENT_STREAM = r"""
+window.__sse = [];
+window.__completed = () => (window.__sse.join("").match(/process_completed/g) || []).length;
 const realFetch = window.fetch;
 window.fetch = async function (...args) {
   const res = await realFetch.apply(this, args);
@@ -85,7 +86,7 @@ window.fetch = async function (...args) {
   if (url.includes("/queue/data") && res.body) {
     const [mine, theirs] = res.body.tee();
     const reader = mine.getReader(), dec = new TextDecoder();
-    (async () => { for (;;) { const r = await reader.read(); if (r.done) break; window.__sse += dec.decode(r.value, {stream: true}); } })();
+    (async () => { for (;;) { const r = await reader.read(); if (r.done) break; window.__sse.push(dec.decode(r.value, {stream: true})); } })();
     return new Response(theirs, {status: res.status, statusText: res.statusText, headers: res.headers});
   }
   return res;
@@ -116,7 +117,7 @@ def open_page(browser, url: str):
                 hashes.append(h)
 
     page.on("request", on_request)
-    page.add_init_script(COUNT_COMPLETED)
+    page.add_init_script(TAP_EVENT_STREAM)
     page.session_hash = lambda: hashes[-1]
     page.goto(url)
     page.wait_for_selector("#pa-question textarea", timeout=60_000)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from attacks import TAP_EVENT_STREAM
 from ui_server import BROWSER_FLAGS, CHROMIUM
 
 from assistant.prompts import NOT_COVERED
@@ -18,23 +19,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 GPT2 = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
 ZEROTA = "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"
 
-# Records every chunk of Gradio's event stream (fetch of /queue/data), so a test can see that an
-# answer arrived as a stream of updates rather than in one piece.
-RECORD_STREAM = r"""
-window.__sse = [];
-const realFetch = window.fetch;
-window.fetch = async function (...args) {
-  const res = await realFetch.apply(this, args);
-  const url = String((args[0] && args[0].url) || args[0]);
-  if (url.includes("/queue/data") && res.body) {
-    const [mine, theirs] = res.body.tee();
-    const reader = mine.getReader(), dec = new TextDecoder();
-    (async () => { for (;;) { const r = await reader.read(); if (r.done) break; window.__sse.push(dec.decode(r.value, {stream: true})); } })();
-    return new Response(theirs, {status: res.status, statusText: res.statusText, headers: res.headers});
-  }
-  return res;
-};
-"""
 
 EVIL_TITLE = 'Watermarking <script>window.__xss = 1</script> diffusion images <img src=x onerror="window.__xss=2">'
 EVIL_ABSTRACT = (
@@ -63,7 +47,7 @@ def page(browser, server):
         permissions=["clipboard-read", "clipboard-write"],
     )
     pg = ctx.new_page()
-    pg.add_init_script(RECORD_STREAM)
+    pg.add_init_script(TAP_EVENT_STREAM)
     pg.dialogs = []
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
     pg.goto(server.url)
