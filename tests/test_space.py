@@ -1,7 +1,11 @@
 """The repository deploys as a Hugging Face Space unchanged: front matter, app file, requirements."""
 
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -22,7 +26,7 @@ def test_front_matter_declares_a_gradio_space_running_app_py():
     fm = front_matter()
     assert {"title", "emoji", "sdk", "sdk_version", "app_file", "python_version", "license"} <= set(fm)
     assert fm["sdk"] == "gradio" and fm["app_file"] == "app.py" and (ROOT / "app.py").is_file()
-    assert fm["license"] == PYPROJECT["project"]["license"]["text"].lower()
+    assert fm["license"] == PYPROJECT["project"]["license"].lower()  # an SPDX expression
     assert fm["python_version"] in SpecifierSet(PYPROJECT["project"]["requires-python"])
     assert len(fm.get("short_description", "")) <= 60
 
@@ -42,5 +46,39 @@ def test_space_requirements_are_the_runtime_dependencies():
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines  # CPU torch, not the CUDA build
 
 
-def test_the_ui_package_is_installed_with_the_library():
-    assert "ui" in PYPROJECT["tool"]["setuptools"]["packages"]
+def test_a_built_wheel_holds_every_package_and_the_bundled_collection(tmp_path):
+    """A plain (not editable) install gets the ui package and every subpackage of the library
+    (index/, llm/, ...), and the bundled papers file: built from a copy of the sources."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for pkg in ("assistant", "ui"):
+        shutil.copytree(ROOT / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = out.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packages = [
+        p.parent.relative_to(ROOT).as_posix() for pkg in ("assistant", "ui") for p in (ROOT / pkg).rglob("__init__.py")
+    ]
+    assert len(packages) > 2
+    missing = [p for p in packages if f"{p}/__init__.py" not in names]
+    assert not missing, f"packages left out of the wheel: {missing}"
+    assert "assistant/data/hf_papers_page.txt" in names
