@@ -45,6 +45,7 @@ class Plan:
     spans: list[list[tuple[int, int]]] = field(default_factory=list)  # per hit, its sentences best first
     # per hit, the body passage its spans index into (None: the abstract)
     passages: list[Passage | None] = field(default_factory=list)
+    weak: bool = False  # a list question no paper backs (SUPPORT): the hits are the closest, not matches
 
 
 def plan_citations(hits: list[Hit], list_question: bool, max_papers: int) -> Plan:
@@ -177,9 +178,10 @@ def supported(
     if not papers:
         return plan
     kept = [p for k, p in enumerate(papers) if max(p[-1]) >= SUPPORT or (k == 0 and not plan.list_question)]
-    if not kept:  # a list question no paper backs well: the one that backs it best
+    weak = not kept
+    if weak:  # a list question no paper backs well: the one that backs it best, said to be the closest
         kept = [max(papers, key=lambda p: max(p[-1]))]
-    out = Plan([], plan.list_question)
+    out = Plan([], plan.list_question, weak=weak)
     many = len(kept) > 1
     for k, (hit, text, spans, favoured, passage, backs) in enumerate(kept):
         s = sentence_scores(text, spans, q, idf, favoured, vectors, hit.paper.title, body=passage is not None)
@@ -261,7 +263,9 @@ def extractive(plan: Plan) -> tuple[str, list[Citation]]:
         else:
             blocks.append(f"**{md_title(hit.paper.title)}** [{number}]\n" + "\n".join(f"- {x}" for x in sentences))
     intro = (
-        prompts.EXTRACTIVE_LIST_INTRO
+        prompts.EXTRACTIVE_LIST_WEAK_INTRO
+        if plan.weak
+        else prompts.EXTRACTIVE_LIST_INTRO
         if plan.list_question
         else prompts.EXTRACTIVE_INTRO_FULL_TEXT
         if any(c.passage is not None for c in citations)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from assistant import answer as answers
+from assistant import prompts
 from assistant.answer import Plan, extractive, supported
 from assistant.focus import SentenceVectors, choose, clauses_of, norm, pick_sentences, read_question, score_sentences
 from assistant.generate import select_sources
@@ -207,6 +208,25 @@ def test_a_paper_that_only_shares_vocabulary_is_not_cited():
     text, citations = extractive(plan)
     assert "languages" in citations[0].paper.abstract[slice(*citations[0].spans[0])]
     assert "Tiny Captioner" not in text and text.count("[1]") >= 1 and "[2]" in text
+
+
+def test_a_list_answer_no_paper_backs_says_it_quotes_the_closest():
+    question = "Which papers evaluate vision-language models on hundreds of languages?"
+    hits = [
+        _hit("b", "Tiny Captioner", "We distil a large model into a small captioner. It runs on phones.", 3.0),
+        _hit("d", "Fast Detector", "We detect objects quickly. It runs at 90 frames per second.", 2.9),
+    ]
+    plan = supported(Plan(hits, list_question=True), read_question(question), question, collection_idf, lambda h: None)
+    assert plan.weak and len(plan.hits) == 1
+    text, citations = extractive(plan)
+    assert text.startswith(prompts.EXTRACTIVE_LIST_WEAK_INTRO) and prompts.EXTRACTIVE_LIST_INTRO not in text
+    assert len(citations) == 1
+    # a list question some paper backs keeps the plain intro
+    backed = [_hit("a", "PolyBench", "It evaluates vision-language models across 205 languages.", 3.0), *hits]
+    plan = supported(
+        Plan(backed, list_question=True), read_question(question), question, collection_idf, lambda h: None
+    )
+    assert not plan.weak and extractive(plan)[0].startswith(prompts.EXTRACTIVE_LIST_INTRO)
 
 
 def test_the_top_paper_of_a_one_paper_answer_is_always_cited():

@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from .. import prompts
-from ..prompts import CLOSEST_PAPERS, EXTRACTIVE_INTRO, EXTRACTIVE_INTRO_FULL_TEXT, EXTRACTIVE_LIST_INTRO, NOT_COVERED
+from ..prompts import (
+    CLOSEST_PAPERS,
+    EXTRACTIVE_INTRO,
+    EXTRACTIVE_INTRO_FULL_TEXT,
+    EXTRACTIVE_LIST_INTRO,
+    EXTRACTIVE_LIST_WEAK_INTRO,
+    NOT_COVERED,
+)
 from ..text import CITATION, ends_with_abbreviation, md_unescape, strip_markers, tokenize
 from ..types import Answer
 
@@ -63,7 +70,7 @@ def claim_sentences(text: str) -> list[str]:
     return out
 
 
-_INTROS = (EXTRACTIVE_INTRO, EXTRACTIVE_INTRO_FULL_TEXT, EXTRACTIVE_LIST_INTRO)
+_INTROS = (EXTRACTIVE_INTRO, EXTRACTIVE_INTRO_FULL_TEXT, EXTRACTIVE_LIST_INTRO, EXTRACTIVE_LIST_WEAK_INTRO)
 
 
 def _sentences(line: str) -> list[str]:
