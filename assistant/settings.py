@@ -258,6 +258,14 @@ class Settings(BaseSettings):
     visitor_models: str = _f(
         "", "Public deployment: models a visitor may choose (comma-separated). Empty = only the configured model."
     )
+    trusted_proxies: int = _f(
+        0,
+        "Public deployment: reverse proxies in front of the app. Callers without a browser "
+        "session (MCP, HTTP) are rate-limited by the address the outermost of these saw, the "
+        "N-th X-Forwarded-For entry from the right; entries further left are the caller's own "
+        "and ignored. 0 = the header is ignored. 1 by default on a Hugging Face Space.",
+        ge=0,
+    )
     llm_answers_per_session: int = _f(
         10,
         "Public deployment: LLM answers one visitor session may get per minute; "
@@ -318,8 +326,9 @@ class Settings(BaseSettings):
                 raise SettingsError(f"unknown setting(s) in {name}: {', '.join(unknown)}")
             values.update(layer)
             source.update(dict.fromkeys(layer, name))
-        if "public" not in values and env.get("SPACE_ID"):  # running as a Hugging Face Space
-            values["public"] = True
+        if env.get("SPACE_ID"):  # running as a Hugging Face Space, behind its proxy
+            values.setdefault("public", True)
+            values.setdefault("trusted_proxies", 1)
         order = [name for name, _ in layers]
         for url, key in KEYED_URLS.items():
             if key in source and url in source and order.index(source[url]) > order.index(source[key]):

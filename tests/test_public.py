@@ -83,6 +83,7 @@ def app(built_index, model_cache, tmp_path_factory, chroma, owner_llm):
         ASSISTANT_PUBLIC="1",
         ASSISTANT_VISITOR_HOSTS="*",
         ASSISTANT_LLM_ANSWERS_PER_SESSION="1",
+        ASSISTANT_TRUSTED_PROXIES="1",  # as behind a Space's proxy, which appends the caller's address
         OPENAI_API_KEY=OWNER_KEY,
         OPENAI_BASE_URL=owner_llm.url,
         ASSISTANT_MODEL="stub-model",
@@ -268,9 +269,9 @@ def test_llm_answers_are_rate_limited_with_a_note_and_extractive_answers_still_c
     assert "_Note:" not in first and LIMIT_NOTE in second and COUNT in second
 
     # MCP and plain-HTTP callers have no session of their own: counted by client address, which a
-    # Space's proxy gives in X-Forwarded-For.
-    def ask_as(address: str) -> dict:
-        r = mcp_call(app.url, "ask_papers", {"question": COUNT_Q}, headers={"X-Forwarded-For": address})
+    # Space's proxy appends to X-Forwarded-For; what the caller wrote there itself does not count.
+    def ask_as(forwarded: str) -> dict:
+        r = mcp_call(app.url, "ask_papers", {"question": COUNT_Q}, headers={"X-Forwarded-For": forwarded})
         assert not r.isError, r.content[0].text
         return r.structuredContent
 
@@ -278,6 +279,27 @@ def test_llm_answers_are_rate_limited_with_a_note_and_extractive_answers_still_c
     assert (one["backend"], one["note"]) == ("openai", "")
     assert again["backend"] == "extractive" and LIMIT_NOTE in again["note"] and again["references"]
     assert other["backend"] == "openai"
+    forged = ask_as("192.0.2.1, 198.51.100.9")  # a made-up address in front of the proxy's entry
+    assert forged["backend"] == "extractive" and LIMIT_NOTE in forged["note"]
+
+
+def test_the_caller_address_is_the_one_the_outermost_trusted_proxy_saw():
+    from types import SimpleNamespace
+
+    from ui.sessions import client_key
+
+    def request(forwarded: str | None = None, session: str | None = None, mcp: bool = False):
+        headers = {"x-forwarded-for": forwarded} if forwarded is not None else {}
+        if mcp:
+            headers["x-gradio-user"] = "mcp"
+        return SimpleNamespace(headers=headers, session_hash=session, client=SimpleNamespace(host="10.0.0.5"))
+
+    assert client_key(request("192.0.2.1", session="abc")) == "session:abc"
+    assert client_key(request("192.0.2.1", session="relay", mcp=True)) == "ip:10.0.0.5"  # header not trusted
+    assert client_key(request("192.0.2.1, 203.0.113.7"), trusted_proxies=0) == "ip:10.0.0.5"
+    assert client_key(request("192.0.2.1, 203.0.113.7"), trusted_proxies=1) == "ip:203.0.113.7"
+    assert client_key(request("192.0.2.1, 203.0.113.7, 10.1.1.1"), trusted_proxies=2) == "ip:203.0.113.7"
+    assert client_key(request(" , "), trusted_proxies=1) == "ip:10.0.0.5"
 
 
 # -- errors ------------------------------------------------------------------------------------------

@@ -80,6 +80,10 @@ def test_a_space_is_public_unless_its_owner_says_otherwise():
     assert Settings.load(env={}).public is False
     assert Settings.load(env={"SPACE_ID": "someone/papers"}).public is True
     assert Settings.load(env={"SPACE_ID": "someone/papers", "ASSISTANT_PUBLIC": "0"}).public is False
+    # behind the Space's proxy: its X-Forwarded-For entry names the caller; elsewhere the header is ignored
+    assert Settings.load(env={}).trusted_proxies == 0
+    assert Settings.load(env={"SPACE_ID": "someone/papers"}).trusted_proxies == 1
+    assert Settings.load(env={"SPACE_ID": "a/b", "ASSISTANT_TRUSTED_PROXIES": "2"}).trusted_proxies == 2
 
 
 def test_docs_settings_md_is_generated_from_the_settings_and_current():

@@ -262,7 +262,7 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
             pa,
             answer_queue=dict(concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY),
             browse_queue=dict(concurrency_id="browse", concurrency_limit=BROWSE_CONCURRENCY),
-            answerer=lambda request: app.answering_view(None, None, client_key(request)),
+            answerer=lambda request: app.answering_view(None, None, client_key(request, pa.settings.trusted_proxies)),
             explain=app.message,
         )
 

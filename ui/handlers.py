@@ -260,7 +260,7 @@ class WebApp:
                 )
                 yield (chat,) + skip
                 return
-            view = self.answering_view(session, mine, client_key(request))
+            view = self.answering_view(session, mine, client_key(request, self.settings.trusted_proxies))
             stream = view.stream(question, history=self._history(answers), paper_ids=ids)
             chat.append({"role": "assistant", "content": ""})
             text, last = "", 0.0
@@ -310,7 +310,7 @@ class WebApp:
             raise gr.Error(HISTORY_FORMAT)
         try:
             return (
-                self.answering_view(None, None, client_key(request))
+                self.answering_view(None, None, client_key(request, self.settings.trusted_proxies))
                 .ask(question, history=history or None)
                 .to_markdown()
             )

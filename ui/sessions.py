@@ -167,19 +167,23 @@ class RateLimit:
             return True
 
 
-def client_key(request: Any) -> str:
-    """Who is asking, for rate limits: the browser session, else the client address (the first
-    X-Forwarded-For hop behind a proxy such as a Space's, and for MCP calls, which Gradio
-    relays through 127.0.0.1 with the original headers)."""
+def client_key(request: Any, trusted_proxies: int = 0) -> str:
+    """Who is asking, for rate limits: the browser session, else the client address.  MCP
+    calls, which Gradio relays through 127.0.0.1 with the original headers, and plain HTTP
+    calls have no session of their own.  Behind `trusted_proxies` reverse proxies (a Space's)
+    the address is the one the outermost proxy saw: each proxy appends the address it was
+    called from to X-Forwarded-For, so that is the `trusted_proxies`-th entry from the right;
+    anything further left was written by the caller and could be anything."""
     headers = getattr(request, "headers", None) or {}
     session = getattr(request, "session_hash", None)
     # Gradio relays every MCP call through one client of its own, so all MCP callers share its session
     relayed = hasattr(headers, "get") and headers.get("x-gradio-user") == "mcp"
     if session and not relayed:
         return f"session:{session}"
-    forwarded = headers.get("x-forwarded-for", "") if hasattr(headers, "get") else ""
-    if forwarded:
-        return "ip:" + forwarded.split(",")[0].strip()
+    forwarded = headers.get("x-forwarded-for", "") if hasattr(headers, "get") and trusted_proxies > 0 else ""
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    if hops:
+        return "ip:" + hops[-min(trusted_proxies, len(hops))]
     client = getattr(request, "client", None)
     return "ip:" + str(getattr(client, "host", "") or "unknown")
 
