@@ -16,9 +16,9 @@ EXTRACTIVE_INTRO_FULL_TEXT = "From the papers in the collection:"  # when a quot
 # In place of quoted sentences, for a paper the collection has no abstract of (many BibTeX entries).
 NO_ABSTRACT = "(The collection has no abstract of this paper: it matched by its title and metadata.)"
 EXTRACTIVE_LIST_INTRO = "Papers in the collection that match:"
-# A "which papers" answer when no sentence of any retrieved paper backs the question well
-# (answer.SUPPORT): the paper quoted is the closest, not a match.
-EXTRACTIVE_LIST_WEAK_INTRO = "No paper in the collection clearly matches. The closest:"
+# A "which papers" answer when no sentence of any retrieved paper holds the question's
+# specific terms (answer.SUPPORT): the paper quoted is the closest, and may not be a match.
+EXTRACTIVE_LIST_WEAK_INTRO = "No paper in the collection states this directly. The closest match:"
 
 FALLBACK_NOTE = "(Extractive answer: {reason}.)"
 

@@ -13,7 +13,7 @@ examples/dev_gold_sentences.jsonl) and of the held-out focus set
 * words    -- mean answer length in words (the whole text, as the user sees it);
 * quoted   -- mean number of quoted abstract sentences (Citation.spans).
 
-For the "which papers" (`multi`) questions of the dev, paraphrased and vague sets: citation
+For the "which papers" (`multi`) questions of the dev, paraphrased, vague and multi sets: citation
 precision (share of cited papers that are relevant), cited recall (share of the relevant
 papers the answer cites) and recall@10 of the answer's hits (retrieval).
 
@@ -53,7 +53,7 @@ from assistant.evaluation.questions import load_questions, relevant_ids, title_i
 from assistant.prompts import NOT_COVERED  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
-MULTI_SETS = ("dev", "paraphrased", "vague")
+MULTI_SETS = ("dev", "paraphrased", "vague", "multi")
 
 
 def focus_scores(

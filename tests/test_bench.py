@@ -211,3 +211,27 @@ def test_fidelity_bench_judges_earlier_answers_again_without_a_model(tmp_path):
     assert (s["answered"], s["shown"], s["shown_sentences"], s["shown_sentences_with_missing_detail"]) == (2, 1, 3, 2)
     assert s["uncited_shown_sentences"] == 1 and s["citation_precision"] == 1.0
     assert "['iGPT-2']" in p.stdout and "['CLIP-4']" in p.stdout
+
+
+def test_gate_lists_bench_scores_list_questions_at_lower_bars(index_copy, tmp_path):
+    out = tmp_path / "gate_lists.json"
+    p = run_script(
+        "gate_lists.py",
+        "--sets",
+        str(EXAMPLES / "dev_questions.jsonl"),
+        str(EXAMPLES / "list_none_questions.jsonl"),
+        "--index-dir",
+        str(index_copy),
+        "--out",
+        str(out),
+    )
+    data = json.loads(out.read_text())
+    assert data["list_questions"]["dev"] >= 8 and data["list_questions"]["list_none"] >= 15
+    margins = sorted(data["list_rates"], key=float)
+    assert data["chosen_on_calibration_sets"] in map(float, margins)
+    for lower, higher in zip(margins, margins[1:]):  # a lower bar refuses less of both kinds
+        for name in ("dev", "list_none"):
+            a, b = data["list_rates"][lower][name], data["list_rates"][higher][name]
+            assert all(x is None or y is None or y <= x for x, y in zip(a, b))
+    assert data["list_rates"]["0.0"]["list_none"][1] is None  # the set has no answerable question
+    assert "<- shipped" in p.stdout and "other questions at" in p.stdout
