@@ -15,6 +15,13 @@ and cites [1] loses that citation.  With a `details` check (assistant/fidelity.p
 passages a claim keeps must also have each of its numbers, names and acronyms: a claim
 that says "iGPT-2" where its passage says GPT-2 is not shown.
 
+A claim that says nothing new is not shown either: one whose content words (stemmed) are,
+all but REPEAT_NEW of them, in the claims already shown, or that loops on a phrase ("to
+representative to representative to representative").  Small models fall into such loops
+(bench/fidelity.py: 12 of the 49 answers the 135M model had shown repeated a sentence or
+phrase), and one never ends by itself: after a looping claim, or a second repeat in a row,
+`looping` tells the caller to stop reading the model.
+
 Accepted marker forms: [2], [1, 3], [1][3], [1-3], [Passage 2], [source 2].
 """
 
@@ -25,12 +32,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import prompts
-from .text import MODEL_MARKER, PARTIAL_MARKER
+from .text import MODEL_MARKER, PARTIAL_MARKER, tokenize
 
 # Brackets that are not citations and angle brackets are escaped (as in extractive
 # answers): text a model copied from a paper cannot become a link, a tag or a marker.
 _ESCAPE = "[]<>"
 _MAX_RANGE = 20  # "[1-999]" is not a citation of 999 passages
+REPEAT_NEW = 0.2  # a claim with a smaller share of content words not yet shown repeats the answer
+_LOOP = 3  # a phrase (1-4 words) said this many times in a row is a loop
 
 
 @dataclass
@@ -42,6 +51,7 @@ class Verified:
     missing: list[str] = field(default_factory=list)  # details of claims that no passage they cite has
     claims: int = 0  # claims the model wrote (text followed by markers, or left uncited at the end)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (claim, why) for each claim not shown
+    repeated: int = 0  # claims not shown because they repeat the answer or loop on a phrase
 
     @property
     def cited(self) -> bool:
@@ -75,6 +85,10 @@ class CitationFilter:
         self.missing: list[str] = []  # details no cited passage has
         self.rejected: list[tuple[str, str]] = []
         self.claims = 0
+        self.repeated = 0  # claims not shown as repeats or loops
+        self.looping = False  # the model is going round in circles: stop reading it
+        self._said: set[str] = set()  # content words of the claims shown
+        self._repeats_in_a_row = 0
         self._held = ""  # text since the last marker group (raw): the next group's claim
         self._claim = ""  # the claim of the marker group being read
         self._group: list[str] = []  # markers read since the claim ("[1] [3]"), settled at the next text
@@ -105,6 +119,8 @@ class CitationFilter:
     def close(self) -> str:
         """Settle what is held back; an unfinished marker at the very end is dropped, and so
         is text that no marker followed."""
+        if self.looping:  # stopped mid-claim: what it had begun to say is not a claim
+            self._buf = self._held = ""
         buf, self._buf = self._buf, ""
         if re.fullmatch(r"\[\s*\d*\s*[,;\-–]?\s*", buf):
             self.dropped.append(buf)
@@ -159,6 +175,9 @@ class CitationFilter:
             self._last += new
             return self._lead(lead, shown=bool(new)) + self._markers(new)
         self.claims += 1
+        repeat = _repeat(body, self._said)
+        self._repeats_in_a_row = self._repeats_in_a_row + 1 if repeat else 0
+        self.looping = self.looping or repeat == LOOPS or self._repeats_in_a_row >= 2
         backed = numbers
         if self.supports is not None:
             backed = [i for i in numbers if self.supports(body, i)]
@@ -166,6 +185,11 @@ class CitationFilter:
         missing = self.details(body, backed) if self.details is not None and backed else []
         if missing:
             self.missing += missing
+        if backed and not missing and repeat:  # faithful, but nothing new
+            self.repeated += 1
+            self.rejected.append((body.strip(), repeat))
+            self._last = None
+            return self._dropped(lead, body)
         if not backed or missing:
             why = (
                 f"names {', '.join(missing)}, which the passages it cites do not have"
@@ -179,6 +203,7 @@ class CitationFilter:
             return self._dropped(lead, body)
         out = self._lead(lead, shown=True) + _escape(body) + self._markers(backed)
         self._last, self._last_claim = list(backed), body
+        self._said |= set(tokenize(body))
         self._open = not body.rstrip().endswith((".", "!", "?"))
         return out
 
@@ -213,6 +238,24 @@ class CitationFilter:
         return "".join(f"[{self.order.index(i) + 1}]" for i in numbers)
 
 
+REPEATS = "repeats what the answer already said"
+LOOPS = "repeats a phrase over and over"
+
+
+def _repeat(claim: str, said: set[str]) -> str:
+    """Why `claim` adds nothing to an answer whose shown claims used the words `said` (""
+    when it does): it loops on a phrase, or nearly all its content words were said."""
+    words = re.findall(r"\w+", claim.lower())
+    for n in range(1, 5):
+        for i in range(len(words) - _LOOP * n + 1):
+            if all(words[i + k * n : i + (k + 1) * n] == words[i : i + n] for k in range(1, _LOOP)):
+                return LOOPS
+    terms = set(tokenize(claim))
+    if said and terms and len(terms - said) < REPEAT_NEW * len(terms):
+        return REPEATS
+    return ""
+
+
 def _split(claim: str) -> tuple[str, str]:
     """(the previous sentence's end and the space after it, the claim itself)."""
     lead = _LEAD.match(claim).group(0)
@@ -243,7 +286,7 @@ def verify(
     have its numbers and names), with those markers renumbered."""
     f = CitationFilter(n_passages, supports, details)
     out = f.feed(text) + f.close()
-    return Verified(out.strip(), f.order, f.dropped, f.unsupported, f.missing, f.claims, f.rejected)
+    return Verified(out.strip(), f.order, f.dropped, f.unsupported, f.missing, f.claims, f.rejected, f.repeated)
 
 
 class Support:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -323,14 +324,19 @@ class Generation:
         error: LLMError | None = None
         t0 = time.perf_counter()
         try:
-            for token in self.llm.stream(self.messages, max_tokens=s.max_tokens, timeout=s.timeout, grammar=grammar):
-                if not raw:
-                    self.timings["first_token"] = time.perf_counter() - t0
-                raw.append(token)
-                out = filt.feed(token)
-                if out:
-                    shown.append(out)
-                    yield out
+            with closing(
+                self.llm.stream(self.messages, max_tokens=s.max_tokens, timeout=s.timeout, grammar=grammar)
+            ) as tokens:
+                for token in tokens:
+                    if not raw:
+                        self.timings["first_token"] = time.perf_counter() - t0
+                    raw.append(token)
+                    out = filt.feed(token)
+                    if out:
+                        shown.append(out)
+                        yield out
+                    if filt.looping:  # what follows is more of the same
+                        break
             out = filt.close()
             if out:
                 shown.append(out)
@@ -342,7 +348,14 @@ class Generation:
         streamed = "".join(shown)
         self.answer = self._settle(
             Verified(
-                streamed.strip(), filt.order, filt.dropped, filt.unsupported, filt.missing, filt.claims, filt.rejected
+                streamed.strip(),
+                filt.order,
+                filt.dropped,
+                filt.unsupported,
+                filt.missing,
+                filt.claims,
+                filt.rejected,
+                filt.repeated,
             ),
             error,
         )
@@ -370,6 +383,8 @@ class Generation:
                 why = f"cited passages that do not contain what it says ({', '.join(v.unsupported[:3])})"
             elif v.dropped:
                 why = f"cited only passages it was not given ({', '.join(v.dropped[:3])})"
+            elif v.repeated:
+                why = "repeated itself"
             else:
                 why = "cited none of the retrieved passages"
             return replace(fallback(self.extractive(), f"the {name} answer {why}"), verification=checked)

@@ -13,7 +13,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from assistant import llm as llm_module
-from assistant.citations import CitationFilter, says_not_covered, verify
+from assistant.citations import LOOPS, REPEATS, CitationFilter, says_not_covered, verify
 from assistant.generate import prompt_text
 from assistant.llm import LLMError
 from assistant.prompts import NOT_COVERED
@@ -400,3 +400,53 @@ def test_a_name_the_passage_given_lacks_is_not_shown_even_if_the_abstract_has_it
     assert "ZeroTA" not in passages_of(fake.calls[0])[0] and "ZeroTA" in ans.citations[0].paper.abstract
     assert ans.text == "It adds a pairwise temporal IoU loss for soft moment masks [1]."
     assert ans.verification.dropped[0].reason == "names ZeroTA, which the passages it cites do not have"
+
+
+# --- repeats and loops (the 135M model's other habit) -----------------------------------------
+
+
+def test_a_claim_that_repeats_the_answer_or_loops_on_a_phrase_is_not_shown():
+    text = (
+        "CLIP is sensitive to the choice of input text [1]. It is also sensitive to the choice of input text prompts [1]. "
+        "It is also sensitive to the choice of input text prompts [1]. MaPLe learns prompts in both branches [2]. "
+        "The fusion engine is representative to representative to representative to [2]."
+    )
+    v = verify(text, 2)
+    assert v.text == (
+        "CLIP is sensitive to the choice of input text [1]. It is also sensitive to the choice of input text "
+        "prompts [1]. MaPLe learns prompts in both branches [2]."
+    )  # the second sentence adds "prompts": kept; its repeat and the loop are not
+    assert v.claims == 5 and v.repeated == 2
+    assert [why for _, why in v.rejected] == [REPEATS, LOOPS]
+    assert verify("Yes, it does [1]. No extra data is needed [1].", 1).repeated == 0
+
+
+def test_the_filter_says_when_the_model_is_going_round_in_circles():
+    f = CitationFilter(2)
+    f.feed("ZeroTA uses GPT-2 [1]. ZeroTA uses GPT-2 [1]. ")
+    assert not f.looping  # one repeat may be a recap
+    f.feed("ZeroTA uses GPT-2 [1]. Z")
+    assert f.looping and f.close() == ""  # the claim it had begun is dropped unseen
+    g = CitationFilter(1)
+    g.feed("It is am am am am [1]. N")
+    assert g.looping
+
+
+def test_a_looping_model_is_stopped_and_its_first_sentence_shown(scripted):
+    def reply(messages):
+        first = first_sentence(passages_of(messages)[0])
+        return f"{first} [1]. " + f"{first} [1]. " * 200
+
+    view, fake = scripted(reply)
+    s = view.stream(COVERED_Q)
+    pieces = list(s)
+    ans = s.answer
+    given = passages_of(fake.calls[0])
+    assert ans.backend == "openai" and ans.text == f"{first_sentence(given[0])} [1]." == "".join(pieces)
+    assert len(fake.emitted) < 4 * len(ans.text)  # stopped at the second repeat, not after 200
+    assert ans.verification.dropped[0].reason == REPEATS
+
+    view, _ = scripted(lambda m: f"{first_sentence(passages_of(m)[0])} to the to the to the [1].")
+    ans = view.ask(COVERED_Q)  # backed by its passage, but a loop: nothing is left to show
+    assert ans.backend == "extractive" and ans.fallback == "the openai answer repeated itself"
+    assert ans.verification.dropped[0].reason == LOOPS
