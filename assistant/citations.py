@@ -19,8 +19,8 @@ A claim that says nothing new is not shown either: one whose content words (stem
 all but REPEAT_NEW of them, in the claims already shown, or that loops on a phrase ("to
 representative to representative to representative").  Small models fall into such loops
 (bench/fidelity.py: 12 of the 49 answers the 135M model had shown repeated a sentence or
-phrase), and one never ends by itself: after a looping claim, or a second repeat in a row,
-`looping` tells the caller to stop reading the model.
+phrase), and one never ends by itself: once the text being read loops, or after a second
+repeat in a row, `looping` tells the caller to stop reading the model.
 
 Accepted marker forms: [2], [1, 3], [1][3], [1-3], [Passage 2], [source 2].
 """
@@ -40,6 +40,7 @@ _ESCAPE = "[]<>"
 _MAX_RANGE = 20  # "[1-999]" is not a citation of 999 passages
 REPEAT_NEW = 0.2  # a claim with a smaller share of content words not yet shown repeats the answer
 _LOOP = 3  # a phrase (1-4 words) said this many times in a row is a loop
+_LOOP_TAIL = 200  # characters at the end of the text being read that are looked at for a loop
 
 
 @dataclass
@@ -119,8 +120,14 @@ class CitationFilter:
     def close(self) -> str:
         """Settle what is held back; an unfinished marker at the very end is dropped, and so
         is text that no marker followed."""
-        if self.looping:  # stopped mid-claim: what it had begun to say is not a claim
+        if self.looping:  # stopped mid-claim: what it had begun to say is not shown
+            lead, body = _split(self._held)
+            if _loops(body):
+                self.claims += 1
+                self.repeated += 1
+                self.rejected.append((body.strip(), LOOPS))
             self._buf = self._held = ""
+            return self._dropped(lead, "")
         buf, self._buf = self._buf, ""
         if re.fullmatch(r"\[\s*\d*\s*[,;\-–]?\s*", buf):
             self.dropped.append(buf)
@@ -139,6 +146,8 @@ class CitationFilter:
             if self._group and not ch.isspace():
                 out.append(self._settle())
             self._held += ch
+            if ch.isspace() and not self._group and _loops(self._held[-_LOOP_TAIL:], at_end=True):
+                self.looping = True  # a claim going round in circles never reaches its marker
         return "".join(out)
 
     def _marker(self, raw: str) -> str:
@@ -245,15 +254,23 @@ LOOPS = "repeats a phrase over and over"
 def _repeat(claim: str, said: set[str]) -> str:
     """Why `claim` adds nothing to an answer whose shown claims used the words `said` (""
     when it does): it loops on a phrase, or nearly all its content words were said."""
-    words = re.findall(r"\w+", claim.lower())
-    for n in range(1, 5):
-        for i in range(len(words) - _LOOP * n + 1):
-            if all(words[i + k * n : i + (k + 1) * n] == words[i : i + n] for k in range(1, _LOOP)):
-                return LOOPS
+    if _loops(claim):
+        return LOOPS
     terms = set(tokenize(claim))
     if said and terms and len(terms - said) < REPEAT_NEW * len(terms):
         return REPEATS
     return ""
+
+
+def _loops(text: str, at_end: bool = False) -> bool:
+    """Does `text` say a phrase of 1-4 words _LOOP times in a row (`at_end`: as its last words)?"""
+    words = re.findall(r"\w+", text.lower())
+    for n in range(1, 5):
+        starts = [len(words) - _LOOP * n] if at_end else range(len(words) - _LOOP * n + 1)
+        for i in starts:
+            if i >= 0 and all(words[i + k * n : i + (k + 1) * n] == words[i : i + n] for k in range(1, _LOOP)):
+                return True
+    return False
 
 
 def _split(claim: str) -> tuple[str, str]:

@@ -430,6 +430,11 @@ def test_the_filter_says_when_the_model_is_going_round_in_circles():
     g = CitationFilter(1)
     g.feed("It is am am am am [1]. N")
     assert g.looping
+    h = CitationFilter(1)  # a loop that never reaches a marker is caught as it is read
+    h.feed("Code is at https: no: https: https: ")
+    assert not h.looping
+    h.feed("https: ")
+    assert h.looping and h.close() == "" and h.rejected == [("Code is at https: no: https: https: https:", LOOPS)]
 
 
 def test_a_looping_model_is_stopped_and_its_first_sentence_shown(scripted):
@@ -445,6 +450,10 @@ def test_a_looping_model_is_stopped_and_its_first_sentence_shown(scripted):
     assert ans.backend == "openai" and ans.text == f"{first_sentence(given[0])} [1]." == "".join(pieces)
     assert len(fake.emitted) < 4 * len(ans.text)  # stopped at the second repeat, not after 200
     assert ans.verification.dropped[0].reason == REPEATS
+
+    view, fake = scripted(lambda m: f"{first_sentence(passages_of(m)[0])} [1]. Code: " + "https: " * 500)
+    ans = view.ask(COVERED_Q)
+    assert ans.text == f"{first_sentence(given[0])} [1]." and fake.emitted.count("https") == 3
 
     view, _ = scripted(lambda m: f"{first_sentence(passages_of(m)[0])} to the to the to the [1].")
     ans = view.ask(COVERED_Q)  # backed by its passage, but a loop: nothing is left to show
