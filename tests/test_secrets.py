@@ -63,19 +63,16 @@ def test_fake_key_and_url_credentials_appear_nowhere(stub, chroma_server, built_
 
     index = tmp_path / "index"
     shutil.copytree(built_index, index)
-    base_url = _base_url(stub.server.server_address[1])
-    chroma_url = f"http://owner:{CHROMA_PASSWORD}@127.0.0.1:{chroma_server.port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
-    env.update(
-        ASSISTANT_INDEX_DIR=str(index),
-        ASSISTANT_MODEL_CACHE=str(model_cache),
+    secrets = dict(  # the configuration the CLI and the app are run with: every credential there is
         OPENAI_API_KEY=KEY,
-        OPENAI_BASE_URL=base_url,
+        OPENAI_BASE_URL=_base_url(stub.server.server_address[1]),
         ASSISTANT_BACKEND="openai",
         ASSISTANT_MODEL="stub-model",
         ASSISTANT_MAX_RETRIES="0",
-        ASSISTANT_CHROMA_URL=chroma_url,
+        ASSISTANT_CHROMA_URL=f"http://owner:{CHROMA_PASSWORD}@127.0.0.1:{chroma_server.port}",
     )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+    env.update(ASSISTANT_INDEX_DIR=str(index), ASSISTANT_MODEL_CACHE=str(model_cache), **secrets)
     outputs: dict[str, str] = {}
 
     def cli(name, *args):
@@ -99,17 +96,7 @@ def test_fake_key_and_url_credentials_appear_nowhere(stub, chroma_server, built_
     cli("eval", "eval", str(questions), "--json", str(tmp_path / "eval.json"))
     outputs["eval.json"] = (tmp_path / "eval.json").read_text()
 
-    app = start_app(
-        built_index,
-        model_cache,
-        tmp_path / "app",
-        OPENAI_API_KEY=KEY,
-        OPENAI_BASE_URL=base_url,
-        ASSISTANT_BACKEND="openai",
-        ASSISTANT_MODEL="stub-model",
-        ASSISTANT_MAX_RETRIES="0",
-        ASSISTANT_CHROMA_URL=chroma_url,
-    )
+    app = start_app(built_index, model_cache, tmp_path / "app", **secrets)
     try:
         from gradio_client import Client
 
