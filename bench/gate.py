@@ -126,20 +126,20 @@ def main() -> None:
         )
         print(f"{'threshold':>9s}" + "".join(f"{n[:11]:>16s}" for n in names) + "      (refusal / false refusal)")
         for t in THRESHOLDS[::2] + ([shipped] if shipped not in THRESHOLDS[::2] else []):
-            cells = "".join(f"{_pct(table[str(t)][n][0]):>8s}{_pct(table[str(t)][n][1]):>8s}" for n in names)
+            cells = "".join(f"{pct(table[str(t)][n][0]):>8s}{pct(table[str(t)][n][1]):>8s}" for n in names)
             print(f"{t:9.2f}{cells}" + ("   <- shipped" if t == shipped else ""))
         for n, v in held_out.items():
             ref, fr = v["refusal/false_refusal"]
             print(
-                f"  threshold chosen without {n}: {v['threshold']:.2f} -> on {n}: refusal {_pct(ref)}, "
-                f"false refusal {_pct(fr)}"
+                f"  threshold chosen without {n}: {v['threshold']:.2f} -> on {n}: refusal {pct(ref)}, "
+                f"false refusal {pct(fr)}"
             )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.out}")
 
 
-def _pct(v: float | None) -> str:
+def pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 

@@ -25,7 +25,6 @@ Results go to bench/results/gate_lists.json (--out).
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -34,6 +33,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from gate import pct, rates  # noqa: E402
 from question_sets import SETS, setup  # noqa: E402
 
 from assistant.evaluation.questions import load_questions  # noqa: E402
@@ -43,32 +43,18 @@ HELD_OUT = ["examples/multi_questions.jsonl", "examples/list_none_questions.json
 MARGINS = [round(0.01 * i, 2) for i in range(11)]
 
 
-def rates(rows: list[tuple[bool, float]], bar: float) -> tuple[float | None, float | None]:
-    """(refusal rate on 'none', false-refusal rate on the rest) when relevance must reach `bar`."""
-    neg = [r for answerable, r in rows if not answerable]
-    pos = [r for answerable, r in rows if answerable]
-    return (
-        statistics.mean(r < bar for r in neg) if neg else None,
-        statistics.mean(r < bar for r in pos) if pos else None,
-    )
-
-
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}"
-
-
 def main() -> None:
     args, pa, sets = setup(__doc__, "gate_lists.json")
     if not args.sets:
         sets |= {Path(s).stem.replace("_questions", ""): load_questions(ROOT / s) for s in HELD_OUT}
     calibration = [Path(s).stem.replace("_questions", "") for s in SETS]
     bar = pa.settings.min_relevance
-    rows: dict[str, dict[bool, list[tuple[bool, float]]]] = {}
+    rows: dict[str, dict[bool, list[tuple[str, bool, float]]]] = {}
     for name, qs in sets.items():
         rows[name] = {True: [], False: []}
         for q in qs:
             rel = pa.retrieve(q["question"], history=q["history"] or None).relevance
-            rows[name][is_list_question(q["question"])].append((q["type"] != "none", rel))
+            rows[name][is_list_question(q["question"])].append((name, q["type"] != "none", rel))
     lists = {n: r[True] for n, r in rows.items()}
     calib = [x for n in calibration if n in lists for x in lists[n]]
 
@@ -79,16 +65,16 @@ def main() -> None:
     chosen = max(MARGINS, key=lambda m: (round(j(m), 9), -m))
     print(
         "list questions (answerable / none): "
-        + ", ".join(f"{n} {sum(a for a, _ in v)}/{sum(not a for a, _ in v)}" for n, v in lists.items())
+        + ", ".join(f"{n} {sum(a for _, a, _ in v)}/{sum(not a for _, a, _ in v)}" for n, v in lists.items())
     )
     print(f"{'bar':>9s}" + "".join(f"{n[:11]:>16s}" for n in lists) + "      (refusal / false refusal, list questions)")
     for m in MARGINS:
-        cells = "".join(f"{_pct(rates(v, bar - m)[0]):>8s}{_pct(rates(v, bar - m)[1]):>8s}" for v in lists.values())
+        cells = "".join(f"{pct(rates(v, bar - m)[0]):>8s}{pct(rates(v, bar - m)[1]):>8s}" for v in lists.values())
         flags = ("   <- chosen on the calibration sets" if m == chosen else "") + ("   <- shipped" if m == 0 else "")
         print(f"{bar - m:9.2f}{cells}{flags}")
     others = [x for r in rows.values() for x in r[False]]
     ref, fr = rates(others, bar)
-    print(f"other questions at {bar:.2f} (unchanged): refusal {_pct(ref)}, false refusal {_pct(fr)} over {len(others)}")
+    print(f"other questions at {bar:.2f} (unchanged): refusal {pct(ref)}, false refusal {pct(fr)} over {len(others)}")
     out = {
         "min_relevance": bar,
         "chosen_on_calibration_sets": chosen,
