@@ -184,7 +184,8 @@ class CitationFilter:
             self._last += new
             return self._lead(lead, shown=bool(new)) + self._markers(new)
         self.claims += 1
-        repeat = _repeat(body, self._said)
+        terms = set(tokenize(body))
+        repeat = _repeat(body, terms, self._said)
         self._repeats_in_a_row = self._repeats_in_a_row + 1 if repeat else 0
         self.looping = self.looping or repeat == LOOPS or self._repeats_in_a_row >= 2
         backed = numbers
@@ -212,7 +213,7 @@ class CitationFilter:
             return self._dropped(lead, body)
         out = self._lead(lead, shown=True) + _escape(body) + self._markers(backed)
         self._last, self._last_claim = list(backed), body
-        self._said |= set(tokenize(body))
+        self._said |= terms
         self._open = not body.rstrip().endswith((".", "!", "?"))
         return out
 
@@ -251,12 +252,11 @@ REPEATS = "repeats what the answer already said"
 LOOPS = "repeats a phrase over and over"
 
 
-def _repeat(claim: str, said: set[str]) -> str:
-    """Why `claim` adds nothing to an answer whose shown claims used the words `said` (""
-    when it does): it loops on a phrase, or nearly all its content words were said."""
+def _repeat(claim: str, terms: set[str], said: set[str]) -> str:
+    """Why `claim` (content words `terms`) adds nothing to an answer whose shown claims used
+    the words `said` ("" when it does): it loops on a phrase, or nearly all its words were said."""
     if _loops(claim):
         return LOOPS
-    terms = set(tokenize(claim))
     if said and terms and len(terms - said) < REPEAT_NEW * len(terms):
         return REPEATS
     return ""
