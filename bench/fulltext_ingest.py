@@ -2,7 +2,7 @@
 the raw embedding time of the same passages, and index size per 1,000 pages.
 
     python bench/fulltext_ingest.py             # the committed LaTeX papers + the cached vignettes
-    python bench/fulltext_ingest.py --fetch     # first download the vignettes (apt-get; tests/fetch_pdfs.py)
+    python bench/fulltext_ingest.py --fetch     # first download the vignettes (apt-get; fixtures/debian_pdfs.py)
     python bench/fulltext_ingest.py --repeats 3
 
 What is measured (one process; a shared machine makes every time indicative):
@@ -148,7 +148,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
     if args.fetch:
-        from fetch_pdfs import fetch
+        from fixtures.debian_pdfs import fetch
 
         fetch()
     pdfs = corpus()

@@ -3,7 +3,7 @@
     python bench/gate.py                       # the four abstract sets, the bundled collection
     python bench/gate.py --index-dir /tmp/idx
     python bench/gate.py --index-dir /tmp/mixed --pdfs --out bench/results/gate_fulltext.json
-                                               # + the test PDFs (tests/fetch_pdfs.py) and the full-text set
+                                               # + the test PDFs (fixtures/debian_pdfs.py) and the full-text set
 
 For each question the relevance score of a retrieval (what `min_relevance` is compared
 with) is computed for several gates: as shipped, where query terms weigh IDF x specificity

@@ -27,10 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from synthetic import synthetic_papers, write_arxiv_jsonl  # noqa: E402
+from fixtures.synthetic import synthetic_papers, write_arxiv_jsonl  # noqa: E402
 
 from assistant import references as refs  # noqa: E402
 from assistant.papers import iter_papers, normalize_record  # noqa: E402

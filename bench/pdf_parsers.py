@@ -1,7 +1,7 @@
 """PDF text extractors compared on the test corpus: speed and two-column reading order.
 
     python bench/pdf_parsers.py              # offline: committed LaTeX papers + cached vignettes
-    python bench/pdf_parsers.py --fetch      # first download the vignettes (apt-get; tests/fetch_pdfs.py)
+    python bench/pdf_parsers.py --fetch      # first download the vignettes (apt-get; fixtures/debian_pdfs.py)
 
 Rows: the raw page text of pypdfium2, pypdf, pdfplumber and docling-parse (each skipped with a
 note when not installed; docling-parse pins an older typer than gradio, so install it apart:
@@ -149,7 +149,7 @@ def score_paper(truth: dict, pages: list[str]) -> dict[str, int]:
 def corpus(fetch: bool) -> tuple[list[tuple[Path, dict]], list[Path]]:
     papers = [(LATEX / f"{p.stem}.pdf", json.loads(p.read_text())) for p in sorted(LATEX.glob("*.json"))]
     if fetch:
-        from fetch_pdfs import fetch as fetch_all
+        from fixtures.debian_pdfs import fetch as fetch_all
 
         fetch_all()
     entries = json.loads(MANIFEST.read_text())["pdfs"]

@@ -44,7 +44,7 @@ def setup(
             default=None,
             metavar="PATH",
             help="add these PDFs or folders first (none given: the 12 readable PDFs of the full-text "
-            "set, tests/data/pdfs; python tests/fetch_pdfs.py fetches them); needs --index-dir",
+            "set, tests/data/pdfs; python -m fixtures.debian_pdfs fetches them); needs --index-dir",
         )
     args = ap.parse_args()
     folders = getattr(args, "pdfs", None)

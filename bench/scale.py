@@ -272,7 +272,7 @@ class Server:
 def bench(n: int, mode: str, work: Path, sample: int, previous: dict | None = None) -> dict:
     """Ingest N papers, then measure a cold start and searches; with `previous` (the result of
     an earlier run on the index kept in `work`), measure only the start and the searches again."""
-    from bench.synthetic import write_jsonl
+    from fixtures.synthetic import write_jsonl
 
     papers = work / f"synthetic-{n}.jsonl"
     case = work / f"{mode}-{n}"

@@ -6,7 +6,7 @@ the PDF as poppler's `pdftotext` reads it (plain mode, falling back to `-raw` fo
 whose plain text interleaves the columns), after the normalisation the set was written with:
 accents composed (NFC), line-end hyphens joined, whitespace squashed to single spaces, ligatures (Unicode, or the control
 codes of strucchange-intro.pdf's Type 3 fonts) spelled out.  Needs poppler-utils (`pdftotext`) and
-the PDFs (`python tests/fetch_pdfs.py` for the R papers).
+the PDFs (`python -m fixtures.debian_pdfs` for the R papers).
 
     python examples/check_fulltext_spans.py            # exit status 1 on any problem
 """

@@ -13,7 +13,7 @@ import pytest
 import assistant.index.chroma as chroma_mod
 from assistant import PaperAssistant, Settings, StoreUnavailable
 from assistant.papers import normalize_record
-from bench.synthetic import synthetic_papers
+from fixtures.synthetic import synthetic_papers
 
 pytestmark = pytest.mark.server  # starts processes: left out of `make check`
 

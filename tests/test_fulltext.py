@@ -1,7 +1,7 @@
 """Full-text PDFs in the library: ingest (one PDF, a folder with a .bib and bad files),
 answers and hits with page and section, unchanged and replaced PDFs, a Chroma server.
 
-Real PDFs: the lme4 paper (fetched from Debian by tests/fetch_pdfs.py, as in test_pdf.py)
+Real PDFs: the lme4 paper (fetched from Debian by fixtures/debian_pdfs.py, as in test_pdf.py)
 and the two-column LaTeX papers in tests/data/pdfs/latex/; bad files from tests/pdf_samples.py.
 Page truths come from the blind full-text question set (examples/fulltext_questions.jsonl)
 and from the reader's own text (`PdfDocument.page_of`), never from this code's output.
@@ -46,7 +46,7 @@ def vectors(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def lmer_pdf() -> Path:
-    from fetch_pdfs import FetchError, fetch
+    from fixtures.debian_pdfs import FetchError, fetch
 
     try:
         return fetch()["lmer.pdf"]

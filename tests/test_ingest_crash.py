@@ -23,7 +23,7 @@ import pytest
 
 import assistant.index.sync as store_mod
 from assistant import PaperAssistant, Settings, load_papers
-from bench.synthetic import write_jsonl
+from fixtures.synthetic import write_jsonl
 
 pytestmark = pytest.mark.server  # starts processes: left out of `make check`
 

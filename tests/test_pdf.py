@@ -3,7 +3,7 @@
 * tests/data/pdfs/latex/: four two-column papers typeset with pdflatex, each with the source
   sentences of every page (NAME.json, written by build.py from the .tex source);
 * tests/data/pdfs/cache/: published papers from Debian's R packages, fetched once per session
-  by tests/fetch_pdfs.py (a failed download fails these tests; it never skips them);
+  by fixtures/debian_pdfs.py (a failed download fails these tests; it never skips them);
 * bad files made at test time by tests/pdf_samples.py.
 """
 
@@ -51,7 +51,7 @@ def paper(request) -> tuple[dict, PdfDocument]:
 
 @pytest.fixture(scope="session")
 def vignettes() -> dict[str, Path]:
-    from fetch_pdfs import FetchError, fetch
+    from fixtures.debian_pdfs import FetchError, fetch
 
     try:
         return fetch()
