@@ -15,12 +15,12 @@ The whole public API::
 
 from typing import Any
 
-from .core import AnswerStream, PaperAssistant, PaperNotFound, QuestionError, Retrieval
-from .index import IndexError_ as IndexError
-from .index import IngestInterrupted, StoreUnavailable
-from .papers import CollectionError, load_papers
-from .settings import Settings
-from .types import Answer, Citation, Hit, IngestReport, Paper, Passage, Rejection
+from assistant.index import IndexError_ as IndexError
+from assistant.index import IngestInterrupted, StoreUnavailable
+from assistant.ingest.records import CollectionError, load_papers
+from assistant.paper_assistant import AnswerStream, PaperAssistant, PaperNotFound, QuestionError, Retrieval
+from assistant.settings import Settings
+from assistant.types import Answer, Citation, Hit, IngestReport, Paper, Passage, Rejection
 
 __all__ = [
     "PaperAssistant",
@@ -49,7 +49,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     if name in ("evaluate", "EvalReport"):
-        from . import evaluation
+        from assistant import evaluation
 
         return getattr(evaluation, name)
     raise AttributeError(f"module 'assistant' has no attribute {name!r}")

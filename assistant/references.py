@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from .text import MARKER_RUN, bib_escape
+from assistant.text import MARKER_RUN, bib_escape
 
 
 class Paper(Protocol):

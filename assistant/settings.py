@@ -26,7 +26,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
-from .redact import redact_url
+from assistant.net.redact import redact_url
 
 log = logging.getLogger(__name__)
 

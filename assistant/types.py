@@ -8,8 +8,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import references
-from .text import md_title
+from assistant import references
+from assistant.text import md_title
 
 Message = dict[str, str]  # {"role": "user" | "assistant", "content": "..."} (OpenAI / Gradio messages)
 

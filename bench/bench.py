@@ -41,10 +41,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # this checkout's assistant/, whatever is installed
 
 from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant.chunking import chunk_paper, embed_text  # noqa: E402
 from assistant.evaluation import baselines  # noqa: E402
 from assistant.evaluation.metrics import percentile  # noqa: E402
 from assistant.evaluation.questions import load_questions  # noqa: E402
+from assistant.ingest.chunking import chunk_paper, embed_text  # noqa: E402
 from assistant.settings import BUNDLED_COLLECTION  # noqa: E402
 
 try:

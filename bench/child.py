@@ -81,7 +81,7 @@ def main() -> None:
     if args.mode == "starter-build":  # the recipe's first run: embed every paper, then retrieve
         t = time.perf_counter()
         from assistant.evaluation.baselines import starter, starter_embedding
-        from assistant.papers import load_papers
+        from assistant.ingest.records import load_papers
 
         t1 = time.perf_counter()
         embed_model, _ = starter_embedding()

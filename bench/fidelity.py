@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant.fidelity import check_answer, unsupported  # noqa: E402
+from assistant.answering.fidelity import check_answer, unsupported  # noqa: E402
 
 DEV = ROOT / "examples" / "dev_questions.jsonl"
 OUT = ROOT / "bench" / "results" / "fidelity.json"

@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant import PaperAssistant, Settings  # noqa: E402
 from assistant import llm as llm_module  # noqa: E402
+from assistant.answering.prompts import NOT_COVERED  # noqa: E402
 from assistant.evaluation.metrics import (  # noqa: E402
     contains_gold,
     gold_first,
@@ -50,7 +51,6 @@ from assistant.evaluation.metrics import (  # noqa: E402
     recall_at,
 )
 from assistant.evaluation.questions import load_questions, relevant_ids, title_index  # noqa: E402
-from assistant.prompts import NOT_COVERED  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
 MULTI_SETS = ("dev", "paraphrased", "vague", "multi")

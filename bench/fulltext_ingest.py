@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant.chunking import abstract_passages, passage_embed_text  # noqa: E402
 from assistant.formats.pdf import read_pdf  # noqa: E402
+from assistant.ingest.chunking import abstract_passages, passage_embed_text  # noqa: E402
 
 LATEX = ROOT / "tests" / "data" / "pdfs" / "latex"
 CACHE = ROOT / "tests" / "data" / "pdfs" / "cache"

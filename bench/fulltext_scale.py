@@ -76,8 +76,8 @@ def sentence_pool() -> list[str]:
     """Body sentences of the corpus PDFs, as Helvetica's encoding can show them."""
     from fulltext_ingest import corpus
 
-    from assistant.chunking import body_sentences
     from assistant.formats.pdf import read_pdf
+    from assistant.ingest.chunking import body_sentences
 
     pool = []
     for pdf in corpus():
@@ -210,8 +210,8 @@ def peak_rss_mb() -> float:
 
 def worker_ingest(index: str, models: str, folder: str) -> dict:
     from assistant import PaperAssistant, Settings
-    from assistant.chunking import abstract_passages, passage_embed_text
-    from assistant.fulltext import file_hash, read_full_text
+    from assistant.ingest.chunking import abstract_passages, passage_embed_text
+    from assistant.ingest.fulltext import file_hash, read_full_text
 
     s = Settings.load(env={}, index_dir=index, model_cache=models, collection="", embed_cache="off")
     pa = PaperAssistant(s)

@@ -27,11 +27,12 @@ sys.path.insert(0, str(HERE))
 
 from question_sets import setup  # noqa: E402
 
-import assistant.search as search  # noqa: E402
+import assistant.retrieval.search as search  # noqa: E402
 from assistant import PaperAssistant  # noqa: E402
 from assistant.evaluation.metrics import recall_at, reciprocal_rank  # noqa: E402
 from assistant.evaluation.questions import relevant_ids, title_index  # noqa: E402
-from assistant.retrieve import WEIGHTS, condense, dense_query  # noqa: E402
+from assistant.retrieval.fusion import WEIGHTS  # noqa: E402
+from assistant.retrieval.query import condense, dense_query  # noqa: E402
 
 GRID = {"passage": [1.0], "paper": [0.5, 1.0, 1.5], "keyword": [1.0, 1.5, 2.0, 3.0]}
 

@@ -32,12 +32,11 @@ sys.path.insert(0, str(HERE))
 
 from question_sets import setup  # noqa: E402
 
-import assistant.retrieve as retrieve  # noqa: E402
-import assistant.search as search  # noqa: E402
+import assistant.retrieval.gate as retrieve  # noqa: E402
 from assistant.text import specificity  # noqa: E402
 
 THRESHOLDS = [round(0.70 + 0.01 * i, 2) for i in range(41)]
-SHIPPED = {"specificity": specificity, "margin": retrieve.FULL_TEXT_MARGIN, "passages": search.GATE_PASSAGES}
+SHIPPED = {"specificity": specificity, "margin": retrieve.FULL_TEXT_MARGIN, "passages": retrieve.GATE_PASSAGES}
 GATES = {  # name -> how it differs from the shipped gate
     "shipped (IDF x specificity)": {},
     "plain IDF": {"specificity": lambda text: {}},
@@ -53,7 +52,7 @@ def configure(changes: dict) -> None:
     parts = SHIPPED | changes
     retrieve.specificity = parts["specificity"]
     retrieve.FULL_TEXT_MARGIN = parts["margin"]
-    search.GATE_PASSAGES = parts["passages"]
+    retrieve.GATE_PASSAGES = parts["passages"]
 
 
 def rates(rows: list[tuple[str, bool, float]], tau: float) -> tuple[float | None, float | None]:

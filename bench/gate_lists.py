@@ -37,7 +37,7 @@ from gate import pct, rates  # noqa: E402
 from question_sets import SETS, setup  # noqa: E402
 
 from assistant.evaluation.questions import load_questions  # noqa: E402
-from assistant.retrieve import is_list_question  # noqa: E402
+from assistant.retrieval.query import is_list_question  # noqa: E402
 
 HELD_OUT = ["examples/multi_questions.jsonl", "examples/list_none_questions.jsonl"]
 MARGINS = [round(0.01 * i, 2) for i in range(11)]

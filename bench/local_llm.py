@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant.citations import says_not_covered, verify  # noqa: E402
+from assistant.answering.citations import says_not_covered, verify  # noqa: E402
 
 DEV = ROOT / "examples" / "dev_questions.jsonl"
 OUT = ROOT / "bench" / "results" / "local_llm.json"

@@ -51,7 +51,7 @@ def peak_rss_mb(pid: int | str = "self") -> float:
 
 def worker_ingest(settings: dict, papers: str, sample: int) -> dict:
     from assistant import PaperAssistant, Settings, load_papers
-    from assistant.chunking import chunk_paper, embed_text
+    from assistant.ingest.chunking import chunk_paper, embed_text
 
     s = Settings.load(env={}, **settings)
     loaded = load_papers(papers, max_mb=s.max_file_mb, max_records=s.max_records).papers
@@ -171,7 +171,7 @@ def _pct(values: list[float], p: float) -> float:
 
 def questions(n: int = 200) -> list[str]:
     """The dev questions, then distinct sentence fragments of the bundled abstracts."""
-    from assistant.papers import load_papers
+    from assistant.ingest.records import load_papers
     from assistant.settings import BUNDLED_COLLECTION
     from assistant.text import sentence_spans
 

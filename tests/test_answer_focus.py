@@ -13,11 +13,20 @@ import re
 import numpy as np
 import pytest
 
-from assistant import answer as answers
-from assistant import prompts
-from assistant.answer import Plan, extractive, supported
-from assistant.focus import SentenceVectors, choose, clauses_of, norm, pick_sentences, read_question, score_sentences
-from assistant.generate import select_sources
+from assistant.answering import plan as answers
+from assistant.answering import prompts
+from assistant.answering.extractive import extractive
+from assistant.answering.generation import select_sources
+from assistant.answering.plan import Plan, supported
+from assistant.answering.sentences import (
+    SentenceVectors,
+    choose,
+    clauses_of,
+    norm,
+    pick_sentences,
+    read_question,
+    score_sentences,
+)
 from assistant.settings import Settings
 from assistant.text import md_quote, sentence_spans
 from assistant.types import Hit, Paper

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from assistant import CollectionError, IndexError, PaperAssistant, QuestionError, Settings
-from assistant.prompts import NOT_COVERED
+from assistant.answering.prompts import NOT_COVERED
 from assistant.text import md_unescape as unescape_md
 
 PARAPHRASES = [

@@ -12,7 +12,7 @@ import pytest
 
 import assistant.index.chroma as chroma_mod
 from assistant import PaperAssistant, Settings, StoreUnavailable
-from assistant.papers import normalize_record
+from assistant.ingest.records import normalize_record
 from fixtures.synthetic import synthetic_papers
 
 pytestmark = pytest.mark.server  # starts processes: left out of `make check`

@@ -1,5 +1,5 @@
-from assistant.chunking import chunk_paper
-from assistant.papers import load_papers
+from assistant.ingest.chunking import chunk_paper
+from assistant.ingest.records import load_papers
 from assistant.settings import BUNDLED_COLLECTION
 from assistant.text import sentence_spans
 from assistant.types import Paper

@@ -13,10 +13,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from assistant import llm as llm_module
-from assistant.citations import LOOPS, REPEATS, CitationFilter, says_not_covered, verify
-from assistant.generate import prompt_text
+from assistant.answering.citations import LOOPS, REPEATS, CitationFilter, says_not_covered, verify
+from assistant.answering.generation import prompt_text
+from assistant.answering.prompts import NOT_COVERED
 from assistant.llm import LLMError
-from assistant.prompts import NOT_COVERED
 from assistant.text import strip_markers
 
 KEY = "sk-test-0123456789abcdefSECRET"
@@ -310,7 +310,7 @@ def test_backend_and_model_follow_the_view(pa):
 
 
 def test_support_is_the_weighted_share_of_the_claims_terms_in_the_passage():
-    from assistant.citations import Support
+    from assistant.answering.citations import Support
     from assistant.text import tokenize
 
     passages = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import cli
-from assistant.core import PaperAssistant
+from assistant.paper_assistant import PaperAssistant
 
 
 def args(built_index, model_cache, *rest: str) -> list[str]:

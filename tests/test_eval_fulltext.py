@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import with_context
-from assistant.chunking import body_sentences
+from assistant.answering.plan import with_context
+from assistant.answering.sentences import read_question, score_sentences
 from assistant.evaluation.metrics import answer_has_span, contains_span, first_citation_on_page, span_text
 from assistant.evaluation.questions import QuestionSetError, load_questions, relevant_ids, title_index
 from assistant.evaluation.run import Chunk, QuestionResult, evaluate_system, summarize
-from assistant.focus import read_question, score_sentences
-from assistant.retrieve import FULL_TEXT_MARGIN, best_passages, bm25, gate
+from assistant.ingest.chunking import body_sentences
+from assistant.retrieval.fusion import best_passages, bm25
+from assistant.retrieval.gate import FULL_TEXT_MARGIN, gate
 from assistant.text import md_quote, tokenize
 from assistant.types import Answer, Citation, Paper, Passage
 

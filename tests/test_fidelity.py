@@ -3,7 +3,7 @@ number, name or acronym its passages do not have -- and benign rewordings must p
 
 import pytest
 
-from assistant.fidelity import answer_sentences, check_answer, details, unsupported
+from assistant.answering.fidelity import answer_sentences, check_answer, details, unsupported
 
 TITLE = "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"
 ZEROTA = (

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from zotero_fixture import build_zotero_db
 
-from assistant.papers import CollectionError, iter_papers, load_papers, parse_papers
+from assistant.ingest.records import CollectionError, iter_papers, load_papers, parse_papers
 from assistant.types import Paper, Rejection
 
 DATA = Path(__file__).parent / "data" / "formats"

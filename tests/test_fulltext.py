@@ -16,13 +16,13 @@ from pathlib import Path
 import pdf_samples
 import pytest
 
-import assistant.fulltext as fulltext_mod
+import assistant.ingest.fulltext as fulltext_mod
 import assistant.llm as llm_module
 from assistant import PaperAssistant, Settings
-from assistant.chunking import chunk_body
 from assistant.cli import main as cli_main
 from assistant.formats.pdf import PdfDocument, read_pdf
-from assistant.fulltext import body_start
+from assistant.ingest.chunking import chunk_body
+from assistant.ingest.fulltext import body_start
 from assistant.text import tokenize
 from assistant.types import reference_line
 
@@ -170,8 +170,8 @@ def test_a_full_text_hit_crowded_out_of_the_dense_candidates_still_gets_its_best
     """With many PDFs the 100 dense candidates often hold no passage of a paper the keyword or
     paper view ranks high; here the first dense search's passages of the lme4 paper are
     dropped to stand for the crowd, and its hit must still come with a body passage."""
-    from assistant import search
-    from assistant.retrieve import dense_query
+    from assistant.retrieval import search
+    from assistant.retrieval.query import dense_query
 
     pa, _, doc = lme4
     real = pa.store.dense_passages

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from assistant import IndexError, IngestInterrupted, PaperAssistant, Settings
-from assistant.chunking import chunk_paper
 from assistant.index import Store
-from assistant.papers import load_papers
+from assistant.ingest.chunking import chunk_paper
+from assistant.ingest.records import load_papers
 from assistant.settings import BUNDLED_COLLECTION as BUNDLED
 
 

@@ -36,7 +36,7 @@ from servers import EchoOpenAI
 from ui_server import start_app
 
 from assistant import PaperAssistant, Settings
-from assistant.prompts import EXTRACTIVE_INTRO
+from assistant.answering.prompts import EXTRACTIVE_INTRO
 
 pytestmark = pytest.mark.server  # starts the app, a browser, servers: left out of `make check`
 

@@ -221,7 +221,7 @@ def test_local_backend_with_a_missing_gguf(pa, tmp_path):
 def test_the_citation_grammar_compiles_and_only_allows_given_passages(n):
     from llama_cpp import LlamaGrammar
 
-    from assistant.prompts import citation_grammar
+    from assistant.answering.prompts import citation_grammar
 
     text = citation_grammar(n)
     LlamaGrammar.from_string(text, verbose=False)  # raises on a malformed grammar

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.papers import CollectionError, parse_papers
+from assistant.ingest.records import CollectionError, parse_papers
 
 NAMES = ["p.jsonl", "p.json", "p.csv", "p.txt", "papers", "p.bib", "p.ris", "p.sqlite", "p.json.gz"]
 

@@ -25,8 +25,8 @@ import httpx
 import openai
 import pytest
 
-from assistant import netguard as ng
-from assistant import redact
+from assistant.net import guard as ng
+from assistant.net import redact
 
 KEY = "sk-test-NETGUARDsecret0123456789"
 PUBLIC = "93.184.216.34"  # only ever handed to a connector that does not touch the network

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from assistant.papers import CollectionError, find_code_url, load_papers, parse_papers, title_id
+from assistant.ingest.records import CollectionError, find_code_url, load_papers, parse_papers, title_id
 from assistant.settings import BUNDLED_COLLECTION
 
 

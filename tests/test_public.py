@@ -32,7 +32,7 @@ from gradio_client import Client, handle_file
 from servers import EchoOpenAI
 from ui_server import start_app
 
-from assistant.prompts import EXTRACTIVE_INTRO, NOT_COVERED
+from assistant.answering.prompts import EXTRACTIVE_INTRO, NOT_COVERED
 from ui.sessions import Rules, SessionSettings, Views
 
 pytestmark = pytest.mark.server  # starts the app, a browser, servers: left out of `make check`

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from assistant.formats.latex import latex_to_text, slow_latex_to_text
 from assistant.formats.names import split_authors
-from assistant.papers import (
+from assistant.ingest.records import (
     find_code_url,
     metadata_text,
     normalize_record,

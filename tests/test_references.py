@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant import references as refs
-from assistant.papers import load_papers, normalize_record, parse_papers
+from assistant.ingest.records import load_papers, normalize_record, parse_papers
 from assistant.settings import BUNDLED_COLLECTION
 from assistant.types import Paper
 

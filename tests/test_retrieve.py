@@ -5,7 +5,9 @@ import math
 import pytest
 
 from assistant.index.keyword import KeywordIndex
-from assistant.retrieve import condense, dense_query, fuse, is_list_question, needs_history, term_coverage, zscores
+from assistant.retrieval.fusion import fuse, zscores
+from assistant.retrieval.gate import term_coverage
+from assistant.retrieval.query import condense, dense_query, is_list_question, needs_history
 from assistant.text import MIN_SPECIFICITY, specificity, tokenize
 
 
@@ -130,7 +132,7 @@ def test_condense_uses_history_only_for_followups():
 
 
 def test_named_terms_are_names_as_typed():
-    from assistant.retrieve import named_terms, relevance
+    from assistant.retrieval.gate import named_terms, relevance
 
     assert named_terms("What loss keeps ZeroTA's moment masks apart in MMVP or DenseFusion-1M?") == [
         "ZeroTA",

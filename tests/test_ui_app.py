@@ -17,7 +17,7 @@ from gradio_client import Client, handle_file
 from ui_server import ROOT, free_port
 
 from assistant import AnswerStream, PaperAssistant, Settings
-from assistant.prompts import NOT_COVERED
+from assistant.answering.prompts import NOT_COVERED
 from ui import SessionSettings, build_app, open_assistant
 from ui.app import ANSWER_CONCURRENCY
 from ui.handlers import WebApp
@@ -350,7 +350,7 @@ def test_paper_assistant_serve_launches_the_app(built_index, model_cache, tmp_pa
 
 
 def test_uploads_over_the_record_limit_are_refused_before_parsing(fresh_pa, tmp_path, monkeypatch):
-    import assistant.papers
+    import assistant.ingest.records
 
     app = WebApp(fresh_pa.using(max_records=3))
     f = uploaded(tmp_path, "many.jsonl")
@@ -364,7 +364,7 @@ def test_uploads_over_the_record_limit_are_refused_before_parsing(fresh_pa, tmp_
             raise AssertionError("records were parsed before the limit was checked")
         return real_loads(*a, **k)
 
-    monkeypatch.setattr(assistant.papers.json, "loads", counting)
+    monkeypatch.setattr(assistant.ingest.records.json, "loads", counting)
     before = len(fresh_pa.papers)
     report, *rest = app.add_papers(str(f), None, progress=lambda *a, **k: None)
     assert "5 records is over the limit of 3" in report and "Nothing was added" in report

@@ -10,7 +10,7 @@ import pytest
 from attacks import TAP_EVENT_STREAM
 from ui_server import BROWSER_FLAGS, CHROMIUM
 
-from assistant.prompts import NOT_COVERED
+from assistant.answering.prompts import NOT_COVERED
 
 pytestmark = pytest.mark.server  # starts processes: left out of `make check`
 

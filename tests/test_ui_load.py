@@ -18,7 +18,7 @@ import pytest
 from conftest import DEV
 from gradio_client import Client
 
-from assistant.prompts import NOT_COVERED
+from assistant.answering.prompts import NOT_COVERED
 
 pytestmark = pytest.mark.server  # starts processes: left out of `make check`
 

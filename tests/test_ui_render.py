@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant import Answer, Citation, Hit, IngestReport, Paper, Rejection
-from assistant.prompts import NOT_COVERED
+from assistant.answering.prompts import NOT_COVERED
 from ui import render
 
 EVIL = '<script>alert(1)</script> <img src=x onerror="alert(2)"> & [x](javascript:alert(3))'

@@ -20,10 +20,9 @@ from typing import Any
 import gradio as gr
 
 from assistant import CollectionError, IndexError, PaperAssistant, Settings
-
-from . import mcp, render
-from .handlers import UPLOAD_TYPES, UPLOAD_TYPES_OWNER, WebApp
-from .sessions import SessionSettings, client_key
+from ui import mcp, render
+from ui.handlers import UPLOAD_TYPES, UPLOAD_TYPES_OWNER, WebApp
+from ui.sessions import SessionSettings, client_key
 
 log = logging.getLogger(__name__)
 

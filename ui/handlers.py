@@ -27,11 +27,10 @@ from assistant import (
     PaperNotFound,
     QuestionError,
 )
-from assistant.session import SessionPapers
+from assistant.index.session import SessionPapers
 from assistant.settings import SettingsError
-
-from . import render, uploads
-from .sessions import (
+from ui import render, uploads
+from ui.sessions import (
     HISTORY_FORMAT,
     RateLimit,
     Rules,

@@ -30,8 +30,7 @@ import gradio as gr
 from gradio_client.utils import python_type_to_json_schema
 
 from assistant import IndexError, PaperAssistant, QuestionError, Settings, StoreUnavailable
-
-from .sessions import HISTORY_FORMAT, valid_history
+from ui.sessions import HISTORY_FORMAT, valid_history
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ import re
 from collections.abc import Callable, Iterable
 from urllib.parse import urlparse
 
-from assistant import Answer, Citation, Hit, IngestReport, Paper, prompts
+from assistant import Answer, Citation, Hit, IngestReport, Paper
+from assistant.answering import prompts
 from assistant.text import CITATION, html, md_text
 
 REL = 'target="_blank" rel="noopener noreferrer nofollow"'

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from assistant import PaperAssistant, Settings
-from assistant.netguard import UnsafeURL, check_url
-from assistant.redact import redact_url
+from assistant.net.guard import UnsafeURL, check_url
+from assistant.net.redact import redact_url
 from assistant.settings import SettingsError
 
 log = logging.getLogger(__name__)

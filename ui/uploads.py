@@ -12,8 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from assistant import IngestInterrupted, PaperAssistant
-
-from . import render
+from ui import render
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@
 sentence-transformers directory or an OpenAI-compatible endpoint (others.py), behind one
 contract (base.Embedder); choose.create picks the one the settings name."""
 
-from .base import Embedder
-from .choose import create
-from .minilm import DIM, MODEL_NAME, MiniLMEmbedding, export_onnx, model_dir, onnx_path
-from .others import EmbeddingError, OpenAIEmbedding, SentenceTransformerEmbedding
+from assistant.embedding.base import Embedder
+from assistant.embedding.choose import create
+from assistant.embedding.minilm import DIM, MODEL_NAME, MiniLMEmbedding, export_onnx, model_dir, onnx_path
+from assistant.embedding.others import EmbeddingError, OpenAIEmbedding, SentenceTransformerEmbedding
 
 __all__ = [
     "Embedder",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..settings import Settings
-from .base import Embedder
-from .minilm import MODEL_NAME, MiniLMEmbedding
-from .others import EmbeddingError, OpenAIEmbedding, SentenceTransformerEmbedding
+from assistant.embedding.base import Embedder
+from assistant.embedding.minilm import MODEL_NAME, MiniLMEmbedding
+from assistant.embedding.others import EmbeddingError, OpenAIEmbedding, SentenceTransformerEmbedding
+from assistant.settings import Settings
 
 
 def create(settings: Settings) -> Embedder:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import PrivateAttr
 
-from .base import Embedder
+from assistant.embedding.base import Embedder
 
 log = logging.getLogger(__name__)
 

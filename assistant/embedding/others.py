@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import numpy as np
 from pydantic import PrivateAttr
 
-from ..redact import redact_url
-from .base import Embedder, normalise
+from assistant.embedding.base import Embedder, normalise
+from assistant.net.redact import redact_url
 
 
 class EmbeddingError(RuntimeError):

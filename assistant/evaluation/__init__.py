@@ -6,6 +6,6 @@ system, baselines.py builds the LlamaIndex starter recipe and BM25 to compare wi
 report.py runs the comparison and renders the table and JSON.
 """
 
-from .report import EvalReport, SystemEval, evaluate
+from assistant.evaluation.report import EvalReport, SystemEval, evaluate
 
 __all__ = ["EvalReport", "SystemEval", "evaluate"]

@@ -26,10 +26,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..chunking import passage_embed_text
-from ..fulltext import PDF_ID_PREFIX
-from ..types import Paper, Passage
-from .run import Chunk
+from assistant.evaluation.run import Chunk
+from assistant.ingest.chunking import passage_embed_text
+from assistant.ingest.fulltext import PDF_ID_PREFIX
+from assistant.types import Paper, Passage
 
 INSTALL_HINT = "pip install 'paper-assistant[eval]'"
 STARTER_COLLECTION = "starter"  # the collection name when the starter index is persisted
@@ -125,7 +125,7 @@ def starter_embedding():
         ) from None
     import transformers
 
-    from ..embedding import model_dir
+    from assistant.embedding import model_dir
 
     transformers.utils.logging.disable_progress_bar()  # a "Loading weights" bar on every start
     return HuggingFaceEmbedding(

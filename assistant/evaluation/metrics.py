@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .. import prompts
-from ..prompts import (
+from assistant.answering import prompts
+from assistant.answering.prompts import (
     CLOSEST_PAPERS,
     EXTRACTIVE_INTRO,
     EXTRACTIVE_INTRO_FULL_TEXT,
@@ -17,8 +17,8 @@ from ..prompts import (
     EXTRACTIVE_LIST_WEAK_INTRO,
     NOT_COVERED,
 )
-from ..text import CITATION, ends_with_abbreviation, md_unescape, strip_markers, tokenize
-from ..types import Answer
+from assistant.text import CITATION, ends_with_abbreviation, md_unescape, strip_markers, tokenize
+from assistant.types import Answer
 
 Complete = Callable[[str], str]  # an LLM as a plain function: prompt -> reply text
 Grade = Callable[[str, list[str], str], "float | None"]  # (question, points, answer) -> share of points stated

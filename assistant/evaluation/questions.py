@@ -6,8 +6,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ..fulltext import PDF_ID_PREFIX
-from ..papers import read_jsonl
+from assistant.ingest.fulltext import PDF_ID_PREFIX
+from assistant.ingest.records import read_jsonl
 
 QUESTION_TYPES = ("single", "followup", "multi", "none")
 

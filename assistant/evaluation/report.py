@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import baselines
-from .metrics import Complete, configured_llm, percentile, point_grader
-from .questions import QUESTION_TYPES, add_gold, load_questions, relevant_ids, title_index
-from .run import QuestionResult, evaluate_assistant, evaluate_system, summarize
+from assistant.evaluation import baselines
+from assistant.evaluation.metrics import Complete, configured_llm, percentile, point_grader
+from assistant.evaluation.questions import QUESTION_TYPES, add_gold, load_questions, relevant_ids, title_index
+from assistant.evaluation.run import QuestionResult, evaluate_assistant, evaluate_system, summarize
 
 ASSISTANT = "paper-assistant"
 
@@ -234,7 +234,7 @@ def _answer_notes(results: list[QuestionResult], grader: str) -> list[str]:
 
 
 def _baselines(pa, papers, qs, titles, k, step, notes: list[str]) -> list[SystemEval]:
-    from .baselines import bm25, history_query, pdf_files, starter, starter_embedding
+    from assistant.evaluation.baselines import bm25, history_query, pdf_files, starter, starter_embedding
 
     embed_model, embed_desc = starter_embedding()
     pdfs = pdf_files(pa, papers)

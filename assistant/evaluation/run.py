@@ -23,9 +23,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..fidelity import check_answer
-from ..types import Answer
-from .metrics import (
+from assistant.answering.fidelity import check_answer
+from assistant.evaluation.metrics import (
     Grade,
     answer_has_span,
     answer_words,
@@ -42,7 +41,8 @@ from .metrics import (
     reciprocal_rank,
     refused,
 )
-from .questions import relevant_ids, title_index
+from assistant.evaluation.questions import relevant_ids, title_index
+from assistant.types import Answer
 
 # --- running -----------------------------------------------------------------------------------
 

@@ -19,10 +19,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import CollectionError, Records
-from .ids import ARXIV, find_arxiv_id, find_code_link
-from .latex import latex_to_text
-from .names import display_name
+from assistant.formats import CollectionError, Records
+from assistant.formats.ids import ARXIV, find_arxiv_id, find_code_link
+from assistant.formats.latex import latex_to_text
+from assistant.formats.names import display_name
 
 MONTHS = {m: m for m in ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")}
 # a crossref parent of one of these types is a volume, not a paper

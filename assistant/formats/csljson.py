@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .ids import find_arxiv_id, find_code_link
-from .names import person_name
+from assistant.formats.ids import find_arxiv_id, find_code_link
+from assistant.formats.names import person_name
 
 _ZOTERO_URI = re.compile(r"^https?://zotero\.org/(?:users|groups)/(?:local/)?[^/]+/items/([A-Z0-9]{8})$")
 _RICH_TEXT = re.compile(r"</?(?:i|b|sup|sub|sc|span)(?:\s[^<>]*)?>", re.IGNORECASE)

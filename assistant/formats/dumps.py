@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .ids import find_arxiv_id
-from .latex import latex_to_text
-from .names import person_name, split_authors
+from assistant.formats.ids import find_arxiv_id
+from assistant.formats.latex import latex_to_text
+from assistant.formats.names import person_name, split_authors
 
 _YEAR = re.compile(r"\b(1[89]\d{2}|20\d{2})\b")
 MAX_INVERTED_WORDS = 20_000  # an abstract of more words than this is not an abstract

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from . import CollectionError, Record, Records, csljson, dumps
+from assistant.formats import CollectionError, Record, Records, csljson, dumps
 
 _WRAPPERS = ("papers", "records", "data", "items", "results")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from . import CollectionError, Records
-from .latex import latex_to_text
+from assistant.formats import CollectionError, Records
+from assistant.formats.latex import latex_to_text
 
 DATE_LINE = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{1,2}(, \d{4})?$")
 TITLE_MAX = 500

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from .pdf_layout import NUMBERED, TERMINAL, Line
+from assistant.formats.pdf_layout import NUMBERED, TERMINAL, Line
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _PREFIXES = frozenset("re pre un non co de dis sub inter over under multi semi anti counter mis out up".split())

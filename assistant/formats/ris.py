@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import CollectionError, Records
-from .ids import find_arxiv_id, find_code_link
-from .names import display_name
+from assistant.formats import CollectionError, Records
+from assistant.formats.ids import find_arxiv_id, find_code_link
+from assistant.formats.names import display_name
 
 TAG_LINE = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 

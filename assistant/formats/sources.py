@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from . import FORMAT_NAMES, CollectionError, Records, formats_understood
-from .page import looks_like_page
+from assistant.formats import FORMAT_NAMES, CollectionError, Records, formats_understood
+from assistant.formats.page import looks_like_page
 
 STREAMED = {"jsonl", "arxiv", "openalex", "s2"}
 EXTENSIONS = {
@@ -62,7 +62,7 @@ class Input:
 def open_records(src: Input, max_mb: float, max_records: int) -> tuple[str, Records, int]:
     """(format, records, how many records) for a file; whole-file formats are parsed here,
     streams are not started (their records are counted: one per non-blank line)."""
-    from . import bibtex, csljson, jsonish, page, ris, tabular, zotero
+    from assistant.formats import bibtex, csljson, jsonish, page, ris, tabular, zotero
 
     name = src.name
     with src.raw() as f:
@@ -122,7 +122,7 @@ def detect_format(name: str, head: str, complete: bool = True) -> str:
     Content decides when it is recognisable; the extension only picks the reader for a file
     whose content is malformed (so the message is about that format).  Raises CollectionError
     naming the formats understood when neither tells."""
-    from .jsonish import record_kind
+    from assistant.formats.jsonish import record_kind
 
     suffix = Path(name).suffix.lower()
     text = head.lstrip("\ufeff \t\r\n")
@@ -164,7 +164,7 @@ def detect_format(name: str, head: str, complete: bool = True) -> str:
 
 
 def _csv_header(line: str) -> bool:
-    from .tabular import ALIASES
+    from assistant.formats.tabular import ALIASES
 
     for delim in (",", "\t", ";"):
         cells = next(csv.reader([line], delimiter=delim), [])

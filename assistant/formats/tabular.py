@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 
-from . import CollectionError, Records
+from assistant.formats import CollectionError, Records
 
 ALIASES = {
     "abstract note": "abstract",

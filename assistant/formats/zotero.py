@@ -29,9 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import CollectionError, Records
-from .csljson import strip_rich_text
-from .ids import find_arxiv_id
+from assistant.formats import CollectionError, Records
+from assistant.formats.csljson import strip_rich_text
+from assistant.formats.ids import find_arxiv_id
 
 SKIPPED_TYPES = ("note", "attachment", "annotation")
 VENUE_FIELDS = (

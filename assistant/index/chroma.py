@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..redact import redact_url
-from ..types import Paper, Passage
-from .errors import IndexError_, StoreUnavailable
+from assistant.index.errors import IndexError_, StoreUnavailable
+from assistant.net.redact import redact_url
+from assistant.types import Paper, Passage
 
 PAGE = 2000  # records per Chroma get (one get of ~50k records fails: "too many SQL variables")
 ID_PAGE = 20000  # ids per id listing

@@ -17,13 +17,13 @@ from typing import Protocol
 
 import numpy as np
 
-from ..chunking import abstract_passages, passage_embed_text
-from ..settings import Settings
-from ..types import Paper, Passage
-from . import sync
-from .chroma import Chroma, is_connection_error, paper_meta, passage_meta
-from .errors import IndexError_, IngestInterrupted
-from .local import LocalIndex, Snapshot
+from assistant.index import sync
+from assistant.index.chroma import Chroma, is_connection_error, paper_meta, passage_meta
+from assistant.index.errors import IndexError_, IngestInterrupted
+from assistant.index.local import LocalIndex, Snapshot
+from assistant.ingest.chunking import abstract_passages, passage_embed_text
+from assistant.settings import Settings
+from assistant.types import Paper, Passage
 
 
 class Target(Protocol):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..text import tokenize
+from assistant.text import tokenize
 
 K1, B = 1.5, 0.75  # bm25s defaults
 DF_CACHE_MAX = 100_000

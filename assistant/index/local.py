@@ -28,8 +28,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..types import Paper, Passage
-from .keyword import KeywordIndex
+from assistant.index.keyword import KeywordIndex
+from assistant.types import Paper, Passage
 
 log = logging.getLogger(__name__)
 

@@ -35,14 +35,14 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from ..chunking import abstract_passages
-from ..settings import Settings
-from ..types import Paper, Passage
-from . import ingest, sync
-from .chroma import Chroma
-from .errors import IndexBusy, IndexError_, StoreUnavailable
-from .local import LocalIndex, Snapshot
-from .vectors import VectorCache
+from assistant.index import ingest, sync
+from assistant.index.chroma import Chroma
+from assistant.index.errors import IndexBusy, IndexError_, StoreUnavailable
+from assistant.index.local import LocalIndex, Snapshot
+from assistant.index.vectors import VectorCache
+from assistant.ingest.chunking import abstract_passages
+from assistant.settings import Settings
+from assistant.types import Paper, Passage
 
 log = logging.getLogger(__name__)
 

@@ -29,10 +29,10 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from ..types import Paper, Passage
-from .chroma import Chroma
-from .errors import IndexError_
-from .local import LocalIndex, Snapshot
+from assistant.index.chroma import Chroma
+from assistant.index.errors import IndexError_
+from assistant.index.local import LocalIndex, Snapshot
+from assistant.types import Paper, Passage
 
 log = logging.getLogger(__name__)
 

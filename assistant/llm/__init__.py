@@ -10,10 +10,10 @@ Both keep one small contract (base.LLM): `stream(messages, ...)` yields text, en
 choose.py picks the backend the settings ask for.
 """
 
-from .base import DEFAULT_OPENAI_MODEL, LLM, OPENAI_URL, LLMError, where
-from .choose import create, model_label, problem, select
-from .hosted import OpenAIBackend
-from .local import BUNDLED_GGUF, LocalBackend, bundled_gguf, gguf_path
+from assistant.llm.base import DEFAULT_OPENAI_MODEL, LLM, OPENAI_URL, LLMError, where
+from assistant.llm.choose import create, model_label, problem, select
+from assistant.llm.local import BUNDLED_GGUF, LocalBackend, bundled_gguf, gguf_path
+from assistant.llm.openai_compatible import OpenAIBackend
 
 __all__ = [
     "LLM",

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from ..redact import redact_url
-from ..settings import Settings
-from ..types import Message
+from assistant.net.redact import redact_url
+from assistant.settings import Settings
+from assistant.types import Message
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 OPENAI_URL = "https://api.openai.com/v1"

@@ -3,12 +3,12 @@ connects until the first answer), and checked without network or model loading."
 
 from __future__ import annotations
 
-from ..settings import Settings
-from .base import LLM, LLMError
-from .hosted import OpenAIBackend
-from .hosted import model_label as hosted_label
-from .local import LocalBackend, gguf_path, require_llama_cpp
-from .local import model_label as local_label
+from assistant.llm.base import LLM, LLMError
+from assistant.llm.local import LocalBackend, gguf_path, require_llama_cpp
+from assistant.llm.local import model_label as local_label
+from assistant.llm.openai_compatible import OpenAIBackend
+from assistant.llm.openai_compatible import model_label as hosted_label
+from assistant.settings import Settings
 
 
 def select(settings: Settings) -> str:

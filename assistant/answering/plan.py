@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import prompts
-from .chunking import body_sentences
-from .focus import Question, choose, read_question, score_sentences, sentence_scores
-from .retrieve import dense_query, is_list_question, term_coverage
-from .text import md_quote, md_title, sentence_spans, specificity, tokenize
-from .types import Citation, Hit, Message, Passage
+from assistant.answering.sentences import Question, choose, read_question, score_sentences, sentence_scores
+from assistant.ingest.chunking import body_sentences
+from assistant.retrieval.gate import term_coverage
+from assistant.retrieval.query import dense_query, is_list_question
+from assistant.text import sentence_spans, specificity, tokenize
+from assistant.types import Hit, Message, Passage
 
 Nearby = Callable[[Hit], list[Passage]]  # a full-text hit's body passages an answer may quote (search.nearby)
 
@@ -224,58 +224,3 @@ def answer_plan(
     if focus is not None:
         plan.hits = [focus(h) for h in plan.hits]
     return q, supported(plan, q, question, idf, passage_span, vectors, nearby)
-
-
-def extractive(plan: Plan) -> tuple[str, list[Citation]]:
-    """Answer text with [n] markers and the matching citations, for a plan whose sentences
-    are chosen (`supported`).  Sentences are shown best first; a citation's spans are in
-    abstract order (they highlight the abstract)."""
-    citations: list[Citation] = []
-    blocks: list[str] = []
-    passages = plan.passages or [None] * len(plan.hits)
-    for number, (hit, spans, passage) in enumerate(zip(plan.hits, plan.spans, passages), 1):
-        abstract = hit.paper.abstract
-        if passage is not None:  # from the body of its PDF: the sentences are on one page
-            ordered = sorted(spans)
-            citations.append(
-                Citation(
-                    number=number,
-                    paper=hit.paper,
-                    quote=passage.text[ordered[0][0] : ordered[-1][1]],
-                    spans=ordered,
-                    page=passage.page_at(ordered[0][0]),
-                    section=passage.section,
-                    passage=passage,
-                )
-            )
-            sentences = [f"{md_quote(passage.text[s:e].strip())} [{number}]" for s, e in spans]
-        elif not abstract.strip():  # known by its title and metadata only: nothing to quote
-            citations.append(Citation(number=number, paper=hit.paper, quote="", spans=[]))
-            sentences = [f"{prompts.NO_ABSTRACT} [{number}]"]
-        else:
-            ordered = sorted(spans)
-            citations.append(
-                Citation(number=number, paper=hit.paper, quote=abstract[ordered[0][0] : ordered[-1][1]], spans=ordered)
-            )
-            sentences = [f"{md_quote(abstract[s:e].strip())} [{number}]" for s, e in spans]
-        if plan.list_question:
-            blocks.append(f"{number}. **{md_title(hit.paper.title)}** [{number}]: " + " ".join(sentences))
-        else:
-            blocks.append(f"**{md_title(hit.paper.title)}** [{number}]\n" + "\n".join(f"- {x}" for x in sentences))
-    intro = (
-        prompts.EXTRACTIVE_LIST_WEAK_INTRO
-        if plan.weak
-        else prompts.EXTRACTIVE_LIST_INTRO
-        if plan.list_question
-        else prompts.EXTRACTIVE_INTRO_FULL_TEXT
-        if any(c.passage is not None for c in citations)
-        else prompts.EXTRACTIVE_INTRO
-    )
-    return intro + "\n\n" + "\n\n".join(blocks), citations
-
-
-def not_covered(closest: list[Hit], detail: str = prompts.NOT_COVERED_DETAIL) -> str:
-    text = f"{prompts.NOT_COVERED} {detail}"
-    if closest:
-        text += "\n\n" + prompts.CLOSEST_PAPERS + " " + "; ".join(f"*{md_title(h.paper.title)}*" for h in closest[:3])
-    return text

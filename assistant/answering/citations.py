@@ -31,8 +31,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from . import prompts
-from .text import MODEL_MARKER, PARTIAL_MARKER, tokenize
+from assistant.answering import prompts
+from assistant.text import MODEL_MARKER, PARTIAL_MARKER, tokenize
 
 # Brackets that are not citations and angle brackets are escaped (as in extractive
 # answers): text a model copied from a paper cannot become a link, a tag or a marker.

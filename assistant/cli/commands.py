@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import assistant as pa_lib
-from assistant.prompts import FALLBACK_NOTE
+from assistant.answering.prompts import FALLBACK_NOTE
 from assistant.settings import SettingsError
 from assistant.types import reference_line, where_in_pdf
 

@@ -22,14 +22,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from .formats.pdf import PdfError
-from .fulltext import PDF_ID_PREFIX, FullText, file_hash, is_pdf, pdf_id, read_full_text, unchanged_paper
-from .index import Store
-from .index.ingest import BATCH_PASSAGES_PER_PAPER
-from .papers import CollectionError, iter_papers, normalize_record, sort_stream
-from .session import SessionPapers
-from .settings import Settings
-from .types import IngestReport, LoadWarning, Paper, Passage, Rejection
+from assistant.formats.pdf import PdfError
+from assistant.index import Store
+from assistant.index.ingest import BATCH_PASSAGES_PER_PAPER
+from assistant.index.session import SessionPapers
+from assistant.ingest.fulltext import (
+    PDF_ID_PREFIX,
+    FullText,
+    file_hash,
+    is_pdf,
+    pdf_id,
+    read_full_text,
+    unchanged_paper,
+)
+from assistant.ingest.records import CollectionError, iter_papers, normalize_record, sort_stream
+from assistant.settings import Settings
+from assistant.types import IngestReport, LoadWarning, Paper, Passage, Rejection
 
 Progress = Callable[[int, int], None]
 FileNote = Callable[[str, str], None]  # (file, what happened to it): once per file of a folder

@@ -18,8 +18,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from .text import sentence_spans
-from .types import Paper, Passage
+from assistant.text import sentence_spans
+from assistant.types import Paper, Passage
 
 
 def abstract_passages(paper: Paper, chunk_words: int) -> list[Passage]:

@@ -17,15 +17,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import fidelity, prompts
-from .answer import not_covered, quotable
-from .citations import CitationFilter, Support, Verified, says_not_covered
-from .focus import Question, choose, pick_sentences, sentence_scores
-from .llm import LLM, LLMError
-from .retrieve import condense as rule_condense
-from .settings import Settings
-from .text import STOPWORDS, md_unescape, neutralise_markers, sentence_spans, strip_markers, tokenize
-from .types import Answer, Citation, Dropped, Hit, Message, Passage, Verification
+from assistant.answering import fidelity, prompts
+from assistant.answering.citations import CitationFilter, Support, Verified, says_not_covered
+from assistant.answering.extractive import not_covered
+from assistant.answering.plan import quotable
+from assistant.answering.sentences import Question, choose, pick_sentences, sentence_scores
+from assistant.llm import LLM, LLMError
+from assistant.retrieval.query import condense as rule_condense
+from assistant.settings import Settings
+from assistant.text import STOPWORDS, md_unescape, neutralise_markers, sentence_spans, strip_markers, tokenize
+from assistant.types import Answer, Citation, Dropped, Hit, Message, Passage, Verification
 
 # How many passages, of how many words, each backend gets when the settings say 0 (auto).
 # A hosted model reads the top 5 papers, a passage's length of each.  The 135M local

@@ -15,7 +15,7 @@ from typing import Protocol
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from .search import Retrieval
+from assistant.retrieval.search import Retrieval
 
 
 class Retrieves(Protocol):

@@ -15,12 +15,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from .chunking import chunk_paper, embed_text
-from .index.keyword import KeywordIndex
-from .index.store import DenseHit
-from .papers import CollectionError
-from .text import tokenize
-from .types import Paper, Passage
+from assistant.index.keyword import KeywordIndex
+from assistant.index.store import DenseHit
+from assistant.ingest.chunking import chunk_paper, embed_text
+from assistant.ingest.records import CollectionError
+from assistant.text import tokenize
+from assistant.types import Paper, Passage
 
 SESSION_PREFIX = "mine:"  # the id of a session paper whose id the collection already uses
 

@@ -24,10 +24,10 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .chunking import abstract_passages, chunk_body
-from .formats.page import TITLE_MAX
-from .formats.pdf import PdfDocument, PdfError, page_count, read_pdf
-from .types import Paper, Passage
+from assistant.formats.page import TITLE_MAX
+from assistant.formats.pdf import PdfDocument, PdfError, page_count, read_pdf
+from assistant.ingest.chunking import abstract_passages, chunk_body
+from assistant.types import Paper, Passage
 
 PDF_ID_PREFIX = "pdf:"
 

@@ -41,10 +41,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cues
-from .retrieve import dense_query, named_terms
-from .text import md_unescape, sentence_spans, strip_markers, tokenize
-from .types import Message
+from assistant.answering import cues
+from assistant.retrieval.gate import named_terms
+from assistant.retrieval.query import dense_query
+from assistant.text import md_unescape, sentence_spans, strip_markers, tokenize
+from assistant.types import Message
 
 # Scoring weights.  Chosen on 82 questions written for tuning (bench/focus_tuning.jsonl,
 # not the dev or focus sets; written by the developer, so not blind), then checked with

@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from .redact import redact_text, redact_url
+from assistant.net.redact import redact_text, redact_url
 
 Resolver = Callable[[str, int], list[str]]  # (host, port) -> addresses, in the order to try
 Connector = Callable[..., object]  # httpcore's connect_tcp(host, port, timeout, local_address, socket_options)

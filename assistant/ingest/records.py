@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .chunking import metadata_text  # noqa: F401 - re-exported
-from .formats import CollectionError, Records
-from .formats.ids import arxiv_from_doi, clean_arxiv_id, clean_doi
-from .formats.page import DATE_LINE, TITLE_MAX  # noqa: F401 - DATE_LINE re-exported
-from .formats.sources import Input, detect_format, open_records
-from .types import LoadWarning, Paper, Rejection
+from assistant.formats import CollectionError, Records
+from assistant.formats.ids import arxiv_from_doi, clean_arxiv_id, clean_doi
+from assistant.formats.page import DATE_LINE, TITLE_MAX  # noqa: F401 - DATE_LINE re-exported
+from assistant.formats.sources import Input, detect_format, open_records
+from assistant.ingest.chunking import metadata_text  # noqa: F401 - re-exported
+from assistant.types import LoadWarning, Paper, Rejection
 
 __all__ = [
     "CollectionError",
@@ -339,7 +339,7 @@ def title_id(title: str) -> str:
 
 
 def _authors(value: Any) -> tuple[str, ...]:
-    from .formats.names import person_name, split_authors
+    from assistant.formats.names import person_name, split_authors
 
     if value in (None, ""):
         return ()

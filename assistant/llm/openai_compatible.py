@@ -8,11 +8,11 @@ import threading
 import time
 from collections.abc import Iterator
 
-from ..netguard import guarded_client, refusal
-from ..redact import redact_text
-from ..settings import Settings
-from ..types import Message
-from .base import DEFAULT_OPENAI_MODEL, OPENAI_URL, Backend, LLMError, where
+from assistant.llm.base import DEFAULT_OPENAI_MODEL, OPENAI_URL, Backend, LLMError, where
+from assistant.net.guard import guarded_client, refusal
+from assistant.net.redact import redact_text
+from assistant.settings import Settings
+from assistant.types import Message
 
 
 def model_label(settings: Settings) -> str:

@@ -10,7 +10,7 @@ import os
 import sys
 
 import assistant as pa_lib
-from assistant import commands
+from assistant.cli import commands
 from assistant.embedding import EmbeddingError
 from assistant.settings import SettingsError
 
@@ -160,7 +160,3 @@ USER_ERRORS = (
     commands.UsageError,
     pa_lib.PaperNotFound,
 )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Answers without an LLM: a plan's chosen sentences written out, each verbatim and cited."""
+
+from __future__ import annotations
+
+from assistant.answering import prompts
+from assistant.answering.plan import Plan
+from assistant.text import md_quote, md_title
+from assistant.types import Citation, Hit
+
+
+def extractive(plan: Plan) -> tuple[str, list[Citation]]:
+    """Answer text with [n] markers and the matching citations, for a plan whose sentences
+    are chosen (`supported`).  Sentences are shown best first; a citation's spans are in
+    abstract order (they highlight the abstract)."""
+    citations: list[Citation] = []
+    blocks: list[str] = []
+    passages = plan.passages or [None] * len(plan.hits)
+    for number, (hit, spans, passage) in enumerate(zip(plan.hits, plan.spans, passages), 1):
+        abstract = hit.paper.abstract
+        if passage is not None:  # from the body of its PDF: the sentences are on one page
+            ordered = sorted(spans)
+            citations.append(
+                Citation(
+                    number=number,
+                    paper=hit.paper,
+                    quote=passage.text[ordered[0][0] : ordered[-1][1]],
+                    spans=ordered,
+                    page=passage.page_at(ordered[0][0]),
+                    section=passage.section,
+                    passage=passage,
+                )
+            )
+            sentences = [f"{md_quote(passage.text[s:e].strip())} [{number}]" for s, e in spans]
+        elif not abstract.strip():  # known by its title and metadata only: nothing to quote
+            citations.append(Citation(number=number, paper=hit.paper, quote="", spans=[]))
+            sentences = [f"{prompts.NO_ABSTRACT} [{number}]"]
+        else:
+            ordered = sorted(spans)
+            citations.append(
+                Citation(number=number, paper=hit.paper, quote=abstract[ordered[0][0] : ordered[-1][1]], spans=ordered)
+            )
+            sentences = [f"{md_quote(abstract[s:e].strip())} [{number}]" for s, e in spans]
+        if plan.list_question:
+            blocks.append(f"{number}. **{md_title(hit.paper.title)}** [{number}]: " + " ".join(sentences))
+        else:
+            blocks.append(f"**{md_title(hit.paper.title)}** [{number}]\n" + "\n".join(f"- {x}" for x in sentences))
+    intro = (
+        prompts.EXTRACTIVE_LIST_WEAK_INTRO
+        if plan.weak
+        else prompts.EXTRACTIVE_LIST_INTRO
+        if plan.list_question
+        else prompts.EXTRACTIVE_INTRO_FULL_TEXT
+        if any(c.passage is not None for c in citations)
+        else prompts.EXTRACTIVE_INTRO
+    )
+    return intro + "\n\n" + "\n\n".join(blocks), citations
+
+
+def not_covered(closest: list[Hit], detail: str = prompts.NOT_COVERED_DETAIL) -> str:
+    text = f"{prompts.NOT_COVERED} {detail}"
+    if closest:
+        text += "\n\n" + prompts.CLOSEST_PAPERS + " " + "; ".join(f"*{md_title(h.paper.title)}*" for h in closest[:3])
+    return text

@@ -1,0 +1,5 @@
+import sys
+
+from assistant.cli.parser import main
+
+sys.exit(main())

@@ -1,0 +1,67 @@
+"""Reading a question: its request framing, whether it asks for a list, and a standalone
+query for a follow-up."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.types import Message
+
+_ASK_NOUN = r"(?:papers?|works?|studies|study|articles?|research|publications?)"
+# The words that frame a request for papers and say nothing about their content.
+_FRAME = re.compile(
+    r"^(?:(?:which|what)\s+(?:of the\s+)?(?:other\s+)?"
+    + _ASK_NOUN
+    + r"(?:\s+in (?:the|this) collection)?(?:\s+(?:that|which))?"
+    r"|(?:is|are) there\s+(?:a|an|any)?\s*(?:other\s+)?(?:" + _ASK_NOUN + r"\s+)?(?:(?:that|which|on|about)\s+)?"
+    r"|do(?:es)? any\s+" + _ASK_NOUN + r"(?:\s+in (?:the|this) collection)?"
+    r"|(?:can you\s+)?(?:find|list|show)(?: me)?(?: all)?(?: the)?\s+" + _ASK_NOUN + r"(?:\s+(?:that|which|on|about))?"
+    r"|i'?m looking for\s+(?:a|an|any)?\s*(?:" + _ASK_NOUN + r"\s+)?(?:(?:that|which|on|about)\s+)?"
+    r")\s*",
+    re.I,
+)
+
+
+def dense_query(query: str) -> str:
+    """The text to embed for a query: without its request framing ("Which papers ...", "Is
+    there a paper that ...").  The keyword side drops those words as stopwords; embedded,
+    they pull the query vector towards "a paper about papers" and away from the topic
+    (recall of "which papers" questions rose on all four question sets without them)."""
+    rest = _FRAME.sub("", query, count=1)
+    return rest if len(rest.split()) >= 2 else query
+
+
+_LIST_Q = re.compile(
+    r"\b(which|what|any|other|list|all|some|several|multiple)\s+(\w+\s+){0,2}"
+    r"(papers|works|studies|methods|approaches|models|benchmarks|datasets|systems|articles)\b"
+    r"|\bpapers\b|\bworks that\b",
+    re.I,
+)
+_ANAPHORA = re.compile(
+    r"\b(it|its|they|them|their|(this|that|these|those|the) (paper|papers|method|model|approach|authors|work|"
+    r"benchmark|dataset|study|framework|system|loss|one|technique|module|package|library|software|article|"
+    r"tool))\b",
+    re.I,
+)
+
+
+def is_list_question(question: str) -> bool:
+    """'Which papers ...?' asks for every matching paper, not the single best one."""
+    return bool(_LIST_Q.search(question))
+
+
+def needs_history(question: str) -> bool:
+    """A follow-up that leans on the conversation ('what loss does it add?')."""
+    words = re.findall(r"\w+", question)
+    return bool(_ANAPHORA.search(question)) or len(words) <= 4
+
+
+def condense(question: str, history: list[Message] | None, max_words: int = 80) -> str:
+    """A standalone query for retrieval without an LLM: a follow-up is prefixed with the
+    previous user turn and the start of the previous answer (which names the paper)."""
+    if not history or not needs_history(question):
+        return question
+    last_user = next((m["content"] for m in reversed(history) if m.get("role") == "user" and m.get("content")), "")
+    last_asst = next((m["content"] for m in reversed(history) if m.get("role") == "assistant" and m.get("content")), "")
+    context = " ".join(last_asst.split()[:max_words])
+    return " ".join(x for x in (last_user, context, question) if x)
