@@ -15,10 +15,12 @@ The whole public API::
 
 from typing import Any
 
+from assistant.answering.answerer import AnswerStream
 from assistant.index import IndexError_ as IndexError
 from assistant.index import IngestInterrupted, StoreUnavailable
 from assistant.ingest.records import CollectionError, load_papers
-from assistant.paper_assistant import AnswerStream, PaperAssistant, PaperNotFound, QuestionError, Retrieval
+from assistant.paper_assistant import PaperAssistant, PaperNotFound, QuestionError
+from assistant.retrieval.search import Retrieval
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Hit, IngestReport, Paper, Passage, Rejection
 

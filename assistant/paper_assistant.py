@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import ChainMap
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from assistant import embedding
 from assistant import llm as llms
-from assistant.answering import extractive, passages
-from assistant.answering import generation as generate
-from assistant.answering import plan as answers
-from assistant.answering import sentences as focus
+from assistant.answering.answerer import Answerer, AnswerStream, Ask, Reading
+from assistant.answering.passages import PassageTerms
+from assistant.answering.sentences import SentenceVectors
 from assistant.index import IndexError_, Store
 from assistant.index.session import SessionPapers
 from assistant.ingest import intake
-from assistant.retrieval import filters, search, similar
+from assistant.retrieval import filters, similar
+from assistant.retrieval.candidates import Candidates, Combined
 from assistant.retrieval.query import condense
-from assistant.retrieval.search import Retrieval
+from assistant.retrieval.search import Retrieval, Searcher
 from assistant.settings import Settings, SettingsError
-from assistant.types import Answer, Hit, IngestReport, Message, Paper, Passage
+from assistant.types import Answer, Hit, IngestReport, Message, Paper
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +35,6 @@ class PaperNotFound(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "no such paper"
-
-
-class AnswerStream:
-    """Iterate to get the answer text as it is produced; `.answer` holds the final Answer."""
-
-    def __init__(self, pieces: Iterator[str], finish):
-        self._pieces = pieces
-        self._finish = finish
-        self.answer: Answer | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._pieces
-        self.answer = self._finish()
 
 
 class PaperAssistant:
@@ -66,8 +51,8 @@ class PaperAssistant:
         )
         self.embedder = embedding.create(self.settings)
         self.store = Store(self.settings, self.embedder, allow_broken=allow_broken_index)
-        self.sentence_vectors = focus.SentenceVectors(self._embed_sentences)  # answers score abstract sentences
-        self.passage_terms = passages.PassageTerms()  # answers rank a full-text paper's passages by them
+        sentence_vectors = SentenceVectors(self._embed_sentences)  # answers score abstract sentences
+        self._reading = Reading(self.store, self.embedder, sentence_vectors, PassageTerms())
         self._last = threading.local()
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
         self.session: SessionPapers | None = None  # papers of this view only (see private())
@@ -132,8 +117,11 @@ class PaperAssistant:
         return list(self._papers().values())
 
     def _papers(self) -> Mapping[str, Paper]:
-        papers = self.store.snapshot.papers
-        return ChainMap(self.session.papers, papers) if self.session else papers
+        return self._source().papers
+
+    def _source(self) -> Candidates:
+        """Where this view's searches look: the index, and a private() view's own papers."""
+        return Combined(self.session, self.store) if self.session is not None else self.store
 
     def paper(self, paper_id: str) -> Paper:
         self.store.maybe_sync()
@@ -205,20 +193,18 @@ class PaperAssistant:
         """Search with everything it produced: hits, the relevance score, whether the
         collection covers the question, and the time each step took."""
         question = self._check(question)
-        self.store.maybe_sync()
-        allowed = set(paper_ids) & set(self._papers()) if paper_ids is not None else None
         s = self.settings
-        return search.run(
-            self.store,
-            self.embedder,
-            question,
-            query or condense(question, history),
-            k or s.top_k,
-            s.candidates,
-            s.min_relevance,
-            allowed,
-            session=self.session,
+        return self._searcher().run(
+            question, query or condense(question, history), k or s.top_k, self._allowed(paper_ids)
         )
+
+    def _allowed(self, paper_ids: Iterable[str] | None) -> set[str] | None:
+        self.store.maybe_sync()
+        return set(paper_ids) & set(self._papers()) if paper_ids is not None else None
+
+    def _searcher(self) -> Searcher:
+        s = self.settings
+        return Searcher(self._source(), self.embedder, s.candidates, s.min_relevance)
 
     def as_retriever(self, k: int | None = None, paper_ids: Iterable[str] | None = None, gate: bool = True):
         """This search as a LlamaIndex retriever (assistant/retriever.py): one node per paper,
@@ -257,81 +243,15 @@ class PaperAssistant:
         k: int | None = None,
         paper_ids: Iterable[str] | None = None,
     ) -> AnswerStream:
-        """The answer as it is produced.  With an LLM backend: a follow-up is first rewritten
-        into a standalone question by the LLM, then retrieval, then the model's tokens
-        (citation-checked as they stream); any LLM fault gives the extractive answer, marked."""
-        question = self._check(question)
-        model = self._llm()
-        timings: dict[str, float] = {}
-        query, problem = None, ""
-        if model is not None and history and generate.use_llm_condense(model, self.settings):
-            t = time.perf_counter()
-            try:
-                query = generate.condense(model, question, history, self.settings) or None
-            except llms.LLMError as e:
-                problem = f"the {model.name} backend failed: {e.cause}"
-            timings["condense"] = time.perf_counter() - t
-        r = self.retrieve(question, history=history, k=k, paper_ids=paper_ids, query=query)
-        r.timings.update(timings)
-        if model is None or problem or not r.covered:  # the gate refused: no LLM call to make
-            ans = self._extractive(question, r, history)
-            if problem and r.covered:
-                ans = generate.fallback(ans, problem)
-            return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans))
-        return self._generate(model, question, history, r)
+        """The answer as it is produced (answering/answerer.py)."""
+        ask = Ask(self._check(question), history, k, self._allowed(paper_ids))
+        return self._answerer().stream(ask, done=self._remember)
 
-    def _generate(self, model: llms.LLM, question: str, history: list[Message] | None, r: Retrieval) -> AnswerStream:
-        gen = self._generation(model, question, history, r)
-        return AnswerStream(gen.pieces(), lambda: self._finished(gen.answer))
+    def _answerer(self) -> Answerer:
+        return Answerer(self.settings, self._searcher(), self._reading, self._llm(), self._no_llm_reason)
 
-    def _generation(
-        self, model: llms.LLM, question: str, history: list[Message] | None, r: Retrieval
-    ) -> generate.Generation:
-        """The LLM answer for a retrieval."""
-        focused = self._focus(question, r)
-        q, plan = self._plan(question, history, r, focused)
-        shown = self.settings.llm_passages or generate.HOSTED_PASSAGES  # the hits a model may be given
-        hits = [focused(h) for h in r.hits[:shown]] + r.hits[shown:]
-        sources = generate.select_sources(
-            hits,
-            plan.hits,
-            model.name,
-            self.settings,
-            q,
-            self.store.snapshot.keyword.idf,
-            self._span,
-            self.sentence_vectors,
-            focused.nearby,
-        )
-        messages = generate.answer_messages(question, history, sources, local=generate.compact(model, self.settings))
-        base = Answer(
-            question=question,
-            text="",
-            citations=[],
-            covered=True,
-            hits=r.hits,
-            backend=model.name,
-            model=model.model,
-            standalone_question=r.query,
-        )
-        supports = generate.support_check(sources, self.settings, self.store.snapshot.keyword.idf)
-        return generate.Generation(
-            model,
-            question,
-            messages,
-            sources,
-            self.settings,
-            base,
-            lambda: self._extractive(question, r, history),
-            r.timings,
-            supports,
-        )
-
-    def _finished(self, ans: Answer) -> Answer:
-        if self._no_llm_reason and ans.covered:
-            ans = generate.fallback(ans, self._no_llm_reason)
+    def _remember(self, ans: Answer) -> None:
         self._last.answer = ans
-        return ans
 
     def _llm(self) -> llms.LLM | None:
         """The backend for the current settings, made once (views get their own)."""
@@ -339,58 +259,10 @@ class PaperAssistant:
             self._llm_for = (self.settings, llms.create(self.settings))
         return self._llm_for[1]
 
-    def _extractive(self, question: str, r: Retrieval, history: list[Message] | None = None) -> Answer:
-        t = time.perf_counter()
-        if not r.covered:
-            text, citations = extractive.not_covered(r.hits), []
-        else:
-            text, citations = extractive.extractive(self._plan(question, history, r)[1])
-        r.timings["answer"] = time.perf_counter() - t
-        return Answer(
-            question=question,
-            text=text,
-            citations=citations,
-            covered=r.covered,
-            hits=r.hits,
-            backend="extractive",
-            standalone_question=r.query,
-        )
-
-    def _plan(
-        self, question: str, history: list[Message] | None, r: Retrieval, focused: passages.Focus | None = None
-    ) -> tuple[focus.Question, answers.Plan]:
-        # a follow-up's own words choose the sentences; the conversation's terms only break ties
-        context = r.query_tokens if r.query != question else []
-        focused = focused or self._focus(question, r)
-        return answers.answer_plan(
-            question,
-            history,
-            r.hits,
-            self.settings.answer_papers,
-            self.store.snapshot.keyword.idf,
-            self._span,
-            self.embedder.embed_query,
-            self.sentence_vectors,
-            context,
-            self.embedder.embed,
-            focused.nearby,
-            focused,
-        )
-
-    def _focus(self, question: str, r: Retrieval) -> passages.Focus:
-        """What an answer quotes a full-text paper from, each paper ranked once per answer."""
-        return passages.Focus(self.store, self.embedder, question, self.passage_terms)
-
     def _embed_sentences(self, texts: list[str]):
         """Sentence vectors, kept in the index's embedding cache: each is computed once per index."""
         cache = self.store.cache
         return cache.embed(self.embedder, texts)[0] if cache is not None else self.embedder.embed(texts)
-
-    def _nearby(self, hit: Hit) -> list[Passage]:
-        return passages.nearby(self.store, hit)
-
-    def _span(self, hit: Hit) -> tuple[int, int] | None:
-        return passages.abstract_span(self.store, hit)
 
     # -- reporting ----------------------------------------------------------------------------
     @property
@@ -436,7 +308,7 @@ class PaperAssistant:
         paper's opening passage.  An unknown id raises PaperNotFound (a KeyError).
         """
         self.paper(paper_id)
-        return similar.similar(self.store, paper_id, k, self.session)
+        return similar.similar(self._source(), paper_id, k)
 
     def select_ids(
         self,
@@ -456,14 +328,3 @@ class PaperAssistant:
         without the field fails its filter.  No filter given = every paper.
         """
         return filters.select(self._papers().values(), year_from, year_to, author, venue, tag, key)
-
-
-def _chunks(text: str) -> Iterator[str]:
-    """Split a finished text into word-sized pieces for streaming interfaces."""
-    start = 0
-    for i, ch in enumerate(text):
-        if ch in " \n" and i + 1 - start >= 1:
-            yield text[start : i + 1]
-            start = i + 1
-    if start < len(text):
-        yield text[start:]

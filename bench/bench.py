@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # this checkout's assistant/, whatever is installed
 
 from assistant import PaperAssistant, Settings  # noqa: E402
+from assistant.answering.answerer import Ask  # noqa: E402
 from assistant.evaluation import baselines  # noqa: E402
 from assistant.evaluation.metrics import percentile  # noqa: E402
 from assistant.evaluation.questions import load_questions  # noqa: E402
@@ -193,7 +194,9 @@ def latency(pa: PaperAssistant, starter, bm25, hf, questions: list[dict], rounds
         t = time.perf_counter()
         r = pa.retrieve(q["question"], history=q["history"] or None, k=10)
         elapsed = time.perf_counter() - t
-        pa._extractive(q["question"], r)  # not part of the search time; adds the answer stage to r.timings
+        pa._answerer().extractive(
+            Ask(q["question"]), r
+        )  # not part of the search time; adds the answer stage to r.timings
         for s in STAGES:
             stages[s].append(r.timings.get(s, 0.0))
         return elapsed

@@ -49,16 +49,9 @@ def score(pa: PaperAssistant, sets: dict[str, list[dict]], weights: dict[str, fl
             query = condense(q["question"], q["history"] or None)
             ranking = [
                 h.paper.id
-                for h in search.run(
-                    pa.store,
-                    pa.embedder,
-                    q["question"],
-                    query,
-                    10,
-                    pa.settings.candidates,
-                    pa.settings.min_relevance,
-                    weights=weights,
-                ).hits
+                for h in search.Searcher(pa.store, pa.embedder, pa.settings.candidates, pa.settings.min_relevance)
+                .run(q["question"], query, 10, weights=weights)
+                .hits
             ]
             if q["type"] == "multi":
                 m["multi_r10"].append(recall_at(ranking, rel, 10))

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant import PaperAssistant, Settings  # noqa: E402
+from assistant.answering.answerer import Ask  # noqa: E402
 from assistant.answering.citations import says_not_covered, verify  # noqa: E402
 
 DEV = ROOT / "examples" / "dev_questions.jsonl"
@@ -66,7 +67,8 @@ def run_one(view, model, q: dict) -> dict:
     if not r.covered:
         row.update(e2e_s=time.perf_counter() - t0, answered=False)
         return row
-    gen = view._generation(model, q["question"], history, r)
+    answerer = view._answerer()
+    gen = answerer.generation(answerer.context(Ask(q["question"], history), r))
     for _ in gen.pieces():
         pass
     ans = gen.answer

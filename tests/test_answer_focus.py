@@ -15,6 +15,8 @@ import pytest
 
 from assistant.answering import plan as answers
 from assistant.answering import prompts
+from assistant.answering.answerer import Ask
+from assistant.answering.context import AnswerContext
 from assistant.answering.extractive import extractive
 from assistant.answering.generation import select_sources
 from assistant.answering.plan import Plan, supported
@@ -27,6 +29,7 @@ from assistant.answering.sentences import (
     read_question,
     score_sentences,
 )
+from assistant.retrieval.search import Retrieval
 from assistant.settings import Settings
 from assistant.text import md_quote, sentence_spans
 from assistant.types import Hit, Paper
@@ -55,7 +58,7 @@ def sentences(text: str = ABSTRACT) -> list[str]:
 def lead(question: str, history=None, text: str = ABSTRACT, title: str = TITLE) -> str:
     """The sentence an answer to `question` starts with."""
     q = read_question(question, history)
-    s, e = pick_sentences(text, q, idf, None, 3, title=title)[0]
+    s, e = pick_sentences(text, q, idf, 3, title=title)[0]
     return text[s:e]
 
 
@@ -127,7 +130,7 @@ def test_a_sentence_carrying_on_the_one_before_inherits_its_match():
         "This is done with a learnt decision module conditioned on the hidden states. Results are strong."
     )
     q = read_question("How does the model decide whether to retrieve or generate?")
-    picked = [text[s:e] for s, e in pick_sentences(text, q, idf, None, 2)]
+    picked = [text[s:e] for s, e in pick_sentences(text, q, idf, 2)]
     assert any("learnt decision module" in s for s in picked)
 
 
@@ -157,7 +160,7 @@ def test_a_followup_does_not_repeat_the_previous_answer():
 
 def test_a_followup_is_answered_by_its_own_words():
     first_q = "Is there a lightweight adapter that connects a frozen image encoder to a frozen language model?"
-    spans = pick_sentences(ABSTRACT, read_question(first_q), idf, None, 2, title=TITLE)
+    spans = pick_sentences(ABSTRACT, read_question(first_q), idf, 2, title=TITLE)
     shown = "\n".join(f"- {md_quote(ABSTRACT[s:e])} [1]" for s, e in spans)
     history = [{"role": "user", "content": first_q}, {"role": "assistant", "content": shown}]
     follow = lead("Does it need a lot of training data?", history)
@@ -211,8 +214,7 @@ def test_a_paper_that_only_shares_vocabulary_is_not_cited():
             2.5,
         ),
     ]
-    q = read_question(question)
-    plan = supported(Plan(hits, list_question=True), q, question, collection_idf, lambda h: None)
+    plan = supported(Plan(hits, list_question=True), _context(question, collection_idf))
     assert [h.paper.id for h in plan.hits] == ["a", "c"]
     text, citations = extractive(plan)
     assert "languages" in citations[0].paper.abstract[slice(*citations[0].spans[0])]
@@ -225,16 +227,14 @@ def test_a_list_answer_no_paper_backs_says_it_quotes_the_closest():
         _hit("b", "Tiny Captioner", "We distil a large model into a small captioner. It runs on phones.", 3.0),
         _hit("d", "Fast Detector", "We detect objects quickly. It runs at 90 frames per second.", 2.9),
     ]
-    plan = supported(Plan(hits, list_question=True), read_question(question), question, collection_idf, lambda h: None)
+    plan = supported(Plan(hits, list_question=True), _context(question, collection_idf))
     assert plan.weak and len(plan.hits) == 1
     text, citations = extractive(plan)
     assert text.startswith(prompts.EXTRACTIVE_LIST_WEAK_INTRO) and prompts.EXTRACTIVE_LIST_INTRO not in text
     assert len(citations) == 1
     # a list question some paper backs keeps the plain intro
     backed = [_hit("a", "PolyBench", "It evaluates vision-language models across 205 languages.", 3.0), *hits]
-    plan = supported(
-        Plan(backed, list_question=True), read_question(question), question, collection_idf, lambda h: None
-    )
+    plan = supported(Plan(backed, list_question=True), _context(question, collection_idf))
     assert not plan.weak and extractive(plan)[0].startswith(prompts.EXTRACTIVE_LIST_INTRO)
 
 
@@ -244,9 +244,15 @@ def test_the_top_paper_of_a_one_paper_answer_is_always_cited():
         _hit("a", "Fast Thing", "We make inference faster. It runs at 200 frames per second.", 3.0),
         _hit("b", "Other Thing", "We study something unrelated entirely.", 2.9),
     ]
-    plan = supported(Plan(hits, list_question=False), read_question(question), question, idf, lambda h: None)
+    plan = supported(Plan(hits, list_question=False), _context(question, idf))
     assert [h.paper.id for h in plan.hits] == ["a"]
     assert "200 frames" in hits[0].paper.abstract[slice(*plan.spans[0][0])]
+
+
+def _context(question: str, idf_of, hits: list[Hit] = ()) -> AnswerContext:
+    """An answer's context with no index behind it: quotes come from the hits as they are."""
+    r = Retrieval(question, [], list(hits), 1.0, True)
+    return AnswerContext(question, read_question(question), idf_of, retrieval=r)
 
 
 # --- LLM passages -----------------------------------------------------------------------------
@@ -254,9 +260,9 @@ def test_the_top_paper_of_a_one_paper_answer_is_always_cited():
 
 def test_an_llm_passage_starts_at_the_answering_sentence_and_stays_verbatim():
     hit = _hit("g", TITLE, ABSTRACT, 1.0)
-    q = read_question("Which benchmarks was GlimpseNet evaluated on?")
+    ctx = _context("Which benchmarks was GlimpseNet evaluated on?", idf, [hit])
     settings = Settings.load(env={}, passage_words=30)
-    [source] = select_sources([hit], [hit], "local", settings, q, idf, lambda h: (0, len(ABSTRACT)))
+    [source] = select_sources(ctx, [hit], "local", settings)
     assert source.text == ABSTRACT[source.span[0] : source.span[1]]
     assert source.text.startswith("We evaluate on the COCO") and len(source.text.split()) <= 30
 
@@ -310,8 +316,7 @@ def test_an_llm_is_given_the_answering_sentence_first(pa):
     first = pa.ask(ZEROTA_Q)
     history = [{"role": "user", "content": first.question}, {"role": "assistant", "content": first.text}]
     r = pa.retrieve("Does it need any training data?", history=history)
-    q, plan = pa._plan("Does it need any training data?", history, r)
-    sources = select_sources(
-        r.hits, plan.hits, "local", pa.settings, q, pa.store.snapshot.keyword.idf, pa._span, pa.sentence_vectors
-    )
+    answerer, ask = pa._answerer(), Ask("Does it need any training data?", history)
+    ctx = answerer.context(ask, r)
+    sources = select_sources(ctx, answerer.plan(ctx).hits, "local", pa.settings)
     assert sources[0].text.startswith("Our method does not require any videos or annotations for training")

@@ -189,11 +189,12 @@ def test_a_full_text_hit_crowded_out_of_the_dense_candidates_still_gets_its_best
             return {"dense_passages": crowded, "passage_cosines": cosines}.get(name) or getattr(pa.store, name)
 
     question = GOLD["ft-single-003"]["question"]  # why derivative-free optimizers: the body, page 25
-    r = search.run(Crowded(), pa.embedder, question, question, 3, pa.settings.candidates, pa.settings.min_relevance)
+    searcher = search.Searcher(Crowded(), pa.embedder, pa.settings.candidates, pa.settings.min_relevance)
+    r = searcher.run(question, question, 3)
     hit = next(h for h in r.hits if h.paper.id == "pdf:lmer")
     assert "passage" not in hit.signals  # no dense candidate of its own in the first search
     assert asked[0] == {"pdf:lmer"}  # so its passages were scored against the question
-    qvec = pa.embedder.embed_query(dense_query(question))  # as search.run embeds it
+    qvec = pa.embedder.embed_query(dense_query(question))  # as Searcher.run embeds it
     best = max(real(qvec, 10_000, {"pdf:lmer"}), key=lambda d: d.similarity)
     assert hit.passage_index == best.passage_index  # the same passage Chroma's own search finds best
     assert hit.page is not None and hit.text in doc.text and doc.page_of(doc.text.find(hit.text)) == hit.page

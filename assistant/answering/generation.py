@@ -15,13 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from assistant.answering import fidelity, prompts
 from assistant.answering.citations import CitationFilter, Support, Verified, says_not_covered
+from assistant.answering.context import AnswerContext
 from assistant.answering.extractive import not_covered
 from assistant.answering.plan import quotable
-from assistant.answering.sentences import Question, choose, pick_sentences, sentence_scores
+from assistant.answering.sentences import choose, pick_sentences, sentence_scores
 from assistant.llm import LLM, LLMError
 from assistant.retrieval.query import condense as rule_condense
 from assistant.settings import Settings
@@ -75,19 +74,9 @@ class Source:
         )
 
 
-def select_sources(
-    hits: list[Hit],
-    planned: list[Hit],
-    llm_name: str,
-    settings: Settings,
-    q: Question,
-    idf: Callable[[str], float],
-    passage_span: Callable[[Hit], tuple[int, int] | None],
-    vectors: Callable[[list[str]], np.ndarray] | None = None,
-    nearby: Callable[[Hit], list[Passage]] | None = None,
-) -> list[Source]:
-    """The passages the model sees: `hits` are all retrieved, best first; `planned` the
-    ones the extractive answer would cite (answer.supported).
+def select_sources(ctx: AnswerContext, planned: list[Hit], llm_name: str, settings: Settings) -> list[Source]:
+    """The passages the model sees, from the hits retrieved (best first) or `planned`, the
+    ones the extractive answer would cite (plan.supported).
 
     Each passage is cut from its abstract around the sentence that best answers the
     question, scored as the extractive answer scores sentences (focus.pick_sentences: the
@@ -98,41 +87,37 @@ def select_sources(
     centred on the answer rather than on the retrieval match).  From a full-text paper's body
     the passage is the one the extractive answer would quote from (answer.quotable), and the
     prompt names its page."""
+    hits = ctx.retrieval.hits
     if settings.llm_passages:
         chosen = hits[: settings.llm_passages]
     else:
         chosen = planned[:LOCAL_PASSAGES] if llm_name == "local" else hits[:HOSTED_PASSAGES]
     words = settings.passage_words or AUTO_WORDS[llm_name]
     out = []
-    for hit in chosen:
+    for hit in map(ctx.quotes, chosen):
         abstract = hit.paper.abstract
         if hit.passage is not None and hit.passage.in_body:
-            out.append(_body_source(hit, q, idf, passage_span, vectors, nearby, words))
+            out.append(_body_source(hit, ctx, words))
             continue
         if not abstract.strip():  # no abstract: the model sees its metadata passage
             out.append(Source(hit, hit.text, (0, 0)))
             continue
-        passage = passage_span(hit) or (0, len(abstract))
+        passage = ctx.quotes.span(hit) or (0, len(abstract))
         budget = words or len(abstract[passage[0] : passage[1]].split())
-        best = pick_sentences(abstract, q, idf, passage, 1, vectors, hit.paper.title)[0]
+        best = pick_sentences(
+            abstract, ctx.read, ctx.idf, 1, favoured=passage, vectors=ctx.vectors, title=hit.paper.title
+        )[0]
         span = _window(abstract, best, budget)
         out.append(Source(hit, abstract[span[0] : span[1]], span))
     return out
 
 
-def _body_source(
-    hit: Hit,
-    q: Question,
-    idf: Callable[[str], float],
-    passage_span: Callable[[Hit], tuple[int, int] | None],
-    vectors: Callable[[list[str]], np.ndarray] | None,
-    nearby: Callable[[Hit], list[Passage]] | None,
-    words: int,
-) -> Source:
+def _body_source(hit: Hit, ctx: AnswerContext, words: int) -> Source:
     """A body passage as the model sees it, cut around its best sentence like an abstract; a
     citation of it quotes the part on the page of that sentence."""
-    text, spans, _, passage = quotable(hit, q, idf, passage_span, vectors, nearby)
-    scores = sentence_scores(text, spans, q, idf, None, vectors, hit.paper.title, body=passage is not None)
+    q = ctx.read
+    text, spans, _, passage = quotable(hit, ctx)
+    scores = sentence_scores(text, spans, q, ctx.idf, vectors=ctx.vectors, title=hit.paper.title, body=True)
     best = spans[(choose(scores, 1, q.asks, q.details) or [0])[0]]
     span = _window(text, best, words or len(text.split()), spans)
     lo, hi = passage.page_part(best[0])
@@ -297,16 +282,16 @@ class Generation:
     def __init__(
         self,
         llm: LLM,
-        question: str,
         messages: list[Message],
         sources: list[Source],
         settings: Settings,
+        *,
         base: Answer,
         extractive: Callable[[], Answer],
         timings: dict[str, float],
         supports: Support | None = None,
     ):
-        self.llm, self.question, self.messages, self.sources, self.supports = llm, question, messages, sources, supports
+        self.llm, self.messages, self.sources, self.supports = llm, messages, sources, supports
         self.settings, self.base, self.extractive, self.timings = settings, base, extractive, timings
         self.details = detail_check(sources)
         self.raw = ""  # what the model wrote, before verification (for evaluation)

@@ -43,74 +43,69 @@ class PassageTerms:
 FOCUS_PASSAGES = 3  # passages of a full-text paper an answer chooses its sentences from (with their neighbours)
 
 
-def focus_passages(
-    store: Store, embedder, question: str, hit: Hit, terms: PassageTerms, n: int = FOCUS_PASSAGES
-) -> tuple[Hit, list[Passage]]:
-    """A full-text hit with the passage of its paper that best answers `question` (the words
-    the user typed: a follow-up's conversation chose the paper, its own words choose the
-    passage), and the runners-up (up to n - 1): the paper's passages ranked by dense cosine
-    and by BM25 among them, fused (retrieve.best_passages).  Retrieval's best passage is the
-    one closest to the query overall; these also have its terms -- the default, the data
-    set, the parameter asked about.  Any other hit is returned as it is, with none."""
-    paper = hit.paper
-    if not paper.full_text or paper.id not in store.snapshot.papers:
-        return hit, []
-    passages = store.passages(paper)
-    qvec = embedder.embed_query(dense_query(question))
-    dense = sorted(((ps.index, c) for ps, c in store.paper_cosines(qvec, paper, passages)), key=lambda x: -x[1])
-    scores = bm25(tokenize(question), terms(paper, passages))
-    keyword = sorted(((p.index, s) for p, s in zip(passages, scores) if s > 0), key=lambda x: -x[1])
-    by_index = {p.index: p for p in passages}
-    ranked = [by_index[i] for i in best_passages(dense, keyword) if i in by_index][:n]
-    if not ranked:
-        return hit, []
-    best = ranked[0]
-    if best.index != hit.passage_index:
-        hit = replace(hit, text=best.text, passage_index=best.index, page=best.page, section=best.section, passage=best)
-    return hit, ranked[1:]
-
-
-def abstract_span(store: Store, hit: Hit) -> tuple[int, int] | None:
-    """The abstract span of a hit's passage (None for a body passage: see `nearby`)."""
-    if hit.passage is not None:
-        return None if hit.passage.in_body else (hit.passage.start, hit.passage.end)
-    for p in store.passages(hit.paper):
-        if p.index == hit.passage_index:
-            return (p.start, p.end)
-    return None
-
-
-def nearby(store: Store, hit: Hit) -> list[Passage]:
-    """A full-text hit's best passage with the passages before and after it in its section
-    (in order): what an answer about it may quote."""
-    best = hit.passage
-    if best is None or not best.in_body or hit.paper.id not in store.snapshot.papers:
-        return [best] if best is not None else []
-    around = [store.passage(hit.paper, best.index + d) for d in (-1, 1)]
-    same = [p for p in around if p is not None and p.in_body and p.section == best.section]
-    return sorted(same + [best], key=lambda p: p.index)
-
-
 class Focus:
-    """For one answer: each full-text hit with its paper's passage that best answers the
-    question (`__call__`, by `focus_passages`), and what the answer may quote it from
-    (`nearby`): that passage, its neighbours in its section and the runners-up."""
+    """For one answer, where it quotes each hit from (answering.context.Quotes): a full-text
+    hit's paper's passage that best answers the question (`__call__`), that passage with its
+    neighbours in its section and the runners-up (`nearby`), an abstract hit's span (`span`)."""
 
     def __init__(self, store: Store, embedder: Any, question: str, terms: PassageTerms):
         self._store, self._embedder, self._question, self._terms = store, embedder, question, terms
         self._done: dict[str, tuple[Hit, list[Passage]]] = {}
 
-    def _get(self, hit: Hit) -> tuple[Hit, list[Passage]]:
-        if hit.paper.id not in self._done:
-            self._done[hit.paper.id] = focus_passages(self._store, self._embedder, self._question, hit, self._terms)
-        return self._done[hit.paper.id]
-
     def __call__(self, hit: Hit) -> Hit:
         return self._get(hit)[0]
 
+    def span(self, hit: Hit) -> tuple[int, int] | None:
+        """The abstract span of a hit's passage (None for a body passage)."""
+        if hit.passage is not None:
+            return None if hit.passage.in_body else (hit.passage.start, hit.passage.end)
+        for p in self._store.passages(hit.paper):
+            if p.index == hit.passage_index:
+                return (p.start, p.end)
+        return None
+
     def nearby(self, hit: Hit) -> list[Passage]:
-        around = nearby(self._store, hit)
+        around = self._around(hit)
         if hit.passage is None or not hit.passage.in_body:
             return around
         more = [p for p in self._get(hit)[1] if p.in_body]
         return sorted({p.index: p for p in around + more}.values(), key=lambda p: p.index)
+
+    def _get(self, hit: Hit) -> tuple[Hit, list[Passage]]:
+        if hit.paper.id not in self._done:
+            self._done[hit.paper.id] = self._best(hit)
+        return self._done[hit.paper.id]
+
+    def _best(self, hit: Hit, n: int = FOCUS_PASSAGES) -> tuple[Hit, list[Passage]]:
+        """A full-text hit with the passage of its paper that best answers the question (the
+        words the user typed: a follow-up's conversation chose the paper, its own words choose
+        the passage), and the runners-up (up to n - 1): the paper's passages ranked by dense
+        cosine and by BM25 among them, fused (fusion.best_passages).  Any other hit is returned
+        as it is, with none."""
+        paper, store = hit.paper, self._store
+        if not paper.full_text or paper.id not in store.papers:
+            return hit, []
+        passages = store.passages(paper)
+        qvec = self._embedder.embed_query(dense_query(self._question))
+        dense = sorted(((ps.index, c) for ps, c in store.paper_cosines(qvec, paper, passages)), key=lambda x: -x[1])
+        scores = bm25(tokenize(self._question), self._terms(paper, passages))
+        keyword = sorted(((p.index, s) for p, s in zip(passages, scores) if s > 0), key=lambda x: -x[1])
+        by_index = {p.index: p for p in passages}
+        ranked = [by_index[i] for i in best_passages(dense, keyword) if i in by_index][:n]
+        if not ranked:
+            return hit, []
+        best = ranked[0]
+        if best.index != hit.passage_index:
+            hit = replace(
+                hit, text=best.text, passage_index=best.index, page=best.page, section=best.section, passage=best
+            )
+        return hit, ranked[1:]
+
+    def _around(self, hit: Hit) -> list[Passage]:
+        """A full-text hit's best passage with the passages before and after it in its section, in order."""
+        best, store = hit.passage, self._store
+        if best is None or not best.in_body or hit.paper.id not in store.papers:
+            return [best] if best is not None else []
+        around = [store.passage(hit.paper, best.index + d) for d in (-1, 1)]
+        same = [p for p in around if p is not None and p.in_body and p.section == best.section]
+        return sorted(same + [best], key=lambda p: p.index)

@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answering.sentences import Question, choose, read_question, score_sentences, sentence_scores
+from assistant.answering.context import AnswerContext
+from assistant.answering.sentences import Question, choose, score_sentences, sentence_scores
 from assistant.ingest.chunking import body_sentences
 from assistant.retrieval.gate import term_coverage
 from assistant.retrieval.query import dense_query, is_list_question
 from assistant.text import sentence_spans, specificity, tokenize
-from assistant.types import Hit, Message, Passage
-
-Nearby = Callable[[Hit], list[Passage]]  # a full-text hit's body passages an answer may quote (search.nearby)
+from assistant.types import Hit, Passage
 
 SUPPORT = 0.4  # a paper is cited only if a sentence has this share of the question's specific terms
 
@@ -77,36 +76,29 @@ def support(sentences: Sequence[str], question: str, idf: Callable[[str], float]
     return [term_coverage(terms, set(tokenize(s)) | named, idf, spec) for s in sentences]
 
 
-def quotable(
-    hit: Hit,
-    q: Question,
-    idf: Callable[[str], float],
-    passage_span: Callable[[Hit], tuple[int, int] | None],
-    vectors: Callable[[list[str]], np.ndarray] | None = None,
-    nearby: Nearby | None = None,
-) -> tuple[str, list[tuple[int, int]], tuple[int, int] | None, Passage | None]:
+def quotable(hit: Hit, ctx: AnswerContext) -> tuple[str, list[tuple[int, int]], tuple[int, int] | None, Passage | None]:
     """What an answer quotes a hit from: (text, its sentence spans, the span retrieval matched,
     the body passage the text is -- None for the abstract).  A body passage is the hit's best
-    one or a neighbour (`nearby`), whichever holds the best-scoring sentence (the best one
-    favoured, as the matched passage of an abstract is); its sentences never run over a page."""
+    one or a neighbour (`ctx.quotes.nearby`), whichever holds the best-scoring sentence (the
+    best one favoured, as the matched passage of an abstract is); its sentences never run over a page."""
     best = hit.passage
     if best is None or not best.in_body:
         abstract = hit.paper.abstract
-        return abstract, sentence_spans(abstract) or [(0, len(abstract))], passage_span(hit), None
-    around = nearby(hit) if nearby is not None else [best]
+        return abstract, sentence_spans(abstract) or [(0, len(abstract))], ctx.quotes.span(hit), None
+    around = ctx.quotes.nearby(hit)
     if len(around) > 1:
         items = [(p, sp) for p in around for sp in body_sentences(p.text)]
         texts = [p.text[a:b] for p, (a, b) in items]
         scores = score_sentences(
             texts,
-            q,
-            idf,
-            vectors(texts) if vectors is not None else None,
-            [p.index == best.index for p, _ in items],
-            hit.paper.title,
+            ctx.read,
+            ctx.idf,
+            ctx.vectors(texts) if ctx.vectors is not None else None,
+            in_passage=[p.index == best.index for p, _ in items],
+            title=hit.paper.title,
             body=True,
         )
-        lead = choose(scores, 1, q.asks, q.details)
+        lead = choose(scores, 1, ctx.read.asks, ctx.read.details)
         best = items[lead[0]][0] if lead else best
     return best.text, body_sentences(best.text) or [(0, len(best.text))], None, best
 
@@ -147,15 +139,7 @@ def with_context(text: str, spans: list[tuple[int, int]], chosen: list[int]) -> 
     return block + [i for i in chosen[1:] if i not in block]
 
 
-def supported(
-    plan: Plan,
-    q: Question,
-    question: str,
-    idf: Callable[[str], float],
-    passage_span: Callable[[Hit], tuple[int, int] | None],
-    vectors: Callable[[list[str]], np.ndarray] | None = None,
-    nearby: Nearby | None = None,
-) -> Plan:
+def supported(plan: Plan, ctx: AnswerContext) -> Plan:
     """The plan with each paper's sentences chosen, citing only papers that back the question.
 
     A paper other than the top one is cited only when one of its sentences contains at
@@ -170,10 +154,11 @@ def supported(
     a bar on the whole question's sentence score (terms + meaning) instead barely helped
     (0.66 -> 0.72 at the cost of as many true papers): it cannot tell a paper that shares
     the topic from one that has the property asked about."""
+    q, idf = ctx.read, ctx.idf
     papers = []
     for hit in plan.hits:
-        text, spans, favoured, passage = quotable(hit, q, idf, passage_span, vectors, nearby)
-        backs = support([text[s:e] for s, e in spans], question, idf, hit.paper.title)
+        text, spans, favoured, passage = quotable(hit, ctx)
+        backs = support([text[s:e] for s, e in spans], ctx.question, idf, hit.paper.title)
         papers.append((hit, text, spans, favoured, passage, backs))
     if not papers:
         return plan
@@ -184,7 +169,9 @@ def supported(
     out = Plan([], plan.list_question, weak=weak)
     many = len(kept) > 1
     for k, (hit, text, spans, favoured, passage, backs) in enumerate(kept):
-        s = sentence_scores(text, spans, q, idf, favoured, vectors, hit.paper.title, body=passage is not None)
+        s = sentence_scores(
+            text, spans, q, idf, favoured=favoured, vectors=ctx.vectors, title=hit.paper.title, body=passage is not None
+        )
         if many and (plan.list_question or k > 0):
             ok = np.array([b >= SUPPORT for b in backs])
             s = np.where(ok[:, None], s, s - 10.0) if ok.any() else s  # quote a sentence that backs the question
@@ -200,27 +187,9 @@ def supported(
     return out
 
 
-def answer_plan(
-    question: str,
-    history: Sequence[Message] | None,
-    hits: list[Hit],
-    max_papers: int,
-    idf: Callable[[str], float],
-    passage_span: Callable[[Hit], tuple[int, int] | None],
-    embed_query: Callable[[str], np.ndarray] | None = None,
-    vectors: Callable[[list[str]], np.ndarray] | None = None,
-    context: Sequence[str] = (),
-    embed: Callable[[list[str]], np.ndarray] | None = None,
-    nearby: Nearby | None = None,
-    focus: Callable[[Hit], Hit] | None = None,
-) -> tuple[Question, Plan]:
-    """Everything an answer needs to know before it is written: the question as sentence
-    choice reads it, and the papers it cites with their sentences chosen (`supported`).
-    `focus` gives a full-text hit the passage of its paper that best answers the question
-    (search.focus_passage). The extractive answer writes the plan out; an LLM is given the
-    plan's papers."""
-    q = read_question(question, history, embed_query, context, embed)
-    plan = plan_citations(hits, is_list_question(question), max_papers)
-    if focus is not None:
-        plan.hits = [focus(h) for h in plan.hits]
-    return q, supported(plan, q, question, idf, passage_span, vectors, nearby)
+def answer_plan(ctx: AnswerContext, max_papers: int) -> Plan:
+    """The papers an answer cites, with their sentences chosen (`supported`): the extractive
+    answer writes the plan out; an LLM is given the plan's papers."""
+    plan = plan_citations(ctx.retrieval.hits, is_list_question(ctx.question), max_papers)
+    plan.hits = [ctx.quotes(h) for h in plan.hits]
+    return supported(plan, ctx)

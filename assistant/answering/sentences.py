@@ -208,6 +208,7 @@ def score_sentences(
     q: Question,
     idf: Callable[[str], float],
     vectors: np.ndarray | None = None,
+    *,
     in_passage: Sequence[bool] = (),
     title: str = "",
     body: bool = False,
@@ -318,17 +319,16 @@ def pick_sentences(
     abstract: str,
     q: Question,
     idf: Callable[[str], float],
-    favoured: tuple[int, int] | None,
     n: int,
+    *,
+    favoured: tuple[int, int] | None = None,
     vectors: Callable[[list[str]], np.ndarray] | None = None,
     title: str = "",
 ) -> list[tuple[int, int]]:
     """The `n` (at most) best sentence spans of an abstract for a question, best first."""
     spans = sentence_spans(abstract) or [(0, len(abstract))]
-    return [
-        spans[i]
-        for i in choose(sentence_scores(abstract, spans, q, idf, favoured, vectors, title), n, q.asks, q.details)
-    ]
+    scores = sentence_scores(abstract, spans, q, idf, favoured=favoured, vectors=vectors, title=title)
+    return [spans[i] for i in choose(scores, n, q.asks, q.details)]
 
 
 def sentence_scores(
@@ -336,8 +336,9 @@ def sentence_scores(
     spans: list[tuple[int, int]],
     q: Question,
     idf: Callable[[str], float],
-    favoured: tuple[int, int] | None,
-    vectors: Callable[[list[str]], np.ndarray] | None,
+    *,
+    favoured: tuple[int, int] | None = None,
+    vectors: Callable[[list[str]], np.ndarray] | None = None,
     title: str = "",
     body: bool = False,
 ) -> np.ndarray:
@@ -346,4 +347,5 @@ def sentence_scores(
     sentence vectors (SentenceVectors)."""
     texts = [abstract[s:e] for s, e in spans]
     inside = [bool(favoured) and s >= favoured[0] and e <= favoured[1] for s, e in spans]
-    return score_sentences(texts, q, idf, vectors(texts) if vectors is not None else None, inside, title, body)
+    vecs = vectors(texts) if vectors is not None else None
+    return score_sentences(texts, q, idf, vecs, in_passage=inside, title=title, body=body)

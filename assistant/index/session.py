@@ -123,3 +123,21 @@ class SessionPapers:
 
     def paper_vector(self, paper_id: str) -> np.ndarray | None:
         return self._paper_vecs.get(paper_id)
+
+    @property
+    def term_stats(self) -> KeywordIndex:
+        return self.keyword
+
+    def keyword_top(self, tokens: list[str], k: int, allowed: set[str] | None, stats) -> list[tuple[str, float]]:
+        return self.keyword.top(tokens, k, allowed, stats)
+
+    def passage_cosines(self, query_vec: np.ndarray, paper_ids) -> list[DenseHit]:
+        """Nothing: a session's papers have no full text, so their passages are among the dense candidates."""
+        return []
+
+    def passages(self, paper: Paper) -> list[Passage]:
+        return chunk_paper(paper, self.chunk_words)
+
+    def passage(self, paper: Paper, index: int) -> Passage | None:
+        own = self.passages(paper)
+        return own[index] if 0 <= index < len(own) else None

@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from filelock import FileLock, Timeout
 from assistant.index import ingest, sync
 from assistant.index.chroma import Chroma
 from assistant.index.errors import IndexBusy, IndexError_, StoreUnavailable
+from assistant.index.keyword import KeywordIndex
 from assistant.index.local import LocalIndex, Snapshot
 from assistant.index.vectors import VectorCache
 from assistant.ingest.chunking import abstract_passages
@@ -303,9 +304,22 @@ class Store:
         self.problem = ""
         return n
 
-    # -- reads ----------------------------------------------------------------------------------
+    # -- reads (retrieval.candidates.Candidates) ------------------------------------------------
+    @property
+    def papers(self) -> Mapping[str, Paper]:
+        return self.snapshot.papers
+
+    @property
+    def term_stats(self) -> KeywordIndex:
+        return self.snapshot.keyword
+
+    def keyword_top(self, tokens: list[str], k: int, allowed: set[str] | None, stats) -> list[tuple[str, float]]:
+        return self.snapshot.keyword.top(tokens, k, allowed, stats)
+
     def dense_passages(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[DenseHit]:
         papers = self.snapshot.papers
+        if not papers:
+            return []
 
         def lookup(pid: str, index: int) -> Passage | None:
             paper = papers.get(pid)
@@ -356,6 +370,8 @@ class Store:
         return got
 
     def dense_papers(self, query_vec: np.ndarray, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        if not self.snapshot.papers:
+            return []
         return [(pid, 1.0 - d) for pid, d in self.chroma.nearest(self.chroma.papers, query_vec, k, allowed)]
 
     def passages(self, paper: Paper) -> list[Passage]:
@@ -385,6 +401,9 @@ class Store:
 
     def paper_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         return self.chroma.paper_vectors(ids)
+
+    def paper_vector(self, paper_id: str) -> np.ndarray | None:
+        return self.paper_vectors([paper_id]).get(paper_id) if paper_id in self.snapshot.papers else None
 
     def counts(self) -> dict[str, int]:
         with self.chroma.guard():

@@ -1,0 +1,54 @@
+"""One answer's inputs, read once: the question as sentence choice reads it, the retrieval,
+and where quotes come from.  Every step of an answer (plan, extractive text, an LLM's
+sources) takes this instead of threading the same values through its parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from assistant.answering.sentences import Question
+from assistant.retrieval.search import Retrieval
+from assistant.types import Hit, Message, Passage
+
+if TYPE_CHECKING:
+    from assistant.answering.plan import Plan
+
+
+class Quotes(Protocol):
+    """Where an answer quotes each hit from (answering/passages.py: `Focus` for the index)."""
+
+    def __call__(self, hit: Hit) -> Hit: ...  # the hit with the passage that best answers the question
+
+    def span(self, hit: Hit) -> tuple[int, int] | None: ...  # the abstract span retrieval matched
+
+    def nearby(self, hit: Hit) -> list[Passage]: ...  # the body passages an answer may quote
+
+
+class AsRetrieved:
+    """Quotes from the passages retrieval chose, as they are (papers with no stored body)."""
+
+    def __call__(self, hit: Hit) -> Hit:
+        return hit
+
+    def span(self, hit: Hit) -> tuple[int, int] | None:
+        p = hit.passage
+        return None if p is None or p.in_body else (p.start, p.end)
+
+    def nearby(self, hit: Hit) -> list[Passage]:
+        return [hit.passage] if hit.passage is not None else []
+
+
+@dataclass
+class AnswerContext:
+    question: str  # as the user typed it
+    read: Question  # as sentence choice reads it (sentences.read_question)
+    idf: Callable[[str], float]  # the collection's term weights
+    retrieval: Retrieval | None = None
+    history: list[Message] | None = None
+    vectors: Callable[[list[str]], np.ndarray] | None = None  # sentence vectors (sentences.SentenceVectors)
+    quotes: Quotes = field(default_factory=AsRetrieved)
+    plan: Plan | None = None  # the papers and sentences it cites, once chosen (answerer.Answerer.plan)
