@@ -16,6 +16,7 @@ from assistant.answering.sentences import SentenceVectors
 from assistant.index import IndexError_, Store
 from assistant.index.session import SessionPapers
 from assistant.ingest import intake
+from assistant.ingest.destinations import Destination, ToIndex, ToSession
 from assistant.retrieval import filters, similar
 from assistant.retrieval.candidates import Candidates, Combined
 from assistant.retrieval.query import condense
@@ -150,7 +151,14 @@ class PaperAssistant:
         `progress(done, total)` counts papers written (files read, for a PDF or a folder);
         `on_file(name, outcome)` hears about each file of a folder as it is read.
         """
-        return intake.add(source, self.settings, self.store, self.session, progress, strict, on_file)
+        how = intake.Intake(self._destination(), self.settings, progress, strict, on_file)
+        return intake.add(source, how)
+
+    def _destination(self) -> Destination:
+        """Where this view adds papers: the index, or a private() view's own papers."""
+        if self.session is not None:
+            return ToSession(self.session, set(self.store.papers), self.settings)
+        return ToIndex(self.store, self.settings)
 
     def pdf_file(self, paper_id: str) -> Path | None:
         """The index's copy of the PDF whose full text is indexed for a paper: what a viewer

@@ -189,7 +189,7 @@ def _collect(stream: PaperStream) -> LoadResult:
 # --- records to papers -------------------------------------------------------------------------
 
 
-class _Seen:
+class SeenIds:
     """Ids seen so far, in little memory (a 64-bit hash each, and the line number when there is one)."""
 
     def __init__(self) -> None:
@@ -206,10 +206,15 @@ class _Seen:
         return f"line {old}" if isinstance(old, int) else old
 
 
+def duplicate(paper_id: str, where: str, first: str) -> Rejection:
+    """The rejection of a record whose id an earlier record (at `first`) has."""
+    return Rejection(where, f"duplicate id {paper_id!r} (first at {first})")
+
+
 def _papers(
     records: Records, max_abstract_chars: int, strict: bool, require_abstract: bool
 ) -> Iterator[Paper | Rejection | LoadWarning]:
-    seen = _Seen()
+    seen = SeenIds()
     for where, rec in records:
         if isinstance(rec, str):
             yield Rejection(where, rec)
@@ -221,7 +226,7 @@ def _papers(
             continue
         first = seen.first(paper.id, where)
         if first is not None:
-            yield Rejection(where, f"duplicate id {paper.id!r} (first at {first})")
+            yield duplicate(paper.id, where, first)
             continue
         yield paper
         for kind, message in notes:
