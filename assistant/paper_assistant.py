@@ -335,4 +335,5 @@ class PaperAssistant:
         matches tag "reading" and "2024"), case-insensitively; `key` is a citation key.  A paper
         without the field fails its filter.  No filter given = every paper.
         """
-        return filters.select(self._papers().values(), year_from, year_to, author, venue, tag, key)
+        wanted = filters.Filters(year_from, year_to, author, venue, tag, key)
+        return filters.select(self._papers().values(), wanted)

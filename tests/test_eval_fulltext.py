@@ -275,9 +275,9 @@ def test_the_gate_asks_a_full_text_paper_to_cover_more():
     terms = [set(tokenize("checkpoint interval failure rate"))]
     q = "What bounds the checkpoint interval?"
     abstract = gate(q, q, tokenize(q), 0.5, terms, Stats())
-    full = gate(q, q, tokenize(q), 0.5, terms, Stats(), [True])
+    full = gate(q, q, tokenize(q), 0.5, terms, Stats(), full_text=[True])
     assert full == pytest.approx(abstract - FULL_TEXT_MARGIN)
-    assert gate(q, q, tokenize(q), 0.5, terms + [set()], Stats(), [True, False]) == pytest.approx(full)
+    assert gate(q, q, tokenize(q), 0.5, terms + [set()], Stats(), full_text=[True, False]) == pytest.approx(full)
 
 
 # --- end to end -----------------------------------------------------------------------------------

@@ -117,6 +117,19 @@ class CitationFilter:
                 out.append(self._text(ch))
         return "".join(out)
 
+    def verified(self, shown: str) -> Verified:
+        """What was shown (the text this filter let through), with what it kept and dropped."""
+        return Verified(
+            shown.strip(),
+            order=self.order,
+            dropped=self.dropped,
+            unsupported=self.unsupported,
+            missing=self.missing,
+            claims=self.claims,
+            rejected=self.rejected,
+            repeated=self.repeated,
+        )
+
     def close(self) -> str:
         """Settle what is held back; an unfinished marker at the very end is dropped, and so
         is text that no marker followed."""
@@ -302,8 +315,7 @@ def verify(
     `supports`, whose passage backs the claim before them; with `details`, whose passages
     have its numbers and names), with those markers renumbered."""
     f = CitationFilter(n_passages, supports, details)
-    out = f.feed(text) + f.close()
-    return Verified(out.strip(), f.order, f.dropped, f.unsupported, f.missing, f.claims, f.rejected, f.repeated)
+    return f.verified(f.feed(text) + f.close())
 
 
 class Support:

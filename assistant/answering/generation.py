@@ -332,19 +332,7 @@ class Generation:
         self.timings["generate"] = time.perf_counter() - t0
         self.raw = "".join(raw)
         streamed = "".join(shown)
-        self.answer = self._settle(
-            Verified(
-                streamed.strip(),
-                filt.order,
-                filt.dropped,
-                filt.unsupported,
-                filt.missing,
-                filt.claims,
-                filt.rejected,
-                filt.repeated,
-            ),
-            error,
-        )
+        self.answer = self._settle(filt.verified(streamed), error)
         final = self.answer.text
         tail = final[len(streamed) :] if final.startswith(streamed) else "\n\n" + final
         if tail:

@@ -226,50 +226,68 @@ def score_sentences(
     and a body states its defaults and results next to the works it cites ("Lumley and
     Heagerty (1999) suggest a default of C = 4", "a break has been detected"), so neither
     rule applies."""
-    n, m = len(sentences), len(q.clauses)
-    out = np.zeros((n, m), dtype=np.float64)
-    toks = [set(tokenize(s)) for s in sentences]
-    sf: dict[str, int] = {}
-    for ts in toks:
-        for t in ts:
-            sf[t] = sf.get(t, 0) + 1
-    in_title = set(tokenize(title)) | q.names
+    weights = _TermWeights(sentences, idf, set(tokenize(title)) | q.names)
+    out = np.zeros((len(sentences), len(q.clauses)), dtype=np.float64)
+    for j, c in enumerate(q.clauses):
+        out[:, j] = c.weight * _clause_scores(sentences, c, q, weights, vectors, body)
+    _placement(out, sentences, q, in_passage, body)
+    return out
 
-    def weight(t: str) -> float:
-        w = idf(t)
+
+class _TermWeights:
+    """A term's weight among these sentences: its IDF, times how few of them contain it."""
+
+    def __init__(self, sentences: Sequence[str], idf: Callable[[str], float], in_title: set[str]):
+        self.tokens = [set(tokenize(s)) for s in sentences]
+        self.idf, self.in_title, self.n = idf, in_title, len(sentences)
+        self.sf: dict[str, int] = {}
+        for ts in self.tokens:
+            for t in ts:
+                self.sf[t] = self.sf.get(t, 0) + 1
+
+    def weight(self, t: str) -> float:
+        """What missing the term costs."""
+        w, n = self.idf(t), self.n
         if n > 1:  # a term in many of this abstract's sentences tells them apart less
-            w *= math.log((n + 1) / (sf.get(t, 0) + 0.5)) / math.log((n + 1) / 0.5)
+            w *= math.log((n + 1) / (self.sf.get(t, 0) + 0.5)) / math.log((n + 1) / 0.5)
         return w
 
-    def matters(t: str) -> float:  # what matching the term is worth (its weight is what missing it costs)
-        return weight(t) * (TITLE if t in in_title else 1.0)
+    def matters(self, t: str) -> float:
+        """What matching the term is worth: less for a word of the title or a name the question uses."""
+        return self.weight(t) * (TITLE if t in self.in_title else 1.0)
 
+
+def _clause_scores(
+    sentences: Sequence[str], c: Clause, q: Question, w: _TermWeights, vectors: np.ndarray | None, body: bool
+) -> np.ndarray:
+    """Terms + meaning + cue of each sentence for one clause."""
+    n = len(sentences)
+    own = {t: w.matters(t) for t in set(c.tokens)}
+    # the rest of the question says what the clause is about ("How large is it?": what is)
+    rest = {t: w.matters(t) for d in q.clauses if d is not c for t in d.tokens if t not in own}
+    ctx = {t: w.matters(t) for t in set(q.context) - set(own) - set(rest)}
+    base = np.zeros(n)
+    for terms, share in ((own, 1.0), (rest, OTHER_CLAUSES), (ctx, CONTEXT)):
+        total = sum(w.weight(t) for t in terms)
+        if total > 0 and share > 0:
+            matched = np.array([sum(v for t, v in terms.items() if t in w.tokens[i]) for i in range(n)])
+            base += W_TERMS * share * matched / total
+    if vectors is not None and c.vector is not None and len(vectors):
+        base += W_MEANING * (np.asarray(vectors) @ c.vector)
+    for i in range(1, n):
+        if cues.CONTINUES.match(sentences[i]):
+            base[i] = max(base[i], CARRY * base[i - 1])
+    wanted = c.cues if body else c.cues - cues.BODY_CUES
+    for i, s in enumerate(sentences):
+        if any(cues.CUES[name][1].search(s) for name in wanted):
+            base[i] += W_CUE
+    return base
+
+
+def _placement(out: np.ndarray, sentences: Sequence[str], q: Question, in_passage: Sequence[bool], body: bool) -> None:
+    """Where a sentence stands: inside the passage retrieval matched (up), an abstract's
+    opening context or earlier work, a code notice, already shown (down)."""
     asked = " ".join(c.text for c in q.clauses)
-    for j, c in enumerate(q.clauses):
-        own = {t: matters(t) for t in set(c.tokens)}
-        # the rest of the question says what the clause is about ("How large is it?": what is)
-        rest = {t: matters(t) for d in q.clauses if d is not c for t in d.tokens if t not in own}
-        ctx = {t: matters(t) for t in set(q.context) - set(own) - set(rest)}
-        base = np.zeros(n)
-        for terms, share in ((own, 1.0), (rest, OTHER_CLAUSES), (ctx, CONTEXT)):
-            total = sum(weight(t) for t in terms)
-            if total > 0 and share > 0:
-                base += (
-                    W_TERMS
-                    * share
-                    * np.array([sum(w for t, w in terms.items() if t in toks[i]) for i in range(n)])
-                    / total
-                )
-        if vectors is not None and c.vector is not None and len(vectors):
-            base += W_MEANING * (np.asarray(vectors) @ c.vector)
-        for i in range(1, n):
-            if cues.CONTINUES.match(sentences[i]):
-                base[i] = max(base[i], CARRY * base[i - 1])
-        wanted = c.cues if body else c.cues - cues.BODY_CUES
-        for i, s in enumerate(sentences):
-            if any(cues.CUES[name][1].search(s) for name in wanted):
-                base[i] += W_CUE
-        out[:, j] = c.weight * base
     # An abstract opens with context (the field, the problem) before its first "we"/"this
     # paper": those sentences answer what was asked only when it asks about the problem.
     opening = next((i for i, s in enumerate(sentences) if cues.FIRST_PERSON.search(s)), 0)
@@ -283,7 +301,6 @@ def score_sentences(
             out[i] -= OFF_TOPIC
         if q.seen and norm(s) in q.seen:
             out[i] -= SEEN
-    return out
 
 
 def choose(scores: np.ndarray, n: int, asks: Sequence[bool] = (), first: Sequence[int] = ()) -> list[int]:

@@ -3,46 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from assistant.types import Paper
 
 
-def select(
-    papers: Iterable[Paper],
-    year_from: int | None = None,
-    year_to: int | None = None,
-    author: str | None = None,
-    venue: str | None = None,
-    tag: str | None = None,
-    key: str | None = None,
-) -> list[str]:
-    """Ids of the papers passing every given filter (PaperAssistant.select_ids says how each matches)."""
+@dataclass(frozen=True)
+class Filters:
+    """Each set field is a filter a paper must pass (PaperAssistant.select_ids says how each matches)."""
 
-    def norm(text: str | None) -> str:
-        return " ".join((text or "").lower().split())
+    year_from: int | None = None
+    year_to: int | None = None
+    author: str | None = None
+    venue: str | None = None
+    tag: str | None = None
+    key: str | None = None
 
-    who, where, label, cite = norm(author), norm(venue), norm(tag), (key or "").strip()
-    out = []
-    for p in papers:
-        if (year_from is not None or year_to is not None) and p.year is None:
-            continue
-        if (year_from is not None and p.year < year_from) or (year_to is not None and p.year > year_to):
-            continue
-        if who and not any(who in norm(a) for a in p.authors):
-            continue
-        if where and where not in norm(p.venue):
-            continue
-        if label and label not in _labels(p, norm):
-            continue
-        if cite and p.key != cite:
-            continue
-        out.append(p.id)
-    return out
+    def passes(self, p: Paper) -> bool:
+        if (self.year_from is not None or self.year_to is not None) and p.year is None:
+            return False
+        if (self.year_from is not None and p.year < self.year_from) or (
+            self.year_to is not None and p.year > self.year_to
+        ):
+            return False
+        who, where, label, cite = _norm(self.author), _norm(self.venue), _norm(self.tag), (self.key or "").strip()
+        return (
+            (not who or any(who in _norm(a) for a in p.authors))
+            and (not where or where in _norm(p.venue))
+            and (not label or label in _labels(p))
+            and (not cite or p.key == cite)
+        )
 
 
-def _labels(p: Paper, norm) -> set[str]:
+def select(papers: Iterable[Paper], filters: Filters) -> list[str]:
+    """Ids of the papers passing every filter."""
+    return [p.id for p in papers if filters.passes(p)]
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").lower().split())
+
+
+def _labels(p: Paper) -> set[str]:
     """A paper's tags, its collections and every collection above them ("Reading/2024": both)."""
-    out = {norm(t) for t in p.tags}
+    out = {_norm(t) for t in p.tags}
     for c in p.collections:
-        out |= {norm(c)} | {norm(part) for part in c.split("/")}
+        out |= {_norm(c)} | {_norm(part) for part in c.split("/")}
     return out

@@ -84,6 +84,7 @@ def gate(
     best_passage_cosine: float,
     top_papers: list[set[str]],
     stats: TermStats,
+    *,
     full_text: list[bool] | None = None,
 ) -> float:
     """The relevance score of a retrieval: the best passage's cosine, the coverage of the

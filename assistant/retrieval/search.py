@@ -64,7 +64,8 @@ class Searcher:
         top_cos = max((d.similarity for d in views.dense), default=0.0)
         top_terms = [set(tokenize(gate_text(h, views.dense))) for h in hits[:3]]
         stats = self.source.term_stats
-        rel = gate(question, query, qtokens, top_cos, top_terms, stats, [h.paper.full_text for h in hits[:3]])
+        full_text = [h.paper.full_text for h in hits[:3]]
+        rel = gate(question, query, qtokens, top_cos, top_terms, stats, full_text=full_text)
         clock.lap("gate")
         return Retrieval(query, qtokens, hits, rel, rel >= self.min_relevance, clock.timings)
 
