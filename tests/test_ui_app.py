@@ -19,8 +19,9 @@ from ui_server import ROOT, free_port
 from assistant import AnswerStream, PaperAssistant, Settings
 from assistant.answering.prompts import NOT_COVERED
 from ui import SessionSettings, build_app, open_assistant
-from ui.app import ANSWER_CONCURRENCY
-from ui.handlers import WebApp
+from ui.app import WebApp
+from ui.chat import ANSWER_CONCURRENCY
+from ui.scope import ScopeChoice, has_metadata
 
 GPT2 = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
 ZEROTA = "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"
@@ -145,7 +146,7 @@ def test_uploads_over_the_size_limit_are_refused_before_reading(fresh_pa, tmp_pa
     f = uploaded(tmp_path, "big.jsonl")
     f.write_bytes(b"\x00" * 5000)  # binary too, but the size is checked first
     before = len(fresh_pa.papers)
-    report, *rest = app.add_papers(str(f), None, progress=lambda *a, **k: None)
+    report, *rest = app.uploads.add_papers(str(f), None, progress=lambda *a, **k: None)
     assert "over the 0.001 MB limit" in report and "nothing was added" in report
     assert len(fresh_pa.papers) == before
 
@@ -154,43 +155,21 @@ def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
     app = WebApp(fresh_pa)
     target = next(p for p in fresh_pa.papers if p.title.startswith("RITUAL"))
     chat = [{"role": "user", "content": "q"}]
-    *_, last = app.answer(
-        "How do vision-language models hallucinate?",
-        chat,
-        [],
-        SessionSettings(),
-        None,
-        [target.id],
-        None,
-        None,
-        "",
-        "",
-        "",
-        None,
+    *_, last = app.chat.answer(
+        "How do vision-language models hallucinate?", chat, [], SessionSettings(), None, selected=[target.id]
     )
     chat_out, sources, answers, export, *_ = last
     assert [c.paper.id for c in answers[0].citations] == [target.id]
     assert "(#src-1-1)" in chat_out[-1]["content"] and 'id="src-1-1"' in sources
     assert "**Question:** How do vision-language models hallucinate?" in export
-    assert "1 of 80 papers" in app.scope_note([target.id], None, None, "")
+    assert "1 of 80 papers" in app.scope.note(ScopeChoice([target.id]))
     # metadata filters: the bundled papers have no years, so a year filter leaves nothing to answer from
-    assert app.scope_ids([], 2020, None, "") == []
-    *_, last = app.answer(
-        "How do vision-language models hallucinate?",
-        chat,
-        [],
-        SessionSettings(),
-        None,
-        [],
-        2020,
-        None,
-        "",
-        "",
-        "",
-        None,
+    assert app.scope.ids(ScopeChoice([], 2020)) == []
+    *_, last = app.chat.answer(
+        "How do vision-language models hallucinate?", chat, [], SessionSettings(), None, selected=[], year_from=2020
     )
     assert "No paper is in the current scope" in last[0][-1]["content"]
-    assert "No paper matches the current scope" in app.scope_note([], 2020, None, "")
+    assert "No paper matches the current scope" in app.scope.note(ScopeChoice([], 2020))
     fresh_pa.add_papers(
         [
             {
@@ -202,18 +181,16 @@ def test_answers_can_be_limited_to_chosen_papers_or_metadata(fresh_pa):
             }
         ]
     )
-    assert app.scope_ids([], 2023, 2023, "") == ["y1"] and app.scope_ids([], None, None, "lee") == ["y1"]
-    assert app.scope_ids([target.id], None, None, "lee") == []
-    assert app.has_metadata()
+    assert app.scope.ids(ScopeChoice([], 2023, 2023)) == ["y1"] and app.scope.ids(ScopeChoice(author="lee")) == ["y1"]
+    assert app.scope.ids(ScopeChoice([target.id], author="lee")) == []
+    assert has_metadata(app.shared)
 
 
 def test_follow_ups_use_the_sessions_earlier_answers(pa):
     app = WebApp(pa)
-    *_, first = app.answer(GPT2, [], [], SessionSettings(), None, [], None, None, "", "", "", None)
+    *_, first = app.chat.answer(GPT2, [], [], SessionSettings(), None)
     answers = first[2]
-    *_, second = app.answer(
-        "What loss does it add?", first[0], answers, SessionSettings(), None, [], None, None, "", "", "", None
-    )
+    *_, second = app.chat.answer("What loss does it add?", first[0], answers, SessionSettings(), None)
     assert second[2][1].citations[0].paper.title == ZEROTA and "IoU loss" in second[2][1].text
     assert "(#src-2-1)" in second[0][-1]["content"]  # turn 2's markers point at turn 2's sources
     assert second[1].index('id="turn-2" open') < second[1].index('id="turn-1"')
@@ -222,11 +199,11 @@ def test_follow_ups_use_the_sessions_earlier_answers(pa):
 def test_session_settings_keep_the_key_server_side_and_out_of_sight(pa):
     app = WebApp(pa)
     key = "sk-test-DO-NOT-SHOW-123"
-    session, key_box, status = app.apply_settings("openai", "gpt-x", "http://127.0.0.1:9/v1", key, 4, SessionSettings())
+    session, key_box, status = app.settings.apply("openai", "gpt-x", "http://127.0.0.1:9/v1", key, 4, SessionSettings())
     assert key_box == "" and key not in status and "key entered for this session (not shown)" in status
     assert key not in repr(session) and key not in str(session) and "<set>" in repr(session)
-    view = app.view(session)
-    assert app.view(SessionSettings(**session.changes())) is view  # same settings, same view
+    view = app.shared.view(session)
+    assert app.shared.view(SessionSettings(**session.changes())) is view  # same settings, same view
     assert (
         view.settings.secret("api_key") == key
         and view.settings.top_k == 4
@@ -234,12 +211,12 @@ def test_session_settings_keep_the_key_server_side_and_out_of_sight(pa):
     )
     assert pa.settings.secret("api_key") == "" and key not in repr(view.settings)  # the shared assistant is untouched
     # applying other settings without retyping keeps the key; "forget" drops it
-    session2, *_ = app.apply_settings("extractive", "", "", "", 6, session)
-    assert session2.api_key == key and app.view(session2).settings.top_k == 6
-    session3, _, status3 = app.forget_key(session2)
+    session2, *_ = app.settings.apply("extractive", "", "", "", 6, session)
+    assert session2.api_key == key and app.shared.view(session2).settings.top_k == 6
+    session3, _, status3 = app.settings.forget_key(session2)
     assert session3.api_key == "" and "none entered here" in status3
     # an invalid value is refused and the session keeps its settings
-    kept, _, _ = app.apply_settings("telepathy", "", "", "", 4, session2)
+    kept, _, _ = app.settings.apply("telepathy", "", "", "", 4, session2)
     assert kept == session2
 
 
@@ -366,6 +343,6 @@ def test_uploads_over_the_record_limit_are_refused_before_parsing(fresh_pa, tmp_
 
     monkeypatch.setattr(assistant.ingest.records.json, "loads", counting)
     before = len(fresh_pa.papers)
-    report, *rest = app.add_papers(str(f), None, progress=lambda *a, **k: None)
+    report, *rest = app.uploads.add_papers(str(f), None, progress=lambda *a, **k: None)
     assert "5 records is over the limit of 3" in report and "Nothing was added" in report
     assert len(fresh_pa.papers) == before

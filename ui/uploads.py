@@ -1,20 +1,28 @@
-"""Uploads in the web app: which paths may be read (only files this server received as an
+"""The Add papers tab: which paths may be read (only files this server received as an
 upload), and adding each file with its own report (one that cannot be read changes nothing,
-and the others are still added)."""
+and the others are still added).  On a public deployment a visitor's papers stay theirs."""
 
 from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from assistant import IngestInterrupted, PaperAssistant
+from assistant.index.session import SessionPapers
 from ui import render
+from ui.shared import Shared
 
 log = logging.getLogger(__name__)
+
+# Bibliographies and papers files (ingest/records.py reads them; the content decides the format).
+UPLOAD_TYPES = [".pdf", ".bib", ".bibtex", ".ris", ".json", ".jsonl", ".ndjson", ".gz", ".csv", ".tsv", ".txt"]
+UPLOAD_TYPES_OWNER = UPLOAD_TYPES + [".sqlite"]  # a Zotero database: not from visitors of a public app
 
 
 class UploadRefused(ValueError):
@@ -35,50 +43,106 @@ def uploaded_file(path: str, uploaded: set[str] | None) -> Path:
     return real
 
 
-def add_files(
-    target: PaperAssistant,
-    paths: Sequence[str],
-    uploaded: set[str] | None,
-    max_file_mb: float,
-    progress: Callable,
-    message: Callable[[Exception], str],
-    note: str = "",
-) -> tuple[list[str], bool]:
-    """Add each uploaded file's papers to `target`: the HTML report of each file, and whether
-    the collection changed.  `message` words an error for this deployment (handlers.WebApp);
-    `note` ends each file's report."""
-    parts, changed = [], False
-    for i, path in enumerate(paths, 1):
-        name = Path(path).name
+@dataclass
+class UploadsView:
+    files: gr.File
+    add: gr.Button
+    report: gr.HTML
+
+
+class UploadsTab:
+    def __init__(self, shared: Shared, refresh: Callable[[SessionPapers | None], tuple]):
+        self.shared, self.refresh = shared, refresh  # refresh: what shows the collection, after a change
+        self.demo: gr.Blocks | None = None  # set by build_app: its record of uploaded files
+        # Visitors' papers by Gradio session, to forget them when the page closes (end_session).
+        # Weak: the session's gr.State owns them, and its time_to_live still applies.
+        self._mine: weakref.WeakValueDictionary[str, SessionPapers] = weakref.WeakValueDictionary()
+
+    def build(self) -> UploadsView:
+        s = self.shared.settings
+        gr.Markdown(_INTRO.format(limit=f"{s.max_file_mb:g}", zotero="" if s.public else _ZOTERO) + _public_note(s))
+        files = gr.File(
+            label="PDFs, a bibliography or a papers file (one or several)",
+            file_count="multiple",
+            file_types=UPLOAD_TYPES if s.public else UPLOAD_TYPES_OWNER,
+            type="filepath",
+            elem_id="pa-upload",
+        )
+        add = gr.Button("Add to my papers" if s.public else "Add to the collection", variant="primary")
+        return UploadsView(files, add, gr.HTML(elem_id="pa-report"))
+
+    def add_papers(
+        self,
+        paths: list[str] | str | None,
+        mine: SessionPapers | None,
+        request: gr.Request = None,
+        progress=gr.Progress(),
+    ) -> tuple:
+        """Add the uploaded files' papers (bibliographies, papers files, PDFs): to the collection,
+        or on a public deployment to this visitor's own papers (`mine`).  Returns the report,
+        then (when the papers changed) what shows the collection and `mine`."""
+        unchanged = (gr.skip(),) * 5
+        paths = [paths] if isinstance(paths, str) else list(paths or [])
+        if not paths:
+            return (render.error_html(_CHOOSE),) + unchanged
+        pa, public = self.shared.pa, self.shared.settings.public
+        if public and mine is None:
+            mine = pa.private().session
+            if getattr(request, "session_hash", None):
+                self._mine[request.session_hash] = mine
+        # An uploaded bibliography's attachment fields name files on the *visitor's* machine: never
+        # read them here (they could name this server's files).
+        target = pa.private(mine) if public else pa.using(read_attachments=False)
+        note = " They are visible only to you, for this session." if public else ""
+        parts, changed = self.add_files(target, paths, progress, note)
+        return ("".join(parts),) + (self.refresh(mine) + (mine,) if changed else unchanged)
+
+    def end_session(self, request: gr.Request = None) -> None:
+        """The visitor's page closed: forget the papers they added.  (Gradio keeps a closed
+        session's state for an hour, whatever its time_to_live, in case the page comes back.)"""
+        mine = self._mine.pop(getattr(request, "session_hash", None) or "", None)
+        if mine is not None:
+            mine.remove(list(mine.papers))
+
+    def uploaded(self) -> set[str] | None:
+        """The files this server received as uploads (None before the app runs)."""
+        return {os.path.realpath(p) for p in self.demo.upload_file_set} if self.demo is not None else None
+
+    def add_files(self, target: PaperAssistant, paths: Sequence[str], progress: Callable, note: str = ""):
+        """Add each uploaded file's papers to `target`: the HTML report of each file, and whether
+        the collection changed; `note` ends each file's report."""
+        parts, changed = [], False
+        for i, path in enumerate(paths, 1):
+            desc = f"File {i} of {len(paths)}: {Path(path).name}" if len(paths) > 1 else "Embedding papers"
+            part, more = self._add_file(target, path, desc, progress, note)
+            parts.append(part)
+            changed = changed or more
+        return parts, changed
+
+    def _add_file(
+        self, target: PaperAssistant, path: str, desc: str, progress: Callable, note: str
+    ) -> tuple[str, bool]:
+        max_file_mb, message = self.shared.settings.max_file_mb, self.shared.message
         try:
-            file = uploaded_file(path, uploaded)
+            file = uploaded_file(path, self.uploaded())
         except UploadRefused as e:
             log.warning("refused an upload path: %s", e)
-            parts.append(render.error_html(f"{name}: {e}; nothing was added from it."))
-            continue
+            return render.error_html(f"{Path(path).name}: {e}; nothing was added from it."), False
         size = file.stat().st_size
         if size > max_file_mb * 1024 * 1024:  # before reading a byte of it
-            parts.append(
-                render.error_html(
-                    f"{file.name}: {size / 1e6:.1f} MB is over the {max_file_mb:g} MB limit "
-                    "(setting max_file_mb); nothing was added."
-                )
-            )
-            continue
-        desc = f"File {i} of {len(paths)}: {file.name}" if len(paths) > 1 else "Embedding papers"
+            return render.error_html(
+                f"{file.name}: {size / 1e6:.1f} MB is over the {max_file_mb:g} MB limit "
+                "(setting max_file_mb); nothing was added."
+            ), False
         progress(0, desc=desc)
         try:
             report = target.add_papers(
-                file, progress=lambda done, total, d=desc: progress((done, total), desc=d, unit="papers")
+                file, progress=lambda done, total: progress((done, total), desc=desc, unit="papers")
             )
         except IngestInterrupted as e:  # the finished papers are in: show them
-            parts.append(render.error_html(message(e)))
-            changed = True
-            continue
+            return render.error_html(message(e)), True
         except Exception as e:  # noqa: BLE001
-            parts.append(render.error_html(f"{file.name}: {message(e)} Nothing was added."))
-            continue
-        changed = changed or bool(report.added or report.updated)
+            return render.error_html(f"{file.name}: {message(e)} Nothing was added."), False
         titles = {p.id: p.title for p in target.papers}
         extra = note
         if report.no_abstract:
@@ -86,5 +150,28 @@ def add_files(
                 f" {len(report.no_abstract)} of them have no abstract: they are found by title and metadata "
                 "only, so they rank low."
             )
-        parts.append(render.ingest_report_html(report, titles, len(titles), extra))
-    return parts, changed
+        return render.ingest_report_html(report, titles, len(titles), extra), bool(report.added or report.updated)
+
+
+_CHOOSE = (
+    "Choose a file first: PDFs, a bibliography (BibTeX, RIS, CSL JSON) or a "
+    "papers file (JSON lines, JSON, CSV, papers-page text)."
+)
+_ZOTERO = ", Zotero's own **zotero.sqlite**"
+_INTRO = (
+    "Add or update papers: **PDFs** (their full text, cited to the page), or your library as a "
+    "**BibTeX**, **RIS** or **CSL JSON** export (Zotero, Mendeley, EndNote, JabRef){zotero}, **JSON lines** "
+    "(arXiv, OpenAlex or Semantic Scholar dumps too), **JSON**, **CSV**, or papers-page **text**. Entries without "
+    "an abstract are kept and found by their title and metadata. Re-adding a library updates what changed; bad "
+    "records are listed with the reason and the rest are added. Limit: {limit} MB. New papers are used by the "
+    "chat as soon as they are added."
+)
+
+
+def _public_note(s) -> str:
+    if not s.public:
+        return ""
+    return (
+        f" **On this public deployment the papers you add are visible only to you**, for this "
+        f"session (at most {s.session_papers} papers, {s.session_mb:g} MB)."
+    )
