@@ -62,7 +62,9 @@ class Scope:
                 with gr.Row():
                     venue = gr.Textbox(label="Venue", placeholder="journal or proceedings")
                     tag = gr.Textbox(label="Tag or collection", placeholder="from your library")
-        return ScopeInputs(papers, year_from, year_to, author, venue, tag, meta_row)
+        return ScopeInputs(
+            papers=papers, year_from=year_from, year_to=year_to, author=author, venue=venue, tag=tag, meta_row=meta_row
+        )
 
     def ids(self, choice: ScopeChoice, mine: SessionPapers | None = None) -> list[str] | None:
         """The paper ids answers may use, or None for the whole collection."""

@@ -63,7 +63,16 @@ class SettingsTab:
             apply = gr.Button("Apply", variant="primary")
             forget = gr.Button("Forget the key", variant="secondary")
         status = gr.Markdown(self.status(SessionSettings()), elem_id="pa-settings-status")
-        return SettingsView(backend, model, base_url, api_key, top_k, apply, forget, status)
+        return SettingsView(
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            api_key=api_key,
+            top_k=top_k,
+            apply=apply,
+            forget=forget,
+            status=status,
+        )
 
     def wire(self, v: SettingsView, session: gr.State) -> None:
         # queued: a refusal's gr.Warning reaches the page only through the queue's event stream
