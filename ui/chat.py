@@ -100,17 +100,17 @@ class ChatTab:
                 sources = gr.HTML(render.SOURCES_PLACEHOLDER, elem_id="pa-sources", max_height=640)
         pending, answers = gr.State(""), gr.State([])
         return ChatView(
-            chatbot,
-            question,
-            pending,
-            answers,
-            scope,
-            scope_note,
-            new_chat,
-            copy_answer,
-            export_box,
-            downloads,
-            sources,
+            chatbot=chatbot,
+            question=question,
+            pending=pending,
+            answers=answers,
+            scope=scope,
+            scope_note=scope_note,
+            new_chat=new_chat,
+            copy_answer=copy_answer,
+            export_box=export_box,
+            downloads=downloads,
+            sources=sources,
         )
 
     def wire(self, v: ChatView, session: gr.State, mine: gr.State) -> None:
