@@ -18,9 +18,8 @@ that says "iGPT-2" where its passage says GPT-2 is not shown.
 A claim that says nothing new is not shown either: one whose content words (stemmed) are,
 all but REPEAT_NEW of them, in the claims already shown, or that loops on a phrase ("to
 representative to representative to representative").  Small models fall into such loops
-(bench/fidelity.py: 14 of the 51 answers the 135M model had shown repeated a sentence or
-phrase; docs/llm.md), and one never ends by itself: once the text being read loops, or after a second
-repeat in a row, `looping` tells the caller to stop reading the model.
+(docs/llm.md), and one never ends by itself: once the text being read loops, or after a
+second repeat in a row, `looping` tells the caller to stop reading the model.
 
 Accepted marker forms: [2], [1, 3], [1][3], [1-3], [Passage 2], [source 2].
 """

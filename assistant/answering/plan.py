@@ -147,13 +147,7 @@ def supported(plan: Plan, ctx: AnswerContext) -> Plan:
     vocabulary with the question is left out.  For a "which papers" question the top paper
     must pass too (when none passes, the paper that comes closest is cited); for any other
     question the relevance gate has already vouched for the top paper.  The top paper of a one-paper answer quotes up to 3 sentences;
-    in a list each paper quotes its best sentence among those that back the question.
-
-    Measured (bench/focus.py, 34 "which papers" questions of the dev, paraphrased and vague
-    sets): citation precision 0.66 -> 0.86 for all papers within 60% of the top fused score;
-    a bar on the whole question's sentence score (terms + meaning) instead barely helped
-    (0.66 -> 0.72 at the cost of as many true papers): it cannot tell a paper that shares
-    the topic from one that has the property asked about."""
+    in a list each paper quotes its best sentence among those that back the question."""
     q, idf = ctx.read, ctx.idf
     papers = []
     for hit in plan.hits:

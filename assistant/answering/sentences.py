@@ -23,11 +23,6 @@ that X, what did they find?" describes the paper, then asks):
 
 `choose` leads with the best sentence for the clauses that ask for a detail, then gives
 each other clause its best sentence, then close runners-up.
-
-Measured with bench/focus.py (answers containing a gold sentence; before -> after):
-dev single 0.80 -> 0.90, dev follow-up 0.83 -> 1.00, held-out focus single 0.70 -> 0.87,
-focus follow-up 0.47 -> 0.87; the gold sentence first: dev single 0.20 -> 0.60, focus
-follow-up 0.00 -> 0.80; answers 95 words and 2.5 quoted sentences on average (was 110, 3).
 """
 
 from __future__ import annotations
@@ -47,12 +42,7 @@ from assistant.retrieval.query import dense_query
 from assistant.text import md_unescape, sentence_spans, strip_markers, tokenize
 from assistant.types import Message
 
-# Scoring weights.  Chosen on 82 questions written for tuning (bench/focus_tuning.jsonl,
-# not the dev or focus sets; written by the developer, so not blind), then checked with
-# bench/focus.py on both: halving any one of them or raising it by half moved the share
-# of answers with a gold sentence by at most one question per set.  KEEP is the
-# exception: it trades length for coverage (0.8: dev single 0.82 at 76 words; 0.6: 0.90
-# at 95 words; 0.4: 0.90 at 100 words).
+# Scoring weights (how they were chosen: docs/quality.md, "Why the constants are what they are").
 W_TERMS = 1.0  # share of the clause's IDF-weighted terms
 W_MEANING = 0.7  # cosine of clause and sentence vectors
 W_CUE = 0.3  # the sentence is the kind of answer the clause asks for

@@ -10,12 +10,8 @@ A file that cannot be read raises `PdfError` naming the file and the reason.
 Two-column reading order, running headers/footers, code, tables, captions, footnotes and
 line-end hyphens are handled in `pdf_layout` (see there for the rules and why).
 
-Library: pypdfium2 (PDFium; Apache-2.0/BSD-3), chosen by bench/pdf_parsers.py on the test
-corpus (165 pages; CPU time on a shared 2-core machine, indicative): its raw text runs at ~400
-pages/s against ~30 for pypdf and ~10 for pdfplumber and docling-parse, so only it leaves room
-for the layout rules (this module: ~130 pages/s).  Raw, none of them reads two columns right
-when a file stores them out of order (pages in order: PDFium, pypdf, docling-parse 90%,
-pdfplumber 30%; this module 100%).
+Library: pypdfium2 (PDFium; Apache-2.0/BSD-3), the fastest of the parsers compared
+(docs/quality.md, "Why the constants are what they are").
 """
 
 from __future__ import annotations

@@ -12,12 +12,7 @@ from dataclasses import dataclass, field
 SIGNALS = ("passage", "paper", "keyword")
 
 # Lexical and semantic evidence get an equal say: the keyword view weighs as much as the
-# two dense views together.  Measured on four question sets (the dev set, the blind extra
-# set and two more sets written blind, 182 questions; bench/fusion_weights.py): giving
-# BM25 the same weight as *each* dense view (1, 1, 1) left paraphrased "which papers ..."
-# questions behind plain BM25, while keyword weights 2-3 with paper weights 0.5-1.5 all
-# give the same pooled multi-paper recall (0.89-0.90): this point sits inside that
-# plateau, it is not a fit to any question.
+# two dense views together (docs/quality.md, "Why the constants are what they are").
 WEIGHTS = {"passage": 1.0, "paper": 1.0, "keyword": 2.0}
 
 

@@ -69,11 +69,7 @@ class TermStats(Protocol):
 
 # A full-text paper's coverage is measured over more text than an abstract's (its title,
 # abstract and up to three passages), so it must cover more: its coverage counts this much
-# less.  Measured with bench/gate.py on the 85 full-text questions (70 answerable, 15 out of
-# the collection), over the 12 PDFs alone and mixed with the 80 abstracts: at the shipped
-# threshold, margin 0 refused 0.47-0.73 of the out-of-collection questions; 0.2 refuses
-# 0.87-1.00 at a false-refusal rate of 0.04-0.06; 0.25 refuses no more and falsely refuses
-# more.  Abstract-only papers are scored exactly as before.
+# less (docs/quality.md, "Why the constants are what they are").
 FULL_TEXT_MARGIN = 0.2
 
 
@@ -115,9 +111,7 @@ def gate_text(hit: Hit, dense: list) -> str:
     hit's passage), not its whole body: a 50-page paper contains nearly any word, which would
     let almost every question through.  A question about a body detail often spreads its terms
     over neighbouring passages; the gate then asks a full-text paper to cover more
-    (retrieve.FULL_TEXT_MARGIN).  Measured on the full-text question set (bench/gate.py), three
-    passages separate answerable from out-of-collection questions better than one (ROC AUC
-    0.95 -> 0.98) at no cost: they are among the candidates already retrieved."""
+    (FULL_TEXT_MARGIN)."""
     text = hit.paper.title + " " + hit.paper.abstract
     if not hit.paper.full_text:
         return text
