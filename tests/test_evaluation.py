@@ -165,7 +165,9 @@ def test_evaluate_system_on_made_up_rankings_and_answers():
         graded.append(question)
         return 0.5
 
-    res = evaluate_system(qs, title_index(PAPERS), lambda q: rankings[q["id"]], lambda q: answers[q["id"]], grade)
+    res = evaluate_system(
+        qs, title_index(PAPERS), lambda q: rankings[q["id"]], lambda q: answers[q["id"]], grade_fn=grade
+    )
     by_id = {r.id: r for r in res}
     assert by_id["s"].metrics()["mrr10"] == 0.5 and by_id["s"].metrics()["points"] == 0.5
     assert by_id["m"].metrics()["r10"] == 0.5 and by_id["m"].metrics()["citation_precision"] == 0.5

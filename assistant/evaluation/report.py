@@ -156,6 +156,7 @@ def _grader(pa, grade) -> tuple[Callable | None, str, str]:
 def evaluate(
     pa,
     questions: str | Path | list[dict],
+    *,
     compare: bool | str = False,
     grade=None,
     k: int = 10,
@@ -184,10 +185,7 @@ def evaluate(
     qs = load_questions(questions)
     if gold is not None:
         add_gold(qs, gold)
-    added = [
-        pa.add_papers(src)
-        for src in ([] if papers is None else [papers] if isinstance(papers, (str, Path)) else papers)
-    ]
+    added = _add_papers(pa, papers)
     papers = pa.papers
     titles = title_index(papers)
     for q in qs:  # every relevant paper must exist before anything runs
@@ -207,11 +205,19 @@ def evaluate(
     systems = [SystemEval(ASSISTANT, f"{pa.backend} answers" + (f" ({pa.model})" if pa.model else ""), results, True)]
     notes += _answer_notes(results, grader)
     if compare:
-        systems += _baselines(pa, papers, qs, titles, k, step, notes)
+        systems += _baselines(pa, _Run(papers, qs, titles, k, step), notes)
     source = Path(questions).name if isinstance(questions, (str, Path)) else "questions"
     counts = {t: sum(q["type"] == t for q in qs) for t in QUESTION_TYPES if any(q["type"] == t for q in qs)}
     seen = {pid for s in systems for r in s.results for pid in (*r.ranking, *r.relevant)}
     return EvalReport(source, counts, systems, grader, notes, {p.id: p.title for p in papers if p.id in seen})
+
+
+def _add_papers(pa, papers: str | Path | list[str | Path] | None) -> list:
+    """`pa.add_papers` of each file or folder given; its reports."""
+    return [
+        pa.add_papers(src)
+        for src in ([] if papers is None else [papers] if isinstance(papers, (str, Path)) else papers)
+    ]
 
 
 def _answer_notes(results: list[QuestionResult], grader: str) -> list[str]:
@@ -233,9 +239,23 @@ def _answer_notes(results: list[QuestionResult], grader: str) -> list[str]:
     return notes
 
 
-def _baselines(pa, papers, qs, titles, k, step, notes: list[str]) -> list[SystemEval]:
+@dataclass(frozen=True)
+class _Run:
+    """What every system of one evaluation shares: the papers, the questions (with the titles
+    their relevant papers are found by), k, and step(name) -> that system's progress callback."""
+
+    papers: list
+    questions: list[dict]
+    titles: dict[str, str]
+    k: int
+    step: Callable[[str], Callable[[int, int], None] | None]
+
+
+def _baselines(pa, run: _Run, notes: list[str]) -> list[SystemEval]:
+    """The starter recipe and BM25 scored on `run`; what they are is appended to `notes`."""
     from assistant.evaluation.baselines import bm25, history_query, pdf_files, starter, starter_embedding
 
+    papers, k = run.papers, run.k
     embed_model, embed_desc = starter_embedding()
     pdfs = pdf_files(pa, papers)
     passages = {pid: pa.store.passages(pa.paper(pid)) for pid in pdfs}
@@ -261,10 +281,10 @@ def _baselines(pa, papers, qs, titles, k, step, notes: list[str]) -> list[System
             return seen[q["id"]]
 
         results = evaluate_system(
-            qs,
-            titles,
+            run.questions,
+            run.titles,
             lambda q: [c.paper_id for c in chunks(q)],
-            progress=step(name),
+            progress=run.step(name),
             top_fn=lambda q: next(iter(chunks(q)), None),
         )
         systems.append(SystemEval(name, desc, results, False, b.build_seconds))

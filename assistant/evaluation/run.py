@@ -1,6 +1,6 @@
 """Evaluation on a question set (the format of examples/dev_questions.jsonl, described in
 examples/EVAL_FORMAT.md).  The entry point is `assistant.evaluate(pa, questions) -> EvalReport`
-(assistant/eval_report.py), which `paper-assistant eval` runs.
+(assistant/evaluation/report.py), which `paper-assistant eval` runs.
 
 Retrieval is scored at paper level (chunks collapsed to distinct papers, rank order
 kept): recall@1, recall@5 and MRR@10 for `single` and `followup`, recall@10 for `multi`,
@@ -135,6 +135,7 @@ def evaluate_system(
     titles: dict[str, str],
     rank_fn: Callable[[dict], list[str]],
     answer_fn: Callable[[dict], Answer] | None = None,
+    *,
     grade_fn: Grade | None = None,
     progress: Callable[[int, int], None] | None = None,
     top_fn: Callable[[dict], Chunk | None] | None = None,
@@ -155,54 +156,65 @@ def evaluate_system(
         ranks_chunks = ans is None and top_fn is not None
         top = top_fn(q) if ranks_chunks else None
         res.seconds = time.perf_counter() - t
-        res.first_page = (
-            (ans.citations[0].page if ans.citations else None)
-            if ans is not None
-            else (top.page if top is not None else None)
-        )
-        if q["type"] != "none" and q.get("gold_page") is not None and (ans is not None or ranks_chunks):
-            res.page = (
-                first_citation_on_page(ans, rel, q["gold_page"])
-                if ans is not None
-                else top is not None and top.paper_id in rel and top.page == q["gold_page"]
-            )
-        if top is not None and q.get("gold_page") is not None:  # what a baseline shows for a full-text question
-            res.words = len(top.text.split())
-        if q["type"] != "none" and q.get("gold_span") and (ans is not None or ranks_chunks):
-            res.span = (
-                answer_has_span(ans, q["gold_span"])
-                if ans is not None
-                else top is not None and contains_span([top.text], q["gold_span"])
-            )
         if ans is not None:
-            res.refused = refused(ans)
-            res.cited = [c.paper.id for c in ans.citations]
-            res.answer = ans.text
-            res.fallback = ans.fallback
-            if ans.verification is not None or ans.fallback:  # an LLM was asked: shown? every detail in its sources?
-                res.llm_shown = not ans.fallback
-                if res.llm_shown:
-                    checks = check_answer(ans.text, {c.number: [c.quote, c.paper.title] for c in ans.citations})
-                    res.shown_sentences, res.unsupported = len(checks), sum(bool(c.missing) for c in checks)
-            if q.get("gold_sentences"):
-                res.gold = contains_gold(ans, q["gold_sentences"])
-                res.gold_first = gold_first(ans, q["gold_sentences"])
-            if not res.refused:
-                res.words, res.quoted = answer_words(ans), len(quoted_sentences(ans))
-                res.fully_cited = fully_cited(ans.text, len(ans.citations))
-                if q["answer_points"]:
-                    res.point_proxy = statistics.mean(point_recall(ans.text, p) for p in q["answer_points"])
-                    if grade_fn is not None:
-                        try:
-                            res.point_llm = grade_fn(q["question"], q["answer_points"], ans.text)
-                            res.grade_note = "" if res.point_llm is not None else "unreadable grader reply"
-                        except Exception as e:  # noqa: BLE001 - an unreachable grader ends grading, not the run
-                            res.grade_note = f"grader failed: {type(e).__name__}: {e}"
-                            grade_fn = None
+            grade_fn = _score_answer(res, q, ans, grade_fn)
+        elif ranks_chunks:
+            _score_top_chunk(res, q, top)
         results.append(res)
         if progress:
             progress(i, len(questions))
     return results
+
+
+def _score_top_chunk(res: QuestionResult, q: dict, top: Chunk | None) -> None:
+    """What a system that only ranks shows for a full-text question: its top chunk's page and text."""
+    res.first_page = top.page if top is not None else None
+    if q["type"] != "none" and q.get("gold_page") is not None:
+        res.page = top is not None and top.paper_id in res.relevant and top.page == q["gold_page"]
+    if top is not None and q.get("gold_page") is not None:
+        res.words = len(top.text.split())
+    if q["type"] != "none" and q.get("gold_span"):
+        res.span = top is not None and contains_span([top.text], q["gold_span"])
+
+
+def _score_answer(res: QuestionResult, q: dict, ans: Answer, grade_fn: Grade | None) -> Grade | None:
+    """Score an answer into `res`; returns the grader for the next questions (None once it failed)."""
+    res.first_page = ans.citations[0].page if ans.citations else None
+    if q["type"] != "none" and q.get("gold_page") is not None:
+        res.page = first_citation_on_page(ans, res.relevant, q["gold_page"])
+    if q["type"] != "none" and q.get("gold_span"):
+        res.span = answer_has_span(ans, q["gold_span"])
+    res.refused = refused(ans)
+    res.cited = [c.paper.id for c in ans.citations]
+    res.answer = ans.text
+    res.fallback = ans.fallback
+    if ans.verification is not None or ans.fallback:  # an LLM was asked: shown? every detail in its sources?
+        res.llm_shown = not ans.fallback
+        if res.llm_shown:
+            checks = check_answer(ans.text, {c.number: [c.quote, c.paper.title] for c in ans.citations})
+            res.shown_sentences, res.unsupported = len(checks), sum(bool(c.missing) for c in checks)
+    if q.get("gold_sentences"):
+        res.gold = contains_gold(ans, q["gold_sentences"])
+        res.gold_first = gold_first(ans, q["gold_sentences"])
+    if res.refused:
+        return grade_fn
+    res.words, res.quoted = answer_words(ans), len(quoted_sentences(ans))
+    res.fully_cited = fully_cited(ans.text, len(ans.citations))
+    if not q["answer_points"]:
+        return grade_fn
+    res.point_proxy = statistics.mean(point_recall(ans.text, p) for p in q["answer_points"])
+    return _grade(res, q, ans.text, grade_fn) if grade_fn is not None else None
+
+
+def _grade(res: QuestionResult, q: dict, answer: str, grade_fn: Grade) -> Grade | None:
+    """The grader's figure for an answer into `res`; returns the grader, or None when it failed."""
+    try:
+        res.point_llm = grade_fn(q["question"], q["answer_points"], answer)
+        res.grade_note = "" if res.point_llm is not None else "unreadable grader reply"
+    except Exception as e:  # noqa: BLE001 - an unreachable grader ends grading, not the run
+        res.grade_note = f"grader failed: {type(e).__name__}: {e}"
+        return None
+    return grade_fn
 
 
 def summarize(results: list[QuestionResult]) -> dict[str, dict[str, float]]:
@@ -227,5 +239,10 @@ def evaluate_assistant(
         return cache[q["id"]]
 
     return evaluate_system(
-        questions, title_index(pa.papers), lambda q: [h.paper.id for h in answer(q).hits], answer, grade_fn, progress
+        questions,
+        title_index(pa.papers),
+        lambda q: [h.paper.id for h in answer(q).hits],
+        answer,
+        grade_fn=grade_fn,
+        progress=progress,
     )
