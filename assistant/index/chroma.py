@@ -11,8 +11,8 @@ Three collections per index:
     <name>-writes     a note per batch being written, listing its papers (sync.py)
 
 Writes go through LlamaIndex's ChromaVectorStore; reads ask Chroma for ids and distances
-only (fetching documents for 100 candidates, and LlamaIndex's node rebuilding, cost ~10x
-the search itself).
+only (fetching the candidates' documents, and LlamaIndex's node rebuilding, cost more than
+the search itself: docs/quality.md, "Why the constants are what they are").
 """
 
 from __future__ import annotations
@@ -36,10 +36,9 @@ CONNECT_TIMEOUT = 5.0
 
 # HNSW search breadth.  Chroma's default (100) equals the candidates each dense view asks
 # for, and the graph Chroma builds differs from process to process: the tail of a top-100
-# list then changed between runs (17 of 60 questions in one test), which moves the
-# z-scores fusion is built on and so, now and then, a paper across the top-10 boundary.
-# At 400 the lists were identical over several processes; searching a 50k-vector
-# collection took the same 1.4 ms per query at 100 and at 400.
+# list then changes between runs, which moves the z-scores fusion is built on and so, now
+# and then, a paper across the top-10 boundary.  400 gives the same lists in every process
+# at no extra search time (docs/quality.md, "Why the constants are what they are").
 EF_SEARCH = 400
 
 
@@ -242,14 +241,14 @@ def passage_meta(ps: Passage) -> dict:
 
 def passage_from_meta(meta: dict, text: str) -> Passage:
     return Passage(
-        meta["paper_id"],
-        int(meta["index"]),
-        text or "",
-        int(meta["start"]),
-        int(meta["end"]),
-        meta.get("page"),
-        meta.get("end_page"),
-        meta.get("section"),
+        paper_id=meta["paper_id"],
+        index=int(meta["index"]),
+        text=text or "",
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        page=meta.get("page"),
+        end_page=meta.get("end_page"),
+        section=meta.get("section"),
     )
 
 

@@ -33,7 +33,7 @@ from assistant.types import Paper, Passage
 
 log = logging.getLogger(__name__)
 
-try:  # orjson (a chromadb dependency) reads 50k records several times faster
+try:  # orjson (a chromadb dependency) reads the records faster
     import orjson
 
     _loads, _dumps = orjson.loads, lambda o: orjson.dumps(o).decode()
@@ -133,39 +133,8 @@ class LocalIndex:
                 row = db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
                 on_disk = int(row[0]) if row else 0
                 if on_disk != snap.version:  # someone else saved since we loaded: write our whole view
-                    db.execute("DELETE FROM papers")
-                    stale = {pid for (pid,) in db.execute("SELECT DISTINCT paper_id FROM passages")} - set(snap.papers)
-                    # Passages are not in memory: those of papers outside this view go; the rest stay,
-                    # and a reader checks their hash (body_passages).
-                    removed = sorted(stale)
-                    upserted = list(snap.papers.values())
-                db.executemany("DELETE FROM papers WHERE id=?", [(pid,) for pid in removed])
-                db.executemany(
-                    "INSERT OR REPLACE INTO papers (id, hash, record) VALUES (?, ?, ?)",
-                    [(p.id, snap.hashes[p.id], _dumps(p.to_dict())) for p in upserted],
-                )
-                replaced = set(removed) | {p.id for p in upserted if not p.full_text or p.id in bodies}
-                db.executemany("DELETE FROM passages WHERE paper_id=?", [(pid,) for pid in replaced])
-                db.executemany(
-                    "INSERT INTO passages (paper_id, idx, hash, start, end, page, end_page, section, text) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            ps.paper_id,
-                            ps.index,
-                            snap.hashes[pid],
-                            ps.start,
-                            ps.end,
-                            ps.page,
-                            ps.end_page,
-                            ps.section,
-                            ps.text,
-                        )
-                        for pid, body in bodies.items()
-                        if pid in snap.hashes
-                        for ps in body
-                    ],
-                )
+                    upserted, removed = _whole_view(db, snap)
+                _write_papers(db, snap, upserted, removed, bodies)
                 version = on_disk + 1
                 meta = {
                     "fingerprint": self.fingerprint,
@@ -221,7 +190,16 @@ class LocalIndex:
         if any(h != content_hash for _, h, *_ in rows) or (not rows and index is None):
             return None
         return [
-            Passage(paper_id, i, text, start, end, page, end_page, section)
+            Passage(
+                paper_id=paper_id,
+                index=i,
+                text=text,
+                start=start,
+                end=end,
+                page=page,
+                end_page=end_page,
+                section=section,
+            )
             for i, _, start, end, page, end_page, section, text in rows
         ]
 
@@ -239,3 +217,40 @@ class LocalIndex:
         for old in self.root.glob("keyword-*"):
             shutil.rmtree(old, ignore_errors=True)
         (self.root / "manifest.json").unlink(missing_ok=True)
+
+
+def _whole_view(db: sqlite3.Connection, snap: Snapshot) -> tuple[list[Paper], list[str]]:
+    """(upserted, removed) that rewrite the paper table as `snap`: every paper in it, and the
+    passages of papers outside it removed."""
+    db.execute("DELETE FROM papers")
+    stale = {pid for (pid,) in db.execute("SELECT DISTINCT paper_id FROM passages")} - set(snap.papers)
+    # Passages are not in memory: those of papers outside this view go; the rest stay,
+    # and a reader checks their hash (body_passages).
+    return list(snap.papers.values()), sorted(stale)
+
+
+def _write_papers(
+    db: sqlite3.Connection,
+    snap: Snapshot,
+    upserted: list[Paper],
+    removed: list[str],
+    bodies: Mapping[str, list[Passage]],
+) -> None:
+    """Paper records and body passages changed as `upserted` and `removed` say, in the open transaction."""
+    db.executemany("DELETE FROM papers WHERE id=?", [(pid,) for pid in removed])
+    db.executemany(
+        "INSERT OR REPLACE INTO papers (id, hash, record) VALUES (?, ?, ?)",
+        [(p.id, snap.hashes[p.id], _dumps(p.to_dict())) for p in upserted],
+    )
+    replaced = set(removed) | {p.id for p in upserted if not p.full_text or p.id in bodies}
+    db.executemany("DELETE FROM passages WHERE paper_id=?", [(pid,) for pid in replaced])
+    db.executemany(
+        "INSERT INTO passages (paper_id, idx, hash, start, end, page, end_page, section, text) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (ps.paper_id, ps.index, snap.hashes[pid], ps.start, ps.end, ps.page, ps.end_page, ps.section, ps.text)
+            for pid, body in bodies.items()
+            if pid in snap.hashes
+            for ps in body
+        ],
+    )

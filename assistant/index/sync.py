@@ -146,12 +146,14 @@ def write_batch(
     old: Snapshot,
     ids: list[str],
     write: Callable[[float], None],
+    *,
     upserted: list[Paper] = (),
     removed: list[str] = (),
     bodies: Mapping[str, list[Passage]] | None = None,
 ) -> Snapshot:
-    """Replace (or delete) the papers `ids` in Chroma, then commit the change to the view
-    (`bodies`: the body passages of full-text papers in `upserted`); returns the new view."""
+    """Replace (or delete) the papers `ids` in Chroma -- `write(stamp)` adds the new records --
+    then commit the change to the view (`bodies`: the body passages of full-text papers in
+    `upserted`); returns the new view."""
     note = uuid.uuid4().hex
     chroma.writes.add(
         ids=[note], embeddings=[[1.0]], metadatas=[{"papers": json.dumps(ids), "started": chroma.clock()}]
