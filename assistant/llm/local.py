@@ -10,6 +10,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.llm.base import Backend, LLMError
@@ -83,8 +84,8 @@ def _load(path: Path, n_ctx: int, threads: int) -> _Loaded:
         if key not in _LOADED:
             llama_cpp = require_llama_cpp()
             # Half the logical cores by default (llama.cpp's own choice): its threads spin
-            # while they wait for each other, so more threads than free cores is slower --
-            # on a busy 2-core machine, 1 thread generated 76 tokens/s and 2 threads 6-33.
+            # while they wait for each other, so more threads than free cores is slower
+            # (docs/quality.md, "Why the constants are what they are").
             n = threads or max(1, (os.cpu_count() or 2) // 2)
             try:
                 llama = llama_cpp.Llama(
@@ -120,56 +121,41 @@ class LocalBackend(Backend):
         ends within `timeout`."""
         deadline = time.monotonic() + timeout
         model = self.loaded()
-        out: queue.Queue = queue.Queue()
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=self._generate,
-            name="local-llm",
-            daemon=True,
-            args=(model, messages, max_tokens, timeout, deadline, grammar, out, stop),
-        )
+        job = _Generation(messages=messages, max_tokens=max_tokens, timeout=timeout, deadline=deadline, grammar=grammar)
+        thread = threading.Thread(target=self._generate, name="local-llm", daemon=True, args=(model, job))
         thread.start()
         try:
-            while (item := out.get()) is not _END:
+            while (item := job.out.get()) is not _END:
                 if isinstance(item, LLMError):
                     raise item
                 yield item
         finally:
-            stop.set()
+            job.stop.set()
 
-    def _generate(
-        self,
-        model: _Loaded,
-        messages: list[Message],
-        max_tokens: int,
-        timeout: float,
-        deadline: float,
-        grammar: str | None,
-        out: queue.Queue,
-        stop: threading.Event,
-    ) -> None:
-        if not model.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            out.put(LLMError(f"the local model was busy with other answers for {timeout:g} s (setting timeout)"))
+    def _generate(self, model: _Loaded, job: _Generation) -> None:
+        """Run `job` on `model` once its lock is free: its text, then an LLMError if it fails,
+        then _END, go into `job.out`."""
+        out = job.out
+        if not model.lock.acquire(timeout=max(0.0, job.deadline - time.monotonic())):
+            out.put(LLMError(f"the local model was busy with other answers for {job.timeout:g} s (setting timeout)"))
             out.put(_END)
             return
         try:
-            kwargs = {}
-            if grammar:
-                if grammar not in model.grammars:
-                    from llama_cpp import LlamaGrammar
-
-                    if len(model.grammars) >= 32:  # one per set of passages: keep the recent ones
-                        model.grammars.pop(next(iter(model.grammars)))
-                    model.grammars[grammar] = LlamaGrammar.from_string(grammar, verbose=False)
-                kwargs["grammar"] = model.grammars[grammar]
+            kwargs = {"grammar": _grammar(model, job.grammar)} if job.grammar else {}
             chunks = model.llama.create_chat_completion(
-                messages=messages, stream=True, max_tokens=max_tokens, temperature=self.settings.temperature, **kwargs
+                messages=job.messages,
+                stream=True,
+                max_tokens=job.max_tokens,
+                temperature=self.settings.temperature,
+                **kwargs,
             )
             for chunk in chunks:
-                if stop.is_set():
+                if job.stop.is_set():
                     break
-                if time.monotonic() > deadline:
-                    raise LLMError(f"the local model did not finish the answer within {timeout:g} s (setting timeout)")
+                if time.monotonic() > job.deadline:
+                    raise LLMError(
+                        f"the local model did not finish the answer within {job.timeout:g} s (setting timeout)"
+                    )
                 text = chunk["choices"][0]["delta"].get("content")
                 if text:
                     out.put(text)
@@ -182,6 +168,31 @@ class LocalBackend(Backend):
         finally:
             model.lock.release()
             out.put(_END)
+
+
+@dataclass
+class _Generation:
+    """One generation: what to generate and by when, `out` for its output (text, an LLMError,
+    then _END) and `stop`, set by the reader to end it at the next token."""
+
+    messages: list[Message]
+    max_tokens: int
+    timeout: float  # s, as set (for the messages)
+    deadline: float  # time.monotonic() by which it must be done
+    grammar: str | None
+    out: queue.Queue = field(default_factory=queue.Queue)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def _grammar(model: _Loaded, grammar: str):
+    """The compiled grammar, kept with the model (called with its lock held)."""
+    if grammar not in model.grammars:
+        from llama_cpp import LlamaGrammar
+
+        if len(model.grammars) >= 32:  # one per set of passages: keep the recent ones
+            model.grammars.pop(next(iter(model.grammars)))
+        model.grammars[grammar] = LlamaGrammar.from_string(grammar, verbose=False)
+    return model.grammars[grammar]
 
 
 _END = object()  # the end of a generation's output
