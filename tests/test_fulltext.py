@@ -94,7 +94,7 @@ def lme4(tmp_path_factory, model_cache, vectors, lmer_pdf):
 def test_body_passages_keep_to_sections_and_pages(name):
     doc = read_pdf(LATEX / f"{name}.pdf")
     start = body_start(doc, has_abstract=True)
-    passages = chunk_body("x", doc.text, doc.page_starts, [(s.start, s.title) for s in doc.sections], start, 60, 2)
+    passages = chunk_body("x", doc, start=start, chunk_words=60, first_index=2)
     assert [p.index for p in passages] == list(range(2, 2 + len(passages)))
     assert doc.abstract and doc.abstract not in "".join(p.text for p in passages)  # the abstract is its own passage
     heads = [s.start for s in doc.sections]

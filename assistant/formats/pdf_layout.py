@@ -124,7 +124,15 @@ def page_lines(page) -> list[Line]:
                 cur.spans.append((x0, box.right))
                 cur.x1, cur.top, cur.bottom = max(cur.x1, box.right), max(cur.top, top), min(cur.bottom, bottom)
             else:
-                cur = Line(x0, box.right, top, bottom, [m[0]], [m.start()], [(x0, box.right)])
+                cur = Line(
+                    x0=x0,
+                    x1=box.right,
+                    top=top,
+                    bottom=bottom,
+                    words=[m[0]],
+                    starts=[m.start()],
+                    spans=[(x0, box.right)],
+                )
                 lines.append(cur)
         buf, flags = ctypes.create_string_buffer(128), ctypes.c_int()
         for ln in lines:  # the font of the first, middle and last word stands for the line's
@@ -195,7 +203,16 @@ def _split(ln: Line, k: int) -> list[Line]:
         (ln.words[k:], ln.starts[k:], ln.spans[k:]),
     ):
         part = Line(
-            spans[0][0], spans[-1][1], ln.top, ln.bottom, words, starts, spans, size=ln.size, bold=ln.bold, mono=ln.mono
+            x0=spans[0][0],
+            x1=spans[-1][1],
+            top=ln.top,
+            bottom=ln.bottom,
+            words=words,
+            starts=starts,
+            spans=spans,
+            size=ln.size,
+            bold=ln.bold,
+            mono=ln.mono,
         )
         _set_text(part)
         parts.append(part)

@@ -17,9 +17,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from assistant.text import sentence_spans
 from assistant.types import Paper, Passage
+
+if TYPE_CHECKING:
+    from assistant.formats.pdf import PdfDocument
 
 
 def abstract_passages(paper: Paper, chunk_words: int) -> list[Passage]:
@@ -69,43 +73,42 @@ def passage_embed_text(title: str, passage: Passage) -> str:
 _NOT_A_SECTION = re.compile(r"^abstract\b", re.IGNORECASE)  # text after the abstract (keywords) has no section
 
 
-def chunk_body(
-    paper_id: str,
-    text: str,
-    page_starts: Sequence[int],
-    sections: Sequence[tuple[int, str]],
-    start: int,
-    chunk_words: int,
-    first_index: int,
-) -> list[Passage]:
-    """Passages of `text[start:]` (a PDF's text: pages joined by a blank line, paragraphs by a
-    line break), numbered from `first_index`.  `page_starts`: offset where each page begins;
-    `sections`: (offset, heading) of each heading, in order.  A sentence longer than
-    `chunk_words` (a flattened table, a run-on list) is cut into pieces of that many words."""
-    bounds = [(at, title) for at, title in sections if at >= start]
-    segments: list[tuple[int, int, str | None]] = []  # (start, end, section) of the text between headings
-    before = [title for at, title in sections if at < start]
-    current = before[-1] if before else None
-    pos = start
-    for at, title in bounds:
-        segments.append((pos, at, current))
-        pos, current = at + len(title), title
-    segments.append((pos, len(text), current))
+def chunk_body(paper_id: str, doc: PdfDocument, *, start: int, chunk_words: int, first_index: int) -> list[Passage]:
+    """Passages of `doc.text[start:]` (a PDF's text: pages joined by a blank line, paragraphs
+    by a line break), numbered from `first_index`, each within one section of `doc.sections`.
+    A sentence longer than `chunk_words` (a flattened table, a run-on list) is cut into
+    pieces of that many words."""
+    text = doc.text
     passages: list[Passage] = []
-    for seg_start, seg_end, section in segments:
+    for seg_start, seg_end, section in _segments(doc, start):
         section = None if section is None or _NOT_A_SECTION.match(section) else section
         group: list[tuple[int, int]] = []
         words = 0
         for s, e in _pieces(text, seg_start, seg_end, chunk_words):
             n = len(text[s:e].split())
             if group and words + n > chunk_words:
-                passages.append(_body_passage(paper_id, first_index + len(passages), text, group, page_starts, section))
+                passages.append(_body_passage(paper_id, first_index + len(passages), doc, group, section))
                 group, words = [], 0
             group.append((s, e))
             words += n
         if group:
-            passages.append(_body_passage(paper_id, first_index + len(passages), text, group, page_starts, section))
+            passages.append(_body_passage(paper_id, first_index + len(passages), doc, group, section))
     return passages
+
+
+def _segments(doc: PdfDocument, start: int) -> list[tuple[int, int, str | None]]:
+    """(start, end, section) of the text between headings from `start` on (the headings left out)."""
+    sections = [(s.start, s.title) for s in doc.sections]
+    segments: list[tuple[int, int, str | None]] = []
+    before = [title for at, title in sections if at < start]
+    current = before[-1] if before else None
+    pos = start
+    for at, title in sections:
+        if at >= start:
+            segments.append((pos, at, current))
+            pos, current = at + len(title), title
+    segments.append((pos, len(doc.text), current))
+    return segments
 
 
 def body_sentences(text: str) -> list[tuple[int, int]]:
@@ -139,17 +142,17 @@ def _word_windows(text: str, start: int, end: int, max_words: int) -> list[tuple
 
 
 def _body_passage(
-    paper_id: str, index: int, text: str, group: list[tuple[int, int]], page_starts: Sequence[int], section: str | None
+    paper_id: str, index: int, doc: PdfDocument, group: list[tuple[int, int]], section: str | None
 ) -> Passage:
     start, end = group[0][0], group[-1][1]
     return Passage(
         paper_id=paper_id,
         index=index,
-        text=text[start:end],
+        text=doc.text[start:end],
         start=start,
         end=end,
-        page=_page_of(page_starts, start),
-        end_page=_page_of(page_starts, end - 1),
+        page=_page_of(doc.page_starts, start),
+        end_page=_page_of(doc.page_starts, end - 1),
         section=section,
     )
 

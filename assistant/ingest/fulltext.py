@@ -97,13 +97,7 @@ def read_full_text(
     paper = _paper(doc, path, text_hash, max_abstract_chars, entry)
     first = len(abstract_passages(paper, chunk_words))
     body = chunk_body(
-        paper.id,
-        doc.text,
-        doc.page_starts,
-        [(s.start, s.title) for s in doc.sections],
-        body_start(doc, bool(paper.abstract)),
-        chunk_words,
-        first,
+        paper.id, doc, start=body_start(doc, bool(paper.abstract)), chunk_words=chunk_words, first_index=first
     )
     if not body:
         raise PdfError(f"{path.name}: no text besides the title and abstract was found")

@@ -246,72 +246,89 @@ def normalize_record(
 def _normalize(
     rec: Any, max_abstract_chars: int, strict: bool, require_abstract: bool
 ) -> tuple[Paper, list[tuple[str, str]]]:
+    """The Paper of a record and the notes on it ((kind, message): what was left out or missing)."""
     if not isinstance(rec, dict):
         raise ValueError(f"expected an object with title and abstract, got {type(rec).__name__}")
-    rec = {str(k).strip().lower(): v for k, v in rec.items()}
-    notes: list[tuple[str, str]] = []
+    r = _Record({str(k).strip().lower(): v for k, v in rec.items()}, strict)
+    title, abstract = _title_and_abstract(r, max_abstract_chars, require_abstract)
+    year = r.optional("year", _year, "year", "date", "published")
+    doi = r.optional("DOI", _doi, "doi") or ""
+    arxiv_id = r.optional("arXiv id", _arxiv, "arxiv_id", "arxiv", "eprint") or arxiv_from_doi(doi)
+    key = "".join((r.optional("citation key", _text, "key", "citation_key") or "").split())
+    given_id = r.get("id", "paper_id")
+    pid = clean_text(str(given_id)) if given_id not in (None, "") else key or doi.lower() or arxiv_id or title_id(title)
+    if len(pid) > 200:
+        raise ValueError("id is longer than 200 characters")
+    url = _http_url(r.get("url", "link", "pdf_url"))
+    if not url:
+        url = f"https://doi.org/{doi}" if doi else (f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else "")
+    code_url = _http_url(r.get("code_url", "code", "github")) or find_code_url(abstract)
+    for note in r.fields.get("warnings") or ():  # a reader's own notes about the record
+        if isinstance(note, str):
+            r.notes.append(("field", note))
+    return Paper(
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=_authors(r.get("authors", "author")),
+        year=year,
+        url=url,
+        code_url=code_url,
+        venue=r.optional("venue", _text, "venue", "journal", "booktitle") or "",
+        doi=doi,
+        arxiv_id=arxiv_id,
+        key=key,
+        tags=r.optional("tags", _str_list, "tags", "keywords") or (),
+        collections=r.optional("collections", _str_list, "collections") or (),
+        pdf_path=r.optional("PDF path", _path, "pdf_path", "file") or "",
+        bibtex=r.optional("BibTeX entry", _bibtex, "bibtex") or "",
+    ), r.notes
 
-    def optional(label: str, fn, value):
-        """fn(value), or None with a note (or a rejection when strict) when it cannot be read."""
+
+@dataclass
+class _Record:
+    """One record being read: its fields (lower-case names) and the notes on it so far."""
+
+    fields: dict[str, Any]
+    strict: bool
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+    def get(self, *keys: str) -> Any:
+        """The first of these fields that is set (None: none is)."""
+        return _first(self.fields, *keys)
+
+    def optional(self, label: str, fn, *keys: str):
+        """fn(the first of these fields), or None with a note (or a rejection when strict) when
+        it cannot be read."""
+        value = self.get(*keys)
         if value in (None, "", [], ()):
             return None
         try:
             return fn(value)
         except ValueError as e:
-            if strict:
+            if self.strict:
                 raise
-            notes.append(("field", f"{e} (the {label} is left out)"))
+            self.notes.append(("field", f"{e} (the {label} is left out)"))
             return None
 
-    title = clean_text(_first(rec, "title"))
-    abstract = clean_text(_first(rec, "abstract", "summary"))
+
+def _title_and_abstract(r: _Record, max_abstract_chars: int, require_abstract: bool) -> tuple[str, str]:
+    """The cleaned title and abstract; ValueError when the record cannot be a paper."""
+    title = clean_text(r.get("title"))
+    abstract = clean_text(r.get("abstract", "summary"))
     if not title:
         raise ValueError("missing title")
     if len(title) > TITLE_MAX:
         raise ValueError(f"title is {len(title)} characters (limit {TITLE_MAX})")
     if not abstract:
-        if strict or require_abstract:
+        if r.strict or require_abstract:
             raise ValueError("missing abstract")
-        notes.insert(0, ("no_abstract", "no abstract: indexed from its title and metadata"))
+        r.notes.insert(0, ("no_abstract", "no abstract: indexed from its title and metadata"))
     if len(abstract) > max_abstract_chars:
         raise ValueError(
             f"abstract is {len(abstract)} characters (limit {max_abstract_chars}, setting max_abstract_chars)"
         )
-    year = optional("year", _year, _first(rec, "year", "date", "published"))
-    doi = optional("DOI", _doi, _first(rec, "doi")) or ""
-    arxiv_id = optional("arXiv id", _arxiv, _first(rec, "arxiv_id", "arxiv", "eprint")) or arxiv_from_doi(doi)
-    key = "".join((optional("citation key", _text, _first(rec, "key", "citation_key")) or "").split())
-    given_id = _first(rec, "id", "paper_id")
-    if given_id not in (None, ""):
-        pid = clean_text(str(given_id))
-    else:
-        pid = key or doi.lower() or arxiv_id or title_id(title)
-    if len(pid) > 200:
-        raise ValueError("id is longer than 200 characters")
-    url = _http_url(_first(rec, "url", "link", "pdf_url"))
-    if not url:
-        url = f"https://doi.org/{doi}" if doi else (f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else "")
-    code_url = _http_url(_first(rec, "code_url", "code", "github")) or find_code_url(abstract)
-    for note in rec.get("warnings") or ():  # a reader's own notes about the record
-        if isinstance(note, str):
-            notes.append(("field", note))
-    return Paper(
-        id=pid,
-        title=title,
-        abstract=abstract,
-        authors=_authors(_first(rec, "authors", "author")),
-        year=year,
-        url=url,
-        code_url=code_url,
-        venue=optional("venue", _text, _first(rec, "venue", "journal", "booktitle")) or "",
-        doi=doi,
-        arxiv_id=arxiv_id,
-        key=key,
-        tags=optional("tags", _str_list, _first(rec, "tags", "keywords")) or (),
-        collections=optional("collections", _str_list, _first(rec, "collections")) or (),
-        pdf_path=optional("PDF path", _path, _first(rec, "pdf_path", "file")) or "",
-        bibtex=optional("BibTeX entry", _bibtex, _first(rec, "bibtex")) or "",
-    ), notes
+    return title, abstract
 
 
 def _first(rec: dict, *keys: str) -> Any:
