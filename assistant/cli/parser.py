@@ -20,6 +20,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paper-assistant", description=__doc__)
+    _global_options(p)
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in (_ingest, _search_and_ask, _chat_and_serve, _eval, _export, _collection):
+        add(sub)
+    return p
+
+
+def _global_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML settings file (also ASSISTANT_CONFIG)")
     p.add_argument("--index-dir", help="index directory (default index_store)")
     p.add_argument("--collection", help="papers file indexed on first use (default: the bundled collection)")
@@ -34,8 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gguf", help="GGUF model file for the local backend (default: bundled SmolLM2-135M)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting (see `paper-assistant settings`)")
     p.add_argument("-v", "--verbose", action="store_true")
-    sub = p.add_subparsers(dest="command", required=True)
 
+
+def _filters(s: argparse.ArgumentParser) -> None:
+    g = s.add_argument_group("only papers that match (metadata from your library)")
+    g.add_argument("--author", help="an author's name contains this (case-insensitive)")
+    g.add_argument("--year", help="a year or a range: 2021, 2019-2023, 2019-, -2023")
+    g.add_argument("--venue", help="the journal or proceedings contains this")
+    g.add_argument("--tag", help="a tag, or a collection (folder) of your reference manager")
+    g.add_argument("--key", help="a citation key")
+
+
+def _ingest(sub) -> None:
     s = sub.add_parser(
         "ingest",
         help="add or update papers from a file: BibTeX, RIS, CSL JSON, zotero.sqlite, "
@@ -47,16 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=commands.cmd_ingest)
 
-    def filters(s) -> None:
-        g = s.add_argument_group("only papers that match (metadata from your library)")
-        g.add_argument("--author", help="an author's name contains this (case-insensitive)")
-        g.add_argument("--year", help="a year or a range: 2021, 2019-2023, 2019-, -2023")
-        g.add_argument("--venue", help="the journal or proceedings contains this")
-        g.add_argument("--tag", help="a tag, or a collection (folder) of your reference manager")
-        g.add_argument("--key", help="a citation key")
 
+def _search_and_ask(sub) -> None:
     s = sub.add_parser("search", help="the best papers for a query")
-    filters(s)
+    _filters(s)
     s.add_argument("query")
     s.add_argument("-k", type=int, default=10)
     s.add_argument("--passages", action="store_true", help="show each paper's best passage")
@@ -64,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=commands.cmd_search)
 
     s = sub.add_parser("ask", help="answer a question with numbered citations")
-    filters(s)
+    _filters(s)
     s.add_argument("--bib", metavar="FILE", help="also write the cited papers as BibTeX (your own entries, keys kept)")
     s.add_argument("--csl", metavar="FILE", help="also write the cited papers as CSL JSON")
     s.add_argument("--ris", metavar="FILE", help="also write the cited papers as RIS")
@@ -78,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=commands.cmd_ask)
 
+
+def _chat_and_serve(sub) -> None:
     s = sub.add_parser("chat", help="interactive questions with follow-ups")
     s.set_defaults(func=commands.cmd_chat)
 
@@ -86,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, help="port (default GRADIO_SERVER_PORT, else 7860)")
     s.set_defaults(func=commands.cmd_serve)
 
+
+def _eval(sub) -> None:
     s = sub.add_parser("eval", help="score retrieval, refusals and answers on a question set (examples/EVAL_FORMAT.md)")
     s.add_argument("questions", help="JSONL question set, e.g. examples/dev_questions.jsonl")
     s.add_argument("--json", metavar="OUT", help="also write the full per-question results to this file")
@@ -106,13 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=commands.cmd_eval)
 
+
+def _export(sub) -> None:
     s = sub.add_parser("export", help="the collection (or some papers) as BibTeX, CSL JSON or RIS")
-    filters(s)
+    _filters(s)
     s.add_argument("ids", nargs="*", help="paper ids (default: every paper, or those the filters leave)")
     s.add_argument("--format", choices=["bibtex", "csl", "ris"], default="bibtex")
     s.add_argument("-o", "--out", help="write to this file (default: standard output)")
     s.set_defaults(func=commands.cmd_export)
 
+
+def _collection(sub) -> None:
     s = sub.add_parser("papers", help="list the papers in the collection")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=commands.cmd_papers)
@@ -131,7 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--markdown", action="store_true", help="the table of every setting (docs/settings.md)")
     s.set_defaults(func=commands.cmd_settings)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
