@@ -14,9 +14,10 @@ from assistant.answering.answerer import Answerer, AnswerStream, Ask, Reading
 from assistant.answering.passages import PassageTerms
 from assistant.answering.sentences import SentenceVectors
 from assistant.index import IndexError_, Store
+from assistant.index.destinations import ToIndex, ToSession
 from assistant.index.session import SessionPapers
 from assistant.ingest import intake
-from assistant.ingest.destinations import Destination, ToIndex, ToSession
+from assistant.ingest.items import Destination
 from assistant.retrieval import filters, similar
 from assistant.retrieval.candidates import Candidates, Combined
 from assistant.retrieval.query import condense

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.answering import generation
-from assistant.answering.context import AnswerContext
+from assistant.answering.context import AnswerContext, Plan
 from assistant.answering.extractive import extractive, not_covered
 from assistant.answering.passages import Focus, PassageTerms
-from assistant.answering.plan import Plan, answer_plan
+from assistant.answering.plan import answer_plan
 from assistant.answering.sentences import SentenceVectors, read_question
 from assistant.index import Store
 from assistant.llm import LLM, LLMError

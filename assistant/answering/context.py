@@ -6,16 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from assistant.answering.sentences import Question
 from assistant.retrieval.search import Retrieval
 from assistant.types import Hit, Message, Passage
-
-if TYPE_CHECKING:
-    from assistant.answering.plan import Plan
 
 
 class Quotes(Protocol):
@@ -40,6 +37,18 @@ class AsRetrieved:
 
     def nearby(self, hit: Hit) -> list[Passage]:
         return [hit.passage] if hit.passage is not None else []
+
+
+@dataclass
+class Plan:
+    """What an answer will cite: hits in citation order (number = position + 1)."""
+
+    hits: list[Hit]
+    list_question: bool
+    spans: list[list[tuple[int, int]]] = field(default_factory=list)  # per hit, its sentences best first
+    # per hit, the body passage its spans index into (None: the abstract)
+    passages: list[Passage | None] = field(default_factory=list)
+    weak: bool = False  # a list question no paper backs (SUPPORT): the hits are the closest, not matches
 
 
 @dataclass

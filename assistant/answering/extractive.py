@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assistant.answering import prompts
-from assistant.answering.plan import Plan
+from assistant.answering.context import Plan
 from assistant.text import md_quote, md_title
 from assistant.types import Citation, Hit
 

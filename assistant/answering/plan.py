@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answering.context import AnswerContext
+from assistant.answering.context import AnswerContext, Plan
 from assistant.answering.sentences import Question, choose, score_sentences, sentence_scores
 from assistant.ingest.chunking import body_sentences
 from assistant.retrieval.gate import term_coverage
@@ -33,18 +32,6 @@ from assistant.types import Hit, Passage
 SUPPORT = 0.4  # a paper is cited only if a sentence has this share of the question's specific terms
 
 # --- which papers an answer cites -----------------------------------------------------------
-
-
-@dataclass
-class Plan:
-    """What an answer will cite: hits in citation order (number = position + 1)."""
-
-    hits: list[Hit]
-    list_question: bool
-    spans: list[list[tuple[int, int]]] = field(default_factory=list)  # per hit, its sentences best first
-    # per hit, the body passage its spans index into (None: the abstract)
-    passages: list[Passage | None] = field(default_factory=list)
-    weak: bool = False  # a list question no paper backs (SUPPORT): the hits are the closest, not matches
 
 
 def plan_citations(hits: list[Hit], list_question: bool, max_papers: int) -> Plan:

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.ingest.destinations import Destination, Item, Progress
 from assistant.ingest.fulltext import is_pdf
+from assistant.ingest.items import Destination, Item, Progress
 from assistant.ingest.reader import FileNote, FileReader
 from assistant.ingest.records import CollectionError, SeenIds, duplicate, iter_papers, normalize_record
 from assistant.settings import Settings

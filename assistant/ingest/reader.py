@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from assistant.formats.pdf import PdfError
-from assistant.ingest.destinations import Destination, Item, Progress
 from assistant.ingest.fulltext import PDF_ID_PREFIX, FullText, file_hash, pdf_id, read_full_text, unchanged_paper
+from assistant.ingest.items import Destination, Item, Progress
 from assistant.ingest.records import CollectionError, SeenIds, duplicate, iter_papers
 from assistant.settings import Settings
 from assistant.types import IngestReport, LoadWarning, Paper, Rejection

@@ -1,37 +1,21 @@
-"""Where added papers go: the shared index (`ToIndex`), or a private() view's own papers
-(`ToSession`, in memory, never written).  Intake reads files the same way for both."""
+"""Where added papers go (ingest.intake.Destination): the shared index (`ToIndex`), or a
+private() view's own papers (`ToSession`, in memory, never written)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
 
 from assistant.index import Store
 from assistant.index.ingest import BATCH_PASSAGES_PER_PAPER
 from assistant.index.session import SessionPapers
 from assistant.ingest.fulltext import FullText
+from assistant.ingest.items import Item, Progress
 from assistant.ingest.records import sort_stream
 from assistant.settings import Settings
-from assistant.types import IngestReport, LoadWarning, Paper, Passage, Rejection
-
-Progress = Callable[[int, int], None]
-Item = Paper | FullText | Rejection | LoadWarning
+from assistant.types import IngestReport, LoadWarning, Paper, Passage
 
 FLUSH_BATCHES = 4  # papers held before writing: this many ingest batches (the store embeds while it writes)
-
-
-class Destination(Protocol):
-    """What intake needs of where papers go."""
-
-    @property
-    def stored(self) -> Mapping[str, Paper]: ...  # what it holds: an unchanged paper is skipped
-
-    full_text: bool  # whether a PDF's body is kept (else its title, authors and abstract only)
-    max_records: int  # the most records one file may bring
-
-    def write(self, items: Iterator[Item], report: IngestReport, size: int, total: int, progress: Progress | None):
-        """Add the papers among `items` (`size`: bytes read, `total`: papers expected, 0 unknown)."""
 
 
 class ToIndex:
