@@ -1,0 +1,121 @@
+"""Fetch the full-text development corpus (examples/fulltext/corpus.json) from Debian packages.
+
+Published papers Debian ships as R package vignettes, plus two-column documents and LaTeX
+package documentation from texlive-*-doc packages.
+
+The manifest lists every PDF (package, version, path in the .deb, SHA-256,
+facts read from the text); fixtures/debian_pdfs.py downloads and verifies them.
+
+    python -m bench.fulltext_corpus                   # fetch + verify into examples/fulltext/cache/
+    python -m bench.fulltext_corpus --text DIR        # also DIR/<file stem>/p001.txt ... (pdftotext)
+    python -m bench.fulltext_corpus --update          # take the versions apt offers now (rewrites hashes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from fixtures.debian_pdfs import FetchError, fetch, update
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "examples" / "fulltext" / "corpus.json"
+CACHE = ROOT / "examples" / "fulltext" / "cache"
+PAPER_KINDS = ("jss", "rjournal", "rnews", "article")
+
+
+def entries(manifest: Path = MANIFEST) -> list[dict]:
+    return json.loads(manifest.read_text())["pdfs"]
+
+
+def is_paper(entry: dict) -> bool:
+    return entry["kind"] in PAPER_KINDS
+
+
+def assign_splits(pdfs: list[dict]) -> dict[str, str]:
+    """The split rule, by paper: within each kind (kinds in alphabetical order), files ordered by
+    the SHA-256 of their file name are dealt alternately to dev and test; a kind's first file goes
+    to the split with fewer documents of its group (papers / other layouts) so far, dev on a tie."""
+    split: dict[str, str] = {}
+    dealt = {True: Counter(), False: Counter()}
+    for kind in sorted({e["kind"] for e in pdfs}):
+        files = sorted(
+            (e["file"] for e in pdfs if e["kind"] == kind), key=lambda f: hashlib.sha256(f.encode()).hexdigest()
+        )
+        group = dealt[kind in PAPER_KINDS]
+        first = "test" if group["test"] < group["dev"] else "dev"
+        order = (first, "test" if first == "dev" else "dev")
+        for i, f in enumerate(files):
+            split[f] = order[i % 2]
+            group[split[f]] += 1
+    return split
+
+
+def page_count(pdf: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    return int(next(line.split()[1] for line in info.splitlines() if line.startswith("Pages:")))
+
+
+def write_text(pdf: Path, out: Path) -> int:
+    """pdftotext each physical page (1-based) to out/p001.txt ...; returns the page count."""
+    out.mkdir(parents=True, exist_ok=True)
+    n = page_count(pdf)
+    for page in range(1, n + 1):
+        subprocess.run(
+            ["pdftotext", "-f", str(page), "-l", str(page), "-enc", "UTF-8", str(pdf), str(out / f"p{page:03d}.txt")],
+            check=True,
+        )
+    return n
+
+
+def summary(pdfs: list[dict]) -> str:
+    papers = [e for e in pdfs if is_paper(e)]
+    lines = [
+        f"{len(papers)} papers from {len({e['package'] for e in papers})} packages, "
+        f"{len(pdfs) - len(papers)} other layouts; {sum(e['pages'] for e in pdfs)} pages; "
+        f"{len({e['package'] for e in pdfs})} .debs, "
+        f"{sum({e['package']: e['deb_bytes'] for e in pdfs}.values()) / 1e6:.0f} MB"
+    ]
+    for split in ("dev", "test"):
+        part = [e for e in pdfs if e["split"] == split]
+        kinds = Counter(e["kind"] for e in part)
+        lines.append(
+            f"{split}: {sum(is_paper(e) for e in part)} papers, "
+            f"{sum(not is_paper(e) for e in part)} other, {sum(e['pages'] for e in part)} pages "
+            f"({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})"
+        )
+    wrong = [f for f, s in assign_splits(pdfs).items() if s != next(e["split"] for e in pdfs if e["file"] == f)]
+    if wrong:
+        lines.append(f"warning: split differs from assign_splits for {', '.join(wrong)}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where the PDFs go (default %(default)s)")
+    parser.add_argument("--text", type=Path, help="also write each PDF's pages as text under this folder")
+    parser.add_argument("--update", action="store_true", help="take the package versions apt offers now")
+    args = parser.parse_args()
+    if args.update:
+        update(MANIFEST)
+    try:
+        paths = fetch(args.cache, MANIFEST)
+    except FetchError as e:
+        sys.exit(f"fulltext_corpus: {e}")
+    pdfs = entries()
+    if args.text:
+        for e in pdfs:
+            n = write_text(paths[e["file"]], args.text / Path(e["file"]).stem)
+            if n != e["pages"]:
+                print(f"warning: {e['file']} has {n} pages, the manifest says {e['pages']}")
+    print(f"{len(paths)} PDFs in {args.cache}")
+    print(summary(pdfs))
+
+
+if __name__ == "__main__":
+    main()
