@@ -30,11 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fixtures.synthetic import synthetic_papers, write_arxiv_jsonl  # noqa: E402
-
 from assistant import references as refs  # noqa: E402
 from assistant.papers import iter_papers, normalize_record  # noqa: E402
 from assistant.types import Paper  # noqa: E402
+from fixtures.synthetic import synthetic_papers, write_arxiv_jsonl  # noqa: E402
 
 _VENUES = ["NeurIPS", "ICML", "ACL", "CVPR", "Journal of Machine Learning Research", ""]
 _PEOPLE = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Jörg Müller", "Anna van der Berg", "Wei Chen"]
