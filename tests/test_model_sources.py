@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hub_server import HubServer
 
 from assistant import PaperAssistant, Settings, embedding
 from assistant.embedding import EmbeddingError, MiniLMEmbedding
 from assistant.embedding.sources import HUB_REPO
+from fixtures.hub_server import HubServer
 
 ROOT = Path(__file__).parent.parent
 TEXTS = [
