@@ -15,8 +15,9 @@ Measured: wall time of the pip commands, site-packages size (bytes of its files)
 entries; then, in new processes of that venv, the first start with nothing cached (the model
 exported with torch before; downloaded from a Hub stand-in on 127.0.0.1 after, as on a Space),
 then cold starts with the model and the index in place (spawn to the first search's result,
-median of --repeats) and the first search's own time; and the top hit of every question in
-examples/dev_questions.jsonl, which must be the same before and after.
+median of --repeats, before and after taking turns) and the first search's own time; and the
+top hit of every question in examples/dev_questions.jsonl, which must be the same before and
+after.
 """
 
 from __future__ import annotations
@@ -134,25 +135,33 @@ def start(venv: Path, index: Path, models: Path, env: dict[str, str], cwd: Path)
     return {**{k: round(v, 3) for k, v in first.items()}, **rest}
 
 
-def starts(venv: Path, work: Path, env: dict[str, str], repeats: int) -> dict:
-    """The first start (nothing cached), then `repeats` cold starts with the model and index in place."""
-    name = venv.name.removeprefix("venv-")
-    cwd = work / f"run-{name}"
-    cwd.mkdir()
-    env = {k: v for k, v in env.items() if not k.startswith("ASSISTANT_")} | {"TOKENIZERS_PARALLELISM": "false"}
-    index, models = cwd / "index", cwd / "models"
-    first = start(venv, index, models, env, cwd)
-    log(f"{name}: first start {first['wall_s']:.1f} s")
-    cold = [start(venv, index, models, env, cwd) for _ in range(repeats)]
-    log(f"{name}: cold starts " + ", ".join(f"{c['wall_s']:.2f} s" for c in cold))
+def starts(venvs: dict[str, tuple[Path, dict[str, str]]], work: Path, repeats: int) -> dict:
+    """Per venv: the first start (nothing cached), then `repeats` cold starts with the model and
+    the index in place, the venvs taking turns (so machine load hits them alike)."""
+    where = {}
+    for name, (venv, env) in venvs.items():
+        cwd = work / f"run-{name}"
+        cwd.mkdir()
+        env = {k: v for k, v in env.items() if not k.startswith("ASSISTANT_")} | {"TOKENIZERS_PARALLELISM": "false"}
+        where[name] = (venv, cwd / "index", cwd / "models", env, cwd)
+    first = {name: start(*args) for name, args in where.items()}
+    log("first starts " + ", ".join(f"{n} {f['wall_s']:.1f} s" for n, f in first.items()))
+    cold: dict[str, list[dict]] = {name: [] for name in where}
+    for _ in range(repeats):
+        for name, args in where.items():
+            cold[name].append(start(*args))
+    log("cold starts " + "; ".join(f"{n} " + ", ".join(f"{c['wall_s']:.2f}" for c in cs) for n, cs in cold.items()))
     return {
-        "first_start_s": first["wall_s"],
-        "cold_start_s": round(statistics.median(c["wall_s"] for c in cold), 2),
-        "first_search_s": round(statistics.median(c["first_search_s"] for c in cold), 3),
-        "cold_start_runs_s": [c["wall_s"] for c in cold],
-        "heavy_modules_imported": cold[-1]["heavy_modules"],
-        "top_hits": cold[-1]["top_hits"],
-        "model_files": sorted(str(p.relative_to(cwd)) for p in cwd.rglob("*.onnx")),
+        name: {
+            "first_start_s": first[name]["wall_s"],
+            "cold_start_s": round(statistics.median(c["wall_s"] for c in cs), 2),
+            "first_search_s": round(statistics.median(c["first_search_s"] for c in cs), 3),
+            "cold_start_runs_s": [c["wall_s"] for c in cs],
+            "heavy_modules_imported": cs[-1]["heavy_modules"],
+            "top_hits": cs[-1]["top_hits"],
+            "model_files": sorted(str(p.relative_to(where[name][4])) for p in where[name][4].rglob("*.onnx")),
+        }
+        for name, cs in cold.items()
     }
 
 
@@ -167,7 +176,7 @@ def hub_stand_in(work: Path) -> HubServer:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--before", default="9794d44", help="the commit measured as 'before'")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--keep", action="store_true", help="keep the venvs (printed) for a look")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="install-size-"))
@@ -182,11 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             "space": install("space", [["-r", str(after_src / "requirements.txt"), f"gradio=={sdk}"]], work),
         }
         env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-        runs = {
-            "before": starts(Path(installs["before"]["venv"]), work, env, args.repeats),
-            # the lean install reaches the Hub stand-in, as a Space reaches the Hub
-            "after": starts(Path(installs["after"]["venv"]), work, env | {"HF_ENDPOINT": server.url}, args.repeats),
+        # the lean install reaches the Hub stand-in, as a Space reaches the Hub
+        venvs = {
+            "before": (Path(installs["before"]["venv"]), env),
+            "after": (Path(installs["after"]["venv"]), env | {"HF_ENDPOINT": server.url}),
         }
+        runs = starts(venvs, work, args.repeats)
     finally:
         server.stop()
     same = runs["before"]["top_hits"] == runs["after"]["top_hits"]
