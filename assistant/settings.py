@@ -73,11 +73,14 @@ class Settings(BaseSettings):
         "", "URL of a Chroma server (e.g. http://127.0.0.1:8000); empty = embedded Chroma in index_dir."
     )
     model_cache: str = _f(
-        "", "Where the ONNX export of the bundled embedding model is cached; empty = <index_dir>/_models."
+        "",
+        "Where the bundled embedding model's ONNX file and tokenizer are kept, one copy for every index; "
+        "empty = the user's cache directory (~/.cache/paper-assistant/models on Linux).",
     )
     embed_model: str = _f(
         "all-MiniLM-L6-v2",
-        "Embedding model: all-MiniLM-L6-v2 (bundled, ONNX), the path of a local "
+        "Embedding model: all-MiniLM-L6-v2 (bundled, ONNX), a directory holding its ONNX export "
+        "(`paper-assistant model export DIR`; the same index as the bundled model), the path of a local "
         "sentence-transformers model directory, or a model name served at embed_base_url.",
         shapes_index=True,
         min_length=1,
@@ -364,6 +367,11 @@ class Settings(BaseSettings):
         d = {name: getattr(self, name) for name, f in type(self).model_fields.items() if _extra(f, "shapes_index")}
         if not d["embed_base_url"]:  # added after indexes existed: absent keeps their names
             del d["embed_base_url"]
+            from assistant.embedding.sources import MODEL_NAME, is_export  # (embedding imports settings)
+
+            folder = Path(self.embed_model.strip()).expanduser()
+            if folder.is_dir() and is_export(folder):  # the bundled model, from another place: its index
+                d["embed_model"] = MODEL_NAME
         d["index_format"] = INDEX_FORMAT
         return d
 

@@ -1,26 +1,42 @@
 """Shared fixtures: the real embedding model, a real (embedded) Chroma, tmp directories.
 
 The bundled collection is indexed once per session (`built_index`); tests that change
-an index build their own small one.  The ONNX export of the embedding model is cached
-once per session too.
+an index build their own small one.  The embedding model is exported to ONNX once per
+session, into the session's own user cache ($XDG_CACHE_HOME), the default model cache.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
-import pytest
+# The tests never reach a model hub: the model comes from the bundled-model extra, and the Hub
+# route's tests start their own (tests/hub_server.py) and clear this in their subprocesses.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
-from assistant import PaperAssistant, Settings
+import pytest  # noqa: E402
+
+from assistant import PaperAssistant, Settings  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 DEV = Path(__file__).parent.parent / "examples" / "dev_questions.jsonl"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_cache(tmp_path_factory) -> Path:
+    """The user's cache directory for this session ($XDG_CACHE_HOME; the default model cache is in it)."""
+    d = tmp_path_factory.mktemp("user-cache")
+    os.environ["XDG_CACHE_HOME"] = str(d)
+    return d
+
+
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("models")
+def model_cache(user_cache) -> Path:
+    """The default model cache: every test that embeds shares its one export."""
+    from assistant.embedding import default_cache
+
+    return default_cache()
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,45 @@ def test_space_requirements_are_the_runtime_dependencies():
     ui = [r for r in PYPROJECT["project"]["optional-dependencies"]["ui"] if not r.startswith("gradio")]
     assert reqs == {str(Requirement(r)) for r in PYPROJECT["project"]["dependencies"] + ui}
     assert not any(r.startswith("gradio") for r in reqs)  # the Space installs sdk_version's Gradio itself
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines  # CPU torch, not the CUDA build
+    assert not any(ln.startswith("-") for ln in lines if ln)  # no other index: nothing from it is needed
+
+
+# Pulled in before only to export the embedding model to ONNX once (~1.2 GB installed).
+HEAVY = {"torch", "transformers", "sentence-transformers", "scikit-learn", "scipy", "sympy"}
+
+
+def closure(requirements: list[str]) -> set[str]:
+    """The distributions these requirements install, read from what is installed here (extras followed)."""
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [(Requirement(r), "") for r in requirements]
+    while todo:
+        req, extra = todo.pop()
+        if req.marker and not req.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(req.name)
+        key = name + "".join(f"[{e}]" for e in sorted(req.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        for sub in metadata.requires(name) or []:
+            sub_req = Requirement(sub)
+            for wanted in req.extras or {""}:
+                todo.append((sub_req, wanted))
+    return {k.split("[")[0] for k in seen}
+
+
+def test_the_runtime_and_the_ui_extra_install_no_torch():
+    """What `pip install .[ui]` and the Space install: nothing that was there only for the one-time
+    export (the bundled-model extra keeps it, for machines that reach no model hub)."""
+    ui = PYPROJECT["project"]["optional-dependencies"]["ui"]
+    lean = closure(PYPROJECT["project"]["dependencies"] + ui)
+    assert {"onnxruntime", "tokenizers", "huggingface-hub", "gradio"} <= lean
+    assert not lean & HEAVY, f"pulled in by the runtime or ui dependencies: {sorted(lean & HEAVY)}"
+    assert {"torch", "transformers"} <= closure(PYPROJECT["project"]["optional-dependencies"]["bundled-model"])
 
 
 def test_a_built_wheel_holds_every_package_and_the_bundled_collection(tmp_path):

@@ -147,6 +147,21 @@ def _collection(sub) -> None:
     s = sub.add_parser("info", help="collection size, backend, index location")
     s.set_defaults(func=commands.cmd_info)
 
+    s = sub.add_parser(
+        "model", help="the bundled embedding model: where it is and where it came from; carry it offline"
+    )
+    model = s.add_subparsers(dest="model_command", required=True)
+    m = model.add_parser(
+        "info", help="the model cache, where the model came from and where it is looked for (fetched if missing)"
+    )
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=commands.cmd_model_info)
+    m = model.add_parser(
+        "export", help="write the model's ONNX file and tokenizer to DIR, for embed_model=DIR on an offline machine"
+    )
+    m.add_argument("dir", metavar="DIR")
+    m.set_defaults(func=commands.cmd_model_export)
+
     s = sub.add_parser("settings", help="every setting, its current value and environment variable")
     s.add_argument("--json", action="store_true")
     s.add_argument("--markdown", action="store_true", help="the table of every setting (docs/settings.md)")

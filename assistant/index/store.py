@@ -84,7 +84,7 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         self._owner = None if settings.chroma_url.strip() else self._own()
         fingerprint = settings.index_fingerprint()
-        if embedder.identity != settings.embed_model:  # e.g. a model directory's resolved path, a server's model
+        if embedder.identity != fingerprint["embed_model"]:  # e.g. a model directory's resolved path, a server's model
             fingerprint["embedder"] = embedder.identity
         self.local = LocalIndex(self.root, fingerprint)
         self.cache = self._vector_cache()
