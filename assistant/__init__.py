@@ -16,8 +16,7 @@ The whole public API::
 from typing import Any
 
 from assistant.answering.answerer import AnswerStream
-from assistant.index import IndexError_ as IndexError
-from assistant.index import IngestInterrupted, StoreUnavailable
+from assistant.index import IndexProblem, IngestInterrupted, StoreUnavailable
 from assistant.ingest.records import CollectionError, load_papers
 from assistant.paper_assistant import PaperAssistant, PaperNotFound, QuestionError
 from assistant.retrieval.search import Retrieval
@@ -39,7 +38,7 @@ __all__ = [
     "CollectionError",
     "QuestionError",
     "PaperNotFound",
-    "IndexError",
+    "IndexProblem",
     "IngestInterrupted",
     "StoreUnavailable",
     "load_papers",
@@ -50,6 +49,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
+    if name == "IndexError":  # the old name of IndexProblem; not in __all__, so `import *` cannot shadow the built-in
+        return IndexProblem
     if name in ("evaluate", "EvalReport"):
         from assistant import evaluation
 

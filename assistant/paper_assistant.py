@@ -13,7 +13,7 @@ from assistant import llm as llms
 from assistant.answering.answerer import Answerer, AnswerStream, Ask, Reading
 from assistant.answering.passages import PassageTerms
 from assistant.answering.sentences import SentenceVectors
-from assistant.index import IndexError_, Store
+from assistant.index import IndexProblem, Store
 from assistant.index.destinations import ToIndex, ToSession
 from assistant.index.session import SessionPapers
 from assistant.ingest import intake
@@ -188,7 +188,7 @@ class PaperAssistant:
                 f"{self.settings.max_question_chars} (setting max_question_chars)"
             )
         if self.store.problem:
-            raise IndexError_(self.store.problem)
+            raise IndexProblem(self.store.problem)
         return " ".join(question.split())
 
     def retrieve(

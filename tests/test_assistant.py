@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from assistant import CollectionError, IndexError, PaperAssistant, QuestionError, Settings
+from assistant import CollectionError, IndexProblem, PaperAssistant, QuestionError, Settings
 from assistant.answering.prompts import NOT_COVERED
 from assistant.text import md_unescape as unescape_md
 
@@ -220,11 +220,14 @@ def test_lost_vector_store_is_detected_and_reindex_repairs_it(fresh_pa):
     from chromadb.api.client import SharedSystemClient
 
     SharedSystemClient.clear_system_cache()
-    with pytest.raises(IndexError, match="reindex"):
+    with pytest.raises(IndexProblem, match="reindex"):
         PaperAssistant(settings)
     broken = PaperAssistant(settings, allow_broken_index=True)
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexProblem):
         broken.search("anything")
+    import assistant
+
+    assert assistant.IndexError is IndexProblem and "IndexError" not in assistant.__all__  # the old name still works
     assert broken.reindex() > 80
     repaired = PaperAssistant(settings)
     assert len(repaired.papers) == 80

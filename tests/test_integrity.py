@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from assistant import IndexError, IngestInterrupted, PaperAssistant, Settings
+from assistant import IndexProblem, IngestInterrupted, PaperAssistant, Settings
 from assistant.index import Store
 from assistant.ingest.chunking import chunk_paper
 from assistant.ingest.records import load_papers
@@ -123,7 +123,7 @@ def test_vectors_of_another_dimension_are_refused_at_start_up(tmp_path, model_ca
     from chromadb.api.client import SharedSystemClient
 
     SharedSystemClient.clear_system_cache()  # as a new process would
-    with pytest.raises(IndexError, match="8 dimensions but all-MiniLM-L6-v2 makes 384") as err:
+    with pytest.raises(IndexProblem, match="8 dimensions but all-MiniLM-L6-v2 makes 384") as err:
         PaperAssistant(s)
     assert "Delete that index" in str(err.value)
     broken = PaperAssistant(s, allow_broken_index=True)  # the web app starts and shows the problem

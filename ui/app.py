@@ -19,7 +19,7 @@ from typing import Any
 
 import gradio as gr
 
-from assistant import CollectionError, IndexError, PaperAssistant, Settings
+from assistant import CollectionError, IndexProblem, PaperAssistant, Settings
 from ui import mcp
 from ui.api import Api
 from ui.chat import BROWSE_CONCURRENCY, ChatTab, ChatView
@@ -182,7 +182,7 @@ def open_assistant(settings: Settings | None = None) -> PaperAssistant:
         log.warning("the index cannot be used as it is (%s); re-embedding the stored papers", problem)
         try:
             pa.reindex()
-        except IndexError as e:
+        except IndexProblem as e:
             log.warning("cannot reindex (%s); rebuilding from the collection file", e)
     if settings.collection:
         try:

@@ -29,7 +29,7 @@ from typing import Any, Literal, TypedDict
 import gradio as gr
 from gradio_client.utils import python_type_to_json_schema
 
-from assistant import IndexError, PaperAssistant, QuestionError, Settings, StoreUnavailable
+from assistant import IndexProblem, PaperAssistant, QuestionError, Settings, StoreUnavailable
 from ui.sessions import HISTORY_FORMAT, valid_history
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class PaperTools:
             ids = self.pa.select_ids(year_from=year_from, year_to=year_to, author=author or None)
         try:
             r = self.pa.retrieve(query, k=k, paper_ids=ids)
-        except (QuestionError, IndexError, StoreUnavailable) as e:
+        except (QuestionError, IndexProblem, StoreUnavailable) as e:
             raise gr.Error(f"query: {self.explain(e)}") from None
         note = ""
         if ids == []:
@@ -192,7 +192,7 @@ class PaperTools:
             raise gr.Error(HISTORY_FORMAT)
         try:
             ans = self.answerer(request).ask(question, history=[dict(m) for m in history] if history else None)
-        except (QuestionError, IndexError, StoreUnavailable) as e:
+        except (QuestionError, IndexProblem, StoreUnavailable) as e:
             raise gr.Error(f"question: {self.explain(e)}") from None
         refs = [
             Reference(

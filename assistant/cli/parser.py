@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 USER_ERRORS = (
     pa_lib.CollectionError,
     pa_lib.QuestionError,
-    pa_lib.IndexError,
+    pa_lib.IndexProblem,
     SettingsError,
     EmbeddingError,
     commands.UsageError,

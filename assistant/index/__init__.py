@@ -6,8 +6,8 @@ batches; local.py and keyword.py are the local files (paper records, BM25 segmen
 vectors.py caches passage vectors by text.
 """
 
-from assistant.index.errors import IndexBusy, IndexError_, IngestInterrupted, StoreUnavailable
+from assistant.index.errors import IndexBusy, IndexProblem, IngestInterrupted, StoreUnavailable
 from assistant.index.local import Snapshot
 from assistant.index.store import DenseHit, Store
 
-__all__ = ["Store", "Snapshot", "DenseHit", "IndexError_", "IndexBusy", "StoreUnavailable", "IngestInterrupted"]
+__all__ = ["Store", "Snapshot", "DenseHit", "IndexProblem", "IndexBusy", "StoreUnavailable", "IngestInterrupted"]

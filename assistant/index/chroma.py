@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.index.errors import IndexError_, StoreUnavailable
+from assistant.index.errors import IndexProblem, StoreUnavailable
 from assistant.net.redact import redact_url
 from assistant.types import Paper, Passage
 
@@ -97,7 +97,7 @@ class Chroma:
         """In server mode, a dropped connection becomes StoreUnavailable with what to do."""
         try:
             yield
-        except IndexError_:
+        except IndexProblem:
             raise
         except Exception as e:
             if not self.url or not is_connection_error(e):

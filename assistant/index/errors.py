@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 
-class IndexError_(RuntimeError):
+class IndexProblem(RuntimeError):
     """The index cannot be used as it is; the message says what to do."""
 
 
-class StoreUnavailable(IndexError_):
+class StoreUnavailable(IndexProblem):
     """The Chroma server cannot be reached."""
 
 
-class IndexBusy(IndexError_):
+class IndexBusy(IndexProblem):
     """Another process has the embedded index open."""
 
 
-class IngestInterrupted(IndexError_):
+class IngestInterrupted(IndexProblem):
     """An ingest failed partway: the papers of finished batches are in the index, whole; the
     others are not (the index stays usable, and rerunning the ingest completes it)."""
 

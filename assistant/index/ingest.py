@@ -19,7 +19,7 @@ import numpy as np
 
 from assistant.index import sync
 from assistant.index.chroma import Chroma, is_connection_error, paper_meta, passage_meta
-from assistant.index.errors import IndexError_, IngestInterrupted
+from assistant.index.errors import IndexProblem, IngestInterrupted
 from assistant.index.local import LocalIndex, Snapshot
 from assistant.ingest.chunking import abstract_passages, passage_embed_text
 from assistant.settings import Settings
@@ -119,7 +119,7 @@ def upsert(
                     pipeline.put(batch, passages, vectors)
                 else:
                     write(batch, passages, vectors)
-    except IndexError_:
+    except IndexProblem:
         raise
     except Exception as e:
         if store.chroma.server and is_connection_error(e):

@@ -37,7 +37,7 @@ from filelock import FileLock, Timeout
 
 from assistant.index import ingest, sync
 from assistant.index.chroma import Chroma
-from assistant.index.errors import IndexBusy, IndexError_, StoreUnavailable
+from assistant.index.errors import IndexBusy, IndexProblem, StoreUnavailable
 from assistant.index.keyword import KeywordIndex
 from assistant.index.local import LocalIndex, Snapshot
 from assistant.index.vectors import VectorCache
@@ -105,7 +105,7 @@ class Store:
                     raise
                 else:
                     self.problem = str(e)
-            except IndexError_ as e:
+            except IndexProblem as e:
                 if not allow_broken or isinstance(e, StoreUnavailable):
                     raise
                 self.problem = str(e)
@@ -150,7 +150,7 @@ class Store:
                 if self.chroma.server
                 else str(self.root)
             )
-            raise IndexError_(
+            raise IndexProblem(
                 f"the vectors in {where} have {dim} dimensions but {self.settings.embed_model} makes "
                 f"{self.embedder.dim}: another embedding model wrote them. Delete that index (or use another "
                 "index_dir) and ingest the papers again."
@@ -284,7 +284,7 @@ class Store:
         texts embedded before come from the embedding cache."""
         papers = list(self.snapshot.papers.values()) or list(self.local.papers_on_disk().values())
         if not papers:
-            raise IndexError_(f"no stored paper records in {self.root} to reindex from; ingest the papers file again")
+            raise IndexProblem(f"no stored paper records in {self.root} to reindex from; ingest the papers file again")
         bodies = {}
         for p in [p for p in papers if p.full_text]:
             body = self.local.body_passages(p.id, p.content_hash())

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from assistant.index.chroma import Chroma
-from assistant.index.errors import IndexError_
+from assistant.index.errors import IndexProblem
 from assistant.index.local import LocalIndex, Snapshot
 from assistant.types import Paper, Passage
 
@@ -40,7 +40,7 @@ STALE_WRITE = 600.0  # s: a batch note this old belongs to a writer that died
 CLOCK_MARGIN = 60.0  # s: re-read records written this long before the last read
 
 
-class VectorStoreEmpty(IndexError_):
+class VectorStoreEmpty(IndexProblem):
     """The local files list papers but Chroma has none of them (its files were lost, or this
     is a new, empty server)."""
 
@@ -54,7 +54,7 @@ def open_view(chroma: Chroma, local: LocalIndex, where: str) -> Snapshot:
     brought up to date from it."""
     on_disk = local.fingerprint_on_disk()
     if on_disk and on_disk != local.fingerprint:
-        raise IndexError_(
+        raise IndexProblem(
             f"the index in {where} was built with other settings ({on_disk}); delete that directory to rebuild it"
         )
     saved = local.load()
