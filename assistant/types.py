@@ -267,6 +267,9 @@ class Answer:
     standalone_question: str = ""  # the question as retrieval saw it (follow-ups are condensed)
     # What the LLM wrote and what verification kept of it (None for answers no LLM wrote).
     verification: Verification | None = None
+    # The passages the answer was written from, best first: what an LLM was given, or the
+    # passages an extractive answer chose its sentences from (then the other hits' passages).
+    evidence: list[Passage] = field(default_factory=list, repr=False)
 
     def to_markdown(self) -> str:
         """The answer, a note when the configured LLM was not used, and the reference list."""

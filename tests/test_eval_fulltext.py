@@ -146,11 +146,12 @@ def test_a_baseline_is_scored_on_full_text_by_its_top_chunk():
     res = {
         r.id: r
         for r in evaluate_system(
-            qs, title_index([PAPER, OTHER]), lambda q: [tops[q["id"]].paper_id], top_fn=lambda q: tops[q["id"]]
+            qs, title_index([PAPER, OTHER]), lambda q: [tops[q["id"]].paper_id], chunks_fn=lambda q: [tops[q["id"]]]
         )
     }
     assert res["a"].metrics()["page"] == 1.0 and res["a"].metrics()["span"] == 1.0 and res["a"].first_page == 25
     assert res["b"].metrics()["page"] == 0.0 and res["b"].metrics()["span"] == 1.0
+    assert res["a"].metrics()["evidence5"] == 1.0  # its top chunks hold the span
     assert res["a"].metrics()["words"] == len(tops["a"].text.split()) and "quoted" not in res["a"].metrics()
     assert "page" not in res["n"].metrics() and "span" not in res["n"].metrics()
     table = summarize(list(res.values()))
@@ -339,3 +340,49 @@ def test_eval_on_the_latex_pdfs_compares_the_three_systems_on_page_and_span(tmp_
     ours = systems["paper-assistant"]["summary"]
     assert ours["single"]["r1"] == 1.0 and ours["none"]["refusal"] == 1.0
     assert ours["overall"]["page"] >= 0.5 and ours["overall"]["span"] >= 0.5
+
+
+def test_gold_pages_evidence_and_where_are_scored():
+    """A sentence over a page break counts on either of its gold pages; the answering sentence
+    must be in the first five passages the answer was written from; figures also per `where`."""
+    body = Passage("pdf:lmer", 7, "The default is forty-two iterations.", 0, 36, page=4, end_page=4)
+    other = [Passage("pdf:lmer", i, f"filler passage {i}", 0, 15, page=2, end_page=2) for i in range(1, 7)]
+    qs = load_questions(
+        [
+            {
+                "id": "late",
+                "type": "single",
+                "where": "body",
+                "question": "How many iterations by default?",
+                "relevant": [PAPER.title],
+                "pdf": "lmer.pdf",
+                "gold_page": 3,
+                "gold_pages": [3, 4],
+                "gold_span": "default is forty-two iterations",
+            },
+            {
+                "id": "meta",
+                "type": "single",
+                "where": "metadata",
+                "question": "Who wrote the lme4 paper?",
+                "relevant": [PAPER.title],
+                "pdf": "lmer.pdf",
+                "gold_page": 1,
+                "gold_span": "Douglas Bates",
+            },
+        ]
+    )
+    cite = Citation(1, PAPER, body.text, [(0, 36)], page=4, passage=body)
+    answers = {
+        "late": Answer("q", "The default is forty-two iterations. [1]", [cite], True, [], evidence=[*other, body]),
+        "meta": Answer("q", "Douglas Bates wrote it. [1]", [Citation(1, PAPER, "", [])], True, [], evidence=[body]),
+    }
+    res = {r.id: r for r in evaluate_system(qs, title_index([PAPER]), lambda q: [PAPER.id], lambda q: answers[q["id"]])}
+    late, meta = res["late"].metrics(), res["meta"].metrics()
+    assert late["page"] == 1.0 and late["span"] == 1.0
+    assert late["evidence5"] == 0.0  # the answering passage is the 7th given
+    assert "page" not in meta and meta["span"] == 1.0  # a metadata answer is cited to the record, not a page
+    table = summarize(list(res.values()))
+    assert table["where:body"]["page"] == 1.0 and table["where:metadata"]["span"] == 1.0
+    with pytest.raises(QuestionSetError, match="gold_pages"):
+        load_questions([{**qs[0], "gold_pages": [0]}])

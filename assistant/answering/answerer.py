@@ -19,7 +19,7 @@ from assistant.llm import LLM, LLMError
 from assistant.retrieval.query import condense
 from assistant.retrieval.search import Retrieval, Searcher
 from assistant.settings import Settings
-from assistant.types import Answer, Message
+from assistant.types import Answer, Message, Passage
 
 
 class AnswerStream:
@@ -116,12 +116,16 @@ class Answerer:
 
     def extractive(self, ask: Ask, r: Retrieval, ctx: AnswerContext | None = None) -> Answer:
         t = time.perf_counter()
+        evidence = []
         if not r.covered:
             text, citations = not_covered(r.hits), []
         else:
-            text, citations = extractive(self.plan(ctx or self.context(ask, r)))
+            ctx = ctx or self.context(ask, r)
+            text, citations = extractive(self.plan(ctx))
+            evidence = self.evidence(ctx)
         r.timings["answer"] = time.perf_counter() - t
         return Answer(
+            evidence=evidence,
             question=ask.question,
             text=text,
             citations=citations,
@@ -130,6 +134,23 @@ class Answerer:
             backend="extractive",
             standalone_question=r.query,
         )
+
+    def evidence(self, ctx: AnswerContext) -> list[Passage]:
+        """The passages an extractive answer chose from, best first: each cited paper's best
+        passage and the others it weighed, then the other hits' passages."""
+        out: dict[str, Passage] = {}
+        planned = self.plan(ctx).hits
+        for hit in planned:
+            best = hit.passage
+            around = ctx.quotes.nearby(hit) if best is not None and best.in_body else []
+            for p in [best, *around]:
+                if p is not None:
+                    out.setdefault(p.id, p)
+        cited = {h.paper.id for h in planned}
+        for hit in ctx.retrieval.hits:
+            if hit.paper.id not in cited and hit.passage is not None:
+                out.setdefault(hit.passage.id, hit.passage)
+        return list(out.values())
 
     def generation(self, ctx: AnswerContext) -> generation.Generation:
         """The LLM answer for a retrieval the gate let through."""
@@ -146,6 +167,7 @@ class Answerer:
             backend=model.name,
             model=model.model,
             standalone_question=r.query,
+            evidence=[p for p in (src.passage or src.hit.passage for src in sources) if p is not None],
         )
         return generation.Generation(
             model,

@@ -185,13 +185,18 @@ def answer_has_span(ans: Answer, span: str) -> bool:
     return contains_span([ans.text, *(c.quote for c in ans.citations)], span)
 
 
-def first_citation_on_page(ans: Answer, relevant: Iterable[str], page: int) -> bool:
-    """Is the answer's first citation a quote from the relevant paper, on the gold page?
-    (A refusal, or a first citation of another paper or of an abstract, is not.)"""
+def first_citation_on_page(ans: Answer, relevant: Iterable[str], pages: int | Iterable[int]) -> bool:
+    """Is the answer's first citation a quote from the relevant paper, on a gold page?
+    (A refusal, or a first citation of another paper or with no page, is not.)"""
     if not ans.citations:
         return False
     first = ans.citations[0]
-    return first.paper.id in set(relevant) and first.page == page
+    return first.paper.id in set(relevant) and first.page in ({pages} if isinstance(pages, int) else set(pages))
+
+
+def evidence_has_span(texts: Iterable[str], span: str, n: int = 5) -> bool:
+    """Is the gold span in one of the first `n` passages an answerer was given?"""
+    return contains_span(list(texts)[:n], span)
 
 
 def answer_words(ans: Answer) -> int:

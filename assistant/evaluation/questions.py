@@ -55,6 +55,13 @@ def _check_full_text(q: dict[str, Any], where: str) -> None:
     page = q.get("gold_page")
     if page is not None and (isinstance(page, bool) or not isinstance(page, int) or page < 1):
         raise QuestionSetError(f"{where}: 'gold_page' must be a page number from 1, not {page!r}")
+    pages = q.get("gold_pages")
+    if pages is not None and (
+        not isinstance(pages, list)
+        or not pages
+        or any(isinstance(p, bool) or not isinstance(p, int) or p < 1 for p in pages)
+    ):
+        raise QuestionSetError(f"{where}: 'gold_pages' must be a list of page numbers from 1, not {pages!r}")
     span = q.get("gold_span")
     if span is not None and (not isinstance(span, str) or not span.strip()):
         raise QuestionSetError(f"{where}: 'gold_span' must be a non-empty string")
@@ -85,6 +92,11 @@ def pdf_names(paper) -> list[str]:
 
 def _file_key(name: str) -> str:
     return unicodedata.normalize("NFC", name).strip().lower()
+
+
+def gold_pages(q: dict[str, Any]) -> list[int]:
+    """The pages a full-text question's answer is on ([] for a question without one)."""
+    return list(q.get("gold_pages") or ([q["gold_page"]] if q.get("gold_page") is not None else []))
 
 
 def relevant_ids(q: dict, titles: dict[str, str]) -> list[str]:

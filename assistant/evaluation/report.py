@@ -33,6 +33,7 @@ METRICS = {
     "gold_first": "gold sentence quoted first",
     "page": "first citation on the gold page",
     "span": "gold span in the answer",
+    "evidence5": "gold span in the top 5 passages given",
     "words": "answer length (words)",
     "quoted": "sentences quoted",
     "llm_shown": "LLM answers shown (not fallen back)",
@@ -103,11 +104,12 @@ class EvalReport:
             "",
             " " * label_w + "".join(f"{s.name:>{width + 2}}" for s in self.systems),
         ]
-        for qtype in (*QUESTION_TYPES, "overall"):
+        wheres = sorted({k for s in summaries for k in s if k.startswith("where:")})
+        for qtype in (*QUESTION_TYPES, *wheres, "overall"):
             keys = [k for k in METRICS if any(k in s.get(qtype, {}) for s in summaries)]
             if not keys:
                 continue
-            n = sum(self.counts.values()) if qtype == "overall" else self.counts.get(qtype, 0)
+            n = sum(self.counts.values()) if qtype == "overall" else self.counts.get(qtype, self._where_count(qtype))
             lines.append(f"{qtype} ({n})")
             for k in keys:
                 cells = []
@@ -129,6 +131,9 @@ class EvalReport:
         return "\n".join(lines)
 
     __str__ = table
+
+    def _where_count(self, key: str) -> int:
+        return sum(r.where == key.removeprefix("where:") for r in self.systems[0].results)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -285,7 +290,7 @@ def _baselines(pa, run: _Run, notes: list[str]) -> list[SystemEval]:
             run.titles,
             lambda q: [c.paper_id for c in chunks(q)],
             progress=run.step(name),
-            top_fn=lambda q: next(iter(chunks(q)), None),
+            chunks_fn=chunks,
         )
         systems.append(SystemEval(name, desc, results, False, b.build_seconds))
     notes.append(

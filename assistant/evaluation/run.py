@@ -32,6 +32,7 @@ from assistant.evaluation.metrics import (
     contains_gold,
     contains_span,
     distinct,
+    evidence_has_span,
     first_citation_on_page,
     fully_cited,
     gold_first,
@@ -41,7 +42,7 @@ from assistant.evaluation.metrics import (
     reciprocal_rank,
     refused,
 )
-from assistant.evaluation.questions import relevant_ids, title_index
+from assistant.evaluation.questions import gold_pages, relevant_ids, title_index
 from assistant.types import Answer
 
 # --- running -----------------------------------------------------------------------------------
@@ -83,6 +84,10 @@ class QuestionResult:
     first_page: int | None = None  # the page of the first citation (a baseline: of its top chunk); None: no page
     page: bool | None = None  # full text: the first citation (a baseline: its top chunk) is on the gold page
     span: bool | None = None  # ... the answer or its quotes (a baseline: its top chunk) contain the gold span
+    evidence: bool | None = (
+        None  # ... the first 5 passages the answer was written from (a baseline: its top 5 chunks) do
+    )
+    where: str = ""  # where the answer is: "body", "abstract", "metadata" ("" when the set does not say)
 
     def metrics(self) -> dict[str, float]:
         m: dict[str, float] = {}
@@ -113,6 +118,8 @@ class QuestionResult:
                 m["page"] = float(self.page)
             if self.span is not None:
                 m["span"] = float(self.span)
+            if self.evidence is not None:
+                m["evidence5"] = float(self.evidence)
             if self.words is not None and not self.refused:
                 m["words"] = float(self.words)
                 if self.quoted is not None:
@@ -138,12 +145,13 @@ def evaluate_system(
     *,
     grade_fn: Grade | None = None,
     progress: Callable[[int, int], None] | None = None,
-    top_fn: Callable[[dict], Chunk | None] | None = None,
+    chunks_fn: Callable[[dict], list[Chunk]] | None = None,
 ) -> list[QuestionResult]:
     """Score a system given as functions: rank_fn(question) -> ranked paper ids,
     answer_fn(question) -> Answer (optional), grade_fn(question, points, answer) -> 0..1 (optional),
-    top_fn(question) -> the top Chunk of a system that writes no answers (optional): its page
-    and text stand for the first citation's page and the answer on full-text questions.
+    chunks_fn(question) -> the ranked chunks of a system that writes no answers (optional): its
+    top chunk's page and text stand for the first citation's page and the answer, its top 5
+    for the passages an answer is written from, on full-text questions.
 
     A grader that raises is not called again (its error is kept on the result)."""
     results = []
@@ -152,38 +160,43 @@ def evaluate_system(
         t = time.perf_counter()
         ans = answer_fn(q) if answer_fn is not None else None
         ranking = distinct(rank_fn(q))[:10]
-        res = QuestionResult(q["id"], q["type"], q["question"], ranking, rel, refused=False)
-        ranks_chunks = ans is None and top_fn is not None
-        top = top_fn(q) if ranks_chunks else None
+        res = QuestionResult(q["id"], q["type"], q["question"], ranking, rel, refused=False, where=q.get("where", ""))
+        ranks_chunks = ans is None and chunks_fn is not None
+        chunks = chunks_fn(q) if ranks_chunks else []
         res.seconds = time.perf_counter() - t
         if ans is not None:
             grade_fn = _score_answer(res, q, ans, grade_fn)
         elif ranks_chunks:
-            _score_top_chunk(res, q, top)
+            _score_top_chunks(res, q, chunks)
         results.append(res)
         if progress:
             progress(i, len(questions))
     return results
 
 
-def _score_top_chunk(res: QuestionResult, q: dict, top: Chunk | None) -> None:
-    """What a system that only ranks shows for a full-text question: its top chunk's page and text."""
+def _score_top_chunks(res: QuestionResult, q: dict, chunks: list[Chunk]) -> None:
+    """What a system that only ranks shows for a full-text question: its top chunk's page and
+    text, and its top 5 chunks as the passages an answer would be written from."""
+    top = chunks[0] if chunks else None
+    pages = gold_pages(q)
     res.first_page = top.page if top is not None else None
-    if q["type"] != "none" and q.get("gold_page") is not None:
-        res.page = top is not None and top.paper_id in res.relevant and top.page == q["gold_page"]
-    if top is not None and q.get("gold_page") is not None:
+    if q["type"] != "none" and pages and q.get("where") != "metadata":
+        res.page = top is not None and top.paper_id in res.relevant and top.page in pages
+    if top is not None and pages:
         res.words = len(top.text.split())
     if q["type"] != "none" and q.get("gold_span"):
         res.span = top is not None and contains_span([top.text], q["gold_span"])
+        res.evidence = evidence_has_span([c.text for c in chunks], q["gold_span"])
 
 
 def _score_answer(res: QuestionResult, q: dict, ans: Answer, grade_fn: Grade | None) -> Grade | None:
     """Score an answer into `res`; returns the grader for the next questions (None once it failed)."""
     res.first_page = ans.citations[0].page if ans.citations else None
-    if q["type"] != "none" and q.get("gold_page") is not None:
-        res.page = first_citation_on_page(ans, res.relevant, q["gold_page"])
+    if q["type"] != "none" and gold_pages(q) and q.get("where") != "metadata":
+        res.page = first_citation_on_page(ans, res.relevant, gold_pages(q))
     if q["type"] != "none" and q.get("gold_span"):
         res.span = answer_has_span(ans, q["gold_span"])
+        res.evidence = evidence_has_span([p.text for p in ans.evidence], q["gold_span"])
     res.refused = refused(ans)
     res.cited = [c.paper.id for c in ans.citations]
     res.answer = ans.text
@@ -221,7 +234,7 @@ def summarize(results: list[QuestionResult]) -> dict[str, dict[str, float]]:
     """Mean of every metric per question type and overall."""
     table: dict[str, dict[str, list[float]]] = {}
     for r in results:
-        for key in (r.type, "overall"):
+        for key in (r.type, "overall", *([f"where:{r.where}"] if r.where else [])):
             for name, v in r.metrics().items():
                 table.setdefault(key, {}).setdefault(name, []).append(v)
     return {t: {n: statistics.mean(v) for n, v in ms.items()} for t, ms in table.items()}
