@@ -1,9 +1,9 @@
 """Speed and memory of paper-assistant on the bundled collection, each figure next to a
 reference measured in the same run (the LlamaIndex starter recipe, raw embedding time).
 
-    .venv/bin/python bench/bench.py            # ~5 min on 2 cores; prints the figures and writes
+    .venv/bin/python -m bench.bench            # ~5 min on 2 cores; prints the figures and writes
                                                # bench/results/bench.json and bench/results/stages.png
-    .venv/bin/python bench/bench.py --quick    # one repeat of everything, no torch-export cold start
+    .venv/bin/python -m bench.bench --quick    # one repeat of everything, no torch-export cold start
 
 Needs the bench extra (pip install -e '.[bench]').  What is measured:
 
@@ -37,30 +37,26 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # this checkout's assistant/, whatever is installed
-
-from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant.answering.answerer import Ask  # noqa: E402
-from assistant.evaluation import baselines  # noqa: E402
-from assistant.evaluation.metrics import percentile  # noqa: E402
-from assistant.evaluation.questions import load_questions  # noqa: E402
-from assistant.ingest.chunking import chunk_paper, embed_text  # noqa: E402
-from assistant.settings import BUNDLED_COLLECTION  # noqa: E402
+from assistant import PaperAssistant, Settings
+from assistant.answering.answerer import Ask
+from assistant.evaluation import baselines
+from assistant.evaluation.questions import load_questions
+from assistant.ingest.chunking import chunk_paper, embed_text
+from assistant.settings import BUNDLED_COLLECTION
+from bench.harness import RESULTS, ROOT, peak_rss_launcher, percentile, timed, write_result
 
 try:
-    from plot import plot_stages  # bench/plot.py (needs matplotlib: fail now, not after minutes of work)
+    from bench.plot import plot_stages  # needs matplotlib: fail now, not after minutes of work
 except ImportError as e:
     sys.exit(f"bench needs {e.name}: pip install -e '.[bench]'")
 
-CHILD = Path(__file__).resolve().parent / "child.py"
-DEV = REPO / "examples" / "dev_questions.jsonl"
+DEV = ROOT / "examples" / "dev_questions.jsonl"
 FIRST_QUESTION = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
 STAGES = ("embed", "dense", "keyword", "fusion", "gate", "answer")
 
 
 def median(xs: list[float]) -> float:
-    return percentile(list(xs), 50)
+    return percentile(xs, 50)
 
 
 def pcts(xs_seconds: list[float]) -> dict[str, float]:
@@ -77,28 +73,21 @@ def log(msg: str) -> None:
 
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
-    env.update(PYTHONPATH=str(REPO), TOKENIZERS_PARALLELISM="false")
+    env.update(PYTHONPATH=str(ROOT), TOKENIZERS_PARALLELISM="false")
     return env
 
 
-# Peak RSS goes through a small launcher process: Linux carries the RSS high-water mark of
-# the process that forked into the exec'd child's ru_maxrss, so a child forked straight
-# from this (large) process would report at least this process's size.
-LAUNCHER = """import json, resource, subprocess, sys
-code = subprocess.call(sys.argv[1:])
-print(json.dumps({"event": "rusage", "max_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
-sys.exit(code)"""
-
-
 def run_child(*args: str, measure_rss: bool = False) -> dict:
-    """Run bench/child.py: wall seconds from spawn to its first JSON line, its JSON lines,
-    and (measure_rss) its peak RSS as the launcher's RUSAGE_CHILDREN reports it."""
-    cmd = [sys.executable, str(CHILD), *args]
+    """Run `python -m bench.child`: wall seconds from spawn to its first JSON line, its JSON
+    lines, and (measure_rss) its peak RSS as a small launcher's RUSAGE_CHILDREN reports it
+    (bench.harness.peak_rss_launcher: a child forked straight from this large process would
+    report at least this process's size)."""
+    cmd = [sys.executable, "-m", "bench.child", *args]
     if measure_rss:
-        cmd = [sys.executable, "-c", LAUNCHER, *cmd]
+        cmd = peak_rss_launcher(cmd)
     with tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=child_env(), cwd=REPO)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=child_env(), cwd=ROOT)
         first = p.stdout.readline()
         wall = time.perf_counter() - t0
         rest = p.stdout.read()
@@ -174,12 +163,6 @@ def ingest(work: Path, models: Path, hf, repeats: int) -> dict:
             f"{out['raw_embed'][-1]:.2f} s, starter build {out['starter_build'][-1]:.2f} s"
         )
     return out
-
-
-def timed(fn, *args) -> float:
-    t = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t
 
 
 def latency(pa: PaperAssistant, starter, bm25, hf, questions: list[dict], rounds: int) -> dict:
@@ -448,7 +431,7 @@ def print_figures(figs: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(REPO / "bench" / "results"), help="where bench.json and stages.png go")
+    ap.add_argument("--out", default=str(RESULTS), help="where bench.json and stages.png go")
     ap.add_argument("--rounds", type=int, default=3, help="latency rounds over the dev questions (after a warm-up)")
     ap.add_argument("--repeats", type=int, default=3, help="repeats of each ingest and cold-start measurement")
     ap.add_argument(
@@ -506,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
                 for k, v in rss.items()
             },
         }
-        (out_dir / "bench.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+        write_result(out_dir / "bench.json", results)
         plot_stages(lat, out_dir / "stages.png")
         print_figures(figs)
         print(

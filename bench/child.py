@@ -1,16 +1,16 @@
-"""What bench.py runs in a new process (cold start, peak memory).  Prints one JSON line
+"""What bench.bench runs in a new process (cold start, peak memory).  Prints one JSON line
 when the first answer (or retrieval) is done, then, for the `many` modes, one at the end.
 
-    python bench/child.py first-answer  --index-dir D --model-cache M --question Q
-    python bench/child.py answer-many   --index-dir D --model-cache M --questions F --n 50
-    python bench/child.py starter-first --starter-dir S --question Q
-    python bench/child.py starter-many  --starter-dir S --questions F --n 50
-    python bench/child.py starter-build --starter-dir EMPTY --papers FILE --question Q
+    python -m bench.child first-answer  --index-dir D --model-cache M --question Q
+    python -m bench.child answer-many   --index-dir D --model-cache M --questions F --n 50
+    python -m bench.child starter-first --starter-dir S --question Q
+    python -m bench.child starter-many  --starter-dir S --questions F --n 50
+    python -m bench.child starter-build --starter-dir EMPTY --papers FILE --question Q
 
 The parent measures wall time from spawning the process to reading the first line (so
 interpreter start-up counts) and peak RSS through a launcher's RUSAGE_CHILDREN; the
 `many` modes print their own VmHWM as a cross-check.  Times printed here start when this
-file starts running.
+module starts running.
 """
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ def say(**fields) -> None:
 
 
 def vm_hwm_mb() -> float:
-    """This process's peak resident memory (a cross-check of the launcher's ru_maxrss)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
+    """This process's peak resident memory in MiB (a cross-check of the launcher's ru_maxrss);
+    read once the measured work is done, so the harness is imported only then."""
+    from bench.harness import peak_rss_mb
+
+    return round(peak_rss_mb(), 1)
 
 
 def questions(path: str, n: int) -> list[dict]:

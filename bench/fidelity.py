@@ -1,8 +1,8 @@
 """Fidelity of LLM answers: how many are shown, and how many of their shown sentences carry
 a detail (number, name, acronym) that the passages they cite do not have.
 
-    python bench/fidelity.py                       # the 54 answerable dev questions, bundled local model
-    python bench/fidelity.py --n 24 --out bench/results/fidelity_before.json
+    python -m bench.fidelity                       # the 54 answerable dev questions, bundled local model
+    python -m bench.fidelity --n 24 --out bench/results/fidelity_before.json
 
 Every answerable question is asked through the public streaming API (pa.stream) with the
 local backend at temperature 0.  An answer is *shown* when it comes from the model (not
@@ -23,18 +23,16 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant.answering.fidelity import check_answer, unsupported  # noqa: E402
+from assistant import PaperAssistant, Settings
+from assistant.answering.fidelity import check_answer, unsupported
+from bench.harness import RESULTS, ROOT, write_result
 
 DEV = ROOT / "examples" / "dev_questions.jsonl"
-OUT = ROOT / "bench" / "results" / "fidelity.json"
+OUT = RESULTS / "fidelity.json"
 
 
 def answerable(path: Path, n: int) -> list[dict]:
-    """n answerable questions in the mix bench/local_llm.py uses (single first, then 2
+    """n answerable questions in the mix bench.local_llm uses (single first, then 2
     multi and 2 follow-ups); n = 0: all of them."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if r["type"] != "none"]
@@ -177,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "rows": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    write_result(args.out, report)
     print(f"\nwrote {args.out}")
     return 0
 

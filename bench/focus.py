@@ -1,7 +1,7 @@
 """Focus of answers: do they quote the sentence that answers the question, and first?
 
-    python bench/focus.py                      # dev + focus sets, multi-paper sets, default index
-    python bench/focus.py --index-dir /tmp/idx --json bench/results/focus.json
+    python -m bench.focus                      # dev + focus sets, multi-paper sets, default index
+    python -m bench.focus --index-dir /tmp/idx --json bench/results/focus.json
 
 For the `single` and `followup` questions of the dev set (gold sentences in
 examples/dev_gold_sentences.jsonl) and of the held-out focus set
@@ -34,23 +34,18 @@ import argparse
 import json
 import re
 import statistics
-import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-
-from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant import llm as llm_module  # noqa: E402
-from assistant.answering.prompts import NOT_COVERED  # noqa: E402
-from assistant.evaluation.metrics import (  # noqa: E402
+from assistant import PaperAssistant, Settings
+from assistant import llm as llm_module
+from assistant.answering.prompts import NOT_COVERED
+from assistant.evaluation.metrics import (
     contains_gold,
     gold_first,
     reader_text,
     recall_at,
 )
-from assistant.evaluation.questions import load_questions, relevant_ids, title_index  # noqa: E402
+from assistant.evaluation.questions import load_questions, relevant_ids, title_index
+from bench.harness import ROOT, write_result
 
 EXAMPLES = ROOT / "examples"
 MULTI_SETS = ("dev", "paraphrased", "vague", "multi")
@@ -207,7 +202,7 @@ def main() -> None:
         for name, ids in misses.items():
             print(f"{name} misses: {' '.join(ids)}")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        write_result(args.json, result)
 
 
 if __name__ == "__main__":

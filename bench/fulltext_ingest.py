@@ -1,9 +1,9 @@
 """Full-text ingest on the test PDFs: parsing speed, passages per page, ingest time against
 the raw embedding time of the same passages, and index size per 1,000 pages.
 
-    python bench/fulltext_ingest.py             # the committed LaTeX papers + the cached vignettes
-    python bench/fulltext_ingest.py --fetch     # first download the vignettes (apt-get; fixtures/debian_pdfs.py)
-    python bench/fulltext_ingest.py --repeats 3
+    python -m bench.fulltext_ingest             # the committed LaTeX papers + the cached vignettes
+    python -m bench.fulltext_ingest --fetch     # first download the vignettes (apt-get; fixtures/debian_pdfs.py)
+    python -m bench.fulltext_ingest --repeats 3
 
 What is measured (one process; a shared machine makes every time indicative):
 * parsing -- `read_pdf` of every readable corpus PDF, wall clock and this process's CPU time;
@@ -26,33 +26,22 @@ Results go to bench/results/fulltext_ingest.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant.formats.pdf import read_pdf  # noqa: E402
-from assistant.ingest.chunking import abstract_passages, passage_embed_text  # noqa: E402
-
-LATEX = ROOT / "tests" / "data" / "pdfs" / "latex"
-CACHE = ROOT / "tests" / "data" / "pdfs" / "cache"
-MANIFEST = ROOT / "tests" / "data" / "pdfs" / "manifest.json"
+from assistant import PaperAssistant, Settings
+from assistant.formats.pdf import read_pdf
+from assistant.ingest.chunking import abstract_passages, passage_embed_text
+from bench.harness import RESULTS, ROOT, Clock, write_result
+from fixtures.debian_pdfs import LATEX, readable
 
 
 def corpus() -> list[Path]:
-    entries = json.loads(MANIFEST.read_text())["pdfs"]
-    vignettes = [CACHE / e["file"] for e in entries if not e.get("unreadable") and (CACHE / e["file"]).exists()]
-    return sorted(LATEX.glob("*.pdf")) + vignettes
+    """The committed LaTeX papers, then the readable vignettes in the cache."""
+    return sorted(LATEX.glob("*.pdf")) + readable()
 
 
 def size(path: Path) -> int:
@@ -60,9 +49,9 @@ def size(path: Path) -> int:
 
 
 def parse(pdfs: list[Path]) -> dict:
-    t, c = time.perf_counter(), time.process_time()
-    pages = sum(len(read_pdf(p).page_starts) for p in pdfs)
-    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    with Clock() as clock:
+        pages = sum(len(read_pdf(p).page_starts) for p in pdfs)
+    wall, cpu = clock.wall, clock.cpu
     return {
         "pages": pages,
         "seconds": round(wall, 3),
@@ -77,9 +66,9 @@ def ingest_once(folder: Path, work: Path, models: Path) -> tuple[dict, list[str]
         Settings.load(env={}, index_dir=str(work), model_cache=str(models), collection="", embed_cache="off")
     )
     pa.embedder.embed(["load the model first"])
-    cpu = time.process_time()
-    report = pa.add_papers(folder)
-    cpu = time.process_time() - cpu
+    with Clock() as clock:
+        report = pa.add_papers(folder)
+    cpu = clock.cpu
     assert not report.rejected and len(report.added) == len(list(folder.glob("*.pdf"))), report.summary()
     texts = [passage_embed_text(p.title, ps) for p in pa.papers for ps in pa.store.passages(p)]
     assert len(texts) == report.passages_embedded
@@ -104,11 +93,10 @@ def raw_embed(texts: list[str], models: Path, work: Path) -> tuple[float, float]
     (wall, CPU) seconds."""
     pa = PaperAssistant(Settings.load(env={}, index_dir=str(work), model_cache=str(models), collection=""))
     pa.embedder.embed(["load the model first"])
-    t, c = time.perf_counter(), time.process_time()
-    pa.embedder.embed(texts)
-    elapsed, cpu = time.perf_counter() - t, time.process_time() - c
+    with Clock() as clock:
+        pa.embedder.embed(texts)
     pa.store.close()
-    return elapsed, cpu
+    return clock.wall, clock.cpu
 
 
 def marginal_size(folder: Path, tmp: Path, models: Path, copies: int = 3) -> dict:
@@ -212,8 +200,7 @@ def main() -> None:
         f"each 1,000 pages more: {sizes['index_mb_per_1000_more_pages']} MB index, "
         f"{sizes['pdf_copies_mb_per_1000_more_pages']} MB PDF copies"
     )
-    out = HERE / "results" / "fulltext_ingest.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    out = write_result(RESULTS / "fulltext_ingest.json", result)
     print(f"written: {out.relative_to(ROOT)}")
 
 

@@ -1,9 +1,9 @@
 """Full text at scale: 1,000 PDFs (~15,000 pages) -- ingest time and peak memory, and search
 and answer latency over the index they make.
 
-    python bench/fulltext_scale.py                       # 1,000 synthetic PDFs + the 12 corpus PDFs
-    python bench/fulltext_scale.py --pdfs 100 --work /tmp/ftscale
-    python bench/fulltext_scale.py --queries-only        # latency again, on the kept index
+    python -m bench.fulltext_scale                       # 1,000 synthetic PDFs + the 12 corpus PDFs
+    python -m bench.fulltext_scale --pdfs 100 --work /tmp/ftscale
+    python -m bench.fulltext_scale --queries-only        # latency again, on the kept index
 
 The PDFs are synthetic but made like the corpus: each is 15 pages (11-19) of text typeset
 with pypdf (Helvetica, US letter, a running header and page numbers), a title, an author
@@ -40,12 +40,10 @@ import time
 import unicodedata
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
+from bench import harness
+from bench.harness import ROOT, Clock, peak_rss_mb, percentile, read_result, write_result
 
-RESULTS = HERE / "results" / "fulltext_scale.json"
+RESULTS = harness.RESULTS / "fulltext_scale.json"
 HEADINGS = (
     "Introduction",
     "Background",
@@ -74,10 +72,9 @@ LINE_CHARS, LINES_PER_PAGE = 92, 21  # 10 pt Helvetica on 6.5 inches: ~300 words
 
 def sentence_pool() -> list[str]:
     """Body sentences of the corpus PDFs, as Helvetica's encoding can show them."""
-    from fulltext_ingest import corpus
-
     from assistant.formats.pdf import read_pdf
     from assistant.ingest.chunking import body_sentences
+    from bench.fulltext_ingest import corpus
 
     pool = []
     for pdf in corpus():
@@ -184,7 +181,7 @@ def _escape(text: str) -> str:
 
 def make_pdfs(folder: Path, n: int, seed: int = 0) -> int:
     """`n` synthetic PDFs (and the corpus PDFs) in `folder`; returns the pages written."""
-    from fulltext_ingest import corpus
+    from bench.fulltext_ingest import corpus
 
     folder.mkdir(parents=True, exist_ok=True)
     pool, rng, pages = sentence_pool(), random.Random(seed), 0
@@ -201,13 +198,6 @@ def make_pdfs(folder: Path, n: int, seed: int = 0) -> int:
 # --- workers (separate processes) --------------------------------------------------------------
 
 
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def worker_ingest(index: str, models: str, folder: str) -> dict:
     from assistant import PaperAssistant, Settings
     from assistant.ingest.chunking import abstract_passages, passage_embed_text
@@ -222,19 +212,14 @@ def worker_ingest(index: str, models: str, folder: str) -> dict:
         sample += [passage_embed_text(ft.paper.title, p) for p in abstract_passages(ft.paper, s.chunk_words) + ft.body]
     random.Random(1).shuffle(sample)
     pa.embedder.embed(sample[:32])  # the model loaded outside the timing
-    raw = {"wall": 0.0, "cpu": 0.0}
-
-    def raw_embed(part: list[str]) -> None:
-        w, c = time.perf_counter(), time.process_time()
-        pa.embedder.embed(part)
-        raw["wall"] += time.perf_counter() - w
-        raw["cpu"] += time.process_time() - c
-
-    raw_embed(sample[: len(sample) // 2])
-    t, c = time.perf_counter(), time.process_time()
-    report = pa.add_papers(folder)
-    ingest_s, ingest_cpu = time.perf_counter() - t, time.process_time() - c
-    raw_embed(sample[len(sample) // 2 :])
+    raw = Clock()  # the two halves of the sample, added up
+    with raw:
+        pa.embedder.embed(sample[: len(sample) // 2])
+    with Clock() as ingest:
+        report = pa.add_papers(folder)
+    ingest_s, ingest_cpu = ingest.wall, ingest.cpu
+    with raw:
+        pa.embedder.embed(sample[len(sample) // 2 :])
     n = report.passages_embedded
     return {
         "pdfs": len(pdfs),
@@ -247,11 +232,11 @@ def worker_ingest(index: str, models: str, folder: str) -> dict:
         "ingest_cpu_s": round(ingest_cpu, 1),
         "pages_per_s": round(report.pages_read / ingest_s, 1),
         "raw_sample": len(sample),
-        "raw_embed_rate": round(len(sample) / raw["wall"], 1),
-        "raw_embed_s": round(n * raw["wall"] / len(sample), 1),
-        "raw_embed_cpu_s": round(n * raw["cpu"] / len(sample), 1),
-        "ratio": round(ingest_s / (n * raw["wall"] / len(sample)), 3),
-        "cpu_ratio": round(ingest_cpu / (n * raw["cpu"] / len(sample)), 3),
+        "raw_embed_rate": round(len(sample) / raw.wall, 1),
+        "raw_embed_s": round(n * raw.wall / len(sample), 1),
+        "raw_embed_cpu_s": round(n * raw.cpu / len(sample), 1),
+        "ratio": round(ingest_s / (n * raw.wall / len(sample)), 3),
+        "cpu_ratio": round(ingest_cpu / (n * raw.cpu / len(sample)), 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
 
@@ -296,18 +281,13 @@ def worker_query(index: str, models: str) -> dict:
         "full_text_papers": full,
         "pages": sum(p.pages for p in pa.papers),
         "queries": len(search),
-        "search_p50_ms": round(1000 * _pct(search, 50), 1),
-        "search_p95_ms": round(1000 * _pct(search, 95), 1),
-        "ask_p50_ms": round(1000 * _pct(ask, 50), 1),
-        "ask_p95_ms": round(1000 * _pct(ask, 95), 1),
-        "stage_p50_ms": {k: round(1000 * _pct(v, 50), 2) for k, v in stages.items()},
+        "search_p50_ms": round(1000 * percentile(search, 50, "nearest"), 1),
+        "search_p95_ms": round(1000 * percentile(search, 95, "nearest"), 1),
+        "ask_p50_ms": round(1000 * percentile(ask, 50, "nearest"), 1),
+        "ask_p95_ms": round(1000 * percentile(ask, 95, "nearest"), 1),
+        "stage_p50_ms": {k: round(1000 * percentile(v, 50, "nearest"), 2) for k, v in stages.items()},
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
-
-
-def _pct(values: list[float], p: float) -> float:
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))] if v else float("nan")
 
 
 # --- the driver ----------------------------------------------------------------------------------
@@ -315,7 +295,7 @@ def _pct(values: list[float], p: float) -> float:
 
 def run_worker(*args: str) -> dict:
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", *args],
+        [sys.executable, "-m", "bench.fulltext_scale", "--worker", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -360,11 +340,11 @@ def main() -> None:
         flush=True,
     )
     result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    old = read_result(RESULTS)
     if args.queries_only and "ingest" in old.get(str(args.pdfs), {}):
         result["ingest"] = old[str(args.pdfs)]["ingest"]
     old[str(args.pdfs)] = result
-    RESULTS.write_text(json.dumps(old, indent=1) + "\n")
+    write_result(RESULTS, old)
     print(f"written: {RESULTS.relative_to(ROOT)}")
 
 

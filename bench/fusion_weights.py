@@ -1,7 +1,7 @@
 """Fusion weights and query framing, compared on every question set in examples/.
 
-    python bench/fusion_weights.py                      # the grid below, all four sets
-    python bench/fusion_weights.py --sets examples/dev_questions.jsonl --index-dir /tmp/idx
+    python -m bench.fusion_weights                      # the grid below, all four sets
+    python -m bench.fusion_weights --sets examples/dev_questions.jsonl --index-dir /tmp/idx
 
 Retrieval only (no answers): for each setting, paper-level recall@1 and MRR@10 (single and
 follow-up questions) and recall@10 ("which papers" questions), per set and pooled.  A
@@ -15,24 +15,16 @@ differ only in fusion.  Results go to bench/results/fusion_weights.json.
 from __future__ import annotations
 
 import itertools
-import json
 import statistics
-import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
-
-from question_sets import setup  # noqa: E402
-
-import assistant.retrieval.search as search  # noqa: E402
-from assistant import PaperAssistant  # noqa: E402
-from assistant.evaluation.metrics import recall_at, reciprocal_rank  # noqa: E402
-from assistant.evaluation.questions import relevant_ids, title_index  # noqa: E402
-from assistant.retrieval.fusion import WEIGHTS  # noqa: E402
-from assistant.retrieval.query import condense, dense_query  # noqa: E402
+import assistant.retrieval.search as search
+from assistant import PaperAssistant
+from assistant.evaluation.metrics import recall_at, reciprocal_rank
+from assistant.evaluation.questions import relevant_ids, title_index
+from assistant.retrieval.fusion import WEIGHTS
+from assistant.retrieval.query import condense, dense_query
+from bench.harness import write_result
+from bench.question_sets import setup
 
 GRID = {"passage": [1.0], "paper": [0.5, 1.0, 1.5], "keyword": [1.0, 1.5, 2.0, 3.0]}
 
@@ -97,8 +89,7 @@ def main() -> None:
             + mark
         )
     counts = {n: len(qs) for n, qs in sets.items()}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"questions": counts, "rows": rows}, indent=1) + "\n")
+    write_result(args.out, {"questions": counts, "rows": rows})
     print(f"wrote {args.out}")
 
 

@@ -1,8 +1,8 @@
 """The relevance gate on every question set in examples/: refusals against false refusals.
 
-    python bench/gate.py                       # the four abstract sets, the bundled collection
-    python bench/gate.py --index-dir /tmp/idx
-    python bench/gate.py --index-dir /tmp/mixed --pdfs --out bench/results/gate_fulltext.json
+    python -m bench.gate                       # the four abstract sets, the bundled collection
+    python -m bench.gate --index-dir /tmp/idx
+    python -m bench.gate --index-dir /tmp/mixed --pdfs --out bench/results/gate_fulltext.json
                                                # + the test PDFs (fixtures/debian_pdfs.py) and the full-text set
 
 For each question the relevance score of a retrieval (what `min_relevance` is compared
@@ -20,20 +20,12 @@ without each set and applied to it.  Results go to bench/results/gate.json (--ou
 
 from __future__ import annotations
 
-import json
 import statistics
-import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
-
-from question_sets import setup  # noqa: E402
-
-import assistant.retrieval.gate as retrieve  # noqa: E402
-from assistant.text import specificity  # noqa: E402
+import assistant.retrieval.gate as retrieve
+from assistant.text import specificity
+from bench.harness import write_result
+from bench.question_sets import setup
 
 THRESHOLDS = [round(0.70 + 0.01 * i, 2) for i in range(41)]
 SHIPPED = {"specificity": specificity, "margin": retrieve.FULL_TEXT_MARGIN, "passages": retrieve.GATE_PASSAGES}
@@ -133,8 +125,7 @@ def main() -> None:
                 f"  threshold chosen without {n}: {v['threshold']:.2f} -> on {n}: refusal {pct(ref)}, "
                 f"false refusal {pct(fr)}"
             )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    write_result(args.out, out)
     print(f"wrote {args.out}")
 
 

@@ -1,7 +1,7 @@
 """The relevance gate on "which papers" questions: should their bar be lower?
 
-    python bench/gate_lists.py                       # the bundled collection
-    python bench/gate_lists.py --index-dir /tmp/idx
+    python -m bench.gate_lists                       # the bundled collection
+    python -m bench.gate_lists --index-dir /tmp/idx
 
 A "which papers ..." question describes a property several papers share, in words of its
 own rather than one abstract's, so its relevance score (best passage cosine + coverage of
@@ -11,7 +11,7 @@ falsely refused more often.  This script takes the relevance score of every ques
 (retrieve.is_list_question) from the others, and for bars lowered by 0 .. 0.10 below
 min_relevance prints, for list questions per set, the refusal rate on "none" questions and
 the false-refusal rate on the rest.  A lowering is chosen on the calibration sets (the four
-sets bench/gate.py uses) by refusal minus false refusal on their list questions (ties: the
+sets bench.gate uses) by refusal minus false refusal on their list questions (ties: the
 smallest), and shown on the held-out sets, written blind afterwards:
 examples/multi_questions.jsonl (16 answerable list questions) and
 examples/list_none_questions.jsonl (20 list questions the collection does not answer).
@@ -24,20 +24,13 @@ Results go to bench/results/gate_lists.json (--out).
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
-
-from gate import pct, rates  # noqa: E402
-from question_sets import SETS, setup  # noqa: E402
-
-from assistant.evaluation.questions import load_questions  # noqa: E402
-from assistant.retrieval.query import is_list_question  # noqa: E402
+from assistant.evaluation.questions import load_questions
+from assistant.retrieval.query import is_list_question
+from bench.gate import pct, rates
+from bench.harness import ROOT, write_result
+from bench.question_sets import SETS, setup
 
 HELD_OUT = ["examples/multi_questions.jsonl", "examples/list_none_questions.jsonl"]
 MARGINS = [round(0.01 * i, 2) for i in range(11)]
@@ -81,8 +74,7 @@ def main() -> None:
         "list_rates": {str(m): {n: rates(v, bar - m) for n, v in lists.items()} for m in MARGINS},
         "list_questions": {n: len(v) for n, v in lists.items()},
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    write_result(args.out, out)
     print(f"wrote {args.out}")
 
 

@@ -35,15 +35,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # this checkout's assistant/ and fixtures/
+from assistant.embedding import MiniLMEmbedding
+from assistant.embedding.sources import HUB_REPO
+from bench.harness import RESULTS, ROOT, write_result
+from fixtures.hub_server import HubServer
 
-from assistant.embedding import MiniLMEmbedding  # noqa: E402
-from assistant.embedding.sources import HUB_REPO  # noqa: E402
-from fixtures.hub_server import HubServer  # noqa: E402
-
-OUT = REPO / "bench" / "results" / "install_size.json"
-DEV = REPO / "examples" / "dev_questions.jsonl"
+OUT = RESULTS / "install_size.json"
+DEV = ROOT / "examples" / "dev_questions.jsonl"
 
 # Run in the measured venv, from a folder outside the checkout (so the installed package is the
 # one imported): opens the index (building it on a first start), times the first search, then
@@ -79,7 +77,7 @@ def source(rev: str, work: Path) -> Path:
     """The repository at `rev`, as files (what a user clones)."""
     dest = work / f"src-{rev}"
     dest.mkdir()
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True, capture_output=True).stdout
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest
 
@@ -180,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the venvs (printed) for a look")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="install-size-"))
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    sdk = re.search(r"^sdk_version:\s*(\S+)", (REPO / "README.md").read_text(encoding="utf-8"), re.M).group(1)
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    sdk = re.search(r"^sdk_version:\s*(\S+)", (ROOT / "README.md").read_text(encoding="utf-8"), re.M).group(1)
     server = hub_stand_in(work)
     try:
         before_src, after_src = source(args.before, work), source("HEAD", work)
@@ -213,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             i for i, (a, b) in enumerate(zip(runs["before"]["top_hits"], runs["after"]["top_hits"])) if a != b
         ],
     }
-    OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(OUT, result)
     print(json.dumps(result, indent=2))
     if args.keep:
         log(f"kept {work}")

@@ -1,8 +1,8 @@
 """Local-backend benchmark: speed of the in-process GGUF model and how often its own
 citations survive verification, before and after the small-model prompt and grammar.
 
-    python bench/local_llm.py                 # 10 dev questions, all three variants
-    python bench/local_llm.py --variants grammar --n 5 --gguf other.gguf
+    python -m bench.local_llm                 # 10 dev questions, all three variants
+    python -m bench.local_llm --variants grammar --n 5 --gguf other.gguf
 
 Variants (same retrieval, same model, run in one process):
   before   the hosted-model prompt (5 whole passages, instructions only), no grammar
@@ -25,17 +25,14 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from assistant import PaperAssistant, Settings  # noqa: E402
-from assistant.answering.answerer import Ask  # noqa: E402
-from assistant.answering.citations import says_not_covered, verify  # noqa: E402
+from assistant import PaperAssistant, Settings
+from assistant.answering.answerer import Ask
+from assistant.answering.citations import says_not_covered, verify
+from bench.harness import RESULTS, ROOT, write_result
 
 DEV = ROOT / "examples" / "dev_questions.jsonl"
-OUT = ROOT / "bench" / "results" / "local_llm.json"
+OUT = RESULTS / "local_llm.json"
 VARIANTS = {
     "before": {
         "settings": {"llm_passages": 5, "passage_words": 10_000, "cite_grammar": "off", "compact_prompt": "off"}
@@ -206,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "questions": [q["id"] for q in questions],
         "variants": results,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out = write_result(args.out, report)
     print(f"\nwrote {out}")
     return 0
 

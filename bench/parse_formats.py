@@ -1,11 +1,11 @@
 """How fast each papers format is read, and that streaming a dump takes constant memory.
 
-    PYTHONPATH=. python bench/parse_formats.py [--n 2000] [--big 100000] [--small 10000]
+    python -m bench.parse_formats [--n 2000] [--big 100000] [--small 10000]
 
-Part 1: the same N synthetic papers (bench/synthetic.py, with authors, year, venue, DOI,
+Part 1: the same N synthetic papers (fixtures/synthetic.py, with authors, year, venue, DOI,
 tags) are written in every format the library reads -- BibTeX, CSL JSON and RIS by
 assistant.references, JSON lines, a JSON document, CSV, arXiv / OpenAlex / Semantic Scholar
-dump lines, and a zotero.sqlite built like the test fixture -- and read back with
+dump lines, and a zotero.sqlite laid out as the tests' (fixtures/zotero.py) -- and read back with
 `iter_papers` (detection, reader, normalisation, dedupe): records/s per format.
 
 Part 2: an arXiv snapshot slice of `--small` and of `--big` records is parsed in a fresh
@@ -27,13 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from assistant import references as refs  # noqa: E402
-from assistant.ingest.records import iter_papers, normalize_record  # noqa: E402
-from assistant.types import Paper  # noqa: E402
-from fixtures.synthetic import synthetic_papers, write_arxiv_jsonl  # noqa: E402
+from assistant import references as refs
+from assistant.ingest.records import iter_papers, normalize_record
+from assistant.types import Paper
+from fixtures.synthetic import synthetic_papers, write_arxiv_jsonl
+from fixtures.zotero import CREATOR_TYPES, FIELDS, ITEM_TYPES, SCHEMA, Builder
 
 _VENUES = ["NeurIPS", "ICML", "ACL", "CVPR", "Journal of Machine Learning Research", ""]
 _PEOPLE = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Jörg Müller", "Anna van der Berg", "Wei Chen"]
@@ -54,8 +52,6 @@ def papers(n: int) -> list[Paper]:
 
 
 def write_all(ps: list[Paper], folder: Path) -> dict[str, Path]:
-    from zotero_fixture import SCHEMA, _Builder  # the test fixture's Zotero layout
-
     files = {}
 
     def put(name: str, text: str) -> None:
@@ -84,8 +80,6 @@ def write_all(ps: list[Paper], folder: Path) -> dict[str, Path]:
     db.parent.mkdir()
     con = sqlite3.connect(db)
     con.executescript(SCHEMA)
-    from zotero_fixture import CREATOR_TYPES, FIELDS, ITEM_TYPES
-
     for name, tid in ITEM_TYPES.items():
         con.execute("INSERT INTO itemTypesCombined VALUES (?, ?, 1, 0)", (tid, name))
     for name, fid in FIELDS.items():
@@ -93,7 +87,7 @@ def write_all(ps: list[Paper], folder: Path) -> dict[str, Path]:
     for name, cid in CREATOR_TYPES.items():
         con.execute("INSERT INTO creatorTypes VALUES (?, ?)", (cid, name))
     con.execute("INSERT INTO libraries (libraryID, type, editable, filesEditable) VALUES (1, 'user', 1, 1)")
-    b = _Builder(con)
+    b = Builder(con)
     for i, p in enumerate(ps):
         item = b.item(
             "journalArticle",

@@ -1,7 +1,7 @@
 """PDF text extractors compared on the test corpus: speed and two-column reading order.
 
-    python bench/pdf_parsers.py              # offline: committed LaTeX papers + cached vignettes
-    python bench/pdf_parsers.py --fetch      # first download the vignettes (apt-get; fixtures/debian_pdfs.py)
+    python -m bench.pdf_parsers              # offline: committed LaTeX papers + cached vignettes
+    python -m bench.pdf_parsers --fetch      # first download the vignettes (apt-get; fixtures/debian_pdfs.py)
 
 Rows: the raw page text of pypdfium2, pypdf, pdfplumber and docling-parse (each skipped with a
 note when not installed; docling-parse pins an older typer than gradio, so install it apart:
@@ -29,19 +29,11 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 import unicodedata
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-LATEX = ROOT / "tests" / "data" / "pdfs" / "latex"
-CACHE = ROOT / "tests" / "data" / "pdfs" / "cache"
-MANIFEST = ROOT / "tests" / "data" / "pdfs" / "manifest.json"
-
+from bench.harness import RESULTS, ROOT, Clock, write_result
+from fixtures.debian_pdfs import LATEX, readable
 
 # --- extractors: path -> list of page texts -------------------------------------------------------
 
@@ -152,9 +144,7 @@ def corpus(fetch: bool) -> tuple[list[tuple[Path, dict]], list[Path]]:
         from fixtures.debian_pdfs import fetch as fetch_all
 
         fetch_all()
-    entries = json.loads(MANIFEST.read_text())["pdfs"]
-    vignettes = [CACHE / e["file"] for e in entries if not e.get("unreadable") and (CACHE / e["file"]).exists()]
-    return papers, vignettes
+    return papers, readable()
 
 
 def available(module: str) -> bool:
@@ -172,9 +162,9 @@ def run(fetch: bool = False) -> dict:
             results[name] = {"skipped": f"{module} not installed"}
             continue
         extract(files[0])  # imports and one-time loading are not per-page costs
-        start, cpu = time.perf_counter(), time.process_time()
-        pages = {f: extract(f) for f in files}
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        with Clock() as clock:
+            pages = {f: extract(f) for f in files}
+        seconds, cpu = clock.wall, clock.cpu
         totals: dict[str, int] = {}
         for path, truth in papers:
             for key, value in score_paper(truth, pages[path]).items():
@@ -221,8 +211,7 @@ def table(report: dict) -> str:
 def main() -> None:
     report = run(fetch="--fetch" in sys.argv)
     print(table(report))
-    out = HERE / "results" / "pdf_parsers.json"
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    write_result(RESULTS / "pdf_parsers.json", report)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""What bench/fusion_weights.py and bench/gate.py share: the question sets in examples/,
-and opening the assistant on the index they are scored against."""
+"""What bench.fusion_weights, bench.gate and bench.gate_lists share: the question sets in
+examples/, and opening the assistant on the index they are scored against."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 
 from assistant import PaperAssistant, Settings
 from assistant.evaluation.questions import load_questions
+from bench.harness import RESULTS, ROOT
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 SETS = [
     "examples/dev_questions.jsonl",
     "examples/extra_questions.jsonl",
@@ -36,7 +35,7 @@ def setup(
         help="question sets (default: the four abstract sets, and the full-text set with --pdfs)",
     )
     ap.add_argument("--index-dir", default=None, help="index of the bundled collection (default: the project's)")
-    ap.add_argument("--out", default=str(HERE / "results" / out_name))
+    ap.add_argument("--out", default=str(RESULTS / out_name))
     if pdfs:
         ap.add_argument(
             "--pdfs",
@@ -53,7 +52,7 @@ def setup(
     pa = PaperAssistant(Settings.load(**({"index_dir": args.index_dir} if args.index_dir else {})))
     if folders is not None:
         if not folders:
-            from fulltext_ingest import corpus
+            from bench.fulltext_ingest import corpus
 
             folders = corpus()
         for folder in folders:

@@ -1,11 +1,11 @@
 """Scale benchmark: ingest, search latency, cold start, disk and memory at N papers.
 
-    python bench/scale.py                                  # N = 1000, embedded and server mode
-    python bench/scale.py --n 1000 10000 --mode embedded server
-    python bench/scale.py --n 50000 --work /data/scale     # ~1 h of embedding per cold mode
-    python bench/scale.py --n 1000 10000 --queries-only   # start and searches again, on the kept indexes
+    python -m bench.scale                                  # N = 1000, embedded and server mode
+    python -m bench.scale --n 1000 10000 --mode embedded server
+    python -m bench.scale --n 50000 --work /data/scale     # ~1 h of embedding per cold mode
+    python -m bench.scale --n 1000 10000 --queries-only    # start and searches again, on the kept indexes
 
-For each N a synthetic collection (bench/synthetic.py; seed = N) is ingested from a JSONL
+For each N a synthetic collection (fixtures/synthetic.py; seed = N) is ingested from a JSONL
 file by a fresh process, then a second fresh process opens the index and answers: that
 is the cold start, followed by search latency over ~200 distinct questions.  Every
 figure comes from separate processes, so peak RSS is that of the ingest or the query
@@ -34,19 +34,13 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-RESULTS = HERE / "results" / "scale.json"
+from bench import harness
+from bench.harness import ROOT, Clock, peak_rss_mb, percentile, read_result, write_result
+
+RESULTS = harness.RESULTS / "scale.json"
 
 
 # --- workers (run as separate processes) ---------------------------------------------------
-
-
-def peak_rss_mb(pid: int | str = "self") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def worker_ingest(settings: dict, papers: str, sample: int) -> dict:
@@ -64,15 +58,9 @@ def worker_ingest(settings: dict, papers: str, sample: int) -> dict:
     random.Random(1).shuffle(pick)
     del some
     pa.embedder.embed(pick[:64])  # load the model outside the timing
-    raw = {"wall": 0.0, "cpu": 0.0}
-
-    def raw_embed(part: list[str]) -> None:
-        w, c = time.perf_counter(), time.process_time()
-        pa.embedder.embed(part)
-        raw["wall"] += time.perf_counter() - w
-        raw["cpu"] += time.process_time() - c
-
-    raw_embed(pick[: len(pick) // 2])
+    raw = Clock()  # the two halves of the sample, added up
+    with raw:
+        pa.embedder.embed(pick[: len(pick) // 2])
     spent = {"embed_s": 0.0, "embedded": 0}
     embed = pa.embedder.embed
 
@@ -85,20 +73,21 @@ def worker_ingest(settings: dict, papers: str, sample: int) -> dict:
             spent["embedded"] += len(batch)
 
     object.__setattr__(pa.embedder, "embed", timed_embed)
-    t, c = time.perf_counter(), time.process_time()
-    report = pa.add_papers(papers, progress=_stderr_progress)
-    ingest_s, ingest_cpu = time.perf_counter() - t, time.process_time() - c
+    with Clock() as ingest:
+        report = pa.add_papers(papers, progress=_stderr_progress)
+    ingest_s, ingest_cpu = ingest.wall, ingest.cpu
     object.__setattr__(pa.embedder, "embed", embed)
-    raw_embed(pick[len(pick) // 2 :])
-    raw_s = n_passages * raw["wall"] / len(pick)
+    with raw:
+        pa.embedder.embed(pick[len(pick) // 2 :])
+    raw_s = n_passages * raw.wall / len(pick)
     return {
         "papers": len(loaded),
         "added": len(report.added),
         "passages": n_passages,
-        "raw_embed_rate": len(pick) / raw["wall"],
+        "raw_embed_rate": len(pick) / raw.wall,
         "raw_sample": len(pick),
         "raw_embed_s": raw_s,
-        "raw_embed_cpu_s": n_passages * raw["cpu"] / len(pick),
+        "raw_embed_cpu_s": n_passages * raw.cpu / len(pick),
         "ingest_s": ingest_s,
         "ingest_cpu_s": ingest_cpu,
         "ingest_papers_per_s": len(loaded) / ingest_s,
@@ -145,25 +134,18 @@ def worker_query(settings: dict, queries: list[str]) -> None:
                 "import_s": t_import - t0,
                 "open_s": t_open - t_import,
                 "first_answer_s": t_first - t_open,
-                "search_p50_ms": 1000 * _pct(lat, 50),
-                "search_p95_ms": 1000 * _pct(lat, 95),
+                "search_p50_ms": 1000 * percentile(lat, 50, "nearest"),
+                "search_p95_ms": 1000 * percentile(lat, 95, "nearest"),
                 "queries": len(lat),
-                "ask_p50_ms": 1000 * _pct(ask_lat, 50),
-                "ask_p95_ms": 1000 * _pct(ask_lat, 95),
-                "stage_p50_ms": {k: 1000 * _pct(v, 50) for k, v in stages.items()},
+                "ask_p50_ms": 1000 * percentile(ask_lat, 50, "nearest"),
+                "ask_p95_ms": 1000 * percentile(ask_lat, 95, "nearest"),
+                "stage_p50_ms": {k: 1000 * percentile(v, 50, "nearest") for k, v in stages.items()},
                 "papers": len(pa.papers),
                 "peak_rss_mb": peak_rss_mb(),
             }
         ),
         flush=True,
     )
-
-
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return 0.0
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
 
 
 # --- the driver -----------------------------------------------------------------------------
@@ -214,7 +196,7 @@ def run_worker(args: list[str], timeout: float) -> tuple[list[dict], float, floa
     """Run a worker; returns its JSON lines, the time to its first line and to its end."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), *args],
+        [sys.executable, "-m", "bench.scale", *args],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -381,19 +363,15 @@ def main() -> None:
     for n in a.n:
         for mode in a.mode:
             key = f"{mode}-{n}"
-            earlier = json.loads(RESULTS.read_text()).get(key) if RESULTS.exists() else None
+            earlier = read_result(RESULTS).get(key)
             if a.queries_only and earlier is None:
                 raise SystemExit(f"no earlier result for {key} in {RESULTS}")
             r = bench(n, mode, a.work, a.sample, earlier if a.queries_only else None)
-            results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}  # other runs may have written
+            results = read_result(RESULTS)  # other runs may have written
             results[key] = r
-            RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            RESULTS.write_text(json.dumps(results, indent=1))
+            write_result(RESULTS, results)
             print(summary(r), flush=True)
 
 
 if __name__ == "__main__":
-    # Run as a script, bench/ itself is first on sys.path and `bench` would be bench/bench.py:
-    # import from the repo root instead, where `bench` is this folder.
-    sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
     main()

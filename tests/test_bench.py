@@ -1,6 +1,7 @@
-"""The bench/ scripts run end to end and write consistent figures: bench.py as a smoke run
-(not a timed test: no figure here is compared with a speed target), gate.py and
-fusion_weights.py on the bundled index."""
+"""The bench/ scripts run end to end, as `python -m bench.NAME` from the repository root, and
+write consistent figures: bench.bench as a smoke run (not a timed test: no figure here is
+compared with a speed target), bench.gate, bench.gate_lists and bench.fusion_weights on the
+bundled index, bench.fidelity judging earlier answers.  The tests import nothing from bench/."""
 
 import json
 import shutil
@@ -12,26 +13,28 @@ import pytest
 
 pytestmark = pytest.mark.server  # runs the bench scripts as processes: left out of `make check`
 
-BENCH = Path(__file__).parent.parent / "bench" / "bench.py"
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def bench(name: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """`python -m bench.NAME ARGS` from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
 
 
 @pytest.mark.slow
 def test_bench_quick_run_writes_figures_and_plot(built_index, model_cache, tmp_path):
-    p = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--quick",
-            "--rss-questions",
-            "10",
-            "--out",
-            str(tmp_path),
-            "--model-cache",
-            str(model_cache),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
+    p = bench(
+        "bench",
+        "--quick",
+        "--rss-questions",
+        "10",
+        "--out",
+        str(tmp_path),
+        "--model-cache",
+        str(model_cache),
     )
     assert p.returncode == 0, p.stderr[-3000:]
     data = json.loads((tmp_path / "bench.json").read_text())
@@ -61,9 +64,6 @@ def test_bench_quick_run_writes_figures_and_plot(built_index, model_cache, tmp_p
     assert (tmp_path / "stages.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-EXAMPLES = BENCH.parent.parent / "examples"
-
-
 @pytest.fixture
 def index_copy(built_index, model_cache, tmp_path, monkeypatch):
     """A copy of the bundled index for a script's own process (an embedded Chroma is not
@@ -75,7 +75,7 @@ def index_copy(built_index, model_cache, tmp_path, monkeypatch):
 
 
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
-    p = subprocess.run([sys.executable, str(BENCH.parent / name), *args], capture_output=True, text=True, timeout=900)
+    p = bench(name, *args)
     assert p.returncode == 0, p.stderr[-3000:]
     return p
 
@@ -83,7 +83,7 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
 def test_gate_bench_compares_the_two_weightings_on_a_question_set(index_copy, tmp_path):
     out = tmp_path / "gate.json"
     p = run_script(
-        "gate.py",
+        "gate",
         "--sets",
         str(EXAMPLES / "dev_questions.jsonl"),
         str(EXAMPLES / "vague_questions.jsonl"),
@@ -106,10 +106,10 @@ def test_gate_bench_compares_the_two_weightings_on_a_question_set(index_copy, tm
 
 
 def test_gate_bench_on_a_mixed_collection_compares_the_full_text_gates(index_copy, tmp_path):
-    """gate.py --pdfs: the bundled abstracts and the LaTeX PDFs, the full-text questions about
+    """bench.gate --pdfs: the bundled abstracts and the LaTeX PDFs, the full-text questions about
     them with a set of abstract questions; the full-text gates are scored beside the shipped
     one, and the margin can only lower a score: it refuses at least as much of both kinds."""
-    latex = sorted((EXAMPLES.parent / "tests" / "data" / "pdfs" / "latex").glob("*.pdf"))
+    latex = sorted((ROOT / "tests" / "data" / "pdfs" / "latex").glob("*.pdf"))
     names = {p.name for p in latex}
     questions = tmp_path / "fulltext_questions.jsonl"
     questions.write_text(
@@ -121,7 +121,7 @@ def test_gate_bench_on_a_mixed_collection_compares_the_full_text_gates(index_cop
     )
     out = tmp_path / "gate.json"
     p = run_script(
-        "gate.py",
+        "gate",
         "--index-dir",
         str(index_copy),
         "--pdfs",
@@ -146,7 +146,7 @@ def test_gate_bench_on_a_mixed_collection_compares_the_full_text_gates(index_cop
 def test_fusion_bench_scores_every_setting_and_marks_the_shipped_one(index_copy, tmp_path):
     out = tmp_path / "fusion.json"
     p = run_script(
-        "fusion_weights.py",
+        "fusion_weights",
         "--sets",
         str(EXAMPLES / "dev_questions.jsonl"),
         "--index-dir",
@@ -199,13 +199,7 @@ def test_fidelity_bench_judges_earlier_answers_again_without_a_model(tmp_path):
     earlier = tmp_path / "earlier.json"
     earlier.write_text(json.dumps({"model": "m", "load_average_before": [0, 0, 0], "rows": [shown, fallen]}))
     out = tmp_path / "again.json"
-    script = Path(__file__).parent.parent / "bench" / "fidelity.py"
-    p = subprocess.run(
-        [sys.executable, str(script), "--rejudge", str(earlier), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    p = bench("fidelity", "--rejudge", str(earlier), "--out", str(out), timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     s = json.loads(out.read_text())["summary"]["all"]
     assert (s["answered"], s["shown"], s["shown_sentences"], s["shown_sentences_with_missing_detail"]) == (2, 1, 3, 2)
@@ -216,7 +210,7 @@ def test_fidelity_bench_judges_earlier_answers_again_without_a_model(tmp_path):
 def test_gate_lists_bench_scores_list_questions_at_lower_bars(index_copy, tmp_path):
     out = tmp_path / "gate_lists.json"
     p = run_script(
-        "gate_lists.py",
+        "gate_lists",
         "--sets",
         str(EXAMPLES / "dev_questions.jsonl"),
         str(EXAMPLES / "list_none_questions.jsonl"),

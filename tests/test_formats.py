@@ -2,7 +2,7 @@
 the arXiv / OpenAlex / Semantic Scholar dumps, and refusing what is none of them.
 
 Fixture files (tests/data/formats/) are written to each format's specification with the
-hard cases in them; the Zotero database is built by tests/zotero_fixture.py."""
+hard cases in them; the Zotero database is built by fixtures/zotero.py."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from zotero_fixture import build_zotero_db
 
 from assistant.ingest.records import CollectionError, iter_papers, load_papers, parse_papers
 from assistant.types import Paper, Rejection
+from fixtures.zotero import build_zotero_db
 
 DATA = Path(__file__).parent / "data" / "formats"
 

@@ -1,0 +1,1 @@
+"""Benchmarks of paper-assistant: run each from the repository root as `python -m bench.NAME` (bench/README.md)."""
