@@ -26,9 +26,9 @@ Results also go to bench/results/pdf_parsers.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -209,7 +209,9 @@ def table(report: dict) -> str:
 
 
 def main() -> None:
-    report = run(fetch="--fetch" in sys.argv)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fetch", action="store_true", help="first download the vignettes (apt-get)")
+    report = run(fetch=ap.parse_args().fetch)
     print(table(report))
     write_result(RESULTS / "pdf_parsers.json", report)
 
