@@ -132,10 +132,13 @@ def test_footnotes_are_kept_whole_on_their_page(paper):
         assert note["text"] in page_text(doc, note["page"])
 
 
-def test_code_and_table_rows_are_left_out_but_captions_kept(paper):
+def test_table_rows_and_listings_in_floats_are_left_out_but_captions_and_display_code_kept(paper):
     truth, doc = paper
-    for line in truth["code"]:
+    for line in truth["code"]:  # a captioned listing is a figure
         assert line not in doc.text
+    lines = doc.text.split("\n")
+    for line in truth.get("display_code", []):  # code set between paragraphs stays, a line of its own
+        assert line in lines
     for row in truth["table_rows"]:
         assert row not in " ".join(doc.text.split())
     for caption in re.findall(r"(?:Table|Listing) \d+: [^\n]*", doc.text):
@@ -278,7 +281,7 @@ def test_lme4_paper_sections_and_running_heads(vignettes):
     assert by_title["A. Modularization examples"] == 44  # after the reference list
     assert "Linear Mixed Models with lme4" not in doc.text  # the even pages' running head
     assert "Douglas Bates, Martin Mächler, Ben Bolker, Steve Walker" not in doc.text  # the odd pages'
-    assert "> fm1 <- lmer(" not in doc.text  # R code is left out
+    assert "> fm1 <- lmer(Reaction ~ Days + (Days | Subject), sleepstudy)" in doc.text.split("\n")  # code, as printed
 
 
 def test_a_text_layer_without_unicode_is_refused(vignettes):
@@ -348,3 +351,23 @@ def test_max_pages_reads_the_first_pages_only(long_report):
     doc = read_pdf(long_report, max_pages=50)
     assert doc.pages == 1000 and len(doc.page_starts) == 50
     assert pdf_samples.page_sentence(50) in doc.text and pdf_samples.page_sentence(51) not in doc.text
+
+
+def test_text_as_printed_inline_code_display_code_and_a_sentence_over_a_page_break():
+    """Words in a code font inside a sentence stay in it; code set between paragraphs stays as
+    lines of its own; a sentence a page break (and the running head) interrupts is one sentence."""
+    from assistant.ingest.chunking import body_sentences, chunk_body
+
+    truth = json.loads((DATA / "latex" / "printed.json").read_text())
+    doc = read(DATA / "latex" / "printed.pdf")
+    flat = " ".join(doc.text.split())
+    inline = "For panel data, vcovPL() based on meatPL() computes sandwich covariances that are robust to correlation over time."
+    assert inline in flat and "glm(y ~ x, family = poisson)" in flat
+    [spanning] = truth["spanning_pages"]
+    sentences = [" ".join(doc.text[s:e].split()) for s, e in body_sentences(doc.text)]
+    assert spanning in sentences  # one sentence, not two halves
+    passages = chunk_body("pdf:printed", doc, start=0, chunk_words=100, first_index=1)
+    [holder] = [p for p in passages if spanning in " ".join(p.text.split())]
+    at = holder.text.index("When the number")
+    assert holder.page_at(at) == 1 and holder.page_at(holder.text.index("than about twenty")) == 2
+    assert "Software" not in holder.text  # the running head between the halves is gone

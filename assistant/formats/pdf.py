@@ -28,6 +28,7 @@ from assistant.formats import pdf_layout as layout
 from assistant.formats import pdf_paragraphs as paragraphs
 
 MAX_PAGES = 1000
+READER_VERSION = 2  # raised when the text a PDF gives changes: indexed PDFs are then read again
 _PDFIUM = threading.Lock()  # PDFium is not thread-safe; the web app reads uploads on several threads
 
 

@@ -9,8 +9,9 @@ Used by `pdf.read_pdf` only.  The steps, one function each, and why:
 * `reading_order` -- a two-column gutter is a strip no line crosses (a line that a file
   writing both columns row by row runs across it is split there); lines spanning it (titles,
   wide tables) cut the page into bands, each read left column then right;
-* `classify` -- headings (bold or larger, numbered or named), code (monospace fonts), lines
-  mostly digits and symbols, table rows, plot labels (dropped), captions and footnotes
+* `classify` -- headings (bold or larger, numbered or named), code (monospace fonts) and
+  lines mostly digits and symbols (kept as lines of their own, or as part of the sentence
+  they sit in), table rows and plot labels (dropped), captions and footnotes
   (asides: moved after the page's body so a sentence a float or footnote interrupts stays
   whole); the lines set close to a caption that are not sentences are its table or figure;
 * then `pdf_paragraphs` joins the lines into paragraphs.
@@ -37,6 +38,7 @@ NAMED = re.compile(
 )
 TERMINAL = re.compile(r"[.!?:][\"'”’)\]]*$")  # a line or paragraph ending a sentence
 _CAPTION = re.compile(r"^(?:figure|fig\.|table|listing|algorithm|exhibit)\s*[A-Z]?\d+[.:]", re.IGNORECASE)
+_EQUATION_NUMBER = re.compile(r"^\(\d+(?:\.\d+)?[a-z]?\)$")
 _FOOTNOTE_MARK = re.compile(r"^(?:\d{1,2}|[*∗†‡§¶])\s*\S")
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?(?:\d+|[ivxlc]+)(?:\s*(?:/|of)\s*\d+)?$", re.IGNORECASE)
 # Word characters: all but spaces and controls -- except the control codes where old TeX fonts
@@ -135,21 +137,28 @@ def page_lines(page) -> list[Line]:
                 )
                 lines.append(cur)
         buf, flags = ctypes.create_string_buffer(128), ctypes.c_int()
-        for ln in lines:  # the font of the first, middle and last word stands for the line's
+        for ln in lines:  # size and weight: the first, middle and last word's; monospace: every word's
             picks = {ln.starts[0], ln.starts[len(ln.starts) // 2], ln.starts[-1]}
-            sizes, bold, mono = [], 0, 0
+            sizes, bold = [], 0
             for i in picks:
                 sizes.append(raw.FPDFText_GetFontSize(h, i))
-                raw.FPDFText_GetFontInfo(h, i, buf, len(buf), flags)
-                name = buf.value.decode("latin-1").split("+")[-1]  # without the subset prefix
-                bold += bool(_BOLD.search(name))
-                mono += bool(_MONO.search(name))
-            ln.size, ln.bold, ln.mono = sorted(sizes)[len(sizes) // 2], 2 * bold > len(picks), 2 * mono > len(picks)
+                bold += bool(_BOLD.search(_font(h, i, buf, flags)))
+            mono = sum(len(w) for i, w in zip(ln.starts, ln.words) if _MONO.search(_font(h, i, buf, flags)))
+            ln.size, ln.bold = sorted(sizes)[len(sizes) // 2], 2 * bold > len(picks)
+            ln.mono = mono > 0.8 * sum(map(len, ln.words))  # a line of code, not a sentence naming a function
             ln.words = [clean(w) for w in ln.words]
             _set_text(ln)
     finally:
         tp.close()
     return lines
+
+
+def _font(h, i: int, buf, flags) -> str:
+    """The name of the font of character `i`, without the subset prefix."""
+    from pypdfium2 import raw
+
+    raw.FPDFText_GetFontInfo(h, i, buf, len(buf), flags)
+    return buf.value.decode("latin-1").split("+")[-1]
 
 
 def _set_text(ln: Line) -> None:
@@ -278,6 +287,8 @@ def _table_rows(lines: list[Line], lefts: dict[int, float], width: float) -> set
             rows.append([ln])
     out = set()
     for row in rows:
+        if _EQUATION_NUMBER.match(max(row, key=lambda ln: ln.x1).text):
+            continue  # a display formula and its number (formula_lines)
         if (
             len(row) >= 3
             and all(ln.x1 - ln.x0 < 0.4 * width for ln in row)
@@ -296,6 +307,20 @@ def _table_rows(lines: list[Line], lefts: dict[int, float], width: float) -> set
     return out
 
 
+def _formula_lines(lines: list[Line], width: float) -> set[int]:
+    """A numbered display formula: the pieces on the baseline of its number, and the short
+    pieces just above and below them (a fraction's numerator and denominator)."""
+    numbers = [n for n in lines if _EQUATION_NUMBER.match(n.text) and n.x0 > min(ln.x0 for ln in lines) + 0.6 * width]
+    out = set()
+    for n in numbers:
+        height = n.top - n.bottom
+        for ln in lines:
+            near = ln.col == n.col and abs(ln.bottom - n.bottom) < 1.2 * height
+            if near and (ln is n or ln.x1 - ln.x0 < 0.6 * width and not TERMINAL.search(ln.text)):
+                out.add(id(ln))
+    return out
+
+
 def classify(lines: list[Line], body: float) -> None:
     """Set each line's kind: heading, body, aside (caption, footnote) or drop (code, tables,
     maths, plot labels).  `body` is the document's body font size."""
@@ -305,7 +330,7 @@ def classify(lines: list[Line], body: float) -> None:
     for ln in lines:
         lefts[ln.col] = min(lefts.get(ln.col, ln.x0), ln.x0)
     width = max(ln.x1 for ln in lines) - min(lefts.values())
-    table = _table_rows(lines, lefts, width)
+    table, formula = _table_rows(lines, lefts, width), _formula_lines(lines, width)
     prev: Line | None = None
     in_note = False
     for ln in lines:
@@ -323,10 +348,15 @@ def classify(lines: list[Line], body: float) -> None:
             and not ln.mono
         ):
             ln.kind = "heading"  # a heading wrapped onto a second line
-        elif ln.mono or ln.symbolic or id(ln) in table:
+        elif id(ln) in formula:
+            ln.kind = "formula"
+        elif id(ln) in table:
             ln.kind = "drop"
+        elif ln.mono or ln.symbolic:  # inside a running sentence it is part of it; else a display
+            ln.kind = "body" if _continues(prev, ln, gap) else "code"
         elif (
             _CAPTION.match(ln.text)
+            and _starts_block(prev, ln, gap)
             or ln.size < 0.9 * body
             and _FOOTNOTE_MARK.match(ln.text)
             and (prev is None or gap or size_step)
@@ -341,6 +371,37 @@ def classify(lines: list[Line], body: float) -> None:
     _floats(lines)
 
 
+def _continues(prev: Line | None, ln: Line, gap: bool) -> bool:
+    """Is `ln` (code or maths) a line of the sentence `prev` left unfinished, set like it?"""
+    return (
+        prev is not None
+        and not gap
+        and prev.kind == "body"
+        and abs(ln.size - prev.size) < 0.5
+        and abs(ln.x0 - prev.x0) < 2
+        and not re.search(r"[.!?:]\W*$", prev.text)
+    )
+
+
+def _starts_block(prev: Line | None, ln: Line, gap: bool) -> bool:
+    """Can `ln` start a caption: not in the middle of a running sentence ("... an overview is
+    given in / Table 3. This includes ...")?"""
+    return prev is None or gap or prev.kind != "body" or bool(TERMINAL.search(prev.text)) or prev.size != ln.size
+
+
+def _same_paragraph(a: Line, b: Line, right: float) -> bool:
+    """Is `b` the next line of `a`'s paragraph (same font and left edge, at the line spacing,
+    `a` running to the block's right edge `right`)?"""
+    height = b.top - b.bottom
+    return (
+        abs(a.size - b.size) < 0.3
+        and abs(a.x0 - b.x0) < 0.5 * height
+        and a.x1 > right - 2 * height
+        and b.top < a.top
+        and a.bottom - b.top < 0.6 * height
+    )
+
+
 def _close(a: Line, b: Line, x0: float, x1: float) -> bool:
     """Is `b` set right after `a` in one block spanning x0..x1: next in the same row (table
     cells), or on the next line below, overlapping the block horizontally?"""
@@ -351,12 +412,12 @@ def _close(a: Line, b: Line, x0: float, x1: float) -> bool:
 
 
 def _floats(lines: list[Line]) -> None:
-    """A caption is an aside until its first sentence end.  The lines set close to it that are
+    """A caption is an aside to the end of its paragraph.  The lines set close to it that are
     not sentences are the table or figure it labels (header cells, axis labels): dropped.  A
     sentence end stops the search, so prose next to an in-text listing is kept."""
 
-    def float_text(ln: Line) -> bool:
-        return ln.kind == "drop" or ln.kind == "body" and not TERMINAL.search(ln.text)
+    def float_text(ln: Line) -> bool:  # a listing in a float is part of the figure, not of the text
+        return ln.kind in ("drop", "code", "formula") or ln.kind == "body" and not TERMINAL.search(ln.text)
 
     for i, ln in enumerate(lines):
         if ln.kind != "aside" or not _CAPTION.match(ln.text):
@@ -370,10 +431,13 @@ def _floats(lines: list[Line]) -> None:
                     break
                 j += step
                 nxt = lines[j]
-                if not ended and nxt.kind == "body":
+                if nxt.kind == "body" and (not ended or step > 0 and a.kind == "aside" and _same_paragraph(a, nxt, x1)):
                     nxt.kind, ended = "aside", TERMINAL.search(nxt.text)  # the caption goes on
                 elif ended and float_text(nxt):
                     nxt.kind = "drop"
                 else:
                     break
                 x0, x1 = min(x0, nxt.x0), max(x1, nxt.x1)
+    for a, b in itertools.pairwise(lines):  # a listing that goes on in the next column
+        if b.kind == "code" and a.kind == "drop" and a.mono:
+            b.kind = "drop"

@@ -41,12 +41,13 @@ class Hyphens:
 
 
 def paragraphs(lines: list[Line], hyphens: Hyphens) -> list[tuple[str, str]]:
-    """(kind, text) paragraphs of one page in reading order: headings and body, then the
-    asides -- placed before the page's last paragraph when that one goes on to the next page."""
+    """(kind, text) paragraphs of one page in reading order: headings, body and display code or
+    maths (a paragraph per line), then the asides -- placed before the page's last paragraph
+    when that one goes on to the next page."""
     lefts: dict[int, float] = {}
     for ln in lines:
         lefts[ln.col] = min(lefts.get(ln.col, ln.x0), ln.x0)
-    flow = _join([ln for ln in lines if ln.kind in ("body", "heading")], "body", lefts, hyphens)
+    flow = _join([ln for ln in lines if ln.kind in ("body", "heading", "code", "formula")], "body", lefts, hyphens)
     asides = _join([ln for ln in lines if ln.kind == "aside"], "aside", lefts, hyphens)
     if flow and flow[-1][0] == "body" and not TERMINAL.search(flow[-1][1]):
         return flow[:-1] + asides + flow[-1:]
@@ -68,9 +69,14 @@ def _join(lines: list[Line], label: str, lefts: dict[int, float], hyphens: Hyphe
         ):
             words.extend(ln.words)  # a heading wrapped onto a second line
             continue
-        if prev is None or ln.kind == "heading" or prev.kind == "heading" or _new_paragraph(prev, ln, lefts):
+        if (
+            prev is None
+            or "heading" in (ln.kind, prev.kind)
+            or "code" in (ln.kind, prev.kind)
+            or _new_paragraph(prev, ln, lefts)
+        ):
             if words:
-                out.append(("heading" if prev.kind == "heading" else label, " ".join(words)))
+                out.append((prev.kind if prev.kind in ("heading", "code") else label, " ".join(words)))
             words = list(ln.words)
         elif words[-1].endswith("-") and len(words[-1]) > 1:
             words[-1:] = [hyphens.join(words[-1], ln.words[0])] + ln.words[1:]
@@ -80,8 +86,18 @@ def _join(lines: list[Line], label: str, lefts: dict[int, float], hyphens: Hyphe
             words.extend(ln.words)
         prev = ln
     if words and prev is not None:
-        out.append(("heading" if prev.kind == "heading" else label, " ".join(words)))
+        out.append((prev.kind if prev.kind in _OWN else label, " ".join(words)))
     return out
+
+
+_OWN = ("heading", "code", "formula")  # kinds of paragraph that are not body text
+
+
+def _apart(prev: Line, ln: Line) -> bool:
+    """Never one paragraph: a heading and anything, a line of code and anything, a display
+    formula and anything but the rest of it."""
+    kinds = {prev.kind, ln.kind}
+    return "heading" in kinds or "code" in kinds or kinds == {"formula", "body"}
 
 
 def _new_paragraph(prev: Line, ln: Line, lefts: dict[int, float]) -> bool:

@@ -243,7 +243,7 @@ class Store:
 
     # -- PDF copies -----------------------------------------------------------------------------
     def keep_pdf(self, source: Path, text_hash: str) -> None:
-        """Copy an indexed PDF into the index (by the hash of its bytes: a copy is never changed)."""
+        """Copy an indexed PDF into the index (named by its text_hash: a copy is never changed)."""
         target = self.root / "pdfs" / f"{text_hash}.pdf"
         if target.exists():
             return

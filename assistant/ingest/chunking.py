@@ -8,8 +8,8 @@ in front, so a passage keeps its context ("...we propose X" knows what X is abou
 
 A PDF's body (`chunk_body`) is cut the same way, section by section: a passage never runs
 over a section heading (the heading is left out of the text and kept as the passage's
-`section`, which is embedded with the title), and a sentence is cut where a page ends, so
-every sentence -- and so every quote -- is verbatim on one page.
+`section`, which is embedded with the title); a sentence a page break interrupts stays one
+sentence, the break inside it (Passage.page_at tells the page of any offset).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from assistant.text import sentence_spans
-from assistant.types import Paper, Passage
+from assistant.types import PAGE_BREAK, Paper, Passage
 
 if TYPE_CHECKING:
     from assistant.formats.pdf import PdfDocument
@@ -112,23 +112,36 @@ def _segments(doc: PdfDocument, start: int) -> list[tuple[int, int, str | None]]
 
 
 def body_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of body text, none running over a line break (a paragraph or a page
-    break): what an answer may quote from a body passage, each verbatim on one page."""
+    """Sentence spans of body text, none running over a paragraph break (a page break only
+    inside a sentence it cuts): what an answer may quote from a body passage, verbatim."""
     return _pieces(text, 0, len(text), len(text) + 1)
 
 
 def _pieces(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
-    """Sentence spans of text[start:end], each within one paragraph (so within one page)."""
+    """Sentence spans of text[start:end], each within one paragraph -- except a sentence that a
+    page break interrupts, which goes on over it (the break stays in its text)."""
     out: list[tuple[int, int]] = []
     pos = start
     while pos < end:
-        nl = text.find("\n", pos, end)  # a paragraph break; a page break (PAGE_BREAK) is two
-        stop = end if nl < 0 else nl
-        para = text[pos:stop]
-        for s, e in sentence_spans(para):
+        stop = _paragraph_end(text, pos, end)
+        for s, e in sentence_spans(text[pos:stop]):
             out.extend(_word_windows(text, pos + s, pos + e, max_words))
         pos = stop + 1
     return out
+
+
+_UNFINISHED = re.compile(r"[^.!?:\s][\"'”’)\]]*\s*$")  # a paragraph that stops mid-sentence
+
+
+def _paragraph_end(text: str, pos: int, end: int) -> int:
+    """Where the paragraph at `pos` ends: its line break, or past a page break that cuts one of
+    its sentences ("... is smaller" | "than about twenty ...")."""
+    nl = text.find("\n", pos, end)
+    while nl >= 0 and text.startswith(PAGE_BREAK, nl) and nl + 2 < end and text[nl + 2].islower():
+        if not _UNFINISHED.search(text[pos:nl]):
+            break
+        nl = text.find("\n", nl + 2, end)
+    return end if nl < 0 else nl
 
 
 _WORD = re.compile(r"\S+")

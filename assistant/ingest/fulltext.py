@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assistant.formats.page import TITLE_MAX
-from assistant.formats.pdf import PdfDocument, PdfError, page_count, read_pdf
+from assistant.formats.pdf import READER_VERSION, PdfDocument, PdfError, page_count, read_pdf
 from assistant.ingest.chunking import abstract_passages, chunk_body
 from assistant.types import Paper, Passage
 
@@ -42,8 +42,9 @@ class FullText:
 
 
 def file_hash(path: Path) -> str:
-    """Hash of a file's bytes (16 hex digits, like content hashes); streamed, the file may be big."""
-    h = hashlib.sha256()
+    """Hash of a file's bytes and of the reader's version (16 hex digits, like content hashes):
+    a PDF is read again when it changes or when the reader does.  Streamed: the file may be big."""
+    h = hashlib.sha256(f"reader {READER_VERSION}\n".encode())
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)

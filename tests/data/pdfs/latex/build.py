@@ -24,13 +24,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PAPERS = ("checkpoint", "pollinators", "tokenization", "layout")
+PAPERS = ("checkpoint", "pollinators", "tokenization", "layout", "printed")
 # Text set in the running headers/footers, per paper (page numbers are checked separately).
 RUNNING = {
     "checkpoint": ["Adaptive Checkpoint Scheduling for Scientific Workflows", "Lindqvist and Okafor"],
     "pollinators": ["Ramirez-Ortega, Brandt and Nakamura", "Journal of Field Ecology Methods, Volume 12"],
     "tokenization": ["Workshop on Clinical Text Processing", "Preprint, not peer reviewed"],
     "layout": ["Short Communication", "Reading Order in Field Notebooks"],
+    "printed": ["A Note on Sandwich Software", "Hartmann and Osei"],
 }
 # Title and authors as typeset on page 1.
 META = {
@@ -47,8 +48,9 @@ META = {
         ["Priya Raghunathan", "Henrik Solberg", "Laura Castellanos"],
     ),
     "layout": ("Recovering Reading Order in Digitised Field Notebooks", ["Ingrid Halvorsen", "Tomas Verhoeven"]),
+    "printed": ("Clustered Covariances in Practice: A Software Note", ["Lena Hartmann", "Kwame Osei"]),
 }
-SKIP_ENVS = ("table", "table*", "figure", "lstlisting", "thebibliography", "center", "quote")
+SKIP_ENVS = ("table", "table*", "figure", "lstlisting", "thebibliography", "center", "quote", "equation")
 
 
 def squash(text: str) -> str:
@@ -85,9 +87,10 @@ def plain(line: str, labels: dict, cites: dict) -> str:
     """A prose source line as pdflatex prints it."""
     s = re.sub(r"\\cite\{([^}]*)\}", lambda m: "[" + ", ".join(cites[k.strip()] for k in m[1].split(",")) + "]", line)
     s = re.sub(r"\\ref\{([^}]*)\}", lambda m: labels[m[1]], s)
-    s = re.sub(r"\\(?:emph|textbf|textit|textsuperscript)\{([^}]*)\}", r"\1", s)
+    s = s.replace("\\textasciitilde{}", "\0")  # a tilde as printed (a bare ~ is a space)
+    s = re.sub(r"\\(?:emph|textbf|textit|textsuperscript|texttt)\{([^}]*)\}", r"\1", s)
     s = s.replace("\\linebreak{}", "").replace("~", " ").replace("---", "—").replace("--", "–").replace("\\%", "%")
-    s = s.replace("``", "“").replace("''", "”").replace("'", "’")
+    s = s.replace("``", "“").replace("''", "”").replace("'", "’").replace("\0", "~")
     return s.strip()
 
 
@@ -100,6 +103,7 @@ def source_lines(name: str, labels: dict, cites: dict, numbered: list[dict]) -> 
         "sentences": [],
         "footnotes": [],
         "code": [],
+        "display_code": [],
         "table_rows": [],
         "references": [],
         "abstract": [],
@@ -120,12 +124,12 @@ def source_lines(name: str, labels: dict, cites: dict, numbered: list[dict]) -> 
         line = raw.strip()
         m = re.match(r"\\begin\{([^}]*)\}", line)
         if m and m[1] in SKIP_ENVS + ("abstract",):
-            env.append(m[1])
+            env.append(m[1] if m[1] != "lstlisting" or "caption=" in line else "display")
             if m[1] == "abstract":
                 in_abstract = True
             continue
         m = re.match(r"\\end\{([^}]*)\}", line)
-        if m and env and m[1] == env[-1]:
+        if m and env and m[1] == {"display": "lstlisting"}.get(env[-1], env[-1]):
             env.pop()
             in_abstract = in_abstract and m[1] != "abstract"
             continue
@@ -135,9 +139,9 @@ def source_lines(name: str, labels: dict, cites: dict, numbered: list[dict]) -> 
             heading = next(next_numbered)["title"] if line.startswith("\\s") and not m[1] else m[2]
             out["headings"].append(heading)
             continue
-        if top == "lstlisting":
+        if top in ("lstlisting", "display"):  # a captioned listing is a float; a display stays in the text
             if line:
-                out["code"].append(line)
+                out["code" if top == "lstlisting" else "display_code"].append(line)
             continue
         if top in ("table", "table*") and line.endswith(r"\\") and "&" in line:
             out["table_rows"].append(re.sub(r"\s*&\s*", " ", line[:-2]).strip())
@@ -236,6 +240,7 @@ def truth(name: str) -> dict:
         "compounds": compounds,
         "running": RUNNING[name],
         "code": src["code"],
+        "display_code": src["display_code"],
         "table_rows": src["table_rows"],
         "references": src["references"],
     }
