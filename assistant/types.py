@@ -35,6 +35,7 @@ class Paper:
     # Full text (assistant/fulltext.py): the body is kept in passages, never here.
     pages: int = 0  # pages of the PDF whose text is indexed; 0 = abstract (and metadata) only
     text_hash: str = ""  # hash of the indexed PDF's bytes: an unchanged file is not read again
+    abstract_page: int = 0  # the PDF page its abstract is printed on (0: no PDF, or not found in it)
 
     def content_hash(self) -> str:
         """Hash of everything stored for the paper: a change means re-embedding it.
@@ -90,6 +91,7 @@ class Paper:
             bibtex=d.get("bibtex") or "",
             pages=int(d.get("pages") or 0),
             text_hash=d.get("text_hash") or "",
+            abstract_page=int(d.get("abstract_page") or 0),
         )
 
     @property
@@ -109,6 +111,7 @@ _METADATA_FIELDS = (
     "bibtex",
     "pages",
     "text_hash",
+    "abstract_page",
 )
 
 

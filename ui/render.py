@@ -160,7 +160,8 @@ def _citation_html(turn: int, c: Citation, pdf_link: Callable[[Paper], str | Non
         + (
             _passage_html(c, pdf_link(p) if pdf_link else None)
             if c.passage is not None
-            else f'<p class="pa-abstract">{highlight(p.abstract, _quote_spans(c))}</p>'
+            else _where_html(c, pdf_link(p) if pdf_link else None)
+            + f'<p class="pa-abstract">{highlight(p.abstract, _quote_spans(c))}</p>'
             if p.abstract
             else NO_ABSTRACT_HTML
         )
@@ -169,14 +170,20 @@ def _citation_html(turn: int, c: Citation, pdf_link: Callable[[Paper], str | Non
 
 
 def _passage_html(c: Citation, link: str | None = None) -> str:
-    """A quote from a PDF's body: where it is (a link opening the PDF at that page, when the
-    app serves it), and its passage with the quoted sentences marked."""
+    """A quote from a PDF's body: where it is, and its passage with the quoted sentences marked."""
+    return _where_html(c, link) + f'<p class="pa-abstract">{highlight(c.context, c.spans)}</p>'
+
+
+def _where_html(c: Citation, link: str | None = None) -> str:
+    """Where in its PDF a quote is (a link opening the PDF at that page, when the app serves it); "" for no page."""
+    if c.page is None:
+        return ""
     where = html(f"p. {c.page}" + (f" · {c.section}" if c.section else ""))
     if link:
         where += (
             f' · <a class="pa-pdf" href="{html(link)}#page={int(c.page)}" {REL}>open the PDF at p. {int(c.page)}</a>'
         )
-    return f'<div class="pa-meta">{where}</div><p class="pa-abstract">{highlight(c.context, c.spans)}</p>'
+    return f'<div class="pa-meta">{where}</div>'
 
 
 def _turn_body(turn: int, ans: Answer, pdf_link=None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from assistant.answering import prompts
 from assistant.answering.context import Plan
 from assistant.text import md_quote, md_title
-from assistant.types import Citation, Hit
+from assistant.types import Citation, Hit, Paper
 
 
 def extractive(plan: Plan) -> tuple[str, list[Citation]]:
@@ -36,9 +36,8 @@ def extractive(plan: Plan) -> tuple[str, list[Citation]]:
             sentences = [f"{prompts.NO_ABSTRACT} [{number}]"]
         else:
             ordered = sorted(spans)
-            citations.append(
-                Citation(number=number, paper=hit.paper, quote=abstract[ordered[0][0] : ordered[-1][1]], spans=ordered)
-            )
+            quote = abstract[ordered[0][0] : ordered[-1][1]]
+            citations.append(abstract_citation(number, hit.paper, quote, ordered))
             sentences = [f"{md_quote(abstract[s:e].strip())} [{number}]" for s, e in spans]
         if plan.list_question:
             blocks.append(f"{number}. **{md_title(hit.paper.title)}** [{number}]: " + " ".join(sentences))
@@ -61,3 +60,11 @@ def not_covered(closest: list[Hit], detail: str = prompts.NOT_COVERED_DETAIL) ->
     if closest:
         text += "\n\n" + prompts.CLOSEST_PAPERS + " " + "; ".join(f"*{md_title(h.paper.title)}*" for h in closest[:3])
     return text
+
+
+def abstract_citation(number: int, paper: Paper, quote: str, spans: list[tuple[int, int]]) -> Citation:
+    """A quote from a paper's abstract, with the PDF page it is printed on when there is one."""
+    page = paper.abstract_page or None
+    return Citation(
+        number=number, paper=paper, quote=quote, spans=spans, page=page, section="Abstract" if page else None
+    )

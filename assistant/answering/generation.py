@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from assistant.answering import fidelity, prompts
 from assistant.answering.citations import CitationFilter, Support, Verified, says_not_covered
 from assistant.answering.context import AnswerContext
-from assistant.answering.extractive import not_covered
+from assistant.answering.extractive import abstract_citation, not_covered
 from assistant.answering.plan import quotable
 from assistant.answering.sentences import choose, pick_sentences, sentence_scores
 from assistant.llm import LLM, LLMError
@@ -61,7 +61,7 @@ class Source:
 
     def citation(self, number: int) -> Citation:
         if self.passage is None:
-            return Citation(number=number, paper=self.hit.paper, quote=self.text, spans=[self.span])
+            return abstract_citation(number, self.hit.paper, self.text, [self.span])
         s, e = self.quote
         return Citation(
             number=number,

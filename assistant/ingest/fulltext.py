@@ -108,7 +108,7 @@ def read_full_text(
 def _paper(doc: PdfDocument, path: Path, text_hash: str, max_abstract_chars: int, entry: Paper | None) -> Paper:
     pages = len(doc.page_starts)
     if entry is not None:
-        return replace(entry, pages=pages, text_hash=text_hash)
+        return replace(entry, pages=pages, text_hash=text_hash, abstract_page=_abstract_page(doc, entry.abstract))
     title = " ".join(doc.title.split())[:TITLE_MAX] or " ".join(re.sub(r"[_-]+", " ", path.stem).split())
     abstract = " ".join(doc.abstract.split())
     if len(abstract) > max_abstract_chars:  # not an abstract the reader should have found: keep it in the body
@@ -117,11 +117,36 @@ def _paper(doc: PdfDocument, path: Path, text_hash: str, max_abstract_chars: int
         id=pdf_id(path),
         title=title or path.name,
         abstract=abstract,
+        abstract_page=_abstract_page(doc, abstract),
         authors=doc.authors,
         pdf_path=str(path.resolve()),
         pages=pages,
         text_hash=text_hash,
     )
+
+
+def _abstract_page(doc: PdfDocument, abstract: str) -> int:
+    """The page an abstract is printed on, when its opening words are in the document (0: not found)."""
+    head = " ".join(abstract.split()[:12])
+    if not head:
+        return 0
+    flat = re.sub(r"\s+", " ", doc.text)
+    at = flat.find(head)
+    if at < 0:
+        return 0
+    return doc.page_of(_offset_in(doc.text, at))
+
+
+def _offset_in(text: str, flat_at: int) -> int:
+    """The offset in `text` of offset `flat_at` of its whitespace-collapsed form."""
+    seen, i = 0, 0
+    for m in re.finditer(r"\s+|\S+", text):
+        size = 1 if m.group().isspace() else len(m.group())
+        if seen + size > flat_at:
+            return m.start() + (0 if m.group().isspace() else flat_at - seen)
+        seen += size
+        i = m.end()
+    return i
 
 
 def body_start(doc: PdfDocument, has_abstract: bool) -> int:
