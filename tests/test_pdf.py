@@ -371,3 +371,13 @@ def test_text_as_printed_inline_code_display_code_and_a_sentence_over_a_page_bre
     at = holder.text.index("When the number")
     assert holder.page_at(at) == 1 and holder.page_at(holder.text.index("than about twenty")) == 2
     assert "Software" not in holder.text  # the running head between the halves is gone
+
+
+def test_characters_outside_the_basic_plane_come_out_whole():
+    """PDFium gives a character outside the BMP (a math italic x) as a UTF-16 pair; half a pair
+    cannot be stored (UTF-8), so it becomes U+FFFD rather than stopping an ingest."""
+    from assistant.formats.pdf_layout import clean
+
+    assert clean("a\ud835\udc65b") == "a𝑥b"
+    assert clean("x\ud835y") == "x\ufffdy"
+    assert clean("x\ud835y").encode("utf-8")

@@ -66,6 +66,7 @@ _TEX_LIGATURES = str.maketrans(
 _MONO = re.compile(r"mono|monl|courier|consol|typewriter|inconsolata|menlo|code|tt\d+$", re.IGNORECASE)  # CMSLTT10
 _BOLD = re.compile(r"bold|black|heavy|demi|medi|(?:cm|ec|sf|lm)bx|\bbx|^cmb\d|csc\d", re.IGNORECASE)  # csc: small caps
 _LIGATURE = re.compile("[\ufb00-\ufb06]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _UMLAUT = re.compile("\u00a8([aeiouyAEIOU])")  # old TeX fonts set "ä" as a spacing "¨" before the "a"
 
 
@@ -92,6 +93,8 @@ class Line:
 def clean(word: str) -> str:
     if word.isascii() and word.isprintable():
         return word
+    if _SURROGATE.search(word):  # a character outside the BMP as a UTF-16 pair, or half of one
+        word = _SURROGATE.sub("\ufffd", word.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace"))
     word = word.translate(_TEX_LIGATURES)
     word = _UMLAUT.sub(lambda m: m[1] + "\u0308", _LIGATURE.sub(lambda m: unicodedata.normalize("NFKC", m[0]), word))
     return unicodedata.normalize("NFC", word).replace("\ufffe", "-").replace("\u00ad", "-")
