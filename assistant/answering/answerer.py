@@ -11,12 +11,13 @@ from typing import Any
 from assistant.answering import generation
 from assistant.answering.context import AnswerContext, Plan
 from assistant.answering.extractive import extractive, not_covered
+from assistant.answering.metadata import metadata_answer
 from assistant.answering.passages import Focus, PassageTerms
 from assistant.answering.plan import answer_plan
 from assistant.answering.sentences import SentenceVectors, read_question
 from assistant.index import Store
 from assistant.llm import LLM, LLMError
-from assistant.retrieval.query import condense
+from assistant.retrieval.query import asks_metadata, condense
 from assistant.retrieval.search import Retrieval, Searcher
 from assistant.settings import Settings
 from assistant.types import Answer, Message, Passage
@@ -73,6 +74,10 @@ class Answerer:
             ask.question, query or condense(ask.question, ask.history), ask.k or self.settings.top_k, ask.allowed
         )
         r.timings.update(timings)
+        fields = asks_metadata(ask.question) if r.covered and r.hits else []
+        if fields:  # about the paper's record, not its text: the record answers
+            ans = self.from_record(ask, r, fields)
+            return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans, done))
         if self.llm is None or problem or not r.covered:  # the gate refused: no LLM call to make
             ans = self.extractive(ask, r)
             if problem and r.covered:
@@ -130,6 +135,20 @@ class Answerer:
             text=text,
             citations=citations,
             covered=r.covered,
+            hits=r.hits,
+            backend="extractive",
+            standalone_question=r.query,
+        )
+
+    def from_record(self, ask: Ask, r: Retrieval, fields: list[str]) -> Answer:
+        """The answer to a question about the best paper's record (authors, year, venue, DOI)."""
+        paper = r.hits[0].paper
+        text, citations = metadata_answer(paper, fields)
+        return Answer(
+            question=ask.question,
+            text=text,
+            citations=citations,
+            covered=True,
             hits=r.hits,
             backend="extractive",
             standalone_question=r.query,

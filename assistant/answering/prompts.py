@@ -14,6 +14,16 @@ CLOSEST_PAPERS = "Closest papers (weak matches, not evidence):"
 EXTRACTIVE_INTRO = "From the abstracts in the collection:"
 EXTRACTIVE_INTRO_FULL_TEXT = "From the papers in the collection:"  # when a quote comes from a PDF's body
 # In place of quoted sentences, for a paper the collection has no abstract of (many BibTeX entries).
+# An answer about a paper's record (answering/metadata.py).
+METADATA_INTRO = "From the collection's record of the paper:"
+RECORD_FIELDS = {
+    "authors": "Written by {value}.",
+    "year": "Published in {value}.",
+    "venue": "Published in {value}.",
+    "doi": "DOI: {value}.",
+}
+RECORD_FIELD_NAMES = {"authors": "its authors", "year": "its year", "venue": "its journal or venue", "doi": "its DOI"}
+RECORD_MISSING = "The record does not give {fields}."
 NO_ABSTRACT = "(The collection has no abstract of this paper: it matched by its title and metadata.)"
 EXTRACTIVE_LIST_INTRO = "Papers in the collection that match:"
 # A "which papers" answer when no sentence of any retrieved paper holds the question's

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.text import tokenize
 from assistant.types import Message
 
 _ASK_NOUN = r"(?:papers?|works?|studies|study|articles?|research|publications?)"
@@ -65,3 +66,43 @@ def condense(question: str, history: list[Message] | None, max_words: int = 80) 
     last_asst = next((m["content"] for m in reversed(history) if m.get("role") == "assistant" and m.get("content")), "")
     context = " ".join(last_asst.split()[:max_words])
     return " ".join(x for x in (last_user, context, question) if x)
+
+
+# --- questions about a paper's record ---------------------------------------------------------
+
+# field -> what a question asking for it says
+_ASKS = {
+    "authors": re.compile(
+        r"^\W*(?:who\s+(?:wrote|authored|are the authors|is the author|were the authors|created|developed)\b|"
+        r"(?:which|what) (?:people|persons|authors)\b|(?:name|list|give) the authors\b|"
+        r"what are the (?:names of the )?authors\b)",
+        re.I,
+    ),
+    "year": re.compile(
+        r"\b(?:when|what year|which year|in what year)\b.{0,60}\b(?:published|written|appear(?:ed)?|released|come out)\b|"
+        r"\b(?:publication (?:year|date)|year of publication)\b",
+        re.I,
+    ),
+    "venue": re.compile(
+        r"\b(?:which|what)\s+(?:journal|venue|conference|proceedings|magazine|outlet)\b.{0,60}"
+        r"\b(?:publish\w*|appear\w*|print\w*)|\bpublished in (?:which|what)\b|"
+        r"^\W*where (?:was|is|did)\b.{0,60}\b(?:published|appear(?:ed)?)\b",
+        re.I,
+    ),
+    "doi": re.compile(r"\b(?:what|which|give|the)\b.{0,20}\bdoi\b", re.I),
+}
+
+
+def asks_metadata(question: str) -> list[str]:
+    """The record fields a question asks for, in a fixed order ([] for a question about content)."""
+    return [field for field, pattern in _ASKS.items() if pattern.search(question)]
+
+
+# The words of such a question that ask for the record rather than name the paper: the gate
+# does not look for them in the papers.
+RECORD_WORDS = frozenset(
+    tokenize(
+        "who wrote written authored author authors published publication appear appeared journal venue "
+        "conference proceedings year when doi paper article names name list"
+    )
+)

@@ -12,7 +12,7 @@ from assistant.index.store import DenseHit
 from assistant.retrieval.candidates import Candidates
 from assistant.retrieval.fusion import Fused, fuse
 from assistant.retrieval.gate import gate, gate_text
-from assistant.retrieval.query import dense_query
+from assistant.retrieval.query import RECORD_WORDS, asks_metadata, dense_query
 from assistant.text import tokenize
 from assistant.types import Hit, Paper
 
@@ -65,7 +65,8 @@ class Searcher:
         top_terms = [set(tokenize(gate_text(h, views.dense))) for h in hits[:3]]
         stats = self.source.term_stats
         full_text = [h.paper.full_text for h in hits[:3]]
-        rel = gate(question, query, qtokens, top_cos, top_terms, stats, full_text=full_text)
+        asked = [t for t in qtokens if t not in RECORD_WORDS] if asks_metadata(question) else qtokens
+        rel = gate(question, query, asked or qtokens, top_cos, top_terms, stats, full_text=full_text)
         clock.lap("gate")
         return Retrieval(query, qtokens, hits, rel, rel >= self.min_relevance, clock.timings)
 
