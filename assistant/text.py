@@ -222,3 +222,55 @@ def bib_escape(text: str) -> str:
     out = re.sub(r"-(?=-)", "-{}", out)
     out = re.sub(r"'(?=')", "'{}", out)
     return re.sub(r"([`!?])(?=`)", r"\1{}", out)  # `` !` ?` are ligatures too
+
+
+# --- abbreviations ------------------------------------------------------------------------------
+
+_ACRONYM = re.compile(r"\b([A-Z][A-Z0-9]{1,5})s?\b")
+_LINK_WORDS = frozenset({"of", "and", "the", "for", "to", "in", "on", "a", "an", "with", "by"})
+_WORDS = re.compile(r"[A-Za-z][A-Za-z'’]*(?:-[A-Za-z]+)*")
+
+
+def _initials(words: list[str]) -> str:
+    """The letters an abbreviation of these words is made of: each word's first ("Hardy-Weinberg"
+    gives two), link words skipped."""
+    return "".join(part[0] for w in words if w.lower() not in _LINK_WORDS for part in w.split("-")).upper()
+
+
+def _spelled_out(acronym: str, text: str) -> bool:
+    """Do consecutive words of `text` spell `acronym`, each giving the start of itself ("REstricted
+    Maximum Likelihood" REML; link words may give nothing)?"""
+    words = [w.lower() for w in _WORDS.findall(text)]
+    target = acronym.lower()
+
+    def spells(k: int, i: int) -> bool:  # target[k:] from words[i:], words[i] giving at least one letter
+        if k == len(target):
+            return True
+        if i >= len(words):
+            return False
+        w = words[i]
+        if w in _LINK_WORDS and spells(k, i + 1):
+            return True
+        return any(w[:m] == target[k : k + m] and spells(k + m, i + 1) for m in range(1, min(len(w), 3) + 1))
+
+    return any(w[0] == target[0] and spells(0, i) for i, w in enumerate(words))
+
+
+def abbreviation_terms(question: str, text: str) -> set[str]:
+    """Terms of `question` that `text` states in the other form: an abbreviation of the question
+    spelled out in the text ("SVM" / "support vector machine"), or the reverse ("Hardy-Weinberg
+    equilibrium" / "HWE")."""
+    out: set[str] = set()
+    for acronym in {m.group(1) for m in _ACRONYM.finditer(question)}:
+        if acronym not in text and _spelled_out(acronym, text):
+            out.update(tokenize(acronym))
+    found = {m.group(1) for m in _ACRONYM.finditer(text)}
+    if found:
+        words = _WORDS.findall(question)
+        for i in range(len(words)):
+            for j in range(i + 2, min(len(words), i + 7) + 1):
+                if words[j - 1].lower() in _LINK_WORDS:
+                    continue
+                if _initials(words[i:j]) in found:
+                    out.update(tokenize(" ".join(words[i:j])))
+    return out

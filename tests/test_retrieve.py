@@ -142,3 +142,19 @@ def test_named_terms_are_names_as_typed():
     assert named_terms("How does English speech recognition work for Accented speakers?") == []
     assert named_terms("Is GPT4 better than mPLUG?") == ["GPT4", "mPLUG"]
     assert relevance(0.5, 0.3, named_match=True) - relevance(0.5, 0.3) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "terms"),
+    [
+        ("Which kernel does the SVM use?", "A support vector machine uses a radial kernel.", {"svm"}),
+        ("What does REML estimate?", "Restricted maximum likelihood estimates the variances.", {"reml"}),
+        ("Is it in Hardy-Weinberg equilibrium?", "We test HWE for each marker.", {"hardi", "weinberg", "equilibrium"}),
+        ("What is the ISE?", "In some cases the error is large.", set()),
+        ("What does the SVM need?", "The SVM needs a kernel.", set()),  # the same form: nothing to add
+    ],
+)
+def test_an_abbreviation_matches_its_spelled_out_form(question, text, terms):
+    from assistant.text import abbreviation_terms
+
+    assert abbreviation_terms(question, text) == terms

@@ -188,3 +188,19 @@ NOTICE = re.compile(
     re.I,
 )
 ASKS_CODE = re.compile(r"\b(code|github|available|release[ds]?|open[- ]sourced?|download|link)\b", re.I)
+# A PDF's body holds more than prose: figure and table captions, display code and formulas.
+# They answer a question only when it asks about them.
+CAPTION = re.compile(r"^\W*(?:figure|fig\.|table|listing|algorithm|exhibit)\s*[A-Z]?\d+[.:]", re.I)
+ASKS_FIGURE = re.compile(
+    r"\b(?:figures?|fig|tables?|plots?|graphs?|charts?|listings?|captions?|shown|displayed|illustrat\w*)\b", re.I
+)
+_PROMPT = re.compile(r"^\s*(?:R>|>|\$|\+|#)\s")
+_CODE_MARKS = frozenset("(){}[]=<>$;\\#~|^_")
+
+
+def looks_like_code(sentence: str) -> bool:
+    """A line of display code or a formula rather than prose: a prompt, or dense with code marks."""
+    text = sentence.strip()
+    if not text:
+        return False
+    return bool(_PROMPT.match(text)) or "<-" in text or sum(c in _CODE_MARKS for c in text) > 0.06 * len(text)

@@ -26,7 +26,7 @@ from assistant.answering.sentences import Question, choose, score_sentences, sen
 from assistant.ingest.chunking import body_sentences
 from assistant.retrieval.gate import term_coverage
 from assistant.retrieval.query import dense_query, is_list_question
-from assistant.text import sentence_spans, specificity, tokenize
+from assistant.text import abbreviation_terms, sentence_spans, specificity, tokenize
 from assistant.types import Hit, Passage
 
 SUPPORT = 0.4  # a paper is cited only if a sentence has this share of the question's specific terms
@@ -60,7 +60,7 @@ def support(sentences: Sequence[str], question: str, idf: Callable[[str], float]
     "multilingual" or "hallucination" count and "model" or "images" hardly do."""
     asked = dense_query(question)
     terms, spec, named = tokenize(asked), specificity(asked), set(tokenize(title))
-    return [term_coverage(terms, set(tokenize(s)) | named, idf, spec) for s in sentences]
+    return [term_coverage(terms, set(tokenize(s)) | named | abbreviation_terms(asked, s), idf, spec) for s in sentences]
 
 
 def quotable(hit: Hit, ctx: AnswerContext) -> tuple[str, list[tuple[int, int]], tuple[int, int] | None, Passage | None]:

@@ -39,7 +39,7 @@ import numpy as np
 from assistant.answering import cues
 from assistant.retrieval.gate import named_terms
 from assistant.retrieval.query import dense_query
-from assistant.text import md_unescape, sentence_spans, strip_markers, tokenize
+from assistant.text import abbreviation_terms, md_unescape, sentence_spans, strip_markers, tokenize
 from assistant.types import Message
 
 # Scoring weights (how they were chosen: docs/quality.md, "Why the constants are what they are").
@@ -216,7 +216,7 @@ def score_sentences(
     and a body states its defaults and results next to the works it cites ("Lumley and
     Heagerty (1999) suggest a default of C = 4", "a break has been detected"), so neither
     rule applies."""
-    weights = _TermWeights(sentences, idf, set(tokenize(title)) | q.names)
+    weights = _TermWeights(sentences, idf, set(tokenize(title)) | q.names, " ".join(c.text for c in q.clauses))
     out = np.zeros((len(sentences), len(q.clauses)), dtype=np.float64)
     for j, c in enumerate(q.clauses):
         out[:, j] = c.weight * _clause_scores(sentences, c, q, weights, vectors, body)
@@ -227,8 +227,9 @@ def score_sentences(
 class _TermWeights:
     """A term's weight among these sentences: its IDF, times how few of them contain it."""
 
-    def __init__(self, sentences: Sequence[str], idf: Callable[[str], float], in_title: set[str]):
-        self.tokens = [set(tokenize(s)) for s in sentences]
+    def __init__(self, sentences: Sequence[str], idf: Callable[[str], float], in_title: set[str], asked: str = ""):
+        # a sentence that spells out an abbreviation the question uses (or the reverse) has its term
+        self.tokens = [set(tokenize(s)) | abbreviation_terms(asked, s) for s in sentences]
         self.idf, self.in_title, self.n = idf, in_title, len(sentences)
         self.sf: dict[str, int] = {}
         for ts in self.tokens:
@@ -288,6 +289,10 @@ def _placement(out: np.ndarray, sentences: Sequence[str], q: Question, in_passag
         if not earlier and (i < opening or (cues.BACKGROUND.search(s) and not cues.FIRST_PERSON.search(s))):
             out[i] -= OFF_TOPIC
         if cues.NOTICE.search(s) and not cues.ASKS_CODE.search(asked):
+            out[i] -= OFF_TOPIC
+        if body and cues.CAPTION.match(s) and not cues.ASKS_FIGURE.search(asked):
+            out[i] -= OFF_TOPIC
+        if body and cues.looks_like_code(s) and not cues.ASKS_CODE.search(asked):
             out[i] -= OFF_TOPIC
         if q.seen and norm(s) in q.seen:
             out[i] -= SEEN

@@ -13,7 +13,7 @@ from assistant.retrieval.candidates import Candidates
 from assistant.retrieval.fusion import Fused, fuse
 from assistant.retrieval.gate import gate, gate_text
 from assistant.retrieval.query import RECORD_WORDS, asks_metadata, dense_query
-from assistant.text import tokenize
+from assistant.text import abbreviation_terms, tokenize
 from assistant.types import Hit, Paper
 
 
@@ -62,7 +62,8 @@ class Searcher:
         best = self._best_passages(views.dense, fused[:k], qvec, clock)
         hits = [self._hit(papers[f.paper_id], f, best.get(f.paper_id), qtokens) for f in fused[:k]]
         top_cos = max((d.similarity for d in views.dense), default=0.0)
-        top_terms = [set(tokenize(gate_text(h, views.dense))) for h in hits[:3]]
+        texts = [gate_text(h, views.dense) for h in hits[:3]]
+        top_terms = [set(tokenize(t)) | abbreviation_terms(question, t) for t in texts]
         stats = self.source.term_stats
         full_text = [h.paper.full_text for h in hits[:3]]
         asked = [t for t in qtokens if t not in RECORD_WORDS] if asks_metadata(question) else qtokens
