@@ -101,13 +101,20 @@ def gold_pages(q: dict[str, Any]) -> list[int]:
 
 def relevant_ids(q: dict, titles: dict[str, str]) -> list[str]:
     """The ids of a question's relevant papers.  A question about one PDF (`pdf`) is about the
-    paper read from that file when the collection has it: its `gold_page` counts pages of that
-    file, and a printed title is not always the one the reader or a library recorded."""
+    paper read from that file when the collection has it (for a multi-paper question, each
+    `gold` entry's `pdf`): its `gold_page` counts pages of that file, and a printed title is not
+    always the one the reader or a library recorded."""
     pdf = q.get("pdf")
     if pdf and len(q["relevant"]) <= 1 and PDF_KEY + _file_key(pdf) in titles:
         return [titles[PDF_KEY + _file_key(pdf)]]
+    files = [g.get("pdf") if isinstance(g, dict) else None for g in q.get("gold") or []]
+    if len(files) != len(q["relevant"]):
+        files = [None] * len(q["relevant"])
     out = []
-    for t in q["relevant"]:
+    for t, file in zip(q["relevant"], files):
+        if file and PDF_KEY + _file_key(file) in titles:
+            out.append(titles[PDF_KEY + _file_key(file)])
+            continue
         key = t if t in titles else " ".join(str(t).lower().split())
         if key not in titles:
             where = (
