@@ -94,8 +94,29 @@ class UploadsTab:
         # read them here (they could name this server's files).
         target = pa.private(mine) if public else pa.using(read_attachments=False)
         note = " They are visible only to you, for this session." if public else ""
-        parts, changed = self.add_files(target, paths, progress, note)
+        try:
+            parts, changed = self.add_files(target, paths, progress, note)
+        finally:
+            if public:  # a visitor's file is read once: nothing of it stays on disk after the request
+                self.forget(paths)
         return ("".join(parts),) + (self.refresh(mine) + (mine,) if changed else unchanged)
+
+    def forget(self, paths: Sequence[str]) -> None:
+        """Delete uploaded files (only files this server received as uploads) and their folders when empty."""
+        uploaded = self.uploaded()
+        for path in paths:
+            try:
+                file = uploaded_file(path, uploaded)
+            except UploadRefused:
+                continue
+            try:
+                file.unlink()
+                file.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+            except OSError:
+                pass
+            if self.demo is not None:
+                self.demo.upload_file_set.discard(str(file))
+                self.demo.upload_file_set.discard(path)
 
     def end_session(self, request: gr.Request = None) -> None:
         """The visitor's page closed: forget the papers they added.  (Gradio keeps a closed
