@@ -276,6 +276,9 @@ def public_app(built_index, model_cache, tmp_path_factory):
         GRADIO_TEMP_DIR=str(work / "uploads"),
     )
     s.uploads, s.dead_llm = work / "uploads", dead_llm
+    still_serves(s)  # warm: the first requests load what the app loads lazily (fonts, the answer code)
+    warm = jsonl(work / "warm.jsonl", {"title": "Kelp sensor drift", "abstract": "Kelp sensors drift over months."})
+    assert "1 added" in visitor(s, "198.51.100.250").predict([handle_file(str(warm))], api_name="/add_papers")[0]
     yield s
     s.stop()
 

@@ -85,13 +85,14 @@ def answer_message(ans: Answer, turn: int) -> str:
     if ans.citations:
         refs = []
         for c in ans.citations:
-            line = f"{c.number}. [{md_text(c.paper.title)}](#{source_anchor(turn, c.number)})"
-            links = [
+            # The title is plain text, never inside a link: Gradio's chat renders the text of a link
+            # as Markdown again, so a title's escaped [x](url) would become a live link there.
+            links = [f"[source](#{source_anchor(turn, c.number)})"] + [
                 f"[{label}]({u})"
                 for label, u in (("paper", safe_url(c.paper.url)), ("code", safe_url(c.paper.code_url)))
                 if u
             ]
-            refs.append(line + (" · " + " · ".join(links) if links else ""))
+            refs.append(f"{c.number}. {md_text(c.paper.title)} · " + " · ".join(links))
         body += "\n\n**References**\n\n" + "\n".join(refs)
     return body
 

@@ -83,6 +83,7 @@ class ClientGate:
             return
         refusal = self._refusal(address, path, headers.get("content-length", ""))
         if refusal:
+            await _drain(receive)  # read (never kept) so the client sees the answer, not a reset connection
             await _refuse(send, *refusal)
             return
         with self._lock:
@@ -105,6 +106,18 @@ class ClientGate:
                 f"{self.max_work}, setting client_requests): wait for them to finish"
             )
         return None
+
+
+async def _drain(receive, limit: int = 64 << 20) -> None:
+    """Read a request body up to `limit` bytes, discarding it."""
+    seen = 0
+    while seen <= limit:
+        message = await receive()
+        if message.get("type") != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 async def _refuse(send, status: int, message: str) -> None:

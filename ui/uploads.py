@@ -20,8 +20,23 @@ from ui.shared import Shared
 
 log = logging.getLogger(__name__)
 
-# Bibliographies and papers files (ingest/records.py reads them; the content decides the format).
-UPLOAD_TYPES = [".pdf", ".bib", ".bibtex", ".ris", ".json", ".jsonl", ".ndjson", ".gz", ".csv", ".tsv", ".txt"]
+# Bibliographies and papers files, also compressed (ingest/records.py reads them; the content decides the format).
+UPLOAD_TYPES = [
+    ".pdf",
+    ".bib",
+    ".bibtex",
+    ".ris",
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".gz",
+    ".bz2",
+    ".xz",
+    ".zip",
+]
 UPLOAD_TYPES_OWNER = UPLOAD_TYPES + [".sqlite"]  # a Zotero database: not from visitors of a public app
 
 
@@ -163,7 +178,9 @@ class UploadsTab:
         except IngestInterrupted as e:  # the finished papers are in: show them
             return render.error_html(message(e)), True
         except Exception as e:  # noqa: BLE001
-            return render.error_html(f"{file.name}: {message(e)} Nothing was added."), False
+            told = message(e)
+            told = told if told.startswith(f"{file.name}: ") else f"{file.name}: {told}"
+            return render.error_html(f"{told} Nothing was added."), False
         titles = {p.id: p.title for p in target.papers}
         extra = note
         if report.no_abstract:

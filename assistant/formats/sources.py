@@ -87,7 +87,7 @@ class _Counted(io.RawIOBase):
         self.total += n
         if self.total > self.limit:
             raise CollectionError(
-                f"{self.name}: over {self.limit / 1e6:g} MB once decompressed, the limit (setting {self.setting}); "
+                f"{self.name}: over {self.limit / 1e6:.3g} MB once decompressed, the limit (setting {self.setting}); "
                 "reading stopped there"
             )
         return n

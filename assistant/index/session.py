@@ -70,7 +70,7 @@ class SessionPapers:
         if self.max_passages and kept + len(passages) > self.max_passages:
             raise CollectionError(
                 f"a session's papers may have at most {self.max_passages} passages embedded (setting "
-                f"session_passages); these papers have {len(passages)} and the session {kept}: nothing was added"
+                f"session_passages); these papers have {len(passages)} and the session {kept}"
             )
         titles = {p.id: p.title for p in papers}
         vectors = self.embedder.embed([embed_text(titles[ps.paper_id], ps.text) for ps in passages])
