@@ -319,7 +319,7 @@ class Settings(BaseSettings):
         ge=0,
     )
     session_passages: int = _f(
-        600,
+        400,
         "Public deployment: passages one visitor's papers may have embedded in a session (papers x "
         "passages), so one upload cannot hold the upload worker for minutes.",
         ge=0,

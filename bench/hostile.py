@@ -13,6 +13,7 @@ visitor's search time, and whether the server still answers after.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import re
@@ -42,18 +43,8 @@ ATTACKS = {
 }
 
 
-def _papers_file(folder: Path, n: int, words: int, name: str) -> Path:
-    """`n` papers of `words`-word abstracts as JSON lines."""
-    path = folder / name
-    with open(path, "w", encoding="utf-8") as f:
-        for i in range(n):
-            text = " ".join(f"w{(i * 7 + j) % 997}" for j in range(words)) + "."
-            f.write(json.dumps({"id": f"cost-{i}", "title": f"Costly paper {i}", "abstract": text}) + "\n")
-    return path
-
-
-ATTACKS["embedding cost: 30 papers of 2,800-word abstracts"] = lambda d: _papers_file(d, 30, 2800, "long.jsonl")
-ATTACKS["an ordinary upload: 200 papers of 150-word abstracts"] = lambda d: _papers_file(d, 200, 150, "ok.jsonl")
+ATTACKS["embedding cost: 30 papers of 2,800-word abstracts"] = lambda d: bombs.papers_file(d)
+ATTACKS["an ordinary upload: 200 papers of 90-word abstracts"] = lambda d: bombs.papers_file(d, 200, 90, "ok.jsonl")
 QUESTION = "Which work aligns a frozen GPT-2 with CLIP to caption videos without training data?"
 
 
@@ -95,6 +86,8 @@ class Sampler:
 def start(work: Path) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_", "GRADIO_"))}
+    if os.environ.get("ASSISTANT_MODEL_CACHE"):  # where the embedding model is kept stays as the caller has it
+        env["ASSISTANT_MODEL_CACHE"] = os.environ["ASSISTANT_MODEL_CACHE"]
     env.update(
         ASSISTANT_INDEX_DIR=str(work / "index"),
         ASSISTANT_PUBLIC="1",
@@ -153,7 +146,7 @@ def upload_attack(url: str, pid: int, path: Path) -> dict:
         t.start()
         other = search_seconds(url)
         t.join()
-    told = re.sub(r"<[^>]+>", "", out["report"]).replace("⚠️", "").strip()
+    told = html.unescape(re.sub(r"<[^>]+>", "", out["report"])).replace("⚠️", "").strip()
     return {
         "file_bytes": path.stat().st_size,
         "refused": "Nothing was added" in told or "nothing was added" in told,
@@ -259,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                     "max_history_chars": 40000,
                     "request body (bytes)": 1 << 20,
                     "client_requests": 8,
-                    "session_passages": 600,
+                    "session_passages": 400,
                 },
                 "baseline": baseline,
                 "uploads": uploads,

@@ -300,6 +300,10 @@ ATTACKS = {
     "890,000 BibTeX entries, gzipped": (bombs.many_entries_bib, "once decompressed, the limit (setting session_mb)"),
     "PDF content-stream bomb": (bombs.pdf_bomb, "budget of 512 MB of memory (setting pdf_memory_mb)"),
     "a Zotero database named library.bib": (bombs.recursive_view_db, "databases are not read here"),
+    "30 papers of 2,800-word abstracts": (
+        bombs.papers_file,
+        "at most 400 passages embedded (setting session_passages)",
+    ),
 }
 
 
