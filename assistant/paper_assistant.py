@@ -20,7 +20,7 @@ from assistant.ingest import intake
 from assistant.ingest.items import Destination
 from assistant.retrieval import filters, similar
 from assistant.retrieval.candidates import Candidates, Combined
-from assistant.retrieval.query import condense
+from assistant.retrieval.query import condense, history_problem
 from assistant.retrieval.search import Retrieval, Searcher
 from assistant.settings import Settings, SettingsError
 from assistant.types import Answer, Hit, IngestReport, Message, Paper
@@ -95,7 +95,7 @@ class PaperAssistant:
         view.session = (
             papers
             if papers is not None
-            else SessionPapers(self.embedder, s.chunk_words, s.session_papers, s.session_mb * 1e6)
+            else SessionPapers(self.embedder, s.chunk_words, s.session_papers, s.session_mb * 1e6, s.session_passages)
         )
         return view
 
@@ -191,6 +191,14 @@ class PaperAssistant:
             raise IndexProblem(self.store.problem)
         return " ".join(question.split())
 
+    def _check_history(self, history: list[Message] | None) -> list[Message] | None:
+        """`history` if its shape and size are within the settings, else QuestionError saying which limit."""
+        s = self.settings
+        problem = history_problem(history, s.max_history_messages, s.max_history_chars)
+        if problem:
+            raise QuestionError(problem)
+        return history or None
+
     def retrieve(
         self,
         question: str,
@@ -201,7 +209,7 @@ class PaperAssistant:
     ) -> Retrieval:
         """Search with everything it produced: hits, the relevance score, whether the
         collection covers the question, and the time each step took."""
-        question = self._check(question)
+        question, history = self._check(question), self._check_history(history)
         s = self.settings
         return self._searcher().run(
             question, query or condense(question, history), k or s.top_k, self._allowed(paper_ids)
@@ -253,7 +261,7 @@ class PaperAssistant:
         paper_ids: Iterable[str] | None = None,
     ) -> AnswerStream:
         """The answer as it is produced (answering/answerer.py)."""
-        ask = Ask(self._check(question), history, k, self._allowed(paper_ids))
+        ask = Ask(self._check(question), self._check_history(history), k, self._allowed(paper_ids))
         return self._answerer().stream(ask, done=self._remember)
 
     def _answerer(self) -> Answerer:
@@ -269,9 +277,12 @@ class PaperAssistant:
         return self._llm_for[1]
 
     def _embed_sentences(self, texts: list[str]):
-        """Sentence vectors, kept in the index's embedding cache: each is computed once per index."""
+        """Sentence vectors, kept in the index's embedding cache: each is computed once per index
+        (not on a public deployment: a visitor's papers never reach the disk)."""
         cache = self.store.cache
-        return cache.embed(self.embedder, texts)[0] if cache is not None else self.embedder.embed(texts)
+        if cache is None or self.settings.public:  # a visitor's sentences are never written to disk
+            return self.embedder.embed(texts)
+        return cache.embed(self.embedder, texts)[0]
 
     # -- reporting ----------------------------------------------------------------------------
     @property

@@ -269,8 +269,7 @@ def test_re_adding_an_unchanged_pdf_parses_and_embeds_nothing(lme4, lmer_pdf, mo
     def no(*a, **k):
         raise AssertionError("an unchanged PDF was opened")
 
-    monkeypatch.setattr(fulltext_mod, "read_pdf", no)
-    monkeypatch.setattr(fulltext_mod, "page_count", no)
+    monkeypatch.setattr(fulltext_mod, "read_within", no)
     calls, before = pa.embedder.calls, pa.store.counts()
     report = pa.add_papers(lmer_pdf)
     assert report.unchanged == ["pdf:lmer"] and not report.added and not report.updated
@@ -408,8 +407,10 @@ def test_a_folder_adds_every_pdf_and_bibliography_file_and_rejects_each_bad_file
 
     # again: nothing changed, so no PDF is parsed (the bad ones are tried again) and nothing embedded
     parsed = []
-    real = fulltext_mod.read_pdf
-    monkeypatch.setattr(fulltext_mod, "read_pdf", lambda p, **kw: parsed.append(Path(p).name) or real(p, **kw))
+    real = fulltext_mod.read_within
+    monkeypatch.setattr(
+        fulltext_mod, "read_within", lambda p, *a, **kw: parsed.append(Path(p).name) or real(p, *a, **kw)
+    )
     calls = pa.embedder.calls
     again = pa.add_papers(folder)
     assert sorted(again.unchanged) == sorted(report.added) and not again.added and not again.updated

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from assistant import CollectionError, IndexProblem, PaperAssistant, Settings
 from ui import mcp
@@ -28,6 +29,7 @@ from ui.scope import Scope
 from ui.sessions import SessionSettings
 from ui.settings_tab import SettingsTab
 from ui.shared import Shared
+from ui.traffic import ClientGate, queued_counter
 from ui.uploads import UploadsTab, UploadsView
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,10 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
     """The Blocks app over `pa` (queue configured); launch it with `launch()` for the theme and CSS."""
     app = WebApp(pa)
     s = pa.settings
-    # delete_cache: uploads and answer downloads are removed from Gradio's cache after an hour.
-    with gr.Blocks(title="paper-assistant", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+    # delete_cache: uploads and answer downloads are removed from Gradio's cache after an hour (on a
+    # public deployment after 15 minutes: a visitor's upload is also deleted when it has been read).
+    cache = (300, 900) if s.public else (1800, 3600)
+    with gr.Blocks(title="paper-assistant", analytics_enabled=False, delete_cache=cache) as demo:
         header = gr.Markdown(app.papers.header(), elem_id="pa-header")
         session = gr.State(SessionSettings())
         # A visitor's own papers on a public deployment: forgotten session_minutes after their last
@@ -151,6 +155,14 @@ def launch(demo: gr.Blocks, server_name: str | None = None, server_port: int | N
     With the setting `mcp` on, the agent tools are also served over MCP at /gradio_api/mcp/."""
     pa: PaperAssistant = demo.paper_assistant
     kwargs = {**mcp.launch_options(demo, pa.settings), **kwargs}
+    if pa.settings.public:  # who each request comes from, and how much work one client may start
+        s = pa.settings
+        gate = Middleware(
+            ClientGate, trusted_proxies=s.trusted_proxies, max_work=s.client_requests, queued=queued_counter(demo)
+        )
+        app_kwargs = dict(kwargs.get("app_kwargs") or {})
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), gate]
+        kwargs["app_kwargs"] = app_kwargs
     pdfs = pa.store.root / "pdfs"  # the collection's own PDF copies: the only files served besides Gradio's
     pdfs.mkdir(parents=True, exist_ok=True)
     return demo.launch(

@@ -188,7 +188,7 @@ class ChatTab:
             for shown in _throttled(stream, len(answers) + 1):
                 chat[-1] = {"role": "assistant", "content": shown}
                 yield (chat,) + skip
-            ans = stream.answer
+            ans = self.shared.shown(stream.answer)
         except Exception as e:  # noqa: BLE001 - every failure is told to the visitor (message() decides how)
             if chat and chat[-1]["role"] == "assistant" and not chat[-1]["content"]:
                 chat.pop()

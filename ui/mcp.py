@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 TOOLS = ("search_papers", "ask_papers", "get_paper")
 MAX_K = 50
+MAX_FIELD = 500  # characters of a paper id or an author filter
+MAX_YEAR = 9999
 
 
 # -- result shapes (also the MCP output schemas and the HTTP API's documented return types) ----
@@ -104,8 +106,11 @@ class PaperTools:
         pa: PaperAssistant,
         answerer: Callable[[Any], PaperAssistant] | None = None,
         explain: Callable[[Exception], str] | None = None,
+        shown: Callable[[Any], Any] | None = None,
     ):
         self.pa = pa
+        # shown(answer) -> the answer as the caller may see it (the web app's: no LLM endpoint publicly)
+        self.shown = shown or (lambda ans: ans)
         # answerer(request) -> the view that answers this caller (the web app's LLM rate limit)
         self.answerer = answerer or (lambda request: pa)
         # explain(error) -> what the caller is told (the web app's: generic on a public deployment)
@@ -136,10 +141,12 @@ class PaperTools:
             note: why the list is empty, else ""}
         """
         k = _whole(k, "k", 1, MAX_K)
-        year_from = _whole(year_from, "year_from", optional=True)
-        year_to = _whole(year_to, "year_to", optional=True)
+        year_from = _whole(year_from, "year_from", 0, MAX_YEAR, optional=True)
+        year_to = _whole(year_to, "year_to", 0, MAX_YEAR, optional=True)
         if author is not None and not isinstance(author, str):
-            raise gr.Error(f"author must be text (part of a name), not {author!r}")
+            raise gr.Error(f"author must be text (part of a name), not {_shown(author)}")
+        if author is not None and len(author) > MAX_FIELD:
+            raise gr.Error(f"author is {len(author)} characters long; the limit is {MAX_FIELD}")
         author = " ".join((author or "").split())
         ids = None
         if year_from is not None or year_to is not None or author:
@@ -192,6 +199,7 @@ class PaperTools:
             raise gr.Error(HISTORY_FORMAT)
         try:
             ans = self.answerer(request).ask(question, history=[dict(m) for m in history] if history else None)
+            ans = self.shown(ans)
         except (QuestionError, IndexProblem, StoreUnavailable) as e:
             raise gr.Error(f"question: {self.explain(e)}") from None
         refs = [
@@ -228,10 +236,14 @@ class PaperTools:
         """
         if not isinstance(paper_id, str) or not paper_id.strip():
             raise gr.Error("paper_id is empty: give the id of a paper from search_papers or ask_papers")
+        if len(paper_id) > MAX_FIELD:
+            raise gr.Error(f"paper_id is {len(paper_id)} characters long; no paper id is over {MAX_FIELD}")
         try:
             p = self.pa.paper(paper_id.strip())
         except KeyError:
-            raise gr.Error(f"no paper with id {paper_id!r} in the collection; search_papers gives the ids") from None
+            raise gr.Error(
+                f"no paper with id {_shown(paper_id)} in the collection; search_papers gives the ids"
+            ) from None
         return PaperRecord(
             id=p.id,
             title=p.title,
@@ -255,9 +267,17 @@ def _whole(value: Any, name: str, lo: int | None = None, hi: int | None = None, 
         or (lo is not None and value < lo)
         or (hi is not None and value > hi)
     ):
-        want = f"a whole number from {lo} to {hi}" if lo is not None else "a whole number (a year such as 2021)"
-        raise gr.Error(f"{name} must be {want}, not {value!r}")
+        want = f"a whole number from {lo} to {hi}" if lo is not None else "a whole number"
+        if name.startswith("year"):
+            want = f"a year such as 2021 (a whole number from {lo} to {hi})"
+        raise gr.Error(f"{name} must be {want}, not {_shown(value)}")
     return value
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A caller's value as an error message quotes it: its repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- wiring ------------------------------------------------------------------------------------
@@ -267,12 +287,14 @@ def add_endpoints(
     browse_queue: dict[str, Any],
     answerer: Callable[[Any], PaperAssistant] | None = None,
     explain: Callable[[Exception], str] | None = None,
+    shown: Callable[[Any], Any] | None = None,
 ) -> PaperTools:
     """Register the three tools as named endpoints; call inside the gr.Blocks context.
     `*_queue` are the concurrency_id / concurrency_limit of the app's answer and browse queues;
     `answerer(request)` gives the view that answers a caller (default: `pa`), `explain(error)`
-    what a caller is told of an index error (default: its message)."""
-    tools = PaperTools(pa, answerer, explain)
+    what a caller is told of an index error (default: its message), `shown(answer)` what it
+    sees of an answer (default: all of it)."""
+    tools = PaperTools(pa, answerer, explain, shown)
     gr.api(tools.search_papers, api_name="search_papers", **browse_queue)
     gr.api(tools.ask_papers, api_name="ask_papers", **answer_queue)
     gr.api(tools.get_paper, api_name="get_paper", **browse_queue)

@@ -9,13 +9,16 @@ public deployment (index.session.SessionPapers, None until they add some).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
-from assistant import CollectionError, PaperAssistant, PaperNotFound, QuestionError
+from assistant import Answer, CollectionError, PaperAssistant, PaperNotFound, QuestionError
 from assistant.index.session import SessionPapers
 from assistant.settings import SettingsError
 from ui.sessions import RateLimit, Rules, SessionSettings, Views, error_id
 
 log = logging.getLogger(__name__)
+
+LIMIT_NOTE = "the limit of LLM answers was reached"  # the one reason for an extractive answer told as it is
 
 # Errors whose message is about what the visitor did: shown as they are, also on a public deployment.
 VISITOR_ERRORS = (QuestionError, SettingsError, CollectionError, PaperNotFound)
@@ -41,10 +44,19 @@ class Shared:
         if self.llm_limit is not None and view.backend != "extractive" and not self.llm_limit.allow(who):
             s = self.settings
             return view.without_llm(
-                f"the limit of LLM answers was reached ({s.llm_answers_per_session} per minute per visitor, "
+                f"{LIMIT_NOTE} ({s.llm_answers_per_session} per minute per visitor, "
                 f"{s.llm_answers_per_minute} per minute in all); this answer is extractive"
             )
         return view
+
+    def shown(self, ans: Answer) -> Answer:
+        """The answer as a visitor may see it: publicly, why the LLM was not used (its endpoint,
+        an OS error) becomes a short note with an id that the log repeats beside the details."""
+        if not self.settings.public or not ans.fallback or ans.fallback.startswith(LIMIT_NOTE):
+            return ans
+        eid = error_id()
+        log.error("error %s: the LLM was not used: %s", eid, ans.fallback)
+        return replace(ans, fallback=f"the LLM could not answer (error id {eid}); this answer is extractive")
 
     def message(self, e: Exception) -> str:
         """What a visitor is told about an error.  Publicly, anything but a problem with their own

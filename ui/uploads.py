@@ -20,8 +20,23 @@ from ui.shared import Shared
 
 log = logging.getLogger(__name__)
 
-# Bibliographies and papers files (ingest/records.py reads them; the content decides the format).
-UPLOAD_TYPES = [".pdf", ".bib", ".bibtex", ".ris", ".json", ".jsonl", ".ndjson", ".gz", ".csv", ".tsv", ".txt"]
+# Bibliographies and papers files, also compressed (ingest/records.py reads them; the content decides the format).
+UPLOAD_TYPES = [
+    ".pdf",
+    ".bib",
+    ".bibtex",
+    ".ris",
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".gz",
+    ".bz2",
+    ".xz",
+    ".zip",
+]
 UPLOAD_TYPES_OWNER = UPLOAD_TYPES + [".sqlite"]  # a Zotero database: not from visitors of a public app
 
 
@@ -94,8 +109,29 @@ class UploadsTab:
         # read them here (they could name this server's files).
         target = pa.private(mine) if public else pa.using(read_attachments=False)
         note = " They are visible only to you, for this session." if public else ""
-        parts, changed = self.add_files(target, paths, progress, note)
+        try:
+            parts, changed = self.add_files(target, paths, progress, note)
+        finally:
+            if public:  # a visitor's file is read once: nothing of it stays on disk after the request
+                self.forget(paths)
         return ("".join(parts),) + (self.refresh(mine) + (mine,) if changed else unchanged)
+
+    def forget(self, paths: Sequence[str]) -> None:
+        """Delete uploaded files (only files this server received as uploads) and their folders when empty."""
+        uploaded = self.uploaded()
+        for path in paths:
+            try:
+                file = uploaded_file(path, uploaded)
+            except UploadRefused:
+                continue
+            try:
+                file.unlink()
+                file.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+            except OSError:
+                pass
+            if self.demo is not None:
+                self.demo.upload_file_set.discard(str(file))
+                self.demo.upload_file_set.discard(path)
 
     def end_session(self, request: gr.Request = None) -> None:
         """The visitor's page closed: forget the papers they added.  (Gradio keeps a closed
@@ -142,7 +178,9 @@ class UploadsTab:
         except IngestInterrupted as e:  # the finished papers are in: show them
             return render.error_html(message(e)), True
         except Exception as e:  # noqa: BLE001
-            return render.error_html(f"{file.name}: {message(e)} Nothing was added."), False
+            told = message(e)
+            told = told if told.startswith(f"{file.name}: ") else f"{file.name}: {told}"
+            return render.error_html(f"{told} Nothing was added."), False
         titles = {p.id: p.title for p in target.papers}
         extra = note
         if report.no_abstract:

@@ -95,6 +95,12 @@ class ToSession:
     def __init__(self, session: SessionPapers, taken: set[str], settings: Settings):
         self.session, self.taken = session, taken
         self.max_records = min(settings.max_records, session.max_papers)
+        self.databases = False  # a visitor's file is never read as a database, whatever it is called
+
+    @property
+    def max_bytes(self) -> float:
+        """Bytes a file may still bring (decompressed): the session's room."""
+        return max(0.0, self.session.max_bytes - self.session.bytes_added)
 
     @property
     def stored(self) -> Mapping[str, Paper]:

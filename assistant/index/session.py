@@ -26,9 +26,10 @@ SESSION_PREFIX = "mine:"  # the id of a session paper whose id the collection al
 
 
 class SessionPapers:
-    def __init__(self, embedder, chunk_words: int, max_papers: int, max_bytes: float):
+    def __init__(self, embedder, chunk_words: int, max_papers: int, max_bytes: float, max_passages: int = 0):
         self.embedder, self.chunk_words = embedder, chunk_words
         self.max_papers, self.max_bytes = max_papers, max_bytes
+        self.max_passages = max_passages  # passages embedded in all (0 = no limit): bounds a visitor's embedding cost
         self.papers: dict[str, Paper] = {}
         self.hashes: dict[str, str] = {}
         self.keyword = KeywordIndex()
@@ -65,6 +66,12 @@ class SessionPapers:
         if not papers:
             return 0
         passages = [ps for p in papers for ps in chunk_paper(p, self.chunk_words)]
+        kept = sum(1 for ps in self._passages if ps.paper_id not in {p.id for p in papers})
+        if self.max_passages and kept + len(passages) > self.max_passages:
+            raise CollectionError(
+                f"a session's papers may have at most {self.max_passages} passages embedded (setting "
+                f"session_passages); these papers have {len(passages)} and the session {kept}"
+            )
         titles = {p.id: p.title for p in papers}
         vectors = self.embedder.embed([embed_text(titles[ps.paper_id], ps.text) for ps in passages])
         with self._lock:

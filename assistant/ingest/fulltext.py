@@ -25,7 +25,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assistant.formats.page import TITLE_MAX
-from assistant.formats.pdf import READER_VERSION, PdfDocument, PdfError, page_count, read_pdf
+from assistant.formats.pdf import READER_VERSION, PdfDocument, PdfError
+from assistant.formats.pdf_worker import Budget, read_within
 from assistant.ingest.chunking import abstract_passages, chunk_body
 from assistant.types import Paper, Passage
 
@@ -83,18 +84,24 @@ def unchanged_paper(stored: Paper | None, text_hash: str, entry: Paper | None = 
 
 
 def read_full_text(
-    path: Path, text_hash: str, chunk_words: int, max_pages: int, max_abstract_chars: int, entry: Paper | None = None
+    path: Path,
+    text_hash: str,
+    chunk_words: int,
+    max_pages: int,
+    max_abstract_chars: int,
+    entry: Paper | None = None,
+    budget: Budget | None = None,
 ) -> FullText:
-    """Read a PDF into a paper with its body.  Raises PdfError (the message names the file)
-    for a file that cannot be read, is longer than `max_pages`, or has no text but a title."""
+    """Read a PDF into a paper with its body, parsed in a worker process within `budget`
+    (memory and CPU time).  Raises PdfError (the message names the file) for a file that
+    cannot be read, is longer than `max_pages`, passes its budget, or has no text but a title."""
     path = Path(path)
-    pages = page_count(path)
-    if pages > max_pages:
+    pages, doc = read_within(path, max_pages, budget)
+    if doc is None:
         raise PdfError(
             f"{path.name}: {pages} pages is over the limit of {max_pages} (setting max_pages); "
             "a book or a proceedings volume is better added paper by paper"
         )
-    doc = read_pdf(path, max_pages=max_pages)
     paper = _paper(doc, path, text_hash, max_abstract_chars, entry)
     first = len(abstract_passages(paper, chunk_words))
     body = chunk_body(

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from assistant.formats.pdf import PdfError
+from assistant.formats.pdf_worker import Budget
 from assistant.ingest.fulltext import PDF_ID_PREFIX, FullText, file_hash, pdf_id, read_full_text, unchanged_paper
 from assistant.ingest.items import Destination, Item, Progress
 from assistant.ingest.records import CollectionError, SeenIds, duplicate, iter_papers
@@ -81,7 +82,8 @@ class FileReader:
 
     def _read(self, path: Path, text_hash: str, entry: Paper | None = None) -> FullText:
         s = self.settings
-        got = read_full_text(path, text_hash, s.chunk_words, s.max_pages, s.max_abstract_chars, entry)
+        budget = Budget(s.pdf_memory_mb, s.pdf_seconds)
+        got = read_full_text(path, text_hash, s.chunk_words, s.max_pages, s.max_abstract_chars, entry, budget)
         self.report.pdfs_read += 1
         self.report.pages_read += got.paper.pages
         return got
