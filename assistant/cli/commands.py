@@ -35,7 +35,8 @@ def _settings(args) -> pa_lib.Settings:
 
 
 def _assistant(args, **kw) -> pa_lib.PaperAssistant:
-    return pa_lib.PaperAssistant(_settings(args), **kw)
+    held = getattr(args, "relay_pa", None)  # run through the process holding the index (cli/relay.py)
+    return held if held is not None else pa_lib.PaperAssistant(_settings(args), **kw)
 
 
 def _print_json(obj: Any) -> None:
@@ -340,11 +341,30 @@ def cmd_serve(args) -> int:
             file=sys.stderr,
         )
         return 2
+    from assistant.cli.library import start_watching
+
     pa = open_assistant(_settings(args))
     info = pa.info()
     print(f"paper-assistant: {info['papers']} papers, answers by {info['backend']}", file=sys.stderr)
-    launch(build_app(pa), server_name=args.host, server_port=args.port)
+    watcher = start_watching(pa, args.watch) if args.watch else None
+    relay = start_relay(pa)
+    try:
+        launch(build_app(pa), server_name=args.host, server_port=args.port)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if relay is not None:
+            relay.stop()
     return 0
+
+
+def start_relay(pa):
+    """Take commands from other terminals while this process holds an embedded index (cli/relay.py)."""
+    from assistant.cli.relay import Relay
+
+    if pa.settings.chroma_url or pa.settings.public:  # a server is shared anyway; a public host takes none
+        return None
+    return Relay(pa).start()
 
 
 def cmd_eval(args) -> int:

@@ -124,7 +124,9 @@ class Store:
                 f"the index in {self.root} is open in another process (a running `paper-assistant serve`, "
                 "ingest or chat?). An embedded index serves one process at a time: stop that process, use another "
                 "index_dir, or share the collection through a Chroma server (ASSISTANT_CHROMA_URL; see "
-                "docs/scaling.md)."
+                "docs/scaling.md). While `paper-assistant serve` or `watch` holds it, the commands search, ask, "
+                "papers, info, export, ingest, sync and remove run through that process.",
+                root=self.root,
             ) from None
         return lock
 
