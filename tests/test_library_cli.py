@@ -104,3 +104,37 @@ def test_other_terminals_work_while_serve_watches_a_folder(env, tmp_path, small_
     finally:
         stop_process(proc)
     assert "Traceback" not in output()
+
+
+def test_an_ingest_in_a_terminal_shows_passages_done_and_time_left(env, tmp_path):
+    import pty
+    import re
+
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    for topic in ("kelp forest recovery", "barn owl hunting", "glacier melt"):
+        paper_pdf(folder / f"{topic.split()[0]}.pdf", f"A Study of {topic.title()}", topic)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "ingest", str(folder)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env | {"COLUMNS": "120"},
+        cwd=ROOT,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert proc.wait(timeout=600) == 0, shown.decode(errors="replace")
+    text = shown.decode(errors="replace")
+    # tqdm's bar: passages done of the total, elapsed<left, and the rate
+    assert re.search(r"(\d+)/\1 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+ ?passages/s", text), text[-2000:]
+    assert "3 added" in text

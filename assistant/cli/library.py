@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from assistant.cli.commands import UsageError, _assistant, _print_json, file_lines, progress_bar, start_relay
+from assistant.cli.commands import UsageError, _assistant, _print_json, file_lines, passages_bar, start_relay
 from assistant.ingest.records import CollectionError
 from assistant.library import SyncReport
 from assistant.library.watch import Watcher
@@ -46,7 +46,7 @@ def cmd_sync(args) -> int:
     reports = pa.sync(
         *args.sources,
         dry_run=args.dry_run,
-        progress=None if quiet else progress_bar(),
+        progress=None if quiet else passages_bar(),
         on_file=None if args.json else file_lines(),
     )
     if args.json:
