@@ -138,3 +138,29 @@ def test_an_ingest_in_a_terminal_shows_passages_done_and_time_left(env, tmp_path
     # tqdm's bar: passages done of the total, elapsed<left, and the rate
     assert re.search(r"(\d+)/\1 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+ ?passages/s", text), text[-2000:]
     assert "3 added" in text
+
+
+def test_two_processes_syncing_at_once_lose_and_duplicate_nothing(env, tmp_path, chroma_server):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    topics = ["kelp forest recovery", "barn owl hunting", "glacier melt", "bumblebee foraging"]
+    for i, topic in enumerate(topics):
+        paper_pdf(folder / f"p{i}.pdf", f"A Study of {topic.title()}", topic)
+    shared = env | {"ASSISTANT_CHROMA_URL": chroma_server.url}  # several processes may open a server's index
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "sync", str(folder), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=shared,
+            cwd=ROOT,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    added = sorted(pid for out, _ in outs for r in json.loads(out) for pid in r["added"])
+    assert added == [f"pdf:p{i}" for i in range(4)]  # each added once, by one of them
+    info = json.loads(cli(shared, "info").stdout)
+    assert info["papers"] == 4 and info["sources"][0]["papers"] == 4
