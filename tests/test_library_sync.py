@@ -88,6 +88,19 @@ def test_a_folder_is_mirrored_and_nothing_else_is_touched(lib, tmp_path, small_p
     assert "pdf:kelp" in ids(lib)
 
 
+def test_a_pdf_that_appears_beside_the_entry_naming_it_becomes_that_entrys_full_text(lib, tmp_path):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "refs.bib").write_text(bib_entry("owls2020", "Owls at Dusk", "Owls hunt at dusk.", "later.pdf"))
+    first = lib.sync(folder)[0]
+    assert first.added == ["owls2020"] and not lib.paper("owls2020").full_text
+    paper_pdf(folder / "later.pdf", "Barn Owl Hunting at Dusk", "barn owl hunting")
+    report = lib.sync(folder)[0]
+    assert report.updated == ["owls2020"] and report.added == [] and "pdf:later" not in ids(lib)
+    owls = lib.paper("owls2020")
+    assert owls.full_text and owls.title == "Owls at Dusk" and owls.year == 2021  # the entry's metadata
+
+
 def test_a_dry_run_lists_the_changes_and_makes_none(lib, tmp_path):
     folder = tmp_path / "papers"
     folder.mkdir()

@@ -291,8 +291,8 @@ def _read_and_write(store, settings: Settings, source: Path, plan: _Plan, report
             r = _Read(str(f), _where(source, str(f)))
             reads.append(r)
             before = set(reader.claimed)
-            yield from _tracked(reader.unique(reader.bibliography(f, r.where), r.where), r)
-            r.claims = sorted(str(p) for p in reader.claimed - before)
+            yield from _tracked(reader.unique(reader.bibliography(f, r.where), r.where), r, named=True)
+            r.claims = sorted(set(r.claims) | {str(p) for p in reader.claimed - before})
         taken = claimed | {str(p) for p in reader.claimed}  # kept bibliographies, and those just read
         for f in plan.pdfs + [p for p in plan.unclaimed if str(p.resolve()) not in taken]:
             r = _Read(str(f), _where(source, str(f)))
@@ -313,13 +313,18 @@ def _read_and_write(store, settings: Settings, source: Path, plan: _Plan, report
     return reads
 
 
-def _tracked(items: Iterator, r: _Read) -> Iterator:
-    """The items of one file, noting the ids of its papers and whether the file itself failed."""
+def _tracked(items: Iterator, r: _Read, named: bool = False) -> Iterator:
+    """The items of one file, noting the ids of its papers and whether the file itself failed;
+    `named`: also the PDFs its entries name, found or not (one that appears later is the
+    entry's, so the file is read again then)."""
     for item in items:
         if isinstance(item, Rejection) and item.record == r.where:
             r.error = item.reason
         elif isinstance(item, (Paper, FullText)):
-            r.papers.append(item.paper.id if isinstance(item, FullText) else item.id)
+            paper = item.paper if isinstance(item, FullText) else item
+            r.papers.append(paper.id)
+            if named and paper.pdf_path:
+                r.claims.append(str(Path(paper.pdf_path).expanduser().resolve()))
         yield item
 
 
