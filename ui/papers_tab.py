@@ -41,7 +41,8 @@ class PapersTab:
         own = f" (**{len(mine)}** of them added by you, visible only to you)" if mine else ""
         where = "a page of a paper's PDF or its abstract" if any(p.full_text for p in papers) else "a paper's abstract"
         return (
-            f"## paper-assistant\nAsk questions about **{len(papers)} papers**{own}. Every claim in an answer is "
+            f"## paper-assistant\nAsk questions about **{len(papers)} paper{'s' * (len(papers) != 1)}**{own}. "
+            "Every claim in an answer is "
             f"cited to {where} (click a [n] to see the passage), or you are told the library does not cover it."
         )
 
