@@ -35,7 +35,7 @@ ANSWER_FLAGS = ("backend", "model", "base_url", "gguf")
 MAX_REQUEST = 1 << 20
 
 
-class _ThreadOutput(io.TextIOBase):
+class _ThreadOutput:
     """sys.stdout / sys.stderr while a relay runs: a relayed command's thread writes to its own
     buffer, every other thread to the real stream."""
 
