@@ -214,9 +214,12 @@ def test_a_watcher_syncs_a_dropped_pdf_once_it_stops_changing(lib, tmp_path):
 
     folder = tmp_path / "papers"
     folder.mkdir()
+    gone = tmp_path / "gone.bib"
+    gone.write_text(bib_entry("gone2020", "Gone", "A file that will be deleted."))
     seen = []
-    watcher = Watcher(lib, [folder], interval=0.2, settle=1.0, on_report=seen.append).start()
+    watcher = Watcher(lib, [gone, folder], interval=0.2, settle=1.0, on_report=seen.append).start()
     try:
+        gone.unlink()  # a source that fails at every look never stops the others
         paper_pdf(folder / "owls.pdf", "Barn Owl Hunting at Dusk", "barn owl hunting")
         deadline = time.monotonic() + 60
         while "pdf:owls" not in ids(lib) and time.monotonic() < deadline:
@@ -226,3 +229,4 @@ def test_a_watcher_syncs_a_dropped_pdf_once_it_stops_changing(lib, tmp_path):
     assert "pdf:owls" in ids(lib) and any("pdf:owls" in r.added for r in seen)
     status = watcher.status[str(folder.resolve())]
     assert status.totals["added"] == 1 and status.error == ""
+    assert "no such file" in watcher.status[str(gone.resolve())].error

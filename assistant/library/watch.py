@@ -84,8 +84,10 @@ class Watcher:
             try:
                 report = self.pa.sync(key, settle=self.settle)[0]
             except Exception as e:  # noqa: BLE001 - one source's failure never stops the others
-                status.error = f"{type(e).__name__}: {e}"
-                log.warning("sync of %s failed: %s", key, status.error)
+                error = f"{type(e).__name__}: {e}"
+                if error != status.error:  # said once, tried again at every poll
+                    log.warning("sync of %s failed: %s", key, error)
+                status.error = error
                 continue
             status.error, status.last, status.last_sync = "", report, time.time()
             for k in status.totals:
