@@ -9,6 +9,9 @@ of embedding model or chunking never reuses a stale index):
         chroma/                  embedded Chroma (absent in server mode; chroma.py)
         pdfs/<text hash>.pdf     a copy of each indexed PDF (`pdf_file`), so exactly the
                                  collection's PDFs can be served, as they were read
+        library.sqlite           the sources the collection mirrors (library/registry.py)
+        seeded                   the index was built from the `collection` setting (never again)
+        .relay.json              where `serve`/`watch` take other terminals' commands (cli/relay.py)
     index_store/_cache/vectors.sqlite   passage vectors by text hash (vectors.py)
 
 Chroma is the source of truth; sync.py keeps this process's view in step with it, and
