@@ -8,6 +8,7 @@ The whole public API::
     pa.ask("...", history=[...])    -> Answer
     pa.stream("...")                -> iterable of text pieces; .answer at the end
     pa.add_papers("papers.jsonl")   -> IngestReport
+    pa.sync("~/papers", "refs.bib") -> list[SyncReport]: the collection mirrors its sources
     evaluate(pa, "questions.jsonl", compare=True) -> EvalReport (print it, or .to_dict())
 
 `evaluate` and `EvalReport` live in the `assistant.evaluation` subpackage, loaded on first use.

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from assistant import embedding
+from assistant import embedding, library
 from assistant import llm as llms
 from assistant.answering.answerer import Answerer, AnswerStream, Ask, Reading
 from assistant.answering.passages import PassageTerms
@@ -27,6 +27,8 @@ from assistant.types import Answer, Hit, IngestReport, Message, Paper
 
 log = logging.getLogger(__name__)
 
+SEEDED_MARKER = "seeded"  # in the index folder: the index was built (or found built); never seeded again
+
 
 class QuestionError(ValueError):
     """The question cannot be answered as asked (empty, too long)."""
@@ -42,7 +44,7 @@ class PaperNotFound(KeyError):
 class PaperAssistant:
     """Ask questions about a collection of papers; every claim is cited.
 
-    >>> pa = PaperAssistant()                      # bundled collection, built on first use
+    >>> pa = PaperAssistant(collection="bundled")  # the demo papers, indexed when the index is new
     >>> pa.search("reduce hallucination at decoding time", k=5)
     >>> pa.ask("Which work aligns a frozen GPT-2 with CLIP?").text
     """
@@ -59,9 +61,20 @@ class PaperAssistant:
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
         self.session: SessionPapers | None = None  # papers of this view only (see private())
         self._no_llm_reason = ""  # why this view answers without its LLM (see without_llm())
-        if not self.store.problem and not self.store.snapshot.papers and self.settings.collection:
-            report = self.add_papers(self.settings.collection)
-            log.info("built the index: %s", report.summary())
+        if not self.store.problem:
+            self._seed()
+
+    def _seed(self) -> None:
+        """A new index is built from the `collection` setting (the demo), once: a marker in the
+        index says it was, so papers the user removes never come back."""
+        marker = self.store.root / SEEDED_MARKER
+        if marker.exists():
+            return
+        collection = self.settings.collection_file()
+        if collection and not self.store.snapshot.papers:
+            report = self.add_papers(collection)
+            log.info("built the index from %s: %s", collection, report.summary())
+        marker.write_text(collection + "\n", encoding="utf-8")
 
     def using(self, **changes: Any) -> PaperAssistant:
         """A view with other answer settings (backend, model, key, top_k...) that shares this
@@ -160,6 +173,27 @@ class PaperAssistant:
         if self.session is not None:
             return ToSession(self.session, set(self.store.papers), self.settings)
         return ToIndex(self.store, self.settings)
+
+    def sync(
+        self, *sources: str | Path, dry_run: bool = False, settle: float = 0.0, progress=None, on_file=None
+    ) -> list[library.SyncReport]:
+        """Make the collection mirror its sources: folders of PDFs and bibliography files,
+        zotero.sqlite files, .bib/.ris/CSL JSON files (none given: every source synced before).
+
+        New entries are added, changed ones updated (an edited abstract, a changed PDF), and
+        papers gone from a source removed -- only papers that came from a source: those added
+        with add_papers() or an upload are never touched.  A PDF moved or renamed is the same
+        paper (not embedded again).  `dry_run`: change nothing, report what would change;
+        `settle`: leave files modified less than this many seconds ago for the next sync.
+        The index remembers each source (`sources()`).  library/sync.py says the rest."""
+        if self.session is not None:
+            raise SettingsError("a private view cannot sync sources: its papers are not in the index")
+        opts = library.SyncOptions(dry_run=dry_run, settle=settle, progress=progress, on_file=on_file)
+        return library.sync(self.store, self.settings, sources, opts)
+
+    def sources(self) -> list[library.SourceInfo]:
+        """The sources the collection mirrors, with their last sync, paper and failure counts."""
+        return library.Registry(self.store.root).sources()
 
     def pdf_file(self, paper_id: str) -> Path | None:
         """The index's copy of the PDF whose full text is indexed for a paper: what a viewer
@@ -312,6 +346,7 @@ class PaperAssistant:
             "index": str(self.store.root),
             "embedding": self.settings.embed_model,
             "chroma": self.store.chroma.shown_url or "embedded",
+            "sources": [s.to_dict() for s in self.sources()],
         }
 
     @property

@@ -31,6 +31,7 @@ from assistant.net.redact import redact_url
 log = logging.getLogger(__name__)
 
 BUNDLED_COLLECTION = Path(__file__).parent / "data" / "hf_papers_page.txt"
+DEMO_COLLECTION = "bundled"  # the `collection` value naming BUNDLED_COLLECTION
 
 # Bump when chunking or keyword tokenisation changes: it is part of the index name,
 # so an index built by older code is never silently reused.
@@ -66,7 +67,10 @@ class Settings(BaseSettings):
 
     # --- collection and index -------------------------------------------------------
     collection: str = _f(
-        str(BUNDLED_COLLECTION), "Papers file indexed on first use (any format `paper-assistant ingest` reads)."
+        "",
+        "Papers file a new index is built from when it is first opened (any format `paper-assistant ingest` "
+        "reads; `bundled`: the 80 bundled demo papers, what `make run` and app.py show); empty = a new index "
+        "starts empty. It is read once: papers removed later are never added back.",
     )
     index_dir: str = _f("index_store", "Directory holding the persisted index (Chroma, keyword index, paper records).")
     chroma_url: str = _f(
@@ -410,6 +414,11 @@ class Settings(BaseSettings):
         value = getattr(self, name)
         return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
+    def collection_file(self) -> str:
+        """The `collection` setting as a path ("" = none; "bundled" = the bundled demo collection)."""
+        value = self.collection.strip()
+        return str(BUNDLED_COLLECTION) if value.lower() == DEMO_COLLECTION else value
+
     def index_fingerprint(self) -> dict[str, Any]:
         """What shapes the index: a change here means a different index."""
         d = {name: getattr(self, name) for name, f in type(self).model_fields.items() if _extra(f, "shapes_index")}
@@ -451,8 +460,6 @@ class Settings(BaseSettings):
         rows = []
         for name, f in cls.model_fields.items():
             default = f.default.get_secret_value() if isinstance(f.default, SecretStr) else f.default
-            if name == "collection":
-                default = "bundled hf_papers_page.txt"
             env = _extra(f, "env") or f"ASSISTANT_{name.upper()}"
             rows.append((name, env, str(default), f.description or ""))
         return rows

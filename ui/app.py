@@ -2,10 +2,11 @@
 
 Tabs: Chat (streamed answers, numbered citations linked to a sources panel, scope and
 export), Papers (searchable table, abstract and similar papers, "ask about this paper"),
-Add papers (upload with progress and a report) and Settings (per-session backend, model,
-base URL, key, passages); named API endpoints and MCP tools.
+Add papers (upload with progress and a report), Library (the synced sources; not on a public
+deployment) and Settings (per-session backend, model, base URL, key, passages); named API
+endpoints and MCP tools.
 
-Each tab has its module (chat.py with scope.py, papers_tab.py, uploads.py, settings_tab.py)
+Each tab has its module (chat.py with scope.py, papers_tab.py, uploads.py, library_tab.py, settings_tab.py)
 holding its layout and what its events do; api.py the named endpoints; shared.py what the
 tabs share; sessions.py what a visitor may do (and, on a public deployment, may not);
 render.py turns results into escaped Markdown/HTML.
@@ -14,6 +15,7 @@ render.py turns results into escaped Markdown/HTML.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -21,9 +23,11 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from assistant import CollectionError, IndexProblem, PaperAssistant, Settings
+from assistant.settings import DEMO_COLLECTION
 from ui import mcp
 from ui.api import Api
 from ui.chat import BROWSE_CONCURRENCY, ChatTab, ChatView
+from ui.library_tab import LibraryTab
 from ui.papers_tab import PapersTab, PapersView
 from ui.scope import Scope
 from ui.sessions import SessionSettings
@@ -47,6 +51,7 @@ class WebApp:
         self.papers = PapersTab(self.shared)
         self.uploads = UploadsTab(self.shared, self.papers.collection_outputs)
         self.settings = SettingsTab(self.shared)
+        self.library = LibraryTab(self.shared)
         self.api = Api(self.shared)
 
 
@@ -72,6 +77,9 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
             if s.allow_uploads:  # on a public deployment each visitor's papers stay in their session
                 with gr.Tab("Add papers", id="add"):
                     uploads = app.uploads.build()
+            if not s.public:  # the sources are paths on the host's disk
+                with gr.Tab("Library", id="library"):
+                    app.library.build()
             with gr.Tab("Settings", id="settings"):
                 settings = app.settings.build()
         app.chat.wire(chat, session, mine)
@@ -91,6 +99,9 @@ def _wire_collection(
     """What shows the collection (header, table, scope lists) follows it: on page load and after uploads."""
     header, chat, papers, uploads = views
     shows = [header, papers.table, chat.scope.papers, chat.scope.meta_row]
+    # The empty chat's examples and placeholder follow the library too (its own papers' questions).
+    examples = dict(fn=app.chat.library_outputs, inputs=[mine], outputs=chat.chatbot, api_visibility="private")
+    demo.load(**examples, queue=False)
     note = dict(fn=app.scope.note_event, inputs=[mine], outputs=chat.scope_note, inputs_kwargs=chat.scope.kwargs())
     # A page opened after papers were added shows the collection as it is now.
     demo.load(app.papers.collection_outputs, [mine], shows, queue=False, api_visibility="private").then(
@@ -107,7 +118,7 @@ def _wire_collection(
         api_name="add_papers",
         concurrency_id="ingest",
         concurrency_limit=1,
-    ).then(**note, queue=False, api_visibility="private")
+    ).then(**note, queue=False, api_visibility="private").then(**examples, queue=False)
 
 
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
@@ -179,12 +190,11 @@ def launch(demo: gr.Blocks, server_name: str | None = None, server_port: int | N
 
 
 def open_assistant(settings: Settings | None = None) -> PaperAssistant:
-    """The assistant a server starts with, its index made current with the configured collection.
+    """The assistant a server starts with.
 
-    An empty or missing index is built; a vector store that lost its files is re-embedded from
-    the stored paper records; then the collection file is re-read so papers added to or changed
-    in it since the index was built are embedded (unchanged papers cost nothing).  A Space's disk
-    is ephemeral, so this runs at every start there.
+    A new index is built from the `collection` setting (the demo; PaperAssistant does it once,
+    so papers removed later never come back); a vector store that lost its files is re-embedded
+    from the stored paper records (and, with no records left, rebuilt from the collection).
     """
     settings = settings or Settings.load()
     t0 = time.perf_counter()
@@ -195,21 +205,33 @@ def open_assistant(settings: Settings | None = None) -> PaperAssistant:
         try:
             pa.reindex()
         except IndexProblem as e:
-            log.warning("cannot reindex (%s); rebuilding from the collection file", e)
-    if settings.collection:
-        try:
-            report = pa.add_papers(settings.collection)
-            if report.added or report.updated:
-                log.info("index updated from %s: %s", settings.collection, report.summary())
-        except CollectionError as e:
-            log.warning("cannot read the collection %s (%s); serving the index as it is", settings.collection, e)
+            _rebuild(pa, settings, e)
     log.info("%d papers ready in %.1f s (index %s)", len(pa.papers), time.perf_counter() - t0, pa.info()["index"])
     return pa
+
+
+def _rebuild(pa: PaperAssistant, settings: Settings, why: IndexProblem) -> None:
+    """No stored records to reindex from: the collection file, when there is one."""
+    collection = settings.collection_file()
+    if not collection:
+        log.warning("cannot reindex (%s); serving the index as it is", why)
+        return
+    log.warning("cannot reindex (%s); rebuilding from the collection file", why)
+    try:
+        log.info("index rebuilt from %s: %s", collection, pa.add_papers(collection).summary())
+    except CollectionError as e:
+        log.warning("cannot read the collection %s (%s); serving the index as it is", collection, e)
+
+
+def demo_collection() -> str:
+    """The collection app.py (the Space) starts a new index with: ASSISTANT_COLLECTION if set
+    (empty or not), else the bundled demo papers."""
+    return os.environ.get("ASSISTANT_COLLECTION", DEMO_COLLECTION)
 
 
 def main(server_name: str | None = None, server_port: int | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for name in ("chromadb", "httpx", "httpx2", "onnxruntime"):  # httpx(2) logs request URLs, credentials and all
         logging.getLogger(name).setLevel(logging.WARNING)
-    pa = open_assistant()
+    pa = open_assistant(Settings.load(env={**os.environ, "ASSISTANT_COLLECTION": demo_collection()}))
     launch(build_app(pa), server_name=server_name, server_port=server_port)

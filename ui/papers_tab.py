@@ -30,11 +30,20 @@ class PapersTab:
         self.shared = shared
 
     def header(self, mine: SessionPapers | None = None) -> str:
-        n = len(self.shared.view(None, mine).papers)
+        papers = self.shared.view(None, mine).papers
+        if not papers:
+            add = "in the **Add papers** tab, or " if self.shared.settings.allow_uploads else ""
+            return (
+                "## paper-assistant\nYour library is empty. Add papers "
+                f"{add}from a terminal: `paper-assistant sync FOLDER` keeps a folder of PDFs and bibliography "
+                "files (or a `zotero.sqlite`, a `.bib`) in the library."
+            )
         own = f" (**{len(mine)}** of them added by you, visible only to you)" if mine else ""
+        where = "a page of a paper's PDF or its abstract" if any(p.full_text for p in papers) else "a paper's abstract"
         return (
-            f"## paper-assistant\nAsk questions about **{n} papers**{own}. Every claim in an answer is cited to a "
-            "paper's abstract (click a [n] to see the passage), or you are told the collection does not cover it."
+            f"## paper-assistant\nAsk questions about **{len(papers)} paper{'s' * (len(papers) != 1)}**{own}. "
+            "Every claim in an answer is "
+            f"cited to {where} (click a [n] to see the passage), or you are told the library does not cover it."
         )
 
     def build(self) -> PapersView:

@@ -171,10 +171,14 @@ class UploadsTab:
                 "(setting max_file_mb); nothing was added."
             ), False
         progress(0, desc=desc)
+
+        def papers(done: int, total: int) -> None:
+            progress((done, total), desc=desc, unit="papers")
+
+        # passages embedded, with Gradio's estimate of the time left (index/ingest.py reports them)
+        papers.passages = lambda done, total: progress((done, total), desc=f"{desc}: embedding", unit="passages")
         try:
-            report = target.add_papers(
-                file, progress=lambda done, total: progress((done, total), desc=desc, unit="papers")
-            )
+            report = target.add_papers(file, progress=papers)
         except IngestInterrupted as e:  # the finished papers are in: show them
             return render.error_html(message(e)), True
         except Exception as e:  # noqa: BLE001

@@ -35,7 +35,8 @@ def _settings(args) -> pa_lib.Settings:
 
 
 def _assistant(args, **kw) -> pa_lib.PaperAssistant:
-    return pa_lib.PaperAssistant(_settings(args), **kw)
+    held = getattr(args, "relay_pa", None)  # run through the process holding the index (cli/relay.py)
+    return held if held is not None else pa_lib.PaperAssistant(_settings(args), **kw)
 
 
 def _print_json(obj: Any) -> None:
@@ -83,6 +84,37 @@ def progress_bar(unit: str = "papers"):
     return show
 
 
+def passages_bar():
+    """A progress callback for an ingest: a tqdm bar on stderr of the passages embedded, with
+    their rate and the time left (its `passages` attribute, index/ingest.py); papers written
+    show beside it.  Each write of a long ingest reports its own total: they add up."""
+    from tqdm import tqdm
+
+    state = {"bar": None, "base": 0, "last": (0, 0)}
+
+    def passages(done: int, total: int) -> None:
+        last_done, last_total = state["last"]
+        if done < last_done:  # the next write of the same ingest
+            state["base"] += last_total
+        state["last"] = (done, total)
+        bar = state["bar"]
+        if bar is None:
+            size = shutil.get_terminal_size((80, 24))
+            bar = state["bar"] = tqdm(
+                total=total, unit="passages", file=sys.stderr, ncols=size.columns or 80, nrows=size.lines or 24
+            )
+        bar.total = state["base"] + total
+        bar.update(state["base"] + done - bar.n)
+        bar.refresh()
+
+    def papers(done: int, total: int) -> None:
+        if state["bar"] is not None:  # (files read, for a folder: its passages come after)
+            state["bar"].set_postfix_str(f"{done}/{total} written")
+
+    papers.passages = passages
+    return papers
+
+
 def file_lines():
     """An on_file callback printing "  lmer.pdf: 51 pages, 170 passages" per file, on stderr."""
 
@@ -94,8 +126,7 @@ def file_lines():
 
 def cmd_ingest(args) -> int:
     pa = _assistant(args)
-    many = Path(args.file).is_dir() or Path(args.file).suffix.lower() == ".pdf"
-    progress = progress_bar() if not args.json and sys.stderr.isatty() and not many else None  # PDFs: a line per file
+    progress = passages_bar() if not args.json and sys.stderr.isatty() else None
     on_file = file_lines() if not args.json else None
     report = pa.add_papers(args.file, progress=progress, strict=args.strict, on_file=on_file)
     if args.json:
@@ -356,11 +387,30 @@ def cmd_serve(args) -> int:
             file=sys.stderr,
         )
         return 2
+    from assistant.cli.library import start_watching
+
     pa = open_assistant(_settings(args))
     info = pa.info()
     print(f"paper-assistant: {info['papers']} papers, answers by {info['backend']}", file=sys.stderr)
-    launch(build_app(pa), server_name=args.host, server_port=args.port)
+    watcher = start_watching(pa, args.watch) if args.watch else None
+    relay = start_relay(pa)
+    try:
+        launch(build_app(pa), server_name=args.host, server_port=args.port)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if relay is not None:
+            relay.stop()
     return 0
+
+
+def start_relay(pa):
+    """Take commands from other terminals while this process holds an embedded index (cli/relay.py)."""
+    from assistant.cli.relay import Relay
+
+    if pa.settings.chroma_url or pa.settings.public:  # a server is shared anyway; a public host takes none
+        return None
+    return Relay(pa).start()
 
 
 def cmd_eval(args) -> int:

@@ -10,8 +10,9 @@ import os
 import sys
 
 import assistant as pa_lib
-from assistant.cli import commands
+from assistant.cli import commands, library, relay
 from assistant.embedding import EmbeddingError
+from assistant.index import IndexBusy
 from assistant.settings import SettingsError
 
 # The ONNX runtime and tokenizers print to stderr unless told not to; a CLI should be quiet.
@@ -22,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paper-assistant", description=__doc__)
     _global_options(p)
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_ingest, _search_and_ask, _chat_and_serve, _eval, _export, _collection):
+    for add in (_ingest, _library, _search_and_ask, _chat_and_serve, _eval, _export, _collection):
         add(sub)
     return p
 
@@ -30,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _global_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML settings file (also ASSISTANT_CONFIG)")
     p.add_argument("--index-dir", help="index directory (default index_store)")
-    p.add_argument("--collection", help="papers file indexed on first use (default: the bundled collection)")
+    p.add_argument(
+        "--collection", help="papers file a new index is built from (`bundled`: the demo papers; default: none)"
+    )
     p.add_argument("--chroma-url", help="use a Chroma server instead of the embedded store")
     p.add_argument(
         "--backend",
@@ -66,6 +69,23 @@ def _ingest(sub) -> None:
     s.set_defaults(func=commands.cmd_ingest)
 
 
+def _library(sub) -> None:
+    s = sub.add_parser(
+        "sync",
+        help="make the library mirror its sources: folders of PDFs and bibliography files, zotero.sqlite, "
+        ".bib/.ris/CSL JSON files -- new papers added, changed ones updated, those gone removed",
+    )
+    s.add_argument("sources", nargs="*", metavar="SOURCE", help="(none: every source synced before)")
+    s.add_argument("--dry-run", action="store_true", help="change nothing; list what would change")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=library.cmd_sync)
+
+    s = sub.add_parser("watch", help="sync SOURCE... whenever their files change, until Ctrl-C")
+    s.add_argument("sources", nargs="*", metavar="SOURCE", help="(none: every source synced before)")
+    s.add_argument("--interval", type=float, default=2.0, help="seconds between looks at the files (default 2)")
+    s.set_defaults(func=library.cmd_watch)
+
+
 def _search_and_ask(sub) -> None:
     s = sub.add_parser("search", help="the best papers for a query")
     _filters(s)
@@ -98,6 +118,7 @@ def _chat_and_serve(sub) -> None:
     s = sub.add_parser("serve", help="the web app (Gradio) on http://127.0.0.1:7860")
     s.add_argument("--host", help="address to listen on (default GRADIO_SERVER_NAME, else 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default GRADIO_SERVER_PORT, else 7860)")
+    s.add_argument("--watch", action="append", metavar="SOURCE", help="keep this source synced while serving")
     s.set_defaults(func=commands.cmd_serve)
 
 
@@ -176,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("chromadb", "httpx", "httpx2", "onnxruntime"):  # httpx(2) logs request URLs, credentials and all
         logging.getLogger(name).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
-        return args.func(args)
+        try:
+            return args.func(args)
+        except IndexBusy as e:  # another process holds the index: through it, when it takes commands
+            code = relay.forward(args, e.root)
+            if code is None:
+                raise
+            return code
     except USER_ERRORS as e:  # what the user can fix: one line (and the traceback with -v)
         if args.verbose:
             logging.getLogger(__name__).exception("details")

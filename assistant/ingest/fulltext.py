@@ -2,7 +2,8 @@
 
 `read_full_text(path, ...)` reads a PDF (assistant.formats.pdf) and returns a `FullText`: the
 Paper (pages and the hash of the file's bytes set) and its body passages, numbered after
-the abstract passages.  Alone, a PDF gives its own title, authors and abstract and is
+the abstract passages.  Alone, a PDF gives its own title, authors and abstract -- and the
+year, venue, DOI and arXiv id its first pages state (formats/pdf_metadata.py) -- and is
 identified by its file name ("pdf:lmer" for lmer.pdf); as the attachment of a bibliography
 entry (BibTeX `file`, Zotero, RIS L1), the entry's metadata wins and the PDF gives the body.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from assistant.formats.page import TITLE_MAX
 from assistant.formats.pdf import READER_VERSION, PdfDocument, PdfError
+from assistant.formats.pdf_metadata import pdf_record
 from assistant.formats.pdf_worker import Budget, read_within
 from assistant.ingest.chunking import abstract_passages, chunk_body
 from assistant.types import Paper, Passage
@@ -120,16 +122,29 @@ def _paper(doc: PdfDocument, path: Path, text_hash: str, max_abstract_chars: int
     abstract = " ".join(doc.abstract.split())
     if len(abstract) > max_abstract_chars:  # not an abstract the reader should have found: keep it in the body
         abstract = ""
+    record = pdf_record(doc.front, doc.metadata)  # year, venue, DOI, arXiv id, where the file states them
     return Paper(
         id=pdf_id(path),
         title=title or path.name,
         abstract=abstract,
         abstract_page=_abstract_page(doc, abstract),
         authors=doc.authors,
+        year=record.year,
+        venue=record.venue,
+        doi=record.doi,
+        arxiv_id=record.arxiv_id,
+        url=_url(record),
         pdf_path=str(path.resolve()),
         pages=pages,
         text_hash=text_hash,
     )
+
+
+def _url(record) -> str:
+    """A link made from the DOI or arXiv id, as a bibliography entry's would be."""
+    if record.doi:
+        return f"https://doi.org/{record.doi}"
+    return f"https://arxiv.org/abs/{record.arxiv_id}" if record.arxiv_id else ""
 
 
 def _abstract_page(doc: PdfDocument, abstract: str) -> int:

@@ -152,10 +152,23 @@ def _add_pdfs(path: Path, how: Intake) -> IngestReport:
         if bad:
             _refuse_strict(report.source, bad)
     size = sum(f.stat().st_size for f in reader.files) if folder else path.stat().st_size
-    how.into.write(iter(items), report, size, 0, None)
+    how.into.write(iter(items), report, size, 0, passages_only(how.progress))
     if folder and not reader.files:
         raise CollectionError(f"{path}: no PDFs or bibliography files in the folder")
     return report
+
+
+def passages_only(progress: Progress | None) -> Progress | None:
+    """For PDFs, where `progress` counts files: only its passages callback, if it has one."""
+    passages = getattr(progress, "passages", None)
+    if passages is None:
+        return None
+
+    def files_counted_elsewhere(done: int, total: int) -> None:
+        pass
+
+    files_counted_elsewhere.passages = passages
+    return files_counted_elsewhere
 
 
 def _records(

@@ -139,13 +139,7 @@ class FileReader:
 
     # -- folders --------------------------------------------------------------------------------
     def folder(self, folder: Path, progress: Progress | None) -> Iterator[Item]:
-        files = sorted(
-            f
-            for f in folder.rglob("*")
-            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
-        )
-        bibliographies = [f for f in files if f.suffix.lower() in BIBLIOGRAPHY or f.name.lower() == "zotero.sqlite"]
-        pdfs = [f for f in files if f.suffix.lower() == ".pdf"]
+        bibliographies, pdfs = folder_files(folder)
         self.files = bibliographies + pdfs
         done = 0
         for f in self.files:
@@ -153,14 +147,15 @@ class FileReader:
             if f in pdfs and f.resolve() in self.claimed:
                 self.note(where, "read with its bibliography entry")
             else:
-                yield from self._unique(
-                    self._bibliography(f, where) if f in bibliographies else self.pdf(f, where), where
+                yield from self.unique(
+                    self.bibliography(f, where) if f in bibliographies else self.pdf(f, where), where
                 )
             done += 1
             if progress:
                 progress(done, len(self.files))
 
-    def _bibliography(self, path: Path, where: str) -> Iterator[Item]:
+    def bibliography(self, path: Path, where: str) -> Iterator[Item]:
+        """A bibliography file's entries (a file that cannot be read: one rejection named `where`)."""
         s = self.settings
         try:
             stream = iter_papers(
@@ -174,7 +169,7 @@ class FileReader:
         except CollectionError as e:
             yield self._reject(where, path, str(e))
 
-    def _unique(self, items: Iterator[Item], where: str) -> Iterator[Item]:
+    def unique(self, items: Iterator[Item], where: str) -> Iterator[Item]:
         """Ids must be unique across a folder's files: a second paper with an id is rejected."""
         for item in items:
             paper = item.paper if isinstance(item, FullText) else item
@@ -183,3 +178,17 @@ class FileReader:
                 yield duplicate(paper.id, where, first)
                 continue
             yield item
+
+
+def is_bibliography(path: Path) -> bool:
+    return path.suffix.lower() in BIBLIOGRAPHY or path.name.lower() == "zotero.sqlite"
+
+
+def folder_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(bibliography files, PDFs) in a folder, recursively, sorted; hidden files and folders skipped."""
+    files = sorted(
+        f
+        for f in folder.rglob("*")
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+    )
+    return [f for f in files if is_bibliography(f)], [f for f in files if f.suffix.lower() == ".pdf"]
