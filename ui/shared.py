@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant import CollectionError, PaperAssistant, PaperNotFound, QuestionError
+from assistant import CollectionError, PaperAssistant, PaperNotFound, QuestionError, TableError
 from assistant.index.session import SessionPapers
 from assistant.settings import SettingsError
 from ui.sessions import RateLimit, Rules, SessionSettings, Views, error_id
@@ -18,7 +18,7 @@ from ui.sessions import RateLimit, Rules, SessionSettings, Views, error_id
 log = logging.getLogger(__name__)
 
 # Errors whose message is about what the visitor did: shown as they are, also on a public deployment.
-VISITOR_ERRORS = (QuestionError, SettingsError, CollectionError, PaperNotFound)
+VISITOR_ERRORS = (QuestionError, SettingsError, CollectionError, PaperNotFound, TableError)
 
 
 class Shared:
