@@ -83,7 +83,11 @@ class PapersTab:
         )
         if table_papers is not None:  # the Table tab's rows
             v.add_table.click(
-                self.add_to_scope, [v.paper_id, table_papers], [table_papers], queue=False, api_visibility="private"
+                self.add_to_table,
+                [v.paper_id, table_papers, mine],
+                [table_papers],
+                queue=False,
+                api_visibility="private",
             )
 
     def collection_outputs(self, mine: SessionPapers | None = None) -> tuple:
@@ -123,6 +127,14 @@ class PapersTab:
 
     def ask_about(self, pid: str) -> tuple:
         return (gr.Dropdown(value=[pid] if pid else []), gr.Tabs(selected="chat"))
+
+    def add_to_table(self, pid: str, selected, mine: SessionPapers | None = None) -> gr.Dropdown:
+        """The Table tab's rows with this paper added (its choices as the collection is now: papers
+        added since the page opened are offered too)."""
+        selected = list(selected or [])
+        if pid and pid not in selected:
+            selected.append(pid)
+        return gr.Dropdown(choices=paper_choices(self.shared, mine), value=selected)
 
     def add_to_scope(self, pid: str, selected) -> gr.Dropdown:
         selected = list(selected or [])
