@@ -3,6 +3,7 @@
     python -m bench.tables                         # dev + test sets, speed; PDFs from examples/fulltext/cache
     python -m bench.tables --pdfs DIR --index-dir /tmp/idx
     python -m bench.tables --sweep                 # also the dev scores for other "stated" thresholds
+    python -m bench.tables --speed-only            # speed again, quality kept from the result file
 
 Quality (examples/tables/tables_{dev,test}.jsonl, gold cells written from the papers' text):
 per split and per corpus (bundled abstracts, full-text PDFs), for `PaperAssistant.table` and
@@ -33,7 +34,7 @@ from pathlib import Path
 from assistant import PaperAssistant, Settings
 from assistant.evaluation.tables import TableSystem, evaluate_tables, holds, load_tables
 from assistant.tables import extractive
-from bench.harness import RESULTS, ROOT, write_result
+from bench.harness import RESULTS, ROOT, read_result, write_result
 
 SETS = {
     "dev": ROOT / "examples" / "tables" / "tables_dev.jsonl",
@@ -171,18 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--sweep", action="store_true", help="also the dev scores at other 'stated' thresholds")
     ap.add_argument("--json", default=str(RESULTS / "tables.json"), help="result file (default %(default)s)")
+    ap.add_argument("--speed-only", action="store_true", help="measure speed only (quality kept from the result file)")
     args = ap.parse_args(argv)
     index_dir = args.index_dir or tempfile.mkdtemp(prefix="pa-bench-tables-")
     pa = PaperAssistant(Settings.load(index_dir=index_dir))
     pdfs = fetch_pdfs(args.pdfs)
     for name in sorted(needed_pdfs()):
         pa.add_papers(pdfs / name)
-    result = {
-        "stated_threshold": extractive.STATED,
-        "abstract_preference": extractive.ABSTRACT,
-        "quality": quality(pa, args.sweep),
-        "speed_in_process": speed(pa),
-    }
+    result = read_result(Path(args.json)) if args.speed_only else {}
+    result.update(stated_threshold=extractive.STATED, stated_support=extractive.SUPPORT)
+    result["abstract_preference"] = extractive.ABSTRACT
+    if not args.speed_only:
+        result["quality"] = quality(pa, args.sweep)
+    result["speed_in_process"] = speed(pa)
     ids = [p.id for p in pa.papers if not p.full_text][:10]
     pa.store.close()  # an embedded index serves one process: the CLI's
     result["cli_end_to_end"] = cli_speed(index_dir, ids)

@@ -46,7 +46,7 @@ def test_a_table_quotes_each_paper_and_says_not_stated(pa):
                 assert c.text == NOT_STATED and not c.citations
     training = table.cell(ids[0], "Does it need training?")  # RITUAL: "a simple, training-free method"
     best = training.text if training.stated else training.nearest.quote
-    assert "training-free" in best and training.stated == (training.score >= STATED)
+    assert "training-free" in best and (training.stated or training.score < STATED)
     assert table.cell(ids[1], "Is the code released?").stated  # AGLA: "Our code will be released at ..."
     assert "github" in table.cell(ids[1], "Is the code released?").quote
     assert not table.cell(ids[0], "Is the code released?").stated  # RITUAL's abstract names no code

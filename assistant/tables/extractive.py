@@ -1,7 +1,8 @@
 """Cells without an LLM: each paper asked each aspect with the answer-focus machinery (the
 aspect read as a question once, the paper's best passage found, its sentences scored and
 chosen as a one-paper answer's are), and a cell is the verbatim sentence(s) chosen, or
-"not stated" when the best sentence scores below STATED (docs/quality.md, "Comparison tables")."""
+"not stated" when the best sentence scores below STATED and holds less than SUPPORT of the
+aspect's specific terms (both chosen on the dev tables: docs/quality.md, "Comparison tables")."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from assistant.answering.context import AnswerContext, Plan
 from assistant.answering.extractive import extractive
 from assistant.answering.passages import Focus
-from assistant.answering.plan import _one_page, with_context
+from assistant.answering.plan import _one_page, support, with_context
 from assistant.answering.sentences import choose, read_question, sentence_scores
 from assistant.ingest.chunking import body_sentences
 from assistant.tables.export import NOT_STATED
@@ -22,6 +23,7 @@ from assistant.text import sentence_spans
 from assistant.types import Hit, Paper, Passage
 
 STATED = 0.55  # a cell is stated when its best sentence scores this much (chosen on the dev tables: docs/quality.md)
+SUPPORT = 0.3  # ... or when it holds this share of the aspect's specific terms (plan.support)
 ABSTRACT = 0.1  # added to an abstract sentence's score when a full text's passages compete with it
 CELL_SENTENCES = 2  # most sentences an abstract cell quotes (a body cell: its best one and its context)
 
@@ -93,7 +95,8 @@ def _best(src: Source, s: np.ndarray) -> float:
 
 def fill(paper: Paper, aspect: Aspect, stated_at: float = STATED) -> Cell:
     """One cell: the paper's sentence(s) that best answer the aspect, cited, or "not stated"
-    (its closest sentence kept as `nearest`) when the best scores below `stated_at`."""
+    (its closest sentence kept as `nearest`) when the best scores below `stated_at` and holds
+    less than SUPPORT of the aspect's specific terms."""
     ctx, q = aspect.ctx, aspect.ctx.read
     hit, found = sources(paper, ctx)
     if not found:  # known by its title and metadata only: nothing to quote
@@ -105,11 +108,13 @@ def fill(paper: Paper, aspect: Aspect, stated_at: float = STATED) -> Cell:
     if not chosen:
         return Cell(aspect.text, NOT_STATED, False)
     score = float(np.max(s[chosen[0]]))
+    lead = src.text[spans[chosen[0]][0] : spans[chosen[0]][1]]
+    backs = support([lead], aspect.text, ctx.idf, paper.title)[0]
     if passage is not None:
         chosen = with_context(passage.text, spans, chosen)
     plan = Plan([hit], False, spans=[[spans[i] for i in chosen]], passages=[passage])
     _, citations = extractive(plan)
-    if score < stated_at:
+    if score < stated_at and backs < SUPPORT:
         return Cell(aspect.text, NOT_STATED, False, score=score, nearest=citations[0] if citations else None)
     cited = [src.text[spans[i][0] : spans[i][1]].strip() for i in chosen]
     return Cell(aspect.text, " ".join(cited), True, citations, score=score)
