@@ -184,10 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     result["abstract_preference"] = extractive.ABSTRACT
     if not args.speed_only:
         result["quality"] = quality(pa, args.sweep)
+    result["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
     result["speed_in_process"] = speed(pa)
     ids = [p.id for p in pa.papers if not p.full_text][:10]
     pa.store.close()  # an embedded index serves one process: the CLI's
     result["cli_end_to_end"] = cli_speed(index_dir, ids)
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     path = write_result(args.json, result)
     print(json.dumps(result, indent=1)[:6000])
     print(f"written: {path}")
