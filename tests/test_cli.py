@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import DEV
@@ -164,3 +165,14 @@ def test_table_errors_are_one_clear_line(cli):
     assert none.returncode == 2 and "name the papers (--paper" in none.stderr
     missing = cli("table", "--paper", "x", ok=False)
     assert missing.returncode == 2 and "--aspect" in missing.stderr
+
+
+def test_eval_scores_a_table_set(cli, tmp_path):
+    sets = Path(__file__).parent.parent / "examples" / "tables"
+    lines = [ln for ln in (sets / "tables_dev.jsonl").read_text().splitlines() if '"corpus": "bundled"' in ln]
+    one = tmp_path / "bundled.jsonl"
+    one.write_text("\n".join(lines) + "\n")
+    out = cli("eval", str(one), "--json", str(tmp_path / "t.json")).stdout
+    assert "bundled.jsonl: 3 tables" in out and "cells right" in out and "nearest passage" in out
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert data["systems"]["assistant"]["scores"]["cells"] == 48

@@ -265,3 +265,45 @@ def test_the_library_exports_the_table_types():
 
     assert {"Table", "Row", "Cell", "TableError"} <= set(assistant.__all__)
     assert PaperAssistant.table.__doc__
+
+
+# --- scoring tables (paper-assistant eval on a table set) ------------------------------------------------
+
+SETS = Path(__file__).parent.parent / "examples" / "tables"
+
+
+def test_holds_reads_a_gold_sentence_through_pdf_differences():
+    from assistant.evaluation.tables import holds
+
+    gold = ["The R package optimParallel provides a parallel version of the L-BFGS-B optimization method of optim()."]
+    assert holds(
+        "the R package optimParallel provides a parallel version of the L-BFGS-B optimiza-tion method of optim()", gold
+    )
+    assert not holds("The R package optimParallel is introduced.", gold)
+    assert holds("ﬁeld of recreational mathematics", ["field of recreational mathematics"])  # a ligature folded
+
+
+def test_table_sets_are_checked_and_scored_beside_the_baseline(pa, tmp_path):
+    from assistant.evaluation.questions import QuestionSetError
+    from assistant.evaluation.tables import evaluate_tables, is_table_set
+
+    lines = [ln for ln in (SETS / "tables_dev.jsonl").read_text().splitlines() if '"corpus": "bundled"' in ln][:1]
+    one = tmp_path / "one.jsonl"
+    one.write_text("\n".join(lines) + "\n")
+    assert is_table_set(one) and not is_table_set(Path(__file__).parent.parent / "examples" / "dev_questions.jsonl")
+    report = evaluate_tables(pa, one)
+    mine, naive = (s.scores() for s in report.systems)
+    assert mine["cells"] == naive["cells"] == 16
+    assert naive["not_stated_right"] == 0.0  # the baseline never says "not stated"
+    assert 0 <= mine["cells_right"] <= 1 and mine["not_stated_right"] is not None
+    assert "cells right" in report.table() and "nearest passage" in report.table()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "t", "aspects": ["A?", "B?"], "rows": [{"paper": "x", "cells": [{"aspect": "A?"}]}]}\n')
+    with pytest.raises(QuestionSetError, match="one cell per aspect"):
+        evaluate_tables(pa, bad)
+    missing = tmp_path / "missing.jsonl"
+    missing.write_text(
+        '{"id": "t", "aspects": ["A?"], "rows": [{"paper": "No such paper", "cells": [{"aspect": "A?", "gold": []}]}]}\n'
+    )
+    with pytest.raises(QuestionSetError, match="'No such paper' is not in the collection"):
+        evaluate_tables(pa, missing)
