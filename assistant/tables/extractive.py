@@ -93,11 +93,12 @@ def _best(src: Source, s: np.ndarray) -> float:
     return (float(s.max()) if s.size else -1e9) + (ABSTRACT if src.passage is None else 0.0)
 
 
-def fill(paper: Paper, aspect: Aspect, stated_at: float = STATED) -> Cell:
+def fill(paper: Paper, aspect: Aspect, stated_at: float | None = None) -> Cell:
     """One cell: the paper's sentence(s) that best answer the aspect, cited, or "not stated"
     (its closest sentence kept as `nearest`) when the best scores below `stated_at` and holds
     less than SUPPORT of the aspect's specific terms."""
     ctx, q = aspect.ctx, aspect.ctx.read
+    stated_at = STATED if stated_at is None else stated_at
     hit, found = sources(paper, ctx)
     if not found:  # known by its title and metadata only: nothing to quote
         return Cell(aspect.text, NOT_STATED, False, note="the paper has no abstract or full text")
@@ -115,6 +116,8 @@ def fill(paper: Paper, aspect: Aspect, stated_at: float = STATED) -> Cell:
     plan = Plan([hit], False, spans=[[spans[i] for i in chosen]], passages=[passage])
     _, citations = extractive(plan)
     if score < stated_at and backs < SUPPORT:
-        return Cell(aspect.text, NOT_STATED, False, score=score, nearest=citations[0] if citations else None)
+        return Cell(
+            aspect.text, NOT_STATED, False, score=score, support=backs, nearest=citations[0] if citations else None
+        )
     cited = [src.text[spans[i][0] : spans[i][1]].strip() for i in chosen]
-    return Cell(aspect.text, " ".join(cited), True, citations, score=score)
+    return Cell(aspect.text, " ".join(cited), True, citations, score=score, support=backs)

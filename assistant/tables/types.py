@@ -28,6 +28,7 @@ class Cell:
     source: str = "extractive"
     note: str = ""
     score: float = 0.0
+    support: float = 0.0  # the share of the aspect's specific terms its best sentence holds
     nearest: Citation | None = None
 
     @property
