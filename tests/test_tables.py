@@ -307,3 +307,18 @@ def test_table_sets_are_checked_and_scored_beside_the_baseline(pa, tmp_path):
     )
     with pytest.raises(QuestionSetError, match="'No such paper' is not in the collection"):
         evaluate_tables(pa, missing)
+
+
+def test_the_table_tab_makes_a_table_from_a_filter_and_explains_what_is_missing(empty_pa, small_papers):
+    from ui.shared import Shared
+    from ui.table_tab import TableTab
+
+    empty_pa.add_papers(small_papers[:2])
+    tab = TableTab(Shared(empty_pa))
+    html, files = tab.make([], "", 5, "What data?", None, None, year_from=2024)
+    assert "Sparse Mixture of Adapters" in html and "Graph Transformers" not in html and len(files) == 2
+    assert Path(files[0]).read_text(encoding="utf-8").startswith("id,key,title,year,What data?")
+    assert "at least one aspect" in tab.make(["p1"], "", 5, "  ", None, None)[0]
+    assert "Choose some papers" in tab.make([], "", 5, "What data?", None, None)[0]
+    assert "Choose some papers" in tab.make([], "", 5, "What data?", None, None, 0, 0, "")[0]  # empty boxes
+    assert "No paper passes these filters" in tab.make([], "", 5, "What data?", None, None, year_from=2030)[0]

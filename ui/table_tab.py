@@ -17,7 +17,7 @@ from assistant.tables.export import NOT_STATED, where
 from ui.chat import ANSWER_CONCURRENCY
 from ui.scope import paper_choices
 from ui.sessions import SessionSettings, client_key
-from ui.shared import Shared
+from ui.shared import Shared, as_int
 
 PLACEHOLDER = (
     '<div class="pa-empty">Choose papers (or type a search), write one aspect per line '
@@ -31,6 +31,9 @@ class TableView:
     papers: gr.Dropdown
     query: gr.Textbox
     k: gr.Number
+    year_from: gr.Number
+    year_to: gr.Number
+    tag: gr.Textbox
     aspects: gr.Textbox
     make: gr.Button
     table: gr.HTML
@@ -59,6 +62,10 @@ class TableTab:
                         elem_id="pa-table-query",
                     )
                     k = gr.Number(value=5, label="Papers", precision=0, minimum=1, maximum=20)
+                with gr.Row():
+                    year_from = gr.Number(label="Year from", precision=0)
+                    year_to = gr.Number(label="Year to", precision=0)
+                    tag = gr.Textbox(label="Tag or collection", placeholder="…or every paper a filter leaves")
             with gr.Column(scale=2):
                 aspects = gr.Textbox(
                     label="Aspects (columns), one per line",
@@ -69,12 +76,12 @@ class TableTab:
                 make = gr.Button("Make table", variant="primary", elem_id="pa-table-make")
         table = gr.HTML(PLACEHOLDER, elem_id="pa-table")
         downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id="pa-table-files")
-        return TableView(papers, query, k, aspects, make, table, downloads)
+        return TableView(papers, query, k, year_from, year_to, tag, aspects, make, table, downloads)
 
     def wire(self, v: TableView, session: gr.State, mine: gr.State) -> None:
         v.make.click(
             self.make,
-            [v.papers, v.query, v.k, v.aspects, session, mine],
+            [v.papers, v.query, v.k, v.aspects, session, mine, v.year_from, v.year_to, v.tag],
             [v.table, v.downloads],
             concurrency_id="answer",
             concurrency_limit=ANSWER_CONCURRENCY,
@@ -89,22 +96,35 @@ class TableTab:
         aspects: str,
         session: SessionSettings | None,
         mine: SessionPapers | None,
+        year_from=None,
+        year_to=None,
+        tag: str = "",
         request: gr.Request = None,
     ) -> tuple[str, list[str] | None]:
-        """The table as HTML and its CSV and Markdown files; a clear message when it cannot be made."""
+        """The table as HTML and its CSV and Markdown files; a clear message when it cannot be made.
+        The year and tag filters narrow the papers chosen or searched, or alone give the rows."""
         columns = [a.strip() for a in (aspects or "").splitlines() if a.strip()]
         if not columns:
             return _message("Write at least one aspect (a question asked of every paper), one per line."), None
-        if not papers and not (query or "").strip():
-            return _message("Choose some papers, or type a search whose top papers become the rows."), None
+        # an empty number box can arrive as 0: no year is 0
+        filters = {
+            "year_from": as_int(year_from) or None,
+            "year_to": as_int(year_to) or None,
+            "tag": (tag or "").strip() or None,
+        }
+        filters = {k: v for k, v in filters.items() if v is not None}
+        if not papers and not (query or "").strip() and not filters:
+            return _message("Choose some papers, type a search whose top papers become the rows, or a filter."), None
         who = client_key(request, self.shared.settings.trusted_proxies)
         view = self.shared.answering_view(session, mine, who)
         if self.shared.settings.public:
             view = view.without_llm("tables are extractive on a public deployment")
         try:
-            table = view.table(columns, papers=papers or None, query=query or None, k=_k(k))
+            table = view.table(columns, papers=papers or None, query=query or None, k=_k(k), **filters)
         except (TableError, KeyError, ValueError) as e:
             return _message(self.shared.message(e)), None
+        if not table.rows:
+            return _message("No paper passes these filters."), None
         return table_html(table), _files(table)
 
 
