@@ -23,6 +23,8 @@ from assistant.retrieval.candidates import Candidates, Combined
 from assistant.retrieval.query import condense, history_problem
 from assistant.retrieval.search import Retrieval, Searcher
 from assistant.settings import Settings, SettingsError
+from assistant.tables import Table, TableError, TableJob, make_table
+from assistant.tables.papers import UnknownPaper, check_aspects, resolve
 from assistant.types import Answer, Hit, IngestReport, Message, Paper
 
 log = logging.getLogger(__name__)
@@ -317,6 +319,56 @@ class PaperAssistant:
         if cache is None or self.settings.public:  # a visitor's sentences are never written to disk
             return self.embedder.embed(texts)
         return cache.embed(self.embedder, texts)[0]
+
+    # -- comparison tables --------------------------------------------------------------------
+    def table(
+        self,
+        aspects: Iterable[str] | str,
+        papers: Iterable[str] | None = None,
+        query: str | None = None,
+        k: int = 8,
+        progress=None,
+        **filters: Any,
+    ) -> Table:
+        """A comparison table: one row per paper, one cell per aspect (a question asked of every
+        paper, "What training data?"), each stated cell cited verbatim (assistant/tables/).
+
+        Rows: the `papers` named (id, citation key or exact title), in that order; else the top
+        `k` papers for `query`; else the papers the `filters` leave (select_ids: year_from,
+        year_to, author, venue, tag, key), in collection order.  Filters also narrow the other
+        two.  Without an LLM a cell is the paper's sentence(s) that answer the aspect; with one,
+        a short phrase checked against that quote (else the sentence, marked).  A cell the paper
+        does not answer reads "not stated".  `progress(done, total)` counts papers.  An unknown
+        paper raises PaperNotFound; no aspects or papers, or too many, TableError."""
+        s = self.settings
+        columns = check_aspects(aspects, s.table_max_aspects, s.max_question_chars)
+        rows = self._table_papers(papers, query, k, filters)
+        if len(rows) > s.table_max_papers:
+            raise TableError(f"{len(rows)} papers; a table has at most {s.table_max_papers} (setting table_max_papers)")
+        if self.store.problem:
+            raise IndexProblem(self.store.problem)
+        llm = None if self._no_llm_reason else self._llm()
+        return make_table(TableJob(rows, columns, self._reading, llm, s.timeout, progress))
+
+    def _table_papers(self, names: Iterable[str] | None, query: str | None, k: int, filters: dict) -> list[Paper]:
+        """A table's papers, in row order (see `table`)."""
+        given = {n: v for n, v in filters.items() if v not in (None, "")}
+        allowed = set(self.select_ids(**given)) if given else None
+        if isinstance(names, str):
+            names = [names]
+        if names is not None and list(names):
+            try:
+                chosen = resolve(list(names), self._papers())
+            except UnknownPaper as e:
+                raise PaperNotFound(str(e)) from None
+            return [p for p in chosen if allowed is None or p.id in allowed]
+        if query is not None and query.strip():
+            if not isinstance(k, int) or k < 1:
+                raise TableError(f"k must be a whole number of papers, at least 1, not {k!r}")
+            return [h.paper for h in self.search(query, k=k, paper_ids=allowed)]
+        if allowed is None:
+            raise TableError("a table needs papers: name them (id, citation key or title), give a query, or a filter")
+        return [p for p in self._papers().values() if p.id in allowed]
 
     # -- reporting ----------------------------------------------------------------------------
     @property

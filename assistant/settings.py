@@ -216,7 +216,9 @@ class Settings(BaseSettings):
         le=256,
     )
     # --- limits -------------------------------------------------------------------------
-    max_question_chars: int = _f(2000, "Longest question accepted.", ge=10)
+    max_question_chars: int = _f(2000, "Longest question accepted (and longest aspect of a comparison table).", ge=10)
+    table_max_papers: int = _f(50, "Most papers (rows) a comparison table may have.", ge=1, le=10_000)
+    table_max_aspects: int = _f(12, "Most aspects (columns) a comparison table may have.", ge=1, le=100)
     max_file_mb: float = _f(50.0, "Largest papers file accepted for ingest, in MB.", gt=0)
     max_records: int = _f(200_000, "Most records accepted from one papers file.", ge=1)
     max_abstract_chars: int = _f(20_000, "Longest abstract accepted; longer records are rejected.", ge=100)

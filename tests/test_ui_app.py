@@ -61,7 +61,8 @@ def test_app_py_serves_on_the_gradio_server_port_with_named_endpoints(server, cl
         "/search_papers",
         "/ask_papers",
         "/get_paper",
-    }  # the last three: agent tools (tests/test_mcp.py)
+        "/compare_papers",
+    }  # the last four: agent tools (tests/test_mcp.py)
     assert api["unnamed_endpoints"] == {}  # chat, settings (with the key) etc. are not callable from outside
     ask = api["named_endpoints"]["/ask"]["parameters"]
     assert [p["parameter_name"] for p in ask] == ["question", "history"]
@@ -224,7 +225,7 @@ def test_uploads_can_be_turned_off_for_public_deployments(pa):
     def names(demo):
         return {f.api_name for f in demo.fns.values() if f.api_visibility == "public"}
 
-    tools = {"search_papers", "ask_papers", "get_paper"}
+    tools = {"search_papers", "ask_papers", "get_paper", "compare_papers"}
     assert names(build_app(pa)) == {"ask", "search", "add_papers"} | tools
     assert names(build_app(pa.using(allow_uploads=False))) == {"ask", "search"} | tools
     assert Settings.load(env={"ASSISTANT_ALLOW_UPLOADS": "off"}).allow_uploads is False

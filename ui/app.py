@@ -2,12 +2,12 @@
 
 Tabs: Chat (streamed answers, numbered citations linked to a sources panel, scope and
 export), Papers (searchable table, abstract and similar papers, "ask about this paper"),
-Add papers (upload with progress and a report), Library (the synced sources; not on a public
-deployment) and Settings (per-session backend, model, base URL, key, passages); named API
-endpoints and MCP tools.
+Table (a comparison table: papers as rows, aspects as columns, every cell quoted), Add papers (upload
+with progress and a report), Library (the synced sources; not on a public deployment) and Settings
+(per-session backend, model, base URL, key, passages); named API endpoints and MCP tools.
 
-Each tab has its module (chat.py with scope.py, papers_tab.py, uploads.py, library_tab.py, settings_tab.py)
-holding its layout and what its events do; api.py the named endpoints; shared.py what the
+Each tab has its module (chat.py with scope.py, papers_tab.py, table_tab.py, uploads.py, library_tab.py,
+settings_tab.py) holding its layout and what its events do; api.py the named endpoints; shared.py what the
 tabs share; sessions.py what a visitor may do (and, on a public deployment, may not);
 render.py turns results into escaped Markdown/HTML.
 """
@@ -29,10 +29,11 @@ from ui.api import Api
 from ui.chat import BROWSE_CONCURRENCY, ChatTab, ChatView
 from ui.library_tab import LibraryTab
 from ui.papers_tab import PapersTab, PapersView
-from ui.scope import Scope
+from ui.scope import Scope, paper_choices
 from ui.sessions import SessionSettings
 from ui.settings_tab import SettingsTab
 from ui.shared import Shared
+from ui.table_tab import TableTab
 from ui.traffic import ClientGate, queued_counter
 from ui.uploads import UploadsTab, UploadsView
 
@@ -49,6 +50,7 @@ class WebApp:
         self.scope = Scope(self.shared)
         self.chat = ChatTab(self.shared, self.scope)
         self.papers = PapersTab(self.shared)
+        self.table = TableTab(self.shared)
         self.uploads = UploadsTab(self.shared, self.papers.collection_outputs)
         self.settings = SettingsTab(self.shared)
         self.library = LibraryTab(self.shared)
@@ -73,6 +75,8 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
                 chat = app.chat.build()
             with gr.Tab("Papers", id="papers"):
                 papers = app.papers.build()
+            with gr.Tab("Table", id="table"):
+                table = app.table.build()
             uploads = None
             if s.allow_uploads:  # on a public deployment each visitor's papers stay in their session
                 with gr.Tab("Add papers", id="add"):
@@ -83,7 +87,15 @@ def build_app(pa: PaperAssistant) -> gr.Blocks:
             with gr.Tab("Settings", id="settings"):
                 settings = app.settings.build()
         app.chat.wire(chat, session, mine)
-        app.papers.wire(papers, mine, chat.scope, tabs)
+        app.papers.wire(papers, mine, chat.scope, tabs, table.papers)
+        app.table.wire(table, session, mine)
+        demo.load(
+            lambda m: gr.Dropdown(choices=paper_choices(app.shared, m)),
+            [mine],
+            [table.papers],
+            queue=False,
+            api_visibility="private",
+        )
         app.settings.wire(settings, session)
         app.api.register()
         _wire_collection(app, demo, (header, chat, papers, uploads), mine)
@@ -141,6 +153,13 @@ CSS = """
 .pa-empty { color: var(--body-text-color-subdued); font-size: .9em; padding: 8px 0; }
 #pa-scope-note { font-size: .9em; }
 #pa-papers .cell-wrap, #pa-similar .cell-wrap, #pa-papers th, #pa-similar th { font-family: var(--font); }
+.pa-table-wrap { overflow-x: auto; }
+.pa-table { border-collapse: collapse; width: 100%; font-size: .9em; }
+.pa-table th, .pa-table td { border: 1px solid var(--border-color-primary); padding: 6px 8px; vertical-align: top;
+                             text-align: left; }
+.pa-table summary { cursor: pointer; }
+.pa-not-stated { color: var(--body-text-color-subdued); }
+.pa-quote { margin: 6px 0 2px; padding-left: 8px; border-left: 3px solid #fde68a; font-size: .95em; }
 """
 
 # Citation markers link to "#src-<turn>-<n>": scroll the sources panel to that source (opening its

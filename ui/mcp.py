@@ -1,10 +1,10 @@
-"""The collection as tools for AI agents: search_papers, ask_papers and get_paper.
+"""The collection as tools for AI agents: search_papers, ask_papers, get_paper and compare_papers.
 
-`PaperTools` turns the library's public API (a PaperAssistant) into three read-only
+`PaperTools` turns the library's public API (a PaperAssistant) into four read-only
 operations that take JSON-typed arguments and return plain dicts.  `add_endpoints` registers
-them in the web app as named HTTP endpoints (`/search_papers`, `/ask_papers`, `/get_paper`:
-gradio_client or curl); `launch_options` makes Gradio's built-in MCP server list exactly
-these three as MCP tools, at /gradio_api/mcp/ (streamable HTTP) and /gradio_api/mcp/sse.
+them in the web app as named HTTP endpoints (`/search_papers`, `/ask_papers`, `/get_paper`,
+`/compare_papers`: gradio_client or curl); `launch_options` makes Gradio's built-in MCP server
+list exactly these four as MCP tools, at /gradio_api/mcp/ (streamable HTTP) and /gradio_api/mcp/sse.
 docs/api.md documents both.
 
 Gradio builds each tool from the function: the name from `__name__`, the description and
@@ -29,15 +29,27 @@ from typing import Any, Literal, TypedDict
 import gradio as gr
 from gradio_client.utils import python_type_to_json_schema
 
-from assistant import IndexProblem, PaperAssistant, QuestionError, Settings, StoreUnavailable
+from assistant import (
+    IndexProblem,
+    PaperAssistant,
+    PaperNotFound,
+    QuestionError,
+    Settings,
+    StoreUnavailable,
+    TableError,
+)
 from ui.sessions import HISTORY_FORMAT, valid_history
 
 log = logging.getLogger(__name__)
 
-TOOLS = ("search_papers", "ask_papers", "get_paper")
+TOOLS = ("search_papers", "ask_papers", "get_paper", "compare_papers")
 MAX_K = 50
 MAX_FIELD = 500  # characters of a paper id or an author filter
 MAX_YEAR = 9999
+# compare_papers on a public deployment: a table is at most this big, and extractive (no LLM calls)
+PUBLIC_TABLE_PAPERS = 10
+PUBLIC_TABLE_ASPECTS = 6
+PUBLIC_ASPECT_CHARS = 300
 
 
 # -- result shapes (also the MCP output schemas and the HTTP API's documented return types) ----
@@ -96,8 +108,42 @@ class PaperRecord(TypedDict):
     code_url: str
 
 
+class TableCitation(TypedDict):
+    quote: str
+    page: int | None
+    section: str | None
+
+
+class TableCell(TypedDict):
+    aspect: str
+    text: str
+    stated: bool
+    citations: list[TableCitation]
+    source: str
+
+
+class TablePaper(TypedDict):
+    id: str
+    key: str
+    title: str
+    year: int | None
+    authors: list[str]
+
+
+class TableRow(TypedDict):
+    paper: TablePaper
+    cells: list[TableCell]
+
+
+class TableResult(TypedDict):
+    aspects: list[str]
+    rows: list[TableRow]
+    backend: str
+    note: str
+
+
 class PaperTools:
-    """The three operations over one assistant.  Bad arguments raise gr.Error with a message
+    """The four operations over one assistant.  Bad arguments raise gr.Error with a message
     meant for whoever (or whatever) called: Gradio sends it as the HTTP error and as the
     text of an MCP tool error."""
 
@@ -254,6 +300,90 @@ class PaperTools:
             code_url=p.code_url,
         )
 
+    def compare_papers(
+        self,
+        aspects: list[str],
+        paper_ids: list[str] | None = None,
+        query: str | None = None,
+        k: int = 8,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        author: str | None = None,
+        request: gr.Request = None,
+    ) -> TableResult:
+        """A comparison table of research papers: one row per paper, one cell per aspect (a question
+        asked of every paper, such as "What training data?"), each cell the paper's own sentence(s)
+        answering it, quoted verbatim with page and section for a PDF, or "not stated" (stated false)
+        when the paper does not say.  Name the papers (paper_ids), or give a query for the top k papers.
+
+        Args:
+            aspects: The questions asked of every paper, one per column (1 to 12; at most 6 of 300 characters each on a public server).
+            paper_ids: The papers, one per row, in this order: ids (from search_papers), citation keys or exact titles; omit to use query.
+            query: Without papers: the top k papers for this query are the rows.
+            k: How many papers for query, 1 to 50 (at most 10 on a public server).
+            year_from: Only papers published in or after this year.
+            year_to: Only papers published in or before this year.
+            author: Only papers with an author whose name contains this text, case-insensitive.
+        Returns:
+            {aspects, rows: [{paper: {id, key, title, year, authors}
+            cells: [{aspect, text, stated: false when the paper does not say, citations: [{quote, page, section}]
+            source: extractive or llm}]}], backend, note}
+        """
+        if isinstance(aspects, str):
+            aspects = [aspects]
+        if not isinstance(aspects, list) or not all(isinstance(a, str) for a in aspects):
+            raise gr.Error('aspects must be a list of questions (text), e.g. ["What training data?"]')
+        papers = paper_ids
+        if papers is not None and (not isinstance(papers, list) or not all(isinstance(p, str) for p in papers)):
+            raise gr.Error("paper_ids must be a list of paper ids, citation keys or titles")
+        public = self.pa.settings.public
+        k = _whole(k, "k", 1, PUBLIC_TABLE_PAPERS if public else MAX_K)
+        filters = dict(
+            year_from=_whole(year_from, "year_from", optional=True),
+            year_to=_whole(year_to, "year_to", optional=True),
+            author=" ".join(author.split()) if isinstance(author, str) and author.strip() else None,
+        )
+        if public:
+            _public_table_limits(aspects, papers)
+        view = self.answerer(request)
+        if public:  # a table is many cells: no LLM calls for it on a public server
+            view = view.without_llm("tables are extractive on a public deployment")
+        try:
+            table = view.table(aspects, papers=papers or None, query=query, k=k, **filters)
+        except (QuestionError, TableError, PaperNotFound, IndexProblem, StoreUnavailable) as e:
+            raise gr.Error(self.explain(e)) from None
+        rows = [
+            TableRow(
+                paper=TablePaper(
+                    id=r.paper.id,
+                    key=r.paper.key,
+                    title=r.paper.title,
+                    year=r.paper.year,
+                    authors=list(r.paper.authors),
+                ),
+                cells=[
+                    TableCell(**{k: v for k, v in c.to_dict().items() if k in TableCell.__annotations__})
+                    for c in r.cells
+                ],
+            )
+            for r in table.rows
+        ]
+        note = "" if rows else "No paper matched."
+        return TableResult(aspects=table.aspects, rows=rows, backend=table.backend, note=note)
+
+
+def _public_table_limits(aspects: list[str], papers: list[str] | None) -> None:
+    """A public server's bounds on one table (gr.Error naming the one exceeded)."""
+    if len(aspects) > PUBLIC_TABLE_ASPECTS:
+        raise gr.Error(f"at most {PUBLIC_TABLE_ASPECTS} aspects per table on this server, not {len(aspects)}")
+    long = [a for a in aspects if len(a) > PUBLIC_ASPECT_CHARS]
+    if long:
+        raise gr.Error(
+            f"an aspect may be at most {PUBLIC_ASPECT_CHARS} characters on this server ({len(long[0])} given)"
+        )
+    if papers and len(papers) > PUBLIC_TABLE_PAPERS:
+        raise gr.Error(f"at most {PUBLIC_TABLE_PAPERS} papers per table on this server, not {len(papers)}")
+
 
 def _whole(value: Any, name: str, lo: int | None = None, hi: int | None = None, optional: bool = False) -> int | None:
     """`value` as an int, or a clear error: JSON has no int type, so 10.0 is accepted and 10.5 is not."""
@@ -289,7 +419,7 @@ def add_endpoints(
     explain: Callable[[Exception], str] | None = None,
     shown: Callable[[Any], Any] | None = None,
 ) -> PaperTools:
-    """Register the three tools as named endpoints; call inside the gr.Blocks context.
+    """Register the four tools as named endpoints; call inside the gr.Blocks context.
     `*_queue` are the concurrency_id / concurrency_limit of the app's answer and browse queues;
     `answerer(request)` gives the view that answers a caller (default: `pa`), `explain(error)`
     what a caller is told of an index error (default: its message), `shown(answer)` what it
@@ -298,6 +428,7 @@ def add_endpoints(
     gr.api(tools.search_papers, api_name="search_papers", **browse_queue)
     gr.api(tools.ask_papers, api_name="ask_papers", **answer_queue)
     gr.api(tools.get_paper, api_name="get_paper", **browse_queue)
+    gr.api(tools.compare_papers, api_name="compare_papers", **answer_queue)
     return tools
 
 
@@ -311,7 +442,7 @@ def mcp_available() -> bool:
 
 def launch_options(demo: gr.Blocks, settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `demo.launch()`: the MCP endpoint on or off (setting `mcp`), and
-    a start-up hook that makes it serve exactly the three tools (see the module docstring)."""
+    a start-up hook that makes it serve exactly the four tools (see the module docstring)."""
     if not settings.mcp:
         return {"mcp_server": False}
     if not mcp_available():
@@ -327,8 +458,18 @@ def launch_options(demo: gr.Blocks, settings: Settings) -> dict[str, Any]:
     return {"mcp_server": True, "app_kwargs": {"lifespan": adapt_on_start}}
 
 
-OUTPUT_TYPES = {"search_papers": SearchResult, "ask_papers": AskResult, "get_paper": PaperRecord}
-TITLES = {"search_papers": "Search papers", "ask_papers": "Ask the papers (cited answer)", "get_paper": "Get a paper"}
+OUTPUT_TYPES = {
+    "search_papers": SearchResult,
+    "ask_papers": AskResult,
+    "get_paper": PaperRecord,
+    "compare_papers": TableResult,
+}
+TITLES = {
+    "search_papers": "Search papers",
+    "ask_papers": "Ask the papers (cited answer)",
+    "get_paper": "Get a paper",
+    "compare_papers": "Compare papers (a cited table)",
+}
 
 
 def _adapt(server: Any) -> None:

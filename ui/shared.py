@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from assistant import Answer, CollectionError, PaperAssistant, PaperNotFound, QuestionError
+from assistant import Answer, CollectionError, PaperAssistant, PaperNotFound, QuestionError, TableError
 from assistant.index.session import SessionPapers
 from assistant.settings import SettingsError
 from ui.sessions import RateLimit, Rules, SessionSettings, Views, error_id
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 LIMIT_NOTE = "the limit of LLM answers was reached"  # the one reason for an extractive answer told as it is
 
 # Errors whose message is about what the visitor did: shown as they are, also on a public deployment.
-VISITOR_ERRORS = (QuestionError, SettingsError, CollectionError, PaperNotFound)
+VISITOR_ERRORS = (QuestionError, SettingsError, CollectionError, PaperNotFound, TableError)
 
 
 class Shared:

@@ -142,17 +142,7 @@ def cmd_ingest(args) -> int:
 
 def _scope(pa, args) -> list[str] | None:
     """The ids the filter flags leave (None: no filter given)."""
-    year_from = year_to = None
-    if args.year:
-        first, sep, last = args.year.partition("-")
-        try:
-            year_from = int(first) if first else None
-            year_to = (int(last) if last else None) if sep else year_from
-        except ValueError:
-            raise UsageError(f"--year expects 2021 or 2019-2023 (or 2019- / -2023), not {args.year!r}") from None
-    filters = dict(
-        year_from=year_from, year_to=year_to, author=args.author, venue=args.venue, tag=args.tag, key=args.key
-    )
+    filters = _filter_values(args)
     if not any(v not in (None, "") for v in filters.values()):
         return None
     ids = pa.select_ids(**filters)
@@ -166,6 +156,19 @@ def _scope(pa, args) -> list[str] | None:
             )
         )
     return ids
+
+
+def _filter_values(args) -> dict[str, Any]:
+    """The filter flags as select_ids arguments (--year 2019-2023 -> year_from, year_to)."""
+    year_from = year_to = None
+    if args.year:
+        first, sep, last = args.year.partition("-")
+        try:
+            year_from = int(first) if first else None
+            year_to = (int(last) if last else None) if sep else year_from
+        except ValueError:
+            raise UsageError(f"--year expects 2021 or 2019-2023 (or 2019- / -2023), not {args.year!r}") from None
+    return dict(year_from=year_from, year_to=year_to, author=args.author, venue=args.venue, tag=args.tag, key=args.key)
 
 
 def _write_references(ans, args) -> None:
@@ -230,6 +233,37 @@ def cmd_ask(args) -> int:
         ans = stream.answer
         _print_answer(ans, streamed=True)
     _write_references(ans, args)
+    return 0
+
+
+def cmd_table(args) -> int:
+    """A comparison table of the papers named (or the top -k for QUERY, or those the filters
+    leave): Markdown or CSV, or --json; -o writes it to a file (the format from its suffix)."""
+    pa = _assistant(args)
+    filters = {k: v for k, v in _filter_values(args).items() if v not in (None, "")}
+    if not (args.paper or args.query or filters):
+        raise UsageError("name the papers (--paper ID_OR_KEY_OR_TITLE, repeatable), give a QUERY, or a filter")
+    progress = progress_bar() if sys.stderr.isatty() and not args.json else None
+    table = pa.table(args.aspect, papers=args.paper, query=args.query, k=args.k, progress=progress, **filters)
+    if not table.rows:
+        raise UsageError("no paper passes the filters given")
+    fmt = args.format or ("csv" if args.out and args.out.lower().endswith(".csv") else "markdown")
+    text = table.to_json() + "\n" if args.json else table.to_csv() if fmt == "csv" else table.to_markdown()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        print(f"{len(table.rows)} papers x {len(table.aspects)} aspects written to {args.out}", file=sys.stderr)
+    else:
+        print(text, end="")
+    if args.bib:
+        with open(args.bib, "w", encoding="utf-8") as f:
+            f.write(table.to_bibtex())
+        print(f"references: {args.bib}", file=sys.stderr)
+    fell_back = [c for c in table.cells if c.source == "extractive-fallback"]
+    if fell_back and not args.json:
+        print(
+            f"({len(fell_back)} cell(s) quote the paper: the {table.backend} phrase failed its check)", file=sys.stderr
+        )
     return 0
 
 
@@ -416,6 +450,7 @@ def start_relay(pa):
 def cmd_eval(args) -> int:
     from assistant.evaluation.baselines import MissingExtra
     from assistant.evaluation.questions import QuestionSetError
+    from assistant.evaluation.tables import is_table_set
 
     pa = _assistant(args)
 
@@ -423,6 +458,8 @@ def cmd_eval(args) -> int:
         if sys.stderr.isatty():
             print(f"\r{system}: {done}/{total} questions", end="" if done < total else "\n", file=sys.stderr)
 
+    if Path(args.questions).is_file() and is_table_set(args.questions):  # comparison tables (examples/tables/)
+        return _eval_tables(pa, args, progress)
     try:
         report = pa_lib.evaluate(
             pa,
@@ -441,4 +478,23 @@ def cmd_eval(args) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(report.to_dict(), f, indent=1, ensure_ascii=False)
         print(f"\nper-question results: {args.json}")
+    return 0
+
+
+def _eval_tables(pa, args, progress) -> int:
+    """`eval` of a table set: each table made and its cells scored beside the nearest-passage baseline."""
+    from assistant.evaluation.questions import QuestionSetError
+    from assistant.evaluation.tables import evaluate_tables
+
+    for src in args.papers or []:
+        print(pa.add_papers(src).summary(), file=sys.stderr)
+    try:
+        report = evaluate_tables(pa, args.questions, progress=progress)
+    except QuestionSetError as e:
+        raise UsageError(str(e)) from None
+    print(report.table())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report.to_dict(), f, indent=1, ensure_ascii=False)
+        print(f"\nper-cell results: {args.json}")
     return 0

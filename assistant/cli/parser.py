@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paper-assistant", description=__doc__)
     _global_options(p)
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_ingest, _library, _search_and_ask, _chat_and_serve, _eval, _export, _collection):
+    for add in (_ingest, _library, _search_and_ask, _table, _chat_and_serve, _eval, _export, _collection):
         add(sub)
     return p
 
@@ -111,6 +111,33 @@ def _search_and_ask(sub) -> None:
     s.set_defaults(func=commands.cmd_ask)
 
 
+def _table(sub) -> None:
+    s = sub.add_parser(
+        "table", help="a comparison table: papers as rows, aspects (questions) as columns, every cell cited"
+    )
+    _filters(s)
+    s.add_argument(
+        "--aspect",
+        action="append",
+        required=True,
+        metavar="QUESTION",
+        help="a column, asked of every paper (repeatable)",
+    )
+    s.add_argument(
+        "--paper",
+        action="append",
+        metavar="ID_OR_KEY_OR_TITLE",
+        help="a row: a paper's id, citation key or exact title",
+    )
+    s.add_argument("query", nargs="?", help="without --paper: the top -k papers for this query are the rows")
+    s.add_argument("-k", type=int, default=8, help="papers for QUERY (default 8)")
+    s.add_argument("--format", choices=["csv", "markdown"], help="default markdown (csv for -o FILE.csv)")
+    s.add_argument("-o", "--out", metavar="FILE", help="write the table to this file (default: standard output)")
+    s.add_argument("--bib", metavar="FILE", help="also write the rows' papers as BibTeX")
+    s.add_argument("--json", action="store_true", help="the table as JSON: aspects, rows of paper and cited cells")
+    s.set_defaults(func=commands.cmd_table)
+
+
 def _chat_and_serve(sub) -> None:
     s = sub.add_parser("chat", help="interactive questions with follow-ups")
     s.set_defaults(func=commands.cmd_chat)
@@ -124,7 +151,9 @@ def _chat_and_serve(sub) -> None:
 
 def _eval(sub) -> None:
     s = sub.add_parser("eval", help="score retrieval, refusals and answers on a question set (examples/EVAL_FORMAT.md)")
-    s.add_argument("questions", help="JSONL question set, e.g. examples/dev_questions.jsonl")
+    s.add_argument(
+        "questions", help="JSONL question set, e.g. examples/dev_questions.jsonl, or a table set (examples/tables/)"
+    )
     s.add_argument("--json", metavar="OUT", help="also write the full per-question results to this file")
     s.add_argument(
         "--compare",
@@ -220,4 +249,5 @@ USER_ERRORS = (
     EmbeddingError,
     commands.UsageError,
     pa_lib.PaperNotFound,
+    pa_lib.TableError,
 )
