@@ -1,11 +1,14 @@
-"""Parsing a PDF under a budget: in a worker process forked for it, with an address-space
+"""Parsing a PDF under a budget: in a worker process started for it, with an address-space
 limit (RLIMIT_AS, `Budget.memory_mb` above what the process had when forked) and a CPU-time
 limit (RLIMIT_CPU, `Budget.seconds`), stopped past either.  A crafted PDF (a content-stream
 bomb, a loop of objects) then costs at most its budget, and is refused with a message
 naming the setting; the process that asked is never at risk.
 
 One PDF is parsed at a time (PDFium is not thread-safe; pdf.py serialises it in-process too).
-Where fork is unavailable (Windows), the PDF is parsed in-process, without a budget.
+Workers come from a fork server (a small process that has imported only the PDF reader): a
+worker forked from the asking process itself, whose other threads (ONNX, Chroma, a web
+server) may hold a lock at that instant, can wait on it forever.  Where the fork server is
+unavailable (Windows), the PDF is parsed in-process, without a budget.
 """
 
 from __future__ import annotations
@@ -38,11 +41,10 @@ def read_within(path: str | Path, max_pages: int, budget: Budget | None = None) 
     `max_pages` pages (then it is not read).  Raises PdfError for a file pdf.read_pdf refuses
     and for one that passes its budget."""
     path, budget = Path(path), budget or Budget()
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if "forkserver" not in multiprocessing.get_all_start_methods():
         return _read(path, max_pages)
-    import pypdfium2  # noqa: F401 -- imported once here, not in every worker
-
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["assistant.formats.pdf"])  # imported once by the server, not by every worker
     with _LOCK:
         receive, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_child, args=(send, path, max_pages, budget), name="pdf-worker")
@@ -89,7 +91,6 @@ def _read(path: Path, max_pages: int) -> tuple[int, PdfDocument | None]:
 def _child(conn, path: Path, max_pages: int, budget: Budget) -> None:
     """The worker: limits first, then the PDF; its answer is ("ok", result), ("pdf", message),
     ("memory", "") or ("error", message)."""
-    pdf._PDFIUM = threading.Lock()  # a lock held by another thread of the parent stays held here
     faulthandler.disable()  # a worker stopped by its limits is expected: no traceback dump of the parent's threads
     _limit(budget)
     try:
