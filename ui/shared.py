@@ -14,7 +14,7 @@ from dataclasses import replace
 from assistant import Answer, CollectionError, PaperAssistant, PaperNotFound, QuestionError
 from assistant.index.session import SessionPapers
 from assistant.settings import SettingsError
-from ui.sessions import RateLimit, Rules, SessionSettings, Views, error_id
+from ui.sessions import Budget, RateLimit, Rules, SessionSettings, Views, error_id
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ class Shared:
         self.rules = Rules(s)
         self.views = Views(pa, self.rules)
         self.llm_limit = RateLimit(s.llm_answers_per_session, s.llm_answers_per_minute) if s.public else None
+        # passages embedded for one client address an hour: new sessions do not bring a new budget
+        self.upload_budget = Budget(s.session_passages) if s.public else None
 
     def view(self, session: SessionSettings | None, mine: SessionPapers | None = None) -> PaperAssistant:
         """The assistant as this session sees it: its settings, and its own papers."""
