@@ -168,6 +168,27 @@ def test_paper_text_in_markdown_makes_no_links_or_images():
     assert "https://" not in answer and "www." not in answer and "(#src-1-1)" in answer
 
 
+def test_why_the_llm_failed_is_told_publicly_as_an_error_id_only(pa, caplog):
+    from dataclasses import replace
+
+    from ui.shared import Shared
+
+    ans = pa.ask(GPT2)
+    failed = replace(
+        ans,
+        fallback="the openai backend failed: cannot reach the LLM server at "
+        "http://llm-gpu-7.corp.internal:8000/v1 ([Errno -2] Name or service not known)",
+    )
+    public, private = Shared(pa.using(public=True)), Shared(pa)
+    shown = public.shown(failed).fallback
+    m = re.fullmatch(r"the LLM could not answer \(error id ([0-9a-f]{8})\); this answer is extractive", shown)
+    assert m, shown
+    assert [r for r in caplog.records if m.group(1) in r.getMessage() and "corp.internal" in r.getMessage()]
+    assert private.shown(failed).fallback == failed.fallback  # the owner's own app: the detail
+    for told in ("the openai answer repeated itself", f"{LIMIT_NOTE} (1 per minute per visitor)"):
+        assert public.shown(replace(ans, fallback=told)).fallback == told
+
+
 # -- the client gate (ASGI), without a server ---------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ public deployment (index.session.SessionPapers, None until they add some).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 
 from assistant import Answer, CollectionError, PaperAssistant, PaperNotFound, QuestionError
@@ -52,9 +53,11 @@ class Shared:
         return view
 
     def shown(self, ans: Answer) -> Answer:
-        """The answer as a visitor may see it: publicly, why the LLM was not used (its endpoint,
-        an OS error) becomes a short note with an id that the log repeats beside the details."""
-        if not self.settings.public or not ans.fallback or ans.fallback.startswith(LIMIT_NOTE):
+        """The answer as a visitor may see it: publicly, why the LLM failed (its endpoint, an OS
+        error) becomes a short note with an id that the log repeats beside the details; the rate
+        limit and what was wrong with the LLM's own answer are told as they are."""
+        told = ans.fallback.startswith(LIMIT_NOTE) or re.match(r"the \w+ answer ", ans.fallback)
+        if not self.settings.public or not ans.fallback or told:  # the limit, or what was wrong with its answer
             return ans
         eid = error_id()
         log.error("error %s: the LLM was not used: %s", eid, ans.fallback)
