@@ -327,7 +327,8 @@ class Settings(BaseSettings):
     session_passages: int = _f(
         400,
         "Public deployment: passages one visitor's papers may have embedded in a session (papers x "
-        "passages), so one upload cannot hold the upload worker for minutes.",
+        "passages), and one client address in an hour whatever its sessions, so a visitor cannot hold "
+        "the upload worker for minutes.",
         ge=0,
     )
     client_requests: int = _f(

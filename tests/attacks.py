@@ -227,7 +227,13 @@ def server_path_attacks(url: str, uploads: Path, root: Path, monkeypatch, listen
     )
     report = Client(url, verbose=False).predict([handle_file(str(mine))], api_name="/add_papers")[0]
     assert "1 added" in report, report
-    folder = next(p.parent for p in uploads.rglob(mine.name))
+    # (a public server deletes an upload once read: the folder comes from an upload left unread)
+    import httpx
+
+    with open(mine, "rb") as fh:
+        sent = httpx.post(f"{url}/gradio_api/upload", files={"files": (mine.name, fh)}, timeout=CALL_TIMEOUT)
+    folder = Path(sent.json()[0]).parent
+    assert folder.is_relative_to(uploads), folder
     os.symlink(cfg, folder / "link.json")
     os.symlink(fifo, folder / "link.jsonl")
     planted = uploads / "planted-by-another-process"

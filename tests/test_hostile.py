@@ -168,6 +168,27 @@ def test_paper_text_in_markdown_makes_no_links_or_images():
     assert "https://" not in answer and "www." not in answer and "(#src-1-1)" in answer
 
 
+def test_why_the_llm_failed_is_told_publicly_as_an_error_id_only(pa, caplog):
+    from dataclasses import replace
+
+    from ui.shared import Shared
+
+    ans = pa.ask(GPT2)
+    failed = replace(
+        ans,
+        fallback="the openai backend failed: cannot reach the LLM server at "
+        "http://llm-gpu-7.corp.internal:8000/v1 ([Errno -2] Name or service not known)",
+    )
+    public, private = Shared(pa.using(public=True)), Shared(pa)
+    shown = public.shown(failed).fallback
+    m = re.fullmatch(r"the LLM could not answer \(error id ([0-9a-f]{8})\); this answer is extractive", shown)
+    assert m, shown
+    assert [r for r in caplog.records if m.group(1) in r.getMessage() and "corp.internal" in r.getMessage()]
+    assert private.shown(failed).fallback == failed.fallback  # the owner's own app: the detail
+    for told in ("the openai answer repeated itself", f"{LIMIT_NOTE} (1 per minute per visitor)"):
+        assert public.shown(replace(ans, fallback=told)).fallback == told
+
+
 # -- the client gate (ASGI), without a server ---------------------------------------------------------
 
 
@@ -270,6 +291,7 @@ def public_app(built_index, model_cache, tmp_path_factory):
         ASSISTANT_CLIENT_REQUESTS="4",
         ASSISTANT_PDF_MEMORY_MB="512",
         ASSISTANT_PDF_SECONDS="30",
+        ASSISTANT_SESSION_PASSAGES="60",
         OPENAI_API_KEY="sk-owner-HOSTILE-0123456789abcdef",
         OPENAI_BASE_URL=f"http://127.0.0.1:{dead_llm}/v1",
         ASSISTANT_MODEL="stub-model",
@@ -302,7 +324,7 @@ ATTACKS = {
     "a Zotero database named library.bib": (bombs.recursive_view_db, "databases are not read here"),
     "30 papers of 2,800-word abstracts": (
         bombs.papers_file,
-        "at most 400 passages embedded (setting session_passages)",
+        "at most 60 passages embedded (setting session_passages)",
     ),
 }
 
@@ -326,6 +348,20 @@ def test_an_uploaded_bomb_is_refused_within_budget_while_others_are_served(attac
     assert refusal in out["report"] and "Nothing was added" in out["report"], out["report"]
     assert rss.growth_mb < MEMORY_BOUND_MB, (attack, rss.growth_mb)
     assert not [p for p in public_app.uploads.rglob(path.name)], "the upload outlived its request"
+    still_serves(public_app)
+
+
+@pytest.mark.server
+def test_embedding_is_budgeted_per_address_whatever_the_session(public_app, tmp_path):
+    papers = bombs.papers_file(tmp_path, n=4, words=1000, name="forty.jsonl")  # 4 x 10 passages
+
+    def add(address: str) -> str:  # a new gradio_client: a new session each time
+        return visitor(public_app, address).predict([handle_file(str(papers))], api_name="/add_papers")[0]
+
+    assert "4 added" in add("203.0.113.120")
+    again = add("203.0.113.120")
+    assert "your address may have at most 60 passages embedded an hour (setting session_passages)" in again, again
+    assert "4 added" in add("203.0.113.121")  # another address has its own budget
     still_serves(public_app)
 
 

@@ -169,6 +169,30 @@ class RateLimit:
             return True
 
 
+class Budget:
+    """At most `per_key` units (passages embedded, say) per key in any `window` seconds."""
+
+    def __init__(self, per_key: int, window: float = 3600.0, keys: int = 10_000):
+        self.per_key, self.window, self.max_keys = per_key, window, keys
+        self._spent: OrderedDict[str, deque[tuple[float, int]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def spend(self, key: str, n: int) -> bool:
+        """Count `n` units for `key` if they fit; False (nothing counted) otherwise."""
+        now = time.monotonic()
+        with self._lock:
+            mine = self._spent.pop(key, None) or deque()
+            self._spent[key] = mine
+            while len(self._spent) > self.max_keys:
+                self._spent.popitem(last=False)
+            while mine and mine[0][0] <= now - self.window:
+                mine.popleft()
+            if sum(k for _, k in mine) + n > self.per_key:
+                return False
+            mine.append((now, n))
+            return True
+
+
 def client_key(request: Any, trusted_proxies: int = 0) -> str:
     """Who is asking, for rate limits: on a public deployment the client address that
     ui/traffic.py's ClientGate stamped into the request.  Without a stamp: the browser

@@ -16,6 +16,7 @@ import gradio as gr
 from assistant import IngestInterrupted, PaperAssistant
 from assistant.index.session import SessionPapers
 from ui import render
+from ui.sessions import client_key
 from ui.shared import Shared
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ class UploadsTab:
             mine = pa.private().session
             if getattr(request, "session_hash", None):
                 self._mine[request.session_hash] = mine
+        if public:
+            mine.charge = self._charge(client_key(request, self.shared.settings.trusted_proxies))
         # An uploaded bibliography's attachment fields name files on the *visitor's* machine: never
         # read them here (they could name this server's files).
         target = pa.private(mine) if public else pa.using(read_attachments=False)
@@ -132,6 +135,20 @@ class UploadsTab:
             if self.demo is not None:
                 self.demo.upload_file_set.discard(str(file))
                 self.demo.upload_file_set.discard(path)
+
+    def _charge(self, who: str) -> Callable[[int], str]:
+        """What a session's papers are charged with: passages embedded for the client address `who`."""
+        budget, limit = self.shared.upload_budget, self.shared.settings.session_passages
+
+        def charge(n: int) -> str:
+            if budget is None or budget.spend(who, n):
+                return ""
+            return (
+                f"your address may have at most {limit} passages embedded an hour (setting session_passages), "
+                f"whatever the session; these papers have {n}: try again later"
+            )
+
+        return charge
 
     def end_session(self, request: gr.Request = None) -> None:
         """The visitor's page closed: forget the papers they added.  (Gradio keeps a closed
