@@ -91,6 +91,7 @@ def read_full_text(
     chunk_words: int,
     max_pages: int,
     max_abstract_chars: int,
+    *,
     entry: Paper | None = None,
     budget: Budget | None = None,
 ) -> FullText:

@@ -83,7 +83,9 @@ class FileReader:
     def _read(self, path: Path, text_hash: str, entry: Paper | None = None) -> FullText:
         s = self.settings
         budget = Budget(s.pdf_memory_mb, s.pdf_seconds)
-        got = read_full_text(path, text_hash, s.chunk_words, s.max_pages, s.max_abstract_chars, entry, budget)
+        got = read_full_text(
+            path, text_hash, s.chunk_words, s.max_pages, s.max_abstract_chars, entry=entry, budget=budget
+        )
         self.report.pdfs_read += 1
         self.report.pages_read += got.paper.pages
         return got
