@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed-only", action="store_true", help="measure speed only (quality kept from the result file)")
     args = ap.parse_args(argv)
     index_dir = args.index_dir or tempfile.mkdtemp(prefix="pa-bench-tables-")
-    pa = PaperAssistant(Settings.load(index_dir=index_dir))
+    pa = PaperAssistant(Settings.load(index_dir=index_dir, collection="bundled"))
     pdfs = fetch_pdfs(args.pdfs)
     for name in sorted(needed_pdfs()):
         pa.add_papers(pdfs / name)
