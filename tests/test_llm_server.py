@@ -114,6 +114,20 @@ def test_streamed_cited_answer_through_a_real_llama_cpp_server(pa, llama_server,
     assert "[1] " in sent and "Question: " + Q_VERIFIED in sent
 
 
+def test_the_stream_shows_progress_while_the_text_is_held_back(pa, llama_server, proxies):
+    """Whatever the model writes, a reader hears from the stream as its tokens arrive: a
+    status that counts them, not minutes of silence before the whole answer at once."""
+    proxy = proxies(llama_server.port, chunk_delay=0.02)
+    stream = hosted(pa, proxy.url, cite_grammar="off").stream(Q1)
+    seen = [(piece, stream.status) for piece in stream]
+    assert "".join(p for p, _ in seen) == stream.answer.text and stream.status == ""
+    held = [st for p, st in seen if not p]
+    assert held and held[0].startswith(f"{MODEL_ALIAS} is reading ")
+    counts = [int(m.group(1)) for st in held if (m := re.search(r"is writing: (\d+) tokens", st))]
+    assert len(counts) >= 2 and counts == sorted(counts) and counts[-1] > counts[0], held[:5]
+    assert KEY not in " ".join(held) and proxy.url not in " ".join(held)
+
+
 def test_without_the_grammar_whatever_the_model_writes_is_verified(pa, llama_server):
     assert_verified_or_explained(hosted(pa, llama_server.url, cite_grammar="off").ask(Q1))
 
@@ -151,7 +165,7 @@ def test_server_killed_while_streaming(pa, own_server):
     view = hosted(pa, own_server.url)
     stream = view.stream(Q1)
     pieces = iter(stream)
-    first_piece = next(pieces)
+    first_piece = next(p for p in pieces if p)  # "" pieces: tokens held back for their citations
     own_server.proc.kill()  # a crash, not a graceful stop
     rest = "".join(pieces)
     assert_fallback(stream.answer, "was cut off")

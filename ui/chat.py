@@ -278,11 +278,14 @@ def _history(answers: list[Answer]) -> list[dict[str, str]]:
 
 
 def _throttled(stream, turn: int):
-    """The answer's Markdown as it grows: LLM tokens at most every STREAM_EVERY s, extractive lines each."""
+    """The answer's Markdown as it grows: LLM tokens at most every STREAM_EVERY s, extractive
+    lines each; while the model writes, what it is doing (`stream.status`) in a line below."""
     text, last = "", 0.0
     for piece in stream:
         text += piece
         now = time.monotonic()
         if now - last >= STREAM_EVERY or piece.endswith("\n"):
             last = now
-            yield render.answer_markdown(text, turn)
+            status = stream.status
+            shown = render.answer_markdown(text, turn)
+            yield shown + (f"\n\n*{render.md_text(status)} …*" if status else "")

@@ -24,12 +24,21 @@ from assistant.types import Answer, Message, Passage
 
 
 class AnswerStream:
-    """Iterate to get the answer text as it is produced; `.answer` holds the final Answer."""
+    """Iterate to get the answer text as it is produced; `.answer` holds the final Answer.
 
-    def __init__(self, pieces: Iterator[str], finish: Callable[[], Answer]):
+    While an LLM writes, a piece may be "" (tokens arrived that the citation check still
+    holds back): `.status` then says what is under way, so a reader can show progress."""
+
+    def __init__(self, pieces: Iterator[str], finish: Callable[[], Answer], status: Callable[[], str] = lambda: ""):
         self._pieces = pieces
         self._finish = finish
+        self._status = status
         self.answer: Answer | None = None
+
+    @property
+    def status(self) -> str:
+        """What is under way ("" once the answer is done, and for an extractive answer)."""
+        return "" if self.answer is not None else self._status()
 
     def __iter__(self) -> Iterator[str]:
         yield from self._pieces
@@ -84,7 +93,7 @@ class Answerer:
                 ans = generation.fallback(ans, problem)
             return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans, done))
         gen = self.generation(self.context(ask, r))
-        return AnswerStream(gen.pieces(), lambda: self._finished(gen.answer, done))
+        return AnswerStream(gen.pieces(), lambda: self._finished(gen.answer, done), gen.status)
 
     def _condense(self, ask: Ask) -> tuple[str | None, str, dict[str, float]]:
         """The LLM's standalone rewrite of a follow-up (None: the rules' own), and why it failed."""

@@ -296,6 +296,17 @@ class Generation:
         self.details = detail_check(sources)
         self.raw = ""  # what the model wrote, before verification (for evaluation)
         self.answer: Answer | None = None
+        self._tokens = 0
+        self._started: float | None = None
+
+    def status(self) -> str:
+        """What the model is doing, for a reader waiting on held-back text."""
+        if self._started is None:
+            return ""
+        took = time.perf_counter() - self._started
+        if not self._tokens:
+            return f"{self.llm.model or self.llm.name} is reading {len(self.sources)} passages ({took:.0f} s)"
+        return f"{self.llm.model or self.llm.name} is writing: {self._tokens} tokens in {took:.0f} s, citations being checked"
 
     def pieces(self) -> Iterator[str]:
         s = self.settings
@@ -308,7 +319,8 @@ class Generation:
         shown: list[str] = []
         raw: list[str] = []
         error: LLMError | None = None
-        t0 = time.perf_counter()
+        t0 = self._started = time.perf_counter()
+        yield ""  # the model has the prompt: `status` says so
         try:
             with closing(
                 self.llm.stream(self.messages, max_tokens=s.max_tokens, timeout=s.timeout, grammar=grammar)
@@ -317,10 +329,11 @@ class Generation:
                     if not raw:
                         self.timings["first_token"] = time.perf_counter() - t0
                     raw.append(token)
+                    self._tokens += 1
                     out = filt.feed(token)
                     if out:
                         shown.append(out)
-                        yield out
+                    yield out  # "" while the filter holds the text back: a reader sees `status` move
                     if filt.looping:  # what follows is more of the same
                         break
             out = filt.close()

@@ -165,6 +165,26 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _print_stream(stream) -> None:
+    """An answer's text as it comes; on a terminal, while the LLM's text is held back for its
+    citation check, what it is doing on a line of its own (stderr), cleared once text shows."""
+    status_shown, line_start = False, True  # the status line never overwrites text of the answer
+    live = sys.stderr.isatty()
+    for piece in stream:
+        if live and not piece and line_start and stream.status:
+            print(f"\r\033[K({stream.status})", end="", file=sys.stderr, flush=True)
+            status_shown = True
+            continue
+        if status_shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            status_shown = False
+        print(piece, end="", flush=True)
+        line_start = piece.endswith("\n") if piece else line_start
+    if status_shown:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    print()
+
+
 def cmd_ask(args) -> int:
     pa = _assistant(args)
     history = _history(args.history)
@@ -178,9 +198,7 @@ def cmd_ask(args) -> int:
             _print_answer(ans, streamed=True)
     else:
         stream = pa.stream(args.question, history=history, paper_ids=ids)
-        for piece in stream:
-            print(piece, end="", flush=True)
-        print()
+        _print_stream(stream)
         ans = stream.answer
         _print_answer(ans, streamed=True)
     _write_references(ans, args)
@@ -267,9 +285,7 @@ def cmd_chat(args) -> int:
             return 0
         try:
             stream = pa.stream(question, history=history)
-            for piece in stream:
-                print(piece, end="", flush=True)
-            print()
+            _print_stream(stream)
             _print_answer(stream.answer, streamed=True)
         except pa_lib.QuestionError as e:
             print(f"error: {e}")
