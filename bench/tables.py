@@ -95,9 +95,9 @@ def quality(pa: PaperAssistant, sweep: bool) -> dict:
 
 
 def threshold_sweep(pa: PaperAssistant, path: Path) -> list[dict]:
-    """Dev scores had `stated` been decided by a score threshold alone (neither the term share
-    nor the column rule; every cell keeps its score and its best sentence: the quote, or
-    `nearest` for a not-stated cell)."""
+    """Dev scores had `stated` been decided by a score threshold alone (without the term share;
+    every cell keeps its score and its best sentence: the quote, or `nearest` for a not-stated
+    cell)."""
     from assistant.evaluation.questions import title_index
     from assistant.evaluation.tables import _paper_id
 
@@ -182,7 +182,6 @@ def main(argv: list[str] | None = None) -> int:
         pa.add_papers(pdfs / name)
     result = read_result(Path(args.json)) if args.speed_only else {}
     result.update(stated_threshold=extractive.STATED, stated_support=extractive.SUPPORT)
-    result.update(stated_floor=extractive.FLOOR, stated_share_of_column_best=extractive.RELATIVE)
     result["abstract_preference"] = extractive.ABSTRACT
     if not args.speed_only:
         result["quality"] = quality(pa, args.sweep)

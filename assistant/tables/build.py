@@ -1,7 +1,6 @@
 """A comparison table made: every aspect read once, then the papers in batches -- each paper's
-candidate cells found extractively, each column's "stated" decided, then (with an LLM) the
-stated cells rewritten as checked phrases, several at a time.  `progress(done, total)` hears
-the papers finished; a cell that fails in any way keeps its
+cells filled extractively, then (with an LLM) rewritten as checked phrases, several at a time.
+`progress(done, total)` hears the papers finished; a cell that fails in any way keeps its
 extractive text (marked), so one bad cell never loses the table."""
 
 from __future__ import annotations
@@ -38,30 +37,24 @@ class TableJob:
 
 
 def make_table(job: TableJob) -> Table:
-    """The table: one Row per paper, one Cell per aspect.  Every paper's candidate cells come
-    first (a cell is stated or not relative to its column: extractive.decide), then the LLM
-    writes the stated ones batch by batch."""
+    """The table: one Row per paper, one Cell per aspect."""
     t0 = time.perf_counter()
     aspects = [extractive.read_aspect(a, job.reading) for a in job.aspects]
     timings = {"aspects": time.perf_counter() - t0}
-    total = len(job.papers)
-    t = time.perf_counter()
     rows: list[Row] = []
+    total = len(job.papers)
     for start in range(0, total, BATCH):
-        rows += [Row(p, [_safe_fill(p, a) for a in aspects]) for p in job.papers[start : start + BATCH]]
-        if job.llm is None and job.progress is not None:
-            job.progress(len(rows), total)
-    for i, column in enumerate(zip(*(r.cells for r in rows))):
-        for row, cell in zip(rows, extractive.decide(list(column))):
-            row.cells[i] = cell
-    timings["extractive"] = time.perf_counter() - t
-    if job.llm is not None:
+        batch = job.papers[start : start + BATCH]
         t = time.perf_counter()
-        for start in range(0, total, BATCH):
-            _write(rows[start : start + BATCH], job)
-            if job.progress is not None:
-                job.progress(min(start + BATCH, total), total)
-        timings["llm"] = time.perf_counter() - t
+        batch_rows = [Row(p, [_safe_fill(p, a) for a in aspects]) for p in batch]
+        timings["extractive"] = timings.get("extractive", 0.0) + time.perf_counter() - t
+        if job.llm is not None:
+            t = time.perf_counter()
+            _write(batch_rows, job)
+            timings["llm"] = timings.get("llm", 0.0) + time.perf_counter() - t
+        rows += batch_rows
+        if job.progress is not None:
+            job.progress(len(rows), total)
     timings["total"] = time.perf_counter() - t0
     llm = job.llm
     return Table(list(job.aspects), rows, llm.name if llm else "extractive", llm.model if llm else "", timings=timings)
@@ -69,7 +62,7 @@ def make_table(job: TableJob) -> Table:
 
 def _safe_fill(paper: Paper, aspect: extractive.Aspect) -> Cell:
     try:
-        return extractive.candidate(paper, aspect)
+        return extractive.fill(paper, aspect)
     except Exception as e:  # one unreadable paper (a lost passage file) leaves one empty cell
         log.warning("table cell %s / %r failed", paper.id, aspect.text, exc_info=True)
         return Cell(aspect.text, extractive.NOT_STATED, False, source="error", note=f"the cell failed: {e}")

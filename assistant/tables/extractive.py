@@ -1,13 +1,12 @@
 """Cells without an LLM: each paper asked each aspect with the answer-focus machinery (the
 aspect read as a question once, the paper's best passage found, its sentences scored and
 chosen as a one-paper answer's are), and a cell is the verbatim sentence(s) chosen, or
-"not stated" when the best sentence holds less than SUPPORT of the aspect's specific terms and
-scores below FLOOR or RELATIVE of its column's best (a one-paper table's: below STATED) (all
-chosen on the dev tables: docs/quality.md, "Comparison tables")."""
+"not stated" when the best sentence scores below STATED and holds less than SUPPORT of the
+aspect's specific terms (both chosen on the dev tables: docs/quality.md, "Comparison tables")."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,10 +22,8 @@ from assistant.tables.types import Cell
 from assistant.text import sentence_spans
 from assistant.types import Hit, Paper, Passage
 
-SUPPORT = 0.3  # a cell is stated when its best sentence holds this share of the aspect's specific terms (plan.support)
-RELATIVE = 0.5  # ... or, in a column of two papers or more, when it scores this share of the column's best
-FLOOR = 0.25  # ... and at least this much
-STATED = 0.55  # ... or, a cell alone (a one-paper table), when it scores this much
+STATED = 0.55  # a cell is stated when its best sentence scores this much (chosen on the dev tables: docs/quality.md)
+SUPPORT = 0.3  # ... or when it holds this share of the aspect's specific terms (plan.support)
 ABSTRACT = 0.1  # added to an abstract sentence's score when a full text's passages compete with it
 CELL_SENTENCES = 2  # most sentences an abstract cell quotes (a body cell: its best one and its context)
 
@@ -97,17 +94,11 @@ def _best(src: Source, s: np.ndarray) -> float:
 
 
 def fill(paper: Paper, aspect: Aspect, stated_at: float | None = None) -> Cell:
-    """One cell decided alone: the paper's sentence(s) that best answer the aspect, cited, or
-    "not stated" (its closest sentence kept as `nearest`) when the best scores below `stated_at`
-    (STATED) and holds less than SUPPORT of the aspect's specific terms."""
-    return decide([candidate(paper, aspect)], stated_at)[0]
-
-
-def candidate(paper: Paper, aspect: Aspect) -> Cell:
-    """The paper's sentence(s) that best answer the aspect, cited, as a stated cell with its
-    score and support (`decide` says whether it stays stated); "not stated" only when the paper
-    has nothing to quote."""
+    """One cell: the paper's sentence(s) that best answer the aspect, cited, or "not stated"
+    (its closest sentence kept as `nearest`) when the best scores below `stated_at` and holds
+    less than SUPPORT of the aspect's specific terms."""
     ctx, q = aspect.ctx, aspect.ctx.read
+    stated_at = STATED if stated_at is None else stated_at
     hit, found = sources(paper, ctx)
     if not found:  # known by its title and metadata only: nothing to quote
         return Cell(aspect.text, NOT_STATED, False, note="the paper has no abstract or full text")
@@ -124,21 +115,9 @@ def candidate(paper: Paper, aspect: Aspect) -> Cell:
         chosen = with_context(passage.text, spans, chosen)
     plan = Plan([hit], False, spans=[[spans[i] for i in chosen]], passages=[passage])
     _, citations = extractive(plan)
+    if score < stated_at and backs < SUPPORT:
+        return Cell(
+            aspect.text, NOT_STATED, False, score=score, support=backs, nearest=citations[0] if citations else None
+        )
     cited = [src.text[spans[i][0] : spans[i][1]].strip() for i in chosen]
     return Cell(aspect.text, " ".join(cited), True, citations, score=score, support=backs)
-
-
-def decide(column: list[Cell], stated_at: float | None = None) -> list[Cell]:
-    """One aspect's candidate cells (one per paper) with "stated" decided: a cell stays stated
-    when its best sentence holds SUPPORT of the aspect's specific terms, or scores at least
-    FLOOR and RELATIVE of its column's best (a column of two candidates or more) or `stated_at`
-    (STATED: a cell alone); otherwise it reads "not stated", its quote kept as `nearest`."""
-    said = [c.score for c in column if c.stated]
-    alone = STATED if stated_at is None else stated_at
-    at = max(FLOOR, RELATIVE * max(said)) if len(said) > 1 else alone
-    out = []
-    for c in column:
-        if c.stated and c.score < at and c.support < SUPPORT:
-            c = replace(c, text=NOT_STATED, stated=False, citations=[], nearest=c.citations[0] if c.citations else None)
-        out.append(c)
-    return out
