@@ -2,7 +2,7 @@
 
     python -m bench.tables                         # dev + test sets, speed; PDFs from examples/fulltext/cache
     python -m bench.tables --pdfs DIR --index-dir /tmp/idx
-    python -m bench.tables --sweep                 # also the dev scores for other "stated" thresholds
+    python -m bench.tables --sweep                 # also the dev scores for a "stated" threshold alone
     python -m bench.tables --speed-only            # speed again, quality kept from the result file
 
 Quality (examples/tables/tables_{dev,test}.jsonl, gold cells written from the papers' text):
@@ -95,8 +95,9 @@ def quality(pa: PaperAssistant, sweep: bool) -> dict:
 
 
 def threshold_sweep(pa: PaperAssistant, path: Path) -> list[dict]:
-    """Dev scores had `stated` been decided at other thresholds (every cell keeps its score
-    and its best sentence: the quote, or `nearest` for a not-stated cell)."""
+    """Dev scores had `stated` been decided by a score threshold alone (without the term share;
+    every cell keeps its score and its best sentence: the quote, or `nearest` for a not-stated
+    cell)."""
     from assistant.evaluation.questions import title_index
     from assistant.evaluation.tables import _paper_id
 
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--pdfs", type=Path, default=CACHE, help="the full-text PDFs (default %(default)s; fetched if missing)"
     )
-    ap.add_argument("--sweep", action="store_true", help="also the dev scores at other 'stated' thresholds")
+    ap.add_argument("--sweep", action="store_true", help="also the dev scores for a 'stated' threshold alone")
     ap.add_argument("--json", default=str(RESULTS / "tables.json"), help="result file (default %(default)s)")
     ap.add_argument("--speed-only", action="store_true", help="measure speed only (quality kept from the result file)")
     args = ap.parse_args(argv)

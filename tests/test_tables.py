@@ -15,7 +15,7 @@ import pytest
 from assistant import PaperAssistant, PaperNotFound, Settings, TableError
 from assistant.llm import LLMError
 from assistant.tables import NOT_STATED, Cell, TableJob, make_table, writer
-from assistant.tables.extractive import STATED, read_aspect
+from assistant.tables.extractive import STATED, SUPPORT, read_aspect
 from assistant.types import Citation, Paper
 
 LATEX = Path(__file__).parent / "data" / "pdfs" / "latex"
@@ -44,9 +44,10 @@ def test_a_table_quotes_each_paper_and_says_not_stated(pa):
                 assert c.text in row.paper.abstract or all(s in row.paper.abstract for s in c.text.split(". "))
             else:
                 assert c.text == NOT_STATED and not c.citations
+            assert c.stated == (c.score >= STATED or c.support >= SUPPORT)  # each cell decided alone
     training = table.cell(ids[0], "Does it need training?")  # RITUAL: "a simple, training-free method"
     best = training.text if training.stated else training.nearest.quote
-    assert "training-free" in best and (training.stated or training.score < STATED)
+    assert "training-free" in best and (training.stated or training.score < STATED and training.support < SUPPORT)
     assert table.cell(ids[1], "Is the code released?").stated  # AGLA: "Our code will be released at ..."
     assert "github" in table.cell(ids[1], "Is the code released?").quote
     assert not table.cell(ids[0], "Is the code released?").stated  # RITUAL's abstract names no code

@@ -30,6 +30,7 @@ from assistant.text import abbreviation_terms, sentence_spans, specificity, toke
 from assistant.types import Hit, Passage
 
 SUPPORT = 0.4  # a paper is cited only if a sentence has this share of the question's specific terms
+STAY = 0.1  # a neighbour or runner-up is quoted instead of the best passage only when its sentence beats by this
 
 # --- which papers an answer cites -----------------------------------------------------------
 
@@ -66,8 +67,8 @@ def support(sentences: Sequence[str], question: str, idf: Callable[[str], float]
 def quotable(hit: Hit, ctx: AnswerContext) -> tuple[str, list[tuple[int, int]], tuple[int, int] | None, Passage | None]:
     """What an answer quotes a hit from: (text, its sentence spans, the span retrieval matched,
     the body passage the text is -- None for the abstract).  A body passage is the hit's best
-    one or a neighbour (`ctx.quotes.nearby`), whichever holds the best-scoring sentence (the
-    best one favoured, as the matched passage of an abstract is); its sentences never run over a page."""
+    one or a neighbour or runner-up (`ctx.quotes.nearby`), whichever holds the best-scoring
+    sentence, the best one favoured by STAY; its sentences never run over a page."""
     best = hit.passage
     if best is None or not best.in_body:
         abstract = hit.paper.abstract
@@ -76,15 +77,17 @@ def quotable(hit: Hit, ctx: AnswerContext) -> tuple[str, list[tuple[int, int]], 
     if len(around) > 1:
         items = [(p, sp) for p in around for sp in body_sentences(p.text)]
         texts = [p.text[a:b] for p, (a, b) in items]
+        inside = [p.index == best.index for p, _ in items]
         scores = score_sentences(
             texts,
             ctx.read,
             ctx.idf,
             ctx.vectors(texts) if ctx.vectors is not None else None,
-            in_passage=[p.index == best.index for p, _ in items],
+            in_passage=inside,
             title=hit.paper.title,
             body=True,
         )
+        scores += STAY * np.array(inside, dtype=float)[:, None]
         lead = choose(scores, 1, ctx.read.asks, ctx.read.details)
         best = items[lead[0]][0] if lead else best
     return best.text, body_sentences(best.text) or [(0, len(best.text))], None, best
