@@ -329,13 +329,7 @@ class PaperTools:
             cells: [{aspect, text, stated: false when the paper does not say, citations: [{quote, page, section}]
             source: extractive or llm}]}], backend, note}
         """
-        if isinstance(aspects, str):
-            aspects = [aspects]
-        if not isinstance(aspects, list) or not all(isinstance(a, str) for a in aspects):
-            raise gr.Error('aspects must be a list of questions (text), e.g. ["What training data?"]')
-        papers = paper_ids
-        if papers is not None and (not isinstance(papers, list) or not all(isinstance(p, str) for p in papers)):
-            raise gr.Error("paper_ids must be a list of paper ids, citation keys or titles")
+        aspects, papers = _table_args(aspects, paper_ids)
         public = self.pa.settings.public
         k = _whole(k, "k", 1, PUBLIC_TABLE_PAPERS if public else MAX_K)
         filters = dict(
@@ -352,24 +346,39 @@ class PaperTools:
             table = view.table(aspects, papers=papers or None, query=query, k=k, **filters)
         except (QuestionError, TableError, PaperNotFound, IndexProblem, StoreUnavailable) as e:
             raise gr.Error(self.explain(e)) from None
-        rows = [
-            TableRow(
-                paper=TablePaper(
-                    id=r.paper.id,
-                    key=r.paper.key,
-                    title=r.paper.title,
-                    year=r.paper.year,
-                    authors=list(r.paper.authors),
-                ),
-                cells=[
-                    TableCell(**{k: v for k, v in c.to_dict().items() if k in TableCell.__annotations__})
-                    for c in r.cells
-                ],
-            )
-            for r in table.rows
-        ]
-        note = "" if rows else "No paper matched."
-        return TableResult(aspects=table.aspects, rows=rows, backend=table.backend, note=note)
+        return _table_result(table)
+
+
+def _table_args(aspects, paper_ids) -> tuple[list[str], list[str] | None]:
+    """compare_papers' aspects and papers, checked to be lists of text."""
+    if isinstance(aspects, str):
+        aspects = [aspects]
+    if not isinstance(aspects, list) or not all(isinstance(a, str) for a in aspects):
+        raise gr.Error('aspects must be a list of questions (text), e.g. ["What training data?"]')
+    if paper_ids is not None and (not isinstance(paper_ids, list) or not all(isinstance(p, str) for p in paper_ids)):
+        raise gr.Error("paper_ids must be a list of paper ids, citation keys or titles")
+    return aspects, paper_ids
+
+
+def _table_result(table) -> TableResult:
+    """A Table as compare_papers returns it."""
+    rows = [
+        TableRow(
+            paper=TablePaper(
+                id=r.paper.id,
+                key=r.paper.key,
+                title=r.paper.title,
+                year=r.paper.year,
+                authors=list(r.paper.authors),
+            ),
+            cells=[
+                TableCell(**{k: v for k, v in c.to_dict().items() if k in TableCell.__annotations__}) for c in r.cells
+            ],
+        )
+        for r in table.rows
+    ]
+    note = "" if rows else "No paper matched."
+    return TableResult(aspects=table.aspects, rows=rows, backend=table.backend, note=note)
 
 
 def _public_table_limits(aspects: list[str], papers: list[str] | None) -> None:
