@@ -44,9 +44,10 @@ $(CHROMIUM):
 .PHONY: run test check lint format install
 install: $(VENV)/.run-installed
 
-# The web app on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it).
+# The web app on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it), over
+# the bundled demo papers (a new index of your own starts empty: see the README).
 run: $(VENV)/.run-installed
-	$(BIN)/paper-assistant serve
+	$(BIN)/paper-assistant --collection bundled serve
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

@@ -8,6 +8,8 @@ The whole public API::
     pa.ask("...", history=[...])    -> Answer
     pa.stream("...")                -> iterable of text pieces; .answer at the end
     pa.add_papers("papers.jsonl")   -> IngestReport
+    pa.sync("~/papers", "refs.bib") -> list[SyncReport]: the collection mirrors its sources
+    pa.table(["What data?"], papers=[...]) -> Table (papers as rows, aspects as columns, cells cited)
     evaluate(pa, "questions.jsonl", compare=True) -> EvalReport (print it, or .to_dict())
 
 `evaluate` and `EvalReport` live in the `assistant.evaluation` subpackage, loaded on first use.
@@ -21,6 +23,7 @@ from assistant.ingest.records import CollectionError, load_papers
 from assistant.paper_assistant import PaperAssistant, PaperNotFound, QuestionError
 from assistant.retrieval.search import Retrieval
 from assistant.settings import Settings
+from assistant.tables import Cell, Row, Table, TableError
 from assistant.types import Answer, Citation, Hit, IngestReport, Paper, Passage, Rejection
 
 __all__ = [
@@ -35,6 +38,10 @@ __all__ = [
     "Passage",
     "Rejection",
     "Retrieval",
+    "Table",
+    "Row",
+    "Cell",
+    "TableError",
     "CollectionError",
     "QuestionError",
     "PaperNotFound",

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from assistant import embedding
+from assistant import embedding, library
 from assistant import llm as llms
 from assistant.answering.answerer import Answerer, AnswerStream, Ask, Reading
 from assistant.answering.passages import PassageTerms
@@ -20,12 +20,16 @@ from assistant.ingest import intake
 from assistant.ingest.items import Destination
 from assistant.retrieval import filters, similar
 from assistant.retrieval.candidates import Candidates, Combined
-from assistant.retrieval.query import condense
+from assistant.retrieval.query import condense, history_problem
 from assistant.retrieval.search import Retrieval, Searcher
 from assistant.settings import Settings, SettingsError
+from assistant.tables import Table, TableError, TableJob, make_table
+from assistant.tables.papers import UnknownPaper, check_aspects, resolve
 from assistant.types import Answer, Hit, IngestReport, Message, Paper
 
 log = logging.getLogger(__name__)
+
+SEEDED_MARKER = "seeded"  # in the index folder: the index was built (or found built); never seeded again
 
 
 class QuestionError(ValueError):
@@ -42,7 +46,7 @@ class PaperNotFound(KeyError):
 class PaperAssistant:
     """Ask questions about a collection of papers; every claim is cited.
 
-    >>> pa = PaperAssistant()                      # bundled collection, built on first use
+    >>> pa = PaperAssistant(collection="bundled")  # the demo papers, indexed when the index is new
     >>> pa.search("reduce hallucination at decoding time", k=5)
     >>> pa.ask("Which work aligns a frozen GPT-2 with CLIP?").text
     """
@@ -59,9 +63,20 @@ class PaperAssistant:
         self._llm_for: tuple[Settings, llms.LLM | None] | None = None  # the backend, made for these settings
         self.session: SessionPapers | None = None  # papers of this view only (see private())
         self._no_llm_reason = ""  # why this view answers without its LLM (see without_llm())
-        if not self.store.problem and not self.store.snapshot.papers and self.settings.collection:
-            report = self.add_papers(self.settings.collection)
-            log.info("built the index: %s", report.summary())
+        if not self.store.problem:
+            self._seed()
+
+    def _seed(self) -> None:
+        """A new index is built from the `collection` setting (the demo), once: a marker in the
+        index says it was, so papers the user removes never come back."""
+        marker = self.store.root / SEEDED_MARKER
+        if marker.exists():
+            return
+        collection = self.settings.collection_file()
+        if collection and not self.store.snapshot.papers:
+            report = self.add_papers(collection)
+            log.info("built the index from %s: %s", collection, report.summary())
+        marker.write_text(collection + "\n", encoding="utf-8")
 
     def using(self, **changes: Any) -> PaperAssistant:
         """A view with other answer settings (backend, model, key, top_k...) that shares this
@@ -95,7 +110,7 @@ class PaperAssistant:
         view.session = (
             papers
             if papers is not None
-            else SessionPapers(self.embedder, s.chunk_words, s.session_papers, s.session_mb * 1e6)
+            else SessionPapers(self.embedder, s.chunk_words, s.session_papers, s.session_mb * 1e6, s.session_passages)
         )
         return view
 
@@ -161,6 +176,27 @@ class PaperAssistant:
             return ToSession(self.session, set(self.store.papers), self.settings)
         return ToIndex(self.store, self.settings)
 
+    def sync(
+        self, *sources: str | Path, dry_run: bool = False, settle: float = 0.0, progress=None, on_file=None
+    ) -> list[library.SyncReport]:
+        """Make the collection mirror its sources: folders of PDFs and bibliography files,
+        zotero.sqlite files, .bib/.ris/CSL JSON files (none given: every source synced before).
+
+        New entries are added, changed ones updated (an edited abstract, a changed PDF), and
+        papers gone from a source removed -- only papers that came from a source: those added
+        with add_papers() or an upload are never touched.  A PDF moved or renamed is the same
+        paper (not embedded again).  `dry_run`: change nothing, report what would change;
+        `settle`: leave files modified less than this many seconds ago for the next sync.
+        The index remembers each source (`sources()`).  library/sync.py says the rest."""
+        if self.session is not None:
+            raise SettingsError("a private view cannot sync sources: its papers are not in the index")
+        opts = library.SyncOptions(dry_run=dry_run, settle=settle, progress=progress, on_file=on_file)
+        return library.sync(self.store, self.settings, sources, opts)
+
+    def sources(self) -> list[library.SourceInfo]:
+        """The sources the collection mirrors, with their last sync, paper and failure counts."""
+        return library.Registry(self.store.root).sources()
+
     def pdf_file(self, paper_id: str) -> Path | None:
         """The index's copy of the PDF whose full text is indexed for a paper: what a viewer
         should open at Citation.page (None for an abstract-only paper).  Only indexed PDFs
@@ -191,6 +227,14 @@ class PaperAssistant:
             raise IndexProblem(self.store.problem)
         return " ".join(question.split())
 
+    def _check_history(self, history: list[Message] | None) -> list[Message] | None:
+        """`history` if its shape and size are within the settings, else QuestionError saying which limit."""
+        s = self.settings
+        problem = history_problem(history, s.max_history_messages, s.max_history_chars)
+        if problem:
+            raise QuestionError(problem)
+        return history or None
+
     def retrieve(
         self,
         question: str,
@@ -201,7 +245,7 @@ class PaperAssistant:
     ) -> Retrieval:
         """Search with everything it produced: hits, the relevance score, whether the
         collection covers the question, and the time each step took."""
-        question = self._check(question)
+        question, history = self._check(question), self._check_history(history)
         s = self.settings
         return self._searcher().run(
             question, query or condense(question, history), k or s.top_k, self._allowed(paper_ids)
@@ -253,7 +297,7 @@ class PaperAssistant:
         paper_ids: Iterable[str] | None = None,
     ) -> AnswerStream:
         """The answer as it is produced (answering/answerer.py)."""
-        ask = Ask(self._check(question), history, k, self._allowed(paper_ids))
+        ask = Ask(self._check(question), self._check_history(history), k, self._allowed(paper_ids))
         return self._answerer().stream(ask, done=self._remember)
 
     def _answerer(self) -> Answerer:
@@ -269,9 +313,62 @@ class PaperAssistant:
         return self._llm_for[1]
 
     def _embed_sentences(self, texts: list[str]):
-        """Sentence vectors, kept in the index's embedding cache: each is computed once per index."""
+        """Sentence vectors, kept in the index's embedding cache: each is computed once per index
+        (not on a public deployment: a visitor's papers never reach the disk)."""
         cache = self.store.cache
-        return cache.embed(self.embedder, texts)[0] if cache is not None else self.embedder.embed(texts)
+        if cache is None or self.settings.public:  # a visitor's sentences are never written to disk
+            return self.embedder.embed(texts)
+        return cache.embed(self.embedder, texts)[0]
+
+    # -- comparison tables --------------------------------------------------------------------
+    def table(
+        self,
+        aspects: Iterable[str] | str,
+        papers: Iterable[str] | None = None,
+        query: str | None = None,
+        k: int = 8,
+        progress=None,
+        **filters: Any,
+    ) -> Table:
+        """A comparison table: one row per paper, one cell per aspect (a question asked of every
+        paper, "What training data?"), each stated cell cited verbatim (assistant/tables/).
+
+        Rows: the `papers` named (id, citation key or exact title), in that order; else the top
+        `k` papers for `query`; else the papers the `filters` leave (select_ids: year_from,
+        year_to, author, venue, tag, key), in collection order.  Filters also narrow the other
+        two.  Without an LLM a cell is the paper's sentence(s) that answer the aspect; with one,
+        a short phrase checked against that quote (else the sentence, marked).  A cell the paper
+        does not answer reads "not stated".  `progress(done, total)` counts papers.  An unknown
+        paper raises PaperNotFound; no aspects or papers, or too many, TableError."""
+        s = self.settings
+        columns = check_aspects(aspects, s.table_max_aspects, s.max_question_chars)
+        rows = self._table_papers(papers, query, k, filters)
+        if len(rows) > s.table_max_papers:
+            raise TableError(f"{len(rows)} papers; a table has at most {s.table_max_papers} (setting table_max_papers)")
+        if self.store.problem:
+            raise IndexProblem(self.store.problem)
+        llm = None if self._no_llm_reason else self._llm()
+        return make_table(TableJob(rows, columns, self._reading, llm, s.timeout, progress))
+
+    def _table_papers(self, names: Iterable[str] | None, query: str | None, k: int, filters: dict) -> list[Paper]:
+        """A table's papers, in row order (see `table`)."""
+        given = {n: v for n, v in filters.items() if v not in (None, "")}
+        allowed = set(self.select_ids(**given)) if given else None
+        if isinstance(names, str):
+            names = [names]
+        if names is not None and list(names):
+            try:
+                chosen = resolve(list(names), self._papers())
+            except UnknownPaper as e:
+                raise PaperNotFound(str(e)) from None
+            return [p for p in chosen if allowed is None or p.id in allowed]
+        if query is not None and query.strip():
+            if not isinstance(k, int) or k < 1:
+                raise TableError(f"k must be a whole number of papers, at least 1, not {k!r}")
+            return [h.paper for h in self.search(query, k=k, paper_ids=allowed)]
+        if allowed is None:
+            raise TableError("a table needs papers: name them (id, citation key or title), give a query, or a filter")
+        return [p for p in self._papers().values() if p.id in allowed]
 
     # -- reporting ----------------------------------------------------------------------------
     @property
@@ -301,6 +398,7 @@ class PaperAssistant:
             "index": str(self.store.root),
             "embedding": self.settings.embed_model,
             "chroma": self.store.chroma.shown_url or "embedded",
+            "sources": [s.to_dict() for s in self.sources()],
         }
 
     @property

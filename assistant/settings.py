@@ -31,6 +31,7 @@ from assistant.net.redact import redact_url
 log = logging.getLogger(__name__)
 
 BUNDLED_COLLECTION = Path(__file__).parent / "data" / "hf_papers_page.txt"
+DEMO_COLLECTION = "bundled"  # the `collection` value naming BUNDLED_COLLECTION
 
 # Bump when chunking or keyword tokenisation changes: it is part of the index name,
 # so an index built by older code is never silently reused.
@@ -66,7 +67,10 @@ class Settings(BaseSettings):
 
     # --- collection and index -------------------------------------------------------
     collection: str = _f(
-        str(BUNDLED_COLLECTION), "Papers file indexed on first use (any format `paper-assistant ingest` reads)."
+        "",
+        "Papers file a new index is built from when it is first opened (any format `paper-assistant ingest` "
+        "reads; `bundled`: the 80 bundled demo papers, what `make run` and app.py show); empty = a new index "
+        "starts empty. It is read once: papers removed later are never added back.",
     )
     index_dir: str = _f("index_store", "Directory holding the persisted index (Chroma, keyword index, paper records).")
     chroma_url: str = _f(
@@ -212,10 +216,44 @@ class Settings(BaseSettings):
         le=256,
     )
     # --- limits -------------------------------------------------------------------------
-    max_question_chars: int = _f(2000, "Longest question accepted.", ge=10)
+    max_question_chars: int = _f(2000, "Longest question accepted (and longest aspect of a comparison table).", ge=10)
+    table_max_papers: int = _f(50, "Most papers (rows) a comparison table may have.", ge=1, le=10_000)
+    table_max_aspects: int = _f(12, "Most aspects (columns) a comparison table may have.", ge=1, le=100)
     max_file_mb: float = _f(50.0, "Largest papers file accepted for ingest, in MB.", gt=0)
     max_records: int = _f(200_000, "Most records accepted from one papers file.", ge=1)
     max_abstract_chars: int = _f(20_000, "Longest abstract accepted; longer records are rejected.", ge=100)
+    max_decompressed_mb: float = _f(
+        20_000.0,
+        "Most bytes read from one papers file, in MB, counted while it is decompressed (gzip, bz2, xz, zip): "
+        "the file is refused the moment it passes this (formats read whole are also held to max_file_mb).",
+        gt=0,
+    )
+    max_line_mb: float = _f(
+        16.0,
+        "Longest line of a JSON lines file, in MB: a longer line is rejected without being held in memory.",
+        gt=0,
+    )
+    pdf_memory_mb: float = _f(
+        2048.0,
+        "Memory one PDF may take while it is parsed, in MB: PDFs are parsed in a worker process, "
+        "which is stopped past this and the PDF refused with a message.",
+        ge=64,
+    )
+    pdf_seconds: float = _f(
+        120.0,
+        "CPU seconds one PDF may take while it is parsed (in the worker process); past it the worker "
+        "is stopped and the PDF refused with a message.",
+        gt=0,
+    )
+    max_history_messages: int = _f(
+        20, "Most messages of earlier conversation one question may carry (web app, HTTP API, MCP).", ge=0
+    )
+    max_history_chars: int = _f(
+        40_000,
+        "Most characters of earlier conversation one question may carry, all messages together; a "
+        "follow-up is rewritten from the tail of the last messages only.",
+        ge=0,
+    )
     # Journal papers run to ~50 pages and theses to a few hundred; a longer PDF is most likely a
     # book or a proceedings volume, which would be one "paper" of thousands of passages.
     max_pages: int = _f(
@@ -271,8 +309,8 @@ class Settings(BaseSettings):
     )
     llm_answers_per_session: int = _f(
         10,
-        "Public deployment: LLM answers one visitor session may get per minute; "
-        "past it answers are extractive, with a note.",
+        "Public deployment: LLM answers one visitor (a client address: browser, HTTP API and MCP "
+        "calls together) may get per minute; past it answers are extractive, with a note.",
         ge=0,
     )
     llm_answers_per_minute: int = _f(
@@ -281,7 +319,24 @@ class Settings(BaseSettings):
     session_papers: int = _f(
         200, "Public deployment: papers one visitor may add (they stay in that visitor's session only).", ge=0
     )
-    session_mb: float = _f(5.0, "Public deployment: MB of files one visitor may add in a session.", ge=0)
+    session_mb: float = _f(
+        5.0,
+        "Public deployment: MB of files one visitor may add in a session, counted as read (decompressed).",
+        ge=0,
+    )
+    session_passages: int = _f(
+        400,
+        "Public deployment: passages one visitor's papers may have embedded in a session (papers x "
+        "passages), and one client address in an hour whatever its sessions, so a visitor cannot hold "
+        "the upload worker for minutes.",
+        ge=0,
+    )
+    client_requests: int = _f(
+        8,
+        "Public deployment: requests one client (by address) may have queued or running at once; "
+        "more are answered 429 (Too Many Requests) at once, so one client cannot fill the queue.",
+        ge=1,
+    )
     session_minutes: float = _f(
         60.0,
         "Public deployment: a visitor's papers are forgotten this long after the "
@@ -362,6 +417,11 @@ class Settings(BaseSettings):
         value = getattr(self, name)
         return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
+    def collection_file(self) -> str:
+        """The `collection` setting as a path ("" = none; "bundled" = the bundled demo collection)."""
+        value = self.collection.strip()
+        return str(BUNDLED_COLLECTION) if value.lower() == DEMO_COLLECTION else value
+
     def index_fingerprint(self) -> dict[str, Any]:
         """What shapes the index: a change here means a different index."""
         d = {name: getattr(self, name) for name, f in type(self).model_fields.items() if _extra(f, "shapes_index")}
@@ -403,8 +463,6 @@ class Settings(BaseSettings):
         rows = []
         for name, f in cls.model_fields.items():
             default = f.default.get_secret_value() if isinstance(f.default, SecretStr) else f.default
-            if name == "collection":
-                default = "bundled hf_papers_page.txt"
             env = _extra(f, "env") or f"ASSISTANT_{name.upper()}"
             rows.append((name, env, str(default), f.description or ""))
         return rows

@@ -189,9 +189,12 @@ def md_unescape(text: str) -> str:
 
 
 def md_text(text: str) -> str:
-    """Any plain text as Markdown that renders exactly as the text (no markup, no HTML, no links)."""
+    """Any plain text as Markdown that renders exactly as the text (no markup, no HTML, no links:
+    not even the bare URLs, www. names and e-mail addresses that renderers turn into links)."""
     text = _html.escape(text, quote=False)
-    text = re.sub(r"([\\`*_\[\]|~])", r"\\\1", text)
+    text = re.sub(r"([\\`*_\[\]|~!@])", r"\\\1", text)
+    text = text.replace("://", ":\\/\\/")
+    text = re.sub(r"(?i)\b(www)\.", r"\1\\.", text)
     text = re.sub(r"(?m)^(\s*)([#+-])", r"\1\\\2", text)  # headings and list bullets at a line start
     return re.sub(r"(?m)^(\s*\d+)([.)])", r"\1\\\2", text)  # numbered-list markers
 

@@ -454,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
         nothing, models = cold_nothing_cached(work, args.nothing_cached, args.model_cache and Path(args.model_cache))
         hf, hf_name = baselines.starter_embedding()
         ing = ingest(work, models, hf, args.repeats)
-        pa = PaperAssistant(Settings.load(env={}, index_dir=str(work / "ingest-0"), model_cache=str(models)))
+        pa = PaperAssistant(
+            Settings.load(env={}, index_dir=str(work / "ingest-0"), model_cache=str(models), collection="")
+        )
         starter = baselines.open_starter(work / "starter-0", hf)
         bm25 = baselines.bm25(pa.papers)
         lat = latency(pa, starter, bm25, hf, load_questions(DEV), args.rounds)

@@ -48,9 +48,12 @@ def load_assistant(args):
     """(assistant, seconds importing, seconds opening the index)."""
     t = time.perf_counter()
     from assistant import PaperAssistant, Settings
+    from assistant.settings import DEMO_COLLECTION
 
     t1 = time.perf_counter()
-    pa = PaperAssistant(Settings.load(env={}, index_dir=args.index_dir, model_cache=args.model_cache))
+    pa = PaperAssistant(
+        Settings.load(env={}, index_dir=args.index_dir, model_cache=args.model_cache, collection=DEMO_COLLECTION)
+    )
     return pa, t1 - t, time.perf_counter() - t1
 
 

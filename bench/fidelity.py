@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rejudge", default="", help="judge the answers of an earlier run's JSON again (no model run)")
     args = ap.parse_args(argv)
 
-    overrides = {"backend": "local", "temperature": 0.0, "timeout": 300.0}
+    overrides = {"backend": "local", "temperature": 0.0, "timeout": 300.0, "collection": "bundled"}
     if args.gguf:
         overrides["gguf"] = args.gguf
     questions = answerable(Path(args.questions), args.n)

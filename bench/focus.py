@@ -148,7 +148,9 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     ap.add_argument("--misses", action="store_true", help="list the ids of answers without a gold sentence")
     args = ap.parse_args()
-    pa = PaperAssistant(Settings.load(**({"index_dir": args.index_dir} if args.index_dir else {})))
+    pa = PaperAssistant(
+        Settings.load(collection="bundled", **({"index_dir": args.index_dir} if args.index_dir else {}))
+    )
 
     dev = load_questions(EXAMPLES / "dev_questions.jsonl")
     dev_gold = {r["id"]: r["gold_sentences"] for r in map(json.loads, (EXAMPLES / "dev_gold_sentences.jsonl").open())}

@@ -51,7 +51,7 @@ import json, sys, time
 t0 = time.perf_counter()
 from assistant import PaperAssistant, Settings
 index_dir, model_cache, questions = sys.argv[1:4]
-pa = PaperAssistant(Settings.load(index_dir=index_dir, model_cache=model_cache))
+pa = PaperAssistant(Settings.load(index_dir=index_dir, model_cache=model_cache, collection="bundled"))
 t1 = time.perf_counter()
 qs = [json.loads(line)["question"] for line in open(questions, encoding="utf-8") if line.strip()]
 hits = pa.search(qs[0], k=1)

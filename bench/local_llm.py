@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
 
-    overrides = {"backend": "local", "temperature": 0.0, "timeout": 300.0}
+    overrides = {"backend": "local", "temperature": 0.0, "timeout": 300.0, "collection": "bundled"}
     if args.gguf:
         overrides["gguf"] = args.gguf
     if args.index_dir:

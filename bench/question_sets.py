@@ -49,7 +49,9 @@ def setup(
     folders = getattr(args, "pdfs", None)
     if folders is not None and not args.index_dir:
         ap.error("--pdfs adds papers to the index: give it its own --index-dir")
-    pa = PaperAssistant(Settings.load(**({"index_dir": args.index_dir} if args.index_dir else {})))
+    pa = PaperAssistant(
+        Settings.load(collection="bundled", **({"index_dir": args.index_dir} if args.index_dir else {}))
+    )
     if folders is not None:
         if not folders:
             from bench.fulltext_ingest import corpus

@@ -103,10 +103,19 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS, headless=True)
 
 
+_VISITORS: list[str] = []
+
+
 def open_page(browser, url: str):
     """A new visitor: its own browser context (cookies, storage) and Gradio session.  The page
     records its Gradio session hash (page.session_hash()), read from its queue requests."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 950})
+    # Each visitor from an address of its own, as a public deployment's proxy reports it (X-Forwarded-For):
+    # limits are kept per address there.
+    _VISITORS.append(url)
+    n = len(_VISITORS)
+    ctx = browser.new_context(
+        viewport={"width": 1400, "height": 950}, extra_http_headers={"X-Forwarded-For": f"198.18.{n // 250}.{n % 250}"}
+    )
     page = ctx.new_page()
     hashes: list[str] = []
 
@@ -218,7 +227,13 @@ def server_path_attacks(url: str, uploads: Path, root: Path, monkeypatch, listen
     )
     report = Client(url, verbose=False).predict([handle_file(str(mine))], api_name="/add_papers")[0]
     assert "1 added" in report, report
-    folder = next(p.parent for p in uploads.rglob(mine.name))
+    # (a public server deletes an upload once read: the folder comes from an upload left unread)
+    import httpx
+
+    with open(mine, "rb") as fh:
+        sent = httpx.post(f"{url}/gradio_api/upload", files={"files": (mine.name, fh)}, timeout=CALL_TIMEOUT)
+    folder = Path(sent.json()[0]).parent
+    assert folder.is_relative_to(uploads), folder
     os.symlink(cfg, folder / "link.json")
     os.symlink(fifo, folder / "link.jsonl")
     planted = uploads / "planted-by-another-process"

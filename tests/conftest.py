@@ -42,8 +42,12 @@ def model_cache(user_cache) -> Path:
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory, model_cache) -> Path:
     """An index of the bundled collection, built once; copy it before changing it."""
+    from assistant.settings import BUNDLED_COLLECTION
+
     d = tmp_path_factory.mktemp("bundled") / "index"
-    PaperAssistant(Settings.load(env={}, index_dir=str(d), model_cache=str(model_cache)))
+    built = PaperAssistant(Settings.load(env={}, index_dir=str(d), model_cache=str(model_cache)))
+    built.add_papers(BUNDLED_COLLECTION)  # a new index starts empty: the bundled papers are added explicitly
+    built.store.close()
     return d
 
 

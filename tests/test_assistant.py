@@ -8,6 +8,7 @@ import pytest
 
 from assistant import CollectionError, IndexProblem, PaperAssistant, QuestionError, Settings
 from assistant.answering.prompts import NOT_COVERED
+from assistant.settings import BUNDLED_COLLECTION
 from assistant.text import md_unescape as unescape_md
 
 PARAPHRASES = [
@@ -119,7 +120,7 @@ def test_bad_questions_are_refused_clearly(pa):
 def test_reingest_embeds_nothing_and_changes_replace_old_passages(fresh_pa, tmp_path):
     pa = fresh_pa
     calls = pa.embedder.calls
-    report = pa.add_papers(pa.settings.collection)
+    report = pa.add_papers(BUNDLED_COLLECTION)
     assert len(report.unchanged) == 80 and not report.added and not report.updated
     assert pa.embedder.calls == calls and report.passages_embedded == 0
 
@@ -206,7 +207,8 @@ def test_remove_papers(fresh_pa):
 @pytest.mark.slow  # builds a second index of the bundled collection
 def test_other_settings_use_another_index(fresh_pa):
     other = PaperAssistant(fresh_pa.settings.with_(chunk_words=40))
-    assert other.store.root != fresh_pa.store.root
+    assert other.store.root != fresh_pa.store.root and other.papers == []  # a new index starts empty
+    other.add_papers(BUNDLED_COLLECTION)
     assert other.store.counts()["passages"] > fresh_pa.store.counts()["passages"]  # built afresh, not mixed
     assert fresh_pa.store.counts() == PaperAssistant(fresh_pa.settings).store.counts()
 

@@ -22,10 +22,11 @@ GPT2_CLIP = "Which work aligns a frozen GPT-2 with CLIP to caption videos?"
 
 @pytest.fixture
 def make(tmp_path, model_cache, bundled_vectors):
-    """An assistant with its own index directory (like a separate process) on a Chroma server."""
+    """An assistant with its own index directory (like a separate process) on a Chroma server;
+    the first on an empty server builds the bundled collection into it (collection=bundled)."""
 
     def make(name: str, url: str, **kw) -> PaperAssistant:
-        kw = {"embed_cache": str(bundled_vectors)} | kw
+        kw = {"embed_cache": str(bundled_vectors), "collection": "bundled"} | kw
         return PaperAssistant(
             Settings.load(env={}, index_dir=str(tmp_path / name), model_cache=str(model_cache), chroma_url=url, **kw)
         )

@@ -1,10 +1,12 @@
 """The CLI, run as a user would (a subprocess), over a copy of the bundled index."""
 
+import csv
 import json
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import DEV
@@ -124,3 +126,53 @@ def test_llm_options_and_an_unreachable_server(cli):
     ).stdout
     assert f"(Extractive answer: the openai backend failed: cannot reach the LLM server at {url}" in out
     assert "  [1] Zero-Shot Dense Video Captioning" in out and out.count("cannot reach") == 1
+
+
+def test_table_prints_json_markdown_and_csv(cli, tmp_path):
+    papers = json.loads(cli("papers", "--json").stdout)
+    ritual = next(p for p in papers if p["title"].startswith("RITUAL"))
+    agla = next(p for p in papers if p["title"].startswith("AGLA"))
+    args = ["table", "--aspect", "Is the code released?", "--aspect", "Does it need training?"]
+    got = json.loads(cli(*args, "--paper", agla["title"].lower(), "--paper", ritual["id"], "--json").stdout)
+    assert got["aspects"] == ["Is the code released?", "Does it need training?"]
+    assert [r["paper"]["id"] for r in got["rows"]] == [agla["id"], ritual["id"]]  # in the order named
+    assert {"id", "key", "title"} <= set(got["rows"][0]["paper"])
+    code = got["rows"][0]["cells"][0]
+    assert code["stated"] and "github.com/Lackel/AGLA" in code["citations"][0]["quote"]
+    assert set(code["citations"][0]) == {"quote", "page", "section"}
+    assert got["rows"][1]["cells"][0] == {
+        "aspect": "Is the code released?",
+        "text": "not stated",
+        "stated": False,
+        "citations": [],
+        "source": "extractive",
+    }
+    md = cli(*args, "--paper", agla["id"]).stdout
+    assert md.startswith("| Paper | Is the code released? | Does it need training? |")
+    out = tmp_path / "t.csv"
+    cli(*args, "--paper", agla["id"], "--paper", ritual["id"], "-o", str(out), "--bib", str(tmp_path / "t.bib"))
+    rows = list(csv.reader(out.open(encoding="utf-8")))
+    assert [r[0] for r in rows[1:]] == [agla["id"], ritual["id"]] and (tmp_path / "t.bib").read_text().count("@") == 2
+    top = json.loads(cli("table", "--aspect", "What benchmarks?", "hallucination decoding", "-k", "3", "--json").stdout)
+    assert len(top["rows"]) == 3
+
+
+def test_table_errors_are_one_clear_line(cli):
+    bad = cli("table", "--aspect", "What data?", "--paper", "No Such Paper Title", ok=False)
+    assert bad.returncode == 2 and "error: no paper with id, citation key or title 'No Such Paper Title'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    none = cli("table", "--aspect", "What data?", ok=False)
+    assert none.returncode == 2 and "name the papers (--paper" in none.stderr
+    missing = cli("table", "--paper", "x", ok=False)
+    assert missing.returncode == 2 and "--aspect" in missing.stderr
+
+
+def test_eval_scores_a_table_set(cli, tmp_path):
+    sets = Path(__file__).parent.parent / "examples" / "tables"
+    lines = [ln for ln in (sets / "tables_dev.jsonl").read_text().splitlines() if '"corpus": "bundled"' in ln]
+    one = tmp_path / "bundled.jsonl"
+    one.write_text("\n".join(lines) + "\n")
+    out = cli("eval", str(one), "--json", str(tmp_path / "t.json")).stdout
+    assert "bundled.jsonl: 3 tables" in out and "cells right" in out and "nearest passage" in out
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert data["systems"]["assistant"]["scores"]["cells"] == 48

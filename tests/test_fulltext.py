@@ -150,7 +150,8 @@ def test_the_lme4_question_is_answered_from_the_body_with_page_and_section(lme4)
     assert c.section == doc.section_of(doc.text.find(c.quote)) == "4. Nonlinear optimization module"
     assert c.passage is not None and c.context[c.spans[0][0] : c.spans[-1][1]] == c.quote
     assert all(s.strip() in ans.text.replace("\\", "") for s in c.sentences)
-    assert reference_line(c) == f"[1] {LME4_TITLE}, p. {gold['gold_page']}, §4"
+    # the link is the DOI its first page prints (a PDF alone gets the DOI it states)
+    assert reference_line(c) == f"[1] {LME4_TITLE}, p. {gold['gold_page']}, §4  https://doi.org/10.18637/jss.v067.i01"
     assert json.loads(json.dumps(ans.to_dict()))["citations"][0]["page"] == c.page
 
 
@@ -232,7 +233,8 @@ def test_the_cli_prints_page_and_section_in_references(lme4, capsys):
     out = capsys.readouterr().out
     assert code == 0
     refs = out.split("References", 1)[1].strip().splitlines()
-    assert refs[0].strip() == f"[1] {LME4_TITLE}, p. {GOLD['ft-single-001']['gold_page']}, §4"
+    page = GOLD["ft-single-001"]["gold_page"]
+    assert refs[0].strip() == f"[1] {LME4_TITLE}, p. {page}, §4  https://doi.org/10.18637/jss.v067.i01"
 
 
 def test_llm_prompts_carry_page_tagged_passages_and_citations_quote_one_page(lme4, monkeypatch):
@@ -269,8 +271,7 @@ def test_re_adding_an_unchanged_pdf_parses_and_embeds_nothing(lme4, lmer_pdf, mo
     def no(*a, **k):
         raise AssertionError("an unchanged PDF was opened")
 
-    monkeypatch.setattr(fulltext_mod, "read_pdf", no)
-    monkeypatch.setattr(fulltext_mod, "page_count", no)
+    monkeypatch.setattr(fulltext_mod, "read_within", no)
     calls, before = pa.embedder.calls, pa.store.counts()
     report = pa.add_papers(lmer_pdf)
     assert report.unchanged == ["pdf:lmer"] and not report.added and not report.updated
@@ -408,8 +409,10 @@ def test_a_folder_adds_every_pdf_and_bibliography_file_and_rejects_each_bad_file
 
     # again: nothing changed, so no PDF is parsed (the bad ones are tried again) and nothing embedded
     parsed = []
-    real = fulltext_mod.read_pdf
-    monkeypatch.setattr(fulltext_mod, "read_pdf", lambda p, **kw: parsed.append(Path(p).name) or real(p, **kw))
+    real = fulltext_mod.read_within
+    monkeypatch.setattr(
+        fulltext_mod, "read_within", lambda p, *a, **kw: parsed.append(Path(p).name) or real(p, *a, **kw)
+    )
     calls = pa.embedder.calls
     again = pa.add_papers(folder)
     assert sorted(again.unchanged) == sorted(report.added) and not again.added and not again.updated

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import signal
 import sqlite3
 import subprocess
@@ -199,7 +200,9 @@ def test_cli_ingest_shows_a_progress_bar_on_a_terminal_and_remove_works(
     bar = bar.decode()
     os.close(master)
     assert p.returncode == 0 and "3 added" in p.stdout.decode()
-    assert "\r" in bar and "0/3" in bar and "100%" in bar and "3/3" in bar and "papers/s" in bar  # tqdm's bar
+    # tqdm's bar: passages embedded, their rate and the time left; papers written beside it
+    assert "\r" in bar and "0/3" in bar and "100%" in bar and "3/3" in bar and "passages/s" in bar
+    assert re.search(r"3/3 \[\d\d:\d\d<\d\d:\d\d", bar) and "3/3 written" in bar
 
     piped = subprocess.run(
         [sys.executable, "-m", "assistant.cli", "--collection", "", "ingest", str(f)],

@@ -194,6 +194,55 @@ def test_a_slow_server_hits_the_timeout(pa, llama_server, proxies, delays, timeo
     assert_fallback(ans, f"the LLM server at {proxy.url} {cause}")
 
 
+# --- comparison tables ----------------------------------------------------------------------------
+
+TABLE_PAPERS = (
+    "AGLA: Mitigating Object Hallucinations in Large Vision-Language Models with Assembly of Global and Local Attention",
+    "Lower Layer Matters: Alleviating Hallucination via Multi-Layer Fusion Contrastive Decoding with Truthfulness Refocused",
+    "RITUAL: Random Image Transformations as a Universal Anti-hallucination Lever in LVLMs",
+)
+TABLE_ASPECTS = ["Is the code released?", "Which benchmarks is it evaluated on?"]
+
+
+def test_a_table_written_by_a_real_llama_cpp_server(pa, llama_server, proxies):
+    """Each stated cell is sent to the model with its quote; the phrase it writes stands only when
+    its quote has it, else the cell keeps its sentence, marked; citations are the extractive ones."""
+    from assistant.tables import writer
+
+    proxy = proxies(llama_server.port)
+    view = hosted(pa, proxy.url)
+    progress = []
+    table = view.table(TABLE_ASPECTS, papers=list(TABLE_PAPERS), progress=lambda d, t: progress.append((d, t)))
+    plain = pa.table(TABLE_ASPECTS, papers=list(TABLE_PAPERS))
+    assert table.backend == "openai" and table.model == MODEL_ALIAS and progress[-1] == (3, 3)
+    assert [r.paper.title for r in table.rows] == list(TABLE_PAPERS)
+    stated = 0
+    for row, plain_row in zip(table.rows, plain.rows):
+        for cell, ext in zip(row.cells, plain_row.cells):
+            assert cell.stated == ext.stated and [c.quote for c in cell.citations] == [c.quote for c in ext.citations]
+            if not ext.stated:
+                assert cell.source == "extractive" and cell.text == "not stated"
+                continue
+            stated += 1
+            if cell.source == "llm":  # a short phrase its quote backs
+                assert writer.check_phrase(cell.text, ext, row.paper, pa.store.term_stats.idf) == ""
+            else:
+                assert cell.source == "extractive-fallback" and cell.note and cell.text == ext.text
+    assert stated and proxy.requests.count(b"POST /v1/chat/completions") == stated  # one call per stated cell
+    sent = proxy.requests.decode("utf-8", "replace")
+    assert "Quoted text:" in sent and "Short answer:" in sent
+
+
+def test_a_table_survives_a_silent_server(pa, llama_server, proxies):
+    proxy = proxies(llama_server.port, first_delay=60)
+    table = hosted(pa, proxy.url, timeout=2.0).table(TABLE_ASPECTS, papers=list(TABLE_PAPERS))
+    plain = pa.table(TABLE_ASPECTS, papers=list(TABLE_PAPERS))
+    assert len(table.rows) == 3 and [c.text for c in table.cells] == [c.text for c in plain.cells]
+    for cell in table.cells:
+        if cell.stated:  # each cell waited its own timeout, then kept its sentence
+            assert cell.source == "extractive-fallback" and "did not answer within 2 s" in cell.note
+
+
 # --- in-process local backend ---------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from ui import build_app, launch
 
 pytestmark = pytest.mark.server  # starts processes: left out of `make check`
 
-TOOLS = {"search_papers", "ask_papers", "get_paper"}
+TOOLS = {"search_papers", "ask_papers", "get_paper", "compare_papers"}
 COUNT = "Teaching CLIP to Count to Ten"
 ZEROTA = "Zero-Shot Dense Video Captioning by Jointly Optimizing Text and Moment"
 # Paraphrases: no title words, few abstract words.
@@ -169,6 +169,29 @@ def test_bad_arguments_get_clear_tool_errors(server, tool, args, message):
     assert message in error_text(call(server.url, tool, args))
 
 
+def test_compare_papers_gives_a_cited_table(server):
+    tools = listed(server.url)
+    schema = tools["compare_papers"].inputSchema
+    assert schema["required"] == ["aspects"] and {"paper_ids", "query", "k"} <= set(schema["properties"])
+    assert set(tools["compare_papers"].outputSchema["required"]) == {"aspects", "rows", "backend", "note"}
+    papers = result(call(server.url, "search_papers", {"query": "training-free hallucination decoding", "k": 2}))
+    ids = [p["id"] for p in papers["papers"]]
+    aspects = ["Does it need training?", "Which benchmarks is it evaluated on?"]
+    got = result(call(server.url, "compare_papers", {"aspects": aspects, "paper_ids": ids}))
+    assert got["aspects"] == aspects and [r["paper"]["id"] for r in got["rows"]] == ids
+    for row in got["rows"]:
+        abstract = result(call(server.url, "get_paper", {"paper_id": row["paper"]["id"]}))["abstract"]
+        assert [c["aspect"] for c in row["cells"]] == aspects
+        for c in row["cells"]:
+            assert (c["text"] == "not stated") != c["stated"]
+            assert all(q["quote"] in abstract and q["page"] is None for q in c["citations"])
+            assert bool(c["citations"]) == c["stated"]
+    assert "no paper with id, citation key or title 'no-such-paper'" in error_text(
+        call(server.url, "compare_papers", {"aspects": aspects, "paper_ids": ["no-such-paper"]})
+    )
+    assert "at least one aspect" in error_text(call(server.url, "compare_papers", {"aspects": [], "query": "clip"}))
+
+
 def test_sse_transport_serves_the_same_tools(server):
     assert set(listed(server.url, "sse")) == TOOLS
     over_sse = result(call(server.url, "search_papers", {"query": COUNT_Q, "k": 2}, "sse"))
@@ -230,7 +253,22 @@ def test_public_mode_serves_read_only_tools(built_index, model_cache, tmp_path):
         )
         assert result(call(app.url, "ask_papers", {"question": COUNT_Q}))["references"][0]["title"] == COUNT
         api = Client(app.url, verbose=False).view_api(return_format="dict", print_info=False)
-        assert set(api["named_endpoints"]) == {"/ask", "/search", "/search_papers", "/ask_papers", "/get_paper"}
+        assert set(api["named_endpoints"]) == {
+            "/ask",
+            "/search",
+            "/search_papers",
+            "/ask_papers",
+            "/get_paper",
+            "/compare_papers",
+        }
+        too_many = {"aspects": [f"aspect {i}?" for i in range(7)], "query": "hallucination"}
+        assert "at most 6 aspects per table on this server" in error_text(call(app.url, "compare_papers", too_many))
+        long = {"aspects": ["why " * 100], "query": "hallucination"}
+        assert "at most 300 characters on this server" in error_text(call(app.url, "compare_papers", long))
+        got = result(
+            call(app.url, "compare_papers", {"aspects": ["What counting benchmark?"], "query": COUNT_Q, "k": 2})
+        )
+        assert got["backend"] == "extractive" and len(got["rows"]) == 2
         assert api["unnamed_endpoints"] == {}
     finally:
         app.stop()
@@ -243,8 +281,8 @@ def test_public_mode_keeps_the_tools_read_only_even_with_uploads(pa):
 
     view = pa.using(public=True, allow_uploads=True)
     names = {f.api_name for f in build_app(view).fns.values() if f.api_visibility == "public"}
-    assert {"search_papers", "ask_papers", "get_paper"} <= names
-    assert set(tools.TOOLS) == {"search_papers", "ask_papers", "get_paper"}
+    assert {"search_papers", "ask_papers", "get_paper", "compare_papers"} <= names
+    assert set(tools.TOOLS) == {"search_papers", "ask_papers", "get_paper", "compare_papers"}
 
 
 def test_the_mcp_setting_turns_the_endpoint_off(pa):

@@ -213,7 +213,7 @@ def test_an_unreachable_hub_is_named_with_its_fix(tmp_path):
     server = HubServer(HUB_REPO, {}).start()  # a Hub that has no such files
     try:
         env = hub_env(server, tmp_path / "cache") | {"ASSISTANT_INDEX_DIR": str(tmp_path / "index")}
-        p = run_cli("search", "anything", env=env)
+        p = run_cli("--collection", "bundled", "search", "anything", env=env)  # papers to embed: the model is needed
         out, err = p.communicate(timeout=300)
         assert p.returncode == 2 and err.startswith("error: the embedding model all-MiniLM-L6-v2 is not available")
         assert f"3. the Hugging Face Hub ({server.url}/{HUB_REPO}): the download failed" in err

@@ -263,9 +263,10 @@ def test_llm_answers_are_rate_limited_with_a_note_and_extractive_answers_still_c
     finally:
         page.context.close()
 
-    client = Client(app.url, verbose=False)  # gradio_client: one session
+    client = Client(app.url, verbose=False, headers={"X-Forwarded-For": "198.51.100.77"})  # gradio_client
     first = client.predict(GPT2, api_name="/ask")
-    second = client.predict(COUNT_Q, api_name="/ask")
+    again = Client(app.url, verbose=False, headers={"X-Forwarded-For": "198.51.100.77"})  # a new session, same address
+    second = again.predict(COUNT_Q, api_name="/ask")
     assert "_Note:" not in first and LIMIT_NOTE in second and COUNT in second
 
     # MCP and plain-HTTP callers have no session of their own: counted by client address, which a

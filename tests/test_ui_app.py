@@ -16,7 +16,7 @@ import pytest
 from gradio_client import Client, handle_file
 from ui_server import ROOT, free_port
 
-from assistant import AnswerStream, PaperAssistant, Settings
+from assistant import AnswerStream, CollectionError, PaperAssistant, Settings
 from assistant.answering.prompts import NOT_COVERED
 from ui import SessionSettings, build_app, open_assistant
 from ui.app import WebApp
@@ -61,7 +61,8 @@ def test_app_py_serves_on_the_gradio_server_port_with_named_endpoints(server, cl
         "/search_papers",
         "/ask_papers",
         "/get_paper",
-    }  # the last three: agent tools (tests/test_mcp.py)
+        "/compare_papers",
+    }  # the last four: agent tools (tests/test_mcp.py)
     assert api["unnamed_endpoints"] == {}  # chat, settings (with the key) etc. are not callable from outside
     ask = api["named_endpoints"]["/ask"]["parameters"]
     assert [p["parameter_name"] for p in ask] == ["question", "history"]
@@ -224,7 +225,7 @@ def test_uploads_can_be_turned_off_for_public_deployments(pa):
     def names(demo):
         return {f.api_name for f in demo.fns.values() if f.api_visibility == "public"}
 
-    tools = {"search_papers", "ask_papers", "get_paper"}
+    tools = {"search_papers", "ask_papers", "get_paper", "compare_papers"}
     assert names(build_app(pa)) == {"ask", "search", "add_papers"} | tools
     assert names(build_app(pa.using(allow_uploads=False))) == {"ask", "search"} | tools
     assert Settings.load(env={"ASSISTANT_ALLOW_UPLOADS": "off"}).allow_uploads is False
@@ -270,7 +271,7 @@ def test_long_answers_do_not_block_searches(fresh_pa):
         demo.close()
 
 
-def test_open_assistant_builds_repairs_and_syncs_the_index(built_index, model_cache, tmp_path):
+def test_open_assistant_repairs_the_index_and_never_adds_papers_back(built_index, model_cache, tmp_path):
     def settings(index, **kw):
         return Settings.load(env={}, index_dir=str(index), model_cache=str(model_cache), **kw)
 
@@ -281,17 +282,33 @@ def test_open_assistant_builds_repairs_and_syncs_the_index(built_index, model_ca
         shutil.rmtree(chroma)
     with pytest.raises(Exception, match="reindex"):
         PaperAssistant(settings(index))
-    pa = open_assistant(settings(index))
+    pa = open_assistant(settings(index, collection="bundled"))
     assert len(pa.papers) == 80 and pa.search(GPT2, k=1)[0].paper.title == ZEROTA
-    # the collection file gained a paper since the index was built: it is embedded at start-up
+    # a paper the user removed stays removed, though the demo collection is still configured
+    gone = pa.search(GPT2, k=1)[0].paper.id
+    pa.remove_papers([gone])
+    pa = open_assistant(settings(index, collection="bundled"))
+    assert len(pa.papers) == 79 and gone not in {p.id for p in pa.papers}
+    # and a collection file that gained a paper is not read again either: `sync` keeps a source current
     collection = tmp_path / "papers.jsonl"
-    bundled = [p.to_dict() for p in pa.papers]
-    collection.write_text("".join(json.dumps(r) + "\n" for r in bundled + BREAD[:1]), encoding="utf-8")
-    pa = open_assistant(settings(index, collection=str(collection)))
-    assert len(pa.papers) == 81 and pa.search(BREAD_Q, k=1)[0].paper.id == "bread-1"
-    # an unreadable collection file does not stop the server
-    pa = open_assistant(settings(index, collection=str(tmp_path / "missing.jsonl")))
-    assert len(pa.papers) == 81
+    collection.write_text("".join(json.dumps(r) + "\n" for r in BREAD[:1]), encoding="utf-8")
+    assert len(open_assistant(settings(index, collection=str(collection))).papers) == 79
+
+
+def test_a_new_index_starts_empty_and_the_demo_is_read_once(model_cache, tmp_path):
+    def settings(index, **kw):
+        return Settings.load(env={}, index_dir=str(index), model_cache=str(model_cache), embed_cache="off", **kw)
+
+    assert open_assistant(settings(tmp_path / "mine")).papers == []
+    collection = tmp_path / "papers.jsonl"
+    collection.write_text("".join(json.dumps(r) + "\n" for r in BREAD), encoding="utf-8")
+    demo = open_assistant(settings(tmp_path / "demo", collection=str(collection)))
+    assert {p.id for p in demo.papers} == {r["id"] for r in BREAD}
+    demo.remove_papers([p.id for p in demo.papers])
+    assert open_assistant(settings(tmp_path / "demo", collection=str(collection))).papers == []
+    # a collection file that cannot be read is named (and the index is built from it at the next start)
+    with pytest.raises(CollectionError, match="missing.jsonl"):
+        open_assistant(settings(tmp_path / "other", collection=str(tmp_path / "missing.jsonl")))
 
 
 @pytest.mark.server
@@ -344,5 +361,5 @@ def test_uploads_over_the_record_limit_are_refused_before_parsing(fresh_pa, tmp_
     monkeypatch.setattr(assistant.ingest.records.json, "loads", counting)
     before = len(fresh_pa.papers)
     report, *rest = app.uploads.add_papers(str(f), None, progress=lambda *a, **k: None)
-    assert "5 records is over the limit of 3" in report and "Nothing was added" in report
+    assert "over the limit of 3 records" in report and "Nothing was added" in report
     assert len(fresh_pa.papers) == before

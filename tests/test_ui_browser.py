@@ -232,3 +232,57 @@ def test_a_follow_up_is_answered_by_its_own_words(page):
     second = bot_messages(page).last.inner_text()
     assert ZEROTA in second and "does not require any videos or annotations for training" in second
     assert "does not require any videos or annotations for training" not in first
+
+
+def add_to_table(page, search: str) -> None:
+    page.get_by_role("tab", name="Papers", exact=True).click()
+    page.fill("#pa-papers input", search)
+    first_title_cell(page).click()
+    page.wait_for_function(
+        f"(document.querySelector('#pa-paper .pa-title') || {{}}).innerText?.includes({json.dumps(search)})",
+        timeout=30_000,
+    )
+    page.get_by_role("button", name="Add to table").click()
+
+
+def test_a_comparison_table_quotes_each_cell_and_downloads(page, tmp_path):
+    f = tmp_path / "evil.jsonl"
+    f.write_text(json.dumps({"id": "evil-t", "title": EVIL_TITLE, "abstract": EVIL_ABSTRACT}) + "\n", encoding="utf-8")
+    page.get_by_role("tab", name="Add papers").click()
+    page.locator("#pa-upload input[type=file]").set_input_files(str(f))
+    page.get_by_role("button", name="Add to the collection").click()
+    page.wait_for_selector("#pa-report .pa-report", timeout=60_000)
+    for name in ("AGLA", "RITUAL", "Watermarking"):
+        add_to_table(page, name)
+    page.get_by_role("tab", name="Table", exact=True).click()
+    chosen = page.locator("#pa-table-papers").inner_text()
+    assert "AGLA" in chosen and "RITUAL" in chosen and "Watermarking" in chosen
+    page.fill("#pa-table-aspects textarea", "Is the code released?\nWhat does the watermark survive?")
+    page.get_by_role("button", name="Make table").click()
+    page.wait_for_selector("#pa-table table.pa-table", timeout=60_000)
+    heads = page.locator("#pa-table th").all_inner_texts()
+    assert heads == ["Paper", "Is the code released?", "What does the watermark survive?"]
+    rows = page.locator("#pa-table tbody tr")
+    assert rows.count() == 3 and rows.nth(0).inner_text().startswith("AGLA")
+    code = rows.nth(0).locator("td").nth(1)
+    assert "github.com/Lackel/AGLA" in code.get_attribute("title")  # the quote on hover
+    code.locator("summary").click()  # and on click
+    assert code.locator("blockquote.pa-quote").is_visible()
+    assert "github.com/Lackel/AGLA" in code.locator("blockquote.pa-quote").inner_text()
+    assert rows.nth(1).locator("td").nth(1).inner_text() == "not stated"  # RITUAL names no code
+    evil = rows.nth(2)
+    assert EVIL_TITLE in evil.locator("td").nth(0).inner_text()  # paper text shown as text
+    survive = evil.locator("td").nth(2)
+    assert "JPEG compression" in survive.inner_text() or "JPEG compression" in survive.get_attribute("title")
+    assert page.evaluate("window.__xss") is None and page.dialogs == []
+    assert page.evaluate("document.querySelectorAll('#pa-table script, #pa-table img').length") == 0
+    files = page.locator("#pa-table-files")
+    with page.expect_download() as dl:
+        files.locator('a[download="table.csv"]').click()
+    csv_text = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert csv_text.startswith("id,key,title,year,Is the code released?") and "github.com/Lackel/AGLA" in csv_text
+    with page.expect_download() as dl:
+        files.locator('a[download="table.md"]').click()
+    md = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert md.startswith("| Paper | Is the code released? | What does the watermark survive? |")
+    assert "\\<script\\>" in md and "_not stated_" in md

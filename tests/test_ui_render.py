@@ -103,7 +103,7 @@ def test_answer_message_lists_references_with_safe_links():
     msg = render.answer_message(answer(p), turn=2)
     assert "[\\[1\\]](#src-2-1)" in msg
     refs = msg.split("**References**")[1]
-    assert "1. [Sparse Adapters](#src-2-1)" in refs
+    assert "1. Sparse Adapters · [source](#src-2-1)" in refs  # the title is text, never a link's text
     assert "[code](https://github.com/example/adapters)" in refs and "javascript" not in refs
 
 

@@ -28,6 +28,7 @@ class Api:
             browse_queue=BROWSE_QUEUE,
             answerer=self._caller_view,
             explain=self.shared.message,
+            shown=self.shared.shown,
         )
 
     def _caller_view(self, request: gr.Request):
@@ -39,7 +40,7 @@ class Api:
         if not valid_history(history):
             raise gr.Error(HISTORY_FORMAT)
         try:
-            return self._caller_view(request).ask(question, history=history or None).to_markdown()
+            return self.shared.shown(self._caller_view(request).ask(question, history=history or None)).to_markdown()
         except Exception as e:  # noqa: BLE001
             raise gr.Error(self.shared.message(e)) from None
 

@@ -42,6 +42,21 @@ EXAMPLES = [
 ]
 
 
+EXAMPLE_TITLE_MAX = 90  # characters: a longer title makes an example too long to read at a glance
+
+
+def library_examples(papers, n: int = 3) -> list[str]:
+    """Example questions about a library's own papers: full-text papers first, then those with
+    an abstract, newest first, short titles only."""
+
+    def rank(p):
+        return (not p.full_text, not p.abstract, -(p.year or 0), len(p.title))
+
+    chosen = [p for p in sorted(papers, key=rank) if 8 <= len(p.title) <= EXAMPLE_TITLE_MAX][:n]
+    asks = ["What does “{t}” propose?", "What are the main findings of “{t}”?", "Who wrote “{t}”, and when?"]
+    return [asks[i].format(t=p.title.rstrip(".")) for i, p in enumerate(chosen)]
+
+
 @dataclass
 class ChatView:
     chatbot: gr.Chatbot
@@ -65,9 +80,21 @@ class ChatTab:
         self.shared, self.scope = shared, scope
         self.files = Path(tempfile.mkdtemp(prefix="paper-assistant-ui-"))
 
-    def examples(self) -> list[dict]:
-        titles = {p.title for p in self.shared.pa.papers}
-        return [{"text": q} for q, title in EXAMPLES if title in titles]
+    def examples(self, mine: SessionPapers | None = None) -> list[dict]:
+        """The demo's own questions when its papers are in the library, else questions about its papers."""
+        papers = self.shared.view(None, mine).papers
+        titles = {p.title for p in papers}
+        demo = [{"text": q} for q, title in EXAMPLES if title in titles]
+        return demo or [{"text": q} for q in library_examples(papers)]
+
+    def placeholder(self, mine: SessionPapers | None = None) -> str:
+        if self.shared.view(None, mine).papers:
+            return "Ask a question about the papers, or start from an example."
+        return "The library is empty: add papers first (the Add papers tab, or `paper-assistant sync FOLDER`)."
+
+    def library_outputs(self, mine: SessionPapers | None = None) -> gr.Chatbot:
+        """The empty chat's examples and placeholder, for the library as it is now."""
+        return gr.Chatbot(examples=self.examples(mine) or None, placeholder=self.placeholder(mine))
 
     def build(self) -> ChatView:
         with gr.Row():
@@ -81,7 +108,7 @@ class ChatTab:
                     elem_id="pa-chat",
                     buttons=[copy_answer],
                     examples=self.examples() or None,
-                    placeholder="Ask a question about the papers, or start from an example.",
+                    placeholder=self.placeholder(),
                 )
                 question = gr.Textbox(
                     placeholder="Ask about the papers… (Enter to send)",
@@ -188,7 +215,7 @@ class ChatTab:
             for shown in _throttled(stream, len(answers) + 1):
                 chat[-1] = {"role": "assistant", "content": shown}
                 yield (chat,) + skip
-            ans = stream.answer
+            ans = self.shared.shown(stream.answer)
         except Exception as e:  # noqa: BLE001 - every failure is told to the visitor (message() decides how)
             if chat and chat[-1]["role"] == "assistant" and not chat[-1]["content"]:
                 chat.pop()

@@ -1,10 +1,10 @@
-"""The collection as tools for AI agents: search_papers, ask_papers and get_paper.
+"""The collection as tools for AI agents: search_papers, ask_papers, get_paper and compare_papers.
 
-`PaperTools` turns the library's public API (a PaperAssistant) into three read-only
+`PaperTools` turns the library's public API (a PaperAssistant) into four read-only
 operations that take JSON-typed arguments and return plain dicts.  `add_endpoints` registers
-them in the web app as named HTTP endpoints (`/search_papers`, `/ask_papers`, `/get_paper`:
-gradio_client or curl); `launch_options` makes Gradio's built-in MCP server list exactly
-these three as MCP tools, at /gradio_api/mcp/ (streamable HTTP) and /gradio_api/mcp/sse.
+them in the web app as named HTTP endpoints (`/search_papers`, `/ask_papers`, `/get_paper`,
+`/compare_papers`: gradio_client or curl); `launch_options` makes Gradio's built-in MCP server
+list exactly these four as MCP tools, at /gradio_api/mcp/ (streamable HTTP) and /gradio_api/mcp/sse.
 docs/api.md documents both.
 
 Gradio builds each tool from the function: the name from `__name__`, the description and
@@ -29,13 +29,27 @@ from typing import Any, Literal, TypedDict
 import gradio as gr
 from gradio_client.utils import python_type_to_json_schema
 
-from assistant import IndexProblem, PaperAssistant, QuestionError, Settings, StoreUnavailable
+from assistant import (
+    IndexProblem,
+    PaperAssistant,
+    PaperNotFound,
+    QuestionError,
+    Settings,
+    StoreUnavailable,
+    TableError,
+)
 from ui.sessions import HISTORY_FORMAT, valid_history
 
 log = logging.getLogger(__name__)
 
-TOOLS = ("search_papers", "ask_papers", "get_paper")
+TOOLS = ("search_papers", "ask_papers", "get_paper", "compare_papers")
 MAX_K = 50
+MAX_FIELD = 500  # characters of a paper id or an author filter
+MAX_YEAR = 9999
+# compare_papers on a public deployment: a table is at most this big, and extractive (no LLM calls)
+PUBLIC_TABLE_PAPERS = 10
+PUBLIC_TABLE_ASPECTS = 6
+PUBLIC_ASPECT_CHARS = 300
 
 
 # -- result shapes (also the MCP output schemas and the HTTP API's documented return types) ----
@@ -94,8 +108,42 @@ class PaperRecord(TypedDict):
     code_url: str
 
 
+class TableCitation(TypedDict):
+    quote: str
+    page: int | None
+    section: str | None
+
+
+class TableCell(TypedDict):
+    aspect: str
+    text: str
+    stated: bool
+    citations: list[TableCitation]
+    source: str
+
+
+class TablePaper(TypedDict):
+    id: str
+    key: str
+    title: str
+    year: int | None
+    authors: list[str]
+
+
+class TableRow(TypedDict):
+    paper: TablePaper
+    cells: list[TableCell]
+
+
+class TableResult(TypedDict):
+    aspects: list[str]
+    rows: list[TableRow]
+    backend: str
+    note: str
+
+
 class PaperTools:
-    """The three operations over one assistant.  Bad arguments raise gr.Error with a message
+    """The four operations over one assistant.  Bad arguments raise gr.Error with a message
     meant for whoever (or whatever) called: Gradio sends it as the HTTP error and as the
     text of an MCP tool error."""
 
@@ -104,8 +152,11 @@ class PaperTools:
         pa: PaperAssistant,
         answerer: Callable[[Any], PaperAssistant] | None = None,
         explain: Callable[[Exception], str] | None = None,
+        shown: Callable[[Any], Any] | None = None,
     ):
         self.pa = pa
+        # shown(answer) -> the answer as the caller may see it (the web app's: no LLM endpoint publicly)
+        self.shown = shown or (lambda ans: ans)
         # answerer(request) -> the view that answers this caller (the web app's LLM rate limit)
         self.answerer = answerer or (lambda request: pa)
         # explain(error) -> what the caller is told (the web app's: generic on a public deployment)
@@ -136,10 +187,12 @@ class PaperTools:
             note: why the list is empty, else ""}
         """
         k = _whole(k, "k", 1, MAX_K)
-        year_from = _whole(year_from, "year_from", optional=True)
-        year_to = _whole(year_to, "year_to", optional=True)
+        year_from = _whole(year_from, "year_from", 0, MAX_YEAR, optional=True)
+        year_to = _whole(year_to, "year_to", 0, MAX_YEAR, optional=True)
         if author is not None and not isinstance(author, str):
-            raise gr.Error(f"author must be text (part of a name), not {author!r}")
+            raise gr.Error(f"author must be text (part of a name), not {_shown(author)}")
+        if author is not None and len(author) > MAX_FIELD:
+            raise gr.Error(f"author is {len(author)} characters long; the limit is {MAX_FIELD}")
         author = " ".join((author or "").split())
         ids = None
         if year_from is not None or year_to is not None or author:
@@ -192,6 +245,7 @@ class PaperTools:
             raise gr.Error(HISTORY_FORMAT)
         try:
             ans = self.answerer(request).ask(question, history=[dict(m) for m in history] if history else None)
+            ans = self.shown(ans)
         except (QuestionError, IndexProblem, StoreUnavailable) as e:
             raise gr.Error(f"question: {self.explain(e)}") from None
         refs = [
@@ -228,10 +282,14 @@ class PaperTools:
         """
         if not isinstance(paper_id, str) or not paper_id.strip():
             raise gr.Error("paper_id is empty: give the id of a paper from search_papers or ask_papers")
+        if len(paper_id) > MAX_FIELD:
+            raise gr.Error(f"paper_id is {len(paper_id)} characters long; no paper id is over {MAX_FIELD}")
         try:
             p = self.pa.paper(paper_id.strip())
         except KeyError:
-            raise gr.Error(f"no paper with id {paper_id!r} in the collection; search_papers gives the ids") from None
+            raise gr.Error(
+                f"no paper with id {_shown(paper_id)} in the collection; search_papers gives the ids"
+            ) from None
         return PaperRecord(
             id=p.id,
             title=p.title,
@@ -241,6 +299,99 @@ class PaperTools:
             url=p.url,
             code_url=p.code_url,
         )
+
+    def compare_papers(
+        self,
+        aspects: list[str],
+        paper_ids: list[str] | None = None,
+        query: str | None = None,
+        k: int = 8,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        author: str | None = None,
+        request: gr.Request = None,
+    ) -> TableResult:
+        """A comparison table of research papers: one row per paper, one cell per aspect (a question
+        asked of every paper, such as "What training data?"), each cell the paper's own sentence(s)
+        answering it, quoted verbatim with page and section for a PDF, or "not stated" (stated false)
+        when the paper does not say.  Name the papers (paper_ids), or give a query for the top k papers.
+
+        Args:
+            aspects: The questions asked of every paper, one per column (1 to 12; at most 6 of 300 characters each on a public server).
+            paper_ids: The papers, one per row, in this order: ids (from search_papers), citation keys or exact titles; omit to use query.
+            query: Without papers: the top k papers for this query are the rows.
+            k: How many papers for query, 1 to 50 (at most 10 on a public server).
+            year_from: Only papers published in or after this year.
+            year_to: Only papers published in or before this year.
+            author: Only papers with an author whose name contains this text, case-insensitive.
+        Returns:
+            {aspects, rows: [{paper: {id, key, title, year, authors}
+            cells: [{aspect, text, stated: false when the paper does not say, citations: [{quote, page, section}]
+            source: extractive or llm}]}], backend, note}
+        """
+        aspects, papers = _table_args(aspects, paper_ids)
+        public = self.pa.settings.public
+        k = _whole(k, "k", 1, PUBLIC_TABLE_PAPERS if public else MAX_K)
+        filters = dict(
+            year_from=_whole(year_from, "year_from", optional=True),
+            year_to=_whole(year_to, "year_to", optional=True),
+            author=" ".join(author.split()) if isinstance(author, str) and author.strip() else None,
+        )
+        if public:
+            _public_table_limits(aspects, papers)
+        view = self.answerer(request)
+        if public:  # a table is many cells: no LLM calls for it on a public server
+            view = view.without_llm("tables are extractive on a public deployment")
+        try:
+            table = view.table(aspects, papers=papers or None, query=query, k=k, **filters)
+        except (QuestionError, TableError, PaperNotFound, IndexProblem, StoreUnavailable) as e:
+            raise gr.Error(self.explain(e)) from None
+        return _table_result(table)
+
+
+def _table_args(aspects, paper_ids) -> tuple[list[str], list[str] | None]:
+    """compare_papers' aspects and papers, checked to be lists of text."""
+    if isinstance(aspects, str):
+        aspects = [aspects]
+    if not isinstance(aspects, list) or not all(isinstance(a, str) for a in aspects):
+        raise gr.Error('aspects must be a list of questions (text), e.g. ["What training data?"]')
+    if paper_ids is not None and (not isinstance(paper_ids, list) or not all(isinstance(p, str) for p in paper_ids)):
+        raise gr.Error("paper_ids must be a list of paper ids, citation keys or titles")
+    return aspects, paper_ids
+
+
+def _table_result(table) -> TableResult:
+    """A Table as compare_papers returns it."""
+    rows = [
+        TableRow(
+            paper=TablePaper(
+                id=r.paper.id,
+                key=r.paper.key,
+                title=r.paper.title,
+                year=r.paper.year,
+                authors=list(r.paper.authors),
+            ),
+            cells=[
+                TableCell(**{k: v for k, v in c.to_dict().items() if k in TableCell.__annotations__}) for c in r.cells
+            ],
+        )
+        for r in table.rows
+    ]
+    note = "" if rows else "No paper matched."
+    return TableResult(aspects=table.aspects, rows=rows, backend=table.backend, note=note)
+
+
+def _public_table_limits(aspects: list[str], papers: list[str] | None) -> None:
+    """A public server's bounds on one table (gr.Error naming the one exceeded)."""
+    if len(aspects) > PUBLIC_TABLE_ASPECTS:
+        raise gr.Error(f"at most {PUBLIC_TABLE_ASPECTS} aspects per table on this server, not {len(aspects)}")
+    long = [a for a in aspects if len(a) > PUBLIC_ASPECT_CHARS]
+    if long:
+        raise gr.Error(
+            f"an aspect may be at most {PUBLIC_ASPECT_CHARS} characters on this server ({len(long[0])} given)"
+        )
+    if papers and len(papers) > PUBLIC_TABLE_PAPERS:
+        raise gr.Error(f"at most {PUBLIC_TABLE_PAPERS} papers per table on this server, not {len(papers)}")
 
 
 def _whole(value: Any, name: str, lo: int | None = None, hi: int | None = None, optional: bool = False) -> int | None:
@@ -255,9 +406,17 @@ def _whole(value: Any, name: str, lo: int | None = None, hi: int | None = None, 
         or (lo is not None and value < lo)
         or (hi is not None and value > hi)
     ):
-        want = f"a whole number from {lo} to {hi}" if lo is not None else "a whole number (a year such as 2021)"
-        raise gr.Error(f"{name} must be {want}, not {value!r}")
+        want = f"a whole number from {lo} to {hi}" if lo is not None else "a whole number"
+        if name.startswith("year"):
+            want = f"a year such as 2021 (a whole number from {lo} to {hi})"
+        raise gr.Error(f"{name} must be {want}, not {_shown(value)}")
     return value
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A caller's value as an error message quotes it: its repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- wiring ------------------------------------------------------------------------------------
@@ -267,15 +426,18 @@ def add_endpoints(
     browse_queue: dict[str, Any],
     answerer: Callable[[Any], PaperAssistant] | None = None,
     explain: Callable[[Exception], str] | None = None,
+    shown: Callable[[Any], Any] | None = None,
 ) -> PaperTools:
-    """Register the three tools as named endpoints; call inside the gr.Blocks context.
+    """Register the four tools as named endpoints; call inside the gr.Blocks context.
     `*_queue` are the concurrency_id / concurrency_limit of the app's answer and browse queues;
     `answerer(request)` gives the view that answers a caller (default: `pa`), `explain(error)`
-    what a caller is told of an index error (default: its message)."""
-    tools = PaperTools(pa, answerer, explain)
+    what a caller is told of an index error (default: its message), `shown(answer)` what it
+    sees of an answer (default: all of it)."""
+    tools = PaperTools(pa, answerer, explain, shown)
     gr.api(tools.search_papers, api_name="search_papers", **browse_queue)
     gr.api(tools.ask_papers, api_name="ask_papers", **answer_queue)
     gr.api(tools.get_paper, api_name="get_paper", **browse_queue)
+    gr.api(tools.compare_papers, api_name="compare_papers", **answer_queue)
     return tools
 
 
@@ -289,7 +451,7 @@ def mcp_available() -> bool:
 
 def launch_options(demo: gr.Blocks, settings: Settings) -> dict[str, Any]:
     """Keyword arguments for `demo.launch()`: the MCP endpoint on or off (setting `mcp`), and
-    a start-up hook that makes it serve exactly the three tools (see the module docstring)."""
+    a start-up hook that makes it serve exactly the four tools (see the module docstring)."""
     if not settings.mcp:
         return {"mcp_server": False}
     if not mcp_available():
@@ -305,8 +467,18 @@ def launch_options(demo: gr.Blocks, settings: Settings) -> dict[str, Any]:
     return {"mcp_server": True, "app_kwargs": {"lifespan": adapt_on_start}}
 
 
-OUTPUT_TYPES = {"search_papers": SearchResult, "ask_papers": AskResult, "get_paper": PaperRecord}
-TITLES = {"search_papers": "Search papers", "ask_papers": "Ask the papers (cited answer)", "get_paper": "Get a paper"}
+OUTPUT_TYPES = {
+    "search_papers": SearchResult,
+    "ask_papers": AskResult,
+    "get_paper": PaperRecord,
+    "compare_papers": TableResult,
+}
+TITLES = {
+    "search_papers": "Search papers",
+    "ask_papers": "Ask the papers (cited answer)",
+    "get_paper": "Get a paper",
+    "compare_papers": "Compare papers (a cited table)",
+}
 
 
 def _adapt(server: Any) -> None:

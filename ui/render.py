@@ -41,7 +41,7 @@ def source_anchor(turn: int, number: int) -> str:
 # --- Markdown for the chat ----------------------------------------------------------------------
 
 # One pass over answer text, left to right, so an escape never applies to another's output.
-_ANSWER_TOKEN = re.compile(r"\\\\|\\?[<>&]|\\[\[\]]|" + CITATION.pattern + r"|[\[\]]")
+_ANSWER_TOKEN = re.compile(r"\\\\|\\?[<>&]|\\[\[\]]|" + CITATION.pattern + r"|[\[\]]|://|@|(?i:\bwww\.)")
 
 
 def answer_markdown(text: str, turn: int, numbers: Iterable[int] | None = None) -> str:
@@ -49,7 +49,8 @@ def answer_markdown(text: str, turn: int, numbers: Iterable[int] | None = None) 
     marker a link to its source in the sources panel.
 
     Raw HTML is shown as text (`<`, `>`, `&` escaped), brackets that are not citation markers
-    cannot form links or images, and the library's own escapes (`\\*`, `\\[`) are kept.
+    cannot form links or images, bare URLs and addresses are not made links, and the library's
+    own escapes (`\\*`, `\\[`) are kept.
     `numbers`: the citation numbers that exist (None while streaming: every marker links).
     """
     known = None if numbers is None else set(numbers)
@@ -58,6 +59,8 @@ def answer_markdown(text: str, turn: int, numbers: Iterable[int] | None = None) 
         tok = m.group(0)
         if tok == "\\\\" or tok in ("\\[", "\\]"):
             return tok
+        if tok in ("://", "@") or tok[-1] == ".":  # bare URLs, www. names and addresses stay text, not links
+            return {"://": ":\\/\\/", "@": "\\@"}.get(tok, tok[:-1] + "\\.")
         if tok[-1] in "<>&":
             return {"<": "&lt;", ">": "&gt;", "&": "&amp;"}[tok[-1]]
         if m.group(1):
@@ -82,13 +85,14 @@ def answer_message(ans: Answer, turn: int) -> str:
     if ans.citations:
         refs = []
         for c in ans.citations:
-            line = f"{c.number}. [{md_text(c.paper.title)}](#{source_anchor(turn, c.number)})"
-            links = [
+            # The title is plain text, never inside a link: Gradio's chat renders the text of a link
+            # as Markdown again, so a title's escaped [x](url) would become a live link there.
+            links = [f"[source](#{source_anchor(turn, c.number)})"] + [
                 f"[{label}]({u})"
                 for label, u in (("paper", safe_url(c.paper.url)), ("code", safe_url(c.paper.code_url)))
                 if u
             ]
-            refs.append(line + (" · " + " · ".join(links) if links else ""))
+            refs.append(f"{c.number}. {md_text(c.paper.title)} · " + " · ".join(links))
         body += "\n\n**References**\n\n" + "\n".join(refs)
     return body
 

@@ -7,7 +7,8 @@ public deployment (setting `public`, on by default on a Hugging Face Space):
 * a visitor may point the server only at hosts the owner lists (`visitor_hosts`), never at
   the server's own network unless the owner allows it (`visitor_private_urls`; checked
   again at connect time, assistant/netguard.py), and may choose only listed models;
-* LLM answers are rate-limited per session and overall (extractive answers still come);
+* LLM answers are rate-limited per client address and overall (extractive answers still
+  come); one address may have only so much work queued at once (ui/traffic.py);
 * a visitor's papers stay in that visitor's session (assistant/session.py), within limits;
 * errors a visitor sees are generic, with an id that the server log repeats with details.
 """
@@ -26,6 +27,7 @@ from assistant import PaperAssistant, Settings
 from assistant.net.guard import UnsafeURL, check_url
 from assistant.net.redact import redact_url
 from assistant.settings import SettingsError
+from ui.traffic import CLIENT_HEADER, stamped_address
 
 log = logging.getLogger(__name__)
 
@@ -167,14 +169,43 @@ class RateLimit:
             return True
 
 
+class Budget:
+    """At most `per_key` units (passages embedded, say) per key in any `window` seconds."""
+
+    def __init__(self, per_key: int, window: float = 3600.0, keys: int = 10_000):
+        self.per_key, self.window, self.max_keys = per_key, window, keys
+        self._spent: OrderedDict[str, deque[tuple[float, int]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def spend(self, key: str, n: int) -> bool:
+        """Count `n` units for `key` if they fit; False (nothing counted) otherwise."""
+        now = time.monotonic()
+        with self._lock:
+            mine = self._spent.pop(key, None) or deque()
+            self._spent[key] = mine
+            while len(self._spent) > self.max_keys:
+                self._spent.popitem(last=False)
+            while mine and mine[0][0] <= now - self.window:
+                mine.popleft()
+            if sum(k for _, k in mine) + n > self.per_key:
+                return False
+            mine.append((now, n))
+            return True
+
+
 def client_key(request: Any, trusted_proxies: int = 0) -> str:
-    """Who is asking, for rate limits: the browser session, else the client address.  MCP
+    """Who is asking, for rate limits: on a public deployment the client address that
+    ui/traffic.py's ClientGate stamped into the request.  Without a stamp: the browser
+    session, else the client address.  MCP
     calls, which Gradio relays through 127.0.0.1 with the original headers, and plain HTTP
     calls have no session of their own.  Behind `trusted_proxies` reverse proxies (a Space's)
     the address is the one the outermost proxy saw: each proxy appends the address it was
     called from to X-Forwarded-For, so that is the `trusted_proxies`-th entry from the right;
     anything further left was written by the caller and could be anything."""
     headers = getattr(request, "headers", None) or {}
+    stamped = stamped_address(headers.get(CLIENT_HEADER)) if hasattr(headers, "get") else None
+    if stamped:  # the address ClientGate worked out (public deployments): every call from it counts together
+        return "ip:" + stamped
     session = getattr(request, "session_hash", None)
     # Gradio relays every MCP call through one client of its own, so all MCP callers share its session
     relayed = hasattr(headers, "get") and headers.get("x-gradio-user") == "mcp"

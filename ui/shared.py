@@ -9,16 +9,20 @@ public deployment (index.session.SessionPapers, None until they add some).
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import replace
 
-from assistant import CollectionError, PaperAssistant, PaperNotFound, QuestionError
+from assistant import Answer, CollectionError, PaperAssistant, PaperNotFound, QuestionError, TableError
 from assistant.index.session import SessionPapers
 from assistant.settings import SettingsError
-from ui.sessions import RateLimit, Rules, SessionSettings, Views, error_id
+from ui.sessions import Budget, RateLimit, Rules, SessionSettings, Views, error_id
 
 log = logging.getLogger(__name__)
 
+LIMIT_NOTE = "the limit of LLM answers was reached"  # the one reason for an extractive answer told as it is
+
 # Errors whose message is about what the visitor did: shown as they are, also on a public deployment.
-VISITOR_ERRORS = (QuestionError, SettingsError, CollectionError, PaperNotFound)
+VISITOR_ERRORS = (QuestionError, SettingsError, CollectionError, PaperNotFound, TableError)
 
 
 class Shared:
@@ -28,6 +32,8 @@ class Shared:
         self.rules = Rules(s)
         self.views = Views(pa, self.rules)
         self.llm_limit = RateLimit(s.llm_answers_per_session, s.llm_answers_per_minute) if s.public else None
+        # passages embedded for one client address an hour: new sessions do not bring a new budget
+        self.upload_budget = Budget(s.session_passages) if s.public else None
 
     def view(self, session: SessionSettings | None, mine: SessionPapers | None = None) -> PaperAssistant:
         """The assistant as this session sees it: its settings, and its own papers."""
@@ -41,10 +47,21 @@ class Shared:
         if self.llm_limit is not None and view.backend != "extractive" and not self.llm_limit.allow(who):
             s = self.settings
             return view.without_llm(
-                f"the limit of LLM answers was reached ({s.llm_answers_per_session} per minute per visitor, "
+                f"{LIMIT_NOTE} ({s.llm_answers_per_session} per minute per visitor, "
                 f"{s.llm_answers_per_minute} per minute in all); this answer is extractive"
             )
         return view
+
+    def shown(self, ans: Answer) -> Answer:
+        """The answer as a visitor may see it: publicly, why the LLM failed (its endpoint, an OS
+        error) becomes a short note with an id that the log repeats beside the details; the rate
+        limit and what was wrong with the LLM's own answer are told as they are."""
+        told = ans.fallback.startswith(LIMIT_NOTE) or re.match(r"the \w+ answer ", ans.fallback)
+        if not self.settings.public or not ans.fallback or told:  # the limit, or what was wrong with its answer
+            return ans
+        eid = error_id()
+        log.error("error %s: the LLM was not used: %s", eid, ans.fallback)
+        return replace(ans, fallback=f"the LLM could not answer (error id {eid}); this answer is extractive")
 
     def message(self, e: Exception) -> str:
         """What a visitor is told about an error.  Publicly, anything but a problem with their own

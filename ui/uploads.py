@@ -16,12 +16,28 @@ import gradio as gr
 from assistant import IngestInterrupted, PaperAssistant
 from assistant.index.session import SessionPapers
 from ui import render
+from ui.sessions import client_key
 from ui.shared import Shared
 
 log = logging.getLogger(__name__)
 
-# Bibliographies and papers files (ingest/records.py reads them; the content decides the format).
-UPLOAD_TYPES = [".pdf", ".bib", ".bibtex", ".ris", ".json", ".jsonl", ".ndjson", ".gz", ".csv", ".tsv", ".txt"]
+# Bibliographies and papers files, also compressed (ingest/records.py reads them; the content decides the format).
+UPLOAD_TYPES = [
+    ".pdf",
+    ".bib",
+    ".bibtex",
+    ".ris",
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".gz",
+    ".bz2",
+    ".xz",
+    ".zip",
+]
 UPLOAD_TYPES_OWNER = UPLOAD_TYPES + [".sqlite"]  # a Zotero database: not from visitors of a public app
 
 
@@ -90,12 +106,49 @@ class UploadsTab:
             mine = pa.private().session
             if getattr(request, "session_hash", None):
                 self._mine[request.session_hash] = mine
+        if public:
+            mine.charge = self._charge(client_key(request, self.shared.settings.trusted_proxies))
         # An uploaded bibliography's attachment fields name files on the *visitor's* machine: never
         # read them here (they could name this server's files).
         target = pa.private(mine) if public else pa.using(read_attachments=False)
         note = " They are visible only to you, for this session." if public else ""
-        parts, changed = self.add_files(target, paths, progress, note)
+        try:
+            parts, changed = self.add_files(target, paths, progress, note)
+        finally:
+            if public:  # a visitor's file is read once: nothing of it stays on disk after the request
+                self.forget(paths)
         return ("".join(parts),) + (self.refresh(mine) + (mine,) if changed else unchanged)
+
+    def forget(self, paths: Sequence[str]) -> None:
+        """Delete uploaded files (only files this server received as uploads) and their folders when empty."""
+        uploaded = self.uploaded()
+        for path in paths:
+            try:
+                file = uploaded_file(path, uploaded)
+            except UploadRefused:
+                continue
+            try:
+                file.unlink()
+                file.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+            except OSError:
+                pass
+            if self.demo is not None:
+                self.demo.upload_file_set.discard(str(file))
+                self.demo.upload_file_set.discard(path)
+
+    def _charge(self, who: str) -> Callable[[int], str]:
+        """What a session's papers are charged with: passages embedded for the client address `who`."""
+        budget, limit = self.shared.upload_budget, self.shared.settings.session_passages
+
+        def charge(n: int) -> str:
+            if budget is None or budget.spend(who, n):
+                return ""
+            return (
+                f"your address may have at most {limit} passages embedded an hour (setting session_passages), "
+                f"whatever the session; these papers have {n}: try again later"
+            )
+
+        return charge
 
     def end_session(self, request: gr.Request = None) -> None:
         """The visitor's page closed: forget the papers they added.  (Gradio keeps a closed
@@ -135,14 +188,20 @@ class UploadsTab:
                 "(setting max_file_mb); nothing was added."
             ), False
         progress(0, desc=desc)
+
+        def papers(done: int, total: int) -> None:
+            progress((done, total), desc=desc, unit="papers")
+
+        # passages embedded, with Gradio's estimate of the time left (index/ingest.py reports them)
+        papers.passages = lambda done, total: progress((done, total), desc=f"{desc}: embedding", unit="passages")
         try:
-            report = target.add_papers(
-                file, progress=lambda done, total: progress((done, total), desc=desc, unit="papers")
-            )
+            report = target.add_papers(file, progress=papers)
         except IngestInterrupted as e:  # the finished papers are in: show them
             return render.error_html(message(e)), True
         except Exception as e:  # noqa: BLE001
-            return render.error_html(f"{file.name}: {message(e)} Nothing was added."), False
+            told = message(e)
+            told = told if told.startswith(f"{file.name}: ") else f"{file.name}: {told}"
+            return render.error_html(f"{told} Nothing was added."), False
         titles = {p.id: p.title for p in target.papers}
         extra = note
         if report.no_abstract:

@@ -35,7 +35,8 @@ def _settings(args) -> pa_lib.Settings:
 
 
 def _assistant(args, **kw) -> pa_lib.PaperAssistant:
-    return pa_lib.PaperAssistant(_settings(args), **kw)
+    held = getattr(args, "relay_pa", None)  # run through the process holding the index (cli/relay.py)
+    return held if held is not None else pa_lib.PaperAssistant(_settings(args), **kw)
 
 
 def _print_json(obj: Any) -> None:
@@ -83,6 +84,37 @@ def progress_bar(unit: str = "papers"):
     return show
 
 
+def passages_bar():
+    """A progress callback for an ingest: a tqdm bar on stderr of the passages embedded, with
+    their rate and the time left (its `passages` attribute, index/ingest.py); papers written
+    show beside it.  Each write of a long ingest reports its own total: they add up."""
+    from tqdm import tqdm
+
+    state = {"bar": None, "base": 0, "last": (0, 0)}
+
+    def passages(done: int, total: int) -> None:
+        last_done, last_total = state["last"]
+        if done < last_done:  # the next write of the same ingest
+            state["base"] += last_total
+        state["last"] = (done, total)
+        bar = state["bar"]
+        if bar is None:
+            size = shutil.get_terminal_size((80, 24))
+            bar = state["bar"] = tqdm(
+                total=total, unit="passages", file=sys.stderr, ncols=size.columns or 80, nrows=size.lines or 24
+            )
+        bar.total = state["base"] + total
+        bar.update(state["base"] + done - bar.n)
+        bar.refresh()
+
+    def papers(done: int, total: int) -> None:
+        if state["bar"] is not None:  # (files read, for a folder: its passages come after)
+            state["bar"].set_postfix_str(f"{done}/{total} written")
+
+    papers.passages = passages
+    return papers
+
+
 def file_lines():
     """An on_file callback printing "  lmer.pdf: 51 pages, 170 passages" per file, on stderr."""
 
@@ -94,8 +126,7 @@ def file_lines():
 
 def cmd_ingest(args) -> int:
     pa = _assistant(args)
-    many = Path(args.file).is_dir() or Path(args.file).suffix.lower() == ".pdf"
-    progress = progress_bar() if not args.json and sys.stderr.isatty() and not many else None  # PDFs: a line per file
+    progress = passages_bar() if not args.json and sys.stderr.isatty() else None
     on_file = file_lines() if not args.json else None
     report = pa.add_papers(args.file, progress=progress, strict=args.strict, on_file=on_file)
     if args.json:
@@ -111,17 +142,7 @@ def cmd_ingest(args) -> int:
 
 def _scope(pa, args) -> list[str] | None:
     """The ids the filter flags leave (None: no filter given)."""
-    year_from = year_to = None
-    if args.year:
-        first, sep, last = args.year.partition("-")
-        try:
-            year_from = int(first) if first else None
-            year_to = (int(last) if last else None) if sep else year_from
-        except ValueError:
-            raise UsageError(f"--year expects 2021 or 2019-2023 (or 2019- / -2023), not {args.year!r}") from None
-    filters = dict(
-        year_from=year_from, year_to=year_to, author=args.author, venue=args.venue, tag=args.tag, key=args.key
-    )
+    filters = _filter_values(args)
     if not any(v not in (None, "") for v in filters.values()):
         return None
     ids = pa.select_ids(**filters)
@@ -135,6 +156,19 @@ def _scope(pa, args) -> list[str] | None:
             )
         )
     return ids
+
+
+def _filter_values(args) -> dict[str, Any]:
+    """The filter flags as select_ids arguments (--year 2019-2023 -> year_from, year_to)."""
+    year_from = year_to = None
+    if args.year:
+        first, sep, last = args.year.partition("-")
+        try:
+            year_from = int(first) if first else None
+            year_to = (int(last) if last else None) if sep else year_from
+        except ValueError:
+            raise UsageError(f"--year expects 2021 or 2019-2023 (or 2019- / -2023), not {args.year!r}") from None
+    return dict(year_from=year_from, year_to=year_to, author=args.author, venue=args.venue, tag=args.tag, key=args.key)
 
 
 def _write_references(ans, args) -> None:
@@ -199,6 +233,37 @@ def cmd_ask(args) -> int:
         ans = stream.answer
         _print_answer(ans, streamed=True)
     _write_references(ans, args)
+    return 0
+
+
+def cmd_table(args) -> int:
+    """A comparison table of the papers named (or the top -k for QUERY, or those the filters
+    leave): Markdown or CSV, or --json; -o writes it to a file (the format from its suffix)."""
+    pa = _assistant(args)
+    filters = {k: v for k, v in _filter_values(args).items() if v not in (None, "")}
+    if not (args.paper or args.query or filters):
+        raise UsageError("name the papers (--paper ID_OR_KEY_OR_TITLE, repeatable), give a QUERY, or a filter")
+    progress = progress_bar() if sys.stderr.isatty() and not args.json else None
+    table = pa.table(args.aspect, papers=args.paper, query=args.query, k=args.k, progress=progress, **filters)
+    if not table.rows:
+        raise UsageError("no paper passes the filters given")
+    fmt = args.format or ("csv" if args.out and args.out.lower().endswith(".csv") else "markdown")
+    text = table.to_json() + "\n" if args.json else table.to_csv() if fmt == "csv" else table.to_markdown()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        print(f"{len(table.rows)} papers x {len(table.aspects)} aspects written to {args.out}", file=sys.stderr)
+    else:
+        print(text, end="")
+    if args.bib:
+        with open(args.bib, "w", encoding="utf-8") as f:
+            f.write(table.to_bibtex())
+        print(f"references: {args.bib}", file=sys.stderr)
+    fell_back = [c for c in table.cells if c.source == "extractive-fallback"]
+    if fell_back and not args.json:
+        print(
+            f"({len(fell_back)} cell(s) quote the paper: the {table.backend} phrase failed its check)", file=sys.stderr
+        )
     return 0
 
 
@@ -356,16 +421,36 @@ def cmd_serve(args) -> int:
             file=sys.stderr,
         )
         return 2
+    from assistant.cli.library import start_watching
+
     pa = open_assistant(_settings(args))
     info = pa.info()
     print(f"paper-assistant: {info['papers']} papers, answers by {info['backend']}", file=sys.stderr)
-    launch(build_app(pa), server_name=args.host, server_port=args.port)
+    watcher = start_watching(pa, args.watch) if args.watch else None
+    relay = start_relay(pa)
+    try:
+        launch(build_app(pa), server_name=args.host, server_port=args.port)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if relay is not None:
+            relay.stop()
     return 0
+
+
+def start_relay(pa):
+    """Take commands from other terminals while this process holds an embedded index (cli/relay.py)."""
+    from assistant.cli.relay import Relay
+
+    if pa.settings.chroma_url or pa.settings.public:  # a server is shared anyway; a public host takes none
+        return None
+    return Relay(pa).start()
 
 
 def cmd_eval(args) -> int:
     from assistant.evaluation.baselines import MissingExtra
     from assistant.evaluation.questions import QuestionSetError
+    from assistant.evaluation.tables import is_table_set
 
     pa = _assistant(args)
 
@@ -373,6 +458,8 @@ def cmd_eval(args) -> int:
         if sys.stderr.isatty():
             print(f"\r{system}: {done}/{total} questions", end="" if done < total else "\n", file=sys.stderr)
 
+    if Path(args.questions).is_file() and is_table_set(args.questions):  # comparison tables (examples/tables/)
+        return _eval_tables(pa, args, progress)
     try:
         report = pa_lib.evaluate(
             pa,
@@ -391,4 +478,23 @@ def cmd_eval(args) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(report.to_dict(), f, indent=1, ensure_ascii=False)
         print(f"\nper-question results: {args.json}")
+    return 0
+
+
+def _eval_tables(pa, args, progress) -> int:
+    """`eval` of a table set: each table made and its cells scored beside the nearest-passage baseline."""
+    from assistant.evaluation.questions import QuestionSetError
+    from assistant.evaluation.tables import evaluate_tables
+
+    for src in args.papers or []:
+        print(pa.add_papers(src).summary(), file=sys.stderr)
+    try:
+        report = evaluate_tables(pa, args.questions, progress=progress)
+    except QuestionSetError as e:
+        raise UsageError(str(e)) from None
+    print(report.table())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report.to_dict(), f, indent=1, ensure_ascii=False)
+        print(f"\nper-cell results: {args.json}")
     return 0

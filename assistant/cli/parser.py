@@ -10,8 +10,9 @@ import os
 import sys
 
 import assistant as pa_lib
-from assistant.cli import commands
+from assistant.cli import commands, library, relay
 from assistant.embedding import EmbeddingError
+from assistant.index import IndexBusy
 from assistant.settings import SettingsError
 
 # The ONNX runtime and tokenizers print to stderr unless told not to; a CLI should be quiet.
@@ -22,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paper-assistant", description=__doc__)
     _global_options(p)
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_ingest, _search_and_ask, _chat_and_serve, _eval, _export, _collection):
+    for add in (_ingest, _library, _search_and_ask, _table, _chat_and_serve, _eval, _export, _collection):
         add(sub)
     return p
 
@@ -30,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _global_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML settings file (also ASSISTANT_CONFIG)")
     p.add_argument("--index-dir", help="index directory (default index_store)")
-    p.add_argument("--collection", help="papers file indexed on first use (default: the bundled collection)")
+    p.add_argument(
+        "--collection", help="papers file a new index is built from (`bundled`: the demo papers; default: none)"
+    )
     p.add_argument("--chroma-url", help="use a Chroma server instead of the embedded store")
     p.add_argument(
         "--backend",
@@ -66,6 +69,23 @@ def _ingest(sub) -> None:
     s.set_defaults(func=commands.cmd_ingest)
 
 
+def _library(sub) -> None:
+    s = sub.add_parser(
+        "sync",
+        help="make the library mirror its sources: folders of PDFs and bibliography files, zotero.sqlite, "
+        ".bib/.ris/CSL JSON files -- new papers added, changed ones updated, those gone removed",
+    )
+    s.add_argument("sources", nargs="*", metavar="SOURCE", help="(none: every source synced before)")
+    s.add_argument("--dry-run", action="store_true", help="change nothing; list what would change")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=library.cmd_sync)
+
+    s = sub.add_parser("watch", help="sync SOURCE... whenever their files change, until Ctrl-C")
+    s.add_argument("sources", nargs="*", metavar="SOURCE", help="(none: every source synced before)")
+    s.add_argument("--interval", type=float, default=2.0, help="seconds between looks at the files (default 2)")
+    s.set_defaults(func=library.cmd_watch)
+
+
 def _search_and_ask(sub) -> None:
     s = sub.add_parser("search", help="the best papers for a query")
     _filters(s)
@@ -91,6 +111,33 @@ def _search_and_ask(sub) -> None:
     s.set_defaults(func=commands.cmd_ask)
 
 
+def _table(sub) -> None:
+    s = sub.add_parser(
+        "table", help="a comparison table: papers as rows, aspects (questions) as columns, every cell cited"
+    )
+    _filters(s)
+    s.add_argument(
+        "--aspect",
+        action="append",
+        required=True,
+        metavar="QUESTION",
+        help="a column, asked of every paper (repeatable)",
+    )
+    s.add_argument(
+        "--paper",
+        action="append",
+        metavar="ID_OR_KEY_OR_TITLE",
+        help="a row: a paper's id, citation key or exact title",
+    )
+    s.add_argument("query", nargs="?", help="without --paper: the top -k papers for this query are the rows")
+    s.add_argument("-k", type=int, default=8, help="papers for QUERY (default 8)")
+    s.add_argument("--format", choices=["csv", "markdown"], help="default markdown (csv for -o FILE.csv)")
+    s.add_argument("-o", "--out", metavar="FILE", help="write the table to this file (default: standard output)")
+    s.add_argument("--bib", metavar="FILE", help="also write the rows' papers as BibTeX")
+    s.add_argument("--json", action="store_true", help="the table as JSON: aspects, rows of paper and cited cells")
+    s.set_defaults(func=commands.cmd_table)
+
+
 def _chat_and_serve(sub) -> None:
     s = sub.add_parser("chat", help="interactive questions with follow-ups")
     s.set_defaults(func=commands.cmd_chat)
@@ -98,12 +145,15 @@ def _chat_and_serve(sub) -> None:
     s = sub.add_parser("serve", help="the web app (Gradio) on http://127.0.0.1:7860")
     s.add_argument("--host", help="address to listen on (default GRADIO_SERVER_NAME, else 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default GRADIO_SERVER_PORT, else 7860)")
+    s.add_argument("--watch", action="append", metavar="SOURCE", help="keep this source synced while serving")
     s.set_defaults(func=commands.cmd_serve)
 
 
 def _eval(sub) -> None:
     s = sub.add_parser("eval", help="score retrieval, refusals and answers on a question set (examples/EVAL_FORMAT.md)")
-    s.add_argument("questions", help="JSONL question set, e.g. examples/dev_questions.jsonl")
+    s.add_argument(
+        "questions", help="JSONL question set, e.g. examples/dev_questions.jsonl, or a table set (examples/tables/)"
+    )
     s.add_argument("--json", metavar="OUT", help="also write the full per-question results to this file")
     s.add_argument(
         "--compare",
@@ -176,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("chromadb", "httpx", "httpx2", "onnxruntime"):  # httpx(2) logs request URLs, credentials and all
         logging.getLogger(name).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
-        return args.func(args)
+        try:
+            return args.func(args)
+        except IndexBusy as e:  # another process holds the index: through it, when it takes commands
+            code = relay.forward(args, e.root)
+            if code is None:
+                raise
+            return code
     except USER_ERRORS as e:  # what the user can fix: one line (and the traceback with -v)
         if args.verbose:
             logging.getLogger(__name__).exception("details")
@@ -193,4 +249,5 @@ USER_ERRORS = (
     EmbeddingError,
     commands.UsageError,
     pa_lib.PaperNotFound,
+    pa_lib.TableError,
 )

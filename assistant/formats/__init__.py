@@ -47,6 +47,7 @@ FORMAT_NAMES = {
 }
 
 
-def formats_understood() -> str:
-    """One line listing the formats, for messages about a file that is none of them."""
-    return "; ".join(FORMAT_NAMES.values())
+def formats_understood(databases: bool = True) -> str:
+    """One line listing the formats, for messages about a file that is none of them
+    (`databases=False`: without the Zotero database, for visitors of a public deployment)."""
+    return "; ".join(v for k, v in FORMAT_NAMES.items() if databases or k != "zotero")

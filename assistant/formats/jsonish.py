@@ -12,6 +12,7 @@ record in that vocabulary already.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import IO, Any
 
 from assistant.formats import CollectionError, Record, Records, csljson, dumps
@@ -71,15 +72,40 @@ def read_json(text: str, name: str) -> Records:
     return document_records(load_document(text, name))
 
 
-def read_json_lines(stream: IO[bytes], name: str) -> Records:
-    """One record per non-blank line.  Raises CollectionError at the end when no line was JSON."""
+MAX_LINE = 16_000_000  # bytes of one JSON line, unless the caller says otherwise
+
+
+def bounded_lines(stream: IO[bytes], max_line: int = MAX_LINE) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) for each line of a binary stream; None for a line longer than
+    `max_line` bytes, which is skipped without ever being held whole."""
+    n = 0
+    while line := stream.readline(max_line + 1):
+        n += 1
+        if len(line) > max_line and not line.endswith(b"\n"):
+            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield n, None
+        else:
+            yield n, line
+
+
+def read_json_lines(stream: IO[bytes], name: str, max_line: int = MAX_LINE) -> Records:
+    """One record per non-blank line (a line over `max_line` bytes is one rejected record).
+    Raises CollectionError at the end when no line was JSON."""
     lines = bad = 0
     first_error = ""
-    for n, raw in enumerate(stream, 1):
+    for n, raw in bounded_lines(stream, max_line):
+        where = f"line {n}"
+        if raw is None:
+            lines += 1
+            bad += 1
+            msg = f"a line longer than {max_line / 1e6:g} MB (setting max_line_mb): not read"
+            first_error = first_error or f"{where}: {msg}"
+            yield where, msg
+            continue
         if not raw.strip():
             continue
         lines += 1
-        where = f"line {n}"
         try:
             text = raw.decode("utf-8-sig" if n == 1 else "utf-8")
         except UnicodeDecodeError as e:

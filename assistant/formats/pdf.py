@@ -21,14 +21,14 @@ import re
 import threading
 from bisect import bisect_right
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant.formats import pdf_layout as layout
 from assistant.formats import pdf_paragraphs as paragraphs
 
 MAX_PAGES = 1000
-READER_VERSION = 2  # raised when the text a PDF gives changes: indexed PDFs are then read again
+READER_VERSION = 3  # raised when the text a PDF gives changes: indexed PDFs are then read again
 _PDFIUM = threading.Lock()  # PDFium is not thread-safe; the web app reads uploads on several threads
 
 
@@ -53,6 +53,8 @@ class PdfDocument:
     abstract: str  # verbatim from `text`; "" when none was found
     pages: int  # pages in the file; only the first max_pages (= len(page_starts)) are in `text`
     references_start: int | None  # where the reference list was cut out of `text`; None: none found
+    front: str = ""  # every line of the first two pages ("\f" between them), headers and footers too
+    metadata: dict = field(default_factory=dict)  # the file's document information (Title, Author, dates...)
 
     def page_of(self, offset: int) -> int:
         """1-based page of a character offset in `text`."""
@@ -114,6 +116,7 @@ def read_pdf(path: str | Path, *, max_pages: int = MAX_PAGES) -> PdfDocument:
             f"{path.name}: text layer is unreadable (its fonts map characters to symbols, "
             "not letters); it needs OCR before it can be read"
         )
+    front = "\f".join("\n".join(ln.text for ln in lines) for lines in pages[:2])  # headers and footers too
     layout.drop_furniture(pages, heights)
     sizes = Counter()
     for lines in pages:
@@ -129,7 +132,8 @@ def read_pdf(path: str | Path, *, max_pages: int = MAX_PAGES) -> PdfDocument:
     for before, after in itertools.pairwise(page_paras):
         paragraphs.join_across_pages(before, after, hyphens)
     title = _title(pages[0], meta, body)
-    return _assemble(page_paras, total, title, _authors(pages[0], meta, title))
+    doc = _assemble(page_paras, total, title, _authors(pages[0], meta, title))
+    return replace(doc, front=front, metadata={k: str(v) for k, v in meta.items()})
 
 
 # --- the file ----------------------------------------------------------------------------------
@@ -278,6 +282,10 @@ _NAME = re.compile(
 )
 
 
+_ARXIV_STAMP = re.compile(r"^\s*arXiv:\s*(?:\d{4}\.\d{4,5}|[a-z.-]+/\d{7})", re.IGNORECASE)  # its margin stamp
+_MARKS = re.compile(r"[\s∗*†‡§¶⋆]+$")  # footnote marks after a title
+
+
 def _squash(text: str) -> str:
     return " ".join(text.split()).casefold()
 
@@ -285,7 +293,12 @@ def _squash(text: str) -> str:
 def _title(lines: list[layout.Line], meta: dict, body: float) -> str:
     """The metadata title (spelled as on page 1 when they agree), else the largest text at the
     top of page 1, else its first line when that is set in bold (R News)."""
-    top = [ln for ln in lines if ln.kind != "drop" and sum(map(str.isalpha, ln.text)) >= 2]
+    stamp = {(round(ln.x0), round(ln.x1)) for ln in lines if _ARXIV_STAMP.match(ln.text)}  # and its column
+    top = [
+        ln
+        for ln in lines
+        if ln.kind != "drop" and sum(map(str.isalpha, ln.text)) >= 2 and (round(ln.x0), round(ln.x1)) not in stamp
+    ]
     page_title = ""
     if top:
         biggest = max(ln.size for ln in top)
@@ -295,8 +308,14 @@ def _title(lines: list[layout.Line], meta: dict, body: float) -> str:
             page_title = " ".join(ln.text for ln in run)
         elif top[0].bold and len(top[0].words) >= 3 and not layout.NUMBERED.match(top[0].text):
             page_title = top[0].text
+    page_title = _MARKS.sub("", page_title)
     meta_title = " ".join(str(meta.get("Title", "")).split())
-    if meta_title and not _FILENAME.search(meta_title) and len(meta_title.split()) >= 2:
+    if (
+        meta_title
+        and not _FILENAME.search(meta_title)
+        and not _ARXIV_STAMP.match(meta_title)
+        and len(meta_title.split()) >= 2
+    ):
         return page_title if _squash(page_title) == _squash(meta_title) else meta_title
     return page_title
 

@@ -1,7 +1,8 @@
 """Zotero's own database, zotero.sqlite (Zotero 5, 6 and 7), read-only.
 
 Zotero holds the database open (and locked) while it runs, so the file is first copied to a
-temporary file, and the copy is opened read-only.  Items in the trash, notes, attachments
+temporary file, and the copy is opened read-only (URI mode=ro); every table read must be a
+table (not a view), and reading stops past QUERY_SECONDS (an SQLite progress handler).  Items in the trash, notes, attachments
 and annotations are skipped; each regular item gives a record with its title, abstractNote,
 authors (creators of type author, else editors), date, publication title (or proceedings /
 book title, or repository for preprints), DOI, url, citation key (Zotero 7's citationKey
@@ -24,6 +25,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +49,13 @@ VENUE_FIELDS = (
     "institution",
 )
 FIELDS = ("title", "abstractNote", "date", "DOI", "url", "citationKey", "archiveID", "extra", *VENUE_FIELDS)
+# Every table the reader reads: each must be a table, not a view.
+READ = (
+    "items itemData itemDataValues creators itemCreators creatorTypes fields fieldsCombined itemTypes "
+    "itemTypesCombined libraries deletedItems itemTags tags collections collectionItems itemAttachments"
+).split()
+QUERY_SECONDS = 30.0  # the most reading one database may take
+PROGRESS_STEPS = 10_000  # SQLite instructions between two looks at the clock
 _EXTRA_KEY = re.compile(r"^\s*Citation Key:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _EXTRA_DOI = re.compile(r"^\s*DOI:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 
@@ -67,18 +76,41 @@ def read_zotero(path: Path, name: str) -> Records:
         except OSError as e:
             raise CollectionError(f"{name}: cannot copy the Zotero database to read it ({e.strerror or e})") from None
         con = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+        deadline = time.monotonic() + QUERY_SECONDS
+        # Every query is stopped past the deadline: a crafted database (a recursive view, say) cannot hold a core.
+        con.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)
         try:
             yield from _items(con, name, path.resolve().parent)
+        except sqlite3.OperationalError as e:
+            if time.monotonic() > deadline:
+                raise CollectionError(
+                    f"{name}: reading the database took over {QUERY_SECONDS:g} s; stopped (not a Zotero database "
+                    "as Zotero writes it?)"
+                ) from None
+            raise CollectionError(f"{name}: an SQLite file but not a readable Zotero database ({e})") from None
         except sqlite3.DatabaseError as e:
             raise CollectionError(f"{name}: an SQLite file but not a readable Zotero database ({e})") from None
         finally:
             con.close()
 
 
-def _items(con: sqlite3.Connection, name: str, zotero_dir: Path) -> Iterator[tuple[str, Any]]:
-    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if not {"items", "itemData", "itemDataValues", "creators", "itemCreators"} <= tables:
+def _tables(con: sqlite3.Connection, name: str) -> set[str]:
+    """The tables of the database; refused when one of the names read is not a table (a view
+    can run any query, however long) or a required one is missing."""
+    kinds = {r[0]: r[1] for r in con.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')")}
+    views = sorted(n for n in READ if kinds.get(n) == "view")
+    if views:
+        raise CollectionError(f"{name}: not a Zotero database ({', '.join(views)} should be tables, not views)")
+    tables = {n for n, kind in kinds.items() if kind == "table"}
+    if not {"items", "itemData", "itemDataValues", "creators", "itemCreators", "creatorTypes"} <= tables or not (
+        {"fields", "fieldsCombined"} & tables and {"itemTypes", "itemTypesCombined"} & tables
+    ):
         raise CollectionError(f"{name}: an SQLite database, but not Zotero's (no items/itemData tables)")
+    return tables
+
+
+def _items(con: sqlite3.Connection, name: str, zotero_dir: Path) -> Iterator[tuple[str, Any]]:
+    tables = _tables(con, name)
     fields = "fieldsCombined" if "fieldsCombined" in tables else "fields"
     types = "itemTypesCombined" if "itemTypesCombined" in tables else "itemTypes"
     user_libraries = (

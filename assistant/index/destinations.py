@@ -78,12 +78,22 @@ class _Batch:
                     LoadWarning(source.name, pid, "pdf", f"no copy of the PDF kept in the index ({e})")
                 )
         self.report.passages_embedded += self.store.upsert(
-            self.pending,
-            progress=(lambda d, t: progress(base + d, max(total, base + t))) if progress else None,
-            bodies=self.bodies,
+            self.pending, progress=offset(progress, base, total), bodies=self.bodies
         )
         self.seen += len(self.pending)
         self.pending, self.bodies, self.pdfs, self.held = [], {}, {}, 0
+
+
+def offset(progress: Progress | None, base: int, total: int) -> Progress | None:
+    """`progress` for papers counted from `base`, keeping its `passages` callback (index/ingest.py)."""
+    if progress is None:
+        return None
+
+    def show(done: int, of: int) -> None:
+        progress(base + done, max(total, base + of))
+
+    show.passages = getattr(progress, "passages", None)
+    return show
 
 
 class ToSession:
@@ -95,6 +105,12 @@ class ToSession:
     def __init__(self, session: SessionPapers, taken: set[str], settings: Settings):
         self.session, self.taken = session, taken
         self.max_records = min(settings.max_records, session.max_papers)
+        self.databases = False  # a visitor's file is never read as a database, whatever it is called
+
+    @property
+    def max_bytes(self) -> float:
+        """Bytes a file may still bring (decompressed): the session's room."""
+        return max(0.0, self.session.max_bytes - self.session.bytes_added)
 
     @property
     def stored(self) -> Mapping[str, Paper]:

@@ -12,7 +12,11 @@ class StoreUnavailable(IndexProblem):
 
 
 class IndexBusy(IndexProblem):
-    """Another process has the embedded index open."""
+    """Another process has the embedded index open (`root`: that index's folder, when known)."""
+
+    def __init__(self, message: str, root=None):
+        super().__init__(message)
+        self.root = root
 
 
 class IngestInterrupted(IndexProblem):

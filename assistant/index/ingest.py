@@ -110,11 +110,13 @@ def upsert(
 
     if todo and hasattr(store.embedder, "load"):  # (an embedder may be any object with embed(), dim, ...)
         store.embedder.load()  # a model that cannot be had is named as such, not as an interrupted ingest
+    planned = list(batches(todo, bodies, store.settings.chunk_words, batch_papers))
+    embedded = Embedded(getattr(progress, "passages", None), sum(len(ps) for _, ps in planned))
     try:
         with Pipeline(write if PIPELINE else None) as pipeline:
-            for batch, passages in batches(todo, bodies, store.settings.chunk_words, batch_papers):
+            for batch, passages in planned:
                 titles = {p.id: p.title for p in batch}
-                vectors = store.embed([passage_embed_text(titles[ps.paper_id], ps) for ps in passages])
+                vectors = embedded.embed(store, [passage_embed_text(titles[ps.paper_id], ps) for ps in passages])
                 if PIPELINE:
                     pipeline.put(batch, passages, vectors)
                 else:
@@ -134,6 +136,27 @@ def upsert(
             len(papers),
         ) from e
     return count["passages"]
+
+
+EMBED_STEP = 64  # passages embedded between two reports to a passages progress callback
+
+
+class Embedded:
+    """Embeds a batch's texts, telling `report(done, total)` (a progress callback's optional
+    `passages` attribute: the CLI's bar, the web app's) how many passages of the ingest are done."""
+
+    def __init__(self, report: Progress | None, total: int):
+        self.report, self.total, self.done = report, total, 0
+
+    def embed(self, store: Target, texts: list[str]) -> np.ndarray:
+        if self.report is None:
+            return store.embed(texts)
+        parts = []
+        for i in range(0, len(texts), EMBED_STEP):
+            parts.append(store.embed(texts[i : i + EMBED_STEP]))
+            self.done += len(texts[i : i + EMBED_STEP])
+            self.report(self.done, self.total)
+        return np.vstack(parts) if parts else store.embed(texts)
 
 
 def batches(

@@ -11,6 +11,7 @@ ranking treats a session paper like any other.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -26,9 +27,12 @@ SESSION_PREFIX = "mine:"  # the id of a session paper whose id the collection al
 
 
 class SessionPapers:
-    def __init__(self, embedder, chunk_words: int, max_papers: int, max_bytes: float):
+    def __init__(self, embedder, chunk_words: int, max_papers: int, max_bytes: float, max_passages: int = 0):
         self.embedder, self.chunk_words = embedder, chunk_words
         self.max_papers, self.max_bytes = max_papers, max_bytes
+        self.max_passages = max_passages  # passages embedded in all (0 = no limit): bounds a visitor's embedding cost
+        # charge(n) -> "" or why n more passages may not be embedded now (the web app's budget per client address)
+        self.charge: Callable[[int], str] | None = None
         self.papers: dict[str, Paper] = {}
         self.hashes: dict[str, str] = {}
         self.keyword = KeywordIndex()
@@ -65,6 +69,15 @@ class SessionPapers:
         if not papers:
             return 0
         passages = [ps for p in papers for ps in chunk_paper(p, self.chunk_words)]
+        kept = sum(1 for ps in self._passages if ps.paper_id not in {p.id for p in papers})
+        if self.max_passages and kept + len(passages) > self.max_passages:
+            raise CollectionError(
+                f"a session's papers may have at most {self.max_passages} passages embedded (setting "
+                f"session_passages); these papers have {len(passages)} and the session {kept}"
+            )
+        refused = self.charge(len(passages)) if self.charge is not None else ""
+        if refused:
+            raise CollectionError(refused)
         titles = {p.id: p.title for p in papers}
         vectors = self.embedder.embed([embed_text(titles[ps.paper_id], ps.text) for ps in passages])
         with self._lock:

@@ -9,6 +9,9 @@ of embedding model or chunking never reuses a stale index):
         chroma/                  embedded Chroma (absent in server mode; chroma.py)
         pdfs/<text hash>.pdf     a copy of each indexed PDF (`pdf_file`), so exactly the
                                  collection's PDFs can be served, as they were read
+        library.sqlite           the sources the collection mirrors (library/registry.py)
+        seeded                   the index was built from the `collection` setting (never again)
+        .relay.json              where `serve`/`watch` take other terminals' commands (cli/relay.py)
     index_store/_cache/vectors.sqlite   passage vectors by text hash (vectors.py)
 
 Chroma is the source of truth; sync.py keeps this process's view in step with it, and
@@ -124,7 +127,9 @@ class Store:
                 f"the index in {self.root} is open in another process (a running `paper-assistant serve`, "
                 "ingest or chat?). An embedded index serves one process at a time: stop that process, use another "
                 "index_dir, or share the collection through a Chroma server (ASSISTANT_CHROMA_URL; see "
-                "docs/scaling.md)."
+                "docs/scaling.md). While `paper-assistant serve` or `watch` holds it, the commands search, ask, "
+                "papers, info, export, ingest, sync and remove run through that process.",
+                root=self.root,
             ) from None
         return lock
 

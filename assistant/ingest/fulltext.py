@@ -2,7 +2,8 @@
 
 `read_full_text(path, ...)` reads a PDF (assistant.formats.pdf) and returns a `FullText`: the
 Paper (pages and the hash of the file's bytes set) and its body passages, numbered after
-the abstract passages.  Alone, a PDF gives its own title, authors and abstract and is
+the abstract passages.  Alone, a PDF gives its own title, authors and abstract -- and the
+year, venue, DOI and arXiv id its first pages state (formats/pdf_metadata.py) -- and is
 identified by its file name ("pdf:lmer" for lmer.pdf); as the attachment of a bibliography
 entry (BibTeX `file`, Zotero, RIS L1), the entry's metadata wins and the PDF gives the body.
 
@@ -25,7 +26,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assistant.formats.page import TITLE_MAX
-from assistant.formats.pdf import READER_VERSION, PdfDocument, PdfError, page_count, read_pdf
+from assistant.formats.pdf import READER_VERSION, PdfDocument, PdfError
+from assistant.formats.pdf_metadata import pdf_record
+from assistant.formats.pdf_worker import Budget, read_within
 from assistant.ingest.chunking import abstract_passages, chunk_body
 from assistant.types import Paper, Passage
 
@@ -83,18 +86,25 @@ def unchanged_paper(stored: Paper | None, text_hash: str, entry: Paper | None = 
 
 
 def read_full_text(
-    path: Path, text_hash: str, chunk_words: int, max_pages: int, max_abstract_chars: int, entry: Paper | None = None
+    path: Path,
+    text_hash: str,
+    chunk_words: int,
+    max_pages: int,
+    max_abstract_chars: int,
+    *,
+    entry: Paper | None = None,
+    budget: Budget | None = None,
 ) -> FullText:
-    """Read a PDF into a paper with its body.  Raises PdfError (the message names the file)
-    for a file that cannot be read, is longer than `max_pages`, or has no text but a title."""
+    """Read a PDF into a paper with its body, parsed in a worker process within `budget`
+    (memory and CPU time).  Raises PdfError (the message names the file) for a file that
+    cannot be read, is longer than `max_pages`, passes its budget, or has no text but a title."""
     path = Path(path)
-    pages = page_count(path)
-    if pages > max_pages:
+    pages, doc = read_within(path, max_pages, budget)
+    if doc is None:
         raise PdfError(
             f"{path.name}: {pages} pages is over the limit of {max_pages} (setting max_pages); "
             "a book or a proceedings volume is better added paper by paper"
         )
-    doc = read_pdf(path, max_pages=max_pages)
     paper = _paper(doc, path, text_hash, max_abstract_chars, entry)
     first = len(abstract_passages(paper, chunk_words))
     body = chunk_body(
@@ -113,16 +123,29 @@ def _paper(doc: PdfDocument, path: Path, text_hash: str, max_abstract_chars: int
     abstract = " ".join(doc.abstract.split())
     if len(abstract) > max_abstract_chars:  # not an abstract the reader should have found: keep it in the body
         abstract = ""
+    record = pdf_record(doc.front, doc.metadata)  # year, venue, DOI, arXiv id, where the file states them
     return Paper(
         id=pdf_id(path),
         title=title or path.name,
         abstract=abstract,
         abstract_page=_abstract_page(doc, abstract),
         authors=doc.authors,
+        year=record.year,
+        venue=record.venue,
+        doi=record.doi,
+        arxiv_id=record.arxiv_id,
+        url=_url(record),
         pdf_path=str(path.resolve()),
         pages=pages,
         text_hash=text_hash,
     )
+
+
+def _url(record) -> str:
+    """A link made from the DOI or arXiv id, as a bibliography entry's would be."""
+    if record.doi:
+        return f"https://doi.org/{record.doi}"
+    return f"https://arxiv.org/abs/{record.arxiv_id}" if record.arxiv_id else ""
 
 
 def _abstract_page(doc: PdfDocument, abstract: str) -> int:

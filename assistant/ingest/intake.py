@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.formats.sources import Input, ReadLimits
 from assistant.ingest.fulltext import is_pdf
 from assistant.ingest.items import Destination, Item, Progress
 from assistant.ingest.reader import FileNote, FileReader
@@ -61,25 +62,24 @@ def add(source: str | Path | Iterable[dict | Paper], how: Intake) -> IngestRepor
 class _Source:
     """A file or a list of records, readable more than once (`strict` reads it twice)."""
 
-    def __init__(self, source: str | Path | Iterable[dict | Paper], settings: Settings, strict: bool, max_records: int):
-        self.settings, self.strict, self.max_records = settings, strict, max_records
+    def __init__(
+        self, source: str | Path | Iterable[dict | Paper], settings: Settings, strict: bool, limits: ReadLimits
+    ):
+        self.settings, self.strict, self.limits = settings, strict, limits
         self.path = Path(source) if isinstance(source, (str, Path)) else None
         self.records = None if self.path is not None else list(source)
         self.name = self.path.name if self.path is not None else "records"
         self.size = self.path.stat().st_size if self.path is not None and self.path.exists() else 0
+        if self.size and limits.bytes_setting == "session_mb":  # a visitor's room counts what a file holds
+            self.size = content_size(Input(self.name, path=self.path), limits)
         self.count = len(self.records) if self.records is not None else 0  # records, once read
         self.format = ""
 
     def items(self) -> Iterator[Paper | Rejection | LoadWarning]:
         if self.records is not None:
             return _records(self.records, self.settings.max_abstract_chars, self.strict)
-        s = self.settings
         stream = iter_papers(
-            self.path,
-            max_file_mb=s.max_file_mb,
-            max_records=self.max_records,
-            max_abstract_chars=s.max_abstract_chars,
-            strict=self.strict,
+            self.path, max_abstract_chars=self.settings.max_abstract_chars, strict=self.strict, limits=self.limits
         )
         self.format, self.count = stream.format, stream.count
         return iter(stream)
@@ -88,7 +88,7 @@ class _Source:
 def _add_file(source, how: Intake) -> IngestReport:
     # A file is refused before it is parsed when it holds more records than the destination
     # may take (a visitor's compressed dump must not cost the server its parsing).
-    src = _Source(source, how.settings, how.strict, max(1, how.into.max_records))
+    src = _Source(source, how.settings, how.strict, read_limits(how.settings, how.into))
     if how.strict:
         bad = [item for item in src.items() if isinstance(item, Rejection)]
         if bad:
@@ -100,6 +100,33 @@ def _add_file(source, how: Intake) -> IngestReport:
     if not (report.added or report.updated or report.unchanged or report.rejected):
         raise CollectionError(f"{src.name}: no paper records found")
     return report
+
+
+def content_size(src: Input, limits: ReadLimits) -> int:
+    """Bytes a file holds once decompressed, read (and refused past the limit) in chunks."""
+    if not src.compression():
+        return src.path.stat().st_size if src.path is not None else len(src.data or b"")
+    total = 0
+    with src.binary(limits) as f:
+        while chunk := f.read(1 << 20):
+            total += len(chunk)
+    return total
+
+
+def read_limits(settings: Settings, into: Destination) -> ReadLimits:
+    """What one file may cost to read into `into`: the settings' limits, and a visitor's room
+    (a session destination's `max_bytes`: decompressed bytes, not the upload's size)."""
+    room = getattr(into, "max_bytes", None)
+    total = settings.max_decompressed_mb * 1e6
+    session = room is not None and room < total
+    return ReadLimits(
+        max_mb=settings.max_file_mb,
+        max_records=max(1, into.max_records),
+        max_bytes=room if session else total,
+        bytes_setting="session_mb" if session else "max_decompressed_mb",
+        max_line=int(settings.max_line_mb * 1e6),
+        databases=getattr(into, "databases", True),
+    )
 
 
 def _refuse_strict(name: str, bad: list[Rejection]) -> None:
@@ -125,10 +152,23 @@ def _add_pdfs(path: Path, how: Intake) -> IngestReport:
         if bad:
             _refuse_strict(report.source, bad)
     size = sum(f.stat().st_size for f in reader.files) if folder else path.stat().st_size
-    how.into.write(iter(items), report, size, 0, None)
+    how.into.write(iter(items), report, size, 0, passages_only(how.progress))
     if folder and not reader.files:
         raise CollectionError(f"{path}: no PDFs or bibliography files in the folder")
     return report
+
+
+def passages_only(progress: Progress | None) -> Progress | None:
+    """For PDFs, where `progress` counts files: only its passages callback, if it has one."""
+    passages = getattr(progress, "passages", None)
+    if passages is None:
+        return None
+
+    def files_counted_elsewhere(done: int, total: int) -> None:
+        pass
+
+    files_counted_elsewhere.passages = passages
+    return files_counted_elsewhere
 
 
 def _records(

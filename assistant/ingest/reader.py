@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from assistant.formats.pdf import PdfError
+from assistant.formats.pdf_worker import Budget
 from assistant.ingest.fulltext import PDF_ID_PREFIX, FullText, file_hash, pdf_id, read_full_text, unchanged_paper
 from assistant.ingest.items import Destination, Item, Progress
 from assistant.ingest.records import CollectionError, SeenIds, duplicate, iter_papers
@@ -81,7 +82,10 @@ class FileReader:
 
     def _read(self, path: Path, text_hash: str, entry: Paper | None = None) -> FullText:
         s = self.settings
-        got = read_full_text(path, text_hash, s.chunk_words, s.max_pages, s.max_abstract_chars, entry)
+        budget = Budget(s.pdf_memory_mb, s.pdf_seconds)
+        got = read_full_text(
+            path, text_hash, s.chunk_words, s.max_pages, s.max_abstract_chars, entry=entry, budget=budget
+        )
         self.report.pdfs_read += 1
         self.report.pages_read += got.paper.pages
         return got
@@ -137,13 +141,7 @@ class FileReader:
 
     # -- folders --------------------------------------------------------------------------------
     def folder(self, folder: Path, progress: Progress | None) -> Iterator[Item]:
-        files = sorted(
-            f
-            for f in folder.rglob("*")
-            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
-        )
-        bibliographies = [f for f in files if f.suffix.lower() in BIBLIOGRAPHY or f.name.lower() == "zotero.sqlite"]
-        pdfs = [f for f in files if f.suffix.lower() == ".pdf"]
+        bibliographies, pdfs = folder_files(folder)
         self.files = bibliographies + pdfs
         done = 0
         for f in self.files:
@@ -151,14 +149,15 @@ class FileReader:
             if f in pdfs and f.resolve() in self.claimed:
                 self.note(where, "read with its bibliography entry")
             else:
-                yield from self._unique(
-                    self._bibliography(f, where) if f in bibliographies else self.pdf(f, where), where
+                yield from self.unique(
+                    self.bibliography(f, where) if f in bibliographies else self.pdf(f, where), where
                 )
             done += 1
             if progress:
                 progress(done, len(self.files))
 
-    def _bibliography(self, path: Path, where: str) -> Iterator[Item]:
+    def bibliography(self, path: Path, where: str) -> Iterator[Item]:
+        """A bibliography file's entries (a file that cannot be read: one rejection named `where`)."""
         s = self.settings
         try:
             stream = iter_papers(
@@ -172,7 +171,7 @@ class FileReader:
         except CollectionError as e:
             yield self._reject(where, path, str(e))
 
-    def _unique(self, items: Iterator[Item], where: str) -> Iterator[Item]:
+    def unique(self, items: Iterator[Item], where: str) -> Iterator[Item]:
         """Ids must be unique across a folder's files: a second paper with an id is rejected."""
         for item in items:
             paper = item.paper if isinstance(item, FullText) else item
@@ -181,3 +180,17 @@ class FileReader:
                 yield duplicate(paper.id, where, first)
                 continue
             yield item
+
+
+def is_bibliography(path: Path) -> bool:
+    return path.suffix.lower() in BIBLIOGRAPHY or path.name.lower() == "zotero.sqlite"
+
+
+def folder_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(bibliography files, PDFs) in a folder, recursively, sorted; hidden files and folders skipped."""
+    files = sorted(
+        f
+        for f in folder.rglob("*")
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+    )
+    return [f for f in files if is_bibliography(f)], [f for f in files if f.suffix.lower() == ".pdf"]

@@ -38,7 +38,7 @@ from typing import Any
 from assistant.formats import CollectionError, Records
 from assistant.formats.ids import arxiv_from_doi, clean_arxiv_id, clean_doi
 from assistant.formats.page import DATE_LINE, TITLE_MAX  # noqa: F401 - DATE_LINE re-exported
-from assistant.formats.sources import Input, detect_format, open_records
+from assistant.formats.sources import Input, ReadLimits, detect_format, open_records
 from assistant.ingest.chunking import metadata_text  # noqa: F401 - re-exported
 from assistant.types import LoadWarning, Paper, Rejection
 
@@ -114,10 +114,12 @@ def iter_papers(
     max_abstract_chars: int = 20_000,
     strict: bool = False,
     require_abstract: bool = False,
+    limits: ReadLimits | None = None,
 ) -> PaperStream:
     """Read a papers file lazily.  File-level problems raise CollectionError here, before any
     record is read -- except a JSON lines file in which no line is JSON, known only at its end
-    (raised by the iteration, after the per-line rejections)."""
+    (raised by the iteration, after the per-line rejections), and a limit of `limits` passed
+    while streaming.  `limits` (default: max_file_mb and max_records) bounds what is read."""
     path = Path(path)
     if not path.exists():
         raise CollectionError(f"{path}: no such file")
@@ -125,7 +127,7 @@ def iter_papers(
         raise CollectionError(f"{path}: not a regular file")
     if path.stat().st_size == 0:
         raise CollectionError(f"{path.name}: the file is empty")
-    fmt, records, count = open_records(Input(path.name, path=path), max_file_mb, max_records)
+    fmt, records, count = open_records(Input(path.name, path=path), max_file_mb, max_records, limits)
     return PaperStream(path.name, fmt, _papers(records, max_abstract_chars, strict, require_abstract), count)
 
 

@@ -57,15 +57,45 @@ def needs_history(question: str) -> bool:
     return bool(_ANAPHORA.search(question)) or len(words) <= 4
 
 
+TAIL_CHARS = 2000  # the most of the previous question a follow-up's query takes (its end: the latest words)
+
+
 def condense(question: str, history: list[Message] | None, max_words: int = 80) -> str:
     """A standalone query for retrieval without an LLM: a follow-up is prefixed with the
-    previous user turn and the start of the previous answer (which names the paper)."""
+    previous user turn (its last TAIL_CHARS characters at most) and the start of the previous
+    answer (which names the paper)."""
     if not history or not needs_history(question):
         return question
     last_user = next((m["content"] for m in reversed(history) if m.get("role") == "user" and m.get("content")), "")
     last_asst = next((m["content"] for m in reversed(history) if m.get("role") == "assistant" and m.get("content")), "")
-    context = " ".join(last_asst.split()[:max_words])
+    last_user = " ".join(last_user[-TAIL_CHARS:].split())
+    context = " ".join(last_asst[: max_words * 40].split()[:max_words])
     return " ".join(x for x in (last_user, context, question) if x)
+
+
+def history_problem(history: object, max_messages: int, max_chars: int) -> str:
+    """Why a conversation history cannot be taken ("" when it can): not a list of
+    {"role": "user"|"assistant", "content": str}, more than `max_messages` messages or more
+    than `max_chars` characters in all."""
+    if history is None:
+        return ""
+    if not isinstance(history, list) or not all(
+        isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+        for m in history
+    ):
+        return 'history must be a list of {"role": "user" | "assistant", "content": "..."} messages'
+    if len(history) > max_messages:
+        return (
+            f"the history has {len(history)} messages; the limit is {max_messages} (setting "
+            "max_history_messages): send the latest ones"
+        )
+    chars = sum(len(m["content"]) for m in history)
+    if chars > max_chars:
+        return (
+            f"the history has {chars} characters; the limit is {max_chars} (setting max_history_chars): "
+            "send the latest messages, or shorten them"
+        )
+    return ""
 
 
 # --- questions about a paper's record ---------------------------------------------------------

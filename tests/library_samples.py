@@ -1,0 +1,28 @@
+"""Small real PDFs for the library tests: a title, an author line, an abstract and a few
+paragraphs about one topic, typeset like bench/fulltext_scale.py's synthetic papers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.fulltext_scale import _wrap, write_pdf
+
+
+def paper_pdf(path: Path, title: str, topic: str, author: str = "Ada Lovelace and Alan Turing", lines=()) -> Path:
+    """A 2-page paper about `topic` (its text differs with the topic); `lines` are extra
+    (style, text) lines printed on page 1 after the author line (a DOI, a date...)."""
+    abstract = (
+        f"We study {topic} with a new method. Our experiments on {topic} show a clear gain over earlier work. "
+        f"The method is simple and its code is public."
+    )
+    body = " ".join(
+        f"Paragraph {i} explains how {topic} behaves under condition {i}, and why the measured effect of "
+        f"{topic} grows with the sample size in setting {i}."
+        for i in range(1, 9)
+    )
+    first = [("title", title), ("author", author), *lines, ("heading", "Abstract")]
+    first += [("body", line) for line in _wrap(abstract)]
+    first += [("heading", "1 Introduction")] + [("body", line) for line in _wrap(body)][:20]
+    second = [("heading", "2 Results")] + [("body", line) for line in _wrap(body.replace("Paragraph", "Result"))]
+    write_pdf(path, title, [first, second])
+    return path
