@@ -72,8 +72,13 @@ _LOADING = threading.Lock()
 @atexit.register
 def _close_models() -> None:
     """Free loaded models before interpreter shutdown tears down what llama.cpp's
-    destructor needs (otherwise it prints a TypeError at exit)."""
+    destructor needs (otherwise it prints a TypeError at exit): each once no generation holds
+    it, its compiled grammars first (they point into the model).  A model still generating
+    after a few seconds is left to the process's end."""
     for loaded in _LOADED.values():
+        if not loaded.lock.acquire(timeout=5.0):
+            continue
+        loaded.grammars.clear()
         loaded.llama.close()
     _LOADED.clear()
 
