@@ -179,17 +179,24 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
+def synthetic_pdfs(folder: Path, n: int, pages: tuple[int, int], name: str, seed: int = 0) -> int:
+    """`n` synthetic PDFs of pages[0]..pages[1] pages in `folder`, named `{name}-00000.pdf` on;
+    returns the pages written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pool, rng, total = sentence_pool(), random.Random(seed), 0
+    for i in range(n):
+        count = rng.randint(*pages)
+        title, lines = paper_lines(rng, pool, count)
+        write_pdf(folder / f"{name}-{i:05d}.pdf", title, lines)
+        total += count
+    return total
+
+
 def make_pdfs(folder: Path, n: int, seed: int = 0) -> int:
     """`n` synthetic PDFs (and the corpus PDFs) in `folder`; returns the pages written."""
     from bench.fulltext_ingest import corpus
 
-    folder.mkdir(parents=True, exist_ok=True)
-    pool, rng, pages = sentence_pool(), random.Random(seed), 0
-    for i in range(n):
-        count = rng.randint(11, 19)
-        title, lines = paper_lines(rng, pool, count)
-        write_pdf(folder / f"synthetic-{i:05d}.pdf", title, lines)
-        pages += count
+    pages = synthetic_pdfs(folder, n, (11, 19), "synthetic", seed)
     for pdf in corpus():
         shutil.copy(pdf, folder / pdf.name)
     return pages

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import statistics
 import tempfile
@@ -31,7 +30,7 @@ import time
 from pathlib import Path
 
 from bench import harness
-from bench.fulltext_scale import paper_lines, sentence_pool, write_pdf
+from bench.fulltext_scale import synthetic_pdfs
 
 RESULTS = harness.RESULTS / "library_sync.json"
 TARGET_SECONDS = 2.0
@@ -39,14 +38,7 @@ TARGET_SECONDS = 2.0
 
 def make_pdfs(folder: Path, n: int, seed: int = 0) -> int:
     """`n` synthetic PDFs of 2-4 pages in `folder`; returns the pages written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    pool, rng, pages = sentence_pool(), random.Random(seed), 0
-    for i in range(n):
-        count = rng.randint(2, 4)
-        title, lines = paper_lines(rng, pool, count)
-        write_pdf(folder / f"paper-{i:05d}.pdf", title, lines)
-        pages += count
-    return pages
+    return synthetic_pdfs(folder, n, (2, 4), "paper", seed)
 
 
 def timed_sync(pa, folder: Path):

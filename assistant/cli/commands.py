@@ -473,11 +473,16 @@ def cmd_eval(args) -> int:
         )
     except (MissingExtra, QuestionSetError) as e:
         raise UsageError(str(e)) from None
+    return _print_report(report, args.json, "per-question")
+
+
+def _print_report(report, path: str | None, what: str) -> int:
+    """An eval report's table, and its JSON (`what` results) written to `path` when one is given."""
     print(report.table())
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
             json.dump(report.to_dict(), f, indent=1, ensure_ascii=False)
-        print(f"\nper-question results: {args.json}")
+        print(f"\n{what} results: {path}")
     return 0
 
 
@@ -492,9 +497,4 @@ def _eval_tables(pa, args, progress) -> int:
         report = evaluate_tables(pa, args.questions, progress=progress)
     except QuestionSetError as e:
         raise UsageError(str(e)) from None
-    print(report.table())
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report.to_dict(), f, indent=1, ensure_ascii=False)
-        print(f"\nper-cell results: {args.json}")
-    return 0
+    return _print_report(report, args.json, "per-cell")
