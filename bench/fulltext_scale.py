@@ -42,6 +42,7 @@ from pathlib import Path
 
 from bench import harness
 from bench.harness import ROOT, Clock, peak_rss_mb, percentile, read_result, write_result
+from fixtures.synthetic import wrap_lines, write_pdf
 
 RESULTS = harness.RESULTS / "fulltext_scale.json"
 HEADINGS = (
@@ -64,7 +65,7 @@ HEADINGS = (
     "Related work",
     "Conclusion",
 )
-LINE_CHARS, LINES_PER_PAGE = 92, 21  # 10 pt Helvetica on 6.5 inches: ~300 words a page
+LINES_PER_PAGE = 21  # of LINE_CHARS characters: ~300 words a page
 
 
 # --- the synthetic PDFs ------------------------------------------------------------------------
@@ -97,17 +98,6 @@ def _renumber(sentence: str, rng: random.Random) -> str:
     return re.sub(r"\d", lambda m: str(rng.randrange(10)), sentence)
 
 
-def _wrap(text: str) -> list[str]:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > LINE_CHARS:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    return lines + ([line] if line else [])
-
-
 def paper_lines(rng: random.Random, pool: list[str], pages: int) -> tuple[str, list[list[tuple[str, str]]]]:
     """(title, pages of (style, text) lines): style is "title", "author", "heading" or "body"."""
 
@@ -119,7 +109,7 @@ def paper_lines(rng: random.Random, pool: list[str], pages: int) -> tuple[str, l
     out: list[list[tuple[str, str]]] = [
         [("title", title), ("author", "A. Author and B. Author"), ("heading", "Abstract")]
     ]
-    out[0] += [("body", line) for line in _wrap(sentences(6))]
+    out[0] += [("body", line) for line in wrap_lines(sentences(6))]
     section, heads = 1, rng.sample(HEADINGS, len(HEADINGS))
     while len(out) < pages:
         page = out[-1]
@@ -128,55 +118,13 @@ def paper_lines(rng: random.Random, pool: list[str], pages: int) -> tuple[str, l
         if rng.random() < 0.3 or section == 1:
             page.append(("heading", f"{section} {heads[(section - 1) % len(heads)]}"))
             section += 1
-        for line in _wrap(sentences(rng.randint(3, 6))):  # a paragraph
+        for line in wrap_lines(sentences(rng.randint(3, 6))):  # a paragraph
             if len(page) >= LINES_PER_PAGE:
                 if len(out) == pages:
                     break
                 out.append(page := [])
             page.append(("body", line))
     return title, out
-
-
-def write_pdf(path: Path, title: str, pages: list[list[tuple[str, str]]]) -> None:
-    from pypdf import PdfWriter
-    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
-
-    writer = PdfWriter()
-    fonts = {}
-    for key, base in (("/F1", "/Helvetica"), ("/F2", "/Helvetica-Bold")):
-        fonts[NameObject(key)] = writer._add_object(
-            DictionaryObject(
-                {
-                    NameObject("/Type"): NameObject("/Font"),
-                    NameObject("/Subtype"): NameObject("/Type1"),
-                    NameObject("/BaseFont"): NameObject(base),
-                    NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
-                }
-            )
-        )
-    styles = {"title": ("/F2", 16, 22), "author": ("/F1", 11, 20), "heading": ("/F2", 12, 18), "body": ("/F1", 10, 12)}
-    header = title[:60]
-    for number, lines in enumerate(pages, 1):
-        page = writer.add_blank_page(width=612, height=792)
-        ops, y = [], 720.0
-        if number > 1:
-            ops.append(f"BT /F1 8 Tf 1 0 0 1 72 750 Tm ({_escape(header)}) Tj ET")
-        for style, text in lines:
-            font, size, lead = styles[style]
-            y -= lead
-            ops.append(f"BT {font} {size} Tf 1 0 0 1 72 {y:.1f} Tm ({_escape(text)}) Tj ET")
-        ops.append(f"BT /F1 9 Tf 1 0 0 1 300 40 Tm ({number}) Tj ET")
-        stream = DecodedStreamObject()
-        stream.set_data("\n".join(ops).encode("cp1252"))
-        page[NameObject("/Contents")] = writer._add_object(stream)
-        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject(fonts)})
-    writer.add_metadata({"/Title": title})
-    with open(path, "wb") as f:
-        writer.write(f)
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
 def synthetic_pdfs(folder: Path, n: int, pages: tuple[int, int], name: str, seed: int = 0) -> int:

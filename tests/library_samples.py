@@ -1,11 +1,11 @@
 """Small real PDFs for the library tests: a title, an author line, an abstract and a few
-paragraphs about one topic, typeset like bench/fulltext_scale.py's synthetic papers."""
+paragraphs about one topic, typeset like the synthetic papers of fixtures/synthetic.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.fulltext_scale import _wrap, write_pdf
+from fixtures.synthetic import wrap_lines, write_pdf
 
 
 def paper_pdf(path: Path, title: str, topic: str, author: str = "Ada Lovelace and Alan Turing", lines=()) -> Path:
@@ -21,8 +21,8 @@ def paper_pdf(path: Path, title: str, topic: str, author: str = "Ada Lovelace an
         for i in range(1, 9)
     )
     first = [("title", title), ("author", author), *lines, ("heading", "Abstract")]
-    first += [("body", line) for line in _wrap(abstract)]
-    first += [("heading", "1 Introduction")] + [("body", line) for line in _wrap(body)][:20]
-    second = [("heading", "2 Results")] + [("body", line) for line in _wrap(body.replace("Paragraph", "Result"))]
+    first += [("body", line) for line in wrap_lines(abstract)]
+    first += [("heading", "1 Introduction")] + [("body", line) for line in wrap_lines(body)][:20]
+    second = [("heading", "2 Results")] + [("body", line) for line in wrap_lines(body.replace("Paragraph", "Result"))]
     write_pdf(path, title, [first, second])
     return path
