@@ -76,10 +76,10 @@ class Focus:
             self._done[hit.paper.id] = self._best(hit)
         return self._done[hit.paper.id]
 
-    def _best(self, hit: Hit, n: int = FOCUS_PASSAGES) -> tuple[Hit, list[Passage]]:
+    def _best(self, hit: Hit) -> tuple[Hit, list[Passage]]:
         """A full-text hit with the passage of its paper that best answers the question (the
         words the user typed: a follow-up's conversation chose the paper, its own words choose
-        the passage), and the runners-up (up to n - 1): the paper's passages ranked by dense
+        the passage), and the runners-up (up to FOCUS_PASSAGES - 1): the paper's passages ranked by dense
         cosine and by BM25 among them, fused (fusion.best_passages).  Any other hit is returned
         as it is, with none."""
         paper, store = hit.paper, self._store
@@ -91,7 +91,7 @@ class Focus:
         scores = bm25(tokenize(self._question), self._terms(paper, passages))
         keyword = sorted(((p.index, s) for p, s in zip(passages, scores) if s > 0), key=lambda x: -x[1])
         by_index = {p.index: p for p in passages}
-        ranked = [by_index[i] for i in best_passages(dense, keyword) if i in by_index][:n]
+        ranked = [by_index[i] for i in best_passages(dense, keyword) if i in by_index][:FOCUS_PASSAGES]
         if not ranked:
             return hit, []
         best = ranked[0]
