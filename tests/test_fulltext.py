@@ -506,3 +506,32 @@ def test_a_second_assistant_on_the_server_gets_the_full_text_passages(chroma_ser
     assert c.paper.id == "pdf:checkpoint" and c.page == gold["gold_page"] and c.quote in page_text(doc, c.page)
     body = " ".join(p.text for p in b.store.passages(theirs) if p.in_body)
     assert set(tokenize(body)) <= set(b.store.snapshot.keyword.terms(theirs.id))  # the body is in b's keyword index
+
+
+def test_an_llm_is_given_the_abstract_of_a_full_text_paper_when_the_abstract_answers_best(lme4, monkeypatch):
+    pa, _, _ = lme4
+
+    class Echo:  # cites passage 1 with its own first words
+        name, model = "openai", "echo"
+
+        def __init__(self):
+            self.calls = []
+
+        def stream(self, messages, *, max_tokens, timeout, grammar=None):
+            self.calls.append(messages)
+            first = messages[-1]["content"].split("[1] ", 1)[1].split("\n")[1]
+            yield " ".join(first.split()[:12]) + " [1]."
+
+    from assistant.answering.passages import Focus
+
+    question = "What is optimized to provide the parameter estimates in lme4?"
+    focus = Focus(pa.store, pa.embedder, question, pa._reading.passage_terms)
+    assert focus(pa.retrieve(question).hits[0]).passage.in_body  # a body passage ranks first in the paper ...
+    extractive = pa.ask(question)
+    assert extractive.citations[0].passage is None and extractive.citations[0].section == "Abstract"  # ... abstract
+    fake = Echo()
+    monkeypatch.setattr(llm_module, "create", lambda s: fake)
+    ans = pa.using(backend="openai", api_key="sk-test", min_support=0).ask(question)
+    prompt = fake.calls[0][-1]["content"]
+    assert "The appropriate criterion is optimized" in prompt
+    assert ans.backend == "openai" and ans.citations and ans.citations[0].paper.id == "pdf:lmer"

@@ -96,8 +96,9 @@ def select_sources(ctx: AnswerContext, planned: list[Hit], llm_name: str, settin
     out = []
     for hit in map(ctx.quotes, chosen):
         abstract = hit.paper.abstract
-        if hit.passage is not None and hit.passage.in_body:
-            out.append(_body_source(hit, ctx, words))
+        body = _body_source(hit, ctx, words) if hit.passage is not None and hit.passage.in_body else None
+        if body is not None:
+            out.append(body)
             continue
         if not abstract.strip():  # no abstract: the model sees its metadata passage
             out.append(Source(hit, hit.text, (0, 0)))
@@ -112,11 +113,14 @@ def select_sources(ctx: AnswerContext, planned: list[Hit], llm_name: str, settin
     return out
 
 
-def _body_source(hit: Hit, ctx: AnswerContext, words: int) -> Source:
+def _body_source(hit: Hit, ctx: AnswerContext, words: int) -> Source | None:
     """A body passage as the model sees it, cut around its best sentence like an abstract; a
-    citation of it quotes the part on the page of that sentence."""
+    citation of it quotes the part on the page of that sentence.  None when the paper's
+    abstract answers better (`quotable`): the model then sees the abstract."""
     q = ctx.read
     text, spans, _, passage = quotable(hit, ctx)
+    if passage is None:
+        return None
     scores = sentence_scores(text, spans, q, ctx.idf, vectors=ctx.vectors, title=hit.paper.title, body=True)
     best = spans[(choose(scores, 1, q.asks, q.details) or [0])[0]]
     span = _window(text, best, words or len(text.split()), spans)
