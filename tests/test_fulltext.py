@@ -535,26 +535,3 @@ def test_an_llm_is_given_the_abstract_of_a_full_text_paper_when_the_abstract_ans
     prompt = fake.calls[0][-1]["content"]
     assert "The appropriate criterion is optimized" in prompt
     assert ans.backend == "openai" and ans.citations and ans.citations[0].paper.id == "pdf:lmer"
-
-
-def test_a_default_the_paper_never_states_is_refused_with_or_without_an_llm(lme4, monkeypatch):
-    pa, _, doc = lme4
-    assert "bootMer" in doc.text and "nsim" not in doc.text  # the paper has bootMer, not its default count
-    question = "What is the default number of bootstrap simulations in bootMer?"
-    ans = pa.ask(question)
-    assert not ans.covered and ans.citations == [] and ans.text.startswith(NOT_COVERED)
-    assert f"The closest paper, *{LME4_TITLE}*, states no default" in ans.text
-    ans = pa.ask(LME4_Q)  # a default the paper does state is answered
-    assert ans.covered and "default" in ans.citations[0].quote.lower() + ans.text.lower()
-
-    class Silent:
-        name, model = "openai", "silent"
-        calls = 0
-
-        def stream(self, messages, *, max_tokens, timeout, grammar=None):
-            Silent.calls += 1
-            yield "never asked [1]."
-
-    monkeypatch.setattr(llm_module, "create", lambda s: Silent())
-    ans = pa.using(backend="openai", api_key="sk-test").ask(question)
-    assert not ans.covered and "states no default" in ans.text and Silent.calls == 0

@@ -10,10 +10,10 @@ from typing import Any
 
 from assistant.answering import generation
 from assistant.answering.context import AnswerContext, Plan
-from assistant.answering.extractive import extractive, no_default_detail, not_covered, unmentioned_detail
+from assistant.answering.extractive import extractive, not_covered, unmentioned_detail
 from assistant.answering.metadata import metadata_answer
 from assistant.answering.passages import Focus, PassageTerms
-from assistant.answering.plan import answer_plan, states_no_default
+from assistant.answering.plan import answer_plan
 from assistant.answering.sentences import SentenceVectors, read_question
 from assistant.index import Store
 from assistant.llm import LLM, LLMError
@@ -87,16 +87,12 @@ class Answerer:
         if fields:  # about the paper's record, not its text: the record answers
             ans = self.from_record(ask, r, fields)
             return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans, done))
-        ctx = self.context(ask, r) if r.covered else None
-        if ctx is not None and states_no_default(self.plan(ctx), ctx):  # asks a default its paper never states
-            ans = self.refused(ask, r, no_default_detail(ctx.plan.hits[0]))
-            return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans, done))
-        if self.llm is None or problem or ctx is None:  # the gate refused: no LLM call to make
-            ans = self.extractive(ask, r, ctx)
+        if self.llm is None or problem or not r.covered:  # the gate refused: no LLM call to make
+            ans = self.extractive(ask, r)
             if problem and r.covered:
                 ans = generation.fallback(ans, problem)
             return AnswerStream(iter(_chunks(ans.text)), lambda: self._finished(ans, done))
-        gen = self.generation(ctx)
+        gen = self.generation(self.context(ask, r))
         return AnswerStream(gen.pieces(), lambda: self._finished(gen.answer, done), gen.status)
 
     def _condense(self, ask: Ask) -> tuple[str | None, str, dict[str, float]]:
@@ -133,31 +129,21 @@ class Answerer:
         return ctx.plan
 
     def extractive(self, ask: Ask, r: Retrieval, ctx: AnswerContext | None = None) -> Answer:
-        if not r.covered:
-            return self.refused(ask, r, unmentioned_detail(r.hits, r.unmentioned))
         t = time.perf_counter()
-        ctx = ctx or self.context(ask, r)
-        text, citations = extractive(self.plan(ctx))
-        evidence = self.evidence(ctx)
+        evidence = []
+        if not r.covered:
+            text, citations = not_covered(r.hits, unmentioned_detail(r.hits, r.unmentioned)), []
+        else:
+            ctx = ctx or self.context(ask, r)
+            text, citations = extractive(self.plan(ctx))
+            evidence = self.evidence(ctx)
         r.timings["answer"] = time.perf_counter() - t
         return Answer(
             evidence=evidence,
             question=ask.question,
             text=text,
             citations=citations,
-            covered=True,
-            hits=r.hits,
-            backend="extractive",
-            standalone_question=r.query,
-        )
-
-    def refused(self, ask: Ask, r: Retrieval, detail: str) -> Answer:
-        """The answer that says the collection does not cover the question, and why (`detail`)."""
-        return Answer(
-            question=ask.question,
-            text=not_covered(r.hits, detail),
-            citations=[],
-            covered=False,
+            covered=r.covered,
             hits=r.hits,
             backend="extractive",
             standalone_question=r.query,

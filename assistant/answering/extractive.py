@@ -70,11 +70,6 @@ def unmentioned_detail(closest: list[Hit], words: list[str]) -> str:
     return prompts.NOT_COVERED_UNMENTIONED.format(title=md_title(closest[0].paper.title), words=quoted)
 
 
-def no_default_detail(closest: Hit) -> str:
-    """Why nothing is cited: the question asks for a default the closest paper does not state."""
-    return prompts.NOT_COVERED_NO_DEFAULT.format(title=md_title(closest.paper.title))
-
-
 def abstract_citation(number: int, paper: Paper, quote: str, spans: list[tuple[int, int]]) -> Citation:
     """A quote from a paper's abstract, with the PDF page it is printed on when there is one."""
     page = paper.abstract_page or None

@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from assistant.answering import cues
 from assistant.answering.context import AnswerContext, Plan
 from assistant.answering.sentences import Question, choose, score_sentences, sentence_scores
 from assistant.ingest.chunking import body_sentences
@@ -181,17 +180,3 @@ def answer_plan(ctx: AnswerContext, max_papers: int) -> Plan:
     plan = plan_citations(ctx.retrieval.hits, is_list_question(ctx.question), max_papers)
     plan.hits = [ctx.quotes(h) for h in plan.hits]
     return supported(plan, ctx)
-
-
-def states_no_default(plan: Plan, ctx: AnswerContext) -> bool:
-    """The question asks what happens by default, and none of the passages the answer weighed
-    of its (full-text) paper speaks of a default: the paper does not say, whatever it says
-    about the rest of the question (docs/quality.md, "Full text on papers nobody tuned for")."""
-    if plan.list_question or not plan.hits or not any("default" in c.cues for c in ctx.read.clauses):
-        return False
-    hit = plan.hits[0]
-    if not hit.paper.full_text or hit.passage is None:
-        return False
-    says = cues.CUES["default"][1]
-    weighed = [hit.passage, *ctx.quotes.nearby(hit)]
-    return not any(says.search(p.text) for p in weighed)

@@ -12,11 +12,6 @@ NOT_COVERED_BY_PASSAGES = "The passages retrieved for it do not answer it, so no
 # When the closest paper, whose whole text is indexed, never mentions a name the question asks about.
 NOT_COVERED_UNMENTIONED = "The closest paper, *{title}*, never mentions {words}, so nothing is cited."
 
-# When the question asks for a default and the closest paper's passages that match it state none.
-NOT_COVERED_NO_DEFAULT = (
-    "The closest paper, *{title}*, states no default in the passages that match the question, so nothing is cited."
-)
-
 CLOSEST_PAPERS = "Closest papers (weak matches, not evidence):"
 
 EXTRACTIVE_INTRO = "From the abstracts in the collection:"
