@@ -165,13 +165,14 @@ class Answerer:
 
     def evidence(self, ctx: AnswerContext) -> list[Passage]:
         """The passages an extractive answer chose from, best first: each cited paper's best
-        passage and the others it weighed, then the other hits' passages."""
+        passage and the others it weighed (by their best sentence's score), then the other
+        hits' passages."""
         out: dict[str, Passage] = {}
         planned = self.plan(ctx).hits
         for hit in planned:
             best = hit.passage
             around = ctx.quotes.nearby(hit) if best is not None and best.in_body else []
-            for p in [best, *around]:
+            for p in [best, *ctx.weighed.get(hit.paper.id, []), *around]:
                 if p is not None:
                     out.setdefault(p.id, p)
         cited = {h.paper.id for h in planned}

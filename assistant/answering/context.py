@@ -61,3 +61,5 @@ class AnswerContext:
     vectors: Callable[[list[str]], np.ndarray] | None = None  # sentence vectors (sentences.SentenceVectors)
     quotes: Quotes = field(default_factory=AsRetrieved)
     plan: Plan | None = None  # the papers and sentences it cites, once chosen (answerer.Answerer.plan)
+    # per paper, the passages its quotes were chosen from, best first by their best sentence's score
+    weighed: dict[str, list[Passage]] = field(default_factory=dict)

@@ -88,12 +88,22 @@ def quotable(hit: Hit, ctx: AnswerContext) -> tuple[str, list[tuple[int, int]], 
             body=True,
         )
         scores += STAY * np.array(inside, dtype=float)[:, None]
+        ctx.weighed[hit.paper.id] = _best_first([p for p, _ in items], scores.max(axis=1))
         lead = choose(scores, 1, ctx.read.asks, ctx.read.details)
         best = items[lead[0]][0] if lead else best
         if not best.in_body:  # the abstract answers best: quoted as an abstract is
             abstract = hit.paper.abstract
             return abstract, sentence_spans(abstract) or [(0, len(abstract))], (best.start, best.end), None
     return best.text, body_sentences(best.text) or [(0, len(best.text))], None, best
+
+
+def _best_first(passages: list[Passage], sentence_scores: np.ndarray) -> list[Passage]:
+    """The passages of these sentences, by their best sentence's score, best first."""
+    best: dict[int, tuple[float, Passage]] = {}
+    for p, score in zip(passages, sentence_scores):
+        if p.index not in best or score > best[p.index][0]:
+            best[p.index] = (float(score), p)
+    return [p for _, p in sorted(best.values(), key=lambda x: -x[0])]
 
 
 def _one_page(passage: Passage, spans: list[tuple[int, int]], s: np.ndarray, n: int, q: Question) -> list[int]:
