@@ -535,3 +535,17 @@ def test_an_llm_is_given_the_abstract_of_a_full_text_paper_when_the_abstract_ans
     prompt = fake.calls[0][-1]["content"]
     assert "The appropriate criterion is optimized" in prompt
     assert ans.backend == "openai" and ans.citations and ans.citations[0].paper.id == "pdf:lmer"
+
+
+def test_a_close_sentence_of_another_passage_is_quoted_too_with_its_own_page(lme4):
+    pa, _, doc = lme4
+    ans = pa.ask("How does lmer handle missing values in the response?")
+    first, *more = ans.citations
+    assert more, "a second quote of the paper from another passage"
+    second = more[0]
+    assert [c.number for c in ans.citations] == list(range(1, len(ans.citations) + 1))
+    assert first.paper.id == second.paper.id == "pdf:lmer" and second.passage.index != first.passage.index
+    for c in (first, second):
+        assert c.quote in page_text(doc, c.page)  # each verbatim on the page it is cited to
+        assert f"[{c.number}]" in ans.text
+    assert second.quote.strip() in ans.text.replace("\\", "")

@@ -49,6 +49,8 @@ class Plan:
     # per hit, the body passage its spans index into (None: the abstract)
     passages: list[Passage | None] = field(default_factory=list)
     weak: bool = False  # a list question no paper backs (SUPPORT): the hits are the closest, not matches
+    # per hit, a sentence of another of its passages quoted too (plan.quotable's `also`), or None
+    also: list[tuple[Passage, tuple[int, int]] | None] = field(default_factory=list)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from assistant.answering import prompts
 from assistant.answering.context import Plan
 from assistant.text import md_quote, md_title
-from assistant.types import Citation, Hit, Paper
+from assistant.types import Citation, Hit, Paper, Passage
 
 
 def extractive(plan: Plan) -> tuple[str, list[Citation]]:
@@ -15,7 +15,9 @@ def extractive(plan: Plan) -> tuple[str, list[Citation]]:
     citations: list[Citation] = []
     blocks: list[str] = []
     passages = plan.passages or [None] * len(plan.hits)
-    for number, (hit, spans, passage) in enumerate(zip(plan.hits, plan.spans, passages), 1):
+    alsos = plan.also or [None] * len(plan.hits)
+    for hit, spans, passage, also in zip(plan.hits, plan.spans, passages, alsos):
+        number = len(citations) + 1
         abstract = hit.paper.abstract
         if passage is not None:  # from the body of its PDF: the sentences are on one page
             ordered = sorted(spans)
@@ -39,6 +41,11 @@ def extractive(plan: Plan) -> tuple[str, list[Citation]]:
             quote = abstract[ordered[0][0] : ordered[-1][1]]
             citations.append(abstract_citation(number, hit.paper, quote, ordered))
             sentences = [f"{md_quote(abstract[s:e].strip())} [{number}]" for s, e in spans]
+        quoted = [c.quote for c in citations if c.paper.id == hit.paper.id]
+        if also is not None and not any(also_text(also) in q or q in also_text(also) for q in quoted):
+            c = also_citation(len(citations) + 1, hit.paper, *also)
+            citations.append(c)
+            sentences.append(f"{md_quote(c.quote.strip())} [{c.number}]")
         if plan.list_question:
             blocks.append(f"{number}. **{md_title(hit.paper.title)}** [{number}]: " + " ".join(sentences))
         else:
@@ -53,6 +60,29 @@ def extractive(plan: Plan) -> tuple[str, list[Citation]]:
         else prompts.EXTRACTIVE_INTRO
     )
     return intro + "\n\n" + "\n\n".join(blocks), citations
+
+
+def also_text(also: tuple[Passage, tuple[int, int]]) -> str:
+    passage, (a, b) = also
+    return passage.text[a:b]
+
+
+def also_citation(number: int, paper: Paper, passage: Passage, span: tuple[int, int]) -> Citation:
+    """A citation of one more sentence of a paper: from a body passage, with its page and
+    section, or from its abstract (an abstract passage's span is within it)."""
+    a, b = span
+    if not passage.in_body:
+        start = passage.start + a
+        return abstract_citation(number, paper, paper.abstract[start : passage.start + b], [(start, passage.start + b)])
+    return Citation(
+        number=number,
+        paper=paper,
+        quote=passage.text[a:b],
+        spans=[span],
+        page=passage.page_at(a),
+        section=passage.section,
+        passage=passage,
+    )
 
 
 def not_covered(closest: list[Hit], detail: str = prompts.NOT_COVERED_DETAIL) -> str:

@@ -118,7 +118,7 @@ def _body_source(hit: Hit, ctx: AnswerContext, words: int) -> Source | None:
     citation of it quotes the part on the page of that sentence.  None when the paper's
     abstract answers better (`quotable`): the model then sees the abstract."""
     q = ctx.read
-    text, spans, _, passage = quotable(hit, ctx)
+    text, spans, _, passage, _ = quotable(hit, ctx)
     if passage is None:
         return None
     scores = sentence_scores(text, spans, q, ctx.idf, vectors=ctx.vectors, title=hit.paper.title, body=True)

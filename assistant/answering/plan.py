@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from assistant.answering.context import AnswerContext, Plan
-from assistant.answering.sentences import Question, choose, score_sentences, sentence_scores
+from assistant.answering.sentences import KEEP, Question, choose, score_sentences, sentence_scores
 from assistant.ingest.chunking import body_sentences
 from assistant.retrieval.gate import term_coverage
 from assistant.retrieval.query import dense_query, is_list_question
@@ -64,15 +65,27 @@ def support(sentences: Sequence[str], question: str, idf: Callable[[str], float]
     return [term_coverage(terms, set(tokenize(s)) | named | abbreviation_terms(asked, s), idf, spec) for s in sentences]
 
 
-def quotable(hit: Hit, ctx: AnswerContext) -> tuple[str, list[tuple[int, int]], tuple[int, int] | None, Passage | None]:
+class Quotable(NamedTuple):
+    """What an answer quotes a hit from."""
+
+    text: str  # the body passage's text, or the abstract
+    spans: list[tuple[int, int]]  # its sentences
+    favoured: tuple[int, int] | None  # the abstract span retrieval matched
+    passage: Passage | None  # the body passage `text` is (None: the abstract)
+    # the best sentence of another passage it weighed (a body passage or the abstract's), when
+    # it scores KEEP of the best: quoted too, cited to its own page
+    also: tuple[Passage, tuple[int, int]] | None = None
+
+
+def quotable(hit: Hit, ctx: AnswerContext) -> Quotable:
     """What an answer quotes a hit from: (text, its sentence spans, the span retrieval matched,
     the body passage the text is -- None for the abstract).  The hit's best body passage, a
     neighbour, a runner-up or the abstract (`ctx.quotes.nearby`), whichever holds the
     best-scoring sentence, the best one favoured by STAY; body sentences never run over a page."""
-    best = hit.passage
+    best, also = hit.passage, None
     if best is None or not best.in_body:
         abstract = hit.paper.abstract
-        return abstract, sentence_spans(abstract) or [(0, len(abstract))], ctx.quotes.span(hit), None
+        return Quotable(abstract, sentence_spans(abstract) or [(0, len(abstract))], ctx.quotes.span(hit), None)
     around = ctx.quotes.nearby(hit)
     if len(around) > 1:
         items = [(p, sp) for p in around for sp in (body_sentences(p.text) if p.in_body else sentence_spans(p.text))]
@@ -91,10 +104,25 @@ def quotable(hit: Hit, ctx: AnswerContext) -> tuple[str, list[tuple[int, int]], 
         ctx.weighed[hit.paper.id] = _best_first([p for p, _ in items], scores.max(axis=1))
         lead = choose(scores, 1, ctx.read.asks, ctx.read.details)
         best = items[lead[0]][0] if lead else best
+        also = _also(items, scores.max(axis=1), best)
         if not best.in_body:  # the abstract answers best: quoted as an abstract is
             abstract = hit.paper.abstract
-            return abstract, sentence_spans(abstract) or [(0, len(abstract))], (best.start, best.end), None
-    return best.text, body_sentences(best.text) or [(0, len(best.text))], None, best
+            return Quotable(
+                abstract, sentence_spans(abstract) or [(0, len(abstract))], (best.start, best.end), None, also
+            )
+    return Quotable(best.text, body_sentences(best.text) or [(0, len(best.text))], None, best, also)
+
+
+def _also(
+    items: list[tuple[Passage, tuple[int, int]]], scores: np.ndarray, lead: Passage
+) -> tuple[Passage, tuple[int, int]] | None:
+    """The best sentence of a passage other than the lead's, when it scores KEEP of the best (the
+    bar of a runner-up sentence anywhere)."""
+    others = [i for i, (p, _) in enumerate(items) if p.index != lead.index]
+    if not others or scores.max() <= 0:
+        return None
+    i = max(others, key=lambda i: scores[i])
+    return items[i] if scores[i] >= KEEP * scores.max() else None
 
 
 def _best_first(passages: list[Passage], sentence_scores: np.ndarray) -> list[Passage]:
@@ -154,9 +182,9 @@ def supported(plan: Plan, ctx: AnswerContext) -> Plan:
     q, idf = ctx.read, ctx.idf
     papers = []
     for hit in plan.hits:
-        text, spans, favoured, passage = quotable(hit, ctx)
+        text, spans, favoured, passage, also = quotable(hit, ctx)
         backs = support([text[s:e] for s, e in spans], ctx.question, idf, hit.paper.title)
-        papers.append((hit, text, spans, favoured, passage, backs))
+        papers.append((hit, text, spans, favoured, passage, also, backs))
     if not papers:
         return plan
     kept = [p for k, p in enumerate(papers) if max(p[-1]) >= SUPPORT or (k == 0 and not plan.list_question)]
@@ -165,7 +193,7 @@ def supported(plan: Plan, ctx: AnswerContext) -> Plan:
         kept = [max(papers, key=lambda p: max(p[-1]))]
     out = Plan([], plan.list_question, weak=weak)
     many = len(kept) > 1
-    for k, (hit, text, spans, favoured, passage, backs) in enumerate(kept):
+    for k, (hit, text, spans, favoured, passage, also, backs) in enumerate(kept):
         s = sentence_scores(
             text, spans, q, idf, favoured=favoured, vectors=ctx.vectors, title=hit.paper.title, body=passage is not None
         )
@@ -181,6 +209,7 @@ def supported(plan: Plan, ctx: AnswerContext) -> Plan:
         out.hits.append(hit)
         out.spans.append([spans[i] for i in chosen])
         out.passages.append(passage)
+        out.also.append(also if n > 1 and chosen else None)
     return out
 
 
