@@ -9,6 +9,7 @@ facts read from the text); fixtures/debian_pdfs.py downloads and verifies them.
     python -m bench.fulltext_corpus                   # fetch + verify into examples/fulltext/cache/
     python -m bench.fulltext_corpus --text DIR        # also DIR/<file stem>/p001.txt ... (pdftotext)
     python -m bench.fulltext_corpus --update          # take the versions apt offers now (rewrites hashes)
+    python -m bench.fulltext_corpus --check           # also the independent check's PDFs (check/corpus.json)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fixtures.debian_pdfs import FetchError, fetch, update
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "fulltext" / "corpus.json"
+CHECK_MANIFEST = ROOT / "examples" / "fulltext" / "check" / "corpus.json"  # issue #24's independent check
 CACHE = ROOT / "examples" / "fulltext" / "cache"
 PAPER_KINDS = ("jss", "rjournal", "rnews", "article")
 
@@ -81,7 +83,7 @@ def summary(pdfs: list[dict]) -> str:
         f"{len({e['package'] for e in pdfs})} .debs, "
         f"{sum({e['package']: e['deb_bytes'] for e in pdfs}.values()) / 1e6:.0f} MB"
     ]
-    for split in ("dev", "test"):
+    for split in sorted({e["split"] for e in pdfs}, key=("dev", "test", "check").index):
         part = [e for e in pdfs if e["split"] == split]
         kinds = Counter(e["kind"] for e in part)
         lines.append(
@@ -89,7 +91,8 @@ def summary(pdfs: list[dict]) -> str:
             f"{sum(not is_paper(e) for e in part)} other, {sum(e['pages'] for e in part)} pages "
             f"({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})"
         )
-    wrong = [f for f, s in assign_splits(pdfs).items() if s != next(e["split"] for e in pdfs if e["file"] == f)]
+    dealt = [e for e in pdfs if e["split"] != "check"]  # the check set is a fixed list, not dealt
+    wrong = [f for f, s in assign_splits(dealt).items() if s != next(e["split"] for e in pdfs if e["file"] == f)]
     if wrong:
         lines.append(f"warning: split differs from assign_splits for {', '.join(wrong)}")
     return "\n".join(lines)
@@ -100,14 +103,19 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=CACHE, help="where the PDFs go (default %(default)s)")
     parser.add_argument("--text", type=Path, help="also write each PDF's pages as text under this folder")
     parser.add_argument("--update", action="store_true", help="take the package versions apt offers now")
+    parser.add_argument(
+        "--check", action="store_true", help="also the PDFs of the independent check (check/corpus.json)"
+    )
     args = parser.parse_args()
+    manifests = [MANIFEST, CHECK_MANIFEST] if args.check else [MANIFEST]
     if args.update:
-        update(MANIFEST)
+        for manifest in manifests:
+            update(manifest)
     try:
-        paths = fetch(args.cache, MANIFEST)
+        paths = {name: path for manifest in manifests for name, path in fetch(args.cache, manifest).items()}
     except FetchError as e:
         sys.exit(f"fulltext_corpus: {e}")
-    pdfs = entries()
+    pdfs = [e for manifest in manifests for e in entries(manifest)]
     if args.text:
         for e in pdfs:
             n = write_text(paths[e["file"]], args.text / Path(e["file"]).stem)
