@@ -9,6 +9,9 @@ facts read from the text); fixtures/debian_pdfs.py downloads and verifies them.
     python -m bench.fulltext_corpus                   # fetch + verify into examples/fulltext/cache/
     python -m bench.fulltext_corpus --text DIR        # also DIR/<file stem>/p001.txt ... (pdftotext)
     python -m bench.fulltext_corpus --update          # take the versions apt offers now (rewrites hashes)
+    python -m bench.fulltext_corpus --check           # also the independent check's PDFs (check/corpus.json)
+    python -m bench.fulltext_corpus --check --spans examples/fulltext/questions_check.jsonl
+                                                      # every gold span on its gold page (pdftotext)?
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from fixtures.debian_pdfs import FetchError, fetch, update
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "fulltext" / "corpus.json"
+CHECK_MANIFEST = ROOT / "examples" / "fulltext" / "check" / "corpus.json"  # issue #24's independent check
 CACHE = ROOT / "examples" / "fulltext" / "cache"
 PAPER_KINDS = ("jss", "rjournal", "rnews", "article")
 
@@ -73,6 +77,36 @@ def write_text(pdf: Path, out: Path) -> int:
     return n
 
 
+def page_text(pdf: Path, page: int, raw: bool = False) -> str:
+    """One physical page (1-based) as pdftotext prints it (reading order, or -raw content order)."""
+    cmd = ["pdftotext", *(["-raw"] if raw else []), "-f", str(page), "-l", str(page), "-enc", "UTF-8", str(pdf), "-"]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+
+def gold_spans(q: dict) -> list[tuple[str, int, str]]:
+    """(pdf file, page, span) of each answer a question's PDFs hold: one for a single
+    question, one per `gold` entry for a multi-paper one, none for a near miss."""
+    if q.get("gold_span"):
+        return [(q["pdf"], q["gold_page"], q["gold_span"])]
+    return [(g["pdf"], g["page"], g["span"]) for g in q.get("gold") or []]
+
+
+def span_problems(questions: Path, paths: dict[str, Path]) -> list[str]:
+    """Gold spans not on their gold page, compared as the evaluation compares spans
+    (assistant.evaluation.metrics.span_text); a page whose plain text interleaves columns is
+    read again in -raw order.  `paths`: file name -> PDF."""
+    from assistant.evaluation.metrics import span_text
+
+    problems = []
+    for q in map(json.loads, questions.read_text(encoding="utf-8").splitlines()):
+        for file, page, span in gold_spans(q):
+            if file not in paths:
+                problems.append(f"{q['id']}: no PDF named {file}")
+            elif not any(span_text(span) in span_text(page_text(paths[file], page, raw)) for raw in (False, True)):
+                problems.append(f"{q['id']}: {span!r} is not on page {page} of {file}")
+    return problems
+
+
 def summary(pdfs: list[dict]) -> str:
     papers = [e for e in pdfs if is_paper(e)]
     lines = [
@@ -81,7 +115,7 @@ def summary(pdfs: list[dict]) -> str:
         f"{len({e['package'] for e in pdfs})} .debs, "
         f"{sum({e['package']: e['deb_bytes'] for e in pdfs}.values()) / 1e6:.0f} MB"
     ]
-    for split in ("dev", "test"):
+    for split in sorted({e["split"] for e in pdfs}, key=("dev", "test", "check").index):
         part = [e for e in pdfs if e["split"] == split]
         kinds = Counter(e["kind"] for e in part)
         lines.append(
@@ -89,7 +123,8 @@ def summary(pdfs: list[dict]) -> str:
             f"{sum(not is_paper(e) for e in part)} other, {sum(e['pages'] for e in part)} pages "
             f"({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))})"
         )
-    wrong = [f for f, s in assign_splits(pdfs).items() if s != next(e["split"] for e in pdfs if e["file"] == f)]
+    dealt = [e for e in pdfs if e["split"] != "check"]  # the check set is a fixed list, not dealt
+    wrong = [f for f, s in assign_splits(dealt).items() if s != next(e["split"] for e in pdfs if e["file"] == f)]
     if wrong:
         lines.append(f"warning: split differs from assign_splits for {', '.join(wrong)}")
     return "\n".join(lines)
@@ -100,14 +135,20 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=CACHE, help="where the PDFs go (default %(default)s)")
     parser.add_argument("--text", type=Path, help="also write each PDF's pages as text under this folder")
     parser.add_argument("--update", action="store_true", help="take the package versions apt offers now")
+    parser.add_argument("--spans", type=Path, help="check that this question file's gold spans are on their pages")
+    parser.add_argument(
+        "--check", action="store_true", help="also the PDFs of the independent check (check/corpus.json)"
+    )
     args = parser.parse_args()
+    manifests = [MANIFEST, CHECK_MANIFEST] if args.check else [MANIFEST]
     if args.update:
-        update(MANIFEST)
+        for manifest in manifests:
+            update(manifest)
     try:
-        paths = fetch(args.cache, MANIFEST)
+        paths = {name: path for manifest in manifests for name, path in fetch(args.cache, manifest).items()}
     except FetchError as e:
         sys.exit(f"fulltext_corpus: {e}")
-    pdfs = entries()
+    pdfs = [e for manifest in manifests for e in entries(manifest)]
     if args.text:
         for e in pdfs:
             n = write_text(paths[e["file"]], args.text / Path(e["file"]).stem)
@@ -115,6 +156,10 @@ def main() -> None:
                 print(f"warning: {e['file']} has {n} pages, the manifest says {e['pages']}")
     print(f"{len(paths)} PDFs in {args.cache}")
     print(summary(pdfs))
+    if args.spans:
+        problems = span_problems(args.spans, paths)
+        print("\n".join(problems) or f"{args.spans.name}: every gold span is on its gold page")
+        sys.exit(1 if problems else 0)
 
 
 if __name__ == "__main__":
