@@ -32,7 +32,6 @@ from assistant.types import Hit, Passage
 
 SUPPORT = 0.4  # a paper is cited only if a sentence has this share of the question's specific terms
 STAY = 0.1  # a neighbour or runner-up is quoted instead of the best passage only when its sentence beats by this
-ABSTRACT = 0.1  # a full-text paper's abstract is favoured by this over its body: the paper's own summary
 
 # --- which papers an answer cites -----------------------------------------------------------
 
@@ -82,8 +81,7 @@ def quotable(hit: Hit, ctx: AnswerContext) -> Quotable:
     """What an answer quotes a hit from: (text, its sentence spans, the span retrieval matched,
     the body passage the text is -- None for the abstract).  The hit's best body passage, a
     neighbour, a runner-up or the abstract (`ctx.quotes.nearby`), whichever holds the
-    best-scoring sentence, the best one favoured by STAY and the abstract by ABSTRACT; body
-    sentences never run over a page."""
+    best-scoring sentence, the best one favoured by STAY; body sentences never run over a page."""
     best, also = hit.passage, None
     if best is None or not best.in_body:
         abstract = hit.paper.abstract
@@ -103,7 +101,6 @@ def quotable(hit: Hit, ctx: AnswerContext) -> Quotable:
             body=True,
         )
         scores += STAY * np.array(inside, dtype=float)[:, None]
-        scores += ABSTRACT * np.array([not p.in_body for p, _ in items], dtype=float)[:, None]
         ctx.weighed[hit.paper.id] = _best_first([p for p, _ in items], scores.max(axis=1))
         lead = choose(scores, 1, ctx.read.asks, ctx.read.details)
         best = items[lead[0]][0] if lead else best
