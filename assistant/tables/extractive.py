@@ -2,7 +2,8 @@
 aspect read as a question once, the paper's best passage found, its sentences scored and
 chosen as a one-paper answer's are, a sentence introducing the paper's own work preferred),
 and a cell is the verbatim sentence(s) chosen, or "not stated" when the best sentence scores
-below STATED and holds less than SUPPORT of the aspect's specific terms (both chosen on the dev tables: docs/quality.md, "Comparison tables")."""
+below STATED and holds less than SUPPORT of the aspect's specific terms (all chosen on the dev
+tables: docs/quality.md, "Comparison tables")."""
 
 from __future__ import annotations
 
