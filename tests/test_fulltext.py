@@ -19,6 +19,7 @@ import pytest
 import assistant.ingest.fulltext as fulltext_mod
 import assistant.llm as llm_module
 from assistant import PaperAssistant, Settings
+from assistant.answering.prompts import NOT_COVERED
 from assistant.cli import main as cli_main
 from assistant.formats.pdf import PdfDocument, read_pdf
 from assistant.ingest.chunking import chunk_body
@@ -211,6 +212,20 @@ def test_mixed_collection_abstract_answers_and_refusals_work_as_before(lme4):
         "What is the boiling point of sea water at high altitude?",
     ):
         assert not pa.ask(question).covered, question
+
+
+def test_a_question_naming_what_the_paper_never_mentions_is_refused_and_says_so(lme4):
+    pa, _, doc = lme4
+    assert "Vuong" not in doc.text and "glmmTMB" not in doc.text
+    question = "Does lme4 offer a Vuong test to compare linear mixed models?"
+    r = pa.retrieve(question)
+    assert r.hits[0].paper.id == "pdf:lmer" and r.unmentioned == ["Vuong"]  # the right paper, which never says it
+    ans = pa.ask(question)
+    assert not ans.covered and ans.citations == []
+    assert ans.text.startswith(NOT_COVERED) and "never mentions “Vuong”" in ans.text and LME4_TITLE in ans.text
+    assert pa.retrieve("Which optimizer does lme4 use by default for glmmTMB models?").unmentioned == ["glmmTMB"]
+    ans = pa.ask(LME4_Q)  # the same paper, asked about what it has
+    assert ans.covered and ans.citations[0].paper.id == "pdf:lmer"
 
 
 def test_the_cli_prints_page_and_section_in_references(lme4, capsys):

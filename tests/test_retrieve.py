@@ -158,3 +158,33 @@ def test_an_abbreviation_matches_its_spelled_out_form(question, text, terms):
     from assistant.text import abbreviation_terms
 
     assert abbreviation_terms(question, text) == terms
+
+
+def test_unfamiliar_words_are_names_and_identifiers_not_paraphrases():
+    from assistant.retrieval.gate import unfamiliar_words
+
+    assert unfamiliar_words("Does pscl provide a Vuong test for zero-inflated models?") == ["pscl", "Vuong"]
+    assert unfamiliar_words("How many iterations (rlen) does som() run by default?") == ["rlen"]
+    # everyday words, however rare in a question, and bare numbers are not names
+    assert unfamiliar_words("What is the downside of the approach, and why does it worsen after 1000 runs?") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "terms", "text", "missing"),
+    [
+        ("Does pscl provide a Vuong test?", ["pscl", "hurdl", "zeroinfl"], "", ["Vuong"]),
+        ("Does pscl provide a Vuong test?", ["pscl", "vuong"], "", []),
+        ("Which LaTeX 2e release does REVTeX need?", ["revtex", "latex2e"], "", []),  # part of a term
+        (
+            "Is the SVM fitted by LIBLINEAR?",
+            ["liblinear", "support", "vector", "machin"],
+            "a support vector machine",
+            [],
+        ),
+        ("Is the SVM fitted by LIBLINEAR?", ["liblinear", "kernel"], "kernel methods", ["SVM"]),
+    ],
+)
+def test_unmentioned_names_are_those_no_term_of_the_paper_holds(question, terms, text, missing):
+    from assistant.retrieval.gate import unmentioned
+
+    assert unmentioned(question, terms, lambda: text) == missing

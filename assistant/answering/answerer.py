@@ -10,7 +10,7 @@ from typing import Any
 
 from assistant.answering import generation
 from assistant.answering.context import AnswerContext, Plan
-from assistant.answering.extractive import extractive, not_covered
+from assistant.answering.extractive import extractive, not_covered, unmentioned_detail
 from assistant.answering.metadata import metadata_answer
 from assistant.answering.passages import Focus, PassageTerms
 from assistant.answering.plan import answer_plan
@@ -132,7 +132,7 @@ class Answerer:
         t = time.perf_counter()
         evidence = []
         if not r.covered:
-            text, citations = not_covered(r.hits), []
+            text, citations = not_covered(r.hits, unmentioned_detail(r.hits, r.unmentioned)), []
         else:
             ctx = ctx or self.context(ask, r)
             text, citations = extractive(self.plan(ctx))

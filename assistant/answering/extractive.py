@@ -62,6 +62,14 @@ def not_covered(closest: list[Hit], detail: str = prompts.NOT_COVERED_DETAIL) ->
     return text
 
 
+def unmentioned_detail(closest: list[Hit], words: list[str]) -> str:
+    """Why nothing is cited: the names the closest paper never mentions, or no close paper."""
+    if not words or not closest:
+        return prompts.NOT_COVERED_DETAIL
+    quoted = ", ".join(f"“{w}”" for w in words)
+    return prompts.NOT_COVERED_UNMENTIONED.format(title=md_title(closest[0].paper.title), words=quoted)
+
+
 def abstract_citation(number: int, paper: Paper, quote: str, spans: list[tuple[int, int]]) -> Citation:
     """A quote from a paper's abstract, with the PDF page it is printed on when there is one."""
     page = paper.abstract_page or None

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from assistant.index import Store
-from assistant.ingest.chunking import passage_embed_text
+from assistant.ingest.chunking import abstract_passages, passage_embed_text
 from assistant.retrieval.fusion import best_passages, bm25
 from assistant.retrieval.query import dense_query
 from assistant.text import tokenize
@@ -46,7 +46,8 @@ FOCUS_PASSAGES = 3  # passages of a full-text paper an answer chooses its senten
 class Focus:
     """For one answer, where it quotes each hit from (answering.context.Quotes): a full-text
     hit's paper's passage that best answers the question (`__call__`), that passage with its
-    neighbours in its section and the runners-up (`nearby`), an abstract hit's span (`span`)."""
+    neighbours in its section, the runners-up and the abstract (`nearby`), an abstract hit's
+    span (`span`)."""
 
     def __init__(self, store: Store, embedder: Any, question: str, terms: PassageTerms):
         self._store, self._embedder, self._question, self._terms = store, embedder, question, terms
@@ -68,7 +69,8 @@ class Focus:
         around = self._around(hit)
         if hit.passage is None or not hit.passage.in_body:
             return around
-        more = [p for p in self._get(hit)[1] if p.in_body]
+        abstract = abstract_passages(hit.paper, self._store.settings.chunk_words)  # weighed with the body always
+        more = self._get(hit)[1] + abstract  # the runners-up, and the abstract
         return sorted({p.index: p for p in around + more}.values(), key=lambda p: p.index)
 
     def _get(self, hit: Hit) -> tuple[Hit, list[Passage]]:
@@ -76,10 +78,10 @@ class Focus:
             self._done[hit.paper.id] = self._best(hit)
         return self._done[hit.paper.id]
 
-    def _best(self, hit: Hit, n: int = FOCUS_PASSAGES) -> tuple[Hit, list[Passage]]:
+    def _best(self, hit: Hit) -> tuple[Hit, list[Passage]]:
         """A full-text hit with the passage of its paper that best answers the question (the
         words the user typed: a follow-up's conversation chose the paper, its own words choose
-        the passage), and the runners-up (up to n - 1): the paper's passages ranked by dense
+        the passage), and the runners-up (up to FOCUS_PASSAGES - 1): the paper's passages ranked by dense
         cosine and by BM25 among them, fused (fusion.best_passages).  Any other hit is returned
         as it is, with none."""
         paper, store = hit.paper, self._store
@@ -91,7 +93,7 @@ class Focus:
         scores = bm25(tokenize(self._question), self._terms(paper, passages))
         keyword = sorted(((p.index, s) for p, s in zip(passages, scores) if s > 0), key=lambda x: -x[1])
         by_index = {p.index: p for p in passages}
-        ranked = [by_index[i] for i in best_passages(dense, keyword) if i in by_index][:n]
+        ranked = [by_index[i] for i in best_passages(dense, keyword) if i in by_index][:FOCUS_PASSAGES]
         if not ranked:
             return hit, []
         best = ranked[0]

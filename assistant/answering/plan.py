@@ -9,9 +9,9 @@ papers" answer a paper that only shares vocabulary with the question is left out
 each paper is quoted with a sentence that backs it.  An LLM is given the same papers.
 
 A full-text paper whose best passage is in its body is quoted from the body instead
-(`quotable`): from that passage or the one before or after it in its section, whichever
-holds the best sentence, and only sentences on the page of the best one, so the quote is
-verbatim from one page (Citation.page).
+(`quotable`): from that passage, the one before or after it in its section, a runner-up or
+the abstract, whichever holds the best sentence, and only sentences on the page of the best
+one, so the quote is verbatim from one page (Citation.page).
 """
 
 from __future__ import annotations
@@ -66,16 +66,16 @@ def support(sentences: Sequence[str], question: str, idf: Callable[[str], float]
 
 def quotable(hit: Hit, ctx: AnswerContext) -> tuple[str, list[tuple[int, int]], tuple[int, int] | None, Passage | None]:
     """What an answer quotes a hit from: (text, its sentence spans, the span retrieval matched,
-    the body passage the text is -- None for the abstract).  A body passage is the hit's best
-    one or a neighbour or runner-up (`ctx.quotes.nearby`), whichever holds the best-scoring
-    sentence, the best one favoured by STAY; its sentences never run over a page."""
+    the body passage the text is -- None for the abstract).  The hit's best body passage, a
+    neighbour, a runner-up or the abstract (`ctx.quotes.nearby`), whichever holds the
+    best-scoring sentence, the best one favoured by STAY; body sentences never run over a page."""
     best = hit.passage
     if best is None or not best.in_body:
         abstract = hit.paper.abstract
         return abstract, sentence_spans(abstract) or [(0, len(abstract))], ctx.quotes.span(hit), None
     around = ctx.quotes.nearby(hit)
     if len(around) > 1:
-        items = [(p, sp) for p in around for sp in body_sentences(p.text)]
+        items = [(p, sp) for p in around for sp in (body_sentences(p.text) if p.in_body else sentence_spans(p.text))]
         texts = [p.text[a:b] for p, (a, b) in items]
         inside = [p.index == best.index for p, _ in items]
         scores = score_sentences(
@@ -90,6 +90,9 @@ def quotable(hit: Hit, ctx: AnswerContext) -> tuple[str, list[tuple[int, int]], 
         scores += STAY * np.array(inside, dtype=float)[:, None]
         lead = choose(scores, 1, ctx.read.asks, ctx.read.details)
         best = items[lead[0]][0] if lead else best
+        if not best.in_body:  # the abstract answers best: quoted as an abstract is
+            abstract = hit.paper.abstract
+            return abstract, sentence_spans(abstract) or [(0, len(abstract))], (best.start, best.end), None
     return best.text, body_sentences(best.text) or [(0, len(best.text))], None, best
 
 

@@ -9,6 +9,9 @@ NOT_COVERED_DETAIL = "No paper in the collection matches it closely enough to an
 # When the gate let the question through but the model found no answer in the passages.
 NOT_COVERED_BY_PASSAGES = "The passages retrieved for it do not answer it, so nothing is cited."
 
+# When the closest paper, whose whole text is indexed, never mentions a name the question asks about.
+NOT_COVERED_UNMENTIONED = "The closest paper, *{title}*, never mentions {words}, so nothing is cited."
+
 CLOSEST_PAPERS = "Closest papers (weak matches, not evidence):"
 
 EXTRACTIVE_INTRO = "From the abstracts in the collection:"

@@ -385,6 +385,9 @@ class Corpus:
     def idf(self, token: str) -> float:
         return math.log((self.n_docs + 1) / (self.df(token) + 0.5))
 
+    def terms(self, paper_id: str) -> list[str]:
+        return next((i.terms(paper_id) for i in self._indexes if paper_id in i), [])
+
 
 def _segment_scores(p: _Part, weights: dict[str, float], avgdl: float) -> np.ndarray | None:
     seg = p.seg

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
-from assistant.text import specificity, tokenize
+from assistant.text import abbreviation_terms, specificity, term, tokenize
 from assistant.types import Hit
 
 
@@ -65,6 +65,7 @@ class TermStats(Protocol):
     def __len__(self) -> int: ...
     def df(self, token: str) -> int: ...
     def idf(self, token: str) -> float: ...
+    def terms(self, paper_id: str) -> list[str]: ...
 
 
 # A full-text paper's coverage is measured over more text than an abstract's (its title,
@@ -119,3 +120,28 @@ def gate_text(hit: Hit, dense: list) -> str:
     own = [hit.passage if d.passage_index == hit.passage_index else d.passage for d in best]
     own = [p for p in own if p is not None] or ([hit.passage] if hit.passage is not None else [])
     return " ".join([text, *(p.text for p in own)])
+
+
+# A word rarer than this in everyday English (zipf) is a name or an identifier -- Vuong, rlen,
+# R0, proto3 -- not a paraphrase; "worsen" or "downside" are paraphrases (docs/quality.md).
+UNFAMILIAR_ZIPF = 2.5
+
+
+def unfamiliar_words(question: str) -> list[str]:
+    """The question's words, as typed, that are not everyday English: names and identifiers."""
+    from wordfreq import zipf_frequency
+
+    words = dict.fromkeys(w for w in _WORD.findall(question) if len(w) >= 2 and not w.isdigit() and term(w))
+    return [w for w in words if zipf_frequency(w.lower(), "en") < UNFAMILIAR_ZIPF]
+
+
+def unmentioned(question: str, paper_terms: Collection[str], text: Callable[[], str]) -> list[str]:
+    """The question's unfamiliar words a paper never mentions: none of its terms is the word or
+    contains it ("2e" is in "latex2e"), and its `text` does not spell it out (SVM)."""
+    terms = set(paper_terms)
+    missing = [w for w in unfamiliar_words(question) if term(w) not in terms]
+    missing = [w for w in missing if not any(term(w) in t for t in terms)]
+    if missing:
+        spelled = abbreviation_terms(question, text())
+        missing = [w for w in missing if term(w) not in spelled]
+    return missing

@@ -11,7 +11,7 @@ from typing import Any
 from assistant.index.store import DenseHit
 from assistant.retrieval.candidates import Candidates
 from assistant.retrieval.fusion import Fused, fuse
-from assistant.retrieval.gate import gate, gate_text
+from assistant.retrieval.gate import gate, gate_text, unmentioned
 from assistant.retrieval.query import RECORD_WORDS, asks_metadata, dense_query
 from assistant.text import abbreviation_terms, tokenize
 from assistant.types import Hit, Paper
@@ -27,6 +27,7 @@ class Retrieval:
     relevance: float
     covered: bool
     timings: dict[str, float] = field(default_factory=dict)
+    unmentioned: list[str] = field(default_factory=list)  # names the question asks about the top paper never mentions
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,19 @@ class Searcher:
         full_text = [h.paper.full_text for h in hits[:3]]
         asked = [t for t in qtokens if t not in RECORD_WORDS] if asks_metadata(question) else qtokens
         rel = gate(question, query, asked or qtokens, top_cos, top_terms, stats, full_text=full_text)
+        missing = self._unmentioned(question, hits[0]) if rel >= self.min_relevance and hits else []
         clock.lap("gate")
-        return Retrieval(query, qtokens, hits, rel, rel >= self.min_relevance, clock.timings)
+        return Retrieval(query, qtokens, hits, rel, rel >= self.min_relevance and not missing, clock.timings, missing)
+
+    def _unmentioned(self, question: str, hit: Hit) -> list[str]:
+        """The names in the question the top paper never mentions -- for a full-text paper only,
+        whose whole text is known (an abstract leaves most of a paper unsaid)."""
+        paper = hit.paper
+        if not paper.full_text:
+            return []
+        record = tokenize(" ".join([*paper.authors, paper.venue, paper.key]))
+        terms = [*self.source.term_stats.terms(paper.id), *record]
+        return unmentioned(question, terms, lambda: " ".join(p.text for p in self.source.passages(paper)))
 
     def _views(self, qvec, qtokens: list[str], allowed: set[str] | None, clock: _Clock) -> _Views:
         """Each view's candidates: passages and papers by dense cosine, papers by BM25."""
