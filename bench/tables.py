@@ -4,6 +4,7 @@
     python -m bench.tables --pdfs DIR --index-dir /tmp/idx
     python -m bench.tables --sweep                 # also the dev scores for a "stated" threshold alone
     python -m bench.tables --speed-only            # speed again, quality kept from the result file
+    python -m bench.tables --split dev --cells     # one split's quality only, each missed cell shown (no file written)
 
 Quality (examples/tables/tables_{dev,test}.jsonl, gold cells written from the papers' text):
 per split and per corpus (bundled abstracts, full-text PDFs), for `PaperAssistant.table` and
@@ -76,9 +77,11 @@ def fetch_pdfs(folder: Path) -> Path:
     return folder
 
 
-def quality(pa: PaperAssistant, sweep: bool) -> dict:
+def quality(pa: PaperAssistant, sweep: bool, splits: list[str] | None = None) -> dict:
     out: dict = {}
     for split, path in SETS.items():
+        if splits is not None and split not in splits:
+            continue
         report = evaluate_tables(pa, path)
         corpus = {t["id"]: t.get("corpus", "") for t in load_tables(path)}
         out[split] = {}
@@ -92,6 +95,41 @@ def quality(pa: PaperAssistant, sweep: bool) -> dict:
         if sweep and split == "dev":
             out["dev_sweep"] = threshold_sweep(pa, path)
     return out
+
+
+def diagnose(pa: PaperAssistant, split: str, everything: bool = False) -> list[str]:
+    """One line per cell the assistant gets wrong (`everything`: every cell): the table, the
+    paper, the aspect, the gold verdict, the cell's score and term share, what it quotes (or the
+    closest sentence of a not-stated cell), and the first gold sentence."""
+    from assistant.evaluation.questions import title_index
+    from assistant.evaluation.tables import _paper_id
+
+    titles = title_index(pa.papers)
+    lines = []
+    for t in load_tables(SETS[split]):
+        made = pa.table(t["aspects"], papers=[_paper_id(t, r, titles) for r in t["rows"]])
+        for r, row in zip(t["rows"], made.rows):
+            for gold, cell in zip(r["cells"], row.cells):
+                text = f"{cell.text} {cell.quote}" if cell.stated else (cell.nearest.quote if cell.nearest else "")
+                found = holds(text, gold["gold"]) if gold["gold"] else None
+                right = (cell.stated and found) if gold["gold"] else not cell.stated
+                if right and not everything:
+                    continue
+                verdict = "OK" if right else ("MISS-NS" if gold["gold"] and not cell.stated else "MISS")
+                if not gold["gold"]:
+                    verdict = "OK-NS" if right else "FALSE-STATED"
+                where = "" if not cell.citations else f" p{cell.citations[0].page}/{cell.citations[0].section}"
+                lines.append(
+                    f"{verdict:12s} {t['id'][-5:]} {r['paper'][:24]:24s} | {gold['aspect'][:36]:36s} | "
+                    f"score {cell.score:.2f} terms {cell.support:.2f} sentence-holds-gold {found}{where}\n"
+                    f"    chose: {' '.join(text.split())[:220]}\n"
+                    + (
+                        f"    gold:  {' '.join(gold['gold'][0].split())[:220]}"
+                        if gold["gold"]
+                        else "    gold:  not stated"
+                    )
+                )
+    return lines
 
 
 def threshold_sweep(pa: PaperAssistant, path: Path) -> list[dict]:
@@ -165,6 +203,14 @@ def cli_speed(index_dir: str, ids: list[str]) -> dict:
     }
 
 
+def one_split(pa: PaperAssistant, args: argparse.Namespace) -> int:
+    """A split's quality printed (the dev loop: tune on dev without touching the result file)."""
+    if args.cells or args.all_cells:
+        print("\n".join(diagnose(pa, args.split, args.all_cells)))
+    print(json.dumps(quality(pa, args.sweep, [args.split]), indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--index-dir", help="index of the bundled collection (default: a new one in a temporary folder)")
@@ -174,12 +220,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="also the dev scores for a 'stated' threshold alone")
     ap.add_argument("--json", default=str(RESULTS / "tables.json"), help="result file (default %(default)s)")
     ap.add_argument("--speed-only", action="store_true", help="measure speed only (quality kept from the result file)")
+    ap.add_argument("--split", choices=sorted(SETS), help="this split's quality only, printed (no result file written)")
+    ap.add_argument("--cells", action="store_true", help="with --split: each missed cell, what it quotes and the gold")
+    ap.add_argument("--all-cells", action="store_true", help="with --split: every cell, as --cells shows a miss")
     args = ap.parse_args(argv)
     index_dir = args.index_dir or tempfile.mkdtemp(prefix="pa-bench-tables-")
     pa = PaperAssistant(Settings.load(index_dir=index_dir, collection="bundled"))
     pdfs = fetch_pdfs(args.pdfs)
     for name in sorted(needed_pdfs()):
         pa.add_papers(pdfs / name)
+    if args.split:
+        return one_split(pa, args)
     result = read_result(Path(args.json)) if args.speed_only else {}
     result.update(stated_threshold=extractive.STATED, stated_support=extractive.SUPPORT)
     result["abstract_preference"] = extractive.ABSTRACT

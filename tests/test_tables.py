@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from assistant import PaperAssistant, PaperNotFound, Settings, TableError
+from assistant.answering import cues
 from assistant.llm import LLMError
-from assistant.tables import NOT_STATED, Cell, TableJob, make_table, writer
+from assistant.tables import NOT_STATED, Cell, TableJob, extractive, make_table, writer
 from assistant.tables.extractive import STATED, SUPPORT, read_aspect
 from assistant.types import Citation, Paper
 
@@ -51,6 +52,33 @@ def test_a_table_quotes_each_paper_and_says_not_stated(pa):
     assert table.cell(ids[1], "Is the code released?").stated  # AGLA: "Our code will be released at ..."
     assert "github" in table.cell(ids[1], "Is the code released?").quote
     assert not table.cell(ids[0], "Is the code released?").stated  # RITUAL's abstract names no code
+
+
+@pytest.mark.parametrize(
+    "sentence, introduces",
+    [
+        ("In this paper, we introduce a novel contrastive decoding framework termed LOL.", True),
+        ("This article introduces the R package ctmcd, which provides an implementation of methods.", True),
+        ("The filehash package for R implements a simple key-value style database.", True),
+        ("MNP is a publicly available R package that fits the Bayesian multinomial probit model.", True),
+        ("This vignette shows how to use the Brobdingnag package to manipulate very large numbers.", True),
+        ("Extensive experiments conducted on two publicly available datasets illustrate the gain.", False),
+        ("Other packages use the S4 classes and generics defined in the DBI package.", False),
+    ],
+)
+def test_a_sentence_introducing_the_papers_own_work_is_recognised(sentence, introduces):
+    assert bool(cues.INTRODUCES.search(sentence)) == introduces
+
+
+def test_a_cell_about_the_paper_as_a_whole_leads_with_its_contribution(pa, monkeypatch):
+    lol = by_title(pa, LOL).id
+    aspect = "How does it reduce hallucination?"
+    cell = pa.table([aspect], papers=[lol]).cell(lol, aspect)
+    assert cell.stated and cell.text.startswith("In this paper, we introduce a novel contrastive decoding framework")
+    monkeypatch.setattr(extractive, "INTRODUCES", 0.0)
+    plain = pa.table([aspect], papers=[lol]).cell(lol, aspect)
+    assert not plain.text.startswith("In this paper")  # without the preference another sentence leads
+    assert plain.stated == cell.stated  # the preference chooses the quote; "stated" reads the plain scores
 
 
 def test_papers_are_named_by_id_key_or_title_and_an_unknown_one_is_refused(pa):

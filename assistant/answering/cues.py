@@ -15,6 +15,18 @@ CONTRIBUTION = re.compile(
     re.I,
 )
 
+# A sentence introducing the paper's own contribution, in a research abstract ("we propose X",
+# "this paper introduces") or a software paper's ("the R package X provides", "X is an R
+# package that", "this vignette shows"): what a table cell about the paper as a whole quotes.
+INTRODUCES = re.compile(
+    r"\b(we (propose|introduce|present|develop|design|release|describe)|"
+    r"this (paper|work|article|vignette|note|study) (proposes|introduces|presents|describes|shows)|"
+    r"in this (paper|work|article)|"
+    r"(the|this) (\w+ ){0,3}package (\w+ ){0,3}(provides|implements|offers|was designed|allows|facilitates|fits)|"
+    r"is an? (\w+ ){0,4}package|(this|the) (article|vignette|paper|note) (shows|introduces|describes|presents))\b",
+    re.I,
+)
+
 # cue name -> (what a question asking for it says, what a sentence giving it says)
 CUES: dict[str, tuple[re.Pattern, re.Pattern]] = {
     "number": (

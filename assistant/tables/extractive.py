@@ -1,8 +1,9 @@
 """Cells without an LLM: each paper asked each aspect with the answer-focus machinery (the
 aspect read as a question once, the paper's best passage found, its sentences scored and
-chosen as a one-paper answer's are), and a cell is the verbatim sentence(s) chosen, or
-"not stated" when the best sentence scores below STATED and holds less than SUPPORT of the
-aspect's specific terms (both chosen on the dev tables: docs/quality.md, "Comparison tables")."""
+chosen as a one-paper answer's are, a sentence introducing the paper's own work preferred),
+and a cell is the verbatim sentence(s) chosen, or "not stated" when the best sentence scores
+below STATED and holds less than SUPPORT of the aspect's specific terms (all chosen on the dev
+tables: docs/quality.md, "Comparison tables")."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.answering import cues
 from assistant.answering.context import AnswerContext, Plan
 from assistant.answering.extractive import extractive
 from assistant.answering.passages import Focus
@@ -25,6 +27,7 @@ from assistant.types import Hit, Paper, Passage
 STATED = 0.55  # a cell is stated when its best sentence scores this much (chosen on the dev tables: docs/quality.md)
 SUPPORT = 0.3  # ... or when it holds this share of the aspect's specific terms (plan.support)
 ABSTRACT = 0.1  # added to an abstract sentence's score when a full text's passages compete with it
+INTRODUCES = 0.2  # added, to choose a cell's sentence, to one introducing the paper's work (cues.INTRODUCES)
 CELL_SENTENCES = 2  # most sentences an abstract cell quotes (a body cell: its best one and its context)
 
 
@@ -88,6 +91,13 @@ def _scored(src: Source, paper: Paper, ctx: AnswerContext) -> np.ndarray:
     )
 
 
+def _choosing(src: Source, s: np.ndarray) -> np.ndarray:
+    """The scores a cell's sentence is chosen by: a sentence introducing the paper's own
+    contribution raised by INTRODUCES (the "stated" decision reads the scores without it)."""
+    own = np.array([bool(cues.INTRODUCES.search(src.text[a:b])) for a, b in src.spans], dtype=float)
+    return s + INTRODUCES * own[:, None]
+
+
 def _best(src: Source, s: np.ndarray) -> float:
     """How well a source answers: its best sentence's score (an abstract's raised by ABSTRACT)."""
     return (float(s.max()) if s.size else -1e9) + (ABSTRACT if src.passage is None else 0.0)
@@ -102,10 +112,12 @@ def fill(paper: Paper, aspect: Aspect, stated_at: float | None = None) -> Cell:
     hit, found = sources(paper, ctx)
     if not found:  # known by its title and metadata only: nothing to quote
         return Cell(aspect.text, NOT_STATED, False, note="the paper has no abstract or full text")
-    scored = [(src, _scored(src, paper, ctx)) for src in found]
-    src, s = max(scored, key=lambda x: _best(*x))
+    scored = [(src, s, _choosing(src, s)) for src in found for s in [_scored(src, paper, ctx)]]
+    src, s, by = max(scored, key=lambda x: _best(x[0], x[2]))
     passage, spans = src.passage, src.spans
-    chosen = _one_page(passage, spans, s, 1, q) if passage is not None else choose(s, CELL_SENTENCES, q.asks, q.details)
+    chosen = (
+        _one_page(passage, spans, by, 1, q) if passage is not None else choose(by, CELL_SENTENCES, q.asks, q.details)
+    )
     if not chosen:
         return Cell(aspect.text, NOT_STATED, False)
     score = float(np.max(s[chosen[0]]))
