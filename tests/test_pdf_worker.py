@@ -7,6 +7,7 @@ budgets themselves (memory, CPU) are tested with bomb PDFs in test_hostile.py.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -189,3 +190,26 @@ def test_the_server_and_its_worker_end_with_the_process_that_started_them(tmp_pa
     finally:
         asker.kill()
         asker.stdout.close()
+
+
+def test_the_worker_bench_writes_its_figures(tmp_path, lmer_pdf):  # lmer_pdf: the test PDFs are fetched
+    out = tmp_path / "pdf_worker.json"
+    p = run([sys.executable, "-m", "bench.pdf_worker", "--pdfs", "2", "--repeats", "1", "--out", str(out)], ROOT)
+    assert p.returncode == 0, p.stderr
+    run_ = json.loads(out.read_text())["current"]
+    assert len(run_["runs"]) == 1 and len(run_["runs"][0]["worker_s"]) == 2 and run_["first_pdf_s"][0] > 0
+
+
+def test_a_server_that_cannot_start_is_told_as_such(tmp_path):
+    code = textwrap.dedent(f"""\
+        import sys
+        from assistant.formats.pdf_worker import read_within
+        sys.executable = "/bin/false"  # an interpreter that exits at once
+        try:
+            read_within({str(LAYOUT)!r}, 300)
+        except ValueError as e:
+            print(e)
+        """)
+    p = run([sys.executable, "-c", code], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "layout.pdf: the PDF reader's worker could not start (exit status 1)"

@@ -74,15 +74,26 @@ def wall_clock(seconds: float) -> float:
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the asking process decides; its end closes our stdin
+    pipes = _own_pipes()
     _warm()
-
-    write_message(1, b"ready")
-    while (request := read_message(0)) is not None:
-        reply = _serve(*pickle.loads(request))
+    write_message(pipes[1], b"ready")
+    while (request := read_message(pipes[0])) is not None:
+        reply = _serve(pickle.loads(request), pipes)
         if reply is None:  # the asking process went away meanwhile
             break
-        write_message(1, pickle.dumps(reply))
+        write_message(pipes[1], pickle.dumps(reply))
     return 0
+
+
+def _own_pipes() -> tuple[int, int]:
+    """(requests, replies): stdin and stdout moved to descriptors of the protocol's own, so that
+    nothing printed can garble a reply; fd 0 becomes /dev/null and fd 1 the server's stderr."""
+    pipes = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    return pipes
 
 
 def _warm() -> None:
@@ -93,15 +104,18 @@ def _warm() -> None:
     zipf_frequency("the", "en")  # the word list line-end hyphens are judged by
 
 
-def _serve(path: str, max_pages: int, memory_mb: float, seconds: float) -> dict | None:
+def _serve(request: tuple[str, int, float, float], pipes: tuple[int, int]) -> dict | None:
+    """Fork a worker for `request` and wait for it: the reply, or None when the asking process is gone."""
+    path, max_pages, memory_mb, seconds = request
     receive, send = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        os.close(receive)
+        for fd in (receive, *pipes):  # the server's pipes stay the server's: its end is seen at once
+            os.close(fd)
         _child(send, Path(path), max_pages, memory_mb, seconds)
     os.close(send)
     try:
-        answer, stopped = _collect(receive, time.monotonic() + wall_clock(seconds))
+        answer, stopped = _collect(receive, pipes[0], time.monotonic() + wall_clock(seconds))
     finally:
         os.close(receive)
     if answer is None or stopped:
@@ -112,13 +126,13 @@ def _serve(path: str, max_pages: int, memory_mb: float, seconds: float) -> dict 
     return {"answer": answer or None, "status": status, "stopped": stopped}
 
 
-def _collect(fd: int, deadline: float) -> tuple[bytes | None, bool | None]:
+def _collect(fd: int, requests: int, deadline: float) -> tuple[bytes | None, bool | None]:
     """Everything the child writes until it closes its end: (bytes, False); (None, True) when the
-    deadline passes first; (None, None) when our stdin ends (the asking process is gone)."""
+    deadline passes first; (None, None) when `requests` ends (the asking process is gone)."""
     parts = []
     while (left := deadline - time.monotonic()) > 0:
-        ready = readable([fd, 0], left)
-        if 0 in ready:
+        ready = readable([fd, requests], left)
+        if requests in ready:
             return None, None
         if fd in ready:
             part = os.read(fd, 1 << 20)
@@ -141,9 +155,6 @@ def _child(fd: int, path: Path, max_pages: int, memory_mb: float, seconds: float
     code = 1
     try:
         faulthandler.disable()  # a worker stopped by its limits is expected: no traceback dump
-        null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)  # the server's pipes stay the server's: its end is seen at once
-        os.dup2(null, 1)
         _limit(memory_mb, seconds)
         try:
             answer = ("ok", read(path, max_pages))

@@ -62,8 +62,11 @@ def read_within(path: str | Path, max_pages: int, budget: Budget | None = None) 
     if not hasattr(os, "fork"):
         return pdf_server.read(path, max_pages)
     request = (os.path.abspath(path), max_pages, budget.memory_mb, budget.seconds)
-    with _LOCK:
-        reply = _ask(pickle.dumps(request), pdf_server.wall_clock(budget.seconds) + _SLACK_SECONDS)
+    try:
+        with _LOCK:
+            reply = _ask(pickle.dumps(request), pdf_server.wall_clock(budget.seconds) + _SLACK_SECONDS)
+    except _NotStarted as e:
+        raise PdfError(f"{path.name}: the PDF reader's worker could not start ({e})") from e
     return _verdict(path, budget, reply)
 
 
@@ -99,21 +102,27 @@ def _describe(status: int | None) -> str:
     return f"exit status {status}"
 
 
+class _NotStarted(Exception):
+    """The server could not be started; the message says why."""
+
+
 class _Server:
     """The pdf_server process of this process, spoken to over its stdin and stdout."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         package = str(Path(assistant.__file__).resolve().parent)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, json.dumps(sys.path), package],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            start_new_session=True,  # a Ctrl-C is for the asking process, which then stops the server
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, json.dumps(sys.path), package],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,  # a Ctrl-C is for the asking process, which then stops the server
+            )
+        except OSError as e:
+            raise _NotStarted(f"{sys.executable}: {e.strerror or e}") from e
         if self._receive(_START_SECONDS) != b"ready":
-            code = self.stop()
-            raise PdfError(f"the PDF reader's worker could not start ({_describe(code)})")
+            raise _NotStarted(_describe(self.stop()))
 
     def ask(self, request: bytes, timeout: float) -> dict:
         """The server's reply to one request.  When the server dies or does not answer within
