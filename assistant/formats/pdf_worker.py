@@ -3,7 +3,7 @@ limit (RLIMIT_AS, `Budget.memory_mb` above what the process had when forked), a 
 limit (RLIMIT_CPU, `Budget.seconds`) and a wall clock (2 x seconds + 10 s), stopped past any.
 A crafted PDF (a content-stream bomb, a loop of objects) then costs at most its budget, and is
 refused with a message naming the setting; the process that asked is never at risk.  A worker
-that dies otherwise is reported as such, with its exit status.
+that dies otherwise is reported as such, with its signal or exit status.
 
 One PDF is parsed at a time (PDFium is not thread-safe; pdf.py serialises it in-process too).
 Workers are forked by a server (assistant/formats/pdf_server.py, one per asking process,
@@ -28,7 +28,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import assistant
 from assistant.formats import pdf_server
 from assistant.formats.pdf import PdfDocument, PdfError
 
@@ -111,7 +110,7 @@ class _Server:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        package = str(Path(assistant.__file__).resolve().parent)
+        package = str(Path(__file__).resolve().parent.parent)  # assistant/
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, json.dumps(sys.path), package],
