@@ -170,26 +170,32 @@ def test_a_server_that_dies_is_reported_and_started_again(tmp_path):
     assert pdf_worker._server.proc.pid != first[0]
 
 
-def test_the_server_and_its_worker_end_with_the_process_that_started_them(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_the_server_and_its_worker_end_with_the_process_that_started_them(tmp_path, sig):
+    """kill -9 (no clean-up of its own) or Ctrl-C (KeyboardInterrupt) of a process reading a PDF."""
     bomb = bombs.pdf_bomb(tmp_path, mb=200, name="slow.pdf")
     code = textwrap.dedent(f"""\
-        import threading
         from assistant.formats import pdf_worker
         pdf_worker.read_within({str(LAYOUT)!r}, 300)
         print(pdf_worker._server.proc.pid, flush=True)
         pdf_worker.read_within({str(bomb)!r}, 300, pdf_worker.Budget(memory_mb=4000, seconds=300))
         """)
     env = os.environ | {"PYTHONPATH": str(ROOT)}
-    asker = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    asker = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         server = int(asker.stdout.readline())
         worker = wait_for(lambda: children(server), "the worker process")[0]
-        asker.kill()  # no clean-up of its own: kill -9
+        asker.send_signal(sig)
         asker.wait(60)
         wait_for(lambda: gone(server) and gone(worker), "the server and its worker to end")
+        if sig == signal.SIGINT:
+            assert "KeyboardInterrupt" in asker.stderr.read()
     finally:
         asker.kill()
         asker.stdout.close()
+        asker.stderr.close()
 
 
 def test_the_worker_bench_writes_its_figures(tmp_path, lmer_pdf):  # lmer_pdf: the test PDFs are fetched
