@@ -144,6 +144,14 @@ class Relay:
         return Handler
 
 
+def start_relay(pa) -> Relay | None:
+    """Take commands from other terminals while this process holds an embedded index (None: it
+    holds none, a Chroma server being shared anyway, or it is a public host, which takes none)."""
+    if pa.settings.chroma_url or pa.settings.public:
+        return None
+    return Relay(pa).start()
+
+
 def _commands(parser: argparse.ArgumentParser) -> dict:
     """Each subcommand's function, from the parser."""
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
