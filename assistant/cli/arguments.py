@@ -1,5 +1,5 @@
 """What the commands make of their arguments: the assistant they run with, the papers the filter
-flags leave, the --history given; UsageError for an argument that cannot be used."""
+flags leave, the --history given; UsageError for an argument that cannot be used, and USER_ERRORS: every error a user can act on."""
 
 from __future__ import annotations
 
@@ -8,10 +8,25 @@ from typing import Any
 
 import assistant as pa_lib
 from assistant.cli.settings import settings_for
+from assistant.embedding import EmbeddingError
+from assistant.settings import SettingsError
 
 
 class UsageError(Exception):
     """A command-line argument that cannot be used; the message says why."""
+
+
+# Errors a user can act on.  Anything else is a bug and ends with its traceback.
+USER_ERRORS = (
+    pa_lib.CollectionError,
+    pa_lib.QuestionError,
+    pa_lib.IndexProblem,
+    SettingsError,
+    EmbeddingError,
+    UsageError,
+    pa_lib.PaperNotFound,
+    pa_lib.TableError,
+)
 
 
 def assistant_for(args, **kw) -> pa_lib.PaperAssistant:

@@ -79,7 +79,7 @@ def cmd_watch(args) -> int:
     pa = assistant_for(args)
     sources = _watched(pa, args.sources)
     watcher = Watcher(pa, sources, interval=args.interval, on_report=print_report)
-    relay = start_relay(pa)
+    relay = start_relay(pa, args.relayed)
     print(f"watching {len(sources)} source(s) for changes; Ctrl-C stops", file=sys.stderr, flush=True)
     try:
         watcher.run()

@@ -10,13 +10,10 @@ import logging
 import os
 import sys
 
-import assistant as pa_lib
 from assistant.cli import ask, collection, evaluation, library, model, relay, serve, table
 from assistant.cli import settings as settings_command
-from assistant.cli.arguments import UsageError
-from assistant.embedding import EmbeddingError
+from assistant.cli.arguments import USER_ERRORS
 from assistant.index import IndexBusy
-from assistant.settings import SettingsError
 
 # The ONNX runtime and tokenizers print to stderr unless told not to; a CLI should be quiet.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -28,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for add in (_ingest, _library, _search_and_ask, _table, _chat_and_serve, _eval, _export, _collection):
         add(sub)
+    relayed = {name: sub.choices[name].get_default("func") for name in relay.RELAYED}
+    for holder in ("serve", "watch"):  # the commands that hold an index run the others' (cli/relay.py)
+        sub.choices[holder].set_defaults(relayed=relayed)
     return p
 
 
@@ -241,16 +241,3 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(__name__).exception("details")
         print(f"error: {e}", file=sys.stderr)
         return 2
-
-
-# Errors a user can act on.  Anything else is a bug and ends with its traceback.
-USER_ERRORS = (
-    pa_lib.CollectionError,
-    pa_lib.QuestionError,
-    pa_lib.IndexProblem,
-    SettingsError,
-    EmbeddingError,
-    UsageError,
-    pa_lib.PaperNotFound,
-    pa_lib.TableError,
-)

@@ -24,7 +24,7 @@ def cmd_serve(args) -> int:
     info = pa.info()
     print(f"paper-assistant: {info['papers']} papers, answers by {info['backend']}", file=sys.stderr)
     watcher = start_watching(pa, args.watch) if args.watch else None
-    relay = start_relay(pa)
+    relay = start_relay(pa, args.relayed)
     try:
         launch(build_app(pa), server_name=args.host, server_port=args.port)
     finally:
