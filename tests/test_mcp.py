@@ -116,6 +116,14 @@ def test_search_finds_the_paper_behind_a_paraphrase(server):
     assert set(paper) == {"id", "title", "abstract", "authors", "year", "url", "code_url"}
 
 
+def test_search_says_which_filters_no_paper_passes(server):
+    found = result(call(server.url, "search_papers", {"query": COUNT_Q, "year_from": 2100, "author": "  no  body "}))
+    assert (
+        found["papers"] == []
+        and found["note"] == "No paper in the collection matches year_from=2100, author='no body'."
+    )
+
+
 def test_ask_cites_references_that_quote_the_papers(server):
     ans = result(call(server.url, "ask_papers", {"question": ZEROTA_Q}))
     assert ans["covered"] and ans["backend"] == "extractive" and ans["question"] == ZEROTA_Q

@@ -340,14 +340,39 @@ def test_table_sets_are_checked_and_scored_beside_the_baseline(pa, tmp_path):
 
 def test_the_table_tab_makes_a_table_from_a_filter_and_explains_what_is_missing(empty_pa, small_papers):
     from ui.shared import Shared
+    from ui.table_tab import TableChoice, TableTab
+
+    empty_pa.add_papers(small_papers[:2])
+    tab = TableTab(Shared(empty_pa))
+    html, files = tab.make(TableChoice(aspects="What data?", year_from=2024))
+    assert "Sparse Mixture of Adapters" in html and "Graph Transformers" not in html and len(files) == 2
+    assert Path(files[0]).read_text(encoding="utf-8").startswith("id,key,title,year,What data?")
+    assert "at least one aspect" in tab.make(TableChoice(aspects="  ", papers=["p1"]))[0]
+    assert "Choose some papers" in tab.make(TableChoice(aspects="What data?"))[0]
+    empty_boxes = TableChoice(aspects="What data?", papers=[], year_from=0, year_to=0, tag="")
+    assert "Choose some papers" in tab.make(empty_boxes)[0]
+    assert "No paper passes these filters" in tab.make(TableChoice(aspects="What data?", year_from=2030))[0]
+
+
+def test_the_table_tabs_button_hands_each_box_to_its_field(empty_pa, small_papers):
+    import gradio as gr
+
+    from ui.shared import Shared
     from ui.table_tab import TableTab
 
     empty_pa.add_papers(small_papers[:2])
     tab = TableTab(Shared(empty_pa))
-    html, files = tab.make([], "", 5, "What data?", None, None, year_from=2024)
+    with gr.Blocks() as demo:
+        v = tab.build()
+        session, mine = gr.State(None), gr.State(None)
+        tab.wire(v, session, mine)
+    (handler,) = [f.fn for f in demo.fns.values() if f.outputs == [v.table, v.downloads]]
+    boxes = {v.papers: [], v.query: "", v.k: 5, v.aspects: "What data?", v.tag: "", session: None, mine: None}
+    html, files = handler({**boxes, v.year_from: 2024, v.year_to: None}, None)
     assert "Sparse Mixture of Adapters" in html and "Graph Transformers" not in html and len(files) == 2
-    assert Path(files[0]).read_text(encoding="utf-8").startswith("id,key,title,year,What data?")
-    assert "at least one aspect" in tab.make(["p1"], "", 5, "  ", None, None)[0]
-    assert "Choose some papers" in tab.make([], "", 5, "What data?", None, None)[0]
-    assert "Choose some papers" in tab.make([], "", 5, "What data?", None, None, 0, 0, "")[0]  # empty boxes
-    assert "No paper passes these filters" in tab.make([], "", 5, "What data?", None, None, year_from=2030)[0]
+    html, _ = handler({**boxes, v.year_from: None, v.year_to: 2023}, None)
+    assert "Sparse Mixture of Adapters" not in html and "Graph Transformers" in html
+    assert (
+        "No paper passes these filters"
+        in handler({**boxes, v.year_from: None, v.year_to: None, v.tag: "nope"}, None)[0]
+    )

@@ -201,28 +201,8 @@ class PaperTools:
             r = self.pa.retrieve(query, k=k, paper_ids=ids)
         except (QuestionError, IndexProblem, StoreUnavailable) as e:
             raise gr.Error(f"query: {self.explain(e)}") from None
-        note = ""
-        if ids == []:
-            filters = ", ".join(
-                f"{n}={v!r}"
-                for n, v in (("year_from", year_from), ("year_to", year_to), ("author", author))
-                if v not in (None, "")
-            )
-            note = f"No paper in the collection matches {filters}."
-        papers = [
-            PaperHit(
-                rank=i,
-                id=h.paper.id,
-                title=h.paper.title,
-                year=h.paper.year,
-                authors=list(h.paper.authors),
-                url=h.paper.url,
-                code_url=h.paper.code_url,
-                passage=h.text,
-                score=round(h.score, 4),
-            )
-            for i, h in enumerate(r.hits, 1)
-        ]
+        note = _no_match_note(year_from=year_from, year_to=year_to, author=author) if ids == [] else ""
+        papers = [_paper_hit(i, h) for i, h in enumerate(r.hits, 1)]
         return SearchResult(query=query, covered=r.covered, papers=papers, note=note)
 
     def ask_papers(self, question: str, history: list[Message] | None = None, request: gr.Request = None) -> AskResult:
@@ -347,6 +327,28 @@ class PaperTools:
         except (QuestionError, TableError, PaperNotFound, IndexProblem, StoreUnavailable) as e:
             raise gr.Error(self.explain(e)) from None
         return _table_result(table)
+
+
+def _no_match_note(**filters: Any) -> str:
+    """search_papers' note when no paper passes the filters given (those left empty not named)."""
+    named = ", ".join(f"{n}={v!r}" for n, v in filters.items() if v not in (None, ""))
+    return f"No paper in the collection matches {named}."
+
+
+def _paper_hit(rank: int, h) -> PaperHit:
+    """One search_papers entry: the paper of a Hit, with its passage and score."""
+    p = h.paper
+    return PaperHit(
+        rank=rank,
+        id=p.id,
+        title=p.title,
+        year=p.year,
+        authors=list(p.authors),
+        url=p.url,
+        code_url=p.code_url,
+        passage=h.text,
+        score=round(h.score, 4),
+    )
 
 
 def _table_args(aspects, paper_ids) -> tuple[list[str], list[str] | None]:

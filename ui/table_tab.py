@@ -8,6 +8,7 @@ import html
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -27,6 +28,19 @@ PLACEHOLDER = (
 
 
 @dataclass
+class TableChoice:
+    """What the tab was given: the papers (or a search's top k) as rows, the filters, the aspects."""
+
+    aspects: str = ""
+    papers: list[str] | None = None
+    query: str = ""
+    k: Any = 5
+    year_from: Any = None
+    year_to: Any = None
+    tag: str = ""
+
+
+@dataclass
 class TableView:
     papers: gr.Dropdown
     query: gr.Textbox
@@ -38,6 +52,22 @@ class TableView:
     make: gr.Button
     table: gr.HTML
     downloads: gr.File
+
+    def inputs(self) -> set:
+        """The components a TableChoice is read from (Gradio hands their values over as one dict)."""
+        return {self.aspects, self.papers, self.query, self.k, self.year_from, self.year_to, self.tag}
+
+    def choice(self, values: dict) -> TableChoice:
+        """The TableChoice in the values of an event whose inputs include `inputs()`."""
+        return TableChoice(
+            aspects=values[self.aspects],
+            papers=values[self.papers],
+            query=values[self.query],
+            k=values[self.k],
+            year_from=values[self.year_from],
+            year_to=values[self.year_to],
+            tag=values[self.tag],
+        )
 
 
 class TableTab:
@@ -79,9 +109,12 @@ class TableTab:
         return TableView(papers, query, k, year_from, year_to, tag, aspects, make, table, downloads)
 
     def wire(self, v: TableView, session: gr.State, mine: gr.State) -> None:
+        def make(values: dict, request: gr.Request) -> tuple[str, list[str] | None]:
+            return self.make(v.choice(values), values[session], values[mine], request)
+
         v.make.click(
-            self.make,
-            [v.papers, v.query, v.k, v.aspects, session, mine, v.year_from, v.year_to, v.tag],
+            make,
+            {*v.inputs(), session, mine},
             [v.table, v.downloads],
             concurrency_id="answer",
             concurrency_limit=ANSWER_CONCURRENCY,
@@ -90,37 +123,33 @@ class TableTab:
 
     def make(
         self,
-        papers: list[str] | None,
-        query: str,
-        k,
-        aspects: str,
-        session: SessionSettings | None,
-        mine: SessionPapers | None,
-        year_from=None,
-        year_to=None,
-        tag: str = "",
+        choice: TableChoice,
+        session: SessionSettings | None = None,
+        mine: SessionPapers | None = None,
         request: gr.Request = None,
     ) -> tuple[str, list[str] | None]:
         """The table as HTML and its CSV and Markdown files; a clear message when it cannot be made.
         The year and tag filters narrow the papers chosen or searched, or alone give the rows."""
-        columns = [a.strip() for a in (aspects or "").splitlines() if a.strip()]
+        columns = [a.strip() for a in (choice.aspects or "").splitlines() if a.strip()]
         if not columns:
             return _message("Write at least one aspect (a question asked of every paper), one per line."), None
         # an empty number box can arrive as 0: no year is 0
         filters = {
-            "year_from": as_int(year_from) or None,
-            "year_to": as_int(year_to) or None,
-            "tag": (tag or "").strip() or None,
+            "year_from": as_int(choice.year_from) or None,
+            "year_to": as_int(choice.year_to) or None,
+            "tag": (choice.tag or "").strip() or None,
         }
         filters = {k: v for k, v in filters.items() if v is not None}
-        if not papers and not (query or "").strip() and not filters:
+        if not choice.papers and not (choice.query or "").strip() and not filters:
             return _message("Choose some papers, type a search whose top papers become the rows, or a filter."), None
         who = client_key(request, self.shared.settings.trusted_proxies)
         view = self.shared.answering_view(session, mine, who)
         if self.shared.settings.public:
             view = view.without_llm("tables are extractive on a public deployment")
         try:
-            table = view.table(columns, papers=papers or None, query=query or None, k=_k(k), **filters)
+            table = view.table(
+                columns, papers=choice.papers or None, query=choice.query or None, k=_k(choice.k), **filters
+            )
         except (TableError, KeyError, ValueError) as e:
             return _message(self.shared.message(e)), None
         if not table.rows:

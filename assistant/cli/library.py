@@ -6,7 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from assistant.cli.commands import UsageError, _assistant, _print_json, file_lines, passages_bar, start_relay
+from assistant.cli.arguments import UsageError, assistant_for
+from assistant.cli.output import file_lines, passages_bar, print_json
+from assistant.cli.relay import start_relay
 from assistant.ingest.records import CollectionError
 from assistant.library import SyncReport
 from assistant.library.watch import Watcher
@@ -36,7 +38,7 @@ def print_report(r: SyncReport, out=None) -> None:
 
 
 def cmd_sync(args) -> int:
-    pa = _assistant(args)
+    pa = assistant_for(args)
     if not args.sources and not pa.sources():
         raise UsageError(
             "no source to sync: give a folder of PDFs and bibliography files, a zotero.sqlite or a .bib/.ris/CSL "
@@ -50,7 +52,7 @@ def cmd_sync(args) -> int:
         on_file=None if args.json else file_lines(),
     )
     if args.json:
-        _print_json([r.to_dict() for r in reports])
+        print_json([r.to_dict() for r in reports])
     else:
         for r in reports:
             print_report(r)
@@ -74,10 +76,10 @@ def start_watching(pa, sources: list[str]) -> Watcher:
 
 
 def cmd_watch(args) -> int:
-    pa = _assistant(args)
+    pa = assistant_for(args)
     sources = _watched(pa, args.sources)
     watcher = Watcher(pa, sources, interval=args.interval, on_report=print_report)
-    relay = start_relay(pa)
+    relay = start_relay(pa, args.relayed)
     print(f"watching {len(sources)} source(s) for changes; Ctrl-C stops", file=sys.stderr, flush=True)
     try:
         watcher.run()

@@ -1,6 +1,7 @@
 """`paper-assistant`: a thin command line over the library's public API."""
 
-# The parser and the entry point; each command's work is in commands.py.
+# The parser and the entry point; each command's work is in the module of its group (ask.py,
+# collection.py, library.py, table.py, evaluation.py, model.py, serve.py, settings.py).
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import logging
 import os
 import sys
 
-import assistant as pa_lib
-from assistant.cli import commands, library, relay
-from assistant.embedding import EmbeddingError
+from assistant.cli import ask, collection, evaluation, library, model, relay, serve, table
+from assistant.cli import settings as settings_command
+from assistant.cli.arguments import USER_ERRORS
 from assistant.index import IndexBusy
-from assistant.settings import SettingsError
 
 # The ONNX runtime and tokenizers print to stderr unless told not to; a CLI should be quiet.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for add in (_ingest, _library, _search_and_ask, _table, _chat_and_serve, _eval, _export, _collection):
         add(sub)
+    relayed = {name: sub.choices[name].get_default("func") for name in relay.RELAYED}
+    for holder in ("serve", "watch"):  # the commands that hold an index run the others' (cli/relay.py)
+        sub.choices[holder].set_defaults(relayed=relayed)
     return p
 
 
@@ -66,7 +69,7 @@ def _ingest(sub) -> None:
     s.add_argument("file", help="a papers file, a PDF, or a folder (read recursively)")
     s.add_argument("--strict", action="store_true", help="add nothing if any record is bad (default: skip bad records)")
     s.add_argument("--json", action="store_true")
-    s.set_defaults(func=commands.cmd_ingest)
+    s.set_defaults(func=collection.cmd_ingest)
 
 
 def _library(sub) -> None:
@@ -93,7 +96,7 @@ def _search_and_ask(sub) -> None:
     s.add_argument("-k", type=int, default=10)
     s.add_argument("--passages", action="store_true", help="show each paper's best passage")
     s.add_argument("--json", action="store_true")
-    s.set_defaults(func=commands.cmd_search)
+    s.set_defaults(func=ask.cmd_search)
 
     s = sub.add_parser("ask", help="answer a question with numbered citations")
     _filters(s)
@@ -108,7 +111,7 @@ def _search_and_ask(sub) -> None:
     s.add_argument("question")
     s.add_argument("--history", help="earlier turns as a JSON list of {role, content}")
     s.add_argument("--json", action="store_true")
-    s.set_defaults(func=commands.cmd_ask)
+    s.set_defaults(func=ask.cmd_ask)
 
 
 def _table(sub) -> None:
@@ -135,18 +138,18 @@ def _table(sub) -> None:
     s.add_argument("-o", "--out", metavar="FILE", help="write the table to this file (default: standard output)")
     s.add_argument("--bib", metavar="FILE", help="also write the rows' papers as BibTeX")
     s.add_argument("--json", action="store_true", help="the table as JSON: aspects, rows of paper and cited cells")
-    s.set_defaults(func=commands.cmd_table)
+    s.set_defaults(func=table.cmd_table)
 
 
 def _chat_and_serve(sub) -> None:
     s = sub.add_parser("chat", help="interactive questions with follow-ups")
-    s.set_defaults(func=commands.cmd_chat)
+    s.set_defaults(func=ask.cmd_chat)
 
     s = sub.add_parser("serve", help="the web app (Gradio) on http://127.0.0.1:7860")
     s.add_argument("--host", help="address to listen on (default GRADIO_SERVER_NAME, else 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default GRADIO_SERVER_PORT, else 7860)")
     s.add_argument("--watch", action="append", metavar="SOURCE", help="keep this source synced while serving")
-    s.set_defaults(func=commands.cmd_serve)
+    s.set_defaults(func=serve.cmd_serve)
 
 
 def _eval(sub) -> None:
@@ -170,7 +173,7 @@ def _eval(sub) -> None:
         help="add these PDFs / folders / files to the collection first (repeatable); a full-text "
         "question set needs the PDFs it names",
     )
-    s.set_defaults(func=commands.cmd_eval)
+    s.set_defaults(func=evaluation.cmd_eval)
 
 
 def _export(sub) -> None:
@@ -179,43 +182,43 @@ def _export(sub) -> None:
     s.add_argument("ids", nargs="*", help="paper ids (default: every paper, or those the filters leave)")
     s.add_argument("--format", choices=["bibtex", "csl", "ris"], default="bibtex")
     s.add_argument("-o", "--out", help="write to this file (default: standard output)")
-    s.set_defaults(func=commands.cmd_export)
+    s.set_defaults(func=collection.cmd_export)
 
 
 def _collection(sub) -> None:
     s = sub.add_parser("papers", help="list the papers in the collection")
     s.add_argument("--json", action="store_true")
-    s.set_defaults(func=commands.cmd_papers)
+    s.set_defaults(func=collection.cmd_papers)
 
     s = sub.add_parser("remove", help="remove papers by id")
     s.add_argument("ids", nargs="+")
-    s.set_defaults(func=commands.cmd_remove)
+    s.set_defaults(func=collection.cmd_remove)
 
     s = sub.add_parser("reindex", help="re-embed every stored paper (repairs a lost vector store)")
-    s.set_defaults(func=commands.cmd_reindex)
+    s.set_defaults(func=collection.cmd_reindex)
 
     s = sub.add_parser("info", help="collection size, backend, index location")
-    s.set_defaults(func=commands.cmd_info)
+    s.set_defaults(func=collection.cmd_info)
 
     s = sub.add_parser(
         "model", help="the bundled embedding model: where it is and where it came from; carry it offline"
     )
-    model = s.add_subparsers(dest="model_command", required=True)
-    m = model.add_parser(
+    model_sub = s.add_subparsers(dest="model_command", required=True)
+    m = model_sub.add_parser(
         "info", help="the model cache, where the model came from and where it is looked for (fetched if missing)"
     )
     m.add_argument("--json", action="store_true")
-    m.set_defaults(func=commands.cmd_model_info)
-    m = model.add_parser(
+    m.set_defaults(func=model.cmd_model_info)
+    m = model_sub.add_parser(
         "export", help="write the model's ONNX file and tokenizer to DIR, for embed_model=DIR on an offline machine"
     )
     m.add_argument("dir", metavar="DIR")
-    m.set_defaults(func=commands.cmd_model_export)
+    m.set_defaults(func=model.cmd_model_export)
 
     s = sub.add_parser("settings", help="every setting, its current value and environment variable")
     s.add_argument("--json", action="store_true")
     s.add_argument("--markdown", action="store_true", help="the table of every setting (docs/settings.md)")
-    s.set_defaults(func=commands.cmd_settings)
+    s.set_defaults(func=settings_command.cmd_settings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,16 +241,3 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(__name__).exception("details")
         print(f"error: {e}", file=sys.stderr)
         return 2
-
-
-# Errors a user can act on.  Anything else is a bug and ends with its traceback.
-USER_ERRORS = (
-    pa_lib.CollectionError,
-    pa_lib.QuestionError,
-    pa_lib.IndexProblem,
-    SettingsError,
-    EmbeddingError,
-    commands.UsageError,
-    pa_lib.PaperNotFound,
-    pa_lib.TableError,
-)

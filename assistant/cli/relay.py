@@ -26,6 +26,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from assistant.cli.arguments import USER_ERRORS
+
 log = logging.getLogger(__name__)
 
 RELAY_FILE = ".relay.json"
@@ -66,10 +68,11 @@ def _capture() -> tuple[_ThreadOutput, _ThreadOutput]:
 
 
 class Relay:
-    """The holder's side: runs relayed commands with `pa` until stop()."""
+    """The holder's side: runs relayed commands with `pa` until stop(); `commands` maps each
+    command's name to its function (the parser's)."""
 
-    def __init__(self, pa):
-        self.pa = pa
+    def __init__(self, pa, commands: dict):
+        self.pa, self.commands = pa, commands
         self.token = secrets.token_hex(16)
         self.file = Path(pa.store.root) / RELAY_FILE
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -92,11 +95,9 @@ class Relay:
 
     def run(self, command: str, values: dict) -> dict:
         """Run one relayed command; returns its exit code and output."""
-        from assistant.cli.parser import USER_ERRORS, build_parser
-
         if command not in RELAYED:
             return {"code": 2, "stdout": "", "stderr": f"error: `{command}` does not run through another process\n"}
-        func = _commands(build_parser())[command]
+        func = self.commands[command]
         args = argparse.Namespace(**values, command=command, func=func)
         args.relay_pa = self.pa.using(**{k: values[k] for k in ANSWER_FLAGS if values.get(k) is not None})
         out, err = io.StringIO(), io.StringIO()
@@ -144,10 +145,12 @@ class Relay:
         return Handler
 
 
-def _commands(parser: argparse.ArgumentParser) -> dict:
-    """Each subcommand's function, from the parser."""
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {name: p.get_default("func") for name, p in sub.choices.items()}
+def start_relay(pa, commands: dict) -> Relay | None:
+    """Take commands from other terminals while this process holds an embedded index (None: it
+    holds none, a Chroma server being shared anyway, or it is a public host, which takes none)."""
+    if pa.settings.chroma_url or pa.settings.public:
+        return None
+    return Relay(pa, commands).start()
 
 
 def forward(args: argparse.Namespace, root: Path | None) -> int | None:

@@ -1,11 +1,13 @@
 """Embedding models: the bundled all-MiniLM-L6-v2 (minilm.py, ONNX; sources.py says where its
-files come from), a local sentence-transformers directory or an OpenAI-compatible endpoint
-(others.py), behind one contract (base.Embedder); choose.create picks the one the settings name."""
+files come from), a local sentence-transformers directory (sentence_transformer.py) or an
+OpenAI-compatible endpoint (openai_endpoint.py), behind one contract (base.Embedder, failing
+with base.EmbeddingError); choose.create picks the one the settings name."""
 
-from assistant.embedding.base import Embedder
+from assistant.embedding.base import Embedder, EmbeddingError
 from assistant.embedding.choose import create, model_cache
 from assistant.embedding.minilm import DIM, MODEL_NAME, MiniLMEmbedding, Runner, export_onnx, model_dir, onnx_path
-from assistant.embedding.others import EmbeddingError, OpenAIEmbedding, SentenceTransformerEmbedding
+from assistant.embedding.openai_endpoint import OpenAIEmbedding
+from assistant.embedding.sentence_transformer import SentenceTransformerEmbedding
 from assistant.embedding.sources import ModelFiles, default_cache, write_export
 
 __all__ = [

@@ -15,6 +15,10 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 
+class EmbeddingError(RuntimeError):
+    """The configured embedding model cannot be used; the message says why."""
+
+
 class Embedder(BaseEmbedding):
     _calls: int = PrivateAttr(default=0)
     _query_cached: Any = PrivateAttr(default=None)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.embedding.base import Embedder
+from assistant.embedding.base import Embedder, EmbeddingError
 from assistant.embedding.minilm import MODEL_NAME, MiniLMEmbedding
-from assistant.embedding.others import EmbeddingError, OpenAIEmbedding, SentenceTransformerEmbedding
+from assistant.embedding.openai_endpoint import OpenAIEmbedding
+from assistant.embedding.sentence_transformer import SentenceTransformerEmbedding
 from assistant.embedding.sources import default_cache, is_export
 from assistant.settings import Settings
 

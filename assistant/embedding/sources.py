@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from assistant.embedding.others import EmbeddingError
+from assistant.embedding.base import EmbeddingError
 
 log = logging.getLogger(__name__)
 

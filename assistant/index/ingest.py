@@ -207,6 +207,5 @@ def write_papers(
             ],
         )
 
-    store.snapshot = sync.write_batch(
-        store.chroma, store.local, store.snapshot, [p.id for p in batch], write_records, upserted=batch, bodies=bodies
-    )
+    change = sync.Change(upserted=batch, bodies=bodies)
+    store.snapshot = sync.write_batch(store.chroma, store.local, store.snapshot, change, write_records)

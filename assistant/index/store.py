@@ -238,9 +238,8 @@ class Store:
             self.catch_up()
             ids = [i for i in dict.fromkeys(ids) if i in self.snapshot.papers]
             if ids:
-                self.snapshot = sync.write_batch(
-                    self.chroma, self.local, self.snapshot, ids, lambda stamp: None, removed=ids
-                )
+                change = sync.Change(removed=ids)
+                self.snapshot = sync.write_batch(self.chroma, self.local, self.snapshot, change, lambda stamp: None)
                 if self.chroma.server:
                     self.snapshot = sync.synced(self.chroma, self.local, self.snapshot)
         self._tidy_pdfs()

@@ -26,8 +26,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from assistant.index.chroma import Chroma
 from assistant.index.errors import IndexProblem
@@ -140,20 +140,27 @@ def clean_interrupted(chroma: Chroma) -> None:
         chroma.writes.delete(ids=[wid])
 
 
+@dataclass(frozen=True)
+class Change:
+    """One write's papers: `upserted` replace their earlier records (`bodies`: the body passages
+    of the full-text ones), `removed` are deleted."""
+
+    upserted: Sequence[Paper] = ()
+    removed: Sequence[str] = ()
+    bodies: Mapping[str, list[Passage]] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        """Every paper whose records the write replaces or deletes."""
+        return [p.id for p in self.upserted] + list(self.removed)
+
+
 def write_batch(
-    chroma: Chroma,
-    local: LocalIndex,
-    old: Snapshot,
-    ids: list[str],
-    write: Callable[[float], None],
-    *,
-    upserted: list[Paper] = (),
-    removed: list[str] = (),
-    bodies: Mapping[str, list[Passage]] | None = None,
+    chroma: Chroma, local: LocalIndex, old: Snapshot, change: Change, write: Callable[[float], None]
 ) -> Snapshot:
-    """Replace (or delete) the papers `ids` in Chroma -- `write(stamp)` adds the new records --
-    then commit the change to the view (`bodies`: the body passages of full-text papers in
-    `upserted`); returns the new view."""
+    """Replace (or delete) the papers of `change` in Chroma -- `write(stamp)` adds the new
+    records -- then commit the change to the view; returns the new view."""
+    ids, upserted, removed, bodies = change.ids, change.upserted, change.removed, change.bodies or {}
     note = uuid.uuid4().hex
     chroma.writes.add(
         ids=[note], embeddings=[[1.0]], metadatas=[{"papers": json.dumps(ids), "started": chroma.clock()}]
@@ -169,7 +176,6 @@ def write_batch(
     hashes = {k: v for k, v in old.hashes.items() if k not in removed}
     for p in upserted:
         papers[p.id], hashes[p.id] = p, p.content_hash()
-    bodies = bodies or {}
     keyword = old.keyword.updated(keyword_docs(upserted, bodies), remove=removed)
     # Embedded, this process is the only writer: Chroma holds nothing this view lacks.  On a
     # server others may have written meanwhile: the view keeps its last read time, and the
