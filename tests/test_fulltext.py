@@ -252,19 +252,22 @@ def test_the_cli_prints_page_and_section_in_references(lme4, capsys):
     assert refs[0].strip() == f"[1] {LME4_TITLE}, p. {page}, §4  https://doi.org/10.18637/jss.v067.i01"
 
 
+class Echo:
+    """A fake LLM for prompt tests: cites passage 1 with its own first words."""
+
+    name, model = "openai", "echo"
+
+    def __init__(self):
+        self.calls = []
+
+    def stream(self, messages, *, max_tokens, timeout, grammar=None):
+        self.calls.append(messages)
+        first = messages[-1]["content"].split("[1] ", 1)[1].split("\n")[1]
+        yield " ".join(first.split()[:12]) + " [1]."
+
+
 def test_llm_prompts_carry_page_tagged_passages_and_citations_quote_one_page(lme4, monkeypatch):
     pa, _, doc = lme4
-
-    class Echo:  # cites passage 1 with its own first words
-        name, model = "openai", "echo"
-
-        def __init__(self):
-            self.calls = []
-
-        def stream(self, messages, *, max_tokens, timeout, grammar=None):
-            self.calls.append(messages)
-            first = messages[-1]["content"].split("[1] ", 1)[1].split("\n")[1]
-            yield " ".join(first.split()[:12]) + " [1]."
 
     fake = Echo()
     monkeypatch.setattr(llm_module, "create", lambda s: fake)
@@ -510,17 +513,6 @@ def test_a_second_assistant_on_the_server_gets_the_full_text_passages(chroma_ser
 
 def test_an_llm_is_given_the_abstract_of_a_full_text_paper_when_the_abstract_answers_best(lme4, monkeypatch):
     pa, _, _ = lme4
-
-    class Echo:  # cites passage 1 with its own first words
-        name, model = "openai", "echo"
-
-        def __init__(self):
-            self.calls = []
-
-        def stream(self, messages, *, max_tokens, timeout, grammar=None):
-            self.calls.append(messages)
-            first = messages[-1]["content"].split("[1] ", 1)[1].split("\n")[1]
-            yield " ".join(first.split()[:12]) + " [1]."
 
     from assistant.answering.passages import Focus
 
