@@ -22,7 +22,7 @@ class Quotes(Protocol):
 
     def span(self, hit: Hit) -> tuple[int, int] | None: ...  # the abstract span retrieval matched
 
-    def nearby(self, hit: Hit) -> list[Passage]: ...  # the body passages an answer may quote
+    def nearby(self, hit: Hit) -> list[Passage]: ...  # the passages an answer may quote (body, and the abstract's)
 
 
 class AsRetrieved:

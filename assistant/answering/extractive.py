@@ -63,6 +63,7 @@ def extractive(plan: Plan) -> tuple[str, list[Citation]]:
 
 
 def also_text(also: tuple[Passage, tuple[int, int]]) -> str:
+    """The sentence a plan's `also` points to."""
     passage, (a, b) = also
     return passage.text[a:b]
 

@@ -11,7 +11,8 @@ each paper is quoted with a sentence that backs it.  An LLM is given the same pa
 A full-text paper whose best passage is in its body is quoted from the body instead
 (`quotable`): from that passage, the one before or after it in its section, a runner-up or
 the abstract, whichever holds the best sentence, and only sentences on the page of the best
-one, so the quote is verbatim from one page (Citation.page).
+one, so the quote is verbatim from one page (Citation.page).  The best sentence of another of
+those passages is quoted too, cited to its own page, when it scores KEEP of the best (`_also`).
 """
 
 from __future__ import annotations
